@@ -1,0 +1,37 @@
+// Is an issued certificate acceptable to install? A pure function of its inputs.
+#pragma once
+
+#include "config/expected.hpp"
+#include "rotation/certificate.hpp"
+#include "rotation/csr.hpp"
+
+#include <chrono>
+#include <string>
+#include <vector>
+
+namespace kcd::rotation {
+
+enum class Usage { ClientAuth, ServerAuth };
+
+struct ValidationPolicy {
+  EVP_PKEY* expected_key = nullptr;        // the key we generated; the leaf must carry its public half
+  Subject expected_subject;                // exact CN and O list
+  Usage usage = Usage::ClientAuth;         // required EKU
+  std::vector<std::string> expected_dns;   // serving: every requested SAN must be present, nothing else
+  std::vector<std::string> expected_ips;
+  std::vector<X509*> trust_anchors;        // the cluster CA bundle
+  SysTime now;
+  // Our clock may run behind the signer's: accept notBefore up to this far in the future.
+  std::chrono::seconds clock_skew{std::chrono::minutes(5)};
+};
+
+// Checks, in this order, and reports the first failure as one sentence naming the fact:
+// chain present; leaf public key == expected_key; subject exactly expected (CN, O; no other
+// fields); EKU contains the usage; not a CA (basicConstraints CA:FALSE or absent); SANs
+// (client: none; serving: exactly the expected set); chains to a trust anchor through the
+// given intermediates (X509_verify_cert at `now`, purpose any); valid at now (notBefore <=
+// now + skew, notAfter > now). On success, the leaf's CertInfo.
+Expected<CertInfo, std::string> validate_issued(const std::vector<ossl::X509Ptr>& chain,
+                                                const ValidationPolicy& policy);
+
+}  // namespace kcd::rotation
