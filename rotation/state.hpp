@@ -1,0 +1,58 @@
+// kubelet-certd's own persisted state (certDir/kubelet-certd-state.json): what a restart must
+// not forget — the CSR in flight, the drawn rotation deadline, the last error.
+#pragma once
+
+#include "rotation/cert_kind.hpp"
+
+#include <chrono>
+#include <filesystem>
+#include <optional>
+#include <string>
+
+namespace kcd::rotation {
+
+using SysTime = std::chrono::system_clock::time_point;
+
+struct PendingCsr {
+  std::string name;
+  std::string key_sha256;   // fingerprint of the pending key's public key (binds state to key file)
+  bool filed = false;       // the API server accepted it (201 or 409-and-ours)
+  SysTime filed_at{};
+  bool operator==(const PendingCsr&) const = default;
+};
+
+struct CertState {
+  std::optional<PendingCsr> pending;
+  // The rotation deadline drawn for the certificate with this SHA-256 fingerprint.
+  std::string deadline_cert_sha256;
+  std::optional<SysTime> deadline;
+  std::optional<SysTime> last_csr_created;
+  std::optional<SysTime> last_success;
+  std::string last_error;
+  std::optional<SysTime> last_error_at;
+  long csrs_created = 0;
+  bool operator==(const CertState&) const = default;
+};
+
+struct State {
+  CertState client;
+  CertState serving;
+  CertState& of(CertKind k) { return k == CertKind::Client ? client : serving; }
+  const CertState& of(CertKind k) const { return k == CertKind::Client ? client : serving; }
+  bool operator==(const State&) const = default;
+};
+
+inline constexpr std::string_view kStateFileName = "kubelet-certd-state.json";
+
+std::string serialize_state(const State& state);
+// A missing file is an empty State. A corrupt one is reported (the caller logs it and starts
+// from an empty State: everything in it can be rediscovered, at worst by drawing a new deadline).
+struct StateLoad {
+  State state;
+  std::string warning;  // non-empty when the file existed but could not be used
+};
+StateLoad load_state(const std::filesystem::path& cert_dir);
+// Atomic, 0600. Throws FileError.
+void save_state(const std::filesystem::path& cert_dir, const State& state);
+
+}  // namespace kcd::rotation
