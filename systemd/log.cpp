@@ -20,7 +20,7 @@ namespace kcd::log {
 namespace {
 
 // The fields of the event being logged on this thread, for the journal sink.
-thread_local std::initializer_list<Field> t_fields;
+thread_local const std::initializer_list<Field>* t_fields = nullptr;
 
 bool needs_quotes(std::string_view v) {
   if (v.empty()) return true;
@@ -76,11 +76,12 @@ class JournalSink final : public spdlog::sinks::base_sink<std::mutex> {
  protected:
   void sink_it_(const spdlog::details::log_msg& msg) override {
     std::vector<std::string> parts;
-    parts.reserve(4 + t_fields.size());
+    parts.reserve(4 + (t_fields != nullptr ? t_fields->size() : 0));
     parts.push_back("MESSAGE=" + std::string(msg.payload.data(), msg.payload.size()));
     parts.push_back("PRIORITY=" + std::to_string(syslog_priority(msg.level)));
     parts.push_back("SYSLOG_IDENTIFIER=kubelet-certd");
-    for (const Field& f : t_fields) parts.push_back(journal_field_name(f.key) + "=" + redact(f.value));
+    if (t_fields != nullptr)
+      for (const Field& f : *t_fields) parts.push_back(journal_field_name(f.key) + "=" + redact(f.value));
     std::vector<iovec> iov;
     iov.reserve(parts.size());
     for (auto& p : parts) iov.push_back(iovec{p.data(), p.size()});
@@ -207,9 +208,9 @@ bool journal_active() { return g_journal; }
 void event(spdlog::level::level_enum level, std::string_view message, std::initializer_list<Field> fields) {
   auto* logger = spdlog::default_logger_raw();
   if (!logger->should_log(level)) return;
-  t_fields = fields;
+  t_fields = &fields;
   logger->log(level, "{}", redact(format_event(message, fields)));
-  t_fields = {};
+  t_fields = nullptr;
 }
 
 }  // namespace kcd::log
