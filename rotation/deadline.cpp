@@ -1,6 +1,7 @@
 #include "rotation/deadline.hpp"
 
 #include <algorithm>
+#include <cmath>
 
 namespace kcd::rotation {
 
@@ -12,7 +13,7 @@ SysTime draw_rotation_deadline(SysTime not_before, SysTime not_after, RotationWi
   const double fraction = from + uniform01() * (to - from);
   const auto lifetime = std::chrono::duration_cast<std::chrono::milliseconds>(not_after - not_before);
   const auto offset = std::chrono::milliseconds(
-      static_cast<std::chrono::milliseconds::rep>(static_cast<double>(lifetime.count()) * fraction));
+      std::llround(static_cast<double>(lifetime.count()) * fraction));
   return not_before + std::chrono::duration_cast<SysTime::duration>(offset);
 }
 

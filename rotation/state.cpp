@@ -35,6 +35,7 @@ json cert_to_json(const CertState& c) {
     j["rotationDeadlineCertSha256"] = c.deadline_cert_sha256;
   }
   put_time(j, "lastCSRCreated", c.last_csr_created);
+  put_time(j, "nextCSRNotBefore", c.next_csr_not_before);
   put_time(j, "lastSuccess", c.last_success);
   if (!c.last_error.empty()) j["lastError"] = c.last_error;
   put_time(j, "lastErrorAt", c.last_error_at);
@@ -56,6 +57,7 @@ CertState cert_from_json(const json& j) {
   c.deadline = get_time(j, "rotationDeadline");
   c.deadline_cert_sha256 = j.value("rotationDeadlineCertSha256", "");
   c.last_csr_created = get_time(j, "lastCSRCreated");
+  c.next_csr_not_before = get_time(j, "nextCSRNotBefore");
   c.last_success = get_time(j, "lastSuccess");
   c.last_error = j.value("lastError", "");
   c.last_error_at = get_time(j, "lastErrorAt");

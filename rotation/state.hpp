@@ -27,6 +27,8 @@ struct CertState {
   std::string deadline_cert_sha256;
   std::optional<SysTime> deadline;
   std::optional<SysTime> last_csr_created;
+  // After a denial/failure/vanished CSR: no new CSR before this (csrCreateInterval).
+  std::optional<SysTime> next_csr_not_before;
   std::optional<SysTime> last_success;
   std::string last_error;
   std::optional<SysTime> last_error_at;

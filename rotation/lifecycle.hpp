@@ -1,0 +1,151 @@
+// The certificate lifecycle as a state machine: pure decisions, no I/O, no clock of its own.
+// The driver (daemon/) performs each Step, then reports the outcome back; every transition is
+// a plain function of the machine's state, the outcome and the time it is given.
+//
+//   Inspecting -> Idle (valid certificate; sleep until the rotation deadline)
+//              -> Generating -> Submitting -> Awaiting -> Installing -> Idle
+//   Submitting -409-> Looking (GET) -> Awaiting; a watch that ends -> Looking -> Awaiting
+//   Denied / Failed / rejected certificate / CSR gone -> Discarding -> Generating (rate-limited)
+//   any retryable error -> Backoff -> the phase that failed
+#pragma once
+
+#include "rotation/backoff.hpp"
+#include "rotation/cert_kind.hpp"
+#include "rotation/certificate.hpp"
+#include "rotation/deadline.hpp"
+#include "rotation/state.hpp"
+
+#include <chrono>
+#include <functional>
+#include <optional>
+#include <string>
+
+namespace kcd::rotation {
+
+struct LifecyclePolicy {
+  RotationWindow window;
+  // After a denial, a failure, a rejected certificate or a vanished CSR, the next CSR is filed
+  // no sooner than this after the previous one (never a flood of CSRs).
+  std::chrono::seconds csr_create_interval{std::chrono::hours(1)};
+  BackoffPolicy backoff;
+};
+
+// What the driver found on disk when asked to Inspect.
+struct Inspection {
+  // A current certificate whose key matches and that has not expired.
+  std::optional<CertInfo> current;
+  // Non-empty when the current certificate must be replaced now (missing, expired, subject or
+  // key algorithm or SANs no longer as configured, not issued by the cluster CA, unreadable).
+  std::string renew_reason;
+  // Client only: kubelet.conf is missing or does not point at the current certificate.
+  bool kubeconfig_stale = false;
+  // The pending key (if one is on disk) and the CSR it belongs to (name always set: it is
+  // derived from the key; filed/filed_at from the persisted state when it matches the key).
+  std::optional<PendingCsr> pending;
+  CertState persisted;  // everything else from the state file
+};
+
+// How a CSR looks right now (from POST, GET or a watch event).
+struct CsrView {
+  enum class Condition { Pending, Approved, Issued, Denied, Failed } condition = Condition::Pending;
+  std::string resource_version;
+  std::string reason;    // condition reason (KubectlDeny, SignerValidationFailure, ...)
+  std::string message;   // condition message
+};
+
+struct Failure {
+  std::string message;                               // one line, no secrets
+  bool retryable = true;                             // false: 403/422/400, configuration problems
+  bool unauthorized = false;                         // 401: the credential used is no good
+  std::optional<std::chrono::seconds> retry_after;   // from the server
+};
+
+enum class Phase { Inspecting, Idle, Generating, Submitting, Looking, Awaiting, Installing, Discarding, Backoff };
+std::string_view to_string(Phase p);
+
+struct Step {
+  enum class Kind {
+    Inspect,          // load store + state; then inspected()
+    WriteKubeconfig,  // (client) write kubelet.conf for the current certificate; then kubeconfig_written()
+    Sleep,            // wait until `at` (a signal or renew request may end it early); then woke()
+    GenerateKey,      // generate + save the pending key, derive its CSR name; then key_ready()
+    Submit,           // POST the CSR `csr`; then submitted() / already_exists() / failed()
+    Lookup,           // GET `csr`; then observed() / gone() / failed()
+    Await,            // watch `csr` from `resource_version`; then observed() / gone() / watch_ended() / failed()
+    Install,          // validate the issued certificate, install it; then installed() / rejected() / failed()
+    DiscardPending,   // remove the pending key; then discarded()
+  };
+  Kind kind = Kind::Inspect;
+  SysTime at{};
+  std::string csr;
+  std::string resource_version;
+  std::string reason;
+};
+std::string_view to_string(Step::Kind k);
+
+// What a one-shot run (`run --once`) reports when it stops.
+enum class Condition { Starting, Valid, AwaitingApproval, AwaitingSigner, Denied, Error };
+
+class Lifecycle {
+ public:
+  Lifecycle(CertKind kind, LifecyclePolicy policy, std::function<double()> uniform01);
+
+  Step next(SysTime now) const;
+
+  void inspected(const Inspection& inspection, SysTime now);
+  void kubeconfig_written();
+  void woke(SysTime now);
+  void renew_requested(SysTime now);
+  void key_ready(const PendingCsr& pending);
+  void submitted(const CsrView& view, SysTime now);
+  void already_exists();
+  void observed(const CsrView& view, SysTime now);
+  void gone(SysTime now);
+  // A watch ended without a verdict. `progressed`: it delivered at least one event (a watch
+  // that keeps ending at once is backed off like an error).
+  void watch_ended(bool progressed, SysTime now);
+  void installed(const CertInfo& info, SysTime now);
+  void rejected(const std::string& why, SysTime now);
+  void discarded();
+  void failed(const Failure& failure, SysTime now);
+
+  CertKind kind() const { return kind_; }
+  Phase phase() const { return phase_; }
+  Condition condition() const;
+  const CertState& persistent() const { return state_; }
+  const std::optional<CertInfo>& current() const { return current_; }
+  // True once a 401 was returned while authenticating with the node's own certificate:
+  // the driver falls back to the bootstrap kubeconfig until the next success.
+  bool prefer_bootstrap() const { return prefer_bootstrap_; }
+  // The last denial / failure / rejection, for one-shot exit codes.
+  bool terminal_failure() const { return terminal_failure_; }
+  bool fatal_error() const { return fatal_error_; }
+  const std::string& reason() const { return reason_; }
+
+ private:
+  void enter_generating(std::string reason);
+  void set_error(const std::string& message, SysTime now);
+  void start_discarding(SysTime now);
+
+  CertKind kind_;
+  LifecyclePolicy policy_;
+  std::function<double()> uniform01_;
+  Backoff backoff_;
+
+  Phase phase_ = Phase::Inspecting;
+  Phase resume_phase_ = Phase::Inspecting;   // where Backoff returns to
+  CertState state_;
+  std::optional<CertInfo> current_;
+  bool kubeconfig_stale_ = false;
+  bool current_must_go_ = false;
+  std::string resource_version_;
+  bool approved_ = false;
+  SysTime retry_at_{};
+  std::string reason_;
+  bool prefer_bootstrap_ = false;
+  bool terminal_failure_ = false;
+  bool fatal_error_ = false;
+  bool force_renew_ = false;
+};
+
+}  // namespace kcd::rotation

@@ -1,0 +1,151 @@
+#include "rotation/store.hpp"
+
+#include "rotation/atomic_file.hpp"
+#include "rotation/key.hpp"
+
+#include <openssl/evp.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <ctime>
+#include <regex>
+
+namespace kcd::rotation {
+
+namespace fs = std::filesystem;
+
+Store::Store(fs::path cert_dir, CertKind kind) : dir_(std::move(cert_dir)), kind_(kind) {}
+
+fs::path Store::current_path() const { return dir_ / (std::string(file_prefix(kind_)) + "-current.pem"); }
+
+fs::path Store::pending_key_path() const {
+  return dir_ / ("kubelet-certd-" + std::string(to_string(kind_)) + "-pending.key");
+}
+
+Expected<std::optional<InstalledPair>, std::string> Store::load_current() const {
+  const fs::path link = current_path();
+  std::error_code ec;
+  auto st = fs::symlink_status(link, ec);
+  if (ec || !fs::exists(st)) return std::optional<InstalledPair>{};
+  InstalledPair pair;
+  pair.link = link;
+  pair.file = link;
+  if (fs::is_symlink(st)) {
+    fs::path target = fs::read_symlink(link, ec);
+    if (ec) return Unexpected(link.string() + ": cannot read symlink: " + ec.message());
+    pair.file = target.is_absolute() ? target : dir_ / target;
+  }
+  std::string pem;
+  try {
+    pem = read_file(link, 1 << 20);
+  } catch (const FileError& e) {
+    return Unexpected(std::string(e.what()) +
+                      (e.code() == ENOENT ? " (dangling symlink; a new certificate will be requested)" : ""));
+  }
+  auto chain = parse_certificates_pem(pem, pair.file.string());
+  if (!chain) return Unexpected(chain.error());
+  pair.chain = std::move(*chain);
+  try {
+    pair.key = load_private_key_pem(pem, pair.file.string());
+  } catch (const std::exception& e) {
+    return Unexpected(pair.file.string() + ": no usable private key: " + e.what());
+  }
+  X509* leaf = pair.chain.front().get();
+  if (X509_check_private_key(leaf, pair.key.get()) != 1) {
+    ossl::drain_errors();
+    return Unexpected(pair.file.string() + ": the private key does not match the certificate");
+  }
+  pair.info = inspect_certificate(leaf);
+  return std::optional<InstalledPair>{std::move(pair)};
+}
+
+Expected<std::optional<ossl::PKeyPtr>, std::string> Store::load_pending_key() const {
+  const fs::path path = pending_key_path();
+  std::string pem;
+  try {
+    pem = read_file(path, 1 << 16);
+  } catch (const FileError& e) {
+    if (e.code() == ENOENT) return std::optional<ossl::PKeyPtr>{};
+    return Unexpected(std::string(e.what()));
+  }
+  try {
+    return std::optional<ossl::PKeyPtr>{load_private_key_pem(pem, path.string())};
+  } catch (const std::exception& e) {
+    return Unexpected(std::string(e.what()));
+  }
+}
+
+void Store::save_pending_key(EVP_PKEY* key) const {
+  ensure_directory(dir_, 0755);
+  write_file_atomic(pending_key_path(), private_key_to_pem(key), 0600);
+}
+
+void Store::discard_pending_key() const { remove_file_durable(pending_key_path()); }
+
+fs::path Store::install(const std::vector<ossl::X509Ptr>& chain, EVP_PKEY* key,
+                        std::chrono::system_clock::time_point now) const {
+  ensure_directory(dir_, 0755);
+  std::time_t t = std::chrono::system_clock::to_time_t(now);
+  std::tm tm{};
+  localtime_r(&t, &tm);
+  char stamp[32];
+  std::strftime(stamp, sizeof stamp, "%Y-%m-%d-%H-%M-%S", &tm);
+  const std::string name = std::string(file_prefix(kind_)) + "-" + stamp + ".pem";
+  std::string content;
+  for (const auto& cert : chain) content += certificate_to_pem(cert.get());
+  content += private_key_to_pem(key);
+  // Same second twice (a restart right after an install): the rename replaces a complete
+  // file with another complete file, so the current link never sees a partial one.
+  write_file_atomic(dir_ / name, content, 0600);
+  crash_point("file-written");
+  replace_symlink_atomic(current_path(), name);
+  crash_point("symlink-swapped");
+  return dir_ / name;
+}
+
+std::vector<fs::path> Store::list_files() const {
+  const std::regex pattern(std::string(file_prefix(kind_)) + R"(-\d{4}-\d{2}-\d{2}-\d{2}-\d{2}-\d{2}\.pem)");
+  std::vector<fs::path> out;
+  std::error_code ec;
+  for (const auto& entry : fs::directory_iterator(dir_, ec)) {
+    const std::string name = entry.path().filename().string();
+    if (entry.is_regular_file(ec) && !entry.is_symlink(ec) && std::regex_match(name, pattern)) {
+      out.push_back(entry.path());
+    }
+  }
+  // The timestamp format sorts lexically in time order.
+  std::sort(out.begin(), out.end());
+  return out;
+}
+
+std::vector<fs::path> Store::prune(int keep) const {
+  std::vector<fs::path> removed;
+  auto files = list_files();
+  std::error_code ec;
+  fs::path current = fs::read_symlink(current_path(), ec);
+  if (!ec && !current.is_absolute()) current = dir_ / current;
+  const int excess = static_cast<int>(files.size()) - std::max(keep, 1);
+  for (int i = 0; i < excess; ++i) {
+    if (!ec && files[static_cast<std::size_t>(i)] == current) continue;
+    if (::unlink(files[static_cast<std::size_t>(i)].c_str()) == 0) removed.push_back(files[static_cast<std::size_t>(i)]);
+  }
+  if (!removed.empty()) fsync_directory(dir_);
+  return removed;
+}
+
+std::string public_key_fingerprint(EVP_PKEY* key) {
+  const std::string der = public_key_der(key);
+  unsigned char md[EVP_MAX_MD_SIZE];
+  unsigned int len = 0;
+  ossl::check(EVP_Digest(der.data(), der.size(), md, &len, EVP_sha256(), nullptr) == 1, "EVP_Digest(SHA-256)");
+  static const char* hex = "0123456789abcdef";
+  std::string out;
+  for (unsigned int i = 0; i < len; ++i) {
+    out += hex[md[i] >> 4];
+    out += hex[md[i] & 0xf];
+  }
+  return out;
+}
+
+}  // namespace kcd::rotation

@@ -1,0 +1,69 @@
+// The on-disk certificate store in the kubelet's own layout (certDir): timestamped PEM files
+// holding chain + key, the `-current.pem` symlink, and our pending key between CSR and install.
+#pragma once
+
+#include "config/expected.hpp"
+#include "rotation/cert_kind.hpp"
+#include "rotation/certificate.hpp"
+#include "rotation/openssl.hpp"
+
+#include <chrono>
+#include <filesystem>
+#include <optional>
+#include <string>
+#include <vector>
+
+namespace kcd::rotation {
+
+// The certificate currently installed: what `-current.pem` resolves to.
+struct InstalledPair {
+  std::filesystem::path link;    // certDir/kubelet-client-current.pem
+  std::filesystem::path file;    // the timestamped file it points to
+  std::vector<ossl::X509Ptr> chain;
+  ossl::PKeyPtr key;
+  CertInfo info;                 // of the leaf
+};
+
+class Store {
+ public:
+  Store(std::filesystem::path cert_dir, CertKind kind);
+
+  const std::filesystem::path& dir() const { return dir_; }
+  CertKind kind() const { return kind_; }
+  std::filesystem::path current_path() const;       // <prefix>-current.pem
+  std::filesystem::path pending_key_path() const;   // kubelet-certd-<kind>-pending.key
+
+  // nullopt when there is no current link; an error (naming the file and the problem) when it
+  // is dangling, unreadable, lacks a certificate or key, or the key does not match the leaf.
+  Expected<std::optional<InstalledPair>, std::string> load_current() const;
+
+  // The key generated for the CSR in flight. nullopt when there is none; an error when the
+  // file exists but is unusable (the caller discards it and starts over with a new key).
+  Expected<std::optional<ossl::PKeyPtr>, std::string> load_pending_key() const;
+  // Written 0600 and fsync'ed BEFORE the CSR is filed, so a restart resumes with the same key.
+  void save_pending_key(EVP_PKEY* key) const;
+  void discard_pending_key() const;
+
+  // Writes <prefix>-YYYY-MM-DD-HH-MM-SS.pem (chain, then key; 0600; fsync) named after `now`
+  // in local time as kubelet does, swaps `-current.pem` to it in one rename, fsyncs the
+  // directory, and returns the new file's path. The previous pair stays current until the
+  // rename. Throws FileError.
+  std::filesystem::path install(const std::vector<ossl::X509Ptr>& chain, EVP_PKEY* key,
+                                std::chrono::system_clock::time_point now) const;
+
+  // Removes all but the newest `keep` timestamped files (never the one `-current.pem` points
+  // at). Returns the removed paths.
+  std::vector<std::filesystem::path> prune(int keep) const;
+
+  // The timestamped files of this kind, oldest first.
+  std::vector<std::filesystem::path> list_files() const;
+
+ private:
+  std::filesystem::path dir_;
+  CertKind kind_;
+};
+
+// SHA-256 (lowercase hex) of a key's public half: binds persisted state to a key file.
+std::string public_key_fingerprint(EVP_PKEY* key);
+
+}  // namespace kcd::rotation
