@@ -294,7 +294,7 @@ void Lifecycle::failed(const Failure& failure, SysTime now) {
 Condition Lifecycle::condition() const {
   switch (phase_) {
     case Phase::Inspecting: return Condition::Starting;
-    case Phase::Idle: return Condition::Valid;
+    case Phase::Idle: return kubeconfig_stale_ ? Condition::Starting : Condition::Valid;
     case Phase::Awaiting: return approved_ ? Condition::AwaitingSigner : Condition::AwaitingApproval;
     case Phase::Looking:
     case Phase::Submitting:

@@ -1,0 +1,60 @@
+// The agent: runs one lifecycle state machine per certificate on the Asio loop and performs
+// each step it asks for (files through the store, requests through the API client).
+#pragma once
+
+#include "config/settings.hpp"
+#include "rotation/cert_kind.hpp"
+#include "rotation/lifecycle.hpp"
+#include "rotation/state.hpp"
+
+#include <boost/asio/awaitable.hpp>
+#include <boost/asio/io_context.hpp>
+
+#include <chrono>
+#include <functional>
+#include <memory>
+#include <optional>
+#include <string>
+
+namespace kcd::daemon {
+
+// Timings that tests and the demo shorten; production uses the defaults.
+struct Tuning {
+  std::chrono::seconds watch_timeout{300};      // timeoutSeconds of each watch
+  std::chrono::seconds watch_grace{30};         // silence beyond timeoutSeconds = a dead stream
+  std::chrono::seconds request_timeout{30};
+  std::chrono::seconds max_sleep_chunk{60};     // wall-clock deadlines are re-checked this often
+  rotation::BackoffPolicy backoff;
+  int keep_files = 3;                           // timestamped PEMs kept after a swap
+};
+
+// What the agent reports to its owner (CLI, systemd notifier, tests).
+struct AgentEvents {
+  std::function<void(rotation::CertKind, const std::string& status)> status;   // human STATUS= line
+  std::function<void(rotation::CertKind, rotation::Condition)> condition;     // after every step
+};
+
+class Agent {
+ public:
+  Agent(boost::asio::io_context& io, config::Settings settings, Tuning tuning, AgentEvents events);
+  ~Agent();
+  Agent(const Agent&) = delete;
+  Agent& operator=(const Agent&) = delete;
+
+  // Runs the lifecycle of `kind` until stop() (daemon) or until `until` says to stop.
+  boost::asio::awaitable<void> run(rotation::CertKind kind);
+
+  // Ends every run() promptly: sleeping timers and requests in flight are cancelled.
+  void stop();
+  bool stopping() const;
+  // Rotate now (renew command); wakes a sleeping run().
+  void renew(rotation::CertKind kind);
+
+  const rotation::Lifecycle* lifecycle(rotation::CertKind kind) const;
+
+ private:
+  struct Impl;
+  std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace kcd::daemon

@@ -1,0 +1,109 @@
+#include "daemon/cli.hpp"
+
+#include "config/duration.hpp"
+#include "config/settings.hpp"
+#include "daemon/run.hpp"
+#include "systemd/log.hpp"
+
+#include <CLI/CLI.hpp>
+
+#include <cstdio>
+#include <iostream>
+
+namespace kcd::daemon {
+
+namespace {
+
+int config_error(const config::ConfigError& e) {
+  std::cerr << "kubelet-certd: " << e.format() << "\n";
+  return kExitConfig;
+}
+
+// A duration flag written the way kubelet users write them: 90s, 5m, 1h.
+struct DurationFlag {
+  std::string text;
+  std::chrono::milliseconds parsed{};
+};
+
+CLI::Option* add_duration(CLI::App& app, const std::string& name, DurationFlag& flag, const std::string& help) {
+  return app.add_option(name, flag.text, help)->check([&flag, name](const std::string& v) -> std::string {
+    auto d = config::parse_duration(v);
+    if (!d) return name + ": " + d.error();
+    flag.parsed = *d;
+    return {};
+  });
+}
+
+}  // namespace
+
+int cli_main(int argc, char** argv) {
+  CLI::App app{"kubelet-certd: obtains and rotates the kubelet's client certificate from the Kubernetes API server",
+               "kubelet-certd"};
+  app.require_subcommand(1);
+  app.set_version_flag("--version", std::string("kubelet-certd ") + KCD_VERSION);
+
+  // run
+  CLI::App* run_cmd = app.add_subcommand("run", "Run the agent (as a daemon, or with --once until done)");
+  config::SettingFlags run_flags;
+  run_flags.add_to(*run_cmd);
+  bool once = false;
+  run_cmd->add_flag("--once", once,
+                    "Do what is due, then exit: 0 valid certificate installed, 1 error, 3 still pending approval at "
+                    "--timeout, 4 denied/failed/rejected");
+  DurationFlag timeout{"5m", std::chrono::minutes(5)};
+  add_duration(*run_cmd, "--timeout", timeout, "With --once: how long to wait for pending work (default 5m)");
+  // Tuning knobs for tests and demos; hidden from --help.
+  DurationFlag watch_timeout{"", {}}, backoff_initial{"", {}}, backoff_cap{"", {}};
+  add_duration(*run_cmd, "--watch-timeout", watch_timeout, "")->group("");
+  add_duration(*run_cmd, "--backoff-initial", backoff_initial, "")->group("");
+  add_duration(*run_cmd, "--backoff-cap", backoff_cap, "")->group("");
+
+  // check-config
+  CLI::App* check_cmd = app.add_subcommand("check-config", "Validate the configuration and the flags, then exit (0 valid, 2 invalid)");
+  config::SettingFlags check_flags;
+  check_flags.add_to(*check_cmd);
+
+  app.add_subcommand("version", "Print the version")->callback([] { std::cout << "kubelet-certd " << KCD_VERSION << "\n"; });
+
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::ParseError& e) {
+    int rc = app.exit(e);
+    return rc == 0 ? kExitOk : kExitConfig;
+  }
+
+  const auto env = config::system_environment();
+  if (*check_cmd) {
+    auto settings = config::load_settings(check_flags, env);
+    if (!settings) return config_error(settings.error());
+    std::cout << "configuration valid"
+              << (settings->config_file.empty() ? std::string(" (no config file; defaults and flags)")
+                                                : " (" + settings->config_file.string() + ")")
+              << "\n";
+    return kExitOk;
+  }
+  if (*run_cmd) {
+    auto settings = config::load_settings(run_flags, env);
+    if (!settings) return config_error(settings.error());
+    log::init(log::Target::Auto, settings->log_level);
+    RunOptions options;
+    options.once = once;
+    options.timeout = timeout.parsed;
+    if (!watch_timeout.text.empty()) {
+      options.tuning.watch_timeout = std::max(std::chrono::seconds(1), std::chrono::duration_cast<std::chrono::seconds>(watch_timeout.parsed));
+      options.tuning.watch_grace = std::max(std::chrono::seconds(1), options.tuning.watch_timeout / 2);
+    }
+    if (!backoff_initial.text.empty()) options.tuning.backoff.initial = backoff_initial.parsed;
+    if (!backoff_cap.text.empty()) options.tuning.backoff.cap = backoff_cap.parsed;
+    options.reload = [&run_flags, env] { return config::load_settings(run_flags, env); };
+    RunResult result = run(*settings, options);
+    if (once || result.exit_code != kExitOk) {
+      std::FILE* out = result.exit_code == kExitOk ? stdout : stderr;
+      std::fprintf(out, "kubelet-certd: %s\n", log::redact(result.message).c_str());
+    }
+    return result.exit_code;
+  }
+  return kExitOk;
+}
+
+}  // namespace kcd::daemon
