@@ -3,6 +3,7 @@
 #include <fcntl.h>
 #include <signal.h>
 #include <spawn.h>
+#include <sys/resource.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -86,8 +87,10 @@ std::optional<int> Subprocess::wait_for(std::chrono::milliseconds timeout) {
   const auto until = std::chrono::steady_clock::now() + timeout;
   for (;;) {
     int st = 0;
-    pid_t r = ::waitpid(pid_, &st, WNOHANG);
+    struct rusage usage {};
+    pid_t r = ::wait4(pid_, &st, WNOHANG, &usage);
     if (r == pid_) {
+      max_rss_kib_ = usage.ru_maxrss;
       status_ = decode(st);
       return status_;
     }

@@ -26,12 +26,16 @@ class Subprocess {
   bool running();
   void signal(int sig);
 
+  // Peak resident set size of the exited child in KiB (from wait4's rusage); 0 before exit.
+  long max_rss_kib() const { return max_rss_kib_; }
+
   std::string out() const;  // everything written to stdout so far
   std::string err() const;  // everything written to stderr so far
 
  private:
   int pid_ = -1;
   std::optional<int> status_;
+  long max_rss_kib_ = 0;
   std::filesystem::path out_path_, err_path_;
 };
 
