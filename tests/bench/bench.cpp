@@ -1,0 +1,134 @@
+// kubelet-certd-bench: measures the targets from docs (kubernetes.md §9) against devapi on
+// loopback: time from process start to installed certificate, peak RSS, API requests per
+// certificate, and API requests while idle. Prints figures; --check fails on a missed target.
+#include "tests/devapi/server.hpp"
+#include "tests/support/subprocess.hpp"
+
+#include <CLI/CLI.hpp>
+
+#include <algorithm>
+#include <csignal>
+#include <cstdio>
+#include <fstream>
+#include <numeric>
+#include <thread>
+
+namespace {
+
+namespace fs = std::filesystem;
+using namespace std::chrono_literals;
+using kcd::testing::Subprocess;
+using kcd::testing::TempDir;
+
+int total(const std::map<std::string, int>& counts) {
+  return std::accumulate(counts.begin(), counts.end(), 0, [](int a, const auto& kv) { return a + kv.second; });
+}
+
+double percentile(std::vector<double> v, double p) {
+  std::sort(v.begin(), v.end());
+  if (v.empty()) return 0;
+  auto idx = static_cast<std::size_t>(p * static_cast<double>(v.size() - 1) + 0.5);
+  return v[std::min(idx, v.size() - 1)];
+}
+
+std::vector<std::string> args_for(const std::string& binary, const kcd::devapi::Server& api, const fs::path& dir,
+                                  const std::vector<std::string>& extra) {
+  std::vector<std::string> a = {binary, "run", "--config", (dir / "config.yaml").string(),
+                                "--node-name", "bench-node",
+                                "--bootstrap-kubeconfig", api.bootstrap_kubeconfig_path().string(),
+                                "--kubeconfig", (dir / "kubelet.conf").string(),
+                                "--cert-dir", (dir / "pki").string(),
+                                "--kubelet-config", (dir / "kubelet-config.yaml").string()};
+  a.insert(a.end(), extra.begin(), extra.end());
+  return a;
+}
+
+long vm_hwm_kib(int pid) {
+  std::ifstream in("/proc/" + std::to_string(pid) + "/status");
+  std::string line;
+  while (std::getline(in, line)) {
+    if (line.rfind("VmHWM:", 0) == 0) return std::stol(line.substr(6));
+  }
+  return 0;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  CLI::App app{"kubelet-certd-bench: time to certificate, peak RSS, API requests"};
+  std::string binary = KCD_BINARY;
+  int runs = 20;
+  int idle_seconds = 3;
+  bool check = false;
+  app.add_option("--binary", binary, "kubelet-certd binary");
+  app.add_option("--runs", runs, "bootstrap runs to measure")->check(CLI::Range(1, 1000));
+  app.add_option("--idle-seconds", idle_seconds, "how long to watch an idle daemon");
+  app.add_flag("--check", check, "exit 1 when a target is missed");
+  CLI11_PARSE(app, argc, argv);
+
+  TempDir tmp;
+  kcd::devapi::Options opts;
+  opts.state_dir = tmp / "devapi";
+  kcd::devapi::Server api(opts);
+  api.start();
+
+  std::vector<double> times_ms, requests, rss_mib;
+  int failures = 0;
+  for (int i = 0; i < runs; ++i) {
+    const fs::path dir = tmp / ("run-" + std::to_string(i));
+    fs::create_directories(dir);
+    std::ofstream(dir / "config.yaml") << "apiVersion: kubelet-certd.io/v1alpha1\nkind: KubeletCertdConfiguration\n";
+    const int before = total(api.request_counts());
+    const auto t0 = std::chrono::steady_clock::now();
+    Subprocess p(args_for(binary, api, dir, {"--once", "--log-level", "warn"}), tmp / "logs");
+    auto code = p.wait_for(60s);
+    const double ms = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count();
+    if (code != std::optional<int>(0)) {
+      ++failures;
+      std::fprintf(stderr, "run %d failed (exit %d): %s\n", i, code.value_or(-1), p.err().c_str());
+      continue;
+    }
+    times_ms.push_back(ms);
+    requests.push_back(total(api.request_counts()) - before);
+    rss_mib.push_back(static_cast<double>(p.max_rss_kib()) / 1024.0);
+  }
+
+  // A valid certificate: the run must make no request at all.
+  const fs::path first = tmp / "run-0";
+  const int before_valid = total(api.request_counts());
+  Subprocess again(args_for(binary, api, first, {"--once", "--log-level", "warn"}), tmp / "logs");
+  again.wait_for(60s);
+  const int valid_requests = total(api.request_counts()) - before_valid;
+
+  // Idle daemon: zero API calls.
+  Subprocess daemon(args_for(binary, api, first, {"--log-level", "warn"}), tmp / "logs");
+  std::this_thread::sleep_for(500ms);
+  const int before_idle = total(api.request_counts());
+  std::this_thread::sleep_for(std::chrono::seconds(idle_seconds));
+  const int idle_requests = total(api.request_counts()) - before_idle;
+  const double idle_rss = static_cast<double>(vm_hwm_kib(daemon.pid())) / 1024.0;
+  daemon.signal(SIGTERM);
+  daemon.wait_for(5s);
+  api.stop();
+
+  const double median_ms = percentile(times_ms, 0.5);
+  const double p90_ms = percentile(times_ms, 0.9);
+  const double max_rss = rss_mib.empty() ? 0 : *std::max_element(rss_mib.begin(), rss_mib.end());
+  const double max_requests = requests.empty() ? 0 : *std::max_element(requests.begin(), requests.end());
+  const bool time_ok = median_ms <= 55.5;
+  const bool rss_ok = max_rss < 8.0 && idle_rss < 8.0;
+  const bool req_ok = max_requests <= 2 && valid_requests == 0;
+  const bool idle_ok = idle_requests == 0;
+
+  std::printf("kubelet-certd bench: %d bootstrap runs against devapi on 127.0.0.1 (ECDSA P-256)\n", runs);
+  std::printf("  time to certificate (process start -> cert + kubelet.conf installed): median %.1f ms, p90 %.1f ms"
+              "   target <= 55 ms (half of kubelet's 111 ms) %s\n", median_ms, p90_ms, time_ok ? "OK" : "MISS");
+  std::printf("  peak RSS: bootstrap max %.2f MiB, idle daemon %.2f MiB   target < 8 MiB %s\n", max_rss, idle_rss,
+              rss_ok ? "OK" : "MISS");
+  std::printf("  API requests per certificate: max %.0f (median %.0f); with a valid certificate: %d   target <= 2 and 0 %s\n",
+              max_requests, percentile(requests, 0.5), valid_requests, req_ok ? "OK" : "MISS");
+  std::printf("  API requests while idle for %d s: %d   target 0 %s\n", idle_seconds, idle_requests, idle_ok ? "OK" : "MISS");
+  if (failures > 0) std::printf("  failed runs: %d\n", failures);
+  const bool ok = time_ok && rss_ok && req_ok && idle_ok && failures == 0;
+  return check && !ok ? 1 : 0;
+}
