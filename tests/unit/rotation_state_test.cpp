@@ -1,0 +1,53 @@
+// The persisted state file: round trip, missing and corrupt files.
+#include "rotation/atomic_file.hpp"
+#include "rotation/state.hpp"
+#include "tests/support/subprocess.hpp"
+
+#include <gtest/gtest.h>
+#include <sys/stat.h>
+
+namespace kcd::rotation {
+namespace {
+
+using namespace std::chrono_literals;
+
+TEST(RotationState, RoundTripsEveryField) {
+  testing::TempDir tmp;
+  const SysTime t = std::chrono::sys_days{std::chrono::year{2026} / 11 / 22} + 1h + 2min + 3s + 456ms;
+  State s;
+  s.client.pending = PendingCsr{"node-csr-abc", "ff00", true, t};
+  s.client.deadline = t + 100h;
+  s.client.deadline_cert_sha256 = "aa";
+  s.client.last_csr_created = t;
+  s.client.next_csr_not_before = t + 1h;
+  s.client.last_success = t - 1h;
+  s.client.last_error = "csr x was denied";
+  s.client.last_error_at = t;
+  s.client.csrs_created = 7;
+  s.serving.pending = PendingCsr{"node-csr-srv", "00ff", false, {}};
+  save_state(tmp.path(), s);
+  struct stat st {};
+  ASSERT_EQ(::stat((tmp / std::string(kStateFileName)).c_str(), &st), 0);
+  EXPECT_EQ(st.st_mode & 0777, 0600u);
+  auto loaded = load_state(tmp.path());
+  EXPECT_TRUE(loaded.warning.empty());
+  EXPECT_EQ(loaded.state, s);
+}
+
+TEST(RotationState, MissingFileIsAnEmptyStateWithoutWarning) {
+  testing::TempDir tmp;
+  auto loaded = load_state(tmp.path());
+  EXPECT_TRUE(loaded.warning.empty());
+  EXPECT_EQ(loaded.state, State{});
+}
+
+TEST(RotationState, CorruptFileIsReportedAndIgnored) {
+  testing::TempDir tmp;
+  write_file_atomic(tmp / std::string(kStateFileName), "{not json", 0600);
+  auto loaded = load_state(tmp.path());
+  EXPECT_NE(loaded.warning.find("not valid JSON"), std::string::npos);
+  EXPECT_EQ(loaded.state, State{});
+}
+
+}  // namespace
+}  // namespace kcd::rotation
