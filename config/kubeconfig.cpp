@@ -1,0 +1,238 @@
+#include "config/kubeconfig.hpp"
+
+#include "config/base64.hpp"
+
+#include <yaml-cpp/yaml.h>
+
+#include <cerrno>
+#include <cstring>
+#include <fstream>
+#include <sstream>
+
+namespace kcd::config {
+
+namespace fs = std::filesystem;
+
+namespace {
+
+ConfigError err_at(const fs::path& source, const YAML::Node& node, std::string key, std::string message) {
+  ConfigError e;
+  e.file = source.string();
+  const YAML::Mark m = node.Mark();
+  if (m.line >= 0) {
+    e.line = m.line + 1;
+    e.column = m.column + 1;
+  }
+  e.key = std::move(key);
+  e.message = std::move(message);
+  return e;
+}
+
+ConfigError err_file(const fs::path& source, std::string key, std::string message) {
+  ConfigError e;
+  e.file = source.string();
+  e.key = std::move(key);
+  e.message = std::move(message);
+  return e;
+}
+
+Expected<std::string, ConfigError> read_small_file(const fs::path& path, const fs::path& source, const std::string& key) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) {
+    return Unexpected(err_file(source, key, "cannot read " + path.string() + ": " + std::strerror(errno)));
+  }
+  std::stringstream ss;
+  ss << in.rdbuf();
+  return ss.str();
+}
+
+fs::path resolve(const fs::path& p, const fs::path& source) {
+  if (p.is_absolute()) return p;
+  return (source.parent_path() / p).lexically_normal();
+}
+
+// Finds the entry named `name` in a list of {name, <kind>: {...}} (clusters, contexts, users).
+Expected<YAML::Node, ConfigError> find_named(const YAML::Node& root, const char* list, const char* kind,
+                                             const std::string& name, const fs::path& source, const char* referrer) {
+  const YAML::Node entries = root[list];
+  if (entries && entries.IsSequence()) {
+    for (const auto& entry : entries) {
+      if (entry.IsMap() && entry["name"] && entry["name"].IsScalar() && entry["name"].Scalar() == name) {
+        YAML::Node body = entry[kind];
+        if (!body || !body.IsMap()) {
+          return Unexpected(err_at(source, entry, std::string(list), "entry \"" + name + "\" has no " + kind + " mapping"));
+        }
+        return body;
+      }
+    }
+  }
+  return Unexpected(err_file(source, referrer, std::string(referrer) + " names " + std::string(kind) + " \"" + name +
+                                                   "\", which is not defined under " + list));
+}
+
+std::optional<std::string> scalar(const YAML::Node& map, const char* key) {
+  const YAML::Node n = map[key];
+  if (!n || !n.IsScalar()) return std::nullopt;
+  return n.Scalar();
+}
+
+// Base64 field decoding with a positioned error that never echoes the data.
+Expected<std::string, ConfigError> decode_field(const YAML::Node& map, const char* key, const fs::path& source) {
+  const YAML::Node n = map[key];
+  if (!n.IsScalar()) return Unexpected(err_at(source, n, key, "expected a base64 string"));
+  auto decoded = base64_decode(n.Scalar());
+  if (!decoded || decoded->empty()) return Unexpected(err_at(source, n, key, "is not valid base64"));
+  return *decoded;
+}
+
+}  // namespace
+
+Expected<Kubeconfig, ConfigError> parse_kubeconfig(std::string_view text, const fs::path& source) {
+  YAML::Node root;
+  try {
+    root = YAML::Load(std::string(text));
+  } catch (const YAML::ParserException& e) {
+    ConfigError err;
+    err.file = source.string();
+    err.line = e.mark.line + 1;
+    err.column = e.mark.column + 1;
+    err.message = "invalid YAML: " + e.msg;
+    return Unexpected(err);
+  }
+  if (!root.IsMap()) return Unexpected(err_file(source, "", "not a kubeconfig (expected a mapping with clusters, contexts, users)"));
+  if (auto kind = scalar(root, "kind"); kind && *kind != "Config") {
+    return Unexpected(err_at(source, root["kind"], "kind", "is \"" + *kind + "\"; a kubeconfig has kind: Config"));
+  }
+  Kubeconfig kc;
+  kc.source = source;
+  auto ctx_name = scalar(root, "current-context");
+  if (!ctx_name || ctx_name->empty()) {
+    return Unexpected(err_file(source, "current-context", "is not set; set current-context to one of the contexts"));
+  }
+  kc.current_context = *ctx_name;
+  auto ctx = find_named(root, "contexts", "context", *ctx_name, source, "current-context");
+  if (!ctx) return Unexpected(ctx.error());
+  auto cluster_name = scalar(*ctx, "cluster");
+  auto user_name = scalar(*ctx, "user");
+  if (!cluster_name) return Unexpected(err_at(source, *ctx, "context.cluster", "context \"" + *ctx_name + "\" names no cluster"));
+  if (!user_name) return Unexpected(err_at(source, *ctx, "context.user", "context \"" + *ctx_name + "\" names no user"));
+  kc.cluster_name = *cluster_name;
+  kc.user_name = *user_name;
+  auto cluster = find_named(root, "clusters", "cluster", *cluster_name, source, "context.cluster");
+  if (!cluster) return Unexpected(cluster.error());
+  auto user = find_named(root, "users", "user", *user_name, source, "context.user");
+  if (!user) return Unexpected(user.error());
+
+  // cluster
+  const YAML::Node& c = *cluster;
+  auto server = scalar(c, "server");
+  if (!server || server->empty()) return Unexpected(err_at(source, c, "cluster.server", "is not set"));
+  if (server->rfind("https://", 0) != 0) {
+    return Unexpected(err_at(source, c["server"], "cluster.server",
+                             "\"" + *server + "\" is not an https:// URL; the API server must be reached over TLS"));
+  }
+  kc.server = *server;
+  if (auto skip = scalar(c, "insecure-skip-tls-verify"); skip && (*skip == "true" || *skip == "True" || *skip == "TRUE")) {
+    return Unexpected(err_at(source, c["insecure-skip-tls-verify"], "cluster.insecure-skip-tls-verify",
+                             "true is refused: kubelet-certd always verifies the API server; give certificate-authority-data "
+                             "or certificate-authority instead"));
+  }
+  if (c["certificate-authority-data"]) {
+    auto data = decode_field(c, "certificate-authority-data", source);
+    if (!data) return Unexpected(data.error());
+    kc.ca_pem = *data;
+  } else if (auto ca = scalar(c, "certificate-authority")) {
+    fs::path p = resolve(*ca, source);
+    auto contents = read_small_file(p, source, "cluster.certificate-authority");
+    if (!contents) return Unexpected(contents.error());
+    kc.ca_pem = *contents;
+    kc.ca_file = p;
+  } else {
+    return Unexpected(err_at(source, c, "cluster", "has neither certificate-authority-data nor certificate-authority; "
+                                                    "the API server cannot be verified without the cluster CA"));
+  }
+  if (kc.ca_pem.find("-----BEGIN CERTIFICATE-----") == std::string::npos) {
+    return Unexpected(err_at(source, c, "cluster.certificate-authority", "does not contain a PEM certificate"));
+  }
+  kc.tls_server_name = scalar(c, "tls-server-name");
+
+  // user
+  const YAML::Node& u = *user;
+  for (const char* unsupported : {"exec", "auth-provider", "username", "password"}) {
+    if (u[unsupported]) {
+      return Unexpected(err_at(source, u[unsupported], std::string("user.") + unsupported,
+                               "is not supported by kubelet-certd; use a token, tokenFile or a client certificate"));
+    }
+  }
+  if (auto token = scalar(u, "token"); token && !token->empty()) kc.token = *token;
+  if (auto token_file = scalar(u, "tokenFile"); token_file && !kc.token) {
+    fs::path p = resolve(*token_file, source);
+    auto contents = read_small_file(p, source, "user.tokenFile");
+    if (!contents) return Unexpected(contents.error());
+    std::string t = *contents;
+    while (!t.empty() && (t.back() == '\n' || t.back() == '\r' || t.back() == ' ')) t.pop_back();
+    if (t.empty()) return Unexpected(err_file(source, "user.tokenFile", p.string() + " is empty"));
+    kc.token = t;
+    kc.token_file = p;
+  }
+  if (u["client-certificate-data"]) {
+    auto d = decode_field(u, "client-certificate-data", source);
+    if (!d) return Unexpected(d.error());
+    kc.client_certificate_pem = *d;
+  } else if (auto f = scalar(u, "client-certificate")) {
+    kc.client_certificate_file = resolve(*f, source);
+  }
+  if (u["client-key-data"]) {
+    auto d = decode_field(u, "client-key-data", source);
+    if (!d) return Unexpected(d.error());
+    kc.client_key_pem = *d;
+  } else if (auto f = scalar(u, "client-key")) {
+    kc.client_key_file = resolve(*f, source);
+  }
+  const bool has_cert = kc.client_certificate_pem || kc.client_certificate_file;
+  const bool has_key = kc.client_key_pem || kc.client_key_file;
+  if (has_cert != has_key) {
+    return Unexpected(err_at(source, u, has_cert ? "user.client-key" : "user.client-certificate",
+                             "a client certificate needs both client-certificate(-data) and client-key(-data)"));
+  }
+  return kc;
+}
+
+Expected<Kubeconfig, ConfigError> load_kubeconfig(const fs::path& path) {
+  std::error_code ec;
+  if (!fs::exists(path, ec)) return Unexpected(err_file(path, "", "does not exist"));
+  if (!fs::is_regular_file(path, ec)) return Unexpected(err_file(path, "", "is not a regular file"));
+  auto text = read_small_file(path, path, "");
+  if (!text) return Unexpected(text.error());
+  return parse_kubeconfig(*text, path);
+}
+
+std::string render_kubelet_kubeconfig(const KubeletKubeconfigSpec& spec) {
+  std::string out = "apiVersion: v1\nclusters:\n- cluster:\n";
+  if (spec.ca_file) {
+    out += "    certificate-authority: " + spec.ca_file->string() + "\n";
+  } else {
+    out += "    certificate-authority-data: " + base64_encode(spec.ca_pem) + "\n";
+  }
+  out += "    server: " + spec.server + "\n";
+  if (spec.tls_server_name) out += "    tls-server-name: " + *spec.tls_server_name + "\n";
+  out +=
+      "  name: default-cluster\n"
+      "contexts:\n"
+      "- context:\n"
+      "    cluster: default-cluster\n"
+      "    namespace: default\n"
+      "    user: default-auth\n"
+      "  name: default-context\n"
+      "current-context: default-context\n"
+      "kind: Config\n"
+      "preferences: {}\n"
+      "users:\n"
+      "- name: default-auth\n"
+      "  user:\n";
+  out += "    client-certificate: " + spec.client_certificate.string() + "\n";
+  out += "    client-key: " + spec.client_key.string() + "\n";
+  return out;
+}
+
+}  // namespace kcd::config
