@@ -74,7 +74,7 @@ void fsync_directory(const fs::path& dir) {
 void write_file_atomic(const fs::path& path, std::string_view content, mode_t mode) {
   const fs::path tmp = temp_name(path);
   Fd fd(::open(tmp.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, mode));
-  if (fd.get() < 0) throw FileError("create", tmp, errno);
+  if (fd.get() < 0) throw FileError("create temporary file for", path, errno);
   auto fail = [&](std::string_view op, int err) {
     ::unlink(tmp.c_str());
     throw FileError(op, path, err);
