@@ -1,0 +1,409 @@
+// Boost.Asio 1.74's ssl::context is written against OpenSSL 1.x and calls APIs that OpenSSL 3
+// deprecates (RSA, DH); its headers do not compile with OPENSSL_NO_DEPRECATED. This translation
+// unit, the only one that includes them in the daemon, lowers the API level for their sake and
+// includes them first. Our own code here uses no deprecated call.
+#undef OPENSSL_NO_DEPRECATED
+#undef OPENSSL_API_COMPAT
+#define OPENSSL_API_COMPAT 10101
+#include <boost/asio/ssl.hpp>
+
+#include "daemon/api/client.hpp"
+
+#include "rotation/atomic_file.hpp"
+#include "rotation/certificate.hpp"
+#include "rotation/key.hpp"
+
+#include <arpa/inet.h>
+#include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/redirect_error.hpp>
+#include <boost/asio/ssl.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <boost/asio/use_awaitable.hpp>
+#include <boost/beast/core.hpp>
+#include <boost/beast/http.hpp>
+#include <boost/beast/ssl.hpp>
+
+#include <list>
+
+namespace kcd::api {
+
+namespace asio = boost::asio;
+namespace beast = boost::beast;
+namespace http = beast::http;
+namespace ssl = asio::ssl;
+using tcp = asio::ip::tcp;
+
+namespace {
+
+constexpr std::string_view kCsrPath = "/apis/certificates.k8s.io/v1/certificatesigningrequests";
+
+ApiError make_error(ErrorKind kind, std::string message) {
+  ApiError e;
+  e.kind = kind;
+  e.message = std::move(message);
+  return e;
+}
+
+std::string url_escape(std::string_view s) {
+  static const char* hex = "0123456789ABCDEF";
+  std::string out;
+  for (unsigned char c : s) {
+    if (std::isalnum(c) || c == '-' || c == '_' || c == '.' || c == '~') {
+      out += static_cast<char>(c);
+    } else {
+      out += '%';
+      out += hex[c >> 4];
+      out += hex[c & 15];
+    }
+  }
+  return out;
+}
+
+bool is_ip_literal(const std::string& host) {
+  unsigned char buf[16];
+  return inet_pton(AF_INET, host.c_str(), buf) == 1 || inet_pton(AF_INET6, host.c_str(), buf) == 1;
+}
+
+}  // namespace
+
+Expected<ServerUrl, std::string> parse_server_url(const std::string& server) {
+  constexpr std::string_view kScheme = "https://";
+  if (server.rfind(kScheme, 0) != 0) return Unexpected("server \"" + server + "\" is not an https:// URL");
+  std::string rest = server.substr(kScheme.size());
+  ServerUrl u;
+  const auto slash = rest.find('/');
+  std::string authority = rest.substr(0, slash);
+  if (slash != std::string::npos) {
+    u.path_prefix = rest.substr(slash);
+    while (!u.path_prefix.empty() && u.path_prefix.back() == '/') u.path_prefix.pop_back();
+  }
+  if (authority.empty()) return Unexpected("server \"" + server + "\" has no host");
+  if (authority.front() == '[') {
+    const auto close = authority.find(']');
+    if (close == std::string::npos) return Unexpected("server \"" + server + "\": unterminated IPv6 address");
+    u.host = authority.substr(1, close - 1);
+    if (close + 1 < authority.size()) {
+      if (authority[close + 1] != ':') return Unexpected("server \"" + server + "\": bad port");
+      u.port = authority.substr(close + 2);
+    }
+  } else {
+    const auto colon = authority.rfind(':');
+    u.host = authority.substr(0, colon);
+    if (colon != std::string::npos) u.port = authority.substr(colon + 1);
+  }
+  if (u.port.empty()) u.port = "443";
+  if (u.host.empty() || u.port.find_first_not_of("0123456789") != std::string::npos) {
+    return Unexpected("server \"" + server + "\": bad host or port");
+  }
+  u.host_is_ip = is_ip_literal(u.host);
+  return u;
+}
+
+struct Client::Impl {
+  using Stream = beast::ssl_stream<beast::tcp_stream>;
+
+  // One TLS connection and the context it was made with (the context must outlive it).
+  struct Conn {
+    std::shared_ptr<ssl::context> ctx;
+    std::unique_ptr<Stream> stream;
+  };
+
+  // Keeps a way to abort an operation registered while it is in flight.
+  class CancelGuard {
+   public:
+    CancelGuard(Impl& impl, std::function<void()> fn) : impl_(impl) {
+      it_ = impl_.cancellers.insert(impl_.cancellers.end(), std::move(fn));
+    }
+    ~CancelGuard() { impl_.cancellers.erase(it_); }
+    CancelGuard(const CancelGuard&) = delete;
+    CancelGuard& operator=(const CancelGuard&) = delete;
+
+   private:
+    Impl& impl_;
+    std::list<std::function<void()>>::iterator it_;
+  };
+
+  Impl(asio::io_context& io_, Endpoint e, Credentials c, Options o)
+      : io(io_), endpoint(std::move(e)), credentials(std::move(c)), options(std::move(o)) {}
+
+  asio::io_context& io;
+  Endpoint endpoint;
+  Credentials credentials;
+  Options options;
+  Stats stats;
+  bool cancelled = false;
+  std::list<std::function<void()>> cancellers;
+
+  ApiError from_ec(const boost::system::error_code& ec, std::string_view during) const {
+    if (cancelled) return make_error(ErrorKind::Cancelled, "cancelled");
+    if (ec == beast::error::timeout) return make_error(ErrorKind::Timeout, std::string(during) + " timed out (" + endpoint.server + ")");
+    return make_error(ErrorKind::Network, std::string(during) + " " + endpoint.server + ": " + ec.message());
+  }
+
+  Expected<std::shared_ptr<ssl::context>, ApiError> make_context() const {
+    auto ctx = std::make_shared<ssl::context>(ssl::context::tls_client);
+    SSL_CTX* c = ctx->native_handle();
+    SSL_CTX_set_min_proto_version(c, TLS1_2_VERSION);
+    ctx->set_verify_mode(ssl::verify_peer);
+    auto anchors = rotation::parse_certificates_pem(endpoint.ca_pem, "cluster CA");
+    if (!anchors) return Unexpected(make_error(ErrorKind::Tls, anchors.error()));
+    X509_STORE* store = SSL_CTX_get_cert_store(c);
+    for (auto& a : *anchors) X509_STORE_add_cert(store, a.get());
+    ERR_clear_error();
+
+    if (credentials.client_cert_file || credentials.client_cert_pem) {
+      std::string cert_pem, key_pem, cert_src = "client-certificate-data", key_src = "client-key-data";
+      try {
+        if (credentials.client_cert_file) {
+          cert_src = credentials.client_cert_file->string();
+          cert_pem = rotation::read_file(*credentials.client_cert_file, 1 << 20);
+        } else {
+          cert_pem = *credentials.client_cert_pem;
+        }
+        if (credentials.client_key_file) {
+          key_src = credentials.client_key_file->string();
+          key_pem = rotation::read_file(*credentials.client_key_file, 1 << 20);
+        } else if (credentials.client_key_pem) {
+          key_pem = *credentials.client_key_pem;
+        }
+      } catch (const std::exception& ex) {
+        return Unexpected(make_error(ErrorKind::Tls, std::string("client certificate: ") + ex.what()));
+      }
+      auto chain = rotation::parse_certificates_pem(cert_pem, cert_src);
+      if (!chain) return Unexpected(make_error(ErrorKind::Tls, chain.error()));
+      ossl::PKeyPtr key;
+      try {
+        key = rotation::load_private_key_pem(key_pem, key_src);
+      } catch (const std::exception& ex) {
+        return Unexpected(make_error(ErrorKind::Tls, std::string("client key: ") + ex.what()));
+      }
+      if (SSL_CTX_use_certificate(c, chain->front().get()) != 1 || SSL_CTX_use_PrivateKey(c, key.get()) != 1 ||
+          SSL_CTX_check_private_key(c) != 1) {
+        ERR_clear_error();
+        return Unexpected(make_error(ErrorKind::Tls, "client certificate " + cert_src + " and key " + key_src + " do not match"));
+      }
+      for (std::size_t i = 1; i < chain->size(); ++i) SSL_CTX_add1_chain_cert(c, (*chain)[i].get());
+    }
+    return ctx;
+  }
+
+  asio::awaitable<Result<Conn>> connect() {
+    if (cancelled) co_return Unexpected(make_error(ErrorKind::Cancelled, "cancelled"));
+    auto url = parse_server_url(endpoint.server);
+    if (!url) co_return Unexpected(make_error(ErrorKind::Network, url.error()));
+    auto ctx = make_context();
+    if (!ctx) co_return Unexpected(ctx.error());
+
+    boost::system::error_code ec;
+    tcp::resolver resolver(io);
+    tcp::resolver::results_type results;
+    {
+      CancelGuard guard(*this, [&resolver] { resolver.cancel(); });
+      asio::steady_timer limit(io);
+      limit.expires_after(options.connect_timeout);
+      bool timed_out = false;
+      limit.async_wait([&resolver, &timed_out](boost::system::error_code wait_ec) {
+        if (wait_ec) return;  // cancelled: the resolve finished first (and may be gone)
+        timed_out = true;
+        resolver.cancel();
+      });
+      results = co_await resolver.async_resolve(url->host, url->port, asio::redirect_error(asio::use_awaitable, ec));
+      limit.cancel();
+      if (ec) {
+        if (timed_out) co_return Unexpected(make_error(ErrorKind::Timeout, "resolving " + url->host + " timed out"));
+        co_return Unexpected(from_ec(ec, "resolving"));
+      }
+    }
+
+    Conn conn;
+    conn.ctx = std::move(*ctx);
+    conn.stream = std::make_unique<Stream>(io, *conn.ctx);
+    Stream& stream = *conn.stream;
+    CancelGuard guard(*this, [&stream] { beast::get_lowest_layer(stream).close(); });
+    beast::get_lowest_layer(stream).expires_after(options.connect_timeout);
+    co_await beast::get_lowest_layer(stream).async_connect(results, asio::redirect_error(asio::use_awaitable, ec));
+    if (ec) co_return Unexpected(from_ec(ec, "connecting to"));
+    ++stats.connections;
+
+    SSL* ssl_handle = stream.native_handle();
+    const std::string verify_name = endpoint.tls_server_name.value_or(url->host);
+    const bool verify_ip = !endpoint.tls_server_name && url->host_is_ip;
+    if (verify_ip) {
+      X509_VERIFY_PARAM_set1_ip_asc(SSL_get0_param(ssl_handle), verify_name.c_str());
+    } else {
+      SSL_set1_host(ssl_handle, verify_name.c_str());
+      SSL_set_tlsext_host_name(ssl_handle, verify_name.c_str());
+    }
+    // The apiserver negotiates h2 when offered; our client speaks HTTP/1.1 (chunked watches).
+    static const unsigned char kAlpn[] = "\x08http/1.1";
+    SSL_set_alpn_protos(ssl_handle, kAlpn, sizeof kAlpn - 1);
+
+    beast::get_lowest_layer(stream).expires_after(options.request_timeout);
+    co_await stream.async_handshake(ssl::stream_base::client, asio::redirect_error(asio::use_awaitable, ec));
+    if (ec) {
+      if (cancelled) co_return Unexpected(make_error(ErrorKind::Cancelled, "cancelled"));
+      const long verify = SSL_get_verify_result(ssl_handle);
+      ERR_clear_error();
+      if (verify != X509_V_OK) {
+        co_return Unexpected(make_error(ErrorKind::Tls, "TLS handshake with " + endpoint.server +
+                                                            ": server certificate not accepted: " +
+                                                            X509_verify_cert_error_string(verify) + " (checked against the cluster CA for " +
+                                                            verify_name + ")"));
+      }
+      if (ec == beast::error::timeout) co_return Unexpected(from_ec(ec, "TLS handshake with"));
+      co_return Unexpected(make_error(ErrorKind::Tls, "TLS handshake with " + endpoint.server + ": " + ec.message()));
+    }
+    co_return std::move(conn);
+  }
+
+  http::request<http::string_body> make_request(http::verb verb, const std::string& target, std::string body) const {
+    auto url = parse_server_url(endpoint.server);
+    http::request<http::string_body> req{verb, url->path_prefix + target, 11};
+    const bool v6 = url->host.find(':') != std::string::npos;
+    req.set(http::field::host, (v6 ? "[" + url->host + "]" : url->host) + ":" + url->port);
+    req.set(http::field::user_agent, options.user_agent);
+    req.set(http::field::accept, "application/json");
+    if (credentials.bearer_token) req.set(http::field::authorization, "Bearer " + *credentials.bearer_token);
+    if (!body.empty()) {
+      req.set(http::field::content_type, "application/json");
+      req.body() = std::move(body);
+    }
+    req.prepare_payload();
+    return req;
+  }
+
+  static void close(Conn& conn) {
+    beast::error_code ignored;
+    beast::get_lowest_layer(*conn.stream).socket().shutdown(tcp::socket::shutdown_both, ignored);
+    beast::get_lowest_layer(*conn.stream).close();
+  }
+
+  // One request/response exchange on a fresh connection.
+  asio::awaitable<Result<http::response<http::string_body>>> exchange(http::request<http::string_body> req) {
+    auto conn = co_await connect();
+    if (!conn) co_return Unexpected(conn.error());
+    Stream& stream = *conn->stream;
+    CancelGuard guard(*this, [&stream] { beast::get_lowest_layer(stream).close(); });
+    boost::system::error_code ec;
+    ++stats.requests;
+    beast::get_lowest_layer(stream).expires_after(options.request_timeout);
+    co_await http::async_write(stream, req, asio::redirect_error(asio::use_awaitable, ec));
+    if (ec) co_return Unexpected(from_ec(ec, "sending the request to"));
+    beast::flat_buffer buffer;
+    http::response_parser<http::string_body> parser;
+    parser.body_limit(options.body_limit);
+    co_await http::async_read(stream, buffer, parser, asio::redirect_error(asio::use_awaitable, ec));
+    if (ec) co_return Unexpected(from_ec(ec, "reading the response from"));
+    close(*conn);
+    co_return parser.release();
+  }
+
+  static Result<Csr> csr_from(const http::response<http::string_body>& res, int expected) {
+    const int status = static_cast<int>(res.result_int());
+    if (status != expected && !(expected == 201 && status == 200)) {
+      return Unexpected(error_from_response(status, res.body(), std::string_view(res[http::field::retry_after])));
+    }
+    auto j = nlohmann::json::parse(res.body(), nullptr, false);
+    if (j.is_discarded()) {
+      ApiError e = make_error(ErrorKind::Unexpected, "response is not JSON");
+      e.http_status = status;
+      return Unexpected(e);
+    }
+    auto csr = parse_csr(j);
+    if (!csr) {
+      ApiError e = make_error(ErrorKind::Unexpected, "unexpected response: " + csr.error());
+      e.http_status = status;
+      return Unexpected(e);
+    }
+    return *csr;
+  }
+};
+
+Client::Client(asio::io_context& io, Endpoint endpoint, Credentials credentials, Options options)
+    : impl_(std::make_unique<Impl>(io, std::move(endpoint), std::move(credentials), std::move(options))) {}
+
+Client::~Client() = default;
+
+asio::awaitable<Result<Csr>> Client::create_csr(const CsrCreate& request) {
+  auto res = co_await impl_->exchange(impl_->make_request(http::verb::post, std::string(kCsrPath), csr_create_body(request)));
+  if (!res) co_return Unexpected(res.error());
+  co_return Impl::csr_from(*res, 201);
+}
+
+asio::awaitable<Result<Csr>> Client::get_csr(const std::string& name) {
+  auto res = co_await impl_->exchange(
+      impl_->make_request(http::verb::get, std::string(kCsrPath) + "/" + url_escape(name), {}));
+  if (!res) co_return Unexpected(res.error());
+  co_return Impl::csr_from(*res, 200);
+}
+
+asio::awaitable<Result<WatchEnd>> Client::watch_csr(const std::string& name, const std::string& resource_version,
+                                                    std::chrono::seconds timeout_seconds, std::chrono::seconds read_deadline,
+                                                    std::function<bool(const WatchEvent&)> on_event) {
+  Impl& im = *impl_;
+  std::string target = std::string(kCsrPath) + "?fieldSelector=" + url_escape("metadata.name=" + name);
+  if (!resource_version.empty()) target += "&resourceVersion=" + url_escape(resource_version);
+  target += "&timeoutSeconds=" + std::to_string(timeout_seconds.count()) + "&watch=true";
+  auto req = im.make_request(http::verb::get, target, {});
+
+  auto conn = co_await im.connect();
+  if (!conn) co_return Unexpected(conn.error());
+  Impl::Stream& stream = *conn->stream;
+  Impl::CancelGuard guard(im, [&stream] { beast::get_lowest_layer(stream).close(); });
+  boost::system::error_code ec;
+  ++im.stats.requests;
+  beast::get_lowest_layer(stream).expires_after(im.options.request_timeout);
+  co_await http::async_write(stream, req, asio::redirect_error(asio::use_awaitable, ec));
+  if (ec) co_return Unexpected(im.from_ec(ec, "sending the watch to"));
+
+  beast::flat_buffer buffer;
+  http::response_parser<http::buffer_body> parser;
+  parser.body_limit(boost::none);
+  co_await http::async_read_header(stream, buffer, parser, asio::redirect_error(asio::use_awaitable, ec));
+  if (ec) co_return Unexpected(im.from_ec(ec, "reading the watch response from"));
+  const int status = static_cast<int>(parser.get().result_int());
+
+  std::array<char, 16384> chunk{};
+  std::string error_body;
+  WatchDecoder decoder;
+  while (!parser.is_done()) {
+    parser.get().body().data = chunk.data();
+    parser.get().body().size = chunk.size();
+    beast::get_lowest_layer(stream).expires_after(status == 200 ? read_deadline : im.options.request_timeout);
+    co_await http::async_read_some(stream, buffer, parser, asio::redirect_error(asio::use_awaitable, ec));
+    if (ec == http::error::need_buffer) ec = {};
+    if (ec) {
+      if (ec == beast::error::timeout && status == 200 && !im.cancelled) co_return WatchEnd::Silent;
+      if (ec == http::error::end_of_stream && status == 200) co_return WatchEnd::ServerClosed;
+      co_return Unexpected(im.from_ec(ec, "reading the watch from"));
+    }
+    const std::size_t n = chunk.size() - parser.get().body().size;
+    if (status != 200) {
+      if (error_body.size() < 65536) error_body.append(chunk.data(), n);
+      continue;
+    }
+    for (auto& ev : decoder.feed(std::string_view(chunk.data(), n))) {
+      if (!ev) co_return Unexpected(ev.error());
+      if (!on_event(*ev)) {
+        Impl::close(*conn);
+        co_return WatchEnd::ByHandler;
+      }
+    }
+  }
+  if (status != 200) {
+    co_return Unexpected(error_from_response(status, error_body, std::string_view(parser.get()[http::field::retry_after])));
+  }
+  Impl::close(*conn);
+  co_return WatchEnd::ServerClosed;
+}
+
+void Client::cancel() {
+  impl_->cancelled = true;
+  // Copy: a canceller may complete an operation whose guard then unregisters itself.
+  auto fns = std::vector<std::function<void()>>(impl_->cancellers.begin(), impl_->cancellers.end());
+  for (auto& fn : fns) fn();
+}
+
+Stats Client::stats() const { return impl_->stats; }
+
+}  // namespace kcd::api

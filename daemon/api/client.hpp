@@ -1,0 +1,69 @@
+// The one place that talks to the kube-apiserver: HTTPS (Boost.Beast over Asio + OpenSSL,
+// TLS 1.2+, server verified against the cluster CA incl. host name/IP), bearer token or
+// client certificate, a deadline on every operation, Kubernetes errors as typed values.
+#pragma once
+
+#include "daemon/api/types.hpp"
+
+#include <boost/asio/awaitable.hpp>
+#include <boost/asio/io_context.hpp>
+
+#include <functional>
+#include <memory>
+#include <string>
+
+namespace kcd::api {
+
+enum class WatchEnd {
+  ByHandler,     // the handler returned false
+  ServerClosed,  // the server ended the stream (timeoutSeconds, shutdown)
+  Silent,        // nothing arrived within the read deadline: a dead stream
+};
+
+struct Options {
+  std::chrono::seconds connect_timeout{10};
+  std::chrono::seconds request_timeout{30};
+  std::string user_agent = std::string("kubelet-certd/") + KCD_VERSION;
+  std::size_t body_limit = 4u << 20;
+};
+
+struct Stats {
+  int requests = 0;
+  int connections = 0;
+};
+
+class Client {
+ public:
+  Client(boost::asio::io_context& io, Endpoint endpoint, Credentials credentials, Options options = {});
+  ~Client();
+  Client(const Client&) = delete;
+  Client& operator=(const Client&) = delete;
+
+  boost::asio::awaitable<Result<Csr>> create_csr(const CsrCreate& request);
+  boost::asio::awaitable<Result<Csr>> get_csr(const std::string& name);
+  // Watches one CSR (fieldSelector on its name) from `resource_version` ("" = current state
+  // first). on_event sees every event until it returns false. `read_deadline` is the longest
+  // silence tolerated between bytes.
+  boost::asio::awaitable<Result<WatchEnd>> watch_csr(const std::string& name, const std::string& resource_version,
+                                                     std::chrono::seconds timeout_seconds,
+                                                     std::chrono::seconds read_deadline,
+                                                     std::function<bool(const WatchEvent&)> on_event);
+  // Aborts every operation in flight (their sockets are closed); they return Cancelled.
+  void cancel();
+  Stats stats() const;
+
+ private:
+  struct Impl;
+  std::unique_ptr<Impl> impl_;
+};
+
+// The parts of an https:// URL the client needs. Exposed for tests.
+struct ServerUrl {
+  std::string host;         // without brackets for IPv6
+  std::string port;         // "443" when absent
+  std::string path_prefix;  // "" or "/prefix" (no trailing slash)
+  bool host_is_ip = false;
+};
+Expected<ServerUrl, std::string> parse_server_url(const std::string& server);
+
+}  // namespace kcd::api

@@ -1,0 +1,264 @@
+#include "daemon/api/types.hpp"
+
+#include "config/base64.hpp"
+
+#include <charconv>
+
+namespace kcd::api {
+
+using nlohmann::json;
+using nlohmann::ordered_json;
+
+std::string_view to_string(ErrorKind k) {
+  switch (k) {
+    case ErrorKind::Network: return "network";
+    case ErrorKind::Timeout: return "timeout";
+    case ErrorKind::Tls: return "tls";
+    case ErrorKind::Unauthorized: return "unauthorized";
+    case ErrorKind::Forbidden: return "forbidden";
+    case ErrorKind::NotFound: return "not found";
+    case ErrorKind::AlreadyExists: return "already exists";
+    case ErrorKind::Conflict: return "conflict";
+    case ErrorKind::Gone: return "gone";
+    case ErrorKind::Invalid: return "invalid";
+    case ErrorKind::BadRequest: return "bad request";
+    case ErrorKind::TooManyRequests: return "too many requests";
+    case ErrorKind::ServerError: return "server error";
+    case ErrorKind::Unexpected: return "unexpected response";
+    case ErrorKind::Cancelled: return "cancelled";
+  }
+  return "?";
+}
+
+bool ApiError::retryable() const {
+  switch (kind) {
+    case ErrorKind::Network:
+    case ErrorKind::Timeout:
+    case ErrorKind::TooManyRequests:
+    case ErrorKind::ServerError:
+    case ErrorKind::Gone:
+    case ErrorKind::Conflict:
+    case ErrorKind::Tls:  // a CA rotation in progress, a proxy restarting: try again later
+      return true;
+    default:
+      return false;
+  }
+}
+
+std::string ApiError::describe() const {
+  std::string out;
+  if (http_status != 0) {
+    out = std::to_string(http_status);
+    if (!reason.empty()) out += " " + reason;
+    out += ": ";
+  } else {
+    out = std::string(to_string(kind)) + " error: ";
+  }
+  out += message.empty() ? std::string(to_string(kind)) : message;
+  if (retry_after) out += " (retry after " + std::to_string(retry_after->count()) + "s)";
+  return out;
+}
+
+namespace {
+
+std::string str(const json& j, const char* key) {
+  auto it = j.find(key);
+  return it != j.end() && it->is_string() ? it->get<std::string>() : std::string();
+}
+
+bool has_condition(const Csr& c, std::string_view type) {
+  for (const auto& cond : c.conditions) {
+    if (cond.type == type && (cond.status.empty() || cond.status == "True")) return true;
+  }
+  return false;
+}
+
+ErrorKind kind_for(int code, std::string_view reason) {
+  switch (code) {
+    case 400: return ErrorKind::BadRequest;
+    case 401: return ErrorKind::Unauthorized;
+    case 403: return ErrorKind::Forbidden;
+    case 404: return ErrorKind::NotFound;
+    case 409: return reason == "AlreadyExists" ? ErrorKind::AlreadyExists : ErrorKind::Conflict;
+    case 410: return ErrorKind::Gone;
+    case 415: return ErrorKind::BadRequest;
+    case 422: return ErrorKind::Invalid;
+    case 429: return ErrorKind::TooManyRequests;
+    default: break;
+  }
+  if (code >= 500 && code <= 599) return ErrorKind::ServerError;
+  return ErrorKind::Unexpected;
+}
+
+std::optional<std::chrono::seconds> parse_retry_after(std::string_view v) {
+  while (!v.empty() && v.front() == ' ') v.remove_prefix(1);
+  long long secs = 0;
+  auto [ptr, ec] = std::from_chars(v.data(), v.data() + v.size(), secs);
+  if (ec != std::errc() || ptr == v.data() || secs < 0) return std::nullopt;
+  return std::chrono::seconds(secs);
+}
+
+}  // namespace
+
+bool Csr::approved() const { return has_condition(*this, "Approved"); }
+bool Csr::denied() const { return has_condition(*this, "Denied"); }
+bool Csr::failed() const { return has_condition(*this, "Failed"); }
+
+const CsrCondition* Csr::terminal_condition() const {
+  for (const auto& c : conditions) {
+    if ((c.type == "Denied" || c.type == "Failed") && (c.status.empty() || c.status == "True")) return &c;
+  }
+  return nullptr;
+}
+
+std::string csr_create_body(const CsrCreate& r) {
+  ordered_json spec = ordered_json::object();
+  spec["request"] = base64_encode(r.request_pem);
+  spec["signerName"] = r.signer_name;
+  if (r.expiration_seconds) spec["expirationSeconds"] = *r.expiration_seconds;
+  spec["usages"] = r.usages;
+  ordered_json body = ordered_json::object();
+  body["kind"] = "CertificateSigningRequest";
+  body["apiVersion"] = "certificates.k8s.io/v1";
+  body["metadata"] = ordered_json{{"name", r.name}};
+  body["spec"] = spec;
+  return body.dump();
+}
+
+Expected<Csr, std::string> parse_csr(const json& o) {
+  if (!o.is_object()) return Unexpected(std::string("not a JSON object"));
+  if (str(o, "kind") != "CertificateSigningRequest") {
+    return Unexpected("kind is \"" + str(o, "kind") + "\", expected CertificateSigningRequest");
+  }
+  Csr c;
+  const json& meta = o.value("metadata", json::object());
+  c.name = str(meta, "name");
+  c.uid = str(meta, "uid");
+  c.resource_version = str(meta, "resourceVersion");
+  c.creation_timestamp = str(meta, "creationTimestamp");
+  const json& spec = o.value("spec", json::object());
+  if (!spec.is_object()) return Unexpected(std::string("spec is not an object"));
+  if (auto req = str(spec, "request"); !req.empty()) {
+    auto decoded = base64_decode(req);
+    if (!decoded) return Unexpected(std::string("spec.request is not valid base64"));
+    c.request_pem = *decoded;
+  }
+  c.signer_name = str(spec, "signerName");
+  if (auto it = spec.find("usages"); it != spec.end() && it->is_array()) {
+    for (const auto& u : *it) {
+      if (u.is_string()) c.usages.push_back(u.get<std::string>());
+    }
+  }
+  if (auto it = spec.find("expirationSeconds"); it != spec.end() && it->is_number_integer()) {
+    c.expiration_seconds = it->get<std::int64_t>();
+  }
+  c.username = str(spec, "username");
+  if (auto it = spec.find("groups"); it != spec.end() && it->is_array()) {
+    for (const auto& g : *it) {
+      if (g.is_string()) c.groups.push_back(g.get<std::string>());
+    }
+  }
+  const json& status = o.value("status", json::object());
+  if (status.is_object()) {
+    if (auto it = status.find("conditions"); it != status.end() && it->is_array()) {
+      for (const auto& cj : *it) {
+        if (!cj.is_object()) continue;
+        c.conditions.push_back(CsrCondition{str(cj, "type"), str(cj, "status"), str(cj, "reason"), str(cj, "message"),
+                                            str(cj, "lastUpdateTime")});
+      }
+    }
+    if (auto cert = str(status, "certificate"); !cert.empty()) {
+      auto decoded = base64_decode(cert);
+      if (!decoded) return Unexpected(std::string("status.certificate is not valid base64"));
+      c.certificate_pem = *decoded;
+    }
+  }
+  return c;
+}
+
+ApiError error_from_status_object(const json& status, int fallback_code) {
+  ApiError e;
+  int code = fallback_code;
+  if (auto it = status.find("code"); it != status.end() && it->is_number_integer()) code = it->get<int>();
+  e.http_status = code;
+  e.reason = str(status, "reason");
+  e.message = str(status, "message");
+  e.kind = kind_for(code, e.reason);
+  if (auto d = status.find("details"); d != status.end() && d->is_object()) {
+    if (auto ra = d->find("retryAfterSeconds"); ra != d->end() && ra->is_number_integer() && ra->get<long long>() > 0) {
+      e.retry_after = std::chrono::seconds(ra->get<long long>());
+    }
+  }
+  return e;
+}
+
+ApiError error_from_response(int http_status, std::string_view body, std::string_view retry_after_header) {
+  ApiError e;
+  json j = json::parse(body, nullptr, false);
+  if (!j.is_discarded() && j.is_object() && str(j, "kind") == "Status") {
+    e = error_from_status_object(j, http_status);
+    e.http_status = http_status;
+    e.kind = kind_for(http_status, e.reason);
+  } else {
+    e.http_status = http_status;
+    e.kind = kind_for(http_status, {});
+    std::string text(body.substr(0, 200));
+    while (!text.empty() && (text.back() == '\n' || text.back() == '\r')) text.pop_back();
+    e.message = text.empty() ? "HTTP " + std::to_string(http_status) : text;
+  }
+  if (!retry_after_header.empty()) {
+    if (auto ra = parse_retry_after(retry_after_header)) e.retry_after = ra;
+  }
+  return e;
+}
+
+Result<WatchEvent> parse_watch_line(std::string_view line) {
+  json j = json::parse(line, nullptr, false);
+  auto bad = [](std::string why) {
+    ApiError e;
+    e.kind = ErrorKind::Unexpected;
+    e.message = "malformed watch event: " + why;
+    return Unexpected(e);
+  };
+  if (j.is_discarded() || !j.is_object()) return bad("not JSON");
+  const std::string type = str(j, "type");
+  auto obj = j.find("object");
+  if (obj == j.end()) return bad("no object");
+  WatchEvent ev;
+  if (type == "ADDED") ev.type = WatchEvent::Type::Added;
+  else if (type == "MODIFIED") ev.type = WatchEvent::Type::Modified;
+  else if (type == "DELETED") ev.type = WatchEvent::Type::Deleted;
+  else if (type == "BOOKMARK") ev.type = WatchEvent::Type::Bookmark;
+  else if (type == "ERROR") ev.type = WatchEvent::Type::Error;
+  else return bad("unknown type \"" + type + "\"");
+  if (ev.type == WatchEvent::Type::Error) {
+    ev.error = error_from_status_object(*obj, 500);
+    return ev;
+  }
+  if (ev.type == WatchEvent::Type::Bookmark) {
+    if (obj->is_object()) ev.object.resource_version = str(obj->value("metadata", json::object()), "resourceVersion");
+    return ev;
+  }
+  auto csr = parse_csr(*obj);
+  if (!csr) return bad(csr.error());
+  ev.object = std::move(*csr);
+  return ev;
+}
+
+std::vector<Result<WatchEvent>> WatchDecoder::feed(std::string_view bytes) {
+  std::vector<Result<WatchEvent>> out;
+  pending_.append(bytes);
+  std::size_t start = 0;
+  for (;;) {
+    const std::size_t nl = pending_.find('\n', start);
+    if (nl == std::string::npos) break;
+    std::string_view line(pending_.data() + start, nl - start);
+    if (!line.empty() && line.back() == '\r') line.remove_suffix(1);
+    if (!line.empty()) out.push_back(parse_watch_line(line));
+    start = nl + 1;
+  }
+  pending_.erase(0, start);
+  return out;
+}
+
+}  // namespace kcd::api

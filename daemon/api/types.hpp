@@ -1,0 +1,109 @@
+// The Kubernetes API as kubelet-certd sees it: CSR objects, typed errors from `Status`
+// bodies, and the newline-delimited watch event stream. Pure data and parsing, no I/O.
+#pragma once
+
+#include "config/expected.hpp"
+
+#include <nlohmann/json.hpp>
+
+#include <chrono>
+#include <cstdint>
+#include <filesystem>
+#include <functional>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace kcd::api {
+
+struct Endpoint {
+  std::string server;                         // https://host:port[/path-prefix]
+  std::string ca_pem;                         // cluster CA bundle
+  std::optional<std::string> tls_server_name; // overrides the name verified and sent as SNI
+};
+
+// Exactly one of a bearer token or a client certificate.
+struct Credentials {
+  std::optional<std::string> bearer_token;    // a secret: never logged, never in error texts
+  std::optional<std::filesystem::path> client_cert_file, client_key_file;  // re-read per connection
+  std::optional<std::string> client_cert_pem, client_key_pem;
+};
+
+enum class ErrorKind {
+  Network, Timeout, Tls, Unauthorized, Forbidden, NotFound, AlreadyExists, Conflict, Gone, Invalid,
+  BadRequest, TooManyRequests, ServerError, Unexpected, Cancelled
+};
+std::string_view to_string(ErrorKind k);
+
+struct ApiError {
+  ErrorKind kind = ErrorKind::Unexpected;
+  int http_status = 0;                               // 0 when there was no HTTP response
+  std::string reason;                                // Status.reason
+  std::string message;                               // Status.message, or the network/TLS problem
+  std::optional<std::chrono::seconds> retry_after;   // Retry-After / details.retryAfterSeconds
+  bool retryable() const;
+  std::string describe() const;                      // one line, no secrets
+};
+
+template <class T>
+using Result = Expected<T, ApiError>;
+
+struct CsrCondition {
+  std::string type, status, reason, message, last_update_time;
+};
+
+struct Csr {
+  std::string name, uid, resource_version, creation_timestamp;
+  std::string request_pem;
+  std::string signer_name;
+  std::vector<std::string> usages;
+  std::optional<std::int64_t> expiration_seconds;
+  std::string username;
+  std::vector<std::string> groups;
+  std::vector<CsrCondition> conditions;
+  std::string certificate_pem;  // empty until issued
+
+  bool approved() const;
+  bool denied() const;
+  bool failed() const;
+  bool issued() const { return !certificate_pem.empty(); }
+  const CsrCondition* terminal_condition() const;  // Denied or Failed (status True)
+};
+
+struct CsrCreate {
+  std::string name;
+  std::string request_pem;
+  std::string signer_name;
+  std::vector<std::string> usages;
+  std::optional<std::int64_t> expiration_seconds;
+};
+
+// The POST body, in the shape client-go sends.
+std::string csr_create_body(const CsrCreate& request);
+Expected<Csr, std::string> parse_csr(const nlohmann::json& object);
+
+// An error from an HTTP status, its body (a Status when JSON) and its Retry-After header.
+ApiError error_from_response(int http_status, std::string_view body, std::string_view retry_after_header);
+ApiError error_from_status_object(const nlohmann::json& status, int fallback_code);
+
+struct WatchEvent {
+  enum class Type { Added, Modified, Deleted, Bookmark, Error } type = Type::Added;
+  Csr object;
+  std::optional<ApiError> error;  // ERROR events: the Status (e.g. 410 Expired)
+};
+
+// Splits a watch body into events: one JSON object per line; a line may arrive in pieces
+// and several lines in one piece. A line that does not parse becomes an Unexpected error.
+class WatchDecoder {
+ public:
+  // Appends bytes; returns the complete events they finish.
+  std::vector<Result<WatchEvent>> feed(std::string_view bytes);
+
+ private:
+  std::string pending_;
+};
+
+Result<WatchEvent> parse_watch_line(std::string_view line);
+
+}  // namespace kcd::api
