@@ -1121,6 +1121,7 @@ struct Server::Impl {
         socket.close();
         continue;
       }
+      socket.set_option(tcp::no_delay(true), ec);
       sessions.erase(std::remove_if(sessions.begin(), sessions.end(), [](const auto& w) { return w.expired(); }),
                      sessions.end());
       asio::co_spawn(io, session(std::move(socket)), asio::detached);
