@@ -136,7 +136,8 @@ CertInfo inspect_certificate(X509* cert) {
   if (EVP_PKEY* pub = X509_get0_pubkey(cert)) info.key_algorithm = describe_key(pub);
   info.not_before = to_time(X509_get0_notBefore(cert));
   info.not_after = to_time(X509_get0_notAfter(cert));
-  info.is_ca = X509_check_ca(cert) != 0 && (X509_get_extension_flags(cert) & EXFLAG_CA) != 0;
+  // basicConstraints CA:TRUE, whatever keyUsage says (X509_check_ca would also demand keyCertSign).
+  info.is_ca = (X509_get_extension_flags(cert) & EXFLAG_CA) != 0;
 
   ossl::GeneralNamesPtr names(static_cast<GENERAL_NAMES*>(X509_get_ext_d2i(cert, NID_subject_alt_name, nullptr, nullptr)));
   if (names) {

@@ -125,10 +125,11 @@ std::vector<fs::path> Store::prune(int keep) const {
   std::error_code ec;
   fs::path current = fs::read_symlink(current_path(), ec);
   if (!ec && !current.is_absolute()) current = dir_ / current;
-  const int excess = static_cast<int>(files.size()) - std::max(keep, 1);
-  for (int i = 0; i < excess; ++i) {
-    if (!ec && files[static_cast<std::size_t>(i)] == current) continue;
-    if (::unlink(files[static_cast<std::size_t>(i)].c_str()) == 0) removed.push_back(files[static_cast<std::size_t>(i)]);
+  // Everything older than the newest `keep` files goes, except what `-current.pem` points at.
+  const std::size_t keep_n = static_cast<std::size_t>(std::max(keep, 1));
+  for (std::size_t i = 0; i + keep_n < files.size(); ++i) {
+    if (!ec && files[i] == current) continue;
+    if (::unlink(files[i].c_str()) == 0) removed.push_back(files[i]);
   }
   if (!removed.empty()) fsync_directory(dir_);
   return removed;

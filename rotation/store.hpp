@@ -51,8 +51,8 @@ class Store {
   std::filesystem::path install(const std::vector<ossl::X509Ptr>& chain, EVP_PKEY* key,
                                 std::chrono::system_clock::time_point now) const;
 
-  // Removes all but the newest `keep` timestamped files (never the one `-current.pem` points
-  // at). Returns the removed paths.
+  // Removes all but the newest `keep` timestamped files, never the one `-current.pem` points
+  // at (so at most keep + 1 remain). Returns the removed paths.
   std::vector<std::filesystem::path> prune(int keep) const;
 
   // The timestamped files of this kind, oldest first.

@@ -71,7 +71,7 @@ Expected<CertInfo, std::string> validate_issued(const std::vector<ossl::X509Ptr>
   if (std::find(info.ext_key_usages.begin(), info.ext_key_usages.end(), usage) == info.ext_key_usages.end()) {
     return Unexpected("its extended key usage is [" + list(info.ext_key_usages) + "], which lacks " + usage);
   }
-  if (X509_check_ca(leaf) != 0 && info.is_ca) return Unexpected(std::string("it is a CA certificate (basicConstraints CA:TRUE)"));
+  if (info.is_ca) return Unexpected(std::string("it is a CA certificate (basicConstraints CA:TRUE)"));
   if (policy.usage == Usage::ClientAuth) {
     if (!info.dns_names.empty() || !info.ip_addresses.empty() || has_other_sans(leaf)) {
       return Unexpected("a client certificate must have no subject alternative names, it has [" +
@@ -86,6 +86,11 @@ Expected<CertInfo, std::string> validate_issued(const std::vector<ossl::X509Ptr>
     }
     if (has_other_sans(leaf)) return Unexpected(std::string("it has email or URI subject alternative names"));
   }
+
+  if (info.not_before > policy.now + policy.clock_skew) {
+    return Unexpected("it is not valid yet (notBefore " + to_rfc3339(info.not_before) + "; is this node's clock behind?)");
+  }
+  if (info.not_after <= policy.now) return Unexpected("it has expired (notAfter " + to_rfc3339(info.not_after) + ")");
 
   // Chain to the cluster CA, through the intermediates that came with it.
   ossl::X509StorePtr store(X509_STORE_new());
@@ -110,10 +115,6 @@ Expected<CertInfo, std::string> validate_issued(const std::vector<ossl::X509Ptr>
                       " (issuer " + info.issuer + ")");
   }
 
-  if (info.not_before > policy.now + policy.clock_skew) {
-    return Unexpected("it is not valid yet (notBefore " + to_rfc3339(info.not_before) + "; is this node's clock behind?)");
-  }
-  if (info.not_after <= policy.now) return Unexpected("it has expired (notAfter " + to_rfc3339(info.not_after) + ")");
   return info;
 }
 

@@ -28,9 +28,9 @@ struct ValidationPolicy {
 // Checks, in this order, and reports the first failure as one sentence naming the fact:
 // chain present; leaf public key == expected_key; subject exactly expected (CN, O; no other
 // fields); EKU contains the usage; not a CA (basicConstraints CA:FALSE or absent); SANs
-// (client: none; serving: exactly the expected set); chains to a trust anchor through the
-// given intermediates (X509_verify_cert at `now`, purpose any); valid at now (notBefore <=
-// now + skew, notAfter > now). On success, the leaf's CertInfo.
+// (client: none; serving: exactly the expected set); valid at now (notBefore <= now + skew,
+// notAfter > now); chains to a trust anchor through the given intermediates (X509_verify_cert,
+// purpose any). On success, the leaf's CertInfo.
 Expected<CertInfo, std::string> validate_issued(const std::vector<ossl::X509Ptr>& chain,
                                                 const ValidationPolicy& policy);
 
