@@ -1,0 +1,4 @@
+# Tests of the Kubernetes API client (daemon/api): recorded objects and errors, the watch
+# decoder, and the client over real TLS against a replay server.
+set(_u ${CMAKE_CURRENT_LIST_DIR}/../unit)
+kcd_add_test(daemon_api_types_test SOURCES ${_u}/daemon_api_types_test.cpp LIBS kcd_daemon kcd_testsupport)
