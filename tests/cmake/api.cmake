@@ -2,3 +2,5 @@
 # decoder, and the client over real TLS against a replay server.
 set(_u ${CMAKE_CURRENT_LIST_DIR}/../unit)
 kcd_add_test(daemon_api_types_test SOURCES ${_u}/daemon_api_types_test.cpp LIBS kcd_daemon kcd_testsupport)
+kcd_add_test(daemon_api_client_test SOURCES ${CMAKE_CURRENT_LIST_DIR}/../integration/daemon_api_client_test.cpp
+             LIBS kcd_daemon kcd_testsupport LABELS integration)
