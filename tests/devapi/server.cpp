@@ -278,7 +278,8 @@ Faults faults_from_json(const json& j) {
 struct Server::Impl {
   using Stream = beast::ssl_stream<beast::tcp_stream>;
 
-  explicit Impl(Options o) : options(std::move(o)), ssl_ctx(ssl::context::tls_server), acceptor(io), ca(load_or_create_ca()) {}
+  explicit Impl(Options o)
+      : options(std::move(o)), ssl_ctx(ssl::context::tls_server), acceptor(io), ca(load_or_create_ca()), rv(options.initial_resource_version) {}
 
   Options options;
   asio::io_context io;
@@ -290,7 +291,7 @@ struct Server::Impl {
   bool running = false;
 
   // Everything below is touched only on the io thread (public methods post to it).
-  long rv = 200;
+  long rv;
   std::map<std::string, CsrObject> csrs;
   std::deque<Event> history;
   std::vector<std::weak_ptr<asio::steady_timer>> waiters;
@@ -719,8 +720,9 @@ struct Server::Impl {
     const std::string kind = body.value("kind", "");
     const std::string api_version = body.value("apiVersion", "");
     if (kind != "CertificateSigningRequest") {
+      const std::string version = api_version.substr(api_version.rfind('/') + 1);
       return status_reply(status_object(400, "BadRequest",
-                                        kind + " in version " + go_quote(api_version) +
+                                        kind + " in version " + go_quote(version) +
                                             " cannot be handled as a CertificateSigningRequest: no kind " + go_quote(kind) +
                                             " is registered for version \"certificates.k8s.io/v1\" in scheme "
                                             "\"pkg/runtime/scheme.go:100\""));

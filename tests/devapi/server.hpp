@@ -51,6 +51,7 @@ struct Options {
   std::chrono::milliseconds approve_delay{5};    // ADDED -> Approved
   std::chrono::milliseconds sign_delay{5};       // Approved -> certificate
   int watch_cache_events = 1000;                 // history window; older resourceVersions get 410
+  long initial_resource_version = 200;           // the first object gets this + 1
   bool log_requests = false;                     // one line per request on stderr
 };
 
