@@ -198,8 +198,8 @@ std::optional<ConfigError> apply_yaml(std::string_view text, const std::string& 
   }
   std::set<std::string> seen;
   for (auto it = root.begin(); it != root.end(); ++it) {
-    const YAML::Node& k = it->first;
-    const YAML::Node& v = it->second;
+    const YAML::Node k = it->first;  // copies: the iterator yields a temporary pair
+    const YAML::Node v = it->second;
     const std::string key = k.IsScalar() ? k.Scalar() : std::string();
     Origin ko = origin_of(source, k.Mark());
     Origin vo = origin_of(source, v.Mark());
