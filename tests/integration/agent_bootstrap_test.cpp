@@ -2,7 +2,10 @@
 // bootstrap kubeconfig to an installed client certificate and kubelet kubeconfig.
 #include "config/kubeconfig.hpp"
 #include "rotation/certificate.hpp"
+#include "config/base64.hpp"
+#include "rotation/csr.hpp"
 #include "rotation/key.hpp"
+#include "tests/support/raw_https.hpp"
 #include "tests/devapi/server.hpp"
 #include "tests/support/subprocess.hpp"
 
@@ -173,6 +176,53 @@ TEST_F(AgentBootstrap, RestartWhilePendingReusesTheSameCsr) {
   EXPECT_EQ(third.exit_code, 0) << third.err;
   EXPECT_EQ(server_->csrs_created(), 1);
   EXPECT_TRUE(fs::exists(cert_dir() / "kubelet-client-current.pem"));
+}
+
+TEST_F(AgentBootstrap, RequestedLifetimeIsPassedToTheSigner) {
+  write_empty_config(tmp_ / "absent-config.yaml");
+  auto out = run_once({"--client-expiration-seconds", "3600"});
+  ASSERT_EQ(out.exit_code, 0) << out.err;
+  auto csrs = server_->list_csrs();
+  ASSERT_EQ(csrs.size(), 1u);
+  EXPECT_EQ(csrs[0]["spec"]["expirationSeconds"], 3600);
+  const std::string pem = testing::read_text(cert_dir() / "kubelet-client-current.pem");
+  auto chain = rotation::parse_certificates_pem(pem, "current");
+  ASSERT_TRUE(chain);
+  auto info = rotation::inspect_certificate(chain->front().get());
+  // The signer's rule for short lifetimes: notBefore = now - 5 min, notAfter = now + TTL.
+  EXPECT_EQ(info.not_after - info.not_before, std::chrono::minutes(65));
+}
+
+TEST_F(AgentBootstrap, ACsrWithOurNameButAnotherKeyIsNotTrusted) {
+  server_->stop();
+  devapi::Options opts;
+  opts.auto_approve_client = false;
+  start_devapi(opts);
+  write_empty_config(tmp_ / "absent-config.yaml");
+  ASSERT_EQ(run_once({"--timeout", "1s"}).exit_code, 3);
+  const std::string name = server_->list_csrs().at(0)["metadata"]["name"];
+  // Someone replaces our CSR by one with the same name for another key, and approves it.
+  server_->delete_csr(name);
+  auto other = rotation::generate_key(KeyAlgorithm::EcdsaP256);
+  rotation::CsrRequest req;
+  req.subject = {"system:node:worker-1", {"system:nodes"}};
+  const std::string body = nlohmann::json{{"apiVersion", "certificates.k8s.io/v1"},
+                                          {"kind", "CertificateSigningRequest"},
+                                          {"metadata", {{"name", name}}},
+                                          {"spec",
+                                           {{"request", base64_encode(rotation::build_csr_pem(other.get(), req))},
+                                            {"signerName", "kubernetes.io/kube-apiserver-client-kubelet"},
+                                            {"usages", {"digital signature", "key encipherment", "client auth"}}}}}
+                               .dump();
+  testing::RawHttps conn(server_->port(), server_->ca_pem());
+  conn.send(testing::http_request("POST", "/apis/certificates.k8s.io/v1/certificatesigningrequests", server_->port(),
+                                  {{"Authorization", "Bearer " + server_->admin_token()}, {"Content-Type", "application/json"}}, body));
+  ASSERT_EQ(testing::parse_http_response(conn.read_response(5s)).status, 201);
+  server_->approve(name, true);
+  auto out = run_once({"--timeout", "5s"});
+  EXPECT_EQ(out.exit_code, 4) << out.err;
+  EXPECT_NE(out.err.find("not our pending key"), std::string::npos) << out.err;
+  EXPECT_FALSE(fs::exists(cert_dir() / "kubelet-client-current.pem"));
 }
 
 TEST_F(AgentBootstrap, DeniedCsrInstallsNothingAndNamesTheCsr) {
