@@ -13,27 +13,7 @@ namespace kcd::rotation {
 
 namespace {
 
-std::string asn1_text(const ASN1_STRING* s) {
-  unsigned char* utf8 = nullptr;
-  const int len = ASN1_STRING_to_UTF8(&utf8, s);
-  if (len < 0) {
-    ERR_clear_error();
-    return {};
-  }
-  std::string out(reinterpret_cast<char*>(utf8), static_cast<std::size_t>(len));
-  OPENSSL_free(utf8);
-  return out;
-}
 
-std::string ip_text(const ASN1_OCTET_STRING* s) {
-  char buf[INET6_ADDRSTRLEN] = {};
-  const int len = ASN1_STRING_length(s);
-  const unsigned char* data = ASN1_STRING_get0_data(s);
-  if (len == 4) inet_ntop(AF_INET, data, buf, sizeof buf);
-  else if (len == 16) inet_ntop(AF_INET6, data, buf, sizeof buf);
-  else return "<invalid IP>";
-  return buf;
-}
 
 SysTime to_time(const ASN1_TIME* t) {
   std::tm tm{};
@@ -114,13 +94,13 @@ CertInfo inspect_certificate(X509* cert) {
   for (int i = 0; i < X509_NAME_entry_count(subject); ++i) {
     const X509_NAME_ENTRY* e = X509_NAME_get_entry(subject, i);
     const int nid = OBJ_obj2nid(X509_NAME_ENTRY_get_object(e));
-    if (nid == NID_commonName && info.common_name.empty()) info.common_name = asn1_text(X509_NAME_ENTRY_get_data(e));
-    if (nid == NID_organizationName) info.organizations.push_back(asn1_text(X509_NAME_ENTRY_get_data(e)));
+    if (nid == NID_commonName && info.common_name.empty()) info.common_name = ossl::asn1_to_utf8(X509_NAME_ENTRY_get_data(e));
+    if (nid == NID_organizationName) info.organizations.push_back(ossl::asn1_to_utf8(X509_NAME_ENTRY_get_data(e)));
   }
   const X509_NAME* issuer = X509_get_issuer_name(cert);
   info.issuer = one_line_name(issuer);
   const int cn_idx = X509_NAME_get_index_by_NID(issuer, NID_commonName, -1);
-  if (cn_idx >= 0) info.issuer_common_name = asn1_text(X509_NAME_ENTRY_get_data(X509_NAME_get_entry(issuer, cn_idx)));
+  if (cn_idx >= 0) info.issuer_common_name = ossl::asn1_to_utf8(X509_NAME_ENTRY_get_data(X509_NAME_get_entry(issuer, cn_idx)));
 
   ossl::BignumPtr serial(ASN1_INTEGER_to_BN(X509_get0_serialNumber(cert), nullptr));
   if (serial) {
@@ -143,8 +123,8 @@ CertInfo inspect_certificate(X509* cert) {
   if (names) {
     for (int i = 0; i < sk_GENERAL_NAME_num(names.get()); ++i) {
       const GENERAL_NAME* gn = sk_GENERAL_NAME_value(names.get(), i);
-      if (gn->type == GEN_DNS) info.dns_names.push_back(asn1_text(gn->d.dNSName));
-      if (gn->type == GEN_IPADD) info.ip_addresses.push_back(ip_text(gn->d.iPAddress));
+      if (gn->type == GEN_DNS) info.dns_names.push_back(ossl::asn1_to_utf8(gn->d.dNSName));
+      if (gn->type == GEN_IPADD) info.ip_addresses.push_back(ossl::ip_to_text(gn->d.iPAddress));
     }
   }
   ossl::ExtKeyUsagePtr eku(static_cast<EXTENDED_KEY_USAGE*>(X509_get_ext_d2i(cert, NID_ext_key_usage, nullptr, nullptr)));

@@ -18,27 +18,7 @@ std::string ip_octets(const std::string& text) {
   throw std::invalid_argument("\"" + text + "\" is not an IPv4 or IPv6 address");
 }
 
-std::string ip_text(const ASN1_OCTET_STRING* s) {
-  char buf[INET6_ADDRSTRLEN] = {};
-  const int len = ASN1_STRING_length(s);
-  const unsigned char* data = ASN1_STRING_get0_data(s);
-  if (len == 4) inet_ntop(AF_INET, data, buf, sizeof buf);
-  else if (len == 16) inet_ntop(AF_INET6, data, buf, sizeof buf);
-  else return "<invalid IP of " + std::to_string(len) + " bytes>";
-  return buf;
-}
 
-std::string asn1_text(const ASN1_STRING* s) {
-  unsigned char* utf8 = nullptr;
-  const int len = ASN1_STRING_to_UTF8(&utf8, s);
-  if (len < 0) {
-    ERR_clear_error();
-    return {};
-  }
-  std::string out(reinterpret_cast<char*>(utf8), static_cast<std::size_t>(len));
-  OPENSSL_free(utf8);
-  return out;
-}
 
 void add_entry(X509_NAME* name, const char* field, const std::string& value) {
   ossl::check(X509_NAME_add_entry_by_txt(name, field, MBSTRING_UTF8, reinterpret_cast<const unsigned char*>(value.data()),
@@ -123,7 +103,7 @@ Expected<ParsedCsr, std::string> parse_csr_pem(std::string_view pem) {
   for (int i = 0; i < X509_NAME_entry_count(name); ++i) {
     const X509_NAME_ENTRY* e = X509_NAME_get_entry(name, i);
     const int nid = OBJ_obj2nid(X509_NAME_ENTRY_get_object(e));
-    const std::string value = asn1_text(X509_NAME_ENTRY_get_data(e));
+    const std::string value = ossl::asn1_to_utf8(X509_NAME_ENTRY_get_data(e));
     if (nid == NID_commonName) {
       if (!out.subject.common_name.empty()) out.other_subject_fields.push_back("CN=" + value);
       else out.subject.common_name = value;
@@ -145,10 +125,10 @@ Expected<ParsedCsr, std::string> parse_csr_pem(std::string_view pem) {
       for (int k = 0; k < sk_GENERAL_NAME_num(names.get()); ++k) {
         const GENERAL_NAME* gn = sk_GENERAL_NAME_value(names.get(), k);
         switch (gn->type) {
-          case GEN_DNS: out.dns_names.push_back(asn1_text(gn->d.dNSName)); break;
-          case GEN_IPADD: out.ip_addresses.push_back(ip_text(gn->d.iPAddress)); break;
-          case GEN_EMAIL: out.email_addresses.push_back(asn1_text(gn->d.rfc822Name)); break;
-          case GEN_URI: out.uris.push_back(asn1_text(gn->d.uniformResourceIdentifier)); break;
+          case GEN_DNS: out.dns_names.push_back(ossl::asn1_to_utf8(gn->d.dNSName)); break;
+          case GEN_IPADD: out.ip_addresses.push_back(ossl::ip_to_text(gn->d.iPAddress)); break;
+          case GEN_EMAIL: out.email_addresses.push_back(ossl::asn1_to_utf8(gn->d.rfc822Name)); break;
+          case GEN_URI: out.uris.push_back(ossl::asn1_to_utf8(gn->d.uniformResourceIdentifier)); break;
           default: break;
         }
       }

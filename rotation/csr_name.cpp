@@ -1,37 +1,12 @@
 #include "rotation/csr_name.hpp"
 
+#include "config/base64.hpp"
 #include "rotation/key.hpp"
 
 #include <openssl/evp.h>
 
 namespace kcd::rotation {
 
-namespace {
-
-std::string base64url_nopad(std::string_view data) {
-  static constexpr char kAlphabet[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
-  std::string out;
-  std::size_t i = 0;
-  for (; i + 3 <= data.size(); i += 3) {
-    const unsigned v = (static_cast<unsigned char>(data[i]) << 16) | (static_cast<unsigned char>(data[i + 1]) << 8) |
-                       static_cast<unsigned char>(data[i + 2]);
-    out += kAlphabet[(v >> 18) & 63];
-    out += kAlphabet[(v >> 12) & 63];
-    out += kAlphabet[(v >> 6) & 63];
-    out += kAlphabet[v & 63];
-  }
-  const std::size_t rest = data.size() - i;
-  if (rest > 0) {
-    unsigned v = static_cast<unsigned char>(data[i]) << 16;
-    if (rest == 2) v |= static_cast<unsigned char>(data[i + 1]) << 8;
-    out += kAlphabet[(v >> 18) & 63];
-    out += kAlphabet[(v >> 12) & 63];
-    if (rest == 2) out += kAlphabet[(v >> 6) & 63];
-  }
-  return out;
-}
-
-}  // namespace
 
 std::string csr_name(EVP_PKEY* key, const CsrRequest& request, const std::vector<std::string>& usages) {
   ossl::MdCtxPtr ctx(EVP_MD_CTX_new());
@@ -44,7 +19,7 @@ std::string csr_name(EVP_PKEY* key, const CsrRequest& request, const std::vector
   // kubelet writes base64url(field) followed by '|' (not in the base64url alphabet) so two
   // different field lists can never produce the same byte stream.
   auto write = [&](std::string_view data) {
-    const std::string encoded = base64url_nopad(data);
+    const std::string encoded = base64url_encode_nopad(data);
     ossl::check(EVP_DigestUpdate(ctx.get(), encoded.data(), encoded.size()) == 1, "EVP_DigestUpdate");
     ossl::check(EVP_DigestUpdate(ctx.get(), "|", 1) == 1, "EVP_DigestUpdate");
   };
@@ -60,7 +35,7 @@ std::string csr_name(EVP_PKEY* key, const CsrRequest& request, const std::vector
   ossl::check(EVP_DigestFinal_ex(ctx.get(), sum, &len) == 1, "EVP_DigestFinal_ex");
   // Object names of CSRs are validated as path segments, not DNS labels: base64url's
   // uppercase letters, '-' and '_' are accepted, as kubelet's own node-csr-* names show.
-  return "node-csr-" + base64url_nopad(std::string_view(reinterpret_cast<char*>(sum), len));
+  return "node-csr-" + base64url_encode_nopad(std::string_view(reinterpret_cast<char*>(sum), len));
 }
 
 }  // namespace kcd::rotation

@@ -1,5 +1,6 @@
 #include "rotation/openssl.hpp"
 
+#include <arpa/inet.h>
 #include <openssl/buffer.h>
 
 namespace kcd::ossl {
@@ -34,6 +35,32 @@ std::string format(std::string_view call, std::string_view context) {
 
 Error::Error(std::string_view call, std::string_view context)
     : std::runtime_error(format(call, context)), call_(call) {}
+
+std::string asn1_to_utf8(const ASN1_STRING* s) {
+  unsigned char* utf8 = nullptr;
+  const int len = ASN1_STRING_to_UTF8(&utf8, s);
+  if (len < 0) {
+    ERR_clear_error();
+    return {};
+  }
+  std::string out(reinterpret_cast<char*>(utf8), static_cast<std::size_t>(len));
+  OPENSSL_free(utf8);
+  return out;
+}
+
+std::string ip_to_text(const ASN1_OCTET_STRING* s) {
+  char buf[INET6_ADDRSTRLEN] = {};
+  const int len = ASN1_STRING_length(s);
+  const unsigned char* data = ASN1_STRING_get0_data(s);
+  if (len == 4) {
+    inet_ntop(AF_INET, data, buf, sizeof buf);
+  } else if (len == 16) {
+    inet_ntop(AF_INET6, data, buf, sizeof buf);
+  } else {
+    return "<invalid IP of " + std::to_string(len) + " bytes>";
+  }
+  return buf;
+}
 
 BioPtr mem_bio(std::string_view data) {
   BioPtr bio(BIO_new_mem_buf(data.data(), static_cast<int>(data.size())));

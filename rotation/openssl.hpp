@@ -57,6 +57,11 @@ inline void check(bool ok, std::string_view call, std::string_view context = {})
   if (!ok) throw Error(call, context);
 }
 
+// An ASN.1 string as UTF-8 (empty when it cannot be converted).
+std::string asn1_to_utf8(const ASN1_STRING* s);
+// An iPAddress SAN (4 or 16 octets) in inet_ntop form.
+std::string ip_to_text(const ASN1_OCTET_STRING* s);
+
 // A read-only memory BIO over `data` (which must outlive the BIO).
 BioPtr mem_bio(std::string_view data);
 // Everything written to a memory BIO, as a string.
