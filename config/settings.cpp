@@ -2,7 +2,13 @@
 
 #include "config/suggest.hpp"
 
+#include "config/duration.hpp"
+
 #include <CLI/CLI.hpp>
+#include <arpa/inet.h>
+#include <ifaddrs.h>
+#include <net/if.h>
+#include <netinet/in.h>
 #include <unistd.h>
 #include <yaml-cpp/yaml.h>
 
@@ -21,7 +27,9 @@ namespace fs = std::filesystem;
 
 namespace {
 
-enum class Type { String, Path, Enum, Int, NodeName };
+enum class Type { String, Path, Enum, Int, NodeName, Bool, Duration, Window, IpList, DnsList };
+
+bool is_list(Type t) { return t == Type::IpList || t == Type::DnsList; }
 
 // Where a raw value came from, for error messages.
 struct Origin {
@@ -39,8 +47,8 @@ struct Setting {
   std::string default_text;
   std::vector<std::string> allowed;  // Enum
   std::int64_t min = 0, max = 0;     // Int
-  // Stores a validated value into Settings.
-  std::function<void(Settings&, const std::string&)> store;
+  // Stores validated values (one for scalars) into Settings.
+  std::function<void(Settings&, const std::vector<std::string>&)> store;
 };
 
 const std::vector<std::string> kLogLevels = {"trace", "debug", "info", "warn", "error"};
@@ -50,27 +58,59 @@ std::vector<std::string> key_algorithm_names() {
 }
 
 const std::vector<Setting>& schema() {
+  using V = std::vector<std::string>;
   static const std::vector<Setting> table = {
-      {"nodeName", "--node-name", Type::NodeName, "The node's name: the certificate is for system:node:<nodeName>",
-       "host name, lowercased", {}, 0, 0, [](Settings& s, const std::string& v) { s.node_name = v; }},
+      {"nodeName", "--node-name", Type::NodeName, "The node's name: the certificates are for system:node:<nodeName>",
+       "host name, lowercased", {}, 0, 0, [](Settings& s, const V& v) { s.node_name = v.front(); }},
       {"bootstrapKubeconfig", "--bootstrap-kubeconfig", Type::Path,
        "Kubeconfig with the bootstrap token, used when there is no valid client certificate",
        "/etc/kubernetes/bootstrap-kubelet.conf", {}, 0, 0,
-       [](Settings& s, const std::string& v) { s.bootstrap_kubeconfig = v; }},
+       [](Settings& s, const V& v) { s.bootstrap_kubeconfig = v.front(); }},
       {"kubeconfig", "--kubeconfig", Type::Path, "The kubelet's kubeconfig, written to point at the current client certificate",
-       "/etc/kubernetes/kubelet.conf", {}, 0, 0, [](Settings& s, const std::string& v) { s.kubeconfig = v; }},
+       "/etc/kubernetes/kubelet.conf", {}, 0, 0, [](Settings& s, const V& v) { s.kubeconfig = v.front(); }},
       {"certDir", "--cert-dir", Type::Path, "The kubelet's certificate directory", "/var/lib/kubelet/pki", {}, 0, 0,
-       [](Settings& s, const std::string& v) { s.cert_dir = v; }},
+       [](Settings& s, const V& v) { s.cert_dir = v.front(); }},
       {"kubeletConfig", "--kubelet-config", Type::Path, "The kubelet's KubeletConfiguration file",
-       "/var/lib/kubelet/config.yaml", {}, 0, 0, [](Settings& s, const std::string& v) { s.kubelet_config = v; }},
+       "/var/lib/kubelet/config.yaml", {}, 0, 0, [](Settings& s, const V& v) { s.kubelet_config = v.front(); }},
       {"keyAlgorithm", "--key-algorithm", Type::Enum, "Algorithm of the private keys generated on the node", "ECDSA-P256",
-       key_algorithm_names(), 0, 0,
-       [](Settings& s, const std::string& v) { s.key_algorithm = *parse_key_algorithm(v); }},
+       key_algorithm_names(), 0, 0, [](Settings& s, const V& v) { s.key_algorithm = *parse_key_algorithm(v.front()); }},
       {"clientExpirationSeconds", "--client-expiration-seconds", Type::Int,
        "Requested lifetime of the client certificate (spec.expirationSeconds)", "unset (the signer's default)", {}, 600,
-       2147483647, [](Settings& s, const std::string& v) { s.client_expiration_seconds = std::stoll(v); }},
+       2147483647, [](Settings& s, const V& v) { s.client_expiration_seconds = std::stoll(v.front()); }},
+      {"rotationWindow", "--rotation-window", Type::Window,
+       "Part of a certificate's lifetime (from notBefore) in which it is rotated, at a random point", "70%-90%", {}, 0, 0,
+       [](Settings& s, const V& v) {
+         const auto dash = v.front().find('-');
+         s.rotation_window_from = std::stod(v.front().substr(0, dash)) / 100.0;
+         s.rotation_window_to = std::stod(v.front().substr(dash + 1)) / 100.0;
+       }},
+      {"csrCreateInterval", "--csr-create-interval", Type::Duration,
+       "After a denied, failed or vanished CSR, at most one new CSR per this interval", "1h", {}, 1, 30LL * 24 * 3600,
+       [](Settings& s, const V& v) { s.csr_create_interval = std::chrono::seconds(std::stoll(v.front())); }},
+      {"keepCertificates", "--keep-certificates", Type::Int, "Timestamped certificate files kept per certificate", "3", {}, 1,
+       100, [](Settings& s, const V& v) { s.keep_certificates = std::stoi(v.front()); }},
+      {"serving", "--serving", Type::Bool, "Obtain and rotate the serving certificate (kubernetes.io/kubelet-serving)", "true", {},
+       0, 0, [](Settings& s, const V& v) { s.serving = v.front() == "true"; }},
+      {"servingIPs", "--serving-ip", Type::IpList, "IP address SANs of the serving certificate (repeatable)",
+       "the host's non-loopback addresses", {}, 0, 0, [](Settings& s, const V& v) {
+         s.serving_ips = v;
+         s.serving_ips_set = true;
+       }},
+      {"servingDNSNames", "--serving-dns-name", Type::DnsList, "DNS name SANs of the serving certificate (repeatable)",
+       "the host name, lowercased", {}, 0, 0, [](Settings& s, const V& v) {
+         s.serving_dns_names = v;
+         s.serving_dns_names_set = true;
+       }},
+      {"servingExpirationSeconds", "--serving-expiration-seconds", Type::Int,
+       "Requested lifetime of the serving certificate (spec.expirationSeconds)", "unset (the signer's default)", {}, 600,
+       2147483647, [](Settings& s, const V& v) { s.serving_expiration_seconds = std::stoll(v.front()); }},
+      {"kubeletRestart", "--kubelet-restart", Type::Enum,
+       "Restart the kubelet after its serving certificate changed: auto (only kubelets older than 1.31, which do not reload it)",
+       "auto", {"auto", "always", "never"}, 0, 0, [](Settings& s, const V& v) { s.kubelet_restart = v.front(); }},
+      {"kubeletUnit", "--kubelet-unit", Type::String, "The kubelet's systemd unit", "kubelet.service", {}, 0, 0,
+       [](Settings& s, const V& v) { s.kubelet_unit = v.front(); }},
       {"logLevel", "--log-level", Type::Enum, "Log verbosity", "info", kLogLevels, 0, 0,
-       [](Settings& s, const std::string& v) { s.log_level = v; }},
+       [](Settings& s, const V& v) { s.log_level = v.front(); }},
   };
   return table;
 }
@@ -107,6 +147,55 @@ Expected<std::string, ConfigError> validate(const Setting& s, const std::string&
                                             const Environment& env) {
   switch (s.type) {
     case Type::String:
+      if (raw.empty()) return Unexpected(error_at(o, s, "must not be empty"));
+      return raw;
+    case Type::Bool: {
+      std::string v = raw;
+      for (auto& c : v) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+      if (v == "true" || v == "false") return v;
+      return Unexpected(error_at(o, s, in_quotes(raw) + " is not a boolean; use true or false"));
+    }
+    case Type::Duration: {
+      auto d = parse_duration(raw);
+      if (!d) return Unexpected(error_at(o, s, d.error()));
+      const auto secs = std::chrono::duration_cast<std::chrono::seconds>(*d).count();
+      if (secs < s.min || secs > s.max) {
+        return Unexpected(error_at(o, s, in_quotes(raw) + " is out of range; use " + format_duration(std::chrono::seconds(s.min)) +
+                                             " to " + format_duration(std::chrono::seconds(s.max))));
+      }
+      return std::to_string(secs);
+    }
+    case Type::Window: {
+      // "70%-90%" (or "70-90"): percentages of the lifetime.
+      std::string v = raw;
+      v.erase(std::remove(v.begin(), v.end(), '%'), v.end());
+      v.erase(std::remove(v.begin(), v.end(), ' '), v.end());
+      const auto dash = v.find('-');
+      char* end1 = nullptr;
+      char* end2 = nullptr;
+      const std::string a = dash == std::string::npos ? v : v.substr(0, dash);
+      const std::string b = dash == std::string::npos ? "" : v.substr(dash + 1);
+      const double from = std::strtod(a.c_str(), &end1);
+      const double to = std::strtod(b.c_str(), &end2);
+      if (dash == std::string::npos || a.empty() || b.empty() || *end1 != '\0' || *end2 != '\0' || from <= 0 || to >= 100 ||
+          from > to) {
+        return Unexpected(error_at(o, s, in_quotes(raw) + " is not a window; write FROM%-TO% with 0 < FROM <= TO < 100, e.g. 70%-90%"));
+      }
+      char buf[64];
+      std::snprintf(buf, sizeof buf, "%g-%g", from, to);
+      return std::string(buf);
+    }
+    case Type::IpList: {
+      unsigned char bin[16];
+      char text[INET6_ADDRSTRLEN];
+      if (inet_pton(AF_INET, raw.c_str(), bin) == 1) return std::string(inet_ntop(AF_INET, bin, text, sizeof text));
+      if (inet_pton(AF_INET6, raw.c_str(), bin) == 1) return std::string(inet_ntop(AF_INET6, bin, text, sizeof text));
+      return Unexpected(error_at(o, s, in_quotes(raw) + " is not an IPv4 or IPv6 address"));
+    }
+    case Type::DnsList:
+      if (auto problem = node_name_problem(raw)) {
+        return Unexpected(error_at(o, s, in_quotes(raw) + " is not a valid DNS name: " + *problem));
+      }
       return raw;
     case Type::NodeName:
       if (auto problem = node_name_problem(raw)) {
@@ -172,6 +261,24 @@ std::string default_node_name(const Environment& env) {
   return host;
 }
 
+// Defaults that depend on the host: node name, serving SANs.
+std::optional<ConfigError> apply_defaults(Settings& settings, const Environment& env, const std::string& source) {
+  if (settings.node_name.empty()) {
+    settings.node_name = default_node_name(env);
+    if (auto problem = node_name_problem(settings.node_name)) {
+      return ConfigError{source, 0, 0, "nodeName",
+                         "the host name " + in_quotes(settings.node_name) + " is not a valid node name (" + *problem +
+                             "); set nodeName in the settings file or --node-name"};
+    }
+  }
+  if (!settings.serving_dns_names_set) {
+    const std::string host = default_node_name(env);
+    if (!node_name_problem(host)) settings.serving_dns_names.push_back(host);
+  }
+  if (!settings.serving_ips_set && env.addresses) settings.serving_ips = env.addresses();
+  return std::nullopt;
+}
+
 // Applies the YAML document to `settings`.
 std::optional<ConfigError> apply_yaml(std::string_view text, const std::string& source, const Environment& env,
                                       Settings& settings) {
@@ -222,12 +329,28 @@ std::optional<ConfigError> apply_yaml(std::string_view text, const std::string& 
       msg += "; allowed keys: " + join(all_keys(), ", ");
       return ConfigError{ko.file, ko.line, ko.column, key, msg};
     }
-    if (!v.IsScalar()) {
-      return ConfigError{vo.file, vo.line, vo.column, key, "expected a single value, found " + node_type_name(v)};
+    std::vector<std::string> values;
+    if (is_list(s->type)) {
+      if (!v.IsSequence()) {
+        return ConfigError{vo.file, vo.line, vo.column, key, "expected a list (- item per line), found " + node_type_name(v)};
+      }
+      for (std::size_t i = 0; i < v.size(); ++i) {
+        const YAML::Node item = v[i];
+        Origin io = origin_of(source, item.Mark());
+        if (!item.IsScalar()) return ConfigError{io.file, io.line, io.column, key, "list items must be single values"};
+        auto checked = validate(*s, item.Scalar(), io, env);
+        if (!checked) return checked.error();
+        values.push_back(*checked);
+      }
+    } else {
+      if (!v.IsScalar()) {
+        return ConfigError{vo.file, vo.line, vo.column, key, "expected a single value, found " + node_type_name(v)};
+      }
+      auto checked = validate(*s, v.Scalar(), vo, env);
+      if (!checked) return checked.error();
+      values.push_back(*checked);
     }
-    auto checked = validate(*s, v.Scalar(), vo, env);
-    if (!checked) return checked.error();
-    s->store(settings, *checked);
+    s->store(settings, values);
   }
   return std::nullopt;
 }
@@ -277,7 +400,14 @@ void SettingFlags::add_to(CLI::App& app) {
     Value& v = values_[s.key];
     std::string help = s.help + " [" + s.key + "; default: " + s.default_text + "]";
     if (!s.allowed.empty()) help += " {" + join(s.allowed, ",") + "}";
-    v.option = app.add_option(s.flag, v.values, help)->expected(1)->multi_option_policy(CLI::MultiOptionPolicy::TakeLast);
+    if (s.type == Type::Bool) {
+      // --serving alone means true; --serving=false turns it off.
+      v.option = app.add_option(s.flag, v.values, help)->expected(0, 1)->multi_option_policy(CLI::MultiOptionPolicy::TakeLast);
+    } else if (is_list(s.type)) {
+      v.option = app.add_option(s.flag, v.values, help)->expected(1)->multi_option_policy(CLI::MultiOptionPolicy::TakeAll)->delimiter(',');
+    } else {
+      v.option = app.add_option(s.flag, v.values, help)->expected(1)->multi_option_policy(CLI::MultiOptionPolicy::TakeLast);
+    }
   }
 }
 
@@ -293,6 +423,30 @@ Environment system_environment() {
     if (::gethostname(buf, sizeof buf) != 0) return std::string();
     return std::string(buf);
   };
+  env.addresses = [] {
+    std::vector<std::string> out;
+    ifaddrs* list = nullptr;
+    if (::getifaddrs(&list) != 0) return out;
+    for (ifaddrs* a = list; a != nullptr; a = a->ifa_next) {
+      if (a->ifa_addr == nullptr || (a->ifa_flags & IFF_UP) == 0 || (a->ifa_flags & IFF_LOOPBACK) != 0) continue;
+      char text[INET6_ADDRSTRLEN] = {};
+      if (a->ifa_addr->sa_family == AF_INET) {
+        const auto* in = reinterpret_cast<const sockaddr_in*>(a->ifa_addr);
+        const uint32_t ip = ntohl(in->sin_addr.s_addr);
+        if ((ip >> 24) == 127 || (ip >> 16) == 0xa9fe) continue;  // loopback, link-local
+        inet_ntop(AF_INET, &in->sin_addr, text, sizeof text);
+      } else if (a->ifa_addr->sa_family == AF_INET6) {
+        const auto* in6 = reinterpret_cast<const sockaddr_in6*>(a->ifa_addr);
+        if (IN6_IS_ADDR_LOOPBACK(&in6->sin6_addr) || IN6_IS_ADDR_LINKLOCAL(&in6->sin6_addr)) continue;
+        inet_ntop(AF_INET6, &in6->sin6_addr, text, sizeof text);
+      } else {
+        continue;
+      }
+      if (std::find(out.begin(), out.end(), text) == out.end()) out.push_back(text);
+    }
+    ::freeifaddrs(list);
+    return out;
+  };
   std::error_code ec;
   env.cwd = fs::current_path(ec);
   return env;
@@ -302,14 +456,7 @@ Expected<Settings, ConfigError> parse_settings(std::string_view yaml_text, const
                                                const Environment& env) {
   Settings settings;
   if (auto err = apply_yaml(yaml_text, source, env, settings)) return Unexpected(*err);
-  if (settings.node_name.empty()) {
-    settings.node_name = default_node_name(env);
-    if (auto problem = node_name_problem(settings.node_name)) {
-      return Unexpected(ConfigError{source, 0, 0, "nodeName",
-                                    "the host name " + in_quotes(settings.node_name) + " is not a valid node name (" + *problem +
-                                        "); set nodeName in the file or --node-name"});
-    }
-  }
+  if (auto err = apply_defaults(settings, env, source)) return Unexpected(*err);
   return settings;
 }
 
@@ -350,18 +497,20 @@ Expected<Settings, ConfigError> load_settings(const SettingFlags& flags, const E
     Origin o;
     o.file = "command line";
     o.from_flag = true;
-    auto checked = validate(s, it->second.values.back(), o, env);
-    if (!checked) return Unexpected(checked.error());
-    s.store(settings, *checked);
-  }
-  if (settings.node_name.empty()) {
-    settings.node_name = default_node_name(env);
-    if (auto problem = node_name_problem(settings.node_name)) {
-      return Unexpected(ConfigError{have_file ? file.string() : "command line", 0, 0, "nodeName",
-                                    "the host name " + in_quotes(settings.node_name) + " is not a valid node name (" + *problem +
-                                        "); set nodeName in " + file.string() + " or --node-name"});
+    std::vector<std::string> raw = it->second.values;
+    if (s.type == Type::Bool && raw.empty()) raw.push_back("true");
+    if (!is_list(s.type) && raw.size() > 1) raw.erase(raw.begin(), raw.end() - 1);
+    std::vector<std::string> values;
+    for (const auto& r : raw) {
+      if (is_list(s.type) && r.empty()) continue;  // --serving-dns-name= : an explicitly empty list
+      auto checked = validate(s, r, o, env);
+      if (!checked) return Unexpected(checked.error());
+      values.push_back(*checked);
     }
+    if (values.empty() && !is_list(s.type)) continue;
+    s.store(settings, values);
   }
+  if (auto err = apply_defaults(settings, env, have_file ? file.string() : "command line")) return Unexpected(*err);
   return settings;
 }
 
@@ -371,6 +520,7 @@ std::string describe_settings_reference() {
     std::string meaning = s.help;
     if (!s.allowed.empty()) meaning += " (" + join(s.allowed, ", ") + ")";
     if (s.type == Type::Int) meaning += " (" + std::to_string(s.min) + "-" + std::to_string(s.max) + ")";
+    if (is_list(s.type)) meaning += "; a YAML list in the file, the flag repeatable or comma-separated";
     out += "| `" + s.key + "` | `" + s.flag + "` | " + s.default_text + " | " + meaning + " |\n";
   }
   out += "| (none) | `--config` | " + std::string(kDefaultConfigFile) + " | this file; a missing default file means all defaults |\n";

@@ -5,6 +5,7 @@
 #include "config/expected.hpp"
 #include "config/key_algorithm.hpp"
 
+#include <chrono>
 #include <cstdint>
 #include <filesystem>
 #include <functional>
@@ -33,6 +34,23 @@ struct Settings {
   KeyAlgorithm key_algorithm = KeyAlgorithm::EcdsaP256;
   std::optional<std::int64_t> client_expiration_seconds;
   std::string log_level = "info";
+
+  // Rotation: a uniformly random point of the lifetime, between these fractions.
+  double rotation_window_from = 0.7;
+  double rotation_window_to = 0.9;
+  // After a denial, failure or vanished CSR, the next CSR waits at least this long.
+  std::chrono::seconds csr_create_interval{std::chrono::hours(1)};
+  int keep_certificates = 3;  // timestamped PEM files kept per certificate
+
+  // The serving certificate (kubernetes.io/kubelet-serving).
+  bool serving = true;
+  std::vector<std::string> serving_ips;        // default: the host's non-loopback addresses
+  std::vector<std::string> serving_dns_names;  // default: the host name, lowercased
+  bool serving_ips_set = false;                // given (possibly as an empty list): no default
+  bool serving_dns_names_set = false;
+  std::optional<std::int64_t> serving_expiration_seconds;
+  std::string kubelet_restart = "auto";        // auto | always | never
+  std::string kubelet_unit = "kubelet.service";
 
   std::filesystem::path config_file;  // the file actually read; empty when none
   bool operator==(const Settings&) const = default;
@@ -74,6 +92,7 @@ class SettingFlags {
 // What the defaults depend on, injectable for tests.
 struct Environment {
   std::function<std::string()> host_name;
+  std::function<std::vector<std::string>()> addresses;  // non-loopback IPs of the host
   std::filesystem::path cwd;
 };
 Environment system_environment();

@@ -9,6 +9,7 @@
 #include "rotation/csr_name.hpp"
 #include "rotation/key.hpp"
 #include "rotation/store.hpp"
+#include "rotation/serving_policy.hpp"
 #include "rotation/validate.hpp"
 #include "systemd/log.hpp"
 
@@ -96,11 +97,17 @@ struct Agent::Impl {
     asio::steady_timer* sleeper = nullptr;   // the timer run() is waiting on, if any
     api::Client* active_client = nullptr;    // the request in flight, if any
     bool renew_requested = false;
+    bool nudged = false;                     // what a backoff waits for has changed: re-check now
     std::string last_status;
   };
 
   Impl(asio::io_context& io_, config::Settings s, Tuning t, AgentEvents e)
-      : io(io_), settings(std::move(s)), tuning(t), events(std::move(e)), uniform01(rotation::system_uniform01()) {}
+      : io(io_), settings(std::move(s)), tuning(std::move(t)), events(std::move(e)), uniform01(rotation::system_uniform01()) {
+    if (!tuning.clock) tuning.clock = [] { return SysClock::now(); };
+    if (!tuning.resolve) tuning.resolve = rotation::resolve_host;
+  }
+
+  SysTime now() const { return tuning.clock(); }
 
   asio::io_context& io;
   config::Settings settings;
@@ -118,9 +125,11 @@ struct Agent::Impl {
     if (!s) {
       rotation::LifecyclePolicy policy;
       policy.backoff = tuning.backoff;
+      policy.window = {settings.rotation_window_from, settings.rotation_window_to};
+      policy.csr_create_interval = settings.csr_create_interval;
       s = std::make_unique<Slot>(Slot{kind, rotation::Store(settings.cert_dir, kind),
                                       rotation::Lifecycle(kind, policy, uniform01), nullptr, std::nullopt,
-                                      nullptr, nullptr, false, {}});
+                                      nullptr, nullptr, false, false, {}});
     }
     return *s;
   }
@@ -129,8 +138,25 @@ struct Agent::Impl {
     rotation::CsrRequest r;
     r.subject.common_name = "system:node:" + settings.node_name;
     r.subject.organizations = {"system:nodes"};
-    (void)kind;  // serving SANs arrive with the serving certificate
+    if (kind == CertKind::Serving) {
+      r.dns_names = settings.serving_dns_names;
+      r.ip_addresses = settings.serving_ips;
+    }
     return r;
+  }
+
+  // What the issued (or installed) certificate of `kind` must look like.
+  rotation::ValidationPolicy policy_for(Slot& s, EVP_PKEY* key, const std::vector<ossl::X509Ptr>& anchors, SysTime at) const {
+    rotation::ValidationPolicy policy;
+    const auto request = request_for(s.kind);
+    policy.expected_key = key;
+    policy.expected_subject = request.subject;
+    policy.usage = s.kind == CertKind::Client ? rotation::Usage::ClientAuth : rotation::Usage::ServerAuth;
+    policy.expected_dns = request.dns_names;
+    policy.expected_ips = request.ip_addresses;
+    for (const auto& a : anchors) policy.trust_anchors.push_back(a.get());
+    policy.now = at;
+    return policy;
   }
 
   // ---- persistence -------------------------------------------------------------------
@@ -197,8 +223,10 @@ struct Agent::Impl {
     c.endpoint.ca_pem = source->ca_pem;
     c.endpoint.tls_server_name = source->tls_server_name;
 
-    const auto& current = s.machine.current();
-    const bool node_cert_usable = current && SysClock::now() < current->not_after;
+    // The node authenticates with its client certificate, whichever certificate it asks for.
+    const auto& client_slot = slots[static_cast<int>(CertKind::Client)];
+    const auto& current = client_slot ? client_slot->machine.current() : s.machine.current();
+    const bool node_cert_usable = current && now() < current->not_after;
     if (s.kind == CertKind::Serving || (node_cert_usable && !s.machine.prefer_bootstrap())) {
       if (!node_cert_usable && s.kind == CertKind::Serving) {
         return Unexpected(std::string("waiting for a valid client certificate to request the serving certificate as the node"));
@@ -242,7 +270,7 @@ struct Agent::Impl {
     rotation::Inspection ins;
     ins.persisted = state.of(s.kind);
     ins.persisted.pending.reset();
-    const auto now = SysClock::now();
+    const auto t = now();
 
     auto conn = connection(s);
     std::vector<ossl::X509Ptr> anchors;
@@ -259,8 +287,8 @@ struct Agent::Impl {
       ins.renew_reason = "no certificate";
     } else {
       const rotation::InstalledPair& pair = **current;
-      if (now < pair.info.not_after) ins.current = pair.info;
-      ins.renew_reason = assess(s, pair, anchors, now);
+      if (t < pair.info.not_after) ins.current = pair.info;
+      ins.renew_reason = assess(s, pair, anchors, t);
       if (!ins.renew_reason.empty()) {
         log::info("current certificate must be replaced", {{"cert", to_string(s.kind)}, {"path", pair.file}, {"reason", ins.renew_reason}});
       }
@@ -310,13 +338,7 @@ struct Agent::Impl {
              std::string(to_string(settings.key_algorithm));
     }
     if (anchors.empty()) return {};  // cannot check the chain without a CA; keep it
-    rotation::ValidationPolicy policy;
-    policy.expected_key = pair.key.get();
-    policy.expected_subject = request_for(s.kind).subject;
-    policy.usage = s.kind == CertKind::Client ? rotation::Usage::ClientAuth : rotation::Usage::ServerAuth;
-    for (const auto& a : anchors) policy.trust_anchors.push_back(a.get());
-    policy.now = now;
-    auto verdict = rotation::validate_issued(pair.chain, policy);
+    auto verdict = rotation::validate_issued(pair.chain, policy_for(s, pair.key.get(), anchors, now));
     return verdict ? std::string() : verdict.error();
   }
 
@@ -345,17 +367,18 @@ struct Agent::Impl {
   asio::awaitable<void> sleep_until(Slot& s, SysTime at) {
     asio::steady_timer timer(io);
     s.sleeper = &timer;
-    while (!stop_requested && !s.renew_requested) {
-      auto now = SysClock::now();
-      if (now >= at) break;
+    while (!stop_requested && !s.renew_requested && !s.nudged) {
+      auto t = now();
+      if (t >= at) break;
       // Wall-clock deadlines: wake at least every max_sleep_chunk to notice clock jumps and
       // suspend, which a steady timer alone would not.
-      auto wait = std::min<SysClock::duration>(at - now, tuning.max_sleep_chunk);
+      auto wait = std::min<SysClock::duration>(at - t, tuning.max_sleep_chunk);
       timer.expires_after(std::chrono::duration_cast<std::chrono::steady_clock::duration>(wait) + std::chrono::milliseconds(1));
       boost::system::error_code ec;
       co_await timer.async_wait(asio::redirect_error(asio::use_awaitable, ec));
     }
     s.sleeper = nullptr;
+    s.nudged = false;
   }
 
   std::unique_ptr<api::Client> make_client(const Connection& conn) {
@@ -389,7 +412,7 @@ struct Agent::Impl {
     const auto kind_name = to_string(s.kind);
     switch (st.kind) {
       case Step::Kind::Inspect: {
-        s.machine.inspected(inspect(s), SysClock::now());
+        s.machine.inspected(inspect(s), now());
         if (s.machine.phase() == rotation::Phase::Idle && s.machine.current()) {
           const auto& info = *s.machine.current();
           log::info("certificate valid", {{"cert", kind_name}, {"path", s.store.current_path()}, {"not_after", info.not_after},
@@ -400,34 +423,41 @@ struct Agent::Impl {
       case Step::Kind::WriteKubeconfig: {
         auto conn = connection(s);
         if (!conn) {
-          s.machine.failed(rotation::Failure{conn.error(), true, false, std::nullopt}, SysClock::now());
+          s.machine.failed(rotation::Failure{conn.error(), true, false, std::nullopt}, now());
           break;
         }
         try {
           write_kubeconfig(s, *conn);
           s.machine.kubeconfig_written();
         } catch (const std::exception& e) {
-          s.machine.failed(rotation::Failure{e.what(), true, false, std::nullopt}, SysClock::now());
+          s.machine.failed(rotation::Failure{e.what(), true, false, std::nullopt}, now());
         }
         break;
       }
       case Step::Kind::Sleep: {
-        if (st.at > SysClock::now()) {
+        if (st.at > now()) {
           if (s.machine.phase() == rotation::Phase::Backoff) {
             log::info("retrying later", {{"cert", kind_name},
-                                         {"retry_in", std::chrono::duration_cast<std::chrono::milliseconds>(st.at - SysClock::now())},
+                                         {"retry_in", std::chrono::duration_cast<std::chrono::milliseconds>(st.at - now())},
                                          {"error", s.machine.persistent().last_error}});
           }
           co_await sleep_until(s, st.at);
         }
         if (s.renew_requested) {
           s.renew_requested = false;
-          s.machine.renew_requested(SysClock::now());
+          s.machine.renew_requested(now());
         }
-        s.machine.woke(SysClock::now());
+        s.machine.woke(now());
         break;
       }
       case Step::Kind::GenerateKey: {
+        if (s.kind == CertKind::Serving && settings.serving_ips.empty()) {
+          s.machine.failed(rotation::Failure{"servingIPs is empty (the host has no non-loopback address): the kubelet and "
+                                             "every approver need at least one IP SAN; set servingIPs or --serving=false",
+                                             false, false, std::nullopt},
+                           now());
+          break;
+        }
         try {
           auto key = rotation::generate_key(settings.key_algorithm);
           s.store.save_pending_key(key.get());
@@ -438,9 +468,16 @@ struct Agent::Impl {
           s.pending_key = std::move(key);
           log::info("key generated", {{"cert", kind_name}, {"algorithm", to_string(settings.key_algorithm)},
                                       {"path", s.store.pending_key_path()}, {"reason", st.reason}});
+          if (s.kind == CertKind::Serving) {
+            // Said before filing: a strict approver (postfinance/kubelet-csr-approver) would deny these.
+            for (const auto& problem : rotation::check_serving_request(settings.node_name, request_for(s.kind),
+                                                                       settings.serving_expiration_seconds, tuning.resolve)) {
+              log::warn("serving request breaks an approver rule", {{"cert", kind_name}, {"csr", p.name}, {"rule", problem}});
+            }
+          }
           s.machine.key_ready(p);
         } catch (const std::exception& e) {
-          s.machine.failed(rotation::Failure{e.what(), true, false, std::nullopt}, SysClock::now());
+          s.machine.failed(rotation::Failure{e.what(), true, false, std::nullopt}, now());
         }
         break;
       }
@@ -448,7 +485,7 @@ struct Agent::Impl {
         ensure_pending_key(s);
         auto conn = connection(s);
         if (!conn) {
-          s.machine.failed(rotation::Failure{conn.error(), true, false, std::nullopt}, SysClock::now());
+          s.machine.failed(rotation::Failure{conn.error(), true, false, std::nullopt}, now());
           break;
         }
         api::CsrCreate req;
@@ -456,7 +493,8 @@ struct Agent::Impl {
         req.request_pem = rotation::build_csr_pem(s.pending_key.get(), request_for(s.kind));
         req.signer_name = std::string(rotation::signer_name(s.kind));
         req.usages = usages_for(s.kind);
-        if (s.kind == CertKind::Client) req.expiration_seconds = settings.client_expiration_seconds;
+        req.expiration_seconds =
+            s.kind == CertKind::Client ? settings.client_expiration_seconds : settings.serving_expiration_seconds;
         auto client = make_client(*conn);
         s.active_client = client.get();
         auto result = co_await client->create_csr(req);
@@ -466,13 +504,13 @@ struct Agent::Impl {
           rotation::crash_point("csr-filed");
           log::info("csr filed", {{"cert", kind_name}, {"csr", st.csr}, {"signer", req.signer_name}, {"auth", conn->auth_description}});
           if (result->issued()) s.issued = *result;
-          s.machine.submitted(view_of(*result), SysClock::now());
+          s.machine.submitted(view_of(*result), now());
         } else if (result.error().kind == api::ErrorKind::AlreadyExists) {
           log::info("csr exists, resuming", {{"cert", kind_name}, {"csr", st.csr}});
           s.machine.already_exists();
         } else {
           log::warn("csr not filed", {{"cert", kind_name}, {"csr", st.csr}, {"error", result.error().describe()}});
-          s.machine.failed(failure_from(result.error(), conn->as_node), SysClock::now());
+          s.machine.failed(failure_from(result.error(), conn->as_node), now());
         }
         break;
       }
@@ -480,7 +518,7 @@ struct Agent::Impl {
         ensure_pending_key(s);
         auto conn = connection(s);
         if (!conn) {
-          s.machine.failed(rotation::Failure{conn.error(), true, false, std::nullopt}, SysClock::now());
+          s.machine.failed(rotation::Failure{conn.error(), true, false, std::nullopt}, now());
           break;
         }
         auto client = make_client(*conn);
@@ -491,19 +529,19 @@ struct Agent::Impl {
         if (!result) {
           if (result.error().kind == api::ErrorKind::NotFound) {
             log::warn("csr gone", {{"cert", kind_name}, {"csr", st.csr}});
-            s.machine.gone(SysClock::now());
+            s.machine.gone(now());
           } else {
-            s.machine.failed(failure_from(result.error(), conn->as_node), SysClock::now());
+            s.machine.failed(failure_from(result.error(), conn->as_node), now());
           }
           break;
         }
         if (std::string why = not_ours(s, *result); !why.empty()) {
           log::error("csr is not ours", {{"cert", kind_name}, {"csr", st.csr}, {"reason", why}});
-          s.machine.rejected("a CSR named " + st.csr + " exists but " + why, SysClock::now());
+          s.machine.rejected("a CSR named " + st.csr + " exists but " + why, now());
           break;
         }
         if (result->issued()) s.issued = *result;
-        s.machine.observed(view_of(*result), SysClock::now());
+        s.machine.observed(view_of(*result), now());
         break;
       }
       case Step::Kind::Await:
@@ -518,9 +556,9 @@ struct Agent::Impl {
           s.pending_key.reset();
           s.machine.discarded();
           log::info("pending key discarded", {{"cert", kind_name}, {"csr", st.csr},
-                                              {"next_csr_not_before", s.machine.persistent().next_csr_not_before.value_or(SysClock::now())}});
+                                              {"next_csr_not_before", s.machine.persistent().next_csr_not_before.value_or(now())}});
         } catch (const std::exception& e) {
-          s.machine.failed(rotation::Failure{e.what(), true, false, std::nullopt}, SysClock::now());
+          s.machine.failed(rotation::Failure{e.what(), true, false, std::nullopt}, now());
         }
         break;
       }
@@ -531,7 +569,7 @@ struct Agent::Impl {
     const auto kind_name = to_string(s.kind);
     auto conn = connection(s);
     if (!conn) {
-      s.machine.failed(rotation::Failure{conn.error(), true, false, std::nullopt}, SysClock::now());
+      s.machine.failed(rotation::Failure{conn.error(), true, false, std::nullopt}, now());
       co_return;
     }
     auto client = make_client(*conn);
@@ -562,7 +600,7 @@ struct Agent::Impl {
       if (ev.object.approved() && !approved_logged) {
         approved_logged = true;
         log::info("csr approved", {{"cert", kind_name}, {"csr", st.csr}});
-        s.machine.observed(view_of(ev.object), SysClock::now());
+        s.machine.observed(view_of(ev.object), now());
         report(s);
       }
       return true;
@@ -573,85 +611,89 @@ struct Agent::Impl {
                                              tuning.watch_timeout + tuning.watch_grace, handler);
     s.active_client = nullptr;
     if (stop_requested) co_return;
-    const auto now = SysClock::now();
+    const auto t = now();
     if (verdict) {
       if (verdict->issued()) s.issued = *verdict;
-      s.machine.observed(view_of(*verdict), now);
+      s.machine.observed(view_of(*verdict), t);
       co_return;
     }
     if (deleted) {
       log::warn("csr gone", {{"cert", kind_name}, {"csr", st.csr}});
-      s.machine.gone(now);
+      s.machine.gone(t);
       co_return;
     }
     if (expired) {
       // 410: our resourceVersion fell out of the watch window; GET, then watch from the new one.
       log::info("watch expired, relisting", {{"cert", kind_name}, {"csr", st.csr}});
-      s.machine.watch_ended(true, now);
+      s.machine.watch_ended(true, t);
       co_return;
     }
     if (!result) {
       log::warn("watch failed", {{"cert", kind_name}, {"csr", st.csr}, {"error", result.error().describe()}});
-      s.machine.failed(failure_from(result.error(), conn->as_node), now);
+      s.machine.failed(failure_from(result.error(), conn->as_node), t);
       co_return;
     }
     const bool long_enough = std::chrono::steady_clock::now() - started >= tuning.watch_timeout / 2;
     if (*result == api::WatchEnd::Silent) log::warn("watch silent, reconnecting", {{"cert", kind_name}, {"csr", st.csr}});
-    s.machine.watch_ended(*result != api::WatchEnd::Silent && (events_seen > 0 || long_enough), now);
+    s.machine.watch_ended(*result != api::WatchEnd::Silent && (events_seen > 0 || long_enough), t);
   }
 
   void install(Slot& s, const Step& st) {
     const auto kind_name = to_string(s.kind);
-    const auto now = SysClock::now();
+    const auto t = now();
     ensure_pending_key(s);
     if (!s.issued || s.issued->name != st.csr || !s.pending_key) {
       // Resumed without the certificate in memory: fetch it again.
-      s.machine.watch_ended(true, now);
+      s.machine.watch_ended(true, t);
       return;
     }
     auto conn = connection(s);
     if (!conn) {
-      s.machine.failed(rotation::Failure{conn.error(), true, false, std::nullopt}, now);
+      s.machine.failed(rotation::Failure{conn.error(), true, false, std::nullopt}, t);
       return;
     }
     auto chain = rotation::parse_certificates_pem(s.issued->certificate_pem, "status.certificate of csr " + st.csr);
     if (!chain) {
       log::error("certificate rejected", {{"cert", kind_name}, {"csr", st.csr}, {"reason", chain.error()}});
-      s.machine.rejected(chain.error(), now);
+      s.machine.rejected(chain.error(), t);
       return;
     }
     auto anchors = rotation::parse_certificates_pem(conn->endpoint.ca_pem, "cluster CA");
     if (!anchors) {
-      s.machine.failed(rotation::Failure{anchors.error(), true, false, std::nullopt}, now);
+      s.machine.failed(rotation::Failure{anchors.error(), true, false, std::nullopt}, t);
       return;
     }
-    rotation::ValidationPolicy policy;
-    policy.expected_key = s.pending_key.get();
-    policy.expected_subject = request_for(s.kind).subject;
-    policy.usage = s.kind == CertKind::Client ? rotation::Usage::ClientAuth : rotation::Usage::ServerAuth;
-    for (const auto& a : *anchors) policy.trust_anchors.push_back(a.get());
-    policy.now = now;
-    auto verdict = rotation::validate_issued(*chain, policy);
+    auto verdict = rotation::validate_issued(*chain, policy_for(s, s.pending_key.get(), *anchors, t));
     if (!verdict) {
       log::error("certificate rejected", {{"cert", kind_name}, {"csr", st.csr}, {"reason", verdict.error()}});
-      s.machine.rejected(verdict.error(), now);
+      s.machine.rejected(verdict.error(), t);
       return;
     }
     rotation::crash_point("cert-received");
     try {
-      fs::path file = s.store.install(*chain, s.pending_key.get(), now);
+      fs::path file = s.store.install(*chain, s.pending_key.get(), t);
       log::info("certificate installed", {{"cert", kind_name}, {"csr", st.csr}, {"path", file}, {"serial", verdict->serial},
                                           {"not_after", verdict->not_after}});
       if (s.kind == CertKind::Client) write_kubeconfig(s, *conn);
       s.store.discard_pending_key();
       s.pending_key.reset();
       s.issued.reset();
-      for (const auto& removed : s.store.prune(tuning.keep_files)) log::info("old certificate removed", {{"cert", kind_name}, {"path", removed}});
-      s.machine.installed(*verdict, now);
+      for (const auto& removed : s.store.prune(settings.keep_certificates)) {
+        log::info("old certificate removed", {{"cert", kind_name}, {"path", removed}});
+      }
+      s.machine.installed(*verdict, t);
+      if (s.kind == CertKind::Serving && events.serving_installed) events.serving_installed(file);
+      if (s.kind == CertKind::Client) {
+        // A serving request waiting for a client certificate can go now.
+        if (auto& serving = slots[static_cast<int>(CertKind::Serving)]; serving && serving->machine.retry_now()) {
+          serving->nudged = true;
+          if (serving->sleeper) serving->sleeper->cancel();
+        }
+      }
       log::info("rotation scheduled", {{"cert", kind_name}, {"rotation_deadline", *s.machine.persistent().deadline}});
     } catch (const std::exception& e) {
       log::error("install failed", {{"cert", kind_name}, {"csr", st.csr}, {"error", e.what()}});
-      s.machine.failed(rotation::Failure{e.what(), true, false, std::nullopt}, now);
+      s.machine.failed(rotation::Failure{e.what(), true, false, std::nullopt}, t);
     }
   }
 };
@@ -665,7 +707,7 @@ asio::awaitable<void> Agent::run(CertKind kind) {
   Impl& im = *impl_;
   Impl::Slot& s = im.slot(kind);
   while (!im.stop_requested) {
-    const Step st = s.machine.next(SysClock::now());
+    const Step st = s.machine.next(im.now());
     log::debug("step", {{"cert", to_string(kind)}, {"step", to_string(st.kind)}, {"phase", to_string(s.machine.phase())}});
     co_await im.step(s, st);
     im.persist(s);

@@ -25,13 +25,18 @@ struct Tuning {
   std::chrono::seconds request_timeout{30};
   std::chrono::seconds max_sleep_chunk{60};     // wall-clock deadlines are re-checked this often
   rotation::BackoffPolicy backoff;
-  int keep_files = 3;                           // timestamped PEMs kept after a swap
+  // The wall clock; tests inject one that jumps. Timers still run on the steady clock, which
+  // is why sleeps are cut into max_sleep_chunk pieces and the deadline re-checked each time.
+  std::function<std::chrono::system_clock::time_point()> clock;
+  // Resolves a DNS name to addresses, for the serving-CSR approver pre-check (tests fake it).
+  std::function<std::vector<std::string>(const std::string&)> resolve;
 };
 
 // What the agent reports to its owner (CLI, systemd notifier, tests).
 struct AgentEvents {
   std::function<void(rotation::CertKind, const std::string& status)> status;   // human STATUS= line
   std::function<void(rotation::CertKind, rotation::Condition)> condition;     // after every step
+  std::function<void(const std::filesystem::path&)> serving_installed;        // a new serving certificate is current
 };
 
 class Agent {

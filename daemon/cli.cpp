@@ -2,6 +2,7 @@
 
 #include "config/duration.hpp"
 #include "config/settings.hpp"
+#include "daemon/control.hpp"
 #include "daemon/run.hpp"
 #include "systemd/log.hpp"
 
@@ -9,6 +10,8 @@
 
 #include <cstdio>
 #include <iostream>
+#include <map>
+#include <thread>
 
 namespace kcd::daemon {
 
@@ -32,6 +35,69 @@ CLI::Option* add_duration(CLI::App& app, const std::string& name, DurationFlag& 
     flag.parsed = *d;
     return {};
   });
+}
+
+// `renew`: through the running daemon's control socket, or in-process under the lock.
+int renew(const config::Settings& settings, const std::vector<rotation::CertKind>& kinds, bool once,
+          std::chrono::milliseconds timeout) {
+  nlohmann::json names = nlohmann::json::array();
+  for (auto k : kinds) names.push_back(std::string(to_string(k)));
+  auto reply = control_request(settings.cert_dir, {{"command", "renew"}, {"certs", names}});
+  if (!reply) {
+    // No daemon: rotate here, holding the same lock a daemon would.
+    RunOptions options;
+    options.once = true;
+    options.renew = kinds;
+    options.timeout = timeout;
+    RunResult result = run(settings, options);
+    std::FILE* out = result.exit_code == kExitOk ? stdout : stderr;
+    std::fprintf(out, "kubelet-certd: %s\n", log::redact(result.message).c_str());
+    return result.exit_code;
+  }
+  if (reply->contains("error")) {
+    std::cerr << "kubelet-certd: " << (*reply)["error"].get<std::string>() << "\n";
+    return kExitError;
+  }
+  if (!once) {
+    std::cout << "kubelet-certd: renewal of " << names.dump() << " requested from the running daemon\n";
+    return kExitOk;
+  }
+  std::map<std::string, int> before;
+  for (const auto& c : (*reply)["before"]["certs"]) before[c["name"]] = c["installs"];
+  const auto until = std::chrono::steady_clock::now() + timeout;
+  std::string last;
+  for (;;) {
+    auto status = control_request(settings.cert_dir, {{"command", "status"}});
+    if (!status || status->contains("error")) {
+      std::cerr << "kubelet-certd: the daemon went away while renewing\n";
+      return kExitError;
+    }
+    bool all = true;
+    last.clear();
+    for (const auto& c : (*status)["certs"]) {
+      const std::string name = c["name"];
+      if (std::find(names.begin(), names.end(), name) == names.end()) continue;
+      if (c["condition"] == "denied") {
+        std::cerr << "kubelet-certd: " << name << ": " << c["lastError"].get<std::string>() << "\n";
+        return kExitDenied;
+      }
+      if (c["installs"].get<int>() <= before[name] || c["condition"] != "valid") {
+        all = false;
+        last += name + ": " + c["reason"].get<std::string>() + "; ";
+      }
+    }
+    if (all) {
+      std::cout << "kubelet-certd: renewed " << names.dump() << "\n";
+      return kExitOk;
+    }
+    if (std::chrono::steady_clock::now() >= until) {
+      std::cerr << "kubelet-certd: timed out: " << last << "\n";
+      return last.find("waiting for approval") != std::string::npos || last.find("waiting for the signer") != std::string::npos
+                 ? kExitPending
+                 : kExitError;
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(200));
+  }
 }
 
 }  // namespace
@@ -58,6 +124,18 @@ int cli_main(int argc, char** argv) {
   add_duration(*run_cmd, "--backoff-initial", backoff_initial, "")->group("");
   add_duration(*run_cmd, "--backoff-cap", backoff_cap, "")->group("");
 
+  // renew
+  CLI::App* renew_cmd = app.add_subcommand(
+      "renew", "Rotate a certificate now: asks the running daemon, or rotates in-process when none runs");
+  config::SettingFlags renew_flags;
+  renew_flags.add_to(*renew_cmd);
+  std::string which = "all";
+  renew_cmd->add_option("which", which, "client, serving or all")->check(CLI::IsMember({"client", "serving", "all"}));
+  bool renew_once = false;
+  renew_cmd->add_flag("--once", renew_once, "Wait until the new certificate(s) are installed (same exit codes as run --once)");
+  DurationFlag renew_timeout{"5m", std::chrono::minutes(5)};
+  add_duration(*renew_cmd, "--timeout", renew_timeout, "How long to wait for the new certificate(s) (default 5m)");
+
   // check-config
   CLI::App* check_cmd = app.add_subcommand("check-config", "Validate the configuration and the flags, then exit (0 valid, 2 invalid)");
   config::SettingFlags check_flags;
@@ -81,6 +159,19 @@ int cli_main(int argc, char** argv) {
                                                 : " (" + settings->config_file.string() + ")")
               << "\n";
     return kExitOk;
+  }
+  if (*renew_cmd) {
+    auto settings = config::load_settings(renew_flags, env);
+    if (!settings) return config_error(settings.error());
+    log::init(log::Target::Auto, settings->log_level);
+    std::vector<rotation::CertKind> kinds;
+    if (which == "client" || which == "all") kinds.push_back(rotation::CertKind::Client);
+    if (which == "serving" || (which == "all" && settings->serving)) kinds.push_back(rotation::CertKind::Serving);
+    if (kinds.empty() || (which == "serving" && !settings->serving)) {
+      std::cerr << "kubelet-certd: the serving certificate is turned off (serving: false)\n";
+      return kExitConfig;
+    }
+    return renew(*settings, kinds, renew_once, renew_timeout.parsed);
   }
   if (*run_cmd) {
     auto settings = config::load_settings(run_flags, env);

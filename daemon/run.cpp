@@ -1,23 +1,28 @@
 #include "daemon/run.hpp"
 
 #include "config/rfc3339.hpp"
+#include "daemon/control.hpp"
 #include "rotation/atomic_file.hpp"
 #include "rotation/store.hpp"
+#include "systemd/dbus.hpp"
+#include "systemd/kubelet.hpp"
 #include "systemd/log.hpp"
 #include "systemd/notify.hpp"
 
 #include <boost/asio/co_spawn.hpp>
-#include <boost/asio/detached.hpp>
 #include <boost/asio/io_context.hpp>
+#include <boost/asio/post.hpp>
 #include <boost/asio/signal_set.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <fcntl.h>
 #include <sys/file.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <csignal>
 #include <cstring>
+#include <map>
 #include <memory>
 
 namespace kcd::daemon {
@@ -25,6 +30,38 @@ namespace kcd::daemon {
 namespace asio = boost::asio;
 using rotation::CertKind;
 using rotation::Condition;
+
+std::vector<CertKind> managed_kinds(const config::Settings& settings) {
+  std::vector<CertKind> kinds = {CertKind::Client};
+  if (settings.serving) kinds.push_back(CertKind::Serving);
+  return kinds;
+}
+
+std::string_view to_string(Condition c) {
+  switch (c) {
+    case Condition::Starting: return "starting";
+    case Condition::Valid: return "valid";
+    case Condition::AwaitingApproval: return "awaiting approval";
+    case Condition::AwaitingSigner: return "awaiting signer";
+    case Condition::Denied: return "denied";
+    case Condition::Error: return "error";
+  }
+  return "?";
+}
+
+nlohmann::json describe_lifecycle(CertKind kind, const rotation::Lifecycle& m) {
+  const auto& st = m.persistent();
+  nlohmann::json j = {{"name", std::string(to_string(kind))},
+                      {"phase", std::string(to_string(m.phase()))},
+                      {"condition", std::string(to_string(m.condition()))},
+                      {"reason", m.reason()},
+                      {"installs", m.installs()},
+                      {"lastError", st.last_error}};
+  if (m.current()) j["sha256"] = m.current()->sha256_fingerprint;
+  if (st.pending) j["pendingCSR"] = st.pending->name;
+  if (st.deadline) j["rotationDeadline"] = to_rfc3339(*st.deadline);
+  return j;
+}
 
 namespace {
 
@@ -42,7 +79,7 @@ class InstanceLock {
     if (::flock(fd_, LOCK_EX | LOCK_NB) != 0) {
       if (errno == EWOULDBLOCK) {
         return "another kubelet-certd is already running for " + path_.parent_path().string() + " (it holds " +
-               path_.string() + "); stop it first (systemctl stop kubelet-certd) or use its control commands";
+               path_.string() + "); stop it first (systemctl stop kubelet-certd) or talk to it (kubelet-certd renew)";
       }
       return "cannot lock " + path_.string() + ": " + std::strerror(errno);
     }
@@ -54,12 +91,6 @@ class InstanceLock {
   int fd_ = -1;
 };
 
-std::string describe_installed(const config::Settings& settings, const rotation::Lifecycle& m) {
-  std::string out = "client certificate valid: " + rotation::Store(settings.cert_dir, CertKind::Client).current_path().string();
-  if (m.current()) out += " (CN=" + m.current()->common_name + ", not after " + to_rfc3339(m.current()->not_after) + ")";
-  return out;
-}
-
 class Supervisor {
  public:
   Supervisor(config::Settings settings, RunOptions options)
@@ -68,15 +99,23 @@ class Supervisor {
 
   RunResult run() {
     log::info("starting", {{"version", KCD_VERSION}, {"node", settings_.node_name}, {"cert_dir", settings_.cert_dir},
-                           {"mode", options_.once ? "once" : "daemon"}});
+                           {"mode", options_.once ? "once" : "daemon"}, {"serving", settings_.serving}});
+    try {
+      control_ = std::make_unique<ControlServer>(io_, settings_.cert_dir, [this](const nlohmann::json& r) { return on_control(r); });
+    } catch (const std::exception& e) {
+      // Not fatal: the certificates matter more than the renew command.
+      log::error("control socket unavailable", {{"error", e.what()}});
+    }
     wait_signals();
     start_agent();
+    for (CertKind k : options_.renew) agent_->renew(k);
     if (options_.once) arm_timeout();
     arm_watchdog();
     // READY=1 as soon as the loop runs: the kubelet's start must never wait for the API server
     // (on a control-plane node the kubelet itself runs the API server as a static pod).
     asio::post(io_, [this] { notifier_.ready(); });
     io_.run();
+    if (control_) control_->close();
     notifier_.stopping();
     log::info("stopped", {{"exit_code", result_.exit_code}, {"reason", result_.message}});
     return result_;
@@ -85,11 +124,70 @@ class Supervisor {
  private:
   void start_agent() {
     AgentEvents ev;
-    ev.status = [this](CertKind, const std::string& status) { notifier_.status(status); };
-    ev.condition = [this](CertKind kind, Condition c) { on_condition(kind, c); };
+    ev.status = [this](CertKind, const std::string&) { publish_status(); };
+    ev.condition = [this](CertKind, Condition) { evaluate_once(); };
+    ev.serving_installed = [this](const std::filesystem::path& file) { tell_kubelet(file); };
     agent_ = std::make_unique<Agent>(io_, settings_, options_.tuning, ev);
-    ++running_;
-    asio::co_spawn(io_, agent_->run(CertKind::Client), [this](std::exception_ptr e) { on_agent_done(e); });
+    kinds_ = managed_kinds(settings_);
+    for (CertKind k : kinds_) {
+      ++running_;
+      asio::co_spawn(io_, agent_->run(k), [this](std::exception_ptr e) { on_agent_done(e); });
+    }
+  }
+
+  void publish_status() {
+    std::string line;
+    for (CertKind k : kinds_) {
+      if (const auto* m = agent_->lifecycle(k)) line += (line.empty() ? "" : "; ") + std::string(to_string(k)) + ": " + m->reason();
+    }
+    notifier_.status(line);
+  }
+
+  void tell_kubelet(const std::filesystem::path& file) {
+    const auto version = settings_.kubelet_restart == "auto" ? systemd::installed_kubelet_version() : std::nullopt;
+    if (!systemd::kubelet_restart_needed(settings_.kubelet_restart, version)) {
+      log::info("kubelet reloads the serving certificate by itself", {{"path", file}, {"kubelet_restart", settings_.kubelet_restart}});
+      return;
+    }
+    auto r = systemd::try_restart_unit(settings_.kubelet_unit);
+    if (r.ok) {
+      log::info("kubelet restart requested", {{"unit", settings_.kubelet_unit}, {"job", r.job}, {"path", file}});
+    } else {
+      log::error("kubelet restart failed", {{"unit", settings_.kubelet_unit}, {"error", r.error},
+                                            {"hint", "restart it by hand: systemctl restart " + settings_.kubelet_unit}});
+    }
+  }
+
+  nlohmann::json on_control(const nlohmann::json& request) {
+    const std::string command = request.value("command", "");
+    if (command == "renew") {
+      std::vector<CertKind> which;
+      for (const auto& c : request.value("certs", nlohmann::json::array())) {
+        const std::string name = c.is_string() ? c.get<std::string>() : "";
+        if (name == "client") which.push_back(CertKind::Client);
+        else if (name == "serving") which.push_back(CertKind::Serving);
+        else return {{"error", "unknown certificate \"" + name + "\"; use client, serving or all"}};
+      }
+      for (CertKind k : which) {
+        if (std::find(kinds_.begin(), kinds_.end(), k) == kinds_.end()) {
+          return {{"error", "the serving certificate is turned off (serving: false)"}};
+        }
+      }
+      nlohmann::json before = status_json();
+      for (CertKind k : which) agent_->renew(k);
+      log::info("renewal requested", {{"via", "control socket"}});
+      return {{"ok", true}, {"before", before}};
+    }
+    if (command == "status") return status_json();
+    return {{"error", "unknown command \"" + command + "\""}};
+  }
+
+  nlohmann::json status_json() const {
+    nlohmann::json certs = nlohmann::json::array();
+    for (CertKind k : kinds_) {
+      if (const auto* m = agent_->lifecycle(k)) certs.push_back(describe_lifecycle(k, *m));
+    }
+    return {{"certs", certs}, {"pid", static_cast<long>(::getpid())}};
   }
 
   void on_agent_done(std::exception_ptr e) {
@@ -111,22 +209,36 @@ class Supervisor {
     finish(result_.exit_code, result_.message);
   }
 
-  void on_condition(CertKind kind, Condition c) {
+  bool done(CertKind k, const rotation::Lifecycle& m) const {
+    if (m.condition() != Condition::Valid) return false;
+    const bool forced = std::find(options_.renew.begin(), options_.renew.end(), k) != options_.renew.end();
+    return !forced || m.installs() > 0;
+  }
+
+  // One-shot runs end as soon as the outcome is known for every certificate.
+  void evaluate_once() {
     if (!options_.once || finished_) return;
-    const rotation::Lifecycle* m = agent_->lifecycle(kind);
-    switch (c) {
-      case Condition::Valid:
-        finish(kExitOk, describe_installed(settings_, *m));
-        break;
-      case Condition::Denied:
-        finish(kExitDenied, m->persistent().last_error);
-        break;
-      case Condition::Error:
-        if (m->fatal_error()) finish(kExitError, m->persistent().last_error);
-        break;
-      default:
-        break;
+    bool all_done = true;
+    std::string summary;
+    for (CertKind k : kinds_) {
+      const rotation::Lifecycle* m = agent_->lifecycle(k);
+      if (m == nullptr) {
+        all_done = false;
+        continue;
+      }
+      if (m->condition() == Condition::Denied) return finish(kExitDenied, std::string(to_string(k)) + ": " + m->persistent().last_error);
+      if (m->condition() == Condition::Error && m->fatal_error()) {
+        return finish(kExitError, std::string(to_string(k)) + ": " + m->persistent().last_error);
+      }
+      if (!done(k, *m)) {
+        all_done = false;
+      } else {
+        const auto path = rotation::Store(settings_.cert_dir, k).current_path();
+        summary += (summary.empty() ? "" : "; ") + std::string(to_string(k)) + " certificate valid: " + path.string();
+        if (m->current()) summary += " (not after " + to_rfc3339(m->current()->not_after) + ")";
+      }
     }
+    if (all_done) finish(kExitOk, summary);
   }
 
   void finish(int code, std::string message) {
@@ -139,21 +251,29 @@ class Supervisor {
     signals_.cancel();
     watchdog_.cancel();
     deadline_.cancel();
+    if (control_) control_->close();
   }
 
   void arm_timeout() {
     deadline_.expires_after(options_.timeout);
     deadline_.async_wait([this](boost::system::error_code ec) {
       if (ec || finished_) return;
-      const rotation::Lifecycle* m = agent_->lifecycle(CertKind::Client);
-      const auto c = m ? m->condition() : Condition::Starting;
-      std::string why = m ? m->reason() : std::string("not started");
-      if (c == Condition::AwaitingApproval || c == Condition::AwaitingSigner) {
-        finish(kExitPending, "timed out: " + why);
-      } else {
-        std::string err = m ? m->persistent().last_error : std::string();
-        finish(kExitError, "timed out: " + (err.empty() ? why : err));
+      int code = kExitError;
+      std::string why;
+      for (CertKind k : kinds_) {
+        const rotation::Lifecycle* m = agent_->lifecycle(k);
+        if (m == nullptr || done(k, *m)) continue;
+        const auto c = m->condition();
+        const std::string err = m->persistent().last_error;
+        if (c == Condition::AwaitingApproval || c == Condition::AwaitingSigner) {
+          if (why.empty()) code = kExitPending;
+          why += (why.empty() ? "" : "; ") + std::string(to_string(k)) + ": " + m->reason();
+        } else {
+          code = kExitError;
+          why += (why.empty() ? "" : "; ") + std::string(to_string(k)) + ": " + (err.empty() ? m->reason() : err);
+        }
       }
+      finish(code, "timed out after " + std::to_string(options_.timeout.count() / 1000) + "s: " + why);
     });
   }
 
@@ -192,6 +312,12 @@ class Supervisor {
       return;
     }
     log::set_level(fresh->log_level);
+    if (fresh->cert_dir != settings_.cert_dir) {
+      log::error("configuration reload: certDir cannot change while running, keeping the running configuration",
+                 {{"running", settings_.cert_dir}, {"new", fresh->cert_dir}, {"hint", "restart the service instead"}});
+      notifier_.ready();
+      return;
+    }
     settings_ = *fresh;
     log::info("configuration reloaded", {{"path", settings_.config_file}});
     restart_pending_ = true;
@@ -206,7 +332,9 @@ class Supervisor {
   asio::steady_timer watchdog_;
   asio::steady_timer deadline_;
   systemd::Notifier notifier_;
+  std::unique_ptr<ControlServer> control_;
   std::unique_ptr<Agent> agent_;
+  std::vector<CertKind> kinds_;
   int running_ = 0;
   bool finished_ = false;
   bool restart_pending_ = false;

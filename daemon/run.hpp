@@ -5,9 +5,12 @@
 #include "config/settings.hpp"
 #include "daemon/agent.hpp"
 
+#include <nlohmann/json.hpp>
+
 #include <chrono>
 #include <functional>
 #include <optional>
+#include <vector>
 #include <string>
 
 namespace kcd::daemon {
@@ -23,6 +26,9 @@ enum ExitCode : int {
 
 struct RunOptions {
   bool once = false;
+  // Rotate these now (the renew command). With `once`, done means "a new certificate of each
+  // of these kinds was installed".
+  std::vector<rotation::CertKind> renew;
   std::chrono::milliseconds timeout{std::chrono::minutes(5)};   // --once only
   Tuning tuning;
   // SIGHUP: re-read the settings; an error keeps the running configuration.
@@ -35,5 +41,11 @@ struct RunResult {
 };
 
 RunResult run(const config::Settings& settings, const RunOptions& options);
+
+// The certificates a daemon manages (client, and serving unless turned off).
+std::vector<rotation::CertKind> managed_kinds(const config::Settings& settings);
+
+// One certificate's state as the control socket and `status` report it.
+nlohmann::json describe_lifecycle(rotation::CertKind kind, const rotation::Lifecycle& machine);
 
 }  // namespace kcd::daemon

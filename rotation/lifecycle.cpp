@@ -237,6 +237,7 @@ void Lifecycle::watch_ended(bool progressed, SysTime now) {
 void Lifecycle::installed(const CertInfo& info, SysTime now) {
   current_ = info;
   current_must_go_ = false;
+  ++installs_;
   state_.pending.reset();
   state_.deadline = draw_rotation_deadline(info.not_before, info.not_after, policy_.window, uniform01_);
   state_.deadline_cert_sha256 = info.sha256_fingerprint;
@@ -289,6 +290,12 @@ void Lifecycle::failed(const Failure& failure, SysTime now) {
   if (phase_ != Phase::Backoff) resume_phase_ = phase_ == Phase::Awaiting ? Phase::Looking : phase_;
   retry_at_ = now + backoff_.next(failure.retry_after);
   phase_ = Phase::Backoff;
+}
+
+bool Lifecycle::retry_now() {
+  if (phase_ != Phase::Backoff) return false;
+  retry_at_ = SysTime{};
+  return true;
 }
 
 Condition Lifecycle::condition() const {

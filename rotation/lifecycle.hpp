@@ -108,6 +108,8 @@ class Lifecycle {
   void rejected(const std::string& why, SysTime now);
   void discarded();
   void failed(const Failure& failure, SysTime now);
+  // Ends a backoff early because what it waited for changed (returns whether it was backing off).
+  bool retry_now();
 
   CertKind kind() const { return kind_; }
   Phase phase() const { return phase_; }
@@ -121,6 +123,8 @@ class Lifecycle {
   bool terminal_failure() const { return terminal_failure_; }
   bool fatal_error() const { return fatal_error_; }
   const std::string& reason() const { return reason_; }
+  // Certificates installed by this machine (a forced renewal is done once this grows).
+  int installs() const { return installs_; }
 
  private:
   void enter_generating(std::string reason);
@@ -146,6 +150,7 @@ class Lifecycle {
   bool terminal_failure_ = false;
   bool fatal_error_ = false;
   bool force_renew_ = false;
+  int installs_ = 0;
 };
 
 }  // namespace kcd::rotation

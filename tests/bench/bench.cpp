@@ -38,7 +38,8 @@ std::vector<std::string> args_for(const std::string& binary, const kcd::devapi::
                                 "--bootstrap-kubeconfig", api.bootstrap_kubeconfig_path().string(),
                                 "--kubeconfig", (dir / "kubelet.conf").string(),
                                 "--cert-dir", (dir / "pki").string(),
-                                "--kubelet-config", (dir / "kubelet-config.yaml").string()};
+                                "--kubelet-config", (dir / "kubelet-config.yaml").string(),
+                                "--serving=false"};  // the targets are per certificate: measure the client one
   a.insert(a.end(), extra.begin(), extra.end());
   return a;
 }

@@ -17,9 +17,9 @@ trap cleanup EXIT INT TERM
 ms() { date +%s%3N; }
 step() { printf '\n== %s\n' "$*"; }
 
-step "1. starting the development API server (kube-apiserver CSR subset, auto-approver, signer) on 127.0.0.1"
+step "1. starting the development API server (kube-apiserver CSR subset, auto-approver, strict serving approver, signer) on 127.0.0.1"
 mkdir -p "$work/devapi" "$work/etc/kubelet-certd" "$work/etc/kubernetes" "$work/var/lib/kubelet/pki"
-"$DEVAPI" --listen 127.0.0.1:0 --state-dir "$work/devapi" >"$work/devapi.out" 2>"$work/devapi.log" &
+"$DEVAPI" --listen 127.0.0.1:0 --state-dir "$work/devapi" --serving-approver strict >"$work/devapi.out" 2>"$work/devapi.log" &
 devapi_pid=$!
 i=0
 while [ ! -s "$work/devapi/devapi.json" ]; do
@@ -43,26 +43,35 @@ kubeconfig: $work/etc/kubernetes/kubelet.conf
 certDir: $work/var/lib/kubelet/pki
 kubeletConfig: $work/var/lib/kubelet/config.yaml
 keyAlgorithm: ECDSA-P256
+# The serving certificate's SANs (defaults: the host's addresses and name).
+servingIPs: [127.0.0.1]
+servingDNSNames: []
+# Not a real node: there is no kubelet.service to restart after the serving certificate changes.
+kubeletRestart: never
 CONF
 sed 's/^/    /' "$work/etc/kubelet-certd/config.yaml"
 "$CERTD" check-config --config "$work/etc/kubelet-certd/config.yaml"
 
-step "3. kubelet-certd run --once: key on the node, CSR, approval, validation, install"
+step "3. kubelet-certd run --once: keys on the node, client CSR (bootstrap token), then serving CSR (as the node), approval, validation, install"
 t0=$(ms)
 "$CERTD" run --once --config "$work/etc/kubelet-certd/config.yaml" 2>"$work/run1.log"
 t1=$(ms)
 sed 's/^/    /' "$work/run1.log"
-echo "bootstrap took $((t1 - t0)) ms (process start to installed certificate + kubelet.conf)"
+echo "bootstrap took $((t1 - t0)) ms (process start to both certificates installed + kubelet.conf)"
 
 step "4. what is on disk now (the kubelet's own layout)"
 ls -l "$work/var/lib/kubelet/pki" | sed "s|$work|.|g; s/^/    /"
 echo "    kubelet-client-current.pem -> $(readlink "$work/var/lib/kubelet/pki/kubelet-client-current.pem")"
-openssl x509 -in "$work/var/lib/kubelet/pki/kubelet-client-current.pem" -noout -subject -issuer -enddate \
-  -ext extendedKeyUsage,basicConstraints 2>/dev/null | sed 's/^/    /'
+echo "    kubelet-server-current.pem -> $(readlink "$work/var/lib/kubelet/pki/kubelet-server-current.pem")"
+for c in client server; do
+  echo "    kubelet-$c-current.pem:"
+  openssl x509 -in "$work/var/lib/kubelet/pki/kubelet-$c-current.pem" -noout -subject -issuer -enddate \
+    -ext extendedKeyUsage,subjectAltName 2>/dev/null | sed 's/^/      /'
+done
 echo "    kubelet.conf ($(stat -c %a "$work/etc/kubernetes/kubelet.conf")) points the kubelet at:"
 grep -E 'server:|client-(certificate|key):' "$work/etc/kubernetes/kubelet.conf" | sed "s|$work|.|g; s/^/    /"
 
-step "5. run --once again: the certificate is valid, so no request at all"
+step "5. run --once again: the certificates are valid, so no request at all"
 t0=$(ms)
 "$CERTD" run --once --config "$work/etc/kubelet-certd/config.yaml" 2>"$work/run2.log"
 t1=$(ms)
@@ -71,4 +80,13 @@ echo "second run took $((t1 - t0)) ms"
 csrs=$(grep -c 'POST /apis/certificates.k8s.io/v1/certificatesigningrequests ' "$work/devapi.log" || true)
 echo "CSRs filed in total: $csrs"
 
-step "demo finished: the kubelet's client certificate was bootstrapped end to end"
+step "6. kubelet-certd renew client --once: rotation with a new key, authenticated as the node"
+t0=$(ms)
+"$CERTD" renew client --once --config "$work/etc/kubelet-certd/config.yaml" 2>"$work/run3.log"
+t1=$(ms)
+grep -E 'csr filed|certificate installed' "$work/run3.log" | sed 's/^/    /'
+echo "renewal took $((t1 - t0)) ms; now $(ls "$work/var/lib/kubelet/pki" | grep -c 'kubelet-client-2') client certificate files"
+csrs=$(grep -c 'POST /apis/certificates.k8s.io/v1/certificatesigningrequests 201' "$work/devapi.log" || true)
+echo "CSRs filed in total: $csrs (client bootstrap, serving, client renewal)"
+
+step "demo finished: the kubelet's certificates were bootstrapped and rotated end to end"

@@ -44,7 +44,8 @@ class AgentBootstrap : public ::testing::Test {
                                   "--kubeconfig", kubeconfig().string(),
                                   "--cert-dir", cert_dir().string(),
                                   "--kubelet-config", (tmp_ / "config.yaml").string(),
-                                  "--log-level", "trace"};
+                                  "--log-level", "trace",
+                                  "--serving=false"};  // these tests are about the client certificate
     a.insert(a.end(), extra.begin(), extra.end());
     return a;
   }
