@@ -1,5 +1,7 @@
 #include "rotation/lifecycle.hpp"
 
+#include <algorithm>
+
 namespace kcd::rotation {
 
 std::string_view to_string(Phase p) {
@@ -239,7 +241,10 @@ void Lifecycle::installed(const CertInfo& info, SysTime now) {
   current_must_go_ = false;
   ++installs_;
   state_.pending.reset();
-  state_.deadline = draw_rotation_deadline(info.not_before, info.not_after, policy_.window, uniform01_);
+  // Signers backdate notBefore (Kubernetes: 5 minutes). For a short-lived certificate that
+  // would put the whole window in the past and rotate again at once, forever; a certificate we
+  // just received is measured from now instead.
+  state_.deadline = draw_rotation_deadline(std::max(info.not_before, now), info.not_after, policy_.window, uniform01_);
   state_.deadline_cert_sha256 = info.sha256_fingerprint;
   state_.last_success = now;
   state_.last_error.clear();

@@ -253,7 +253,8 @@ json to_json(const Faults& f) {
               {"failAll", f.fail_all},
               {"wrongKeyCertificate", f.wrong_key_certificate},
               {"refuseConnections", f.refuse_connections},
-              {"revokedTokens", f.revoked_tokens}};
+              {"revokedTokens", f.revoked_tokens},
+              {"rejectClientCerts", f.reject_client_certs}};
 }
 
 Faults faults_from_json(const json& j) {
@@ -269,6 +270,7 @@ Faults faults_from_json(const json& j) {
   f.fail_all = j.value("failAll", false);
   f.wrong_key_certificate = j.value("wrongKeyCertificate", false);
   f.refuse_connections = j.value("refuseConnections", false);
+  f.reject_client_certs = j.value("rejectClientCerts", false);
   if (auto it = j.find("revokedTokens"); it != j.end() && it->is_array()) {
     for (const auto& t : *it) f.revoked_tokens.insert(t.get<std::string>());
   }
@@ -630,6 +632,7 @@ struct Server::Impl {
     }
     X509* peer = SSL_get0_peer_certificate(stream.native_handle());
     if (peer == nullptr) return User{"system:anonymous", {"system:unauthenticated"}};
+    if (faults.reject_client_certs) return std::nullopt;
     // Verify like --client-ca-file: chain to our CA, valid now.
     ossl::X509StorePtr store(X509_STORE_new());
     X509_STORE_add_cert(store.get(), ca.cert());

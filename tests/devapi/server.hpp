@@ -32,6 +32,7 @@ struct Faults {
   bool refuse_connections = false;               // "API server down": new connections are closed at once,
                                                  // open ones are cut
   std::set<std::string> revoked_tokens;          // these bearer tokens now get 401
+  bool reject_client_certs = false;              // every client certificate gets 401 (an expired node)
 };
 
 nlohmann::json to_json(const Faults& f);

@@ -82,9 +82,9 @@ TEST(RotationLifecycle, BootstrapHappyPathIsKeySubmitInstall) {
   EXPECT_FALSE(m.persistent().pending.has_value());
   s = m.next(kT0);
   EXPECT_EQ(s.kind, Kind::Sleep);
-  // u = 0.5: the middle of the 70-90 % window, i.e. 80 % of the lifetime from notBefore.
-  const auto lifetime = (kT0 + 100h) - (kT0 - 5min);
-  EXPECT_EQ(s.at, kT0 - 5min + std::chrono::duration_cast<SysTime::duration>(lifetime * 0.8));
+  // u = 0.5: the middle of the 70-90 % window, i.e. 80 % of the lifetime; a certificate just
+  // received is measured from its arrival (its notBefore is backdated).
+  EXPECT_EQ(s.at, kT0 + 80h);
 }
 
 TEST(RotationLifecycle, ValidCertificateMeansNoRequestUntilTheDeadline) {
@@ -311,6 +311,17 @@ TEST(RotationLifecycle, RenewRequestStartsARotationWhileIdle) {
   m.renew_requested(kT0);
   EXPECT_EQ(m.next(kT0).kind, Kind::GenerateKey);
   EXPECT_EQ(m.reason(), "renewal requested");
+}
+
+TEST(RotationLifecycle, ABackdatedShortCertificateIsMeasuredFromItsArrival) {
+  auto m = machine(0.0);
+  m.inspected(needs("no certificate"), kT0);
+  m.key_ready(pending("node-csr-x"));
+  m.submitted(view(CsrView::Condition::Issued), kT0);
+  // 30 s certificate, notBefore backdated 5 minutes: from notBefore, 70 % would be in the past.
+  m.installed(cert(kT0 - 5min, kT0 + 30s), kT0);
+  EXPECT_EQ(m.next(kT0).kind, Kind::Sleep);
+  EXPECT_EQ(m.next(kT0).at, kT0 + 21s);
 }
 
 TEST(RotationLifecycle, ExpiredDeadlineAtStartRotatesImmediately) {
