@@ -2,10 +2,10 @@
 
 #include "rotation/key.hpp"
 
-#include <arpa/inet.h>
 #include <openssl/objects.h>
 #include <openssl/pem.h>
 
+#include <array>
 #include <cctype>
 #include <ctime>
 
@@ -13,11 +13,9 @@ namespace kcd::rotation {
 
 namespace {
 
-
-
 SysTime to_time(const ASN1_TIME* t) {
   std::tm tm{};
-  if (ASN1_TIME_to_tm(t, &tm) != 1) {
+  if (t == nullptr || ASN1_TIME_to_tm(t, &tm) != 1) {
     ERR_clear_error();
     return SysTime{};
   }
@@ -26,34 +24,90 @@ SysTime to_time(const ASN1_TIME* t) {
 
 std::string one_line_name(const X509_NAME* name) {
   ossl::BioPtr bio(BIO_new(BIO_s_mem()));
-  X509_NAME_print_ex(bio.get(), name, 0, XN_FLAG_RFC2253 & ~ASN1_STRFLGS_ESC_MSB);
+  ossl::check(bio != nullptr, "BIO_new");
+  // RFC 2253 order (most specific first, "CN=...,O=..."), UTF-8 left unescaped for humans.
+  if (X509_NAME_print_ex(bio.get(), name, 0, XN_FLAG_RFC2253 & ~ASN1_STRFLGS_ESC_MSB) < 0) {
+    ERR_clear_error();
+    return {};
+  }
   return ossl::bio_to_string(bio.get());
 }
 
 std::string hex(const unsigned char* data, std::size_t len) {
-  static const char* digits = "0123456789abcdef";
+  static constexpr std::string_view kDigits = "0123456789abcdef";
   std::string out;
+  out.reserve(len * 2);
   for (std::size_t i = 0; i < len; ++i) {
-    out += digits[data[i] >> 4];
-    out += digits[data[i] & 0xf];
+    out += kDigits[data[i] >> 4];
+    out += kDigits[data[i] & 0xf];
   }
   return out;
 }
 
-std::string eku_name(int nid) {
-  switch (nid) {
+// Like Go's big.Int.Text(16): lowercase, no leading zeros, "-" for the (invalid but
+// parseable) negative serials.
+std::string serial_hex(const ASN1_INTEGER* serial) {
+  ossl::BignumPtr bn(ASN1_INTEGER_to_BN(serial, nullptr));
+  if (!bn) {
+    ERR_clear_error();
+    return {};
+  }
+  char* h = BN_bn2hex(bn.get());
+  if (h == nullptr) {
+    ERR_clear_error();
+    return {};
+  }
+  std::string text(h);
+  OPENSSL_free(h);
+  const bool negative = !text.empty() && text.front() == '-';
+  if (negative) text.erase(0, 1);
+  for (auto& c : text) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  const auto first = text.find_first_not_of('0');
+  text = first == std::string::npos ? "0" : text.substr(first);
+  return negative ? "-" + text : text;
+}
+
+// certificates.k8s.io/v1 KeyUsage spelling of the extended key usages.
+std::string eku_name(const ASN1_OBJECT* obj) {
+  switch (OBJ_obj2nid(obj)) {
     case NID_client_auth: return "client auth";
     case NID_server_auth: return "server auth";
     case NID_code_sign: return "code signing";
     case NID_email_protect: return "email protection";
+    case NID_ipsecEndSystem: return "ipsec end system";
+    case NID_ipsecTunnel: return "ipsec tunnel";
+    case NID_ipsecUser: return "ipsec user";
     case NID_time_stamp: return "timestamping";
     case NID_OCSP_sign: return "ocsp signing";
+    case NID_ms_sgc: return "microsoft sgc";
+    case NID_ns_sgc: return "netscape sgc";
     case NID_anyExtendedKeyUsage: return "any";
     default: {
-      const char* sn = OBJ_nid2sn(nid);
-      return sn != nullptr ? sn : "unknown";
+      // No Kubernetes name: the dotted OID, so status output still says what it is.
+      std::array<char, 80> oid{};
+      OBJ_obj2txt(oid.data(), static_cast<int>(oid.size()), obj, 1);
+      return oid.data();
     }
   }
+}
+
+std::vector<std::string> key_usage_names(uint32_t ku) {
+  static constexpr std::array<std::pair<uint32_t, std::string_view>, 9> kNames = {{
+      {KU_DIGITAL_SIGNATURE, "digital signature"},
+      {KU_NON_REPUDIATION, "content commitment"},
+      {KU_KEY_ENCIPHERMENT, "key encipherment"},
+      {KU_DATA_ENCIPHERMENT, "data encipherment"},
+      {KU_KEY_AGREEMENT, "key agreement"},
+      {KU_KEY_CERT_SIGN, "cert sign"},
+      {KU_CRL_SIGN, "crl sign"},
+      {KU_ENCIPHER_ONLY, "encipher only"},
+      {KU_DECIPHER_ONLY, "decipher only"},
+  }};
+  std::vector<std::string> out;
+  for (const auto& [bit, name] : kNames) {
+    if ((ku & bit) != 0) out.emplace_back(name);
+  }
+  return out;
 }
 
 }  // namespace
@@ -66,9 +120,11 @@ Expected<std::vector<ossl::X509Ptr>, std::string> parse_certificates_pem(std::st
   while ((pos = pem.find(kBegin, pos)) != std::string_view::npos) {
     std::size_t end = pem.find(kEnd, pos);
     if (end == std::string_view::npos) {
-      return Unexpected(std::string(source) + ": certificate " + std::to_string(out.size() + 1) + " has no END line");
+      return Unexpected(std::string(source) + ": certificate " + std::to_string(out.size() + 1) +
+                        " has no \"-----END CERTIFICATE-----\" line");
     }
     end += kEnd.size();
+    ERR_clear_error();
     auto bio = ossl::mem_bio(pem.substr(pos, end - pos));
     ossl::X509Ptr cert(PEM_read_bio_X509(bio.get(), nullptr, nullptr, nullptr));
     if (!cert) {
@@ -78,13 +134,14 @@ Expected<std::vector<ossl::X509Ptr>, std::string> parse_certificates_pem(std::st
     out.push_back(std::move(cert));
     pos = end;
   }
-  if (out.empty()) return Unexpected(std::string(source) + ": no PEM CERTIFICATE found");
+  if (out.empty()) return Unexpected(std::string(source) + ": no PEM CERTIFICATE block found");
   return out;
 }
 
 std::string certificate_to_pem(X509* cert) {
   ossl::BioPtr bio(BIO_new(BIO_s_mem()));
-  ossl::check(bio != nullptr && PEM_write_bio_X509(bio.get(), cert) == 1, "PEM_write_bio_X509");
+  ossl::check(bio != nullptr, "BIO_new");
+  ossl::check(PEM_write_bio_X509(bio.get(), cert) == 1, "PEM_write_bio_X509");
   return ossl::bio_to_string(bio.get());
 }
 
@@ -102,21 +159,12 @@ CertInfo inspect_certificate(X509* cert) {
   const int cn_idx = X509_NAME_get_index_by_NID(issuer, NID_commonName, -1);
   if (cn_idx >= 0) info.issuer_common_name = ossl::asn1_to_utf8(X509_NAME_ENTRY_get_data(X509_NAME_get_entry(issuer, cn_idx)));
 
-  ossl::BignumPtr serial(ASN1_INTEGER_to_BN(X509_get0_serialNumber(cert), nullptr));
-  if (serial) {
-    char* h = BN_bn2hex(serial.get());
-    if (h != nullptr) {
-      info.serial = h;
-      OPENSSL_free(h);
-      for (auto& c : info.serial) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
-      const auto first = info.serial.find_first_not_of('0');
-      info.serial = first == std::string::npos ? "0" : info.serial.substr(first);
-    }
-  }
+  info.serial = serial_hex(X509_get0_serialNumber(cert));
   if (EVP_PKEY* pub = X509_get0_pubkey(cert)) info.key_algorithm = describe_key(pub);
   info.not_before = to_time(X509_get0_notBefore(cert));
   info.not_after = to_time(X509_get0_notAfter(cert));
-  // basicConstraints CA:TRUE, whatever keyUsage says (X509_check_ca would also demand keyCertSign).
+  // basicConstraints CA:TRUE, whatever keyUsage says (X509_check_ca would also count a
+  // keyCertSign usage or a v1 self-signed certificate as a CA).
   info.is_ca = (X509_get_extension_flags(cert) & EXFLAG_CA) != 0;
 
   ossl::GeneralNamesPtr names(static_cast<GENERAL_NAMES*>(X509_get_ext_d2i(cert, NID_subject_alt_name, nullptr, nullptr)));
@@ -129,21 +177,14 @@ CertInfo inspect_certificate(X509* cert) {
   }
   ossl::ExtKeyUsagePtr eku(static_cast<EXTENDED_KEY_USAGE*>(X509_get_ext_d2i(cert, NID_ext_key_usage, nullptr, nullptr)));
   if (eku) {
-    for (int i = 0; i < sk_ASN1_OBJECT_num(eku.get()); ++i) info.ext_key_usages.push_back(eku_name(OBJ_obj2nid(sk_ASN1_OBJECT_value(eku.get(), i))));
+    for (int i = 0; i < sk_ASN1_OBJECT_num(eku.get()); ++i) info.ext_key_usages.push_back(eku_name(sk_ASN1_OBJECT_value(eku.get(), i)));
   }
-  const uint32_t ku = X509_get_key_usage(cert);
-  if (ku != UINT32_MAX) {
-    if (ku & KU_DIGITAL_SIGNATURE) info.key_usages.push_back("digital signature");
-    if (ku & KU_NON_REPUDIATION) info.key_usages.push_back("content commitment");
-    if (ku & KU_KEY_ENCIPHERMENT) info.key_usages.push_back("key encipherment");
-    if (ku & KU_DATA_ENCIPHERMENT) info.key_usages.push_back("data encipherment");
-    if (ku & KU_KEY_AGREEMENT) info.key_usages.push_back("key agreement");
-    if (ku & KU_KEY_CERT_SIGN) info.key_usages.push_back("cert sign");
-    if (ku & KU_CRL_SIGN) info.key_usages.push_back("crl sign");
-  }
-  unsigned char md[EVP_MAX_MD_SIZE];
+  // UINT32_MAX means "no keyUsage extension", which is not the same as "no usage".
+  if (const uint32_t ku = X509_get_key_usage(cert); ku != UINT32_MAX) info.key_usages = key_usage_names(ku);
+
+  std::array<unsigned char, EVP_MAX_MD_SIZE> md{};
   unsigned int len = 0;
-  if (X509_digest(cert, EVP_sha256(), md, &len) == 1) info.sha256_fingerprint = hex(md, len);
+  if (X509_digest(cert, EVP_sha256(), md.data(), &len) == 1) info.sha256_fingerprint = hex(md.data(), len);
   ERR_clear_error();
   return info;
 }

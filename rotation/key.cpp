@@ -5,29 +5,52 @@
 #include <openssl/x509.h>
 
 #include <algorithm>
+#include <array>
 
 namespace kcd::rotation {
 
-ossl::PKeyPtr generate_key(KeyAlgorithm algorithm) {
-  EVP_PKEY* key = nullptr;
+namespace {
+
+struct KeySpec {
+  const char* type;       // EVP_PKEY_Q_keygen key type
+  const char* curve;      // named curve for EC, nullptr for RSA
+  std::size_t rsa_bits;   // RSA modulus size, 0 for EC
+};
+
+constexpr KeySpec spec_of(KeyAlgorithm algorithm) {
   switch (algorithm) {
-    case KeyAlgorithm::EcdsaP256:
-      key = EVP_PKEY_Q_keygen(nullptr, nullptr, "EC", "P-256");
-      break;
-    case KeyAlgorithm::EcdsaP384:
-      key = EVP_PKEY_Q_keygen(nullptr, nullptr, "EC", "P-384");
-      break;
-    case KeyAlgorithm::Rsa2048:
-      key = EVP_PKEY_Q_keygen(nullptr, nullptr, "RSA", static_cast<size_t>(2048));
-      break;
-    case KeyAlgorithm::Rsa3072:
-      key = EVP_PKEY_Q_keygen(nullptr, nullptr, "RSA", static_cast<size_t>(3072));
-      break;
-    case KeyAlgorithm::Rsa4096:
-      key = EVP_PKEY_Q_keygen(nullptr, nullptr, "RSA", static_cast<size_t>(4096));
-      break;
+    case KeyAlgorithm::EcdsaP256: return {"EC", "P-256", 0};
+    case KeyAlgorithm::EcdsaP384: return {"EC", "P-384", 0};
+    case KeyAlgorithm::Rsa2048: return {"RSA", nullptr, 2048};
+    case KeyAlgorithm::Rsa3072: return {"RSA", nullptr, 3072};
+    case KeyAlgorithm::Rsa4096: return {"RSA", nullptr, 4096};
   }
-  ossl::check(key != nullptr, "EVP_PKEY_Q_keygen", to_string(algorithm));
+  return {"EC", "P-256", 0};
+}
+
+// A private key is never read interactively: without this callback OpenSSL would prompt on
+// the terminal for the pass phrase of an encrypted key, which hangs a daemon.
+int refuse_passphrase(char* /*buf*/, int /*size*/, int /*rwflag*/, void* /*u*/) { return -1; }
+
+std::string curve_name(EVP_PKEY* key) {
+  std::array<char, 64> name{};
+  size_t len = 0;
+  if (EVP_PKEY_get_utf8_string_param(key, OSSL_PKEY_PARAM_GROUP_NAME, name.data(), name.size(), &len) != 1) {
+    ERR_clear_error();
+    return {};
+  }
+  return std::string(name.data(), len);
+}
+
+}  // namespace
+
+ossl::PKeyPtr generate_key(KeyAlgorithm algorithm) {
+  const KeySpec spec = spec_of(algorithm);
+  // EVP_PKEY_Q_keygen's RSA form uses the public exponent 65537; EC keys carry the named
+  // curve (not explicit parameters), as Go's crypto/ecdsa does.
+  EVP_PKEY* key = spec.curve != nullptr ? EVP_PKEY_Q_keygen(nullptr, nullptr, spec.type, spec.curve)
+                                        : EVP_PKEY_Q_keygen(nullptr, nullptr, spec.type, spec.rsa_bits);
+  ossl::check(key != nullptr, "EVP_PKEY_Q_keygen", "generating a " + std::string(to_string(algorithm)) + " key");
   return ossl::PKeyPtr(key);
 }
 
@@ -36,22 +59,25 @@ std::string private_key_to_pem(EVP_PKEY* key) {
   ossl::check(bio != nullptr, "BIO_new");
   // The "traditional" forms (SEC1 / PKCS#1) are what kubelet writes into its PEM files.
   ossl::check(PEM_write_bio_PrivateKey_traditional(bio.get(), key, nullptr, nullptr, 0, nullptr, nullptr) == 1,
-              "PEM_write_bio_PrivateKey_traditional");
+              "PEM_write_bio_PrivateKey_traditional", describe_key(key));
   return ossl::bio_to_string(bio.get());
 }
 
 ossl::PKeyPtr load_private_key_pem(std::string_view pem, std::string_view source) {
   // Skip any blocks before the key (a kubelet PEM holds the certificate chain first).
-  static constexpr std::string_view kMarkers[] = {"-----BEGIN EC PRIVATE KEY-----", "-----BEGIN RSA PRIVATE KEY-----",
-                                                  "-----BEGIN PRIVATE KEY-----"};
+  static constexpr std::array<std::string_view, 3> kMarkers = {
+      "-----BEGIN EC PRIVATE KEY-----", "-----BEGIN RSA PRIVATE KEY-----", "-----BEGIN PRIVATE KEY-----"};
   std::size_t start = std::string_view::npos;
   for (auto marker : kMarkers) start = std::min(start, pem.find(marker));
   if (start == std::string_view::npos) {
     ERR_clear_error();
-    throw ossl::Error("PEM_read_bio_PrivateKey", std::string(source) + ": no PRIVATE KEY block");
+    const bool encrypted = pem.find("-----BEGIN ENCRYPTED PRIVATE KEY-----") != std::string_view::npos;
+    throw ossl::Error("PEM_read_bio_PrivateKey",
+                      std::string(source) + (encrypted ? ": the private key is encrypted; kubelet-certd needs an unencrypted key"
+                                                       : ": no EC, RSA or PKCS#8 PRIVATE KEY block found"));
   }
   auto bio = ossl::mem_bio(pem.substr(start));
-  EVP_PKEY* key = PEM_read_bio_PrivateKey(bio.get(), nullptr, nullptr, nullptr);
+  EVP_PKEY* key = PEM_read_bio_PrivateKey(bio.get(), nullptr, refuse_passphrase, nullptr);
   ossl::check(key != nullptr, "PEM_read_bio_PrivateKey", source);
   return ossl::PKeyPtr(key);
 }
@@ -67,24 +93,14 @@ std::string public_key_der(EVP_PKEY* key) {
 
 bool same_public_key(EVP_PKEY* a, EVP_PKEY* b) {
   if (a == nullptr || b == nullptr) return false;
+  // EVP_PKEY_eq compares only the public components (and fails for different types).
   const bool same = EVP_PKEY_eq(a, b) == 1;
   ERR_clear_error();
   return same;
 }
 
-namespace {
-std::string curve_name(EVP_PKEY* key) {
-  char name[64] = {};
-  size_t len = 0;
-  if (EVP_PKEY_get_utf8_string_param(key, OSSL_PKEY_PARAM_GROUP_NAME, name, sizeof name, &len) != 1) {
-    ERR_clear_error();
-    return {};
-  }
-  return std::string(name, len);
-}
-}  // namespace
-
 std::optional<KeyAlgorithm> key_algorithm_of(EVP_PKEY* key) {
+  if (key == nullptr) return std::nullopt;
   if (EVP_PKEY_is_a(key, "EC")) {
     const std::string curve = curve_name(key);
     if (curve == "prime256v1" || curve == "P-256") return KeyAlgorithm::EcdsaP256;
@@ -103,15 +119,17 @@ std::optional<KeyAlgorithm> key_algorithm_of(EVP_PKEY* key) {
 }
 
 std::string describe_key(EVP_PKEY* key) {
+  if (key == nullptr) return "no key";
   if (EVP_PKEY_is_a(key, "EC")) {
     const std::string curve = curve_name(key);
-    if (curve == "prime256v1") return "ECDSA P-256";
-    if (curve == "secp384r1") return "ECDSA P-384";
-    if (curve == "secp521r1") return "ECDSA P-521";
-    return "ECDSA " + curve;
+    if (curve == "prime256v1" || curve == "P-256") return "ECDSA P-256";
+    if (curve == "secp384r1" || curve == "P-384") return "ECDSA P-384";
+    if (curve == "secp521r1" || curve == "P-521") return "ECDSA P-521";
+    return "ECDSA " + (curve.empty() ? std::string("(explicit curve)") : curve);
   }
   if (EVP_PKEY_is_a(key, "RSA")) return "RSA " + std::to_string(EVP_PKEY_get_bits(key));
   if (EVP_PKEY_is_a(key, "ED25519")) return "Ed25519";
+  if (EVP_PKEY_is_a(key, "ED448")) return "Ed448";
   const char* name = EVP_PKEY_get0_type_name(key);
   return name != nullptr ? name : "unknown";
 }

@@ -3,11 +3,19 @@
 #include "config/rfc3339.hpp"
 #include "rotation/key.hpp"
 
+#include <arpa/inet.h>
+
 #include <algorithm>
+#include <array>
 
 namespace kcd::rotation {
 
 namespace {
+
+struct X509StackFree {
+  void operator()(STACK_OF(X509) * s) const noexcept { sk_X509_free(s); }  // the certificates stay owned by the chain
+};
+using X509StackPtr = std::unique_ptr<STACK_OF(X509), X509StackFree>;
 
 std::string list(const std::vector<std::string>& v) {
   if (v.empty()) return "none";
@@ -21,41 +29,101 @@ std::vector<std::string> sorted(std::vector<std::string> v) {
   return v;
 }
 
-// Any subject attribute other than CN and O (OU, C, L, ...).
+// The inet_ntop form of a textual IP, so "fd00::05" in a setting equals "fd00::5" in the
+// certificate; text that is no IP stays as it is (and so never matches).
+std::string canonical_ip(const std::string& text) {
+  std::array<unsigned char, 16> buf{};
+  std::array<char, INET6_ADDRSTRLEN> out{};
+  if (inet_pton(AF_INET, text.c_str(), buf.data()) == 1 && inet_ntop(AF_INET, buf.data(), out.data(), out.size()) != nullptr) {
+    return out.data();
+  }
+  if (inet_pton(AF_INET6, text.c_str(), buf.data()) == 1 && inet_ntop(AF_INET6, buf.data(), out.data(), out.size()) != nullptr) {
+    return out.data();
+  }
+  return text;
+}
+
+// Any subject attribute other than the first CN and the O entries (OU, C, L, a second CN, ...).
 std::vector<std::string> other_subject_fields(X509* cert) {
   std::vector<std::string> out;
   const X509_NAME* name = X509_get_subject_name(cert);
-  int cn = 0;
+  bool seen_cn = false;
   for (int i = 0; i < X509_NAME_entry_count(name); ++i) {
-    const int nid = OBJ_obj2nid(X509_NAME_ENTRY_get_object(X509_NAME_get_entry(name, i)));
-    if (nid == NID_commonName && cn++ == 0) continue;
+    const X509_NAME_ENTRY* e = X509_NAME_get_entry(name, i);
+    const int nid = OBJ_obj2nid(X509_NAME_ENTRY_get_object(e));
+    if (nid == NID_commonName && !seen_cn) {
+      seen_cn = true;
+      continue;
+    }
     if (nid == NID_organizationName) continue;
     const char* sn = OBJ_nid2sn(nid);
-    out.push_back(sn != nullptr ? sn : "?");
+    out.push_back(std::string(sn != nullptr ? sn : "?") + "=" + ossl::asn1_to_utf8(X509_NAME_ENTRY_get_data(e)));
   }
   return out;
 }
 
-bool has_other_sans(X509* cert) {
+// Every SAN, typed ("DNS:x", "IP:y", "email:z", "URI:u", "other"), for messages.
+std::vector<std::string> all_sans(X509* cert) {
+  std::vector<std::string> out;
   ossl::GeneralNamesPtr names(static_cast<GENERAL_NAMES*>(X509_get_ext_d2i(cert, NID_subject_alt_name, nullptr, nullptr)));
-  if (!names) return false;
+  ERR_clear_error();
+  if (!names) return out;
   for (int i = 0; i < sk_GENERAL_NAME_num(names.get()); ++i) {
-    const int type = sk_GENERAL_NAME_value(names.get(), i)->type;
-    if (type != GEN_DNS && type != GEN_IPADD) return true;
+    const GENERAL_NAME* gn = sk_GENERAL_NAME_value(names.get(), i);
+    switch (gn->type) {
+      case GEN_DNS: out.push_back("DNS:" + ossl::asn1_to_utf8(gn->d.dNSName)); break;
+      case GEN_IPADD: out.push_back("IP:" + ossl::ip_to_text(gn->d.iPAddress)); break;
+      case GEN_EMAIL: out.push_back("email:" + ossl::asn1_to_utf8(gn->d.rfc822Name)); break;
+      case GEN_URI: out.push_back("URI:" + ossl::asn1_to_utf8(gn->d.uniformResourceIdentifier)); break;
+      default: out.emplace_back("other name"); break;
+    }
   }
-  return false;
+  return out;
+}
+
+// X509_verify_cert over `chain` (leaf first) against `anchors`, at `at`. Empty on success,
+// else OpenSSL's verdict.
+std::string verify_chain(const std::vector<ossl::X509Ptr>& chain, const std::vector<X509*>& anchors, SysTime at) {
+  ossl::X509StorePtr store(X509_STORE_new());
+  ossl::check(store != nullptr, "X509_STORE_new");
+  for (X509* anchor : anchors) {
+    // X509_STORE_add_cert ignores duplicates, so a bundle listing a CA twice is fine.
+    ossl::check(X509_STORE_add_cert(store.get(), anchor) == 1, "X509_STORE_add_cert", "cluster CA bundle");
+  }
+  // Like Go's x509.Verify (what client-go and kubelet use), any certificate in the cluster CA
+  // bundle is a trust anchor, also an intermediate whose root is not in the bundle.
+  ossl::check(X509_STORE_set_flags(store.get(), X509_V_FLAG_PARTIAL_CHAIN) == 1, "X509_STORE_set_flags");
+
+  X509StackPtr untrusted(sk_X509_new_null());
+  ossl::check(untrusted != nullptr, "sk_X509_new_null");
+  for (std::size_t i = 1; i < chain.size(); ++i) {
+    ossl::check(sk_X509_push(untrusted.get(), chain[i].get()) > 0, "sk_X509_push");
+  }
+  ossl::X509StoreCtxPtr ctx(X509_STORE_CTX_new());
+  ossl::check(ctx != nullptr, "X509_STORE_CTX_new");
+  ossl::check(X509_STORE_CTX_init(ctx.get(), store.get(), chain.front().get(), untrusted.get()) == 1, "X509_STORE_CTX_init");
+  X509_VERIFY_PARAM_set_time(X509_STORE_CTX_get0_param(ctx.get()), std::chrono::system_clock::to_time_t(at));
+  // Purpose "any": the EKU was judged above, and a CA's own EKU must not veto the leaf.
+  X509_STORE_CTX_set_purpose(ctx.get(), X509_PURPOSE_ANY);
+  const int ok = X509_verify_cert(ctx.get());
+  const int verr = X509_STORE_CTX_get_error(ctx.get());
+  ERR_clear_error();
+  if (ok == 1) return {};
+  const char* reason = X509_verify_cert_error_string(verr);
+  return reason != nullptr ? reason : "verification failed";
 }
 
 }  // namespace
 
 Expected<CertInfo, std::string> validate_issued(const std::vector<ossl::X509Ptr>& chain, const ValidationPolicy& policy) {
-  if (chain.empty()) return Unexpected(std::string("no certificate in the response"));
+  if (chain.empty() || !chain.front()) return Unexpected(std::string("no certificate in the response"));
   X509* leaf = chain.front().get();
   CertInfo info = inspect_certificate(leaf);
 
   EVP_PKEY* pub = X509_get0_pubkey(leaf);
   if (policy.expected_key == nullptr || !same_public_key(pub, policy.expected_key)) {
-    return Unexpected(std::string("its public key is not the key we generated for this request"));
+    return Unexpected("its public key (" + describe_key(pub) + ") is not the key we generated for this request (" +
+                      describe_key(policy.expected_key) + ")");
   }
   if (info.common_name != policy.expected_subject.common_name) {
     return Unexpected("its subject CN is \"" + info.common_name + "\", expected \"" + policy.expected_subject.common_name + "\"");
@@ -65,56 +133,52 @@ Expected<CertInfo, std::string> validate_issued(const std::vector<ossl::X509Ptr>
                       list(policy.expected_subject.organizations) + "]");
   }
   if (auto other = other_subject_fields(leaf); !other.empty()) {
-    return Unexpected("its subject has unexpected fields: " + list(other));
+    return Unexpected("its subject has unexpected fields: " + list(other) + " (only CN and O were requested)");
   }
   const std::string usage = policy.usage == Usage::ClientAuth ? "client auth" : "server auth";
   if (std::find(info.ext_key_usages.begin(), info.ext_key_usages.end(), usage) == info.ext_key_usages.end()) {
     return Unexpected("its extended key usage is [" + list(info.ext_key_usages) + "], which lacks " + usage);
   }
   if (info.is_ca) return Unexpected(std::string("it is a CA certificate (basicConstraints CA:TRUE)"));
+
+  const auto sans = all_sans(leaf);
   if (policy.usage == Usage::ClientAuth) {
-    if (!info.dns_names.empty() || !info.ip_addresses.empty() || has_other_sans(leaf)) {
-      return Unexpected("a client certificate must have no subject alternative names, it has [" +
-                        list(info.dns_names) + "; " + list(info.ip_addresses) + "]");
+    if (!sans.empty()) {
+      return Unexpected("it has subject alternative names [" + list(sans) +
+                        "], but a client certificate must have no subject alternative names");
     }
   } else {
     if (sorted(info.dns_names) != sorted(policy.expected_dns)) {
       return Unexpected("its DNS names are [" + list(info.dns_names) + "], requested [" + list(policy.expected_dns) + "]");
     }
-    if (sorted(info.ip_addresses) != sorted(policy.expected_ips)) {
+    std::vector<std::string> expected_ips;
+    for (const auto& ip : policy.expected_ips) expected_ips.push_back(canonical_ip(ip));
+    if (sorted(info.ip_addresses) != sorted(expected_ips)) {
       return Unexpected("its IP addresses are [" + list(info.ip_addresses) + "], requested [" + list(policy.expected_ips) + "]");
     }
-    if (has_other_sans(leaf)) return Unexpected(std::string("it has email or URI subject alternative names"));
+    if (info.dns_names.size() + info.ip_addresses.size() != sans.size()) {
+      return Unexpected("it has subject alternative names that were not requested: [" + list(sans) + "]");
+    }
   }
 
   if (info.not_before > policy.now + policy.clock_skew) {
-    return Unexpected("it is not valid yet (notBefore " + to_rfc3339(info.not_before) + "; is this node's clock behind?)");
+    return Unexpected("it is not valid yet (notBefore " + to_rfc3339(info.not_before) + ", now " + to_rfc3339(policy.now) +
+                      "; is this node's clock behind?)");
   }
-  if (info.not_after <= policy.now) return Unexpected("it has expired (notAfter " + to_rfc3339(info.not_after) + ")");
-
-  // Chain to the cluster CA, through the intermediates that came with it.
-  ossl::X509StorePtr store(X509_STORE_new());
-  ossl::check(store != nullptr, "X509_STORE_new");
-  for (X509* anchor : policy.trust_anchors) X509_STORE_add_cert(store.get(), anchor);
-  STACK_OF(X509)* untrusted = sk_X509_new_null();
-  for (std::size_t i = 1; i < chain.size(); ++i) sk_X509_push(untrusted, chain[i].get());
-  ossl::X509StoreCtxPtr ctx(X509_STORE_CTX_new());
-  ossl::check(ctx != nullptr && X509_STORE_CTX_init(ctx.get(), store.get(), leaf, untrusted) == 1, "X509_STORE_CTX_init");
-  X509_VERIFY_PARAM* param = X509_STORE_CTX_get0_param(ctx.get());
-  // Validity is checked below with our own skew tolerance; the chain check uses a time
-  // inside the leaf's validity so it judges only the signatures and the CA constraints.
-  const SysTime check_at = std::clamp(policy.now, info.not_before, info.not_after - std::chrono::seconds(1));
-  X509_VERIFY_PARAM_set_time(param, std::chrono::system_clock::to_time_t(check_at));
-  X509_STORE_CTX_set_purpose(ctx.get(), X509_PURPOSE_ANY);
-  const int ok = X509_verify_cert(ctx.get());
-  const int verr = X509_STORE_CTX_get_error(ctx.get());
-  sk_X509_free(untrusted);
-  ERR_clear_error();
-  if (ok != 1) {
-    return Unexpected("it does not chain to the cluster CA: " + std::string(X509_verify_cert_error_string(verr)) +
-                      " (issuer " + info.issuer + ")");
+  if (info.not_after <= policy.now) {
+    return Unexpected("it has expired (notAfter " + to_rfc3339(info.not_after) + ", now " + to_rfc3339(policy.now) + ")");
   }
 
+  if (policy.trust_anchors.empty()) {
+    return Unexpected(std::string("it cannot be checked: no cluster CA certificate to verify it against"));
+  }
+  // Validity was judged above with our skew tolerance; the chain is checked at a moment
+  // inside the leaf's validity (now, or its notBefore when that is still a few minutes
+  // ahead) so that X509_verify_cert judges only signatures and CA constraints.
+  const SysTime check_at = std::max(policy.now, info.not_before);
+  if (auto why = verify_chain(chain, policy.trust_anchors, check_at); !why.empty()) {
+    return Unexpected("it does not chain to the cluster CA: " + why + " (issuer " + info.issuer + ")");
+  }
   return info;
 }
 

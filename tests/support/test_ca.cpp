@@ -7,6 +7,7 @@
 #include <openssl/pem.h>
 #include <openssl/rand.h>
 
+#include <map>
 #include <stdexcept>
 
 namespace kcd::testing {
@@ -30,23 +31,27 @@ std::string join(const std::vector<std::string>& parts) {
   return out;
 }
 
+// Kubernetes usage spelling -> the short names X509V3_EXT_conf understands.
 std::string eku_short(const std::string& k8s) {
-  if (k8s == "client auth") return "clientAuth";
-  if (k8s == "server auth") return "serverAuth";
-  if (k8s == "code signing") return "codeSigning";
-  if (k8s == "email protection") return "emailProtection";
-  return k8s;
+  static const std::map<std::string, std::string> kNames = {
+      {"client auth", "clientAuth"},         {"server auth", "serverAuth"},       {"code signing", "codeSigning"},
+      {"email protection", "emailProtection"}, {"timestamping", "timeStamping"},    {"ocsp signing", "OCSPSigning"},
+      {"ipsec end system", "ipsecEndSystem"}, {"ipsec tunnel", "ipsecTunnel"},      {"ipsec user", "ipsecUser"},
+      {"microsoft sgc", "msSGC"},             {"netscape sgc", "nsSGC"},            {"any", "anyExtendedKeyUsage"}};
+  const auto it = kNames.find(k8s);
+  return it != kNames.end() ? it->second : k8s;  // anything else: an OID or OpenSSL name as given
 }
 
 std::string ku_short(const std::string& k8s) {
-  if (k8s == "digital signature") return "digitalSignature";
-  if (k8s == "key encipherment") return "keyEncipherment";
-  if (k8s == "cert sign") return "keyCertSign";
-  if (k8s == "crl sign") return "cRLSign";
-  if (k8s == "content commitment") return "nonRepudiation";
-  if (k8s == "key agreement") return "keyAgreement";
-  if (k8s == "data encipherment") return "dataEncipherment";
-  return k8s;
+  static const std::map<std::string, std::string> kNames = {
+      {"digital signature", "digitalSignature"}, {"content commitment", "nonRepudiation"},
+      {"key encipherment", "keyEncipherment"},   {"data encipherment", "dataEncipherment"},
+      {"key agreement", "keyAgreement"},         {"cert sign", "keyCertSign"},
+      {"crl sign", "cRLSign"},                   {"encipher only", "encipherOnly"},
+      {"decipher only", "decipherOnly"}};
+  const auto it = kNames.find(k8s);
+  if (it == kNames.end()) throw std::invalid_argument("CertSpec: unknown key usage \"" + k8s + "\"");
+  return it->second;
 }
 
 void set_time(ASN1_TIME* field, SysTime t) {
@@ -65,12 +70,15 @@ ossl::X509Ptr build(EVP_PKEY* pub, const CertSpec& spec, X509* issuer_cert, EVP_
   ossl::check(cert != nullptr, "X509_new");
   ossl::check(X509_set_version(cert.get(), 2) == 1, "X509_set_version");
   ossl::BignumPtr serial(BN_new());
+  ossl::check(serial != nullptr, "BN_new");
   if (spec.serial_hex) {
     BIGNUM* bn = serial.release();
-    ossl::check(BN_hex2bn(&bn, spec.serial_hex->c_str()) > 0, "BN_hex2bn");
+    const int digits = BN_hex2bn(&bn, spec.serial_hex->c_str());
     serial.reset(bn);
+    ossl::check(digits > 0 && static_cast<std::size_t>(digits) == spec.serial_hex->size(), "BN_hex2bn", *spec.serial_hex);
   } else {
-    ossl::check(BN_rand(serial.get(), 127, BN_RAND_TOP_ANY, BN_RAND_BOTTOM_ANY) == 1, "BN_rand");
+    // 128 random bits, as Go's certificate signers use.
+    ossl::check(BN_rand(serial.get(), 128, BN_RAND_TOP_ANY, BN_RAND_BOTTOM_ANY) == 1, "BN_rand");
   }
   ossl::check(BN_to_ASN1_INTEGER(serial.get(), X509_get_serialNumber(cert.get())) != nullptr, "BN_to_ASN1_INTEGER");
   set_time(X509_getm_notBefore(cert.get()), spec.not_before);
@@ -79,6 +87,9 @@ ossl::X509Ptr build(EVP_PKEY* pub, const CertSpec& spec, X509* issuer_cert, EVP_
   for (const auto& o : spec.subject.organizations) add_name_entry(name, "O", o);
   for (const auto& f : spec.extra_subject_fields) {
     const auto eq = f.find('=');
+    if (eq == std::string::npos || eq == 0) {
+      throw std::invalid_argument("CertSpec: extra subject field \"" + f + "\" is not of the form FIELD=value");
+    }
     add_name_entry(name, f.substr(0, eq), f.substr(eq + 1));
   }
   if (!spec.subject.common_name.empty()) add_name_entry(name, "CN", spec.subject.common_name);
@@ -131,7 +142,11 @@ TestCa TestCa::create_root(const std::string& cn, KeyAlgorithm algorithm, std::c
 TestCa TestCa::load(std::string_view cert_pem, std::string_view key_pem) {
   auto certs = rotation::parse_certificates_pem(cert_pem, "CA certificate");
   if (!certs) throw std::runtime_error(certs.error());
-  return TestCa(std::move(certs->front()), rotation::load_private_key_pem(key_pem, "CA key"));
+  auto key = rotation::load_private_key_pem(key_pem, "CA key");
+  if (!rotation::same_public_key(X509_get0_pubkey(certs->front().get()), key.get())) {
+    throw std::runtime_error("CA key does not belong to the CA certificate");
+  }
+  return TestCa(std::move(certs->front()), std::move(key));
 }
 
 TestCa TestCa::create_intermediate(const std::string& cn) const {
