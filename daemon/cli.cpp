@@ -39,7 +39,7 @@ CLI::Option* add_duration(CLI::App& app, const std::string& name, DurationFlag& 
 
 // `renew`: through the running daemon's control socket, or in-process under the lock.
 int renew(const config::Settings& settings, const std::vector<rotation::CertKind>& kinds, bool once,
-          std::chrono::milliseconds timeout) {
+          std::chrono::milliseconds timeout, const Tuning& tuning) {
   nlohmann::json names = nlohmann::json::array();
   for (auto k : kinds) names.push_back(std::string(to_string(k)));
   auto reply = control_request(settings.cert_dir, {{"command", "renew"}, {"certs", names}});
@@ -49,6 +49,7 @@ int renew(const config::Settings& settings, const std::vector<rotation::CertKind
     options.once = true;
     options.renew = kinds;
     options.timeout = timeout;
+    options.tuning = tuning;
     RunResult result = run(settings, options);
     std::FILE* out = result.exit_code == kExitOk ? stdout : stderr;
     std::fprintf(out, "kubelet-certd: %s\n", log::redact(result.message).c_str());
@@ -100,6 +101,28 @@ int renew(const config::Settings& settings, const std::vector<rotation::CertKind
   }
 }
 
+// Timings that tests and the demo shorten (hidden from --help).
+struct TuningFlags {
+  DurationFlag watch_timeout{"", {}}, backoff_initial{"", {}}, backoff_cap{"", {}};
+
+  void add_to(CLI::App& app) {
+    add_duration(app, "--watch-timeout", watch_timeout, "")->group("");
+    add_duration(app, "--backoff-initial", backoff_initial, "")->group("");
+    add_duration(app, "--backoff-cap", backoff_cap, "")->group("");
+  }
+
+  Tuning tuning() const {
+    Tuning t;
+    if (!watch_timeout.text.empty()) {
+      t.watch_timeout = std::max(std::chrono::seconds(1), std::chrono::duration_cast<std::chrono::seconds>(watch_timeout.parsed));
+      t.watch_grace = std::max(std::chrono::seconds(1), t.watch_timeout / 2);
+    }
+    if (!backoff_initial.text.empty()) t.backoff.initial = backoff_initial.parsed;
+    if (!backoff_cap.text.empty()) t.backoff.cap = backoff_cap.parsed;
+    return t;
+  }
+};
+
 }  // namespace
 
 int cli_main(int argc, char** argv) {
@@ -119,10 +142,8 @@ int cli_main(int argc, char** argv) {
   DurationFlag timeout{"5m", std::chrono::minutes(5)};
   add_duration(*run_cmd, "--timeout", timeout, "With --once: how long to wait for pending work (default 5m)");
   // Tuning knobs for tests and demos; hidden from --help.
-  DurationFlag watch_timeout{"", {}}, backoff_initial{"", {}}, backoff_cap{"", {}};
-  add_duration(*run_cmd, "--watch-timeout", watch_timeout, "")->group("");
-  add_duration(*run_cmd, "--backoff-initial", backoff_initial, "")->group("");
-  add_duration(*run_cmd, "--backoff-cap", backoff_cap, "")->group("");
+  TuningFlags run_tuning;
+  run_tuning.add_to(*run_cmd);
 
   // renew
   CLI::App* renew_cmd = app.add_subcommand(
@@ -135,6 +156,8 @@ int cli_main(int argc, char** argv) {
   renew_cmd->add_flag("--once", renew_once, "Wait until the new certificate(s) are installed (same exit codes as run --once)");
   DurationFlag renew_timeout{"5m", std::chrono::minutes(5)};
   add_duration(*renew_cmd, "--timeout", renew_timeout, "How long to wait for the new certificate(s) (default 5m)");
+  TuningFlags renew_tuning;
+  renew_tuning.add_to(*renew_cmd);
 
   // check-config
   CLI::App* check_cmd = app.add_subcommand("check-config", "Validate the configuration and the flags, then exit (0 valid, 2 invalid)");
@@ -171,7 +194,7 @@ int cli_main(int argc, char** argv) {
       std::cerr << "kubelet-certd: the serving certificate is turned off (serving: false)\n";
       return kExitConfig;
     }
-    return renew(*settings, kinds, renew_once, renew_timeout.parsed);
+    return renew(*settings, kinds, renew_once, renew_timeout.parsed, renew_tuning.tuning());
   }
   if (*run_cmd) {
     auto settings = config::load_settings(run_flags, env);
@@ -180,12 +203,7 @@ int cli_main(int argc, char** argv) {
     RunOptions options;
     options.once = once;
     options.timeout = timeout.parsed;
-    if (!watch_timeout.text.empty()) {
-      options.tuning.watch_timeout = std::max(std::chrono::seconds(1), std::chrono::duration_cast<std::chrono::seconds>(watch_timeout.parsed));
-      options.tuning.watch_grace = std::max(std::chrono::seconds(1), options.tuning.watch_timeout / 2);
-    }
-    if (!backoff_initial.text.empty()) options.tuning.backoff.initial = backoff_initial.parsed;
-    if (!backoff_cap.text.empty()) options.tuning.backoff.cap = backoff_cap.parsed;
+    options.tuning = run_tuning.tuning();
     options.reload = [&run_flags, env] { return config::load_settings(run_flags, env); };
     RunResult result = run(*settings, options);
     if (once || result.exit_code != kExitOk) {
