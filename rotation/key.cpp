@@ -69,12 +69,18 @@ ossl::PKeyPtr load_private_key_pem(std::string_view pem, std::string_view source
       "-----BEGIN EC PRIVATE KEY-----", "-----BEGIN RSA PRIVATE KEY-----", "-----BEGIN PRIVATE KEY-----"};
   std::size_t start = std::string_view::npos;
   for (auto marker : kMarkers) start = std::min(start, pem.find(marker));
+  static constexpr std::string_view kEncrypted = ": the private key is encrypted; kubelet-certd needs an unencrypted key";
   if (start == std::string_view::npos) {
     ERR_clear_error();
     const bool encrypted = pem.find("-----BEGIN ENCRYPTED PRIVATE KEY-----") != std::string_view::npos;
     throw ossl::Error("PEM_read_bio_PrivateKey",
-                      std::string(source) + (encrypted ? ": the private key is encrypted; kubelet-certd needs an unencrypted key"
-                                                       : ": no EC, RSA or PKCS#8 PRIVATE KEY block found"));
+                      std::string(source) + std::string(encrypted ? kEncrypted : ": no EC, RSA or PKCS#8 PRIVATE KEY block found"));
+  }
+  // An OpenSSL-encrypted traditional key announces itself in the block's headers.
+  const std::string_view block = pem.substr(start, pem.find("-----END", start) - start);
+  if (block.find("Proc-Type: 4,ENCRYPTED") != std::string_view::npos) {
+    ERR_clear_error();
+    throw ossl::Error("PEM_read_bio_PrivateKey", std::string(source) + std::string(kEncrypted));
   }
   auto bio = ossl::mem_bio(pem.substr(start));
   EVP_PKEY* key = PEM_read_bio_PrivateKey(bio.get(), nullptr, refuse_passphrase, nullptr);

@@ -1,0 +1,2 @@
+// placeholder while being written
+#include <gtest/gtest.h>
