@@ -43,21 +43,25 @@ std::string canonical_ip(const std::string& text) {
   return text;
 }
 
-// Any subject attribute other than the first CN and the O entries (OU, C, L, a second CN, ...).
-std::vector<std::string> other_subject_fields(X509* cert) {
-  std::vector<std::string> out;
+// The subject's CN entries and every attribute other than CN and O (OU, C, L, ...).
+struct SubjectExtras {
+  std::vector<std::string> common_names;
+  std::vector<std::string> others;  // "SN=value"
+};
+
+SubjectExtras subject_extras(X509* cert) {
+  SubjectExtras out;
   const X509_NAME* name = X509_get_subject_name(cert);
-  bool seen_cn = false;
   for (int i = 0; i < X509_NAME_entry_count(name); ++i) {
     const X509_NAME_ENTRY* e = X509_NAME_get_entry(name, i);
     const int nid = OBJ_obj2nid(X509_NAME_ENTRY_get_object(e));
-    if (nid == NID_commonName && !seen_cn) {
-      seen_cn = true;
-      continue;
+    const std::string value = ossl::asn1_to_utf8(X509_NAME_ENTRY_get_data(e));
+    if (nid == NID_commonName) {
+      out.common_names.push_back(value);
+    } else if (nid != NID_organizationName) {
+      const char* sn = OBJ_nid2sn(nid);
+      out.others.push_back(std::string(sn != nullptr ? sn : "?") + "=" + value);
     }
-    if (nid == NID_organizationName) continue;
-    const char* sn = OBJ_nid2sn(nid);
-    out.push_back(std::string(sn != nullptr ? sn : "?") + "=" + ossl::asn1_to_utf8(X509_NAME_ENTRY_get_data(e)));
   }
   return out;
 }
@@ -125,6 +129,12 @@ Expected<CertInfo, std::string> validate_issued(const std::vector<ossl::X509Ptr>
     return Unexpected("its public key (" + describe_key(pub) + ") is not the key we generated for this request (" +
                       describe_key(policy.expected_key) + ")");
   }
+  const SubjectExtras extras = subject_extras(leaf);
+  // Two CNs are ambiguous: OpenSSL reads the first, Go's pkix.Name the last.
+  if (extras.common_names.size() > 1) {
+    return Unexpected("its subject has " + std::to_string(extras.common_names.size()) + " CNs [" + list(extras.common_names) +
+                      "], expected only \"" + policy.expected_subject.common_name + "\"");
+  }
   if (info.common_name != policy.expected_subject.common_name) {
     return Unexpected("its subject CN is \"" + info.common_name + "\", expected \"" + policy.expected_subject.common_name + "\"");
   }
@@ -132,8 +142,8 @@ Expected<CertInfo, std::string> validate_issued(const std::vector<ossl::X509Ptr>
     return Unexpected("its subject O is [" + list(info.organizations) + "], expected [" +
                       list(policy.expected_subject.organizations) + "]");
   }
-  if (auto other = other_subject_fields(leaf); !other.empty()) {
-    return Unexpected("its subject has unexpected fields: " + list(other) + " (only CN and O were requested)");
+  if (!extras.others.empty()) {
+    return Unexpected("its subject has unexpected fields: " + list(extras.others) + " (only CN and O were requested)");
   }
   const std::string usage = policy.usage == Usage::ClientAuth ? "client auth" : "server auth";
   if (std::find(info.ext_key_usages.begin(), info.ext_key_usages.end(), usage) == info.ext_key_usages.end()) {

@@ -26,11 +26,14 @@ struct ValidationPolicy {
 };
 
 // Checks, in this order, and reports the first failure as one sentence naming the fact:
-// chain present; leaf public key == expected_key; subject exactly expected (CN, O; no other
-// fields); EKU contains the usage; not a CA (basicConstraints CA:FALSE or absent); SANs
-// (client: none; serving: exactly the expected set); valid at now (notBefore <= now + skew,
-// notAfter > now); chains to a trust anchor through the given intermediates (X509_verify_cert,
-// purpose any). On success, the leaf's CertInfo.
+// chain present; leaf public key == expected_key; subject exactly expected (one CN, the O
+// list in order, no other fields); EKU contains the usage; not a CA (basicConstraints
+// CA:FALSE or absent); SANs (client: none of any type; serving: exactly the expected DNS
+// names and IPs, in any order, IPs compared in canonical form, nothing else); valid at now
+// (notBefore <= now + clock_skew, notAfter > now); chains to one of trust_anchors through
+// the intermediates that follow the leaf (X509_verify_cert, purpose any; like Go's
+// x509.Verify any certificate in the CA bundle is an anchor, also an intermediate).
+// On success, the leaf's CertInfo.
 Expected<CertInfo, std::string> validate_issued(const std::vector<ossl::X509Ptr>& chain,
                                                 const ValidationPolicy& policy);
 
