@@ -164,6 +164,11 @@ struct Agent::Impl {
   void load_state_once() {
     if (state_loaded) return;
     state_loaded = true;
+    // Half-written files of a process that died mid-write (we hold the instance lock).
+    for (const auto& [dir, prefix] : {std::pair{settings.cert_dir, std::string("kubelet-")},
+                                      std::pair{settings.kubeconfig.parent_path(), settings.kubeconfig.filename().string()}}) {
+      for (const auto& p : rotation::remove_stale_temp_files(dir, prefix)) log::info("stale temporary file removed", {{"path", p}});
+    }
     auto loaded = rotation::load_state(settings.cert_dir);
     if (!loaded.warning.empty()) log::warn("state file ignored", {{"path", settings.cert_dir / rotation::kStateFileName}, {"error", loaded.warning}});
     state = loaded.state;

@@ -140,6 +140,19 @@ void ensure_directory(const fs::path& dir, mode_t mode) {
   if (::mkdir(dir.c_str(), mode) != 0 && errno != EEXIST) throw FileError("mkdir", dir, errno);
 }
 
+std::vector<fs::path> remove_stale_temp_files(const fs::path& dir, std::string_view prefix) {
+  std::vector<fs::path> removed;
+  std::error_code ec;
+  const std::string lead = "." + std::string(prefix);
+  for (const auto& entry : fs::directory_iterator(dir, ec)) {
+    const std::string name = entry.path().filename().string();
+    if (name.rfind(lead, 0) == 0 && name.find(".tmp-") != std::string::npos && ::unlink(entry.path().c_str()) == 0) {
+      removed.push_back(entry.path());
+    }
+  }
+  return removed;
+}
+
 void crash_point(std::string_view step) {
   static const char* target = std::getenv("KCD_CRASH_AT");
   if (target != nullptr && step == target) ::kill(::getpid(), SIGKILL);

@@ -6,6 +6,7 @@
 #include <stdexcept>
 #include <string>
 #include <string_view>
+#include <vector>
 #include <sys/types.h>
 
 namespace kcd::rotation {
@@ -42,6 +43,11 @@ std::string read_file(const std::filesystem::path& path, std::size_t limit = 16 
 
 // Creates `dir` (and parents) with `mode` if missing. Throws FileError.
 void ensure_directory(const std::filesystem::path& dir, mode_t mode);
+
+// Removes temp files write_file_atomic / replace_symlink_atomic left behind when the process
+// died between creating and renaming them: hidden ".<prefix>*.tmp-*" entries of `dir`. Only
+// safe under the instance lock. Returns what was removed.
+std::vector<std::filesystem::path> remove_stale_temp_files(const std::filesystem::path& dir, std::string_view prefix);
 
 // Test hook for the crash-safety tests: when the environment variable KCD_CRASH_AT equals
 // `step`, the process kills itself with SIGKILL right here. A no-op otherwise.

@@ -86,17 +86,23 @@ void Store::discard_pending_key() const { remove_file_durable(pending_key_path()
 fs::path Store::install(const std::vector<ossl::X509Ptr>& chain, EVP_PKEY* key,
                         std::chrono::system_clock::time_point now) const {
   ensure_directory(dir_, 0755);
+  // Never overwrite an existing file (a renewal within the second of the previous install):
+  // the current certificate must stay untouched until the symlink swap, so take the next free
+  // second; the name keeps the kubelet's format and still sorts after the older files.
   std::time_t t = std::chrono::system_clock::to_time_t(now);
-  std::tm tm{};
-  localtime_r(&t, &tm);
-  char stamp[32];
-  std::strftime(stamp, sizeof stamp, "%Y-%m-%d-%H-%M-%S", &tm);
-  const std::string name = std::string(file_prefix(kind_)) + "-" + stamp + ".pem";
+  std::string name;
+  for (;; ++t) {
+    std::tm tm{};
+    localtime_r(&t, &tm);
+    char stamp[32];
+    std::strftime(stamp, sizeof stamp, "%Y-%m-%d-%H-%M-%S", &tm);
+    name = std::string(file_prefix(kind_)) + "-" + stamp + ".pem";
+    std::error_code ec;
+    if (!fs::exists(dir_ / name, ec)) break;
+  }
   std::string content;
   for (const auto& cert : chain) content += certificate_to_pem(cert.get());
   content += private_key_to_pem(key);
-  // Same second twice (a restart right after an install): the rename replaces a complete
-  // file with another complete file, so the current link never sees a partial one.
   write_file_atomic(dir_ / name, content, 0600);
   crash_point("file-written");
   replace_symlink_atomic(current_path(), name);

@@ -45,7 +45,7 @@ class Store {
   void discard_pending_key() const;
 
   // Writes <prefix>-YYYY-MM-DD-HH-MM-SS.pem (chain, then key; 0600; fsync) named after `now`
-  // in local time as kubelet does, swaps `-current.pem` to it in one rename, fsyncs the
+  // in local time as kubelet does (the next free second if that name is taken), swaps `-current.pem` to it in one rename, fsyncs the
   // directory, and returns the new file's path. The previous pair stays current until the
   // rename. Throws FileError.
   std::filesystem::path install(const std::vector<ossl::X509Ptr>& chain, EVP_PKEY* key,

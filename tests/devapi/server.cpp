@@ -459,7 +459,13 @@ struct Server::Impl {
   void schedule(std::chrono::milliseconds delay, std::function<void()> fn) {
     auto timer = std::make_shared<asio::steady_timer>(io, delay);
     timer->async_wait([timer, fn = std::move(fn)](boost::system::error_code ec) {
-      if (!ec) fn();
+      if (ec) return;
+      // A controller failing must not take the whole server (its io thread) down.
+      try {
+        fn();
+      } catch (const std::exception& e) {
+        std::fprintf(stderr, "devapi: controller error: %s\n", e.what());
+      }
     });
   }
 

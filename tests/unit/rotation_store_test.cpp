@@ -77,6 +77,19 @@ TEST_F(StoreTest, SecondInstallKeepsTheOldFileUntilPruned) {
   EXPECT_EQ(store_.list_files(), (std::vector<fs::path>{f1, f2}));
 }
 
+TEST_F(StoreTest, InstallWithinTheSameSecondNeverOverwritesTheCurrentFile) {
+  auto k1 = generate_key(KeyAlgorithm::EcdsaP256);
+  auto k2 = generate_key(KeyAlgorithm::EcdsaP256);
+  const auto t = std::chrono::system_clock::now();
+  const fs::path f1 = store_.install(issue_for(k1.get(), ca_), k1.get(), t);
+  const std::string first = testing::read_text(f1);
+  const fs::path f2 = store_.install(issue_for(k2.get(), ca_), k2.get(), t);
+  EXPECT_NE(f1, f2);
+  EXPECT_EQ(testing::read_text(f1), first);
+  EXPECT_GT(f2.filename().string(), f1.filename().string());
+  EXPECT_EQ(fs::read_symlink(store_.current_path()), f2.filename());
+}
+
 TEST_F(StoreTest, PruneKeepsTheNewestAndNeverTheCurrent) {
   auto key = generate_key(KeyAlgorithm::EcdsaP256);
   auto chain = issue_for(key.get(), ca_);
