@@ -6,6 +6,4 @@ kcd_add_test(rotation_backoff_test SOURCES ${_u}/rotation_backoff_test.cpp LIBS 
 kcd_add_test(rotation_atomic_file_test SOURCES ${_u}/rotation_atomic_file_test.cpp LIBS kcd_rotation kcd_testsupport)
 kcd_add_test(rotation_state_test SOURCES ${_u}/rotation_state_test.cpp LIBS kcd_rotation kcd_testsupport)
 kcd_add_test(systemd_log_test SOURCES ${_u}/systemd_log_test.cpp LIBS kcd_systemd)
-kcd_add_test(rotation_crypto_test SOURCES ${_u}/rotation_crypto_test.cpp LIBS kcd_rotation kcd_testsupport)
-kcd_add_test(rotation_validate_test SOURCES ${_u}/rotation_validate_test.cpp LIBS kcd_rotation kcd_testsupport)
 kcd_add_test(rotation_store_test SOURCES ${_u}/rotation_store_test.cpp LIBS kcd_rotation kcd_testsupport)
