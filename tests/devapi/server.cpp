@@ -1055,6 +1055,8 @@ struct Server::Impl {
         if (ec) co_return;
       }
       if (faults.refuse_connections) co_return;
+      // Events emitted while we were writing: no wake-up reached us (we were not waiting yet).
+      if (!history.empty() && history.back().rv > last) continue;
       const auto now = std::chrono::steady_clock::now();
       if (now >= deadline) break;
       timer->expires_after(std::min<std::chrono::steady_clock::duration>(deadline - now, 1h));

@@ -113,7 +113,7 @@ TEST_F(Faults, RevokedBootstrapTokenIsReportedAndANewKubeconfigIsPickedUpWithout
   std::string kc = read_text(server_->bootstrap_kubeconfig_path());
   kc.replace(kc.find("aaaaaa.0123456789abcdef"), 23, "bbbbbb.0123456789abcdef");
   std::ofstream(server_->bootstrap_kubeconfig_path()) << kc;
-  EXPECT_TRUE(eventually([&] { return current().has_value(); }, 10s));
+  EXPECT_TRUE(eventually([&] { return current().has_value(); }, 10s)) << d->err();
   d->signal(SIGTERM);
   d->wait_for(5s);
   collect(*d);
