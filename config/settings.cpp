@@ -27,7 +27,7 @@ namespace fs = std::filesystem;
 
 namespace {
 
-enum class Type { String, Path, Enum, Int, NodeName, Bool, Duration, Window, IpList, DnsList };
+enum class Type { String, Path, Enum, Int, NodeName, Bool, Duration, Window, IpList, DnsList, Address, OptionalPath };
 
 bool is_list(Type t) { return t == Type::IpList || t == Type::DnsList; }
 
@@ -109,6 +109,22 @@ const std::vector<Setting>& schema() {
        "auto", {"auto", "always", "never"}, 0, 0, [](Settings& s, const V& v) { s.kubelet_restart = v.front(); }},
       {"kubeletUnit", "--kubelet-unit", Type::String, "The kubelet's systemd unit", "kubelet.service", {}, 0, 0,
        [](Settings& s, const V& v) { s.kubelet_unit = v.front(); }},
+      {"patchKubeletConfig", "--patch-kubelet-config", Type::Bool,
+       "Patch kubeletConfig: serving certificate files, client CA, hardening (comments and order kept)", "true", {}, 0, 0,
+       [](Settings& s, const V& v) { s.patch_kubelet_config = v.front() == "true"; }},
+      {"hardening", "--hardening", Type::Enum,
+       "What the patch enforces besides the certificate files: cis (the CIS kubelet settings), minimal (anonymous auth off, "
+       "Webhook authorization), off",
+       "cis", {"cis", "minimal", "off"}, 0, 0, [](Settings& s, const V& v) { s.hardening = v.front(); }},
+      {"clientCAFile", "--client-ca-file", Type::Path,
+       "The kubelet's client CA file (authentication.x509.clientCAFile); written from the kubeconfig's CA when absent",
+       "/etc/kubernetes/pki/ca.crt", {}, 0, 0, [](Settings& s, const V& v) { s.client_ca_file = v.front(); }},
+      {"metricsAddress", "--metrics-address", Type::Address,
+       "Prometheus metrics on this loopback host:port (empty disables)", "127.0.0.1:10271", {}, 0, 0,
+       [](Settings& s, const V& v) { s.metrics_address = v.empty() ? std::string() : v.front(); }},
+      {"metricsTextfile", "--metrics-textfile", Type::OptionalPath,
+       "Also write the metrics to this file (node_exporter textfile collector)", "none", {}, 0, 0,
+       [](Settings& s, const V& v) { s.metrics_textfile = v.empty() ? std::filesystem::path() : std::filesystem::path(v.front()); }},
       {"logLevel", "--log-level", Type::Enum, "Log verbosity", "info", kLogLevels, 0, 0,
        [](Settings& s, const V& v) { s.log_level = v.front(); }},
   };
@@ -191,6 +207,26 @@ Expected<std::string, ConfigError> validate(const Setting& s, const std::string&
       if (inet_pton(AF_INET, raw.c_str(), bin) == 1) return std::string(inet_ntop(AF_INET, bin, text, sizeof text));
       if (inet_pton(AF_INET6, raw.c_str(), bin) == 1) return std::string(inet_ntop(AF_INET6, bin, text, sizeof text));
       return Unexpected(error_at(o, s, in_quotes(raw) + " is not an IPv4 or IPv6 address"));
+    }
+    case Type::OptionalPath:
+      if (raw.empty()) return std::string();
+      return validate(Setting{s.key, s.flag, Type::Path, s.help, s.default_text, {}, 0, 0, s.store}, raw, o, env);
+    case Type::Address: {
+      // host:port on loopback (the metrics carry nothing secret, but stay off the network).
+      if (raw.empty()) return std::string();
+      const auto colon = raw.rfind(':');
+      std::string host = colon == std::string::npos ? "" : raw.substr(0, colon);
+      const std::string port = colon == std::string::npos ? "" : raw.substr(colon + 1);
+      if (host.size() >= 2 && host.front() == '[' && host.back() == ']') host = host.substr(1, host.size() - 2);
+      char* end = nullptr;
+      const long p = std::strtol(port.c_str(), &end, 10);
+      if (port.empty() || *end != '\0' || p < 1 || p > 65535) {
+        return Unexpected(error_at(o, s, in_quotes(raw) + " is not host:port (e.g. 127.0.0.1:10271; empty disables)"));
+      }
+      if (host != "127.0.0.1" && host != "::1" && host != "localhost") {
+        return Unexpected(error_at(o, s, in_quotes(raw) + ": metrics are served on loopback only; use 127.0.0.1 or ::1"));
+      }
+      return raw;
     }
     case Type::DnsList:
       if (auto problem = node_name_problem(raw)) {
@@ -342,13 +378,15 @@ std::optional<ConfigError> apply_yaml(std::string_view text, const std::string& 
         if (!checked) return checked.error();
         values.push_back(*checked);
       }
+    } else if ((s->type == Type::Address || s->type == Type::OptionalPath) && v.IsNull()) {
+      // `metricsAddress:` / `metricsAddress: ""` turns it off.
     } else {
       if (!v.IsScalar()) {
         return ConfigError{vo.file, vo.line, vo.column, key, "expected a single value, found " + node_type_name(v)};
       }
       auto checked = validate(*s, v.Scalar(), vo, env);
       if (!checked) return checked.error();
-      values.push_back(*checked);
+      if (!checked->empty() || (s->type != Type::Address && s->type != Type::OptionalPath)) values.push_back(*checked);
     }
     s->store(settings, values);
   }
@@ -502,12 +540,12 @@ Expected<Settings, ConfigError> load_settings(const SettingFlags& flags, const E
     if (!is_list(s.type) && raw.size() > 1) raw.erase(raw.begin(), raw.end() - 1);
     std::vector<std::string> values;
     for (const auto& r : raw) {
-      if (is_list(s.type) && r.empty()) continue;  // --serving-dns-name= : an explicitly empty list
+      if ((is_list(s.type) || s.type == Type::Address || s.type == Type::OptionalPath) && r.empty()) continue;
       auto checked = validate(s, r, o, env);
       if (!checked) return Unexpected(checked.error());
       values.push_back(*checked);
     }
-    if (values.empty() && !is_list(s.type)) continue;
+    if (values.empty() && !is_list(s.type) && s.type != Type::Address && s.type != Type::OptionalPath) continue;
     s.store(settings, values);
   }
   if (auto err = apply_defaults(settings, env, have_file ? file.string() : "command line")) return Unexpected(*err);

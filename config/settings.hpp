@@ -52,6 +52,15 @@ struct Settings {
   std::string kubelet_restart = "auto";        // auto | always | never
   std::string kubelet_unit = "kubelet.service";
 
+  // The kubelet's own configuration file.
+  bool patch_kubelet_config = true;
+  std::string hardening = "cis";               // cis | minimal | off
+  std::filesystem::path client_ca_file = "/etc/kubernetes/pki/ca.crt";
+
+  // Observability.
+  std::string metrics_address = "127.0.0.1:10271";  // empty: no metrics endpoint
+  std::filesystem::path metrics_textfile;            // node_exporter textfile; empty: none
+
   std::filesystem::path config_file;  // the file actually read; empty when none
   bool operator==(const Settings&) const = default;
 };

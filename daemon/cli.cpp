@@ -4,6 +4,7 @@
 #include "config/settings.hpp"
 #include "daemon/control.hpp"
 #include "daemon/run.hpp"
+#include "daemon/status.hpp"
 #include "systemd/log.hpp"
 
 #include <CLI/CLI.hpp>
@@ -159,6 +160,15 @@ int cli_main(int argc, char** argv) {
   TuningFlags renew_tuning;
   renew_tuning.add_to(*renew_cmd);
 
+  // status
+  CLI::App* status_cmd = app.add_subcommand(
+      "status", "Show every certificate: path, subject, SANs, issuer, expiry, rotation deadline, pending CSR, last error "
+                "(exit 1 when one is missing or expired)");
+  config::SettingFlags status_flags;
+  status_flags.add_to(*status_cmd);
+  std::string status_output = "table";
+  status_cmd->add_option("-o,--output", status_output, "table or json")->check(CLI::IsMember({"table", "json"}));
+
   // check-config
   CLI::App* check_cmd = app.add_subcommand("check-config", "Validate the configuration and the flags, then exit (0 valid, 2 invalid)");
   config::SettingFlags check_flags;
@@ -182,6 +192,24 @@ int cli_main(int argc, char** argv) {
                                                 : " (" + settings->config_file.string() + ")")
               << "\n";
     return kExitOk;
+  }
+  if (*status_cmd) {
+    auto settings = config::load_settings(status_flags, env);
+    if (!settings) return config_error(settings.error());
+    auto daemon = control_request(settings->cert_dir, {{"command", "status"}}, std::chrono::seconds(2));
+    if (daemon && daemon->contains("error")) daemon.reset();
+    const auto now = std::chrono::system_clock::now();
+    const auto all = collect_status(*settings, daemon);
+    if (status_output == "json") {
+      auto j = render_status_json(all, now);
+      j["daemon"] = daemon ? nlohmann::json{{"running", true}, {"pid", (*daemon)["pid"]}} : nlohmann::json{{"running", false}};
+      std::cout << j.dump(2) << "\n";
+    } else {
+      std::cout << render_status_table(all, now);
+      std::cout << "\ndaemon: " << (daemon ? "running (pid " + std::to_string((*daemon)["pid"].get<long>()) + ")" : std::string("not running"))
+                << "\n";
+    }
+    return status_exit_code(all, now);
   }
   if (*renew_cmd) {
     auto settings = config::load_settings(renew_flags, env);

@@ -2,6 +2,7 @@
 
 #include "config/rfc3339.hpp"
 #include "daemon/control.hpp"
+#include "daemon/metrics.hpp"
 #include "rotation/atomic_file.hpp"
 #include "rotation/store.hpp"
 #include "systemd/dbus.hpp"
@@ -106,6 +107,14 @@ class Supervisor {
       // Not fatal: the certificates matter more than the renew command.
       log::error("control socket unavailable", {{"error", e.what()}});
     }
+    if (!settings_.metrics_address.empty()) {
+      try {
+        metrics_ = std::make_unique<MetricsServer>(io_, settings_.metrics_address, [this] { return render_prometheus(snapshot()); });
+        log::info("metrics listening", {{"address", settings_.metrics_address}, {"port", static_cast<long>(metrics_->port())}});
+      } catch (const std::exception& e) {
+        log::error("metrics endpoint unavailable", {{"error", e.what()}, {"hint", "set metricsAddress to a free port, or empty"}});
+      }
+    }
     wait_signals();
     start_agent();
     for (CertKind k : options_.renew) agent_->renew(k);
@@ -116,6 +125,7 @@ class Supervisor {
     asio::post(io_, [this] { notifier_.ready(); });
     io_.run();
     if (control_) control_->close();
+    if (metrics_) metrics_->close();
     notifier_.stopping();
     log::info("stopped", {{"exit_code", result_.exit_code}, {"reason", result_.message}});
     return result_;
@@ -135,7 +145,39 @@ class Supervisor {
     }
   }
 
+  MetricsSnapshot snapshot() const {
+    MetricsSnapshot snap;
+    snap.now = std::chrono::system_clock::now();
+    for (CertKind k : kinds_) {
+      const rotation::Lifecycle* m = agent_ ? agent_->lifecycle(k) : nullptr;
+      if (m == nullptr) continue;
+      CertMetrics c;
+      c.cert = std::string(to_string(k));
+      if (m->current()) c.not_after = m->current()->not_after;
+      const auto& st = m->persistent();
+      c.rotation_deadline = st.deadline;
+      if (st.pending && st.pending->filed) c.pending_since = st.pending->filed_at;
+      c.last_success = st.last_success;
+      c.csrs_created = st.csrs_created;
+      c.attempts = m->outcomes();
+      c.valid = m->current() && m->current()->not_after > snap.now;
+      snap.certs.push_back(c);
+    }
+    return snap;
+  }
+
+  // node_exporter's textfile collector reads whole files: written atomically, 0644.
+  void write_textfile() {
+    if (settings_.metrics_textfile.empty()) return;
+    try {
+      rotation::write_file_atomic(settings_.metrics_textfile, render_prometheus(snapshot()), 0644);
+    } catch (const std::exception& e) {
+      log::warn("metrics textfile not written", {{"path", settings_.metrics_textfile}, {"error", e.what()}});
+    }
+  }
+
   void publish_status() {
+    write_textfile();
     std::string line;
     for (CertKind k : kinds_) {
       if (const auto* m = agent_->lifecycle(k)) line += (line.empty() ? "" : "; ") + std::string(to_string(k)) + ": " + m->reason();
@@ -333,6 +375,7 @@ class Supervisor {
   asio::steady_timer deadline_;
   systemd::Notifier notifier_;
   std::unique_ptr<ControlServer> control_;
+  std::unique_ptr<MetricsServer> metrics_;
   std::unique_ptr<Agent> agent_;
   std::vector<CertKind> kinds_;
   int running_ = 0;

@@ -212,6 +212,7 @@ void Lifecycle::observed(const CsrView& view, SysTime now) {
       if (!view.reason.empty()) msg += ": " + view.reason;
       if (!view.message.empty()) msg += ": " + view.message;
       set_error(msg, now);
+      ++outcomes_[denied ? "denied" : "failed"];
       terminal_failure_ = true;
       start_discarding(now);
       break;
@@ -222,6 +223,7 @@ void Lifecycle::observed(const CsrView& view, SysTime now) {
 void Lifecycle::gone(SysTime now) {
   const std::string csr = state_.pending ? state_.pending->name : std::string();
   set_error("csr " + csr + " no longer exists on the API server (deleted or garbage-collected)", now);
+  ++outcomes_["gone"];
   start_discarding(now);
 }
 
@@ -240,6 +242,7 @@ void Lifecycle::installed(const CertInfo& info, SysTime now) {
   current_ = info;
   current_must_go_ = false;
   ++installs_;
+  ++outcomes_["success"];
   state_.pending.reset();
   // Signers backdate notBefore (Kubernetes: 5 minutes). For a short-lived certificate that
   // would put the whole window in the past and rotate again at once, forever; a certificate we
@@ -262,6 +265,7 @@ void Lifecycle::installed(const CertInfo& info, SysTime now) {
 void Lifecycle::rejected(const std::string& why, SysTime now) {
   const std::string csr = state_.pending ? state_.pending->name : std::string();
   set_error("certificate issued for csr " + csr + " rejected: " + why, now);
+  ++outcomes_["rejected"];
   terminal_failure_ = true;
   start_discarding(now);
 }
@@ -290,6 +294,7 @@ void Lifecycle::set_error(const std::string& message, SysTime now) {
 
 void Lifecycle::failed(const Failure& failure, SysTime now) {
   set_error(failure.message, now);
+  ++outcomes_["error"];
   if (failure.unauthorized) prefer_bootstrap_ = true;
   fatal_error_ = !failure.retryable;
   if (phase_ != Phase::Backoff) resume_phase_ = phase_ == Phase::Awaiting ? Phase::Looking : phase_;

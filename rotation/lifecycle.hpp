@@ -17,6 +17,7 @@
 
 #include <chrono>
 #include <functional>
+#include <map>
 #include <optional>
 #include <string>
 
@@ -125,6 +126,8 @@ class Lifecycle {
   const std::string& reason() const { return reason_; }
   // Certificates installed by this machine (a forced renewal is done once this grows).
   int installs() const { return installs_; }
+  // How attempts ended since start, by result: success, denied, failed, rejected, gone, error.
+  const std::map<std::string, long>& outcomes() const { return outcomes_; }
 
  private:
   void enter_generating(std::string reason);
@@ -151,6 +154,7 @@ class Lifecycle {
   bool fatal_error_ = false;
   bool force_renew_ = false;
   int installs_ = 0;
+  std::map<std::string, long> outcomes_;
 };
 
 }  // namespace kcd::rotation

@@ -1,0 +1,158 @@
+#include "daemon/metrics.hpp"
+
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/detached.hpp>
+#include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/redirect_error.hpp>
+#include <boost/asio/use_awaitable.hpp>
+#include <boost/beast/core.hpp>
+#include <boost/beast/http.hpp>
+
+#include <cstdio>
+
+namespace kcd::daemon {
+
+namespace asio = boost::asio;
+namespace beast = boost::beast;
+namespace http = beast::http;
+using tcp = asio::ip::tcp;
+
+namespace {
+
+std::string seconds(SysTime t) {
+  char buf[32];
+  std::snprintf(buf, sizeof buf, "%.3f",
+                std::chrono::duration<double>(t.time_since_epoch()).count());
+  return buf;
+}
+
+void family(std::string& out, const std::string& name, const std::string& type, const std::string& help) {
+  out += "# HELP " + name + " " + help + "\n# TYPE " + name + " " + type + "\n";
+}
+
+}  // namespace
+
+std::string render_prometheus(const MetricsSnapshot& s) {
+  std::string out;
+  auto per_cert = [&](const std::string& name, const std::string& type, const std::string& help,
+                      const std::function<std::optional<std::string>(const CertMetrics&)>& value) {
+    family(out, name, type, help);
+    for (const auto& c : s.certs) {
+      if (auto v = value(c)) out += name + "{cert=\"" + c.cert + "\"} " + *v + "\n";
+    }
+  };
+  per_cert("kubelet_certd_certificate_expiration_timestamp_seconds", "gauge",
+           "notAfter of the current certificate (Unix time).",
+           [](const CertMetrics& c) { return c.not_after ? std::optional(seconds(*c.not_after)) : std::nullopt; });
+  per_cert("kubelet_certd_certificate_rotation_deadline_timestamp_seconds", "gauge",
+           "When the current certificate will be rotated (Unix time).",
+           [](const CertMetrics& c) { return c.rotation_deadline ? std::optional(seconds(*c.rotation_deadline)) : std::nullopt; });
+  per_cert("kubelet_certd_certificate_valid", "gauge", "1 when a valid certificate is installed.",
+           [](const CertMetrics& c) { return std::optional<std::string>(c.valid ? "1" : "0"); });
+  per_cert("kubelet_certd_pending_csr_age_seconds", "gauge", "Age of the CSR waiting for approval or signing (0: none).",
+           [&](const CertMetrics& c) {
+             const double age = c.pending_since ? std::chrono::duration<double>(s.now - *c.pending_since).count() : 0.0;
+             char buf[32];
+             std::snprintf(buf, sizeof buf, "%.3f", age < 0 ? 0.0 : age);
+             return std::optional<std::string>(buf);
+           });
+  per_cert("kubelet_certd_csrs_created_total", "counter", "CSRs created on the API server.",
+           [](const CertMetrics& c) { return std::optional(std::to_string(c.csrs_created)); });
+  per_cert("kubelet_certd_last_success_timestamp_seconds", "gauge", "When a certificate was last installed (Unix time).",
+           [](const CertMetrics& c) { return c.last_success ? std::optional(seconds(*c.last_success)) : std::nullopt; });
+  family(out, "kubelet_certd_rotation_attempts_total", "counter",
+         "How certificate requests ended since start, by result (success, denied, failed, rejected, gone, error).");
+  for (const auto& c : s.certs) {
+    for (const char* result : {"success", "denied", "failed", "rejected", "gone", "error"}) {
+      const auto it = c.attempts.find(result);
+      out += "kubelet_certd_rotation_attempts_total{cert=\"" + c.cert + "\",result=\"" + result + "\"} " +
+             std::to_string(it == c.attempts.end() ? 0 : it->second) + "\n";
+    }
+  }
+  if (!s.cis.empty()) {
+    family(out, "kubelet_certd_cis_check", "gauge", "CIS kubelet checks: 1 for the check's current status.");
+    for (const auto& c : s.cis) {
+      for (const char* st : {"PASS", "FAIL", "WARN"}) {
+        out += "kubelet_certd_cis_check{id=\"" + c.id + "\",status=\"" + st + "\"} " + (c.status == st ? "1" : "0") + "\n";
+      }
+    }
+  }
+  family(out, "kubelet_certd_build_info", "gauge", "Version of kubelet-certd.");
+  out += std::string("kubelet_certd_build_info{version=\"") + KCD_VERSION + "\"} 1\n";
+  return out;
+}
+
+struct MetricsServer::Impl {
+  Impl(asio::io_context& io, std::function<std::string()> r) : acceptor(io), render(std::move(r)) {}
+  tcp::acceptor acceptor;
+  std::function<std::string()> render;
+
+  asio::awaitable<void> serve(tcp::socket socket) {
+    beast::tcp_stream stream(std::move(socket));
+    beast::flat_buffer buffer;
+    http::request<http::empty_body> req;
+    boost::system::error_code ec;
+    stream.expires_after(std::chrono::seconds(10));
+    co_await http::async_read(stream, buffer, req, asio::redirect_error(asio::use_awaitable, ec));
+    if (ec) co_return;
+    http::response<http::string_body> res;
+    res.version(req.version());
+    res.keep_alive(false);
+    if (req.method() == http::verb::get && req.target() == "/metrics") {
+      res.result(http::status::ok);
+      res.set(http::field::content_type, "text/plain; version=0.0.4; charset=utf-8");
+      res.body() = render();
+    } else {
+      res.result(http::status::not_found);
+      res.set(http::field::content_type, "text/plain; charset=utf-8");
+      res.body() = "kubelet-certd serves /metrics only\n";
+    }
+    res.prepare_payload();
+    co_await http::async_write(stream, res, asio::redirect_error(asio::use_awaitable, ec));
+    stream.socket().shutdown(tcp::socket::shutdown_both, ec);
+  }
+
+  asio::awaitable<void> accept_loop() {
+    for (;;) {
+      boost::system::error_code ec;
+      tcp::socket socket = co_await acceptor.async_accept(asio::redirect_error(asio::use_awaitable, ec));
+      if (ec) {
+        if (!acceptor.is_open()) co_return;
+        continue;
+      }
+      asio::co_spawn(acceptor.get_executor(), serve(std::move(socket)), asio::detached);
+    }
+  }
+};
+
+MetricsServer::MetricsServer(asio::io_context& io, const std::string& address, std::function<std::string()> render)
+    : impl_(std::make_unique<Impl>(io, std::move(render))) {
+  const auto colon = address.rfind(':');
+  std::string host = address.substr(0, colon);
+  if (host.size() >= 2 && host.front() == '[') host = host.substr(1, host.size() - 2);
+  if (host == "localhost") host = "127.0.0.1";
+  boost::system::error_code ec;
+  const auto ip = asio::ip::make_address(host, ec);
+  if (ec) throw std::runtime_error("metricsAddress " + address + ": " + ec.message());
+  const tcp::endpoint ep(ip, static_cast<unsigned short>(std::stoi(address.substr(colon + 1))));
+  impl_->acceptor.open(ep.protocol(), ec);
+  if (!ec) impl_->acceptor.set_option(tcp::acceptor::reuse_address(true), ec);
+  if (!ec) impl_->acceptor.bind(ep, ec);
+  if (!ec) impl_->acceptor.listen(asio::socket_base::max_listen_connections, ec);
+  if (ec) throw std::runtime_error("metricsAddress " + address + ": " + ec.message());
+  asio::co_spawn(io, impl_->accept_loop(), asio::detached);
+}
+
+MetricsServer::~MetricsServer() { close(); }
+
+unsigned short MetricsServer::port() const {
+  boost::system::error_code ec;
+  return impl_->acceptor.local_endpoint(ec).port();
+}
+
+void MetricsServer::close() {
+  boost::system::error_code ec;
+  impl_->acceptor.close(ec);
+}
+
+}  // namespace kcd::daemon

@@ -1,0 +1,55 @@
+// Prometheus metrics: the text exposition of what the agent knows, served on a loopback
+// address and optionally written to a node_exporter textfile.
+#pragma once
+
+#include <boost/asio/io_context.hpp>
+
+#include <chrono>
+#include <functional>
+#include <map>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+namespace kcd::daemon {
+
+using SysTime = std::chrono::system_clock::time_point;
+
+struct CertMetrics {
+  std::string cert;  // client | serving
+  std::optional<SysTime> not_after, rotation_deadline, pending_since, last_success;
+  long csrs_created = 0;
+  std::map<std::string, long> attempts;  // by result
+  bool valid = false;
+};
+
+struct CisMetric {
+  std::string id;
+  std::string status;  // PASS | FAIL | WARN
+};
+
+struct MetricsSnapshot {
+  std::vector<CertMetrics> certs;
+  std::vector<CisMetric> cis;
+  SysTime now{};
+};
+
+// Prometheus text format 0.0.4, every family with HELP and TYPE, names kubelet_certd_*.
+std::string render_prometheus(const MetricsSnapshot& snapshot);
+
+class MetricsServer {
+ public:
+  // Listens on host:port (loopback); GET /metrics answers render(). Throws std::runtime_error
+  // naming the address when it cannot listen.
+  MetricsServer(boost::asio::io_context& io, const std::string& address, std::function<std::string()> render);
+  ~MetricsServer();
+  unsigned short port() const;
+  void close();
+
+ private:
+  struct Impl;
+  std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace kcd::daemon

@@ -1,0 +1,221 @@
+#include "daemon/status.hpp"
+
+#include "config/kubeconfig.hpp"
+#include "config/rfc3339.hpp"
+#include "rotation/atomic_file.hpp"
+#include "rotation/state.hpp"
+#include "rotation/store.hpp"
+
+#include <algorithm>
+#include <ctime>
+#include <sstream>
+
+namespace kcd::daemon {
+
+namespace fs = std::filesystem;
+using rotation::CertKind;
+
+namespace {
+
+std::string human_date(SysTime t) {
+  std::time_t tt = std::chrono::system_clock::to_time_t(t);
+  std::tm tm{};
+  gmtime_r(&tt, &tm);
+  char buf[64];
+  std::strftime(buf, sizeof buf, "%b %d, %Y %H:%M UTC", &tm);
+  return buf;
+}
+
+std::string join(const std::vector<std::string>& v, const std::string& sep = ", ") {
+  std::string out;
+  for (std::size_t i = 0; i < v.size(); ++i) out += (i ? sep : "") + v[i];
+  return out;
+}
+
+CertStatus from_store(const config::Settings& settings, CertKind kind, const rotation::State& state) {
+  CertStatus s;
+  s.name = std::string(to_string(kind));
+  rotation::Store store(settings.cert_dir, kind);
+  s.path = store.current_path();
+  auto current = store.load_current();
+  if (!current) {
+    s.problem = current.error();
+  } else if (!current->has_value()) {
+    s.problem = "missing";
+  } else {
+    s.info = (**current).info;
+  }
+  const rotation::CertState& cs = state.of(kind);
+  if (s.info && cs.deadline && cs.deadline_cert_sha256 == s.info->sha256_fingerprint) s.rotation_deadline = cs.deadline;
+  if (cs.pending) {
+    s.pending_csr = cs.pending->name;
+    if (cs.pending->filed) s.pending_since = cs.pending->filed_at;
+  }
+  s.last_error = cs.last_error;
+  return s;
+}
+
+CertStatus ca_status(const config::Settings& settings) {
+  CertStatus s;
+  s.name = "ca";
+  std::string pem;
+  std::error_code ec;
+  if (fs::exists(settings.client_ca_file, ec)) {
+    s.path = settings.client_ca_file;
+    try {
+      pem = rotation::read_file(settings.client_ca_file, 1 << 20);
+    } catch (const std::exception& e) {
+      s.problem = e.what();
+    }
+  } else {
+    for (const auto& kc_path : {settings.kubeconfig, settings.bootstrap_kubeconfig}) {
+      if (!fs::exists(kc_path, ec)) continue;
+      auto kc = config::load_kubeconfig(kc_path);
+      if (!kc) continue;
+      pem = kc->ca_pem;
+      s.path = kc->ca_file ? *kc->ca_file : fs::path(kc_path.string() + " (certificate-authority-data)");
+      break;
+    }
+    if (pem.empty() && s.problem.empty()) s.problem = "missing";
+  }
+  if (!pem.empty()) {
+    auto certs = rotation::parse_certificates_pem(pem, s.path.string());
+    if (certs) {
+      s.info = rotation::inspect_certificate(certs->front().get());
+    } else {
+      s.problem = certs.error();
+    }
+  }
+  return s;
+}
+
+}  // namespace
+
+std::string short_duration(std::chrono::seconds d) {
+  using namespace std::chrono;
+  if (d.count() < 0) return "expired";
+  const long long s = d.count();
+  if (s >= 2LL * 365 * 86400) return std::to_string(s / (365 * 86400)) + "y";
+  if (s >= 2LL * 86400) return std::to_string(s / 86400) + "d";
+  if (s >= 2LL * 3600) return std::to_string(s / 3600) + "h";
+  if (s >= 2LL * 60) return std::to_string(s / 60) + "m";
+  return std::to_string(s) + "s";
+}
+
+std::vector<CertStatus> collect_status(const config::Settings& settings, const std::optional<nlohmann::json>& daemon) {
+  const rotation::State state = rotation::load_state(settings.cert_dir).state;
+  std::vector<CertStatus> all;
+  all.push_back(from_store(settings, CertKind::Client, state));
+  CertStatus serving = from_store(settings, CertKind::Serving, state);
+  serving.required = settings.serving;
+  all.push_back(serving);
+  all.push_back(ca_status(settings));
+  if (daemon && daemon->contains("certs")) {
+    for (const auto& c : (*daemon)["certs"]) {
+      for (auto& s : all) {
+        if (s.name != c.value("name", "")) continue;
+        s.daemon_state = c.value("condition", "");
+        if (c.contains("pendingCSR")) s.pending_csr = c["pendingCSR"];
+        if (!c.value("lastError", "").empty()) s.last_error = c["lastError"];
+        if (c.contains("rotationDeadline")) s.rotation_deadline = parse_rfc3339(c["rotationDeadline"].get<std::string>());
+      }
+    }
+  }
+  return all;
+}
+
+std::string state_of(const CertStatus& s, SysTime now) {
+  if (!s.info) return s.problem == "missing" ? "missing" : "unusable";
+  if (s.info->not_after <= now) return "expired";
+  if (!s.daemon_state.empty() && s.daemon_state != "valid") return s.daemon_state;
+  return "valid";
+}
+
+int status_exit_code(const std::vector<CertStatus>& all, SysTime now) {
+  for (const auto& s : all) {
+    if (!s.required) continue;
+    const std::string st = state_of(s, now);
+    if (st == "missing" || st == "unusable" || st == "expired") return 1;
+  }
+  return 0;
+}
+
+std::string render_status_table(const std::vector<CertStatus>& all, SysTime now) {
+  std::vector<std::vector<std::string>> rows = {
+      {"CERTIFICATE", "EXPIRES", "RESIDUAL TIME", "ROTATION DEADLINE", "PENDING CSR", "STATUS"}};
+  for (const auto& s : all) {
+    if (!s.required && !s.info) continue;
+    rows.push_back({s.name, s.info ? human_date(s.info->not_after) : "<none>",
+                    s.info ? short_duration(std::chrono::duration_cast<std::chrono::seconds>(s.info->not_after - now)) : "<none>",
+                    s.rotation_deadline ? human_date(*s.rotation_deadline) : "<none>",
+                    s.pending_csr.empty() ? "<none>" : s.pending_csr, state_of(s, now)});
+  }
+  std::vector<std::size_t> width(rows.front().size(), 0);
+  for (const auto& r : rows) {
+    for (std::size_t i = 0; i < r.size(); ++i) width[i] = std::max(width[i], r[i].size());
+  }
+  std::ostringstream out;
+  for (const auto& r : rows) {
+    for (std::size_t i = 0; i < r.size(); ++i) {
+      out << r[i];
+      if (i + 1 < r.size()) out << std::string(width[i] - r[i].size() + 3, ' ');
+    }
+    out << "\n";
+  }
+  for (const auto& s : all) {
+    if (!s.required && !s.info) continue;
+    out << "\n" << s.name << ": " << s.path.string() << "\n";
+    if (!s.info) {
+      out << "  problem       " << s.problem << "\n";
+    } else {
+      const auto& i = *s.info;
+      std::string subject = "CN=" + i.common_name;
+      for (const auto& o : i.organizations) subject += ", O=" + o;
+      out << "  subject       " << subject << "\n";
+      std::vector<std::string> sans;
+      for (const auto& d : i.dns_names) sans.push_back("DNS:" + d);
+      for (const auto& ip : i.ip_addresses) sans.push_back("IP:" + ip);
+      out << "  SANs          " << (sans.empty() ? "<none>" : join(sans)) << "\n";
+      out << "  issuer        " << i.issuer << "\n";
+      out << "  serial        " << i.serial << "\n";
+      out << "  key           " << i.key_algorithm << "\n";
+      out << "  valid         " << to_rfc3339(i.not_before) << " .. " << to_rfc3339(i.not_after) << "\n";
+    }
+    if (s.pending_since) {
+      out << "  pending CSR   " << s.pending_csr << " (filed "
+          << short_duration(std::chrono::duration_cast<std::chrono::seconds>(now - *s.pending_since)) << " ago)\n";
+    }
+    if (!s.last_error.empty()) out << "  last error    " << s.last_error << "\n";
+  }
+  return out.str();
+}
+
+nlohmann::json render_status_json(const std::vector<CertStatus>& all, SysTime now) {
+  nlohmann::json certs = nlohmann::json::array();
+  for (const auto& s : all) {
+    nlohmann::json j = {{"name", s.name}, {"path", s.path.string()}, {"status", state_of(s, now)}, {"required", s.required}};
+    if (s.info) {
+      const auto& i = *s.info;
+      j["commonName"] = i.common_name;
+      j["organizations"] = i.organizations;
+      j["dnsNames"] = i.dns_names;
+      j["ipAddresses"] = i.ip_addresses;
+      j["issuer"] = i.issuer;
+      j["serial"] = i.serial;
+      j["keyAlgorithm"] = i.key_algorithm;
+      j["notBefore"] = to_rfc3339(i.not_before);
+      j["notAfter"] = to_rfc3339(i.not_after);
+      j["residualSeconds"] = std::chrono::duration_cast<std::chrono::seconds>(i.not_after - now).count();
+    } else {
+      j["problem"] = s.problem;
+    }
+    j["rotationDeadline"] = s.rotation_deadline ? nlohmann::json(to_rfc3339(*s.rotation_deadline)) : nlohmann::json(nullptr);
+    j["pendingCSR"] = s.pending_csr.empty() ? nlohmann::json(nullptr) : nlohmann::json(s.pending_csr);
+    if (s.pending_since) j["pendingCSRAgeSeconds"] = std::chrono::duration_cast<std::chrono::seconds>(now - *s.pending_since).count();
+    j["lastError"] = s.last_error.empty() ? nlohmann::json(nullptr) : nlohmann::json(s.last_error);
+    certs.push_back(j);
+  }
+  return {{"certificates", certs}};
+}
+
+}  // namespace kcd::daemon

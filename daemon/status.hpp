@@ -1,0 +1,48 @@
+// `kubelet-certd status`: what every certificate is and when it will rotate, from the files
+// (works without a daemon) merged with what a running daemon reports.
+#pragma once
+
+#include "config/settings.hpp"
+#include "rotation/certificate.hpp"
+
+#include <nlohmann/json.hpp>
+
+#include <chrono>
+#include <filesystem>
+#include <optional>
+#include <string>
+#include <vector>
+
+namespace kcd::daemon {
+
+using SysTime = std::chrono::system_clock::time_point;
+
+struct CertStatus {
+  std::string name;                 // client, serving, ca
+  std::filesystem::path path;       // what was read (for the CA maybe "<kubeconfig> (embedded)")
+  std::optional<rotation::CertInfo> info;
+  std::string problem;              // missing / unreadable / mismatched, when there is no info
+  std::optional<SysTime> rotation_deadline;
+  std::string pending_csr;
+  std::optional<SysTime> pending_since;
+  std::string last_error;
+  std::string daemon_state;         // condition reported by a running daemon ("" without one)
+  bool required = true;             // counts for the exit code
+};
+
+// Reads the store, the state file and the CA; `daemon` is the control socket's status reply.
+std::vector<CertStatus> collect_status(const config::Settings& settings, const std::optional<nlohmann::json>& daemon);
+
+// "valid", "expired", "missing", or the problem; what the STATUS column and the JSON say.
+std::string state_of(const CertStatus& s, SysTime now);
+// Non-zero when a required certificate is missing or expired.
+int status_exit_code(const std::vector<CertStatus>& all, SysTime now);
+
+// kubeadm `certs check-expiration` style: a summary table, then each certificate's details.
+std::string render_status_table(const std::vector<CertStatus>& all, SysTime now);
+nlohmann::json render_status_json(const std::vector<CertStatus>& all, SysTime now);
+
+// "364d", "23h", "45m", "30s" (kubeadm's short human durations); "expired" when negative.
+std::string short_duration(std::chrono::seconds d);
+
+}  // namespace kcd::daemon
