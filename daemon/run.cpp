@@ -294,6 +294,7 @@ class Supervisor {
     watchdog_.cancel();
     deadline_.cancel();
     if (control_) control_->close();
+    if (metrics_) metrics_->close();
   }
 
   void arm_timeout() {
