@@ -1,27 +1,17 @@
 #!/bin/sh
-# Builds kubelet-certd_<version>_<arch>.deb and kubelet-certd-<version>.<arch>.rpm into OUT
-# (default: build/packages), each from its own Release build with the paths its distribution
-# expects (prefix /usr, /etc; the unit under /lib/systemd/system for Debian 12 and
-# /usr/lib/systemd/system for RPM distributions). Then lints both.
+# Builds kubelet-certd_<version>_<arch>.deb and kubelet-certd-<version>.<arch>.rpm from a
+# configured build directory (default: build, the `default` preset: prefix /usr) into OUT
+# (default: <build>/packages), then lints both.
 set -eu
 cd "$(dirname "$0")/.."
-out=${1:-build/packages}
+build=${1:-build}
+out=${2:-$build/packages}
 mkdir -p "$out"
 out=$(cd "$out" && pwd)
-jobs=$(nproc 2>/dev/null || echo 2)
-
-for kind in deb rpm; do
-  dir=build/pkg-$kind
-  unit=/lib/systemd/system
-  [ "$kind" = rpm ] && unit=/usr/lib/systemd/system
-  cmake -S . -B "$dir" -DCMAKE_BUILD_TYPE=Release -DCMAKE_INSTALL_PREFIX=/usr -DKCD_BUILD_TESTS=OFF \
-    -DKCD_UNIT_DIR="$unit" >/dev/null
-  cmake --build "$dir" -j"$jobs"
-  gen=DEB
-  [ "$kind" = rpm ] && gen=RPM
-  (cd "$dir" && cpack -G "$gen" >/dev/null)
-  cp "$dir"/kubelet-certd*."$kind" "$out"/
-done
+cmake --build "$build" --target kubelet-certd kcd_package_docs -j"$(nproc 2>/dev/null || echo 2)"
+(cd "$build" && cpack -G "DEB;RPM" -B "$out/cpack" >/dev/null)
+mv "$out"/cpack/kubelet-certd*.deb "$out"/cpack/kubelet-certd*.rpm "$out"/
+rm -rf "$out/cpack"
 ls -l "$out"
 echo "== lintian"
 lintian --fail-on error "$out"/kubelet-certd_*.deb
