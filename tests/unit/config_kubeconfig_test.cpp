@@ -92,6 +92,7 @@ TEST_F(Kubeconfig_, ReadsEmbeddedClientCertificateAndKey) {
 
 struct Refusal {
   std::string name;
+  friend void PrintTo(const Refusal& c, std::ostream* os) { *os << c.name; }
   std::string from, to;  // replace in the bootstrap kubeconfig
   std::string key;
   std::string fragment;

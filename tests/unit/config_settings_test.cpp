@@ -112,6 +112,7 @@ TEST(Settings, RelativeFlagPathsAreMadeAbsoluteAgainstTheWorkingDirectory) {
 
 struct ErrorCase {
   std::string name;
+  friend void PrintTo(const ErrorCase& c, std::ostream* os) { *os << c.name; }
   std::string yaml;
   int line, column;
   std::string key;

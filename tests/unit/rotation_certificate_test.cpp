@@ -126,6 +126,7 @@ World& world() {
 
 struct FieldCase {
   std::string name;
+  friend void PrintTo(const FieldCase& c, std::ostream* os) { *os << c.name; }
   std::function<CertSpec(World&)> spec;
   bool rsa = false;
   bool by_intermediate = false;
@@ -350,6 +351,7 @@ TEST(RotationCertificate, PemRoundTripKeepsTheExactDer) {
 
 struct BadChainCase {
   std::string name;
+  friend void PrintTo(const BadChainCase& c, std::ostream* os) { *os << c.name; }
   std::function<std::string()> pem;
   std::string fragment;
 };

@@ -34,6 +34,7 @@ ossl::PKeyPtr fixture_key(const std::string& name) {
 
 struct VectorCase {
   std::string name;
+  friend void PrintTo(const VectorCase& c, std::ostream* os) { *os << c.name; }
   std::string key_file;
   CsrRequest request;
   std::vector<std::string> usages;
@@ -97,6 +98,7 @@ TEST(RotationCsrName, SameInputsGiveTheSameName) {
 
 struct ChangeCase {
   std::string name;
+  friend void PrintTo(const ChangeCase& c, std::ostream* os) { *os << c.name; }
   std::function<void(CsrRequest&, std::vector<std::string>&)> change;
 };
 

@@ -295,6 +295,7 @@ TEST(RotationCsr, ParsingReportsABadSignatureWithoutFailing) {
 
 struct BadCsrCase {
   std::string name;
+  friend void PrintTo(const BadCsrCase& c, std::ostream* os) { *os << c.name; }
   std::function<std::string()> pem;
   std::string fragment;
 };

@@ -136,6 +136,7 @@ TEST(RotationKey, FindsTheKeyAfterTheCertificateChainOfAKubeletPem) {
 
 struct BadKeyCase {
   std::string name;
+  friend void PrintTo(const BadKeyCase& c, std::ostream* os) { *os << c.name; }
   std::function<std::string()> pem;
   std::string fragment;  // besides the source, the error must say this
 };

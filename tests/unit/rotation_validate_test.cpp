@@ -106,6 +106,7 @@ TEST(RotationValidate, AcceptsAGoodClientCertificateAndReturnsItsFacts) {
 
 struct GoodCase {
   std::string name;
+  friend void PrintTo(const GoodCase& c, std::ostream* os) { *os << c.name; }
   std::function<std::vector<ossl::X509Ptr>(World&)> make;
   std::function<void(ValidationPolicy&, World&)> adjust = [](ValidationPolicy&, World&) {};
   Usage usage = Usage::ClientAuth;
@@ -175,6 +176,7 @@ INSTANTIATE_TEST_SUITE_P(
 
 struct BadCase {
   std::string name;
+  friend void PrintTo(const BadCase& c, std::ostream* os) { *os << c.name; }
   std::function<std::vector<ossl::X509Ptr>(World&)> make;
   std::string fragment;  // the failing fact, as the message must name it
   Usage usage = Usage::ClientAuth;

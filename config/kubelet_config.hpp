@@ -1,0 +1,45 @@
+// The kubelet's KubeletConfiguration (kubelet.config.k8s.io/v1beta1): what kubelet-certd
+// sets in it (certificate files, client CA, hardening) as a text-preserving patch.
+#pragma once
+
+#include "config/expected.hpp"
+#include "config/settings.hpp"
+
+#include <filesystem>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace kcd::config {
+
+enum class Hardening { Cis, Minimal, Off };
+std::optional<Hardening> parse_hardening(std::string_view s);
+
+// The only cipher suites CIS 4.2.12 (kube-bench) accepts.
+const std::vector<std::string>& strong_cipher_suites();
+
+struct KubeletConfigPatch {
+  // Set only once a serving certificate is installed: a path to a missing file stops the kubelet.
+  std::optional<std::filesystem::path> tls_cert_file, tls_private_key_file;
+  std::optional<std::filesystem::path> client_ca_file;
+  Hardening hardening = Hardening::Cis;
+};
+
+struct PatchResult {
+  std::string text;
+  bool changed = false;
+  std::vector<std::string> changes;  // "readOnlyPort: 10255 -> 0", "removed rotateCertificates", ...
+};
+
+// Applies the patch to `original` (empty: a new file with apiVersion/kind). Comments, key
+// order, unknown fields, quoting, indentation and line endings of everything else are kept;
+// kubelet-certd owns rotation, so `rotateCertificates` and `serverTLSBootstrap` are removed
+// (never written as false: kube-bench fails 4.2.10 on an explicit false). The result is
+// re-parsed and compared with the intended document before it is returned. Idempotent.
+// Errors (malformed YAML with line:column, wrong kind, a shape that cannot be edited) name
+// `source`; no text is returned then.
+Expected<PatchResult, ConfigError> patch_kubelet_config(std::string_view original, const KubeletConfigPatch& patch,
+                                                        const std::filesystem::path& source);
+
+}  // namespace kcd::config
