@@ -4,3 +4,4 @@ kcd_add_test(config_settings_test SOURCES ${_u}/config_settings_test.cpp LIBS kc
 kcd_add_test(config_kubeconfig_test SOURCES ${_u}/config_kubeconfig_test.cpp LIBS kcd_config kcd_testsupport)
 kcd_add_test(config_duration_test SOURCES ${_u}/config_duration_test.cpp LIBS kcd_config)
 kcd_add_test(config_kubelet_config_test SOURCES ${_u}/config_kubelet_config_test.cpp LIBS kcd_config)
+kcd_add_test(config_cis_test SOURCES ${_u}/config_cis_test.cpp LIBS kcd_config)
