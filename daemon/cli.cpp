@@ -2,6 +2,7 @@
 
 #include "config/duration.hpp"
 #include "config/settings.hpp"
+#include "daemon/check.hpp"
 #include "daemon/control.hpp"
 #include "daemon/run.hpp"
 #include "daemon/status.hpp"
@@ -169,6 +170,19 @@ int cli_main(int argc, char** argv) {
   std::string status_output = "table";
   status_cmd->add_option("-o,--output", status_output, "table or json")->check(CLI::IsMember({"table", "json"}));
 
+  // check
+  CLI::App* cis_cmd = app.add_subcommand(
+      "check", "Report the CIS kubelet checks 4.1.5-4.1.10 and 4.2.1-4.2.14 as kube-bench evaluates them "
+               "(exit 1 when one FAILs); --fix patches kubelet-config.yaml and file modes/owners");
+  config::SettingFlags cis_flags;
+  cis_flags.add_to(*cis_cmd);
+  CheckOptions cis_options;
+  cis_cmd->add_option("-o,--output", cis_options.output, "table or json")->check(CLI::IsMember({"table", "json"}));
+  cis_cmd->add_flag("--fix", cis_options.fix, "Apply the kubelet-config.yaml patch and the file mode/owner fixes first");
+  cis_cmd->add_option("--system-root", cis_options.system_root,
+                      "Where the kubelet's service files and /proc are read (tests)")
+      ->group("");
+
   // check-config
   CLI::App* check_cmd = app.add_subcommand("check-config", "Validate the configuration and the flags, then exit (0 valid, 2 invalid)");
   config::SettingFlags check_flags;
@@ -192,6 +206,22 @@ int cli_main(int argc, char** argv) {
                                                 : " (" + settings->config_file.string() + ")")
               << "\n";
     return kExitOk;
+  }
+  if (*cis_cmd) {
+    auto settings = config::load_settings(cis_flags, env);
+    if (!settings) return config_error(settings.error());
+    try {
+      const CheckReport report = run_check(*settings, cis_options);
+      if (cis_options.output == "json") {
+        std::cout << render_check_json(report).dump(2) << "\n";
+      } else {
+        std::cout << render_check_table(report);
+      }
+      return check_exit_code(report);
+    } catch (const std::exception& e) {
+      std::cerr << "kubelet-certd: check --fix: " << e.what() << "\n";
+      return kExitError;
+    }
   }
   if (*status_cmd) {
     auto settings = config::load_settings(status_flags, env);

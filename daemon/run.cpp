@@ -2,6 +2,7 @@
 
 #include "config/rfc3339.hpp"
 #include "daemon/control.hpp"
+#include "daemon/kubelet_setup.hpp"
 #include "daemon/metrics.hpp"
 #include "rotation/atomic_file.hpp"
 #include "rotation/store.hpp"
@@ -116,6 +117,7 @@ class Supervisor {
       }
     }
     wait_signals();
+    if (configure_kubelet_now("start")) restart_kubelet("kubelet-config.yaml changed");
     start_agent();
     for (CertKind k : options_.renew) agent_->renew(k);
     if (options_.once) arm_timeout();
@@ -136,7 +138,14 @@ class Supervisor {
     AgentEvents ev;
     ev.status = [this](CertKind, const std::string&) { publish_status(); };
     ev.condition = [this](CertKind, Condition) { evaluate_once(); };
-    ev.serving_installed = [this](const std::filesystem::path& file) { tell_kubelet(file); };
+    ev.serving_installed = [this](const std::filesystem::path& file) {
+      // The first serving certificate also puts tlsCertFile/tlsPrivateKeyFile in the config.
+      if (configure_kubelet_now("serving certificate installed")) {
+        restart_kubelet("kubelet-config.yaml changed");
+      } else {
+        tell_kubelet(file);
+      }
+    };
     agent_ = std::make_unique<Agent>(io_, settings_, options_.tuning, ev);
     kinds_ = managed_kinds(settings_);
     for (CertKind k : kinds_) {
@@ -163,6 +172,15 @@ class Supervisor {
       c.valid = m->current() && m->current()->not_after > snap.now;
       snap.certs.push_back(c);
     }
+    // The CIS results read files and /proc: at most once a minute, and after every patch.
+    if (snap.now - cis_refreshed_ > std::chrono::minutes(1)) {
+      cis_refreshed_ = snap.now;
+      cis_.clear();
+      for (const auto& r : config::run_cis_checks(cis_inputs(settings_))) {
+        cis_.push_back(CisMetric{r.id, std::string(config::to_string(r.status))});
+      }
+    }
+    snap.cis = cis_;
     return snap;
   }
 
@@ -185,19 +203,52 @@ class Supervisor {
     notifier_.status(line);
   }
 
+  // Writes the CA file and patches kubelet-config.yaml (patchKubeletConfig). True when the
+  // kubelet's config file changed, which the kubelet only reads at start.
+  bool configure_kubelet_now(const char* why) {
+    try {
+      const KubeletSetup r = configure_kubelet(settings_);
+      if (r.ca_written) log::info("cluster CA written for the kubelet", {{"path", settings_.client_ca_file}});
+      for (const auto& c : r.conflicts) {
+        log::warn("kubelet flag overrides kubelet-config.yaml", {{"flag", c}, {"hint", "remove the flag from the kubelet's service files"}});
+      }
+      if (r.config_changed) {
+        std::string changes;
+        for (const auto& c : r.changes) changes += (changes.empty() ? "" : "; ") + c;
+        log::info("kubelet-config.yaml patched", {{"path", settings_.kubelet_config}, {"why", why}, {"changes", changes},
+                                                  {"backup", r.backup.empty() ? std::string("(new file)") : r.backup.string()}});
+      }
+      cis_refreshed_ = {};
+      return r.config_changed;
+    } catch (const std::exception& e) {
+      log::error("kubelet-config.yaml not patched", {{"path", settings_.kubelet_config}, {"error", e.what()},
+                                                     {"hint", "fix the file, then systemctl reload kubelet-certd"}});
+      return false;
+    }
+  }
+
+  void restart_kubelet(const std::string& why) {
+    if (settings_.kubelet_restart == "never") {
+      log::warn("kubelet must be restarted to apply its new configuration", {{"why", why}, {"kubelet_restart", "never"},
+                                                                            {"hint", "systemctl restart " + settings_.kubelet_unit}});
+      return;
+    }
+    auto r = systemd::try_restart_unit(settings_.kubelet_unit);
+    if (r.ok) {
+      log::info("kubelet restart requested", {{"unit", settings_.kubelet_unit}, {"job", r.job}, {"why", why}});
+    } else {
+      log::error("kubelet restart failed", {{"unit", settings_.kubelet_unit}, {"error", r.error}, {"why", why},
+                                            {"hint", "restart it by hand: systemctl restart " + settings_.kubelet_unit}});
+    }
+  }
+
   void tell_kubelet(const std::filesystem::path& file) {
     const auto version = settings_.kubelet_restart == "auto" ? systemd::installed_kubelet_version() : std::nullopt;
     if (!systemd::kubelet_restart_needed(settings_.kubelet_restart, version)) {
       log::info("kubelet reloads the serving certificate by itself", {{"path", file}, {"kubelet_restart", settings_.kubelet_restart}});
       return;
     }
-    auto r = systemd::try_restart_unit(settings_.kubelet_unit);
-    if (r.ok) {
-      log::info("kubelet restart requested", {{"unit", settings_.kubelet_unit}, {"job", r.job}, {"path", file}});
-    } else {
-      log::error("kubelet restart failed", {{"unit", settings_.kubelet_unit}, {"error", r.error},
-                                            {"hint", "restart it by hand: systemctl restart " + settings_.kubelet_unit}});
-    }
+    restart_kubelet("serving certificate " + file.string() + " changed");
   }
 
   nlohmann::json on_control(const nlohmann::json& request) {
@@ -363,6 +414,7 @@ class Supervisor {
     }
     settings_ = *fresh;
     log::info("configuration reloaded", {{"path", settings_.config_file}});
+    if (configure_kubelet_now("configuration reloaded")) restart_kubelet("kubelet-config.yaml changed");
     restart_pending_ = true;
     agent_->stop();
     notifier_.ready();
@@ -382,6 +434,8 @@ class Supervisor {
   int running_ = 0;
   bool finished_ = false;
   bool restart_pending_ = false;
+  mutable std::chrono::system_clock::time_point cis_refreshed_{};
+  mutable std::vector<CisMetric> cis_;
   RunResult result_;
 };
 

@@ -39,6 +39,7 @@ std::vector<std::string> args_for(const std::string& binary, const kcd::devapi::
                                 "--kubeconfig", (dir / "kubelet.conf").string(),
                                 "--cert-dir", (dir / "pki").string(),
                                 "--kubelet-config", (dir / "kubelet-config.yaml").string(),
+                                "--client-ca-file", (dir / "ca.crt").string(),
                                 "--serving=false"};  // the targets are per certificate: measure the client one
   a.insert(a.end(), extra.begin(), extra.end());
   return a;

@@ -42,6 +42,7 @@ bootstrapKubeconfig: $work/etc/kubernetes/bootstrap-kubelet.conf
 kubeconfig: $work/etc/kubernetes/kubelet.conf
 certDir: $work/var/lib/kubelet/pki
 kubeletConfig: $work/var/lib/kubelet/config.yaml
+clientCAFile: $work/etc/kubernetes/pki/ca.crt
 keyAlgorithm: ECDSA-P256
 # The serving certificate's SANs (defaults: the host's addresses and name).
 servingIPs: [127.0.0.1]
@@ -70,6 +71,10 @@ for c in client server; do
 done
 echo "    kubelet.conf ($(stat -c %a "$work/etc/kubernetes/kubelet.conf")) points the kubelet at:"
 grep -E 'server:|client-(certificate|key):' "$work/etc/kubernetes/kubelet.conf" | sed "s|$work|.|g; s/^/    /"
+
+step "4b. the kubelet's config file, patched (serving certificate, client CA, CIS hardening), and the CIS checks"
+sed "s|$work|.|g; s/^/    /" "$work/var/lib/kubelet/config.yaml"
+"$CERTD" check --config "$work/etc/kubelet-certd/config.yaml" | grep -E '^\[(PASS|FAIL|WARN)\]|checks (PASS|FAIL|WARN)' | sed 's/^/    /'
 
 step "5. run --once again: the certificates are valid, so no request at all"
 t0=$(ms)

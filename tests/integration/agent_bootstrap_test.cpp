@@ -44,6 +44,7 @@ class AgentBootstrap : public ::testing::Test {
                                   "--kubeconfig", kubeconfig().string(),
                                   "--cert-dir", cert_dir().string(),
                                   "--kubelet-config", (tmp_ / "config.yaml").string(),
+                                  "--client-ca-file", (tmp_ / "ca.crt").string(),
                                   "--log-level", "trace",
                                   "--serving=false"};  // these tests are about the client certificate
     a.insert(a.end(), extra.begin(), extra.end());

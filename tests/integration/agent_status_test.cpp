@@ -151,7 +151,11 @@ TEST_F(Status, RunningDaemonIsShownAndMetricsAreScraped) {
         "kubelet_certd_csrs_created_total{cert=\"client\"} 1", "kubelet_certd_csrs_created_total{cert=\"serving\"} 1",
         "kubelet_certd_rotation_attempts_total{cert=\"client\",result=\"success\"} 1",
         "kubelet_certd_rotation_attempts_total{cert=\"client\",result=\"denied\"} 0",
-        "kubelet_certd_last_success_timestamp_seconds{cert=\"client\"} ", "kubelet_certd_certificate_valid{cert=\"serving\"} 1"}) {
+        "kubelet_certd_last_success_timestamp_seconds{cert=\"client\"} ", "kubelet_certd_certificate_valid{cert=\"serving\"} 1",
+        // The daemon patched the kubelet's config file: the CIS results say so.
+        "# TYPE kubelet_certd_cis_check gauge", "kubelet_certd_cis_check{id=\"4.2.1\",status=\"PASS\"} 1",
+        "kubelet_certd_cis_check{id=\"4.2.10\",status=\"PASS\"} 1", "kubelet_certd_cis_check{id=\"4.2.10\",status=\"FAIL\"} 0",
+        "kubelet_certd_cis_check{id=\"4.1.9\",status=\"PASS\"} 1"}) {
     EXPECT_NE(body.find(needle), std::string::npos) << needle << "\n" << body;
   }
   EXPECT_EQ(http_get(port, "/other").rfind("HTTP/1.1 404", 0), 0u);

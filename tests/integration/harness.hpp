@@ -40,6 +40,8 @@ class AgentHarness : public ::testing::Test {
   fs::path cert_dir() const { return tmp_ / "pki"; }
   fs::path kubeconfig() const { return tmp_ / "kubelet.conf"; }
   fs::path config_file() const { return tmp_ / "config.yaml"; }
+  fs::path kubelet_config() const { return tmp_ / "kubelet-config.yaml"; }
+  fs::path client_ca() const { return tmp_ / "pki-ca" / "ca.crt"; }
 
   // Our settings file: serving SANs that the strict approver accepts.
   // `extra` lines ("key: value\n...") replace the defaults for their keys.
@@ -60,7 +62,8 @@ class AgentHarness : public ::testing::Test {
     }
     for (std::string x : std::vector<std::string>{"--config", config_file().string(), "--bootstrap-kubeconfig",
                           server_->bootstrap_kubeconfig_path().string(), "--kubeconfig", kubeconfig().string(),
-                          "--cert-dir", cert_dir().string(), "--kubelet-config", (tmp_ / "kubelet-config.yaml").string(),
+                          "--cert-dir", cert_dir().string(), "--kubelet-config", kubelet_config().string(),
+                          "--client-ca-file", client_ca().string(),
                           "--log-level", "debug"}) {
       a.push_back(x);
     }

@@ -1,0 +1,177 @@
+// kubelet-config.yaml patching by the daemon, the CA file it writes for the kubelet, and
+// `kubelet-certd check` (table, JSON, --fix, flag overrides) on a fake node tree.
+#include "tests/integration/harness.hpp"
+
+#include <nlohmann/json.hpp>
+#include <sys/stat.h>
+
+namespace kcd::testing {
+namespace {
+
+using json = nlohmann::json;
+
+unsigned mode_of(const fs::path& p) {
+  struct stat st {};
+  return ::stat(p.c_str(), &st) == 0 ? static_cast<unsigned>(st.st_mode & 07777) : 0u;
+}
+
+std::string fixture(const std::string& name) { return read_text(fs::path(KCD_FIXTURES_DIR) / "kubelet-config" / name); }
+
+class KubeletConfig : public AgentHarness {
+ protected:
+  void SetUp() override {
+    devapi::Options opts;
+    opts.serving_approver = devapi::ServingApprover::All;
+    start_devapi(opts);
+    write_config();
+    // A kubeadm node: the kubelet's drop-in and flags file under a fake system root.
+    root_ = tmp_ / "root";
+    write(root_ / "etc/systemd/system/kubelet.service.d/10-kubeadm.conf",
+          "[Service]\nEnvironment=\"KUBELET_KUBECONFIG_ARGS=--kubeconfig=" + kubeconfig().string() + "\"\n"
+          "Environment=\"KUBELET_CONFIG_ARGS=--config=" + kubelet_config().string() + "\"\n"
+          "ExecStart=\nExecStart=/usr/bin/kubelet $KUBELET_KUBECONFIG_ARGS $KUBELET_CONFIG_ARGS $KUBELET_EXTRA_ARGS\n",
+          0644);
+  }
+
+  static void write(const fs::path& p, const std::string& text, unsigned mode) {
+    fs::create_directories(p.parent_path());
+    std::ofstream(p, std::ios::binary) << text;
+    fs::permissions(p, static_cast<fs::perms>(mode));
+  }
+
+  RunOutput check(std::vector<std::string> extra = {}) {
+    extra.insert(extra.end(), {"--system-root", root_.string()});
+    return run("check", extra);
+  }
+
+  static std::map<std::string, std::string> statuses(const json& j) {
+    std::map<std::string, std::string> m;
+    for (const auto& c : j["checks"]) m[c["id"]] = c["status"];
+    return m;
+  }
+
+  fs::path root_;
+};
+
+TEST_F(KubeletConfig, DaemonWritesTheCaAndPatchesTheConfigKeepingABackup) {
+  write(kubelet_config(), fixture("commented.in.yaml"), 0644);
+  const std::string original = read_text(kubelet_config());
+  auto out = run("run", {"--once"});
+  ASSERT_EQ(out.exit_code, 0) << out.err;
+
+  // The CA from the kubeconfig, readable by the kubelet (0644).
+  ASSERT_TRUE(fs::exists(client_ca()));
+  EXPECT_EQ(mode_of(client_ca()), 0644u);
+  EXPECT_EQ(read_text(client_ca()), server_->ca_pem());
+
+  const std::string patched = read_text(kubelet_config());
+  EXPECT_EQ(mode_of(kubelet_config()), 0600u);
+  EXPECT_NE(patched.find("tlsCertFile: " + (cert_dir() / "kubelet-server-current.pem").string()), std::string::npos) << patched;
+  EXPECT_NE(patched.find("clientCAFile: " + client_ca().string()), std::string::npos) << patched;
+  EXPECT_NE(patched.find("# Owner: platform team (ticket OPS-1234). Do not remove these comments."), std::string::npos);
+  EXPECT_NE(patched.find("enabled: false      # TODO: turn off once monitoring v2 is live"), std::string::npos) << patched;
+  // Patched at start (hardening, CA) and again once the serving certificate was installed:
+  // the .bak is the version before the last change, the .orig the operator's own.
+  EXPECT_EQ(read_text(fs::path(kubelet_config().string() + ".kubelet-certd.orig")), original);
+  const std::string bak = read_text(fs::path(kubelet_config().string() + ".kubelet-certd.bak"));
+  EXPECT_NE(bak, original);
+  EXPECT_EQ(bak.find("tlsCertFile"), std::string::npos);
+  EXPECT_EQ(mode_of(fs::path(kubelet_config().string() + ".kubelet-certd.orig")), 0600u);
+  EXPECT_NE(out.err.find("kubelet-config.yaml patched"), std::string::npos) << out.err;
+  // kubeletRestart: never: the operator is told to restart the kubelet.
+  EXPECT_NE(out.err.find("kubelet must be restarted"), std::string::npos) << out.err;
+
+  // A second run changes nothing (same bytes, same inode).
+  const auto inode_before = fs::status(kubelet_config()).type();
+  struct stat st1 {}, st2 {};
+  ::stat(kubelet_config().c_str(), &st1);
+  auto again = run("run", {"--once"});
+  ASSERT_EQ(again.exit_code, 0) << again.err;
+  ::stat(kubelet_config().c_str(), &st2);
+  EXPECT_EQ(read_text(kubelet_config()), patched);
+  EXPECT_EQ(st1.st_ino, st2.st_ino);
+  EXPECT_EQ(inode_before, fs::file_type::regular);
+  EXPECT_EQ(again.err.find("kubelet-config.yaml patched"), std::string::npos) << again.err;
+}
+
+TEST_F(KubeletConfig, MissingConfigIsCreatedAndMalformedOneIsLeftUntouched) {
+  ASSERT_EQ(run("run", {"--once", "--serving=false"}).exit_code, 0);
+  const std::string created = read_text(kubelet_config());
+  EXPECT_NE(created.find("kind: KubeletConfiguration"), std::string::npos);
+  EXPECT_EQ(created.find("tlsCertFile"), std::string::npos) << "no serving certificate, no tlsCertFile";
+
+  const std::string bad = "apiVersion: kubelet.config.k8s.io/v1beta1\nkind: KubeletConfiguration\nreadOnlyPort: [10255\n";
+  write(kubelet_config(), bad, 0600);
+  auto out = run("run", {"--once"});
+  EXPECT_EQ(out.exit_code, 0) << "certificates still get issued: " << out.err;
+  EXPECT_EQ(read_text(kubelet_config()), bad);
+  EXPECT_NE(out.err.find("kubelet-config.yaml not patched"), std::string::npos) << out.err;
+  EXPECT_NE(out.err.find(kubelet_config().string() + ":4:"), std::string::npos) << out.err;
+}
+
+TEST_F(KubeletConfig, PatchingCanBeTurnedOff) {
+  write(kubelet_config(), fixture("kubeadm.in.yaml"), 0644);
+  ASSERT_EQ(run("run", {"--once", "--patch-kubelet-config=false"}).exit_code, 0);
+  EXPECT_EQ(read_text(kubelet_config()), fixture("kubeadm.in.yaml"));
+  EXPECT_EQ(mode_of(kubelet_config()), 0644u);
+}
+
+TEST_F(KubeletConfig, CheckReportsJsonAndFixMakesEveryCheckPass) {
+  ASSERT_EQ(run("run", {"--once", "--patch-kubelet-config=false"}).exit_code, 0);
+  write(kubelet_config(), fixture("kubeadm.in.yaml"), 0644);
+  fs::permissions(kubeconfig(), static_cast<fs::perms>(0640));
+
+  auto before = check({"-o", "json"});
+  EXPECT_EQ(before.exit_code, 1) << before.out << before.err;
+  const auto j = json::parse(before.out);
+  ASSERT_EQ(j["checks"].size(), 20u);
+  for (const auto& c : j["checks"]) {
+    for (const char* field : {"id", "title", "status", "evidence", "remediation"}) EXPECT_TRUE(c.contains(field)) << field;
+  }
+  auto s = statuses(j);
+  EXPECT_EQ(s["4.1.5"], "FAIL");
+  EXPECT_EQ(s["4.1.9"], "FAIL");
+  EXPECT_EQ(s["4.2.9"], "WARN");
+  EXPECT_EQ(s["4.2.12"], "WARN");
+  EXPECT_EQ(j["commandLineFrom"], "service files");
+
+  auto fixed = check({"--fix", "-o", "json"});
+  EXPECT_EQ(fixed.exit_code, 0) << fixed.out << fixed.err;
+  const auto f = json::parse(fixed.out);
+  for (const auto& c : f["checks"]) EXPECT_EQ(c["status"], "PASS") << c.dump();
+  EXPECT_FALSE(f["fixed"].empty());
+  EXPECT_EQ(mode_of(kubeconfig()), 0600u);
+  EXPECT_EQ(mode_of(kubelet_config()), 0600u);
+  EXPECT_EQ(read_text(fs::path(kubelet_config().string() + ".kubelet-certd.orig")), fixture("kubeadm.in.yaml"));
+
+  // The table: kube-bench's look, and a summary.
+  auto table = check();
+  EXPECT_EQ(table.exit_code, 0);
+  EXPECT_NE(table.out.find("[PASS] 4.2.10 Ensure that the --rotate-certificates argument is not set to false"), std::string::npos)
+      << table.out;
+  EXPECT_NE(table.out.find("== Summary ==\n20 checks PASS\n0 checks FAIL\n0 checks WARN\n"), std::string::npos) << table.out;
+}
+
+TEST_F(KubeletConfig, FlagsThatOverrideThePatchAreNamedWithTheirFile) {
+  ASSERT_EQ(run("run", {"--once"}).exit_code, 0);
+  write(root_ / "etc/default/kubelet", "# extra flags\nKUBELET_EXTRA_ARGS=--read-only-port=10255 --rotate-certificates=false\n", 0644);
+  auto out = check();
+  EXPECT_EQ(out.exit_code, 1) << out.out;  // 4.2.10 is scored
+  EXPECT_NE(out.out.find("[FAIL] 4.2.10"), std::string::npos) << out.out;
+  EXPECT_NE(out.out.find("[WARN] 4.2.4"), std::string::npos) << out.out;
+  EXPECT_NE(out.out.find("--read-only-port=10255 (/etc/default/kubelet:2) overrides readOnlyPort: 0"), std::string::npos) << out.out;
+  EXPECT_NE(out.out.find("--rotate-certificates=false (/etc/default/kubelet:2)"), std::string::npos) << out.out;
+  EXPECT_NE(out.out.find("kubelet-certd rotates"), std::string::npos);
+  // --fix cannot change a flag: still failing, and the file it was asked to patch is already right.
+  EXPECT_EQ(check({"--fix"}).exit_code, 1);
+}
+
+TEST_F(KubeletConfig, CheckWithABadSettingsFileExitsTwo) {
+  std::ofstream(config_file()) << "apiVersion: kubelet-certd.io/v1alpha1\nkind: KubeletCertdConfiguration\nhardening: strict\n";
+  auto out = check();
+  EXPECT_EQ(out.exit_code, 2);
+  EXPECT_NE(out.err.find("hardening"), std::string::npos) << out.err;
+}
+
+}  // namespace
+}  // namespace kcd::testing
