@@ -1,11 +1,15 @@
 #!/bin/sh
 # Installs everything kubelet-certd needs to build and test, from Debian 12 (bookworm)
-# packages only. Run as root. Safe to run again.
+# packages only: compilers and libraries, the packaging tools (dpkg-dev, rpm, lintian,
+# rpmlint) and what the systemd end-to-end test boots its container with
+# (systemd-container, mmdebstrap). Run as root. Safe to run again.
 set -eu
 export DEBIAN_FRONTEND=noninteractive
 apt-get update -qq
 apt-get install -y -qq --no-install-recommends \
   build-essential cmake pkg-config git ca-certificates openssl \
   libssl-dev libboost-dev libyaml-cpp-dev libspdlog-dev libfmt-dev libsystemd-dev \
-  nlohmann-json3-dev libcli11-dev libgtest-dev libgmock-dev >/dev/null
+  nlohmann-json3-dev libcli11-dev libgtest-dev libgmock-dev \
+  dpkg-dev fakeroot file rpm lintian rpmlint \
+  systemd-container mmdebstrap util-linux procps >/dev/null
 echo "build dependencies installed"

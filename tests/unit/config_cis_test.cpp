@@ -20,6 +20,7 @@ namespace {
 
 namespace fs = std::filesystem;
 using ::testing::HasSubstr;
+using namespace std::string_literals;
 
 std::string read(const fs::path& p) {
   std::ifstream in(p, std::ios::binary);
@@ -160,9 +161,9 @@ TEST_F(Cis, FlagOnTheCommandLineWinsOverTheFileAndIsNamedWithItsFile) {
 TEST_F(Cis, RunningKubeletsCommandLineIsWhatCounts) {
   patch_config();
   // The files say nothing wrong, but the running process was started with another flag.
-  write("proc/4242/cmdline", std::string("/usr/bin/kubelet\0--config=/var/lib/kubelet/config.yaml\0--hostname-override=x\0", 80),
+  write("proc/4242/cmdline", "/usr/bin/kubelet\0--config=/var/lib/kubelet/config.yaml\0--hostname-override=x\0"s,
         0444);
-  write("proc/17/cmdline", std::string("/usr/sbin/sshd\0-D\0", 18), 0444);
+  write("proc/17/cmdline", "/usr/sbin/sshd\0-D\0"s, 0444);
   auto rs = run();
   EXPECT_EQ(rs["4.2.7"].status, CisStatus::Warn);
   EXPECT_THAT(rs["4.2.7"].evidence, HasSubstr("--hostname-override=x (/proc/4242/cmdline)"));
