@@ -174,10 +174,13 @@ write_settings() {  # extra lines appended
 }
 certs_issued() { sh_ct 'test -s /var/lib/kubelet/pki/kubelet-client-current.pem && test -s /var/lib/kubelet/pki/kubelet-server-current.pem'; }
 ready_after_start() {
-  # Type=notify: `systemctl start` returns once READY=1 arrived; the journal orders "Started"
-  # after the daemon's own "starting" line.
-  [ "$(prop kubelet-certd ActiveState)" = active ] && [ "$(prop kubelet-certd SubState)" = running ] &&
-    in_ct journalctl -u kubelet-certd -o cat | grep -q "Started kubelet-certd"
+  # Type=notify: systemd logs "Started" only once READY=1 arrived, which the daemon sends
+  # after its "starting" line, from the running event loop.
+  [ "$(prop kubelet-certd ActiveState)" = active ] && [ "$(prop kubelet-certd SubState)" = running ] || return 1
+  local starting started
+  starting=$(in_ct journalctl -u kubelet-certd -o short-unix | awk '/kubelet-certd\[[0-9]+\]: starting / {print $1; exit}')
+  started=$(in_ct journalctl -u kubelet-certd -o short-unix | awk '/systemd\[1\]: Started kubelet-certd/ {print $1; exit}')
+  [ -n "$starting" ] && [ -n "$started" ] && awk -v a="$starting" -v b="$started" 'BEGIN { exit !(a <= b) }'
 }
 
 # ==== boot 1: the .deb ========================================================================
