@@ -54,6 +54,33 @@ long vm_hwm_kib(int pid) {
   return 0;
 }
 
+// Where the resident memory is: anonymous (heap, stacks: ours alone) versus file-backed
+// (library and program text, shared with every other process mapping the same files), and
+// the proportional share (PSS). Fields of /proc/<pid>/status and smaps_rollup, in KiB.
+struct MemoryBreakdown {
+  long rss_anon = 0, rss_file = 0, pss = 0, private_kib = 0;
+};
+MemoryBreakdown memory_breakdown(int pid) {
+  MemoryBreakdown m;
+  auto field = [](const std::string& line, const char* name, long& out) {
+    if (line.rfind(name, 0) == 0) out = std::stol(line.substr(std::string(name).size()));
+  };
+  std::ifstream status("/proc/" + std::to_string(pid) + "/status");
+  for (std::string line; std::getline(status, line);) {
+    field(line, "RssAnon:", m.rss_anon);
+    field(line, "RssFile:", m.rss_file);
+  }
+  long clean = 0, dirty = 0;
+  std::ifstream rollup("/proc/" + std::to_string(pid) + "/smaps_rollup");
+  for (std::string line; std::getline(rollup, line);) {
+    field(line, "Pss:", m.pss);
+    field(line, "Private_Clean:", clean);
+    field(line, "Private_Dirty:", dirty);
+  }
+  m.private_kib = clean + dirty;
+  return m;
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -109,6 +136,7 @@ int main(int argc, char** argv) {
   std::this_thread::sleep_for(std::chrono::seconds(idle_seconds));
   const int idle_requests = total(api.request_counts()) - before_idle;
   const double idle_rss = static_cast<double>(vm_hwm_kib(daemon.pid())) / 1024.0;
+  const MemoryBreakdown idle_mem = memory_breakdown(daemon.pid());
   daemon.signal(SIGTERM);
   daemon.wait_for(5s);
   api.stop();
@@ -127,6 +155,10 @@ int main(int argc, char** argv) {
               "   target <= 55 ms (half of kubelet's 111 ms) %s\n", median_ms, p90_ms, time_ok ? "OK" : "MISS");
   std::printf("  peak RSS: bootstrap max %.2f MiB, idle daemon %.2f MiB   target < 8 MiB %s\n", max_rss, idle_rss,
               rss_ok ? "OK" : "MISS");
+  std::printf("  idle daemon memory: RSS anonymous %.2f MiB + file-backed %.2f MiB (shared library text); PSS %.2f MiB;"
+              " private %.2f MiB\n",
+              static_cast<double>(idle_mem.rss_anon) / 1024.0, static_cast<double>(idle_mem.rss_file) / 1024.0,
+              static_cast<double>(idle_mem.pss) / 1024.0, static_cast<double>(idle_mem.private_kib) / 1024.0);
   std::printf("  API requests per certificate: max %.0f (median %.0f); with a valid certificate: %d   target <= 2 and 0 %s\n",
               max_requests, percentile(requests, 0.5), valid_requests, req_ok ? "OK" : "MISS");
   std::printf("  API requests while idle for %d s: %d   target 0 %s\n", idle_seconds, idle_requests, idle_ok ? "OK" : "MISS");
