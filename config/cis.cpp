@@ -343,6 +343,18 @@ std::vector<CisResult> run_cis_checks(const CisInputs& in, const CisDefinitions&
       config_text = s.str();
     }
   }
+  // kube-bench cannot read a config file that is not YAML/JSON either: every check that
+  // reads it fails, and the evidence says where the file is broken.
+  std::string config_problem = config_text ? "" : "kubelet config file " + conf.string() + " is missing";
+  if (config_text) {
+    try {
+      (void)YAML::Load(*config_text);
+    } catch (const YAML::ParserException& e) {
+      config_problem = "kubelet config file " + conf.string() + ":" + std::to_string(e.mark.line + 1) + ":" +
+                       std::to_string(e.mark.column + 1) + " is not valid YAML (" + e.msg + ")";
+      config_text.reset();
+    }
+  }
   fs::path ca = in.client_ca_file;
   if (const KubeletFlag* f = cl.find("--client-ca-file")) {
     ca = f->value;
@@ -380,7 +392,7 @@ std::vector<CisResult> run_cis_checks(const CisInputs& in, const CisDefinitions&
       const bool has_config = !d.audit_config.empty();
       if (has_config && !config_text) {
         error = true;  // kube-bench: `cat $kubeletconf` fails, the check fails
-        evidence.push_back("kubelet config file " + conf.string() + " is missing");
+        evidence.push_back(config_problem);
       }
       bool decided_by_file = true;
       for (const auto& t : d.items) {

@@ -61,10 +61,15 @@ MIRROR=${MIRROR:-http://deb.debian.org/debian}
 if [ "$(cat "$ROOTFS.include" 2>/dev/null)" != "$INCLUDE" ]; then
   rm -rf "$ROOTFS" "$ROOTFS.include"
   start=$(date +%s)
-  if ! timeout 600 mmdebstrap --variant=apt --dpkgopt=force-unsafe-io --include="$INCLUDE" \
+  build_rootfs() {
+    rm -rf "$ROOTFS"
+    timeout 600 mmdebstrap --variant=apt --dpkgopt=force-unsafe-io --include="$INCLUDE" \
       --customize-hook='chroot "$1" systemctl mask getty@tty1.service console-getty.service serial-getty@console.service' \
       --customize-hook='echo e2e-node > "$1/etc/hostname"' \
-      bookworm "$ROOTFS" "$MIRROR" >"$LOGS/mmdebstrap.log" 2>&1; then
+      bookworm "$ROOTFS" "$MIRROR" >"$LOGS/mmdebstrap.log" 2>&1
+  }
+  # One retry: the mirror is the only network this test uses.
+  if ! build_rootfs && ! { sleep 5 && build_rootfs; }; then
     tail -n 20 "$LOGS/mmdebstrap.log"
     die "rootfs (mmdebstrap bookworm from $MIRROR)"
   fi

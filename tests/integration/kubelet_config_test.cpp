@@ -166,6 +166,18 @@ TEST_F(KubeletConfig, FlagsThatOverrideThePatchAreNamedWithTheirFile) {
   EXPECT_EQ(check({"--fix"}).exit_code, 1);
 }
 
+TEST_F(KubeletConfig, FixRefusesAMalformedConfigAndChangesNothing) {
+  ASSERT_EQ(run("run", {"--once", "--patch-kubelet-config=false"}).exit_code, 0);
+  const std::string bad = "apiVersion: kubelet.config.k8s.io/v1beta1\nkind: KubeletConfiguration\nreadOnlyPort: [10255\n";
+  write(kubelet_config(), bad, 0644);
+  auto out = check({"--fix"});
+  EXPECT_EQ(out.exit_code, 1);
+  EXPECT_NE(out.err.find(kubelet_config().string() + ":4:"), std::string::npos) << out.err;
+  EXPECT_EQ(read_text(kubelet_config()), bad);
+  EXPECT_EQ(mode_of(kubelet_config()), 0644u) << "nothing is changed when the patch cannot be applied";
+  EXPECT_FALSE(fs::exists(kubelet_config().string() + ".kubelet-certd.bak"));
+}
+
 TEST_F(KubeletConfig, CheckWithABadSettingsFileExitsTwo) {
   std::ofstream(config_file()) << "apiVersion: kubelet-certd.io/v1alpha1\nkind: KubeletCertdConfiguration\nhardening: strict\n";
   auto out = check();

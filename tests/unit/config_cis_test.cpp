@@ -189,6 +189,15 @@ TEST_F(Cis, FileModesAndMissingFiles) {
   EXPECT_EQ(rs["4.2.7"].status, CisStatus::Pass);  // decided by the command line alone
 }
 
+TEST_F(Cis, MalformedConfigFailsItsChecksNamingLineAndColumn) {
+  write("var/lib/kubelet/config.yaml", "kind: KubeletConfiguration\nauthentication:\n  anonymous: {enabled: false\n", 0600);
+  auto rs = run();
+  EXPECT_EQ(rs["4.2.1"].status, CisStatus::Fail);
+  EXPECT_EQ(rs["4.2.12"].status, CisStatus::Warn);
+  EXPECT_THAT(rs["4.2.1"].evidence, HasSubstr("/var/lib/kubelet/config.yaml:4:1 is not valid YAML"));
+  EXPECT_EQ(rs["4.1.9"].status, CisStatus::Pass);  // its mode is still right
+}
+
 TEST_F(Cis, ClientCaFileFromTheConfigIsTheOneChecked) {
   write("etc/pki/other-ca.crt", "x", 0600);
   write("var/lib/kubelet/config.yaml",
