@@ -109,6 +109,15 @@ const std::vector<Setting>& schema() {
        "auto", {"auto", "always", "never"}, 0, 0, [](Settings& s, const V& v) { s.kubelet_restart = v.front(); }},
       {"kubeletUnit", "--kubelet-unit", Type::String, "The kubelet's systemd unit", "kubelet.service", {}, 0, 0,
        [](Settings& s, const V& v) { s.kubelet_unit = v.front(); }},
+      {"kubeletPath", "--kubelet-path", Type::OptionalPath,
+       "The kubelet binary whose version decides what is written to its config file (default: the running kubelet, "
+       "else the ExecStart= of kubeletUnit)",
+       "detected", {}, 0, 0,
+       [](Settings& s, const V& v) { s.kubelet_path = v.empty() ? std::filesystem::path() : std::filesystem::path(v.front()); }},
+      {"kubeletHealthTimeout", "--kubelet-health-timeout", Type::Duration,
+       "After a kubelet config change and restart: how long the kubelet has to be active (running) and answer healthz "
+       "before the change is rolled back",
+       "90s", {}, 10, 30 * 60, [](Settings& s, const V& v) { s.kubelet_health_timeout = std::chrono::seconds(std::stoll(v.front())); }},
       {"patchKubeletConfig", "--patch-kubelet-config", Type::Bool,
        "Patch kubeletConfig: serving certificate files, client CA, hardening (comments and order kept)", "true", {}, 0, 0,
        [](Settings& s, const V& v) { s.patch_kubelet_config = v.front() == "true"; }},

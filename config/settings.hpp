@@ -51,6 +51,12 @@ struct Settings {
   std::optional<std::int64_t> serving_expiration_seconds;
   std::string kubelet_restart = "auto";        // auto | always | never
   std::string kubelet_unit = "kubelet.service";
+  // The kubelet binary whose version decides what is written (overrides finding the running
+  // kubelet or its unit's ExecStart=); empty: detect.
+  std::filesystem::path kubelet_path;
+  // After a change to the kubelet's config file and its restart, how long the kubelet has to be
+  // active (running) and answer healthz before the change is rolled back.
+  std::chrono::seconds kubelet_health_timeout{90};
 
   // The kubelet's own configuration file.
   bool patch_kubelet_config = true;

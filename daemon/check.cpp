@@ -1,6 +1,7 @@
 #include "daemon/check.hpp"
 
 #include "daemon/kubelet_setup.hpp"
+#include "daemon/kubelet_worker.hpp"
 #include "systemd/dbus.hpp"
 
 #include <sys/stat.h>
@@ -37,46 +38,90 @@ void tighten(const fs::path& file, mode_t mask, std::vector<std::string>& fixed)
   }
 }
 
-const config::KubeletFlag* flag(const config::CisInputs& in, const char* name) { return in.command_line.find(name); }
+const kubelet::KubeletFlag* flag(const kubelet::CisInputs& in, const char* name) { return in.command_line.find(name); }
 
 }  // namespace
 
 CheckReport run_check(const config::Settings& settings, const CheckOptions& options) {
   CheckReport report;
-  config::CisInputs in = cis_inputs(settings, options.system_root);
+  KubeletContext ctx;
+  ctx.root = options.system_root;
+  if (options.system_root == "/") {
+    if (const auto st = systemd::unit_state(settings.kubelet_unit); st.state) ctx.main_pid = st.state->main_pid;
+  }
+  kubelet::CisInputs in = cis_inputs(settings, ctx);
   // The files the kubelet really uses: its flags win over our settings.
   const fs::path conf = flag(in, "--config") ? fs::path(flag(in, "--config")->value) : settings.kubelet_config;
   const fs::path kubeconfig = flag(in, "--kubeconfig") ? fs::path(flag(in, "--kubeconfig")->value) : settings.kubeconfig;
   report.kubelet_config = conf;
   report.command_line_origin = in.command_line.origin;
+  report.ignored = in.command_line.ignored;
 
-  if (options.fix) {
-    config::Settings s = settings;
-    s.patch_kubelet_config = true;
-    s.kubelet_config = conf;
-    const KubeletSetup setup = configure_kubelet(s, options.system_root);
-    if (setup.ca_written) report.fixed.push_back(s.client_ca_file.string() + ": written from the kubeconfig's CA");
-    for (const auto& c : setup.changes) report.fixed.push_back(conf.string() + ": " + c);
-    if (!setup.backup.empty()) report.fixed.push_back(conf.string() + ": previous version kept as " + setup.backup.string());
+  // What the patch would do on this node (the version rules decide what it holds back).
+  config::Settings s = settings;
+  s.patch_kubelet_config = true;
+  s.kubelet_config = conf;
+  std::optional<KubeletPlan> plan;
+  try {
+    plan = plan_kubelet(s, ctx);
+  } catch (const std::exception&) {
+    // A malformed file fails its checks (line:column in the evidence); only --fix must stop here.
+    if (options.fix) throw;
+  }
+  if (plan) {
+    report.kubelet = plan->kubelet.describe();
+    report.held_back = plan->patch.held_back;
+    report.rollbacks = plan->state.rollbacks;
+  }
+
+  if (options.fix && options.dry_run) {
+    report.diff = plan->diff();
+  } else if (options.fix) {
+    SystemKubeletEffects fx(settings.kubelet_unit, nullptr);
+    const KubeletChange change = apply_kubelet_plan(s, *plan, &fx, health_policy(settings));
+    if (change.ca_written) report.fixed.push_back(s.client_ca_file.string() + ": written from the kubeconfig's CA");
+    for (const auto& c : change.changes) report.fixed.push_back(conf.string() + ": " + c);
+    if (!change.backup.empty()) report.fixed.push_back(conf.string() + ": previous version kept as " + change.backup.string());
     tighten(kubeconfig, 0600, report.fixed);
     tighten(conf, 0600, report.fixed);
     fs::path ca = settings.client_ca_file;
     if (const auto* f = flag(in, "--client-ca-file")) ca = f->value;
     tighten(ca, 0644, report.fixed);
-    if (setup.config_changed) {
-      // The kubelet reads its config file only at start.
-      if (settings.kubelet_restart == "never") {
-        report.fixed.push_back("restart the kubelet to apply it: systemctl restart " + settings.kubelet_unit);
-      } else if (auto restarted = systemd::try_restart_unit(settings.kubelet_unit); restarted.ok) {
-        report.fixed.push_back(settings.kubelet_unit + ": restart requested");
-      } else {
-        report.fixed.push_back(settings.kubelet_unit + ": restart failed (" + restarted.error +
-                               "); restart it by hand: systemctl restart " + settings.kubelet_unit);
+    const std::string unit = settings.kubelet_unit;
+    switch (change.result) {
+      case KubeletChange::Result::Unchanged: break;
+      case KubeletChange::Result::Written:
+        report.fixed.push_back("restart the kubelet to apply it: systemctl restart " + unit +
+                               (change.detail.empty() ? std::string() : " (" + change.detail + ")"));
+        break;
+      case KubeletChange::Result::NotRestarted:
+        report.fixed.push_back(unit + ": restart failed (" + change.detail + "); restart it by hand: systemctl restart " + unit);
+        break;
+      case KubeletChange::Result::Healthy: report.fixed.push_back(unit + ": restarted, active (running) and healthy"); break;
+      case KubeletChange::Result::RolledBack:
+      case KubeletChange::Result::RollbackFailed:
+        report.fixed.push_back(unit + ": did not come back (" + change.detail + "); " + conf.string() +
+                               " restored, keys not written again: " + [&] {
+                                 std::string k;
+                                 for (const auto& x : change.refused_keys) k += (k.empty() ? "" : ", ") + x;
+                                 return k;
+                               }());
+        for (const auto& line : change.journal) report.fixed.push_back("  kubelet: " + line);
+        report.rollbacks++;
+        break;
+      case KubeletChange::Result::Interrupted: report.fixed.push_back(unit + ": check interrupted"); break;
+    }
+    if (change.result == KubeletChange::Result::RolledBack || change.result == KubeletChange::Result::RollbackFailed) {
+      // What is held back now includes what the rollback refused.
+      try {
+        report.held_back = plan_kubelet(s, ctx).patch.held_back;
+      } catch (const std::exception&) {
       }
     }
   }
   report.conflicts = kubelet_flag_conflicts(settings, in.command_line);
-  report.results = config::run_cis_checks(in);
+  report.results = kubelet::run_cis_checks(in);
+  mark_held_back(report.results, report.held_back);
   return report;
 }
 
@@ -86,12 +131,14 @@ std::string render_check_table(const CheckReport& r) {
   out << "[INFO] CIS kubelet checks (kube-bench cis-1.12 node definitions), config " << r.kubelet_config.string()
       << ", command line from " << (r.command_line_origin.empty() ? std::string("nowhere (no kubelet found)") : r.command_line_origin)
       << "\n";
+  if (!r.kubelet.empty()) out << "[INFO] kubelet " << r.kubelet << "\n";
+  for (const auto& i : r.ignored) out << "[INFO] ignored a process named kubelet: " << i << "\n";
   for (const auto& c : r.results) {
-    const auto st = config::to_string(c.status);
-    (c.status == config::CisStatus::Pass ? pass : c.status == config::CisStatus::Fail ? fail : warn)++;
+    const auto st = kubelet::to_string(c.status);
+    (c.status == kubelet::CisStatus::Pass ? pass : c.status == kubelet::CisStatus::Fail ? fail : warn)++;
     out << "[" << st << "] " << c.id << " " << c.title << "\n";
     out << "       evidence: " << c.evidence << "\n";
-    if (c.status != config::CisStatus::Pass) {
+    if (c.status != kubelet::CisStatus::Pass) {
       std::istringstream rem(c.remediation);
       bool first = true;
       for (std::string line; std::getline(rem, line);) {
@@ -104,6 +151,12 @@ std::string render_check_table(const CheckReport& r) {
     out << "\nkubelet flags that override kubelet-config.yaml:\n";
     for (const auto& c : r.conflicts) out << "  " << c << "\n";
   }
+  if (!r.held_back.empty()) {
+    out << "\nnot written to " << r.kubelet_config.string() << " (this kubelet would refuse them):\n";
+    for (const auto& h : r.held_back) out << "  " << h.key << (h.cis.empty() ? "" : " (CIS " + h.cis + ")") << ": " << h.reason << "\n";
+  }
+  if (r.rollbacks > 0) out << "\nkubelet config changes rolled back so far: " << r.rollbacks << "\n";
+  if (!r.diff.empty()) out << "\nwould write (--dry-run, nothing changed):\n" << r.diff;
   if (!r.fixed.empty()) {
     out << "\nfixed:\n";
     for (const auto& f : r.fixed) out << "  " << f << "\n";
@@ -116,26 +169,32 @@ nlohmann::json render_check_json(const CheckReport& r) {
   nlohmann::json checks = nlohmann::json::array();
   int pass = 0, fail = 0, warn = 0;
   for (const auto& c : r.results) {
-    (c.status == config::CisStatus::Pass ? pass : c.status == config::CisStatus::Fail ? fail : warn)++;
+    (c.status == kubelet::CisStatus::Pass ? pass : c.status == kubelet::CisStatus::Fail ? fail : warn)++;
     checks.push_back({{"id", c.id},
                       {"title", c.title},
-                      {"status", config::to_string(c.status)},
+                      {"status", kubelet::to_string(c.status)},
                       {"scored", c.scored},
                       {"evidence", c.evidence},
                       {"remediation", c.remediation},
                       {"fixable", c.fixable}});
   }
+  nlohmann::json held = nlohmann::json::array();
+  for (const auto& h : r.held_back) held.push_back({{"key", h.key}, {"cis", h.cis}, {"reason", h.reason}});
   return {{"checks", checks},
           {"summary", {{"pass", pass}, {"fail", fail}, {"warn", warn}}},
           {"kubeletConfig", r.kubelet_config.string()},
           {"commandLineFrom", r.command_line_origin},
           {"conflicts", r.conflicts},
-          {"fixed", r.fixed}};
+          {"fixed", r.fixed},
+          {"kubelet", r.kubelet},
+          {"heldBack", held},
+          {"rollbacks", r.rollbacks},
+          {"diff", r.diff}};
 }
 
 int check_exit_code(const CheckReport& r) {
   for (const auto& c : r.results) {
-    if (c.status == config::CisStatus::Fail) return 1;
+    if (c.status == kubelet::CisStatus::Fail) return 1;
   }
   return 0;
 }

@@ -179,6 +179,9 @@ int cli_main(int argc, char** argv) {
   CheckOptions cis_options;
   cis_cmd->add_option("-o,--output", cis_options.output, "table or json")->check(CLI::IsMember({"table", "json"}));
   cis_cmd->add_flag("--fix", cis_options.fix, "Apply the kubelet-config.yaml patch and the file mode/owner fixes first");
+  cis_cmd->add_flag("--dry-run", cis_options.dry_run,
+                    "With --fix: print the unified diff --fix would write and the keys it holds back; change nothing")
+      ->needs("--fix");
   cis_cmd->add_option("--system-root", cis_options.system_root,
                       "Where the kubelet's service files and /proc are read (tests)")
       ->group("");
@@ -230,12 +233,15 @@ int cli_main(int argc, char** argv) {
     if (daemon && daemon->contains("error")) daemon.reset();
     const auto now = std::chrono::system_clock::now();
     const auto all = collect_status(*settings, daemon);
+    const KubeletStatus kubelet_status = collect_kubelet_status(*settings, daemon);
     if (status_output == "json") {
       auto j = render_status_json(all, now);
+      j["kubeletConfig"] = kubelet_status_json(kubelet_status);
       j["daemon"] = daemon ? nlohmann::json{{"running", true}, {"pid", (*daemon)["pid"]}} : nlohmann::json{{"running", false}};
       std::cout << j.dump(2) << "\n";
     } else {
       std::cout << render_status_table(all, now);
+      std::cout << render_kubelet_status(kubelet_status);
       std::cout << "\ndaemon: " << (daemon ? "running (pid " + std::to_string((*daemon)["pid"].get<long>()) + ")" : std::string("not running"))
                 << "\n";
     }

@@ -1,10 +1,14 @@
 #include "daemon/kubelet_setup.hpp"
 
 #include "config/kubeconfig.hpp"
-#include "config/kubelet_config.hpp"
+#include "kubelet/diff.hpp"
 #include "rotation/atomic_file.hpp"
 
+#include <openssl/evp.h>
+
 #include <algorithm>
+#include <cerrno>
+#include <cstdio>
 #include <stdexcept>
 
 namespace kcd::daemon {
@@ -28,10 +32,10 @@ std::string cluster_ca_pem(const config::Settings& s) {
 
 }  // namespace
 
-std::vector<std::string> kubelet_flag_conflicts(const config::Settings& s, const config::KubeletCommandLine& cl) {
+std::vector<std::string> kubelet_flag_conflicts(const config::Settings& s, const kubelet::KubeletCommandLine& cl) {
   std::vector<std::string> out;
-  const auto hardening = config::parse_hardening(s.hardening).value_or(config::Hardening::Cis);
-  auto report = [&](const config::KubeletFlag& f, const std::string& why) {
+  const auto hardening = kubelet::parse_hardening(s.hardening).value_or(kubelet::Hardening::Cis);
+  auto report = [&](const kubelet::KubeletFlag& f, const std::string& why) {
     out.push_back(f.name + "=" + f.value + " (" + f.where + ") " + why);
   };
   auto flag = [&](const char* name) { return cl.find(name); };
@@ -60,7 +64,7 @@ std::vector<std::string> kubelet_flag_conflicts(const config::Settings& s, const
   if (const auto* f = flag("--feature-gates"); f && f->value.find("RotateKubeletServerCertificate=false") != std::string::npos) {
     report(*f, "sets RotateKubeletServerCertificate=false (CIS 4.2.11): remove that gate");
   }
-  if (hardening != config::Hardening::Off) {
+  if (hardening != kubelet::Hardening::Off) {
     if (const auto* f = flag("--anonymous-auth"); f && f->value != "false") {
       report(*f, "overrides authentication.anonymous.enabled: false (CIS 4.2.1)");
     }
@@ -69,10 +73,10 @@ std::vector<std::string> kubelet_flag_conflicts(const config::Settings& s, const
     }
     if (const auto* f = flag("--read-only-port"); f && f->value != "0") report(*f, "overrides readOnlyPort: 0 (CIS 4.2.4)");
   }
-  if (hardening == config::Hardening::Cis) {
+  if (hardening == kubelet::Hardening::Cis) {
     if (const auto* f = flag("--tls-cipher-suites")) {
       const auto words = f->value;
-      const auto& strong = config::strong_cipher_suites();
+      const auto& strong = kubelet::strong_cipher_suites();
       std::size_t start = 0;
       bool weak = false;
       while (start <= words.size()) {
@@ -87,55 +91,283 @@ std::vector<std::string> kubelet_flag_conflicts(const config::Settings& s, const
   return out;
 }
 
-config::CisInputs cis_inputs(const config::Settings& s, const fs::path& root) {
-  config::CisInputs in;  // files at their configured paths; the command line from `root`
+kubelet::CisInputs cis_inputs(const config::Settings& s, const KubeletContext& context) {
+  kubelet::CisInputs in;  // files at their configured paths; the command line from `root`
   in.kubelet_config = s.kubelet_config;
   in.kubeconfig = s.kubeconfig;
   in.client_ca_file = s.client_ca_file;
-  in.command_line = config::read_kubelet_command_line(root);
+  in.command_line = kubelet::read_kubelet_command_line(context.root, context.main_pid);
   return in;
 }
 
-KubeletSetup configure_kubelet(const config::Settings& s, const fs::path& root) {
-  KubeletSetup result;
-  std::error_code ec;
-  if (!fs::exists(s.client_ca_file, ec)) {
-    const std::string pem = cluster_ca_pem(s);
-    if (!pem.empty()) {
-      rotation::ensure_directory(s.client_ca_file.parent_path(), 0755);
-      rotation::write_file_atomic(s.client_ca_file, pem, 0644);
-      result.ca_written = true;
+void mark_held_back(std::vector<kubelet::CisResult>& results, const std::vector<kubelet::HeldKey>& held) {
+  for (const auto& h : held) {
+    for (auto& r : results) {
+      if (h.cis.empty() || r.id != h.cis || r.status == kubelet::CisStatus::Pass) continue;
+      r.status = kubelet::CisStatus::Warn;
+      r.evidence += "; not written by kubelet-certd: " + h.reason;
     }
   }
-  result.conflicts = kubelet_flag_conflicts(s, config::read_kubelet_command_line(root));
-  if (!s.patch_kubelet_config) return result;
+}
 
-  config::KubeletConfigPatch patch;
-  patch.hardening = config::parse_hardening(s.hardening).value_or(config::Hardening::Cis);
-  // A path to a missing file would stop the kubelet: only files that exist are named.
-  if (fs::exists(s.client_ca_file, ec)) patch.client_ca_file = s.client_ca_file;
+namespace {
+
+std::string sha256_hex(std::string_view text) {
+  unsigned char md[EVP_MAX_MD_SIZE];
+  unsigned int len = 0;
+  if (EVP_Digest(text.data(), text.size(), md, &len, EVP_sha256(), nullptr) != 1) {
+    throw std::runtime_error("EVP_Digest(SHA-256) failed");
+  }
+  std::string hex;
+  char buf[3];
+  for (unsigned int i = 0; i < len; ++i) {
+    std::snprintf(buf, sizeof buf, "%02x", md[i]);
+    hex += buf;
+  }
+  return hex;
+}
+
+fs::path change_state_path(const fs::path& cert_dir) { return cert_dir / kubelet::kChangeStateFileName; }
+
+// The kubelet and the settings a change was made for: a refusal holds while both stay.
+std::string fingerprint_of(const config::Settings& s, const kubelet::KubeletBinary& k) {
+  return "kubelet " + (k.version ? "v" + k.version->to_string() : std::string("unknown")) + "; hardening " + s.hardening +
+         "; kubeletConfig " + s.kubelet_config.string() + "; clientCAFile " + s.client_ca_file.string() + "; serving " +
+         (s.serving ? "true" : "false") + "; certDir " + s.cert_dir.string();
+}
+
+std::string read_if_exists(const fs::path& p, bool& existed) {
+  try {
+    std::string text = rotation::read_file(p, 4 << 20);
+    existed = true;
+    return text;
+  } catch (const rotation::FileError& e) {
+    if (e.code() != ENOENT) throw;
+    existed = false;
+    return {};
+  }
+}
+
+// Puts the previous text back (or removes a file we created).
+void restore(const fs::path& config, const std::string& backup) {
+  if (backup.empty()) {
+    rotation::remove_file_durable(config);
+    return;
+  }
+  rotation::write_file_atomic(config, rotation::read_file(backup, 4 << 20), 0600);
+}
+
+std::string join(const std::vector<std::string>& v, const char* sep) {
+  std::string out;
+  for (const auto& x : v) out += (out.empty() ? "" : sep) + x;
+  return out;
+}
+
+// The kubelet did not come back after a change: record the refusal first (a crash must not
+// lead to the same change again), restore the previous file, bring the kubelet back.
+void roll_back(const config::Settings& s, kubelet::ChangeState& state, KubeletEffects& fx, const HealthPolicy& policy,
+               const RestartCheck& failed, KubeletChange& out) {
+  const kubelet::PendingChange pending = *state.pending;
+  out.journal = fx.journal_tail();
+  if (!state.refused || state.refused->fingerprint != pending.fingerprint) state.refused = kubelet::RefusedChange{pending.fingerprint, {}, {}};
+  const std::string why = "the kubelet did not come back after kubelet-certd wrote it (" + failed.detail + "); rolled back";
+  for (const auto& k : pending.keys) state.refused->keys[k] = why;
+  state.refused->at = std::chrono::system_clock::now();
+  ++state.rollbacks;
+  out.refused_keys = pending.keys;
+  save_change_state(s.cert_dir, state);
+  restore(pending.config, pending.backup);
+  state.pending.reset();
+  save_change_state(s.cert_dir, state);
+  // The kubelet was running before our change: bring it back even if it is now failed.
+  const RestartCheck back = restart_and_check(fx, health_endpoint(pending.backup.empty() ? std::string() : rotation::read_file(pending.backup, 4 << 20)),
+                                              policy, false);
+  out.detail = failed.detail;
+  if (back.result == RestartCheck::Result::Healthy) {
+    out.result = KubeletChange::Result::RolledBack;
+  } else {
+    out.result = KubeletChange::Result::RollbackFailed;
+    out.detail += "; after the rollback: " + back.detail;
+  }
+}
+
+}  // namespace
+
+std::string_view to_string(KubeletChange::Result r) {
+  switch (r) {
+    case KubeletChange::Result::Unchanged: return "unchanged";
+    case KubeletChange::Result::Written: return "written";
+    case KubeletChange::Result::NotRestarted: return "not-restarted";
+    case KubeletChange::Result::Healthy: return "healthy";
+    case KubeletChange::Result::RolledBack: return "rolled-back";
+    case KubeletChange::Result::RollbackFailed: return "rollback-failed";
+    case KubeletChange::Result::Interrupted: return "interrupted";
+  }
+  return "?";
+}
+
+kubelet::ChangeState load_change_state(const fs::path& cert_dir, std::string* warning) {
+  const fs::path p = change_state_path(cert_dir);
+  bool existed = false;
+  std::string text;
+  try {
+    text = read_if_exists(p, existed);
+  } catch (const std::exception& e) {
+    if (warning) *warning = e.what();
+    return {};
+  }
+  if (!existed) return {};
+  auto parsed = kubelet::parse_change_state(text);
+  if (parsed.state) return *parsed.state;
+  // Set aside, never lost: the operator can read what it said.
+  const fs::path corrupt = fs::path(p.string() + ".corrupt");
+  std::error_code ec;
+  fs::rename(p, corrupt, ec);
+  if (warning) *warning = p.string() + ": " + parsed.error + "; set aside as " + corrupt.string() + " and started afresh";
+  return {};
+}
+
+void save_change_state(const fs::path& cert_dir, const kubelet::ChangeState& state) {
+  rotation::write_file_atomic(change_state_path(cert_dir), kubelet::serialize_change_state(state), 0600);
+}
+
+std::string KubeletPlan::diff() const {
+  if (!patch.changed) return {};
+  return kubelet::unified_diff(original, patch.text, config.relative_path().string());
+}
+
+KubeletPlan plan_kubelet(const config::Settings& s, const KubeletContext& context) {
+  KubeletPlan plan;
+  plan.config = s.kubelet_config;
+  std::error_code ec;
+  if (!fs::exists(s.client_ca_file, ec)) plan.ca_pem = cluster_ca_pem(s);
+  plan.command_line = kubelet::read_kubelet_command_line(context.root, context.main_pid);
+  plan.conflicts = kubelet_flag_conflicts(s, plan.command_line);
+  kubelet::DetectOptions detect;
+  detect.root = context.root;
+  if (!s.kubelet_path.empty()) detect.kubelet_path = s.kubelet_path;
+  detect.unit = s.kubelet_unit;
+  detect.main_pid = context.main_pid;
+  plan.kubelet = kubelet::detect_kubelet(detect);
+  plan.fingerprint = fingerprint_of(s, plan.kubelet);
+  plan.state = load_change_state(s.cert_dir, &plan.state_warning);
+
+  kubelet::KubeletConfigPatch patch;
+  patch.hardening = kubelet::parse_hardening(s.hardening).value_or(kubelet::Hardening::Cis);
+  // A path to a missing file would stop the kubelet: only files that exist (or that this
+  // change writes) are named.
+  if (fs::exists(s.client_ca_file, ec) || !plan.ca_pem.empty()) patch.client_ca_file = s.client_ca_file;
   const fs::path serving = s.cert_dir / "kubelet-server-current.pem";
   if (s.serving && fs::exists(serving, ec)) patch.tls_cert_file = patch.tls_private_key_file = serving;
+  patch.kubelet_version = plan.kubelet.version;
+  if (const auto* f = plan.command_line.find("--feature-gates")) patch.flag_gates = kubelet::parse_feature_gates_flag(f->value);
+  if (plan.state.refused && plan.state.refused->fingerprint == plan.fingerprint) patch.refused = plan.state.refused->keys;
 
-  const bool existed = fs::exists(s.kubelet_config, ec);
-  const std::string original = existed ? rotation::read_file(s.kubelet_config, 4 << 20) : std::string();
-  auto patched = config::patch_kubelet_config(original, patch, s.kubelet_config);
-  if (!patched) throw std::runtime_error(patched.error().format());
-  if (!patched->changed) return result;
-  if (existed) {
-    // The version before this change, and (once) the operator's own version from before
-    // kubelet-certd ever patched the file.
-    const fs::path first = fs::path(s.kubelet_config.string() + ".kubelet-certd.orig");
-    if (!fs::exists(first, ec)) rotation::write_file_atomic(first, original, 0600);
-    result.backup = kubelet_config_backup(s.kubelet_config);
-    rotation::write_file_atomic(result.backup, original, 0600);
-  } else {
-    rotation::ensure_directory(s.kubelet_config.parent_path(), 0755);
+  plan.original = read_if_exists(s.kubelet_config, plan.existed);
+  if (!s.patch_kubelet_config) {
+    plan.patch.text = plan.original;
+    return plan;
   }
-  rotation::write_file_atomic(s.kubelet_config, patched->text, 0600);
-  result.config_changed = true;
-  result.changes = patched->changes;
-  return result;
+  auto patched = kubelet::patch_kubelet_config(plan.original, patch, s.kubelet_config);
+  if (!patched) throw std::runtime_error(patched.error().format());
+  plan.patch = std::move(*patched);
+  return plan;
+}
+
+KubeletChange apply_kubelet_plan(const config::Settings& s, const KubeletPlan& plan, KubeletEffects* fx, const HealthPolicy& policy) {
+  KubeletChange out;
+  if (!plan.ca_pem.empty()) {
+    std::error_code ec;
+    if (!fs::exists(s.client_ca_file, ec)) {
+      rotation::ensure_directory(s.client_ca_file.parent_path(), 0755);
+      rotation::write_file_atomic(s.client_ca_file, plan.ca_pem, 0644);
+      out.ca_written = true;
+    }
+  }
+  if (!plan.patch.changed) return out;
+
+  // Before the file changes: the previous version, then the record of the change (so a crash
+  // from here on is finished or rolled back at the next start), then the file.
+  kubelet::ChangeState state = plan.state;
+  std::string backup;
+  if (plan.existed) {
+    std::error_code ec;
+    const fs::path first = fs::path(plan.config.string() + ".kubelet-certd.orig");
+    if (!fs::exists(first, ec)) rotation::write_file_atomic(first, plan.original, 0600);
+    out.backup = kubelet_config_backup(plan.config);
+    rotation::write_file_atomic(out.backup, plan.original, 0600);
+    backup = out.backup.string();
+  } else {
+    rotation::ensure_directory(plan.config.parent_path(), 0755);
+  }
+  state.kubelet = plan.kubelet.describe();
+  state.pending = kubelet::PendingChange{plan.config.string(), backup, sha256_hex(plan.patch.text), plan.patch.keys, plan.fingerprint,
+                                         std::chrono::system_clock::now()};
+  save_change_state(s.cert_dir, state);
+  rotation::write_file_atomic(plan.config, plan.patch.text, 0600);
+  out.changes = plan.patch.changes;
+  out.result = KubeletChange::Result::Written;
+
+  auto settle = [&](KubeletChange::Result r) {
+    state.pending.reset();
+    save_change_state(s.cert_dir, state);
+    out.result = r;
+    return out;
+  };
+  const auto mode = kubelet::parse_restart_mode(s.kubelet_restart).value_or(kubelet::RestartMode::Auto);
+  if (fx == nullptr || mode == kubelet::RestartMode::Never) return settle(KubeletChange::Result::Written);
+  const auto before = fx->unit_state();
+  if (before.state && !before.state->running() && before.state->active_state != "activating") {
+    out.detail = "the kubelet is not running (" + before.state->describe() + "): not started by kubelet-certd";
+    return settle(KubeletChange::Result::Written);
+  }
+  const RestartCheck check = restart_and_check(*fx, health_endpoint(plan.patch.text), policy, true);
+  switch (check.result) {
+    case RestartCheck::Result::Healthy: out.detail = check.detail; return settle(KubeletChange::Result::Healthy);
+    case RestartCheck::Result::NotRestarted: out.detail = check.detail; return settle(KubeletChange::Result::NotRestarted);
+    case RestartCheck::Result::Interrupted:
+      out.detail = check.detail;
+      out.result = KubeletChange::Result::Interrupted;
+      return out;
+    case RestartCheck::Result::Unhealthy: roll_back(s, state, *fx, policy, check, out); return out;
+  }
+  return out;
+}
+
+KubeletChange recover_kubelet_change(const config::Settings& s, KubeletEffects& fx, const HealthPolicy& policy) {
+  KubeletChange out;
+  std::string warning;
+  kubelet::ChangeState state = load_change_state(s.cert_dir, &warning);
+  if (!state.pending) return out;
+  const kubelet::PendingChange pending = *state.pending;
+  bool existed = false;
+  const std::string now = read_if_exists(pending.config, existed);
+  out.changes = {"unfinished change of " + pending.config + " (" + join(pending.keys, ", ") + ")"};
+  auto clear = [&](KubeletChange::Result r, std::string detail) {
+    state.pending.reset();
+    save_change_state(s.cert_dir, state);
+    out.result = r;
+    out.detail = std::move(detail);
+    return out;
+  };
+  if (!existed || sha256_hex(now) != pending.patched_sha256) {
+    return clear(KubeletChange::Result::Unchanged, "the change is no longer in the file: nothing to check");
+  }
+  const auto st = fx.unit_state();
+  if (st.state && (st.state->active_state == "inactive" || st.state->load_state != "loaded")) {
+    return clear(KubeletChange::Result::Written, "the kubelet is not running (" + st.state->describe() + "): nothing to check");
+  }
+  const RestartCheck check = check_health(fx, health_endpoint(now), policy);
+  switch (check.result) {
+    case RestartCheck::Result::Healthy: return clear(KubeletChange::Result::Healthy, check.detail);
+    case RestartCheck::Result::Interrupted:
+    case RestartCheck::Result::NotRestarted:
+      out.result = KubeletChange::Result::Interrupted;
+      out.detail = check.detail;
+      return out;
+    case RestartCheck::Result::Unhealthy: roll_back(s, state, fx, policy, check, out); return out;
+  }
+  return out;
 }
 
 }  // namespace kcd::daemon

@@ -1,12 +1,18 @@
 // Wires the kubelet to what kubelet-certd manages: the cluster CA file (written from the
-// kubeconfig if absent), kubelet-config.yaml patched (certificate files, client CA,
-// hardening) with a backup of the previous version, and the flags on the kubelet's command
-// line that would override the patch. Used by the daemon and by `check --fix`.
+// kubeconfig if absent) and kubelet-config.yaml patched (certificate files, client CA,
+// hardening) with only the keys this kubelet's version accepts. A change is recorded before it
+// is written, the kubelet restarted and checked, and rolled back when it does not come back;
+// the refused keys are not tried again until the kubelet or the settings change.
+// Used by the daemon (on a worker thread) and by `check --fix`.
 #pragma once
 
-#include "config/cis.hpp"
-#include "config/kubelet_flags.hpp"
 #include "config/settings.hpp"
+#include "daemon/kubelet_restart.hpp"
+#include "kubelet/change_state.hpp"
+#include "kubelet/cis.hpp"
+#include "kubelet/detect.hpp"
+#include "kubelet/kubelet_config.hpp"
+#include "kubelet/kubelet_flags.hpp"
 
 #include <filesystem>
 #include <string>
@@ -14,24 +20,77 @@
 
 namespace kcd::daemon {
 
-struct KubeletSetup {
-  bool ca_written = false;                 // client_ca_file was created
-  bool config_changed = false;             // kubelet-config.yaml was rewritten
-  std::vector<std::string> changes;        // what changed in it
-  std::filesystem::path backup;            // the previous version, when there was one
-  std::vector<std::string> conflicts;      // flags that override the patched settings
+// Where the kubelet is looked for: the system root (a temporary tree in tests) and the unit's
+// MainPID when systemd can say (0 otherwise).
+struct KubeletContext {
+  std::filesystem::path root = "/";
+  pid_t main_pid = 0;
 };
 
-// Throws std::runtime_error whose message names the file and the fix; nothing is changed
-// then (the CA file, if written, is correct on its own).
-KubeletSetup configure_kubelet(const config::Settings& settings, const std::filesystem::path& root = "/");
+// What configuring the kubelet would do now; computing it changes nothing.
+struct KubeletPlan {
+  kubelet::KubeletBinary kubelet;        // the kubelet the file is written for
+  kubelet::KubeletCommandLine command_line;
+  std::filesystem::path config;          // the kubelet config file
+  bool existed = false;
+  std::string original;                  // its text now ("" when it does not exist)
+  kubelet::PatchResult patch;            // the new text, what changes, what is held back
+  std::string ca_pem;                    // to write to clientCAFile ("" when it exists or is unknown)
+  std::vector<std::string> conflicts;    // flags that override the patched settings
+  std::string fingerprint;               // the kubelet version and settings the change is for
+  kubelet::ChangeState state;            // the record of earlier changes (certDir)
+  std::string state_warning;             // the record was unreadable and was set aside
+  std::string diff() const;              // unified diff of the change ("" when none)
+};
+
+// Throws std::runtime_error naming the file and the fix (a malformed config file); nothing is
+// changed then.
+KubeletPlan plan_kubelet(const config::Settings& settings, const KubeletContext& context);
+
+struct KubeletChange {
+  enum class Result {
+    Unchanged,       // nothing to write
+    Written,         // written; the kubelet was not restarted (kubeletRestart: never, not running, no effects)
+    NotRestarted,    // written; the restart could not be requested (`detail`)
+    Healthy,         // written, restarted, and the kubelet came back
+    RolledBack,      // the kubelet did not come back: the previous file was restored and it came back with it
+    RollbackFailed,  // restored, but the kubelet did not come back even so (`detail`)
+    Interrupted,     // a stop came while checking; the next start finishes the check
+  } result = Result::Unchanged;
+  bool ca_written = false;
+  std::vector<std::string> changes;
+  std::filesystem::path backup;
+  std::string detail;                    // why it was rolled back / not restarted
+  std::vector<std::string> journal;      // the kubelet's last journal lines, when rolled back
+  std::vector<std::string> refused_keys; // the keys refused by the rollback
+};
+std::string_view to_string(KubeletChange::Result r);
+
+// Writes the CA file and the plan's config file (the previous version kept as .bak, the
+// operator's own as .orig), then, unless kubeletRestart is never or the kubelet is not running
+// (it is never started by us), restarts it through `fx` and checks it; rolls back when it does
+// not come back. `fx` null: write only. Throws std::runtime_error when a file cannot be written.
+KubeletChange apply_kubelet_plan(const config::Settings& settings, const KubeletPlan& plan, KubeletEffects* fx,
+                                 const HealthPolicy& policy);
+
+// At start: a change whose check did not finish (a crash, a stop) is checked now and rolled
+// back if the kubelet is not healthy. Result Unchanged when there was nothing to finish.
+KubeletChange recover_kubelet_change(const config::Settings& settings, KubeletEffects& fx, const HealthPolicy& policy);
+
+// The change record in certDir; a corrupt one is set aside as <file>.corrupt and `warning` says so.
+kubelet::ChangeState load_change_state(const std::filesystem::path& cert_dir, std::string* warning);
+void save_change_state(const std::filesystem::path& cert_dir, const kubelet::ChangeState& state);
 
 // Flags on the kubelet's command line that contradict what kubelet-certd sets in the file:
 // "--read-only-port=10255 (/etc/default/kubelet:1) overrides readOnlyPort: 0 ...".
-std::vector<std::string> kubelet_flag_conflicts(const config::Settings& settings, const config::KubeletCommandLine& cl);
+std::vector<std::string> kubelet_flag_conflicts(const config::Settings& settings, const kubelet::KubeletCommandLine& cl);
 
 // What the CIS checks read on this node: the configured paths, the kubelet's command line.
-config::CisInputs cis_inputs(const config::Settings& settings, const std::filesystem::path& root = "/");
+kubelet::CisInputs cis_inputs(const config::Settings& settings, const KubeletContext& context = {});
+
+// CIS results adjusted for what the patch holds back: a check that does not pass because this
+// kubelet would refuse the setting is WARN, with the reason, not FAIL.
+void mark_held_back(std::vector<kubelet::CisResult>& results, const std::vector<kubelet::HeldKey>& held);
 
 // The backup of the previous kubelet-config.yaml: "<file>.kubelet-certd.bak"; the version
 // from before kubelet-certd first patched it stays in "<file>.kubelet-certd.orig".

@@ -1,5 +1,7 @@
 #include "daemon/metrics.hpp"
 
+#include <algorithm>
+
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/detached.hpp>
 #include <boost/asio/ip/tcp.hpp>
@@ -76,6 +78,15 @@ std::string render_prometheus(const MetricsSnapshot& s) {
         out += "kubelet_certd_cis_check{id=\"" + c.id + "\",status=\"" + st + "\"} " + (c.status == st ? "1" : "0") + "\n";
       }
     }
+  }
+  family(out, "kubelet_certd_kubelet_config_rollbacks_total", "counter",
+         "Changes to the kubelet's config file rolled back because the kubelet did not come back after them.");
+  out += "kubelet_certd_kubelet_config_rollbacks_total " + std::to_string(s.kubelet.rollbacks) + "\n";
+  family(out, "kubelet_certd_kubelet_config_key_held", "gauge",
+         "Keys the patch does not write: reason=version (this kubelet would refuse them) or rollback (refused after a rollback).");
+  for (const auto& k : s.kubelet.held_keys) {
+    const bool refused = std::find(s.kubelet.refused_keys.begin(), s.kubelet.refused_keys.end(), k) != s.kubelet.refused_keys.end();
+    out += "kubelet_certd_kubelet_config_key_held{key=\"" + k + "\",reason=\"" + (refused ? "rollback" : "version") + "\"} 1\n";
   }
   family(out, "kubelet_certd_build_info", "gauge", "Version of kubelet-certd.");
   out += std::string("kubelet_certd_build_info{version=\"") + KCD_VERSION + "\"} 1\n";

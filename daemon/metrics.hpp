@@ -29,9 +29,17 @@ struct CisMetric {
   std::string status;  // PASS | FAIL | WARN
 };
 
+// What kubelet-certd did to the kubelet's config file.
+struct KubeletMetrics {
+  long rollbacks = 0;                      // changes rolled back because the kubelet did not come back
+  std::vector<std::string> refused_keys;   // keys not written again after a rollback
+  std::vector<std::string> held_keys;      // keys held back (this kubelet would refuse them, or refused)
+};
+
 struct MetricsSnapshot {
   std::vector<CertMetrics> certs;
   std::vector<CisMetric> cis;
+  KubeletMetrics kubelet;
   SysTime now{};
 };
 

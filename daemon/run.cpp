@@ -3,11 +3,11 @@
 #include "config/rfc3339.hpp"
 #include "daemon/control.hpp"
 #include "daemon/kubelet_setup.hpp"
+#include "daemon/kubelet_worker.hpp"
 #include "daemon/metrics.hpp"
 #include "rotation/atomic_file.hpp"
 #include "rotation/store.hpp"
 #include "systemd/dbus.hpp"
-#include "systemd/kubelet.hpp"
 #include "systemd/log.hpp"
 #include "systemd/notify.hpp"
 
@@ -117,7 +117,11 @@ class Supervisor {
       }
     }
     wait_signals();
-    if (configure_kubelet_now("start")) restart_kubelet("kubelet-config.yaml changed");
+    // The kubelet's config file is patched (and the kubelet restarted and checked) on a worker
+    // thread: the loop that pings the watchdog never waits for the kubelet.
+    kubelet_ = std::make_unique<KubeletWorker>([this] { asio::post(io_, [this] { cis_refreshed_ = {}; }); });
+    kubelet_->recover(settings_);
+    kubelet_->configure(settings_, "start");
     start_agent();
     for (CertKind k : options_.renew) agent_->renew(k);
     if (options_.once) arm_timeout();
@@ -126,6 +130,9 @@ class Supervisor {
     // (on a control-plane node the kubelet itself runs the API server as a static pod).
     asio::post(io_, [this] { notifier_.ready(); });
     io_.run();
+    // A one-shot run ends after the kubelet's checks; a stop (signal) ended them already.
+    kubelet_->drain();
+    kubelet_.reset();
     if (control_) control_->close();
     if (metrics_) metrics_->close();
     notifier_.stopping();
@@ -138,14 +145,7 @@ class Supervisor {
     AgentEvents ev;
     ev.status = [this](CertKind, const std::string&) { publish_status(); };
     ev.condition = [this](CertKind, Condition) { evaluate_once(); };
-    ev.serving_installed = [this](const std::filesystem::path& file) {
-      // The first serving certificate also puts tlsCertFile/tlsPrivateKeyFile in the config.
-      if (configure_kubelet_now("serving certificate installed")) {
-        restart_kubelet("kubelet-config.yaml changed");
-      } else {
-        tell_kubelet(file);
-      }
-    };
+    ev.serving_installed = [this](const std::filesystem::path& file) { kubelet_->serving_changed(settings_, file); };
     agent_ = std::make_unique<Agent>(io_, settings_, options_.tuning, ev);
     kinds_ = managed_kinds(settings_);
     for (CertKind k : kinds_) {
@@ -176,11 +176,19 @@ class Supervisor {
     if (snap.now - cis_refreshed_ > std::chrono::minutes(1)) {
       cis_refreshed_ = snap.now;
       cis_.clear();
-      for (const auto& r : config::run_cis_checks(cis_inputs(settings_))) {
-        cis_.push_back(CisMetric{r.id, std::string(config::to_string(r.status))});
+      auto results = kubelet::run_cis_checks(cis_inputs(settings_));
+      if (kubelet_) mark_held_back(results, kubelet_->summary().held_back);
+      for (const auto& r : results) {
+        cis_.push_back(CisMetric{r.id, std::string(kubelet::to_string(r.status))});
       }
     }
     snap.cis = cis_;
+    if (kubelet_) {
+      const KubeletSummary k = kubelet_->summary();
+      snap.kubelet.rollbacks = k.rollbacks;
+      snap.kubelet.refused_keys = k.refused_keys;
+      for (const auto& h : k.held_back) snap.kubelet.held_keys.push_back(h.key);
+    }
     return snap;
   }
 
@@ -201,54 +209,6 @@ class Supervisor {
       if (const auto* m = agent_->lifecycle(k)) line += (line.empty() ? "" : "; ") + std::string(to_string(k)) + ": " + m->reason();
     }
     notifier_.status(line);
-  }
-
-  // Writes the CA file and patches kubelet-config.yaml (patchKubeletConfig). True when the
-  // kubelet's config file changed, which the kubelet only reads at start.
-  bool configure_kubelet_now(const char* why) {
-    try {
-      const KubeletSetup r = configure_kubelet(settings_);
-      if (r.ca_written) log::info("cluster CA written for the kubelet", {{"path", settings_.client_ca_file}});
-      for (const auto& c : r.conflicts) {
-        log::warn("kubelet flag overrides kubelet-config.yaml", {{"flag", c}, {"hint", "remove the flag from the kubelet's service files"}});
-      }
-      if (r.config_changed) {
-        std::string changes;
-        for (const auto& c : r.changes) changes += (changes.empty() ? "" : "; ") + c;
-        log::info("kubelet-config.yaml patched", {{"path", settings_.kubelet_config}, {"why", why}, {"changes", changes},
-                                                  {"backup", r.backup.empty() ? std::string("(new file)") : r.backup.string()}});
-      }
-      cis_refreshed_ = {};
-      return r.config_changed;
-    } catch (const std::exception& e) {
-      log::error("kubelet-config.yaml not patched", {{"path", settings_.kubelet_config}, {"error", e.what()},
-                                                     {"hint", "fix the file, then systemctl reload kubelet-certd"}});
-      return false;
-    }
-  }
-
-  void restart_kubelet(const std::string& why) {
-    if (settings_.kubelet_restart == "never") {
-      log::warn("kubelet must be restarted to apply its new configuration", {{"why", why}, {"kubelet_restart", "never"},
-                                                                            {"hint", "systemctl restart " + settings_.kubelet_unit}});
-      return;
-    }
-    auto r = systemd::try_restart_unit(settings_.kubelet_unit);
-    if (r.ok) {
-      log::info("kubelet restart requested", {{"unit", settings_.kubelet_unit}, {"job", r.job}, {"why", why}});
-    } else {
-      log::error("kubelet restart failed", {{"unit", settings_.kubelet_unit}, {"error", r.error}, {"why", why},
-                                            {"hint", "restart it by hand: systemctl restart " + settings_.kubelet_unit}});
-    }
-  }
-
-  void tell_kubelet(const std::filesystem::path& file) {
-    const auto version = settings_.kubelet_restart == "auto" ? systemd::installed_kubelet_version() : std::nullopt;
-    if (!systemd::kubelet_restart_needed(settings_.kubelet_restart, version)) {
-      log::info("kubelet reloads the serving certificate by itself", {{"path", file}, {"kubelet_restart", settings_.kubelet_restart}});
-      return;
-    }
-    restart_kubelet("serving certificate " + file.string() + " changed");
   }
 
   nlohmann::json on_control(const nlohmann::json& request) {
@@ -280,7 +240,12 @@ class Supervisor {
     for (CertKind k : kinds_) {
       if (const auto* m = agent_->lifecycle(k)) certs.push_back(describe_lifecycle(k, *m));
     }
-    return {{"certs", certs}, {"pid", static_cast<long>(::getpid())}};
+    const KubeletSummary k = kubelet_ ? kubelet_->summary() : KubeletSummary{};
+    nlohmann::json held = nlohmann::json::array();
+    for (const auto& h : k.held_back) held.push_back({{"key", h.key}, {"cis", h.cis}, {"reason", h.reason}});
+    return {{"certs", certs},
+            {"pid", static_cast<long>(::getpid())},
+            {"kubelet", {{"kubelet", k.kubelet}, {"rollbacks", k.rollbacks}, {"heldBack", held}, {"refusedKeys", k.refused_keys}}}};
   }
 
   void on_agent_done(std::exception_ptr e) {
@@ -392,6 +357,7 @@ class Supervisor {
         return;
       }
       log::info("signal received, stopping", {{"signal", sig == SIGTERM ? "SIGTERM" : "SIGINT"}});
+      kubelet_->stop();
       finish(options_.once ? kExitError : kExitOk, options_.once ? "interrupted" : "stopped by signal");
     });
   }
@@ -414,7 +380,7 @@ class Supervisor {
     }
     settings_ = *fresh;
     log::info("configuration reloaded", {{"path", settings_.config_file}});
-    if (configure_kubelet_now("configuration reloaded")) restart_kubelet("kubelet-config.yaml changed");
+    kubelet_->configure(settings_, "configuration reloaded");
     restart_pending_ = true;
     agent_->stop();
     notifier_.ready();
@@ -430,6 +396,7 @@ class Supervisor {
   std::unique_ptr<ControlServer> control_;
   std::unique_ptr<MetricsServer> metrics_;
   std::unique_ptr<Agent> agent_;
+  std::unique_ptr<KubeletWorker> kubelet_;
   std::vector<CertKind> kinds_;
   int running_ = 0;
   bool finished_ = false;

@@ -2,6 +2,7 @@
 
 #include "config/kubeconfig.hpp"
 #include "config/rfc3339.hpp"
+#include "kubelet/change_state.hpp"
 #include "rotation/atomic_file.hpp"
 #include "rotation/state.hpp"
 #include "rotation/store.hpp"
@@ -216,6 +217,69 @@ nlohmann::json render_status_json(const std::vector<CertStatus>& all, SysTime no
     certs.push_back(j);
   }
   return {{"certificates", certs}};
+}
+
+KubeletStatus collect_kubelet_status(const config::Settings& settings, const std::optional<nlohmann::json>& daemon) {
+  KubeletStatus k;
+  k.config = settings.kubelet_config;
+  const auto path = settings.cert_dir / kubelet::kChangeStateFileName;
+  std::error_code ec;
+  if (std::filesystem::exists(path, ec)) {
+    try {
+      auto parsed = kubelet::parse_change_state(rotation::read_file(path, 1 << 20));
+      if (parsed.state) {
+        k.kubelet = parsed.state->kubelet;
+        k.rollbacks = parsed.state->rollbacks;
+        if (parsed.state->refused) {
+          k.refused = parsed.state->refused->keys;
+          k.refused_at = parsed.state->refused->at;
+        }
+        if (parsed.state->pending) {
+          k.pending = parsed.state->pending->config + " (" + join(parsed.state->pending->keys) + ") since " +
+                      to_rfc3339(parsed.state->pending->since);
+        }
+      } else {
+        k.problem = path.string() + ": " + parsed.error;
+      }
+    } catch (const std::exception& e) {
+      k.problem = e.what();
+    }
+  }
+  if (daemon && daemon->contains("kubelet") && (*daemon)["kubelet"].is_object()) {
+    const auto& d = (*daemon)["kubelet"];
+    if (d.contains("kubelet") && d["kubelet"].is_string() && !d["kubelet"].get<std::string>().empty()) k.kubelet = d["kubelet"];
+    if (d.contains("heldBack") && d["heldBack"].is_array()) {
+      for (const auto& h : d["heldBack"]) {
+        if (h.is_object() && h.contains("key") && h.contains("reason") && h["key"].is_string() && h["reason"].is_string()) {
+          k.held_back.emplace_back(h["key"].get<std::string>(), h["reason"].get<std::string>());
+        }
+      }
+    }
+  }
+  return k;
+}
+
+std::string render_kubelet_status(const KubeletStatus& k) {
+  std::ostringstream out;
+  out << "\nkubelet config: " << k.config.string() << "\n";
+  out << "  written for   " << (k.kubelet.empty() ? std::string("<not patched yet>") : k.kubelet) << "\n";
+  for (const auto& [key, why] : k.held_back) out << "  held back     " << key << ": " << why << "\n";
+  for (const auto& [key, why] : k.refused) out << "  refused       " << key << ": " << why << "\n";
+  out << "  rollbacks     " << k.rollbacks << "\n";
+  if (!k.pending.empty()) out << "  unconfirmed   " << k.pending << "\n";
+  if (!k.problem.empty()) out << "  problem       " << k.problem << "\n";
+  return out.str();
+}
+
+nlohmann::json kubelet_status_json(const KubeletStatus& k) {
+  nlohmann::json held = nlohmann::json::array();
+  for (const auto& [key, why] : k.held_back) held.push_back({{"key", key}, {"reason", why}});
+  nlohmann::json j = {{"config", k.config.string()}, {"writtenFor", k.kubelet}, {"heldBack", held},
+                      {"refused", k.refused},        {"rollbacks", k.rollbacks}};
+  j["refusedAt"] = k.refused_at ? nlohmann::json(to_rfc3339(*k.refused_at)) : nlohmann::json(nullptr);
+  j["unconfirmedChange"] = k.pending.empty() ? nlohmann::json(nullptr) : nlohmann::json(k.pending);
+  if (!k.problem.empty()) j["problem"] = k.problem;
+  return j;
 }
 
 }  // namespace kcd::daemon

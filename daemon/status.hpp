@@ -9,6 +9,7 @@
 
 #include <chrono>
 #include <filesystem>
+#include <map>
 #include <optional>
 #include <string>
 #include <vector>
@@ -41,6 +42,23 @@ int status_exit_code(const std::vector<CertStatus>& all, SysTime now);
 // kubeadm `certs check-expiration` style: a summary table, then each certificate's details.
 std::string render_status_table(const std::vector<CertStatus>& all, SysTime now);
 nlohmann::json render_status_json(const std::vector<CertStatus>& all, SysTime now);
+
+// What kubelet-certd did to the kubelet's config file: the kubelet it was written for, what is
+// held back and why, what was refused after a rollback. From the change record in certDir and,
+// when a daemon runs, its live view.
+struct KubeletStatus {
+  std::string kubelet;                                  // "v1.24.17 (running kubelet (pid 812, ...))"
+  std::filesystem::path config;
+  long rollbacks = 0;
+  std::vector<std::pair<std::string, std::string>> held_back;  // key, why
+  std::map<std::string, std::string> refused;           // key, why (after a rollback)
+  std::optional<SysTime> refused_at;
+  std::string pending;                                  // a change not yet confirmed ("" when none)
+  std::string problem;                                  // the record could not be read
+};
+KubeletStatus collect_kubelet_status(const config::Settings& settings, const std::optional<nlohmann::json>& daemon);
+std::string render_kubelet_status(const KubeletStatus& k);
+nlohmann::json kubelet_status_json(const KubeletStatus& k);
 
 // "364d", "23h", "45m", "30s" (kubeadm's short human durations); "expired" when negative.
 std::string short_duration(std::chrono::seconds d);

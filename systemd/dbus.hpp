@@ -1,7 +1,11 @@
-// Asks systemd (over D-Bus, sd-bus) to restart a unit: how the kubelet is told to pick up a
-// new serving certificate when it cannot reload it by itself.
+// Talks to systemd over D-Bus (sd-bus): restarts a unit, and reads the state of one. How the
+// kubelet is restarted after a change, and how we see whether it came back.
 #pragma once
 
+#include <sys/types.h>
+
+#include <cstdint>
+#include <optional>
 #include <string>
 
 namespace kcd::systemd {
@@ -13,7 +17,28 @@ struct RestartResult {
 };
 
 // org.freedesktop.systemd1.Manager.TryRestartUnit(unit, "replace") on the system bus: restarts
-// the unit if it is running, does nothing if it is not. Blocking (sd-bus), a few ms.
+// the unit if it is running, does nothing if it is not. Blocking (sd-bus, 5 s at most).
 RestartResult try_restart_unit(const std::string& unit);
+// RestartUnit when !only_if_running: also starts a stopped or failed unit (used only to bring
+// back a kubelet that a change of ours stopped).
+RestartResult restart_unit(const std::string& unit, bool only_if_running);
+
+struct UnitState {
+  std::string load_state;    // "loaded", "not-found", ...
+  std::string active_state;  // "active", "activating", "failed", "inactive", ...
+  std::string sub_state;     // "running", "auto-restart", "dead", ...
+  pid_t main_pid = 0;
+  std::uint32_t n_restarts = 0;
+  bool running() const { return active_state == "active" && sub_state == "running"; }
+  std::string describe() const;  // "active (running), MainPID 812, NRestarts 0"
+};
+
+// The unit's ActiveState, SubState, MainPID and NRestarts; an error text when systemd cannot
+// be asked (no system bus, access denied). Blocking, 5 s at most.
+struct UnitStateResult {
+  std::optional<UnitState> state;
+  std::string error;
+};
+UnitStateResult unit_state(const std::string& unit);
 
 }  // namespace kcd::systemd

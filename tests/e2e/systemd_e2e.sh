@@ -50,7 +50,7 @@ ok "packages built; lintian and rpmlint pass ($(cd "$PKGS" && ls kubelet-certd*.
 DEB=$(cd "$PKGS" && ls kubelet-certd_*.deb)
 RPM=$(cd "$PKGS" && ls kubelet-certd-*.rpm)
 mkdir -p "$WORK/bin"
-cp "$BUILD/tests/kubelet-certd-devapi" "$WORK/bin/"
+cp "$BUILD/tests/kubelet-certd-devapi" "$BUILD/tests/kubelet-certd-fakekubelet" "$WORK/bin/"
 cp -r "$SRC/packaging/ansible" "$WORK/ansible"
 
 # ---- rootfs -------------------------------------------------------------------------------
@@ -149,17 +149,14 @@ logged() {
   return 1
 }
 
-# A node: devapi as the API server on 127.0.0.1:6443, a dummy kubelet (an old version, so
-# kubeletRestart: auto restarts it) with kubeadm's drop-in, and kubeadm's config file.
+# A node: devapi as the API server on 127.0.0.1:6443, a stand-in kubelet (kubelet-certd-fakekubelet:
+# reports version ${1:-1.30.4}, refuses seccompDefault without its gate below 1.25 as a real
+# kubelet does, serves healthz on 127.0.0.1:10248) with kubeadm's drop-in and kubeadm's config file.
 prepare_node() {
-  sh_ct 'mkdir -p /etc/kubernetes /var/lib/kubelet /var/lib/devapi /etc/systemd/system/kubelet.service.d
-    cat >/usr/bin/kubelet <<"K"
-#!/bin/sh
-if [ "${1:-}" = --version ]; then echo "Kubernetes v1.30.4"; exit 0; fi
-while :; do sleep 3600; done
-K
-    chmod 755 /usr/bin/kubelet
-    printf "[Unit]\nDescription=dummy kubelet\n[Service]\nExecStart=/usr/bin/kubelet\n[Install]\nWantedBy=multi-user.target\n" >/etc/systemd/system/kubelet.service
+  local version=${1:-1.30.4}
+  sh_ct "mkdir -p /etc/kubernetes /var/lib/kubelet /var/lib/devapi /etc/systemd/system/kubelet.service.d
+    install -m 755 /e2e-bin/kubelet-certd-fakekubelet /usr/bin/kubelet && echo $version >/usr/bin/kubelet.version" || return 1
+  sh_ct 'printf "[Unit]\nDescription=stand-in kubelet\n[Service]\nExecStart=/usr/bin/kubelet\nRestart=always\nRestartSec=1\nStartLimitIntervalSec=0\n[Install]\nWantedBy=multi-user.target\n" >/etc/systemd/system/kubelet.service
     cat >/etc/systemd/system/kubelet.service.d/10-kubeadm.conf <<"D"
 [Service]
 Environment="KUBELET_KUBECONFIG_ARGS=--bootstrap-kubeconfig=/etc/kubernetes/bootstrap-kubelet.conf --kubeconfig=/etc/kubernetes/kubelet.conf"
@@ -211,7 +208,12 @@ check "kubelet-config.yaml patched (serving certificate, CA, hardening; comments
   'grep -q "tlsCertFile: /var/lib/kubelet/pki/kubelet-server-current.pem" /var/lib/kubelet/config.yaml &&
    grep -q "readOnlyPort: 0" /var/lib/kubelet/config.yaml && ! grep -q rotateCertificates /var/lib/kubelet/config.yaml &&
    grep -q "# kept by the patch" /var/lib/kubelet/config.yaml && test -s /etc/kubernetes/pki/ca.crt'
+check "kubelet v1.30 (from the running process) gets seccompDefault: true" sh_ct 'grep -q "^seccompDefault: true" /var/lib/kubelet/config.yaml'
 check "kubelet-certd check: every CIS kubelet check passes" logged "$LOGS/check.json" in_ct kubelet-certd check -o json
+check "the kubelet restarts were checked: active (running) and healthz ok" eventually 30 sh_ct \
+  'journalctl -u kubelet-certd -o cat | grep -q "kubelet restarted and healthy" && [ "$(systemctl show -P SubState kubelet)" = running ]'
+check "check --fix --dry-run shows nothing to change on a patched node" sh_ct \
+  'kubelet-certd check --fix --dry-run >/tmp/dry.txt; ! grep -q "would write" /tmp/dry.txt' 
 check "the dummy kubelet.service was restarted over D-Bus" eventually 10 sh_ct "[ \"\$(systemctl show -P MainPID kubelet)\" != $KUBELET_PID0 ]"
 KUBELET_PID1=$(prop kubelet MainPID)
 check "renew serving --once rotates through the running daemon" logged "$LOGS/renew.log" in_ct timeout 60 kubelet-certd renew serving --once
@@ -249,7 +251,52 @@ check "the kubelet keeps running" [ "$(prop kubelet ActiveState)" = active ]
 in_ct journalctl -u kubelet-certd --no-pager >"$LOGS/deb-journal.log" 2>&1
 shutdown
 
-# ==== boot 2: the .rpm, its scriptlets against the real systemd ===============================
+# ==== boot 2: a v1.24 kubelet: what it refuses is never written; a bad change is rolled back ====
+boot e2e-v124 || die "boot for the v1.24 kubelet"
+prepare_node 1.24.17 || die "devapi and the v1.24 stand-in kubelet"
+in_ct timeout 120 apt-get install -y -q "/pkgs/$DEB" >"$LOGS/apt-install-v124.log" 2>&1 || die "apt-get install on the v1.24 node"
+write_settings 'kubeletRestart: auto\n'
+check "v1.24: the service starts" sh_ct 'timeout 60 systemctl start kubelet-certd'
+check "v1.24: the certificates are issued" eventually 30 certs_issued
+check "v1.24: the config is patched without seccompDefault" eventually 30 sh_ct \
+  'grep -q "readOnlyPort: 0" /var/lib/kubelet/config.yaml && grep -q tlsCertFile /var/lib/kubelet/config.yaml && ! grep -q seccompDefault /var/lib/kubelet/config.yaml'
+check "v1.24: the held-back key is logged with its reason" sh_ct \
+  'journalctl -u kubelet-certd -o cat | grep -q "seccompDefault needs the SeccompDefault feature gate on kubelet 1.24"'
+check "v1.24: the kubelet runs (never restarted into a failure)" sh_ct \
+  '[ "$(systemctl show -P SubState kubelet)" = running ] && [ "$(systemctl show -P NRestarts kubelet)" = 0 ]'
+check "v1.24: check reports 4.2.14 as WARN with the reason" sh_ct \
+  'kubelet-certd check -o json >/tmp/c.json; grep -A6 "\"4.2.14\"" /tmp/c.json | grep -q "\"WARN\"" && grep -q "needs the SeccompDefault feature gate on kubelet 1.24" /tmp/c.json'
+check "v1.24: check --fix --dry-run names the held-back key and changes nothing" sh_ct \
+  'sha=$(sha256sum /var/lib/kubelet/config.yaml); kubelet-certd check --fix --dry-run >/tmp/dry.txt; grep -q "seccompDefault (CIS 4.2.14): seccompDefault needs" /tmp/dry.txt && [ "$(sha256sum /var/lib/kubelet/config.yaml)" = "$sha" ]'
+# Force a change this kubelet refuses: kubeletPath names a binary that says 1.30, the kubelet that
+# runs is still 1.24. The daemon writes seccompDefault, the kubelet crash-loops, the daemon rolls back.
+sh_ct 'mkdir -p /opt/new && install -m 755 /e2e-bin/kubelet-certd-fakekubelet /opt/new/kubelet && echo 1.30.4 >/opt/new/kubelet.version
+  cp /var/lib/kubelet/config.yaml /tmp/config-before.yaml'
+KPID=$(prop kubelet MainPID)
+write_settings 'kubeletRestart: auto\nkubeletPath: /opt/new/kubelet\nkubeletHealthTimeout: 30s\n'
+in_ct systemctl reload kubelet-certd >/dev/null 2>&1
+check "forced bad change: rolled back, logged with the key and the kubelet's own error" eventually 60 sh_ct \
+  'journalctl -u kubelet-certd -o cat | grep "kubelet config change rolled back" | grep -q "seccompDefault" &&
+   journalctl -u kubelet-certd -o verbose | grep -q "CERTD_KUBELET_JOURNAL=.*SeccompDefault feature gate must be enabled"'
+check "... the kubelet did fail on it (it was really tried)" sh_ct "journalctl -u kubelet -o cat | grep -q 'SeccompDefault feature gate must be enabled'"
+check "... the original file is back" sh_ct 'cmp -s /tmp/config-before.yaml /var/lib/kubelet/config.yaml'
+check "... the kubelet ends active (running), with a new process" eventually 30 sh_ct \
+  "[ \"\$(systemctl show -P ActiveState kubelet)\" = active ] && [ \"\$(systemctl show -P SubState kubelet)\" = running ] && [ \"\$(systemctl show -P MainPID kubelet)\" != $KPID ]"
+check "... the refusal is recorded in the state" sh_ct \
+  'grep -q "\"rollbacks\": 1" /var/lib/kubelet/pki/kubelet-certd-kubelet.json && grep -A3 "\"refused\"" /var/lib/kubelet/pki/kubelet-certd-kubelet.json | grep -q seccompDefault'
+check "... status shows it" sh_ct 'kubelet-certd status | grep -q "refused       seccompDefault" && kubelet-certd status | grep -q "rollbacks     1"'
+check "... the metrics show it" in_ct bash -c 'exec 3<>/dev/tcp/127.0.0.1/10271 && printf "GET /metrics HTTP/1.0\r\n\r\n" >&3 && cat <&3 | grep -q "^kubelet_certd_kubelet_config_rollbacks_total 1"'
+KPID=$(prop kubelet MainPID)
+KRESTARTS=$(prop kubelet NRestarts)
+check "a second start does not try the refused change again" sh_ct \
+  "timeout 60 systemctl restart kubelet-certd && sleep 5 && cmp -s /tmp/config-before.yaml /var/lib/kubelet/config.yaml &&
+   [ \"\$(systemctl show -P MainPID kubelet)\" = $KPID ] && [ \"\$(systemctl show -P NRestarts kubelet)\" = $KRESTARTS ] &&
+   [ \"\$(journalctl -u kubelet-certd -o cat | grep -c 'kubelet config change rolled back')\" = 1 ]"
+in_ct journalctl -u kubelet-certd --no-pager >"$LOGS/v124-journal.log" 2>&1
+in_ct journalctl -u kubelet --no-pager >"$LOGS/v124-kubelet.log" 2>&1
+shutdown
+
+# ==== boot 3: the .rpm, its scriptlets against the real systemd ===============================
 boot e2e-rpm || die "second boot"
 prepare_node || die "devapi and the dummy kubelet inside the second container"
 check "rpm -i --nodeps of the .rpm succeeds" logged "$LOGS/rpm-install.log" in_ct timeout 120 rpm -i --nodeps "/pkgs/$RPM"
@@ -263,7 +310,7 @@ check "%preun stopped and disabled it" sh_ct '[ "$(systemctl show -P ActiveState
 check "erasing leaves the kubelet's certificates" sh_ct 'test -L /var/lib/kubelet/pki/kubelet-client-current.pem'
 shutdown
 
-# ==== boot 3: the Ansible role =================================================================
+# ==== boot 4: the Ansible role =================================================================
 boot e2e-ansible || die "third boot"
 prepare_node || die "devapi and the dummy kubelet inside the third container"
 sh_ct "cat >/tmp/play.yml <<P

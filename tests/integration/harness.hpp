@@ -42,12 +42,26 @@ class AgentHarness : public ::testing::Test {
   fs::path config_file() const { return tmp_ / "config.yaml"; }
   fs::path kubelet_config() const { return tmp_ / "kubelet-config.yaml"; }
   fs::path client_ca() const { return tmp_ / "pki-ca" / "ca.crt"; }
+  fs::path fake_kubelet() const { return tmp_ / "bin" / "kubelet"; }
+
+  // An executable that answers `--version` like a kubelet of `version` ("1.30.4").
+  static void write_fake_kubelet(const fs::path& path, const std::string& version) {
+    fs::create_directories(path.parent_path());
+    std::ofstream(path) << "#!/bin/sh\necho 'Kubernetes v" << version << "'\n";
+    fs::permissions(path, static_cast<fs::perms>(0755));
+  }
+  std::string fake_kubelet_version = "1.30.4";
 
   // Our settings file: serving SANs that the strict approver accepts.
   // `extra` lines ("key: value\n...") replace the defaults for their keys.
+  // kubeletPath is a stand-in kubelet reporting `fake_kubelet_version` (what decides the keys
+  // written to the kubelet's config file); tests that need none say `kubeletPath: ""`.
   void write_config(const std::string& extra = {}) {
     std::string text = "apiVersion: kubelet-certd.io/v1alpha1\nkind: KubeletCertdConfiguration\n";
-    for (std::string line : {"nodeName: worker-1", "servingIPs: [127.0.0.1]", "servingDNSNames: []", "kubeletRestart: never"}) {
+    write_fake_kubelet(fake_kubelet(), fake_kubelet_version);
+    const std::string kubelet_path = "kubeletPath: " + fake_kubelet().string();
+    for (std::string line : {"nodeName: worker-1", "servingIPs: [127.0.0.1]", "servingDNSNames: []", "kubeletRestart: never",
+                             kubelet_path.c_str()}) {
       const std::string key = line.substr(0, line.find(':') + 1);
       if (extra.find(key) == std::string::npos) text += line + "\n";
     }

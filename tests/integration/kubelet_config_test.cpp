@@ -178,6 +178,62 @@ TEST_F(KubeletConfig, FixRefusesAMalformedConfigAndChangesNothing) {
   EXPECT_FALSE(fs::exists(kubelet_config().string() + ".kubelet-certd.bak"));
 }
 
+TEST_F(KubeletConfig, OnKubelet124SeccompDefaultIsHeldBackAndCheckSaysWhy) {
+  fake_kubelet_version = "1.24.17";
+  write_config();
+  write(kubelet_config(), fixture("kubeadm.in.yaml"), 0600);
+  auto out = run("run", {"--once"});
+  ASSERT_EQ(out.exit_code, 0) << out.err;
+  const std::string patched = read_text(kubelet_config());
+  EXPECT_EQ(patched.find("seccompDefault"), std::string::npos) << patched;
+  EXPECT_NE(patched.find("podPidsLimit: 4096"), std::string::npos) << patched;
+  EXPECT_NE(out.err.find("seccompDefault needs the SeccompDefault feature gate on kubelet 1.24"), std::string::npos) << out.err;
+
+  auto c = check({"-o", "json"});
+  EXPECT_EQ(c.exit_code, 0) << c.out << c.err;
+  const auto j = json::parse(c.out);
+  EXPECT_EQ(statuses(j)["4.2.14"], "WARN");
+  for (const auto& r : j["checks"]) {
+    if (r["id"] == "4.2.14") {
+      EXPECT_NE(r["evidence"].get<std::string>().find("needs the SeccompDefault feature gate on kubelet 1.24"), std::string::npos)
+          << r.dump();
+    }
+  }
+  ASSERT_EQ(j["heldBack"].size(), 1u);
+  EXPECT_EQ(j["heldBack"][0]["key"], "seccompDefault");
+  EXPECT_NE(j["kubelet"].get<std::string>().find("v1.24.17 (kubeletPath"), std::string::npos) << j["kubelet"];
+}
+
+TEST_F(KubeletConfig, NoKubeletFoundWritesOnlyWhatEveryVersionAcceptsAndSaysSo) {
+  write_config("kubeletPath: \"\"\nkubeletUnit: no-such-kubelet.service\n");
+  write(kubelet_config(), fixture("kubeadm.in.yaml"), 0600);
+  auto out = run("run", {"--once"});
+  ASSERT_EQ(out.exit_code, 0) << out.err;
+  EXPECT_EQ(read_text(kubelet_config()).find("seccompDefault"), std::string::npos);
+  EXPECT_NE(out.err.find("no kubelet found"), std::string::npos) << out.err;
+  EXPECT_NE(out.err.find("writing only keys every kubelet from 1.24 accepts"), std::string::npos) << out.err;
+}
+
+TEST_F(KubeletConfig, DryRunPrintsTheDiffAndTheHeldBackKeysAndChangesNothing) {
+  fake_kubelet_version = "1.24.17";
+  write_config();
+  write(kubelet_config(), fixture("kubeadm.in.yaml"), 0644);
+  auto out = check({"--fix", "--dry-run"});
+  EXPECT_NE(out.out.find("--- a/" + kubelet_config().relative_path().string()), std::string::npos) << out.out;
+  EXPECT_NE(out.out.find("\n-rotateCertificates: true\n"), std::string::npos) << out.out;
+  EXPECT_NE(out.out.find("\n+readOnlyPort: 0\n"), std::string::npos) << out.out;
+  EXPECT_NE(out.out.find("\n+podPidsLimit: 4096\n"), std::string::npos) << out.out;
+  EXPECT_EQ(out.out.find("+seccompDefault"), std::string::npos) << out.out;
+  EXPECT_NE(out.out.find("seccompDefault (CIS 4.2.14): seccompDefault needs the SeccompDefault feature gate on kubelet 1.24"),
+            std::string::npos)
+      << out.out;
+  EXPECT_EQ(read_text(kubelet_config()), fixture("kubeadm.in.yaml"));
+  EXPECT_EQ(mode_of(kubelet_config()), 0644u);
+  EXPECT_FALSE(fs::exists(kubelet_config().string() + ".kubelet-certd.bak"));
+  EXPECT_FALSE(fs::exists(client_ca())) << "--dry-run writes nothing at all";
+  EXPECT_NE(check({"--dry-run"}).exit_code, 0) << "--dry-run needs --fix";
+}
+
 TEST_F(KubeletConfig, CheckWithABadSettingsFileExitsTwo) {
   std::ofstream(config_file()) << "apiVersion: kubelet-certd.io/v1alpha1\nkind: KubeletCertdConfiguration\nhardening: strict\n";
   auto out = check();

@@ -4,7 +4,7 @@
 // the intended values when parsed, and malformed input refused with line:column.
 //
 // KCD_UPDATE_GOLDEN=1 rewrites the *.out.yaml files (review the diff before committing).
-#include "config/kubelet_config.hpp"
+#include "kubelet/kubelet_config.hpp"
 
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
@@ -15,7 +15,7 @@
 #include <fstream>
 #include <sstream>
 
-namespace kcd::config {
+namespace kcd::kubelet {
 namespace {
 
 namespace fs = std::filesystem;
@@ -36,6 +36,7 @@ KubeletConfigPatch full_patch(Hardening h = Hardening::Cis) {
   p.tls_private_key_file = "/var/lib/kubelet/pki/kubelet-server-current.pem";
   p.client_ca_file = "/etc/kubernetes/pki/ca.crt";
   p.hardening = h;
+  p.kubelet_version = Version{1, 30, 0};  // accepts every key the patch writes
   return p;
 }
 
@@ -229,4 +230,4 @@ TEST(KubeletConfigPatch, OperatorsOwnStrongerSettingsAreKept) {
 }
 
 }  // namespace
-}  // namespace kcd::config
+}  // namespace kcd::kubelet

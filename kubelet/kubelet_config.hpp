@@ -4,6 +4,10 @@
 
 #include "config/expected.hpp"
 #include "config/settings.hpp"
+#include "kubelet/key_rules.hpp"
+#include "kubelet/version.hpp"
+
+#include <map>
 
 #include <filesystem>
 #include <optional>
@@ -11,7 +15,9 @@
 #include <string_view>
 #include <vector>
 
-namespace kcd::config {
+namespace kcd::kubelet {
+
+using config::ConfigError;
 
 enum class Hardening { Cis, Minimal, Off };
 std::optional<Hardening> parse_hardening(std::string_view s);
@@ -24,12 +30,28 @@ struct KubeletConfigPatch {
   std::optional<std::filesystem::path> tls_cert_file, tls_private_key_file;
   std::optional<std::filesystem::path> client_ca_file;
   Hardening hardening = Hardening::Cis;
+  // The kubelet the file is written for (nullopt: unknown, so only keys that every supported
+  // version accepts), and the gates of its --feature-gates flag (the file's featureGates are
+  // read from the file itself). A key this kubelet would refuse is held back, never written.
+  std::optional<Version> kubelet_version;
+  FeatureGates flag_gates;
+  // Keys refused after a rollback (key -> why): held back too.
+  std::map<std::string, std::string> refused;
+};
+
+// A change the patch would make but does not, and why.
+struct HeldKey {
+  std::string key;     // "seccompDefault"
+  std::string cis;     // "4.2.14"
+  std::string reason;  // "seccompDefault needs the SeccompDefault feature gate on kubelet 1.24"
 };
 
 struct PatchResult {
   std::string text;
   bool changed = false;
   std::vector<std::string> changes;  // "readOnlyPort: 10255 -> 0", "removed rotateCertificates", ...
+  std::vector<std::string> keys;     // the dotted keys changed ("readOnlyPort", "rotateCertificates")
+  std::vector<HeldKey> held_back;    // keys that would be changed but this kubelet would refuse
 };
 
 // Applies the patch to `original` (empty: a new file with apiVersion/kind). Comments, key
@@ -37,9 +59,10 @@ struct PatchResult {
 // kubelet-certd owns rotation, so `rotateCertificates` and `serverTLSBootstrap` are removed
 // (never written as false: kube-bench fails 4.2.10 on an explicit false). The result is
 // re-parsed and compared with the intended document before it is returned. Idempotent.
+// Only keys of key_rules() are written, and only those the kubelet accepts (see HeldKey).
 // Errors (malformed YAML with line:column, wrong kind, a shape that cannot be edited) name
 // `source`; no text is returned then.
 Expected<PatchResult, ConfigError> patch_kubelet_config(std::string_view original, const KubeletConfigPatch& patch,
                                                         const std::filesystem::path& source);
 
-}  // namespace kcd::config
+}  // namespace kcd::kubelet

@@ -1,11 +1,11 @@
-#include "config/yaml_edit.hpp"
+#include "kubelet/yaml_edit.hpp"
 
 #include <yaml-cpp/yaml.h>
 
 #include <algorithm>
 #include <optional>
 
-namespace kcd::config {
+namespace kcd::kubelet {
 
 namespace {
 
@@ -404,4 +404,4 @@ Expected<bool, std::string> YamlText::remove(const KeyPath& path) {
   return false;
 }
 
-}  // namespace kcd::config
+}  // namespace kcd::kubelet

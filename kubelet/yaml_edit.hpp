@@ -8,7 +8,7 @@
 #include <string_view>
 #include <vector>
 
-namespace kcd::config {
+namespace kcd::kubelet {
 
 using KeyPath = std::vector<std::string>;
 
@@ -60,4 +60,4 @@ class YamlText {
   bool final_eol_ = true;
 };
 
-}  // namespace kcd::config
+}  // namespace kcd::kubelet

@@ -1,11 +1,13 @@
-#include "config/kubelet_flags.hpp"
+#include "kubelet/kubelet_flags.hpp"
+
+#include "kubelet/detect.hpp"
 
 #include <algorithm>
 #include <fstream>
 #include <map>
 #include <sstream>
 
-namespace kcd::config {
+namespace kcd::kubelet {
 
 namespace fs = std::filesystem;
 
@@ -73,26 +75,6 @@ void read_file(const fs::path& file, const fs::path& root, KubeletCommandLine& c
   }
 }
 
-std::optional<std::vector<std::string>> running_kubelet(const fs::path& root, std::string& pid) {
-  std::error_code ec;
-  for (const auto& entry : fs::directory_iterator(under(root, "/proc"), ec)) {
-    const auto name = entry.path().filename().string();
-    if (name.empty() || !std::all_of(name.begin(), name.end(), ::isdigit)) continue;
-    std::ifstream in(entry.path() / "cmdline", std::ios::binary);
-    if (!in) continue;
-    std::vector<std::string> argv;
-    for (std::string a; std::getline(in, a, '\0');) argv.push_back(a);
-    if (argv.empty()) continue;
-    const auto base = fs::path(argv[0]).filename().string();
-    const bool kubelet = base == "kubelet" || (base == "hyperkube" && argv.size() > 1 && argv[1] == "kubelet");
-    if (kubelet) {
-      pid = name;
-      return argv;
-    }
-  }
-  return std::nullopt;
-}
-
 }  // namespace
 
 std::vector<std::string> split_words(const std::string& s) {
@@ -140,7 +122,7 @@ std::string KubeletCommandLine::defined_in(const std::string& name) const {
   return find(name) ? find(name)->where : std::string();
 }
 
-KubeletCommandLine read_kubelet_command_line(const fs::path& root) {
+KubeletCommandLine read_kubelet_command_line(const fs::path& root, pid_t main_pid) {
   KubeletCommandLine cl;
   // The unit first, then its drop-ins (sorted, /etc wins by coming last), then the
   // environment files in the order kubeadm's drop-in expands them.
@@ -170,8 +152,9 @@ KubeletCommandLine read_kubelet_command_line(const fs::path& root) {
     read_file(under(root, env), root, cl, file_flags);
   }
 
-  std::string pid;
-  if (auto argv = running_kubelet(root, pid)) {
+  if (auto running = find_running_kubelet(root, main_pid, &cl.ignored)) {
+    const std::string pid = std::to_string(running->pid);
+    const std::vector<std::string>* argv = &running->argv;
     cl.origin = "running kubelet (pid " + pid + ")";
     std::vector<std::string> args(argv->begin() + 1, argv->end());
     add_flags(args, "/proc/" + pid + "/cmdline", cl.flags);
@@ -198,4 +181,4 @@ KubeletCommandLine read_kubelet_command_line(const fs::path& root) {
   return cl;
 }
 
-}  // namespace kcd::config
+}  // namespace kcd::kubelet

@@ -1,12 +1,12 @@
-#include "config/kubelet_config.hpp"
+#include "kubelet/kubelet_config.hpp"
 
-#include "config/yaml_edit.hpp"
+#include "kubelet/yaml_edit.hpp"
 
 #include <yaml-cpp/yaml.h>
 
 #include <functional>
 
-namespace kcd::config {
+namespace kcd::kubelet {
 
 namespace {
 
@@ -128,6 +128,12 @@ std::string yaml_string(const std::string& s) {
   return out + "\"";
 }
 
+std::optional<std::string> refused_by(const KubeletConfigPatch& patch, const std::string& key) {
+  auto it = patch.refused.find(key);
+  if (it == patch.refused.end()) return std::nullopt;
+  return it->second;
+}
+
 }  // namespace
 
 std::optional<Hardening> parse_hardening(std::string_view s) {
@@ -220,17 +226,47 @@ Expected<PatchResult, ConfigError> patch_kubelet_config(std::string_view origina
   edits.push_back(Edit{{"featureGates", "RotateKubeletServerCertificate"}, Edit::Op::Remove, {}, {},
                        [](const YAML::Node& n) { return n.IsDefined() && n.IsScalar() && n.Scalar() == "false"; }});
 
+  // The gates the kubelet will run with: the file's featureGates, then its --feature-gates.
+  FeatureGates gates;
+  if (const YAML::Node fg = before["featureGates"]; fg.IsMap()) {
+    for (auto it = fg.begin(); it != fg.end(); ++it) {
+      const YAML::Node k = it->first;
+      const YAML::Node v = it->second;
+      if (k.IsScalar() && v.IsScalar() && (v.Scalar() == "true" || v.Scalar() == "false")) gates[k.Scalar()] = v.Scalar() == "true";
+    }
+  }
+  for (const auto& [gate, on] : patch.flag_gates) gates[gate] = on;
+
   YamlText doc(text);
   YAML::Node expected = YAML::Clone(before);
   PatchResult result;
   for (const auto& e : edits) {
     const YAML::Node current = lookup(before, e.path);
     if (e.needed && !e.needed(current)) continue;
+    if (e.op != Edit::Op::Remove) {
+      // Removing a key returns it to the kubelet's default, which every version accepts; a
+      // value is written only when this kubelet accepts it.
+      const std::string key = dotted(e.path);
+      const KeyRule* rule = find_key_rule(key);
+      std::optional<std::string> why;
+      if (rule == nullptr) {
+        why = key + " is not in the version table (kubelet/key_rules.cpp)";
+      } else if (auto r = refused_by(patch, key)) {
+        why = *r;
+      } else {
+        why = refusal(*rule, patch.kubelet_version, gates);
+      }
+      if (why) {
+        result.held_back.push_back(HeldKey{key, rule ? rule->cis : std::string(), *why});
+        continue;
+      }
+    }
     if (e.op == Edit::Op::Remove) {
       auto r = doc.remove(e.path);
       if (!r) return Unexpected(error_at(source, r.error() + "; the file was left untouched"));
       if (!*r) continue;
       result.changes.push_back("removed " + dotted(e.path) + " (was " + describe(current) + ")");
+      result.keys.push_back(dotted(e.path));
     } else {
       auto r = e.op == Edit::Op::Set ? doc.set(e.path, e.value) : doc.set_list(e.path, e.items);
       if (!r) return Unexpected(error_at(source, r.error() + "; the file was left untouched"));
@@ -241,6 +277,7 @@ Expected<PatchResult, ConfigError> patch_kubelet_config(std::string_view origina
         now += "]";
       }
       result.changes.push_back(dotted(e.path) + ": " + describe(current) + " -> " + now);
+      result.keys.push_back(dotted(e.path));
     }
     apply_to_tree(expected, e);
   }
@@ -260,4 +297,4 @@ Expected<PatchResult, ConfigError> patch_kubelet_config(std::string_view origina
   return result;
 }
 
-}  // namespace kcd::config
+}  // namespace kcd::kubelet

@@ -7,7 +7,7 @@
 #pragma once
 
 #include "config/expected.hpp"
-#include "config/kubelet_flags.hpp"
+#include "kubelet/kubelet_flags.hpp"
 
 #include <filesystem>
 #include <optional>
@@ -15,7 +15,7 @@
 #include <string_view>
 #include <vector>
 
-namespace kcd::config {
+namespace kcd::kubelet {
 
 enum class CisStatus { Pass, Fail, Warn };
 std::string_view to_string(CisStatus s);
@@ -65,4 +65,4 @@ bool cis_compare(std::string_view op, const std::string& value, const std::strin
 // (YAML 1.1 booleans, integers in decimal). nullopt: the path is not supported.
 std::optional<std::string> cis_jsonpath(const std::string& document, std::string_view path);
 
-}  // namespace kcd::config
+}  // namespace kcd::kubelet

@@ -3,9 +3,9 @@
 // the kubeconfig and CA with their modes. Expected verdicts are the ones kube-bench gives
 // for the same inputs (its rules: flag first, then config file; set defaults to true;
 // string comparisons; failing scored check FAIL, failing manual check WARN).
-#include "config/cis.hpp"
-#include "config/kubelet_config.hpp"
-#include "config/kubelet_flags.hpp"
+#include "kubelet/cis.hpp"
+#include "kubelet/kubelet_config.hpp"
+#include "kubelet/kubelet_flags.hpp"
 
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
@@ -15,7 +15,7 @@
 #include <map>
 #include <sstream>
 
-namespace kcd::config {
+namespace kcd::kubelet {
 namespace {
 
 namespace fs = std::filesystem;
@@ -88,6 +88,7 @@ class Cis : public ::testing::Test {
     p.tls_cert_file = "/var/lib/kubelet/pki/kubelet-server-current.pem";
     p.tls_private_key_file = "/var/lib/kubelet/pki/kubelet-server-current.pem";
     p.client_ca_file = "/etc/kubernetes/pki/ca.crt";
+    p.kubelet_version = Version{1, 30, 0};
     auto r = patch_kubelet_config(read(root_ / "var/lib/kubelet/config.yaml"), p, "config.yaml");
     ASSERT_TRUE(r) << r.error().format();
     write("var/lib/kubelet/config.yaml", r->text, 0600);
@@ -163,6 +164,11 @@ TEST_F(Cis, RunningKubeletsCommandLineIsWhatCounts) {
   // The files say nothing wrong, but the running process was started with another flag.
   write("proc/4242/cmdline", "/usr/bin/kubelet\0--config=/var/lib/kubelet/config.yaml\0--hostname-override=x\0"s,
         0444);
+  // It runs as root from a root-owned executable: the kubelet (see kubelet_detect_test for
+  // processes that fail these checks).
+  write("proc/4242/status", "Name:\tkubelet\nUid:\t0\t0\t0\t0\n", 0444);
+  write("usr/bin/kubelet", "#!/bin/sh\n", 0755);
+  fs::create_symlink(root_ / "usr/bin/kubelet", root_ / "proc/4242/exe");
   write("proc/17/cmdline", "/usr/sbin/sshd\0-D\0"s, 0444);
   auto rs = run();
   EXPECT_EQ(rs["4.2.7"].status, CisStatus::Warn);
@@ -264,4 +270,4 @@ TEST(KubeletFlags, SplitWordsLikeTheShell) {
 }
 
 }  // namespace
-}  // namespace kcd::config
+}  // namespace kcd::kubelet

@@ -1,4 +1,4 @@
-#include "config/cis.hpp"
+#include "kubelet/cis.hpp"
 
 #include <sys/stat.h>
 
@@ -15,7 +15,7 @@
 #include <set>
 #include <sstream>
 
-namespace kcd::config {
+namespace kcd::kubelet {
 
 extern const std::string_view kCisDefinitionsYaml;
 
@@ -445,4 +445,4 @@ std::vector<CisResult> run_cis_checks(const CisInputs& in, const CisDefinitions&
   return out;
 }
 
-}  // namespace kcd::config
+}  // namespace kcd::kubelet

@@ -1,0 +1,241 @@
+#include "daemon/kubelet_worker.hpp"
+
+#include "daemon/kubelet_setup.hpp"
+#include "kubelet/version.hpp"
+#include "rotation/atomic_file.hpp"
+#include "systemd/log.hpp"
+
+namespace kcd::daemon {
+
+namespace {
+
+std::string join(const std::vector<std::string>& v, const char* sep) {
+  std::string out;
+  for (const auto& x : v) out += (out.empty() ? "" : sep) + x;
+  return out;
+}
+
+KubeletContext system_context(const config::Settings& s) {
+  KubeletContext ctx;
+  const auto st = systemd::unit_state(s.kubelet_unit);
+  if (st.state) ctx.main_pid = st.state->main_pid;
+  return ctx;
+}
+
+void log_change(const config::Settings& s, const KubeletChange& c, const std::string& why) {
+  const std::string unit = s.kubelet_unit;
+  switch (c.result) {
+    case KubeletChange::Result::Unchanged:
+    case KubeletChange::Result::Healthy:
+      if (!c.changes.empty()) log::info("kubelet restarted and healthy", {{"unit", unit}, {"why", why}, {"state", c.detail}});
+      break;
+    case KubeletChange::Result::Written:
+      if (!c.changes.empty()) {
+        log::warn("kubelet must be restarted to apply its new configuration",
+                  {{"unit", unit}, {"why", c.detail.empty() ? std::string("kubeletRestart: never") : c.detail},
+                   {"hint", "systemctl restart " + unit}});
+      }
+      break;
+    case KubeletChange::Result::NotRestarted:
+      log::error("kubelet restart failed", {{"unit", unit}, {"error", c.detail}, {"why", why},
+                                            {"hint", "restart it by hand: systemctl restart " + unit}});
+      break;
+    case KubeletChange::Result::RolledBack:
+    case KubeletChange::Result::RollbackFailed:
+      log::error(c.result == KubeletChange::Result::RolledBack ? "kubelet config change rolled back: the kubelet did not come back"
+                                                               : "kubelet config change rolled back, but the kubelet did not come back",
+                 {{"unit", unit}, {"path", s.kubelet_config}, {"keys", join(c.refused_keys, ", ")}, {"error", c.detail},
+                  {"kubelet_journal", join(c.journal, " | ")},
+                  {"hint", "these keys are not written again until the kubelet version or the settings change; see "
+                           "journalctl -u " + unit}});
+      break;
+    case KubeletChange::Result::Interrupted:
+      log::warn("kubelet check interrupted; it is finished at the next start", {{"unit", unit}, {"detail", c.detail}});
+      break;
+  }
+}
+
+}  // namespace
+
+HealthPolicy health_policy(const config::Settings& s) {
+  HealthPolicy p;
+  p.timeout = s.kubelet_health_timeout;
+  return p;
+}
+
+KubeletWorker::KubeletWorker(std::function<void()> changed) : changed_(std::move(changed)), thread_([this] { loop(); }) {}
+
+KubeletWorker::~KubeletWorker() {
+  stop();
+  if (thread_.joinable()) thread_.join();
+}
+
+void KubeletWorker::enqueue(std::function<void()> task) {
+  {
+    std::lock_guard lock(mu_);
+    if (stop_) return;
+    tasks_.push_back(std::move(task));
+  }
+  cv_.notify_all();
+}
+
+void KubeletWorker::recover(const config::Settings& s) {
+  enqueue([this, s] { do_recover(s); });
+}
+
+void KubeletWorker::configure(const config::Settings& s, std::string why) {
+  enqueue([this, s, why = std::move(why)] { (void)do_configure(s, why); });
+}
+
+void KubeletWorker::serving_changed(const config::Settings& s, std::filesystem::path file) {
+  // The first serving certificate also puts tlsCertFile/tlsPrivateKeyFile in the config, and
+  // that change's restart is the one the new certificate needs.
+  enqueue([this, s, file = std::move(file)] {
+    if (!do_configure(s, "serving certificate installed")) do_serving(s, file);
+  });
+}
+
+void KubeletWorker::stop() {
+  {
+    std::lock_guard lock(mu_);
+    stop_ = true;
+    tasks_.clear();
+  }
+  cv_.notify_all();
+}
+
+void KubeletWorker::drain() {
+  std::unique_lock lock(mu_);
+  cv_.wait(lock, [this] { return (tasks_.empty() && !busy_) || stop_; });
+}
+
+KubeletSummary KubeletWorker::summary() const {
+  std::lock_guard lock(mu_);
+  return summary_;
+}
+
+void KubeletWorker::loop() {
+  while (true) {
+    std::function<void()> task;
+    {
+      std::unique_lock lock(mu_);
+      cv_.wait(lock, [this] { return !tasks_.empty() || stop_; });
+      if (stop_) {
+        busy_ = false;
+        cv_.notify_all();
+        return;
+      }
+      task = std::move(tasks_.front());
+      tasks_.pop_front();
+      busy_ = true;
+    }
+    try {
+      task();
+    } catch (const std::exception& e) {
+      log::error("kubelet task failed", {{"error", e.what()}});
+    }
+    {
+      std::lock_guard lock(mu_);
+      busy_ = false;
+    }
+    cv_.notify_all();
+  }
+}
+
+void KubeletWorker::do_recover(const config::Settings& s) {
+  SystemKubeletEffects fx(s.kubelet_unit, &stop_);
+  const KubeletChange c = recover_kubelet_change(s, fx, health_policy(s));
+  if (c.changes.empty()) return;
+  log::info("checking an unfinished kubelet config change", {{"change", c.changes.front()}, {"result", std::string(to_string(c.result))}});
+  log_change(s, c, "unfinished change from a previous run");
+  if (c.result == KubeletChange::Result::RolledBack || c.result == KubeletChange::Result::RollbackFailed) changed_();
+}
+
+bool KubeletWorker::do_configure(const config::Settings& s, const std::string& why) {
+  const KubeletContext ctx = system_context(s);
+  KubeletPlan plan;
+  try {
+    plan = plan_kubelet(s, ctx);
+  } catch (const std::exception& e) {
+    log::error("kubelet-config.yaml not patched", {{"path", s.kubelet_config}, {"error", e.what()},
+                                                   {"hint", "fix the file, then systemctl reload kubelet-certd"}});
+    return false;
+  }
+  if (!plan.state_warning.empty()) log::warn("kubelet change record unreadable", {{"error", plan.state_warning}});
+  for (const auto& c : plan.conflicts) {
+    log::warn("kubelet flag overrides kubelet-config.yaml", {{"flag", c}, {"hint", "remove the flag from the kubelet's service files"}});
+  }
+  for (const auto& i : plan.kubelet.ignored) log::warn("process named kubelet ignored", {{"process", i}});
+  std::vector<std::string> held;
+  for (const auto& h : plan.patch.held_back) held.push_back(h.key + ": " + h.reason);
+  {
+    std::lock_guard lock(mu_);
+    summary_.kubelet = plan.kubelet.describe();
+    summary_.held_back = plan.patch.held_back;
+    summary_.rollbacks = plan.state.rollbacks;
+    summary_.refused_keys.clear();
+    if (plan.state.refused && plan.state.refused->fingerprint == plan.fingerprint) {
+      for (const auto& [k, v] : plan.state.refused->keys) summary_.refused_keys.push_back(k);
+    }
+  }
+  if (!plan.patch.changed && plan.ca_pem.empty()) return false;
+  log::info("kubelet-config.yaml patch", {{"path", s.kubelet_config}, {"why", why}, {"kubelet", plan.kubelet.describe()},
+                                          {"changes", join(plan.patch.changes, "; ")},
+                                          {"held_back", held.empty() ? std::string("none") : join(held, "; ")},
+                                          {"version_note", plan.kubelet.version ? std::string()
+                                                                                : "no kubelet found (" + plan.kubelet.problem +
+                                                                                      "): writing only keys every kubelet from 1.24 accepts"}});
+  SystemKubeletEffects fx(s.kubelet_unit, &stop_);
+  const KubeletChange c = apply_kubelet_plan(s, plan, &fx, health_policy(s));
+  if (c.ca_written) log::info("cluster CA written for the kubelet", {{"path", s.client_ca_file}});
+  if (!c.changes.empty()) {
+    log::info("kubelet-config.yaml patched", {{"path", s.kubelet_config}, {"why", why}, {"changes", join(c.changes, "; ")},
+                                              {"backup", c.backup.empty() ? std::string("(new file)") : c.backup.string()}});
+  }
+  log_change(s, c, "kubelet-config.yaml changed");
+  if (c.result == KubeletChange::Result::RolledBack || c.result == KubeletChange::Result::RollbackFailed) {
+    std::lock_guard lock(mu_);
+    summary_.rollbacks++;
+    summary_.refused_keys = c.refused_keys;
+  }
+  if (!c.changes.empty() || c.ca_written) changed_();
+  return !c.changes.empty();
+}
+
+void KubeletWorker::do_serving(const config::Settings& s, const std::filesystem::path& file) {
+  const auto mode = kubelet::parse_restart_mode(s.kubelet_restart).value_or(kubelet::RestartMode::Auto);
+  std::optional<kubelet::Version> version;
+  if (mode == kubelet::RestartMode::Auto) {
+    kubelet::DetectOptions d;
+    if (!s.kubelet_path.empty()) d.kubelet_path = s.kubelet_path;
+    d.unit = s.kubelet_unit;
+    d.main_pid = system_context(s).main_pid;
+    version = kubelet::detect_kubelet(d).version;
+  }
+  if (!kubelet::serving_restart_needed(mode, version)) {
+    log::info("kubelet reloads the serving certificate by itself", {{"path", file}, {"kubelet_restart", s.kubelet_restart}});
+    return;
+  }
+  SystemKubeletEffects fx(s.kubelet_unit, &stop_);
+  std::string text;
+  try {
+    text = rotation::read_file(s.kubelet_config, 4 << 20);
+  } catch (const std::exception&) {
+  }
+  const RestartCheck check = restart_and_check(fx, health_endpoint(text), health_policy(s), true);
+  const std::string why = "serving certificate " + file.string() + " changed";
+  switch (check.result) {
+    case RestartCheck::Result::Healthy: log::info("kubelet restarted and healthy", {{"unit", s.kubelet_unit}, {"why", why}}); break;
+    case RestartCheck::Result::NotRestarted:
+      log::error("kubelet restart failed", {{"unit", s.kubelet_unit}, {"error", check.detail}, {"why", why},
+                                            {"hint", "restart it by hand: systemctl restart " + s.kubelet_unit}});
+      break;
+    case RestartCheck::Result::Unhealthy:
+      log::error("kubelet did not come back after a restart for its new serving certificate",
+                 {{"unit", s.kubelet_unit}, {"error", check.detail}, {"kubelet_journal", join(fx.journal_tail(), " | ")}});
+      break;
+    case RestartCheck::Result::Interrupted: break;
+  }
+}
+
+}  // namespace kcd::daemon

@@ -1,0 +1,330 @@
+#include "kubelet/detect.hpp"
+
+#include <fcntl.h>
+#include <poll.h>
+#include <signal.h>
+#include <spawn.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <chrono>
+#include <cstring>
+#include <fstream>
+#include <map>
+
+extern char** environ;
+
+namespace kcd::kubelet {
+
+namespace fs = std::filesystem;
+
+namespace {
+
+fs::path under(const fs::path& root, const fs::path& abs) { return root / abs.relative_path(); }
+
+// Small files of /proc and units: read at most `limit` bytes.
+std::string read_small(const fs::path& p, std::size_t limit = 1 << 20) {
+  std::ifstream in(p, std::ios::binary);
+  if (!in) return {};
+  std::string out(limit, '\0');
+  in.read(out.data(), static_cast<std::streamsize>(limit));
+  out.resize(static_cast<std::size_t>(in.gcount()));
+  return out;
+}
+
+std::string trim(std::string s) {
+  const auto b = s.find_first_not_of(" \t\r\n");
+  if (b == std::string::npos) return "";
+  return s.substr(b, s.find_last_not_of(" \t\r\n") - b + 1);
+}
+
+bool is_kubelet_argv(const std::vector<std::string>& argv) {
+  if (argv.empty()) return false;
+  const auto base = fs::path(argv[0]).filename().string();
+  return base == "kubelet" || (base == "hyperkube" && argv.size() > 1 && argv[1] == "kubelet");
+}
+
+// "Uid:\t0\t0\t0\t0": real, effective, saved and filesystem uid must all be 0.
+bool runs_as_root(const std::string& status) {
+  const auto at = status.find("\nUid:");
+  if (at == std::string::npos) return false;
+  const auto end = status.find('\n', at + 1);
+  std::string line = status.substr(at + 5, end == std::string::npos ? std::string::npos : end - at - 5);
+  int fields = 0;
+  std::size_t pos = 0;
+  while (pos < line.size()) {
+    pos = line.find_first_not_of(" \t", pos);
+    if (pos == std::string::npos) break;
+    const auto e = line.find_first_of(" \t", pos);
+    if (line.substr(pos, e - pos) != "0") return false;
+    ++fields;
+    pos = e;
+  }
+  return fields == 4;
+}
+
+std::string describe_mode(const struct stat& st) {
+  char buf[96];
+  std::snprintf(buf, sizeof buf, "owner uid %u, mode %o", static_cast<unsigned>(st.st_uid), static_cast<unsigned>(st.st_mode & 07777));
+  return buf;
+}
+
+std::string untrusted_stat(const struct stat& st) {
+  if (!S_ISREG(st.st_mode)) return "not a regular file";
+  if (st.st_uid != 0) return "not owned by root (" + describe_mode(st) + ")";
+  if ((st.st_mode & 022) != 0) return "writable by group or others (" + describe_mode(st) + ")";
+  return {};
+}
+
+// The words of a unit's ExecStart= value, without systemd's prefixes (@-:+!).
+std::optional<fs::path> program_of(const std::string& value) {
+  std::string v = trim(value);
+  std::size_t i = 0;
+  while (i < v.size() && std::strchr("@-:+!", v[i]) != nullptr) ++i;
+  v = v.substr(i);
+  const auto end = v.find_first_of(" \t");
+  std::string word = v.substr(0, end);
+  if (word.size() >= 2 && (word.front() == '"' || word.front() == '\'') && word.back() == word.front()) {
+    word = word.substr(1, word.size() - 2);
+  }
+  if (word.empty() || word.front() != '/' || word.find('$') != std::string::npos) return std::nullopt;
+  return fs::path(word);
+}
+
+struct RunOutput {
+  bool ran = false;
+  std::string out;
+  std::string error;
+};
+
+// posix_spawn (safe in a threaded process), stdout captured up to 4 KiB, 5 s deadline.
+RunOutput run_version(const fs::path& exe, bool hyperkube) {
+  RunOutput r;
+  int pipefd[2];
+  if (::pipe2(pipefd, O_CLOEXEC) != 0) {
+    r.error = std::string("pipe: ") + std::strerror(errno);
+    return r;
+  }
+  posix_spawn_file_actions_t fa;
+  posix_spawn_file_actions_init(&fa);
+  posix_spawn_file_actions_addopen(&fa, 0, "/dev/null", O_RDONLY, 0);
+  posix_spawn_file_actions_adddup2(&fa, pipefd[1], 1);
+  posix_spawn_file_actions_addopen(&fa, 2, "/dev/null", O_WRONLY, 0);
+  posix_spawnattr_t attr;
+  posix_spawnattr_init(&attr);
+  sigset_t none;
+  sigemptyset(&none);
+  posix_spawnattr_setsigmask(&attr, &none);
+  sigset_t dfl;
+  sigemptyset(&dfl);
+  sigaddset(&dfl, SIGTERM);
+  sigaddset(&dfl, SIGINT);
+  sigaddset(&dfl, SIGHUP);
+  sigaddset(&dfl, SIGPIPE);
+  posix_spawnattr_setsigdefault(&attr, &dfl);
+  posix_spawnattr_setflags(&attr, POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF);
+  std::string path = exe.string();
+  std::string sub = "kubelet";
+  std::string flag = "--version";
+  std::vector<char*> argv = {path.data()};
+  if (hyperkube) argv.push_back(sub.data());
+  argv.push_back(flag.data());
+  argv.push_back(nullptr);
+  std::string env_path = "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
+  std::vector<char*> envp = {env_path.data(), nullptr};
+  pid_t pid = 0;
+  const int rc = ::posix_spawn(&pid, path.c_str(), &fa, &attr, argv.data(), envp.data());
+  posix_spawn_file_actions_destroy(&fa);
+  posix_spawnattr_destroy(&attr);
+  ::close(pipefd[1]);
+  if (rc != 0) {
+    ::close(pipefd[0]);
+    r.error = "cannot run " + path + " --version: " + std::strerror(rc);
+    return r;
+  }
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(5);
+  char buf[512];
+  bool timed_out = false;
+  while (true) {
+    const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - std::chrono::steady_clock::now()).count();
+    if (left <= 0) {
+      timed_out = true;
+      break;
+    }
+    pollfd p{pipefd[0], POLLIN, 0};
+    const int n = ::poll(&p, 1, static_cast<int>(left));
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) {
+      timed_out = n == 0;
+      break;
+    }
+    const ssize_t got = ::read(pipefd[0], buf, sizeof buf);
+    if (got < 0 && errno == EINTR) continue;
+    if (got <= 0) break;
+    if (r.out.size() < 4096) r.out.append(buf, static_cast<std::size_t>(got));
+  }
+  ::close(pipefd[0]);
+  if (timed_out) ::kill(pid, SIGKILL);
+  int status = 0;
+  while (::waitpid(pid, &status, 0) < 0 && errno == EINTR) {
+  }
+  if (timed_out) {
+    r.error = path + " --version did not answer within 5 s";
+    return r;
+  }
+  r.ran = true;
+  return r;
+}
+
+}  // namespace
+
+std::string untrusted_executable(const fs::path& binary) {
+  struct stat st {};
+  if (::stat(binary.c_str(), &st) != 0) return std::string("cannot stat it: ") + std::strerror(errno);
+  return untrusted_stat(st);
+}
+
+std::optional<RunningKubelet> find_running_kubelet(const fs::path& root, pid_t main_pid, std::vector<std::string>* ignored) {
+  std::error_code ec;
+  std::vector<pid_t> pids;
+  for (const auto& entry : fs::directory_iterator(under(root, "/proc"), ec)) {
+    const auto name = entry.path().filename().string();
+    if (name.empty() || name.size() > 9 || !std::all_of(name.begin(), name.end(), ::isdigit)) continue;
+    pids.push_back(static_cast<pid_t>(std::stol(name)));
+  }
+  std::sort(pids.begin(), pids.end());
+  for (pid_t pid : pids) {
+    const fs::path dir = under(root, "/proc") / std::to_string(pid);
+    const std::string cmdline = read_small(dir / "cmdline", 256 << 10);
+    std::vector<std::string> argv;
+    std::size_t start = 0;
+    while (start < cmdline.size()) {
+      auto end = cmdline.find('\0', start);
+      if (end == std::string::npos) end = cmdline.size();
+      argv.push_back(cmdline.substr(start, end - start));
+      start = end + 1;
+    }
+    if (!is_kubelet_argv(argv)) continue;
+    auto skip = [&](const std::string& why) {
+      if (ignored) ignored->push_back("pid " + std::to_string(pid) + " (" + argv[0] + "): " + why);
+    };
+    if (!runs_as_root(read_small(dir / "status", 64 << 10))) {
+      skip("does not run as root");
+      continue;
+    }
+    struct stat st {};
+    if (::stat((dir / "exe").c_str(), &st) != 0) {
+      skip("its executable cannot be inspected");
+      continue;
+    }
+    if (auto why = untrusted_stat(st); !why.empty()) {
+      skip("its executable is " + why);
+      continue;
+    }
+    if (main_pid > 0 && pid != main_pid) {
+      skip("is not the kubelet unit's MainPID " + std::to_string(main_pid));
+      continue;
+    }
+    RunningKubelet k;
+    k.pid = pid;
+    k.argv = std::move(argv);
+    k.exe = fs::read_symlink(dir / "exe", ec);
+    return k;
+  }
+  return std::nullopt;
+}
+
+std::optional<ExecStart> unit_exec_start(const fs::path& root, const std::string& unit) {
+  if (unit.empty() || unit.find('/') != std::string::npos) return std::nullopt;
+  // systemd's unit search path, highest precedence first.
+  const std::vector<fs::path> dirs = {"/etc/systemd/system", "/run/systemd/system", "/usr/local/lib/systemd/system",
+                                      "/usr/lib/systemd/system", "/lib/systemd/system"};
+  std::optional<fs::path> unit_file;
+  std::map<std::string, fs::path> dropins;  // by file name: the first (highest-precedence) wins
+  std::error_code ec;
+  for (const auto& d : dirs) {
+    const fs::path f = under(root, d / unit);
+    if (!unit_file && fs::is_regular_file(f, ec)) unit_file = d / unit;
+    for (const auto& e : fs::directory_iterator(under(root, d / (unit + ".d")), ec)) {
+      if (e.path().extension() == ".conf") dropins.emplace(e.path().filename().string(), d / (unit + ".d") / e.path().filename());
+    }
+  }
+  if (!unit_file) return std::nullopt;
+  std::vector<fs::path> files = {*unit_file};
+  for (const auto& [name, p] : dropins) files.push_back(p);
+  std::optional<ExecStart> result;
+  for (const auto& f : files) {
+    const std::string text = read_small(under(root, f));
+    std::size_t pos = 0;
+    int line_no = 0;
+    while (pos < text.size()) {
+      auto end = text.find('\n', pos);
+      if (end == std::string::npos) end = text.size();
+      const std::string line = trim(text.substr(pos, end - pos));
+      pos = end + 1;
+      ++line_no;
+      if (line.rfind("ExecStart", 0) != 0) continue;
+      const auto eq = line.find('=');
+      if (eq == std::string::npos || trim(line.substr(0, eq)) != "ExecStart") continue;
+      const std::string value = trim(line.substr(eq + 1));
+      if (value.empty()) {
+        result.reset();  // "ExecStart=" resets the list (kubeadm's drop-in does this)
+        continue;
+      }
+      if (auto program = program_of(value)) {
+        result = ExecStart{*program, f.string() + ":" + std::to_string(line_no)};
+      } else {
+        result.reset();
+      }
+    }
+  }
+  return result;
+}
+
+std::string KubeletBinary::describe() const {
+  std::string out = version ? "v" + version->to_string() : std::string("unknown version");
+  out += " (" + (source.empty() ? std::string("no kubelet found") : source);
+  if (path) out += ", " + path->string();
+  out += ")";
+  return out;
+}
+
+KubeletBinary detect_kubelet(const DetectOptions& o) {
+  KubeletBinary k;
+  bool hyperkube = false;
+  if (o.kubelet_path) {
+    k.path = *o.kubelet_path;
+    k.source = "kubeletPath";
+  } else if (auto running = find_running_kubelet(o.root, o.main_pid, &k.ignored)) {
+    // The running process's own executable, even if the file on disk was replaced since.
+    k.path = under(o.root, "/proc") / std::to_string(running->pid) / "exe";
+    k.source = "running kubelet (pid " + std::to_string(running->pid) + ", " + running->exe.string() + ")";
+    hyperkube = fs::path(running->argv[0]).filename() == "hyperkube";
+  } else if (auto exec = unit_exec_start(o.root, o.unit)) {
+    k.path = under(o.root, exec->binary);
+    k.source = "ExecStart= of " + o.unit + " (" + exec->where + ")";
+    hyperkube = exec->binary.filename() == "hyperkube";
+  } else {
+    k.problem = "no kubelet found: none running as root, and " + o.unit + " has no ExecStart= with an absolute path";
+    return k;
+  }
+  if (auto why = untrusted_executable(*k.path); !why.empty()) {
+    k.problem = k.path->string() + " (" + k.source + ") is not run: it is " + why;
+    return k;
+  }
+  const RunOutput out = run_version(*k.path, hyperkube);
+  if (!out.ran) {
+    k.problem = out.error;
+    return k;
+  }
+  k.version_text = trim(out.out);
+  if (k.version_text.size() > 200) k.version_text.resize(200);
+  k.version = parse_version(k.version_text);
+  if (!k.version) k.problem = k.path->string() + " --version answered \"" + k.version_text + "\", not a kubelet version";
+  return k;
+}
+
+}  // namespace kcd::kubelet

@@ -1,0 +1,37 @@
+// The kubelet's version: parsed from `kubelet --version`, compared by minor release, and what
+// it means for reloading the serving certificate.
+#pragma once
+
+#include <compare>
+#include <optional>
+#include <string>
+#include <string_view>
+
+namespace kcd::kubelet {
+
+struct Version {
+  int major = 0;
+  int minor = 0;
+  int patch = 0;
+  auto operator<=>(const Version&) const = default;
+  bool operator==(const Version&) const = default;
+  std::string to_string() const;        // "1.24.17"
+  std::string minor_string() const;     // "1.24"
+};
+
+// The oldest kubelet kubelet-certd supports: what is written when the version is unknown.
+inline constexpr Version kOldestSupported{1, 24, 0};
+
+// "Kubernetes v1.30.2" (or "v1.30.2-eks-abc", "1.30") -> {1, 30, 2}. Anything else: nullopt.
+std::optional<Version> parse_version(std::string_view text);
+
+enum class RestartMode { Auto, Always, Never };
+std::optional<RestartMode> parse_restart_mode(std::string_view text);
+std::string_view to_string(RestartMode mode);
+
+// Must the kubelet be restarted to pick up a new serving certificate? auto = unless it is
+// 1.31 or newer (ReloadKubeletServerCertificateFile, on by default, re-reads tlsCertFile).
+// An unknown version under auto restarts: a stale serving certificate is worse than a restart.
+bool serving_restart_needed(RestartMode mode, const std::optional<Version>& version);
+
+}  // namespace kcd::kubelet

@@ -1,0 +1,296 @@
+// The kubelet config change as the daemon and `check --fix` make it: written for the kubelet's
+// version, the kubelet restarted and checked, and rolled back when it does not come back, with
+// the refusal remembered until the kubelet or the settings change. systemd and the kubelet are
+// played by a fake at the edge (unit states, restarts, healthz, the journal) in virtual time;
+// everything else (files, state record, version detection) is real.
+#include "daemon/kubelet_setup.hpp"
+#include "tests/support/subprocess.hpp"
+
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+#include <unistd.h>
+
+#include <fstream>
+
+namespace kcd::daemon {
+namespace {
+
+namespace fs = std::filesystem;
+using ::testing::HasSubstr;
+using Result = KubeletChange::Result;
+
+// A systemd with one kubelet unit. A restart makes the kubelet read its config file; a kubelet
+// that `refuses` the text exits at once and systemd keeps restarting it (Restart=always), like
+// a v1.24 kubelet given seccompDefault without its feature gate.
+class FakeSystemd : public KubeletEffects {
+ public:
+  explicit FakeSystemd(fs::path config) : config_(std::move(config)) {}
+
+  systemd::UnitStateResult unit_state() override {
+    ++polls;
+    if (!bus) return {std::nullopt, "cannot connect to the system bus: No such file or directory"};
+    return {unit, ""};
+  }
+  systemd::RestartResult restart(bool only_if_running) override {
+    if (!bus) return {false, "", "cannot connect to the system bus: No such file or directory"};
+    restarts.push_back(only_if_running ? "try-restart" : "restart");
+    const bool up = unit.active_state == "active" || unit.active_state == "activating";
+    if (only_if_running && !up) return {true, "/job/1", ""};
+    start();
+    return {true, "/job/2", ""};
+  }
+  bool healthz(const std::string& host, int port) override {
+    last_health = host + ":" + std::to_string(port);
+    return healthy && answers;
+  }
+  std::vector<std::string> journal_tail() override { return {"failed to run Kubelet: " + refusal_text}; }
+  bool wait(std::chrono::milliseconds d) override {
+    now_ += d;
+    if (stop_after && now_ - start_ > *stop_after) return false;
+    return true;
+  }
+  std::chrono::steady_clock::time_point now() override { return now_; }
+
+  void start() {
+    std::ifstream in(config_);
+    std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+    if (refuses && refuses(text)) {
+      unit.active_state = "activating";
+      unit.sub_state = "auto-restart";
+      unit.n_restarts++;
+      unit.main_pid = 0;
+      healthy = false;
+    } else {
+      unit.active_state = "active";
+      unit.sub_state = "running";
+      unit.main_pid = ++pids_;
+      healthy = true;
+    }
+  }
+
+  systemd::UnitState unit{"loaded", "active", "running", 100, 0};
+  bool healthy = true;
+  bool answers = true;  // false: up, but healthz never says ok (yet)
+  bool bus = true;
+  std::function<bool(const std::string&)> refuses;
+  std::string refusal_text = "the SeccompDefault feature gate must be enabled in order to use the SeccompDefault configuration";
+  std::vector<std::string> restarts;
+  std::string last_health;
+  int polls = 0;
+  std::optional<std::chrono::milliseconds> stop_after;
+
+ private:
+  fs::path config_;
+  std::chrono::steady_clock::time_point start_{}, now_{};
+  pid_t pids_ = 100;
+};
+
+bool has_seccomp(const std::string& text) { return text.find("seccompDefault: true") != std::string::npos; }
+
+class KubeletChangeTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    if (::geteuid() != 0) GTEST_SKIP() << "the stand-in kubelet must be owned by root to be run";
+    settings_.cert_dir = tmp_ / "pki";
+    settings_.kubelet_config = tmp_ / "config.yaml";
+    settings_.client_ca_file = tmp_ / "ca.crt";
+    settings_.kubeconfig = tmp_ / "kubelet.conf";
+    settings_.bootstrap_kubeconfig = tmp_ / "bootstrap.conf";
+    settings_.kubelet_restart = "auto";
+    settings_.serving = false;
+    fs::create_directories(settings_.cert_dir);
+    kubelet("1.30.4");
+    write(settings_.kubelet_config, original_);
+  }
+
+  // The kubelet binary (kubeletPath) reports `version`.
+  void kubelet(const std::string& version) {
+    const fs::path p = tmp_ / ("kubelet-" + version);
+    write(p, "#!/bin/sh\necho 'Kubernetes v" + version + "'\n");
+    fs::permissions(p, static_cast<fs::perms>(0755));
+    settings_.kubelet_path = p;
+  }
+  static void write(const fs::path& p, const std::string& text) { std::ofstream(p, std::ios::binary) << text; }
+  static std::string read(const fs::path& p) { return testing::read_text(p); }
+
+  KubeletChange apply(FakeSystemd& fx) {
+    plan_ = plan_kubelet(settings_, {tmp_.path(), 0});
+    return apply_kubelet_plan(settings_, plan_, &fx, policy_);
+  }
+  kubelet::ChangeState state() { return load_change_state(settings_.cert_dir, nullptr); }
+
+  testing::TempDir tmp_;
+  config::Settings settings_;
+  HealthPolicy policy_{std::chrono::seconds(60), std::chrono::milliseconds(5000), std::chrono::milliseconds(500)};
+  KubeletPlan plan_;
+  const std::string original_ =
+      "apiVersion: kubelet.config.k8s.io/v1beta1\nkind: KubeletConfiguration\n# ours\nreadOnlyPort: 10255\nhealthzPort: 10999\n";
+};
+
+TEST_F(KubeletChangeTest, AChangeTheKubeletAcceptsIsWrittenRestartedAndChecked) {
+  FakeSystemd fx(settings_.kubelet_config);
+  const KubeletChange c = apply(fx);
+  EXPECT_EQ(c.result, Result::Healthy) << c.detail;
+  EXPECT_TRUE(has_seccomp(read(settings_.kubelet_config)));
+  EXPECT_EQ(fx.restarts, std::vector<std::string>{"try-restart"});
+  EXPECT_EQ(fx.last_health, "127.0.0.1:10999") << "healthz from the file's healthzPort";
+  EXPECT_EQ(read(kubelet_config_backup(settings_.kubelet_config)), original_);
+  const auto st = state();
+  EXPECT_FALSE(st.pending) << "a confirmed change is no longer pending";
+  EXPECT_EQ(st.rollbacks, 0);
+  EXPECT_THAT(st.kubelet, HasSubstr("v1.30.4"));
+}
+
+TEST_F(KubeletChangeTest, AKubeletThatDoesNotComeBackIsRolledBackAndTheChangeIsNotTriedAgain) {
+  // kubeletPath says 1.30, but the kubelet that runs refuses seccompDefault, like 1.24 does.
+  FakeSystemd fx(settings_.kubelet_config);
+  fx.refuses = has_seccomp;
+  const KubeletChange c = apply(fx);
+  EXPECT_EQ(c.result, Result::RolledBack) << c.detail;
+  EXPECT_THAT(c.detail, HasSubstr("systemd is restarting it"));
+  EXPECT_EQ(read(settings_.kubelet_config), original_) << "the previous file is back";
+  EXPECT_EQ(fx.restarts, (std::vector<std::string>{"try-restart", "restart"}));
+  EXPECT_TRUE(fx.unit.running()) << "the kubelet runs again, with the old file";
+  EXPECT_THAT(c.refused_keys, ::testing::Contains("seccompDefault"));
+  ASSERT_FALSE(c.journal.empty());
+  EXPECT_THAT(c.journal[0], HasSubstr("SeccompDefault feature gate"));
+  auto st = state();
+  EXPECT_EQ(st.rollbacks, 1);
+  EXPECT_FALSE(st.pending);
+  ASSERT_TRUE(st.refused);
+  EXPECT_TRUE(st.refused->keys.count("seccompDefault"));
+
+  // The next start plans the same change: held back, nothing written, no restart.
+  fx.restarts.clear();
+  const KubeletChange again = apply(fx);
+  EXPECT_EQ(again.result, Result::Unchanged);
+  EXPECT_TRUE(fx.restarts.empty());
+  EXPECT_EQ(read(settings_.kubelet_config), original_);
+  ASSERT_FALSE(plan_.patch.held_back.empty());
+  EXPECT_THAT(plan_.patch.held_back[0].reason, HasSubstr("did not come back"));
+
+  // A new kubelet version is worth one more try.
+  kubelet("1.31.0");
+  fx.refuses = nullptr;
+  const KubeletChange upgraded = apply(fx);
+  EXPECT_EQ(upgraded.result, Result::Healthy) << upgraded.detail;
+  EXPECT_TRUE(has_seccomp(read(settings_.kubelet_config)));
+}
+
+TEST_F(KubeletChangeTest, OnKubelet124SeccompDefaultIsNeverWritten) {
+  kubelet("1.24.17");
+  FakeSystemd fx(settings_.kubelet_config);
+  fx.refuses = has_seccomp;
+  const KubeletChange c = apply(fx);
+  EXPECT_EQ(c.result, Result::Healthy) << c.detail;
+  EXPECT_FALSE(has_seccomp(read(settings_.kubelet_config)));
+  EXPECT_NE(read(settings_.kubelet_config).find("readOnlyPort: 0"), std::string::npos);
+  ASSERT_EQ(plan_.patch.held_back.size(), 1u);
+  EXPECT_EQ(plan_.patch.held_back[0].reason, "seccompDefault needs the SeccompDefault feature gate on kubelet 1.24");
+}
+
+TEST_F(KubeletChangeTest, AKubeletThatIsNotRunningIsNotStarted) {
+  FakeSystemd fx(settings_.kubelet_config);
+  fx.unit = {"loaded", "inactive", "dead", 0, 0};
+  const KubeletChange c = apply(fx);
+  EXPECT_EQ(c.result, Result::Written);
+  EXPECT_THAT(c.detail, HasSubstr("not started by kubelet-certd"));
+  EXPECT_TRUE(fx.restarts.empty());
+  EXPECT_EQ(fx.unit.active_state, "inactive");
+  EXPECT_FALSE(state().pending);
+}
+
+TEST_F(KubeletChangeTest, KubeletRestartNeverRestartsNothing) {
+  settings_.kubelet_restart = "never";
+  FakeSystemd fx(settings_.kubelet_config);
+  EXPECT_EQ(apply(fx).result, Result::Written);
+  EXPECT_TRUE(fx.restarts.empty());
+  EXPECT_TRUE(has_seccomp(read(settings_.kubelet_config))) << "the version table alone decides";
+}
+
+TEST_F(KubeletChangeTest, NoSystemBusMeansNotRestartedAndSaysSo) {
+  FakeSystemd fx(settings_.kubelet_config);
+  fx.bus = false;
+  const KubeletChange c = apply(fx);
+  EXPECT_EQ(c.result, Result::NotRestarted);
+  EXPECT_THAT(c.detail, HasSubstr("system bus"));
+  EXPECT_FALSE(state().pending);
+}
+
+TEST_F(KubeletChangeTest, AKubeletThatNeverAnswersHealthzIsRolledBackAfterTheBound) {
+  FakeSystemd fx(settings_.kubelet_config);
+  fx.refuses = nullptr;
+  const KubeletChange c = [&] {
+    plan_ = plan_kubelet(settings_, {tmp_.path(), 0});
+    // Comes up (active, running) but never answers ok.
+    struct Silent : FakeSystemd {
+      using FakeSystemd::FakeSystemd;
+      bool healthz(const std::string&, int) override { return false; }
+    } silent(settings_.kubelet_config);
+    const auto r = apply_kubelet_plan(settings_, plan_, &silent, policy_);
+    EXPECT_EQ(silent.restarts.size(), 2u);
+    return r;
+  }();
+  EXPECT_EQ(c.result, Result::RollbackFailed) << "even the old file does not bring healthz back: " << c.detail;
+  EXPECT_THAT(c.detail, HasSubstr("not healthy within 60s"));
+  EXPECT_EQ(read(settings_.kubelet_config), original_);
+}
+
+TEST_F(KubeletChangeTest, AChangeLeftUncheckedByAStopIsFinishedAtTheNextStart) {
+  FakeSystemd fx(settings_.kubelet_config);
+  fx.answers = false;
+  fx.stop_after = std::chrono::milliseconds(1000);  // SIGTERM while waiting for the kubelet
+  const KubeletChange c = apply(fx);
+  EXPECT_EQ(c.result, Result::Interrupted);
+  ASSERT_TRUE(state().pending) << "the change stays recorded";
+  EXPECT_TRUE(has_seccomp(read(settings_.kubelet_config)));
+
+  // The next start: the kubelet is crash-looping on the change: rolled back, remembered.
+  FakeSystemd next(settings_.kubelet_config);
+  next.refuses = has_seccomp;
+  next.start();
+  const KubeletChange r = recover_kubelet_change(settings_, next, policy_);
+  EXPECT_EQ(r.result, Result::RolledBack) << r.detail;
+  EXPECT_EQ(read(settings_.kubelet_config), original_);
+  EXPECT_FALSE(state().pending);
+  EXPECT_EQ(state().rollbacks, 1);
+
+  // Nothing pending: nothing to do.
+  EXPECT_EQ(recover_kubelet_change(settings_, next, policy_).result, Result::Unchanged);
+}
+
+TEST_F(KubeletChangeTest, AnUncheckedChangeThatTheKubeletRunsHappilyIsConfirmed) {
+  FakeSystemd fx(settings_.kubelet_config);
+  fx.stop_after = std::chrono::milliseconds(1000);
+  ASSERT_EQ(apply(fx).result, Result::Interrupted);
+  FakeSystemd next(settings_.kubelet_config);
+  next.start();
+  const KubeletChange r = recover_kubelet_change(settings_, next, policy_);
+  EXPECT_EQ(r.result, Result::Healthy) << r.detail;
+  EXPECT_TRUE(has_seccomp(read(settings_.kubelet_config)));
+  EXPECT_TRUE(next.restarts.empty()) << "checking does not restart";
+  EXPECT_FALSE(state().pending);
+}
+
+TEST_F(KubeletChangeTest, ACorruptChangeRecordIsSetAsideAndRebuilt) {
+  write(settings_.cert_dir / kubelet::kChangeStateFileName, "{\"apiVersion\": 3}");
+  std::string warning;
+  EXPECT_EQ(load_change_state(settings_.cert_dir, &warning), kubelet::ChangeState{});
+  EXPECT_THAT(warning, HasSubstr("set aside"));
+  EXPECT_TRUE(fs::exists(settings_.cert_dir / (std::string(kubelet::kChangeStateFileName) + ".corrupt")));
+  FakeSystemd fx(settings_.kubelet_config);
+  EXPECT_EQ(apply(fx).result, Result::Healthy);
+}
+
+TEST(HealthEndpoint, ComesFromTheKubeletsConfigWithItsDefaults) {
+  EXPECT_EQ(health_endpoint("").port, 10248);
+  EXPECT_EQ(health_endpoint("").host, "127.0.0.1");
+  const auto h = health_endpoint("healthzBindAddress: 0.0.0.0\nhealthzPort: 0\n");
+  EXPECT_EQ(h.host, "127.0.0.1");
+  EXPECT_EQ(h.port, 0);
+  EXPECT_EQ(health_endpoint("healthzBindAddress: \"::\"\nhealthzPort: 10999\n").host, "::1");
+  EXPECT_EQ(health_endpoint("healthzPort: [broken").port, 10248);
+}
+
+}  // namespace
+}  // namespace kcd::daemon
