@@ -215,23 +215,29 @@ std::optional<RunningKubelet> find_running_kubelet(const fs::path& root, pid_t m
       skip("does not run as root");
       continue;
     }
-    struct stat st {};
-    if (::stat((dir / "exe").c_str(), &st) != 0) {
-      skip("its executable cannot be inspected");
-      continue;
-    }
-    if (auto why = untrusted_stat(st); !why.empty()) {
-      skip("its executable is " + why);
-      continue;
-    }
     if (main_pid > 0 && pid != main_pid) {
       skip("is not the kubelet unit's MainPID " + std::to_string(main_pid));
       continue;
     }
+    struct stat st {};
     RunningKubelet k;
     k.pid = pid;
+    if (::stat((dir / "exe").c_str(), &st) != 0) {
+      // A sandboxed daemon without CAP_SYS_PTRACE may not follow /proc/<pid>/exe of a
+      // process with more capabilities. systemd naming it as the unit's MainPID is then the
+      // proof of identity; its binary is the unit's (see detect_kubelet).
+      if ((errno != EACCES && errno != EPERM) || main_pid <= 0) {
+        skip("its executable cannot be inspected (" + std::string(std::strerror(errno)) + ")");
+        continue;
+      }
+      k.exe_hidden = true;
+    } else if (auto why = untrusted_stat(st); !why.empty()) {
+      skip("its executable is " + why);
+      continue;
+    } else {
+      k.exe = fs::read_symlink(dir / "exe", ec);
+    }
     k.argv = std::move(argv);
-    k.exe = fs::read_symlink(dir / "exe", ec);
     return k;
   }
   return std::nullopt;
@@ -298,12 +304,18 @@ KubeletBinary detect_kubelet(const DetectOptions& o) {
   if (o.kubelet_path) {
     k.path = *o.kubelet_path;
     k.source = "kubeletPath";
-  } else if (auto running = find_running_kubelet(o.root, o.main_pid, &k.ignored)) {
+  } else if (auto running = find_running_kubelet(o.root, o.main_pid, &k.ignored); running && !running->exe_hidden) {
     // The running process's own executable, even if the file on disk was replaced since.
     k.path = under(o.root, "/proc") / std::to_string(running->pid) / "exe";
     k.source = "running kubelet (pid " + std::to_string(running->pid) + ", " + running->exe.string() + ")";
     hyperkube = fs::path(running->argv[0]).filename() == "hyperkube";
-  } else if (auto exec = unit_exec_start(o.root, o.unit)) {
+  } else if (auto exec = unit_exec_start(o.root, o.unit); running && exec) {
+    // The unit's MainPID, whose /proc/<pid>/exe our sandbox may not follow: the unit's program.
+    k.path = under(o.root, exec->binary);
+    k.source = "running kubelet (pid " + std::to_string(running->pid) + ", MainPID of " + o.unit + ", binary from ExecStart= " +
+               exec->where + ")";
+    hyperkube = exec->binary.filename() == "hyperkube";
+  } else if (exec) {
     k.path = under(o.root, exec->binary);
     k.source = "ExecStart= of " + o.unit + " (" + exec->where + ")";
     hyperkube = exec->binary.filename() == "hyperkube";

@@ -19,6 +19,9 @@ struct RunningKubelet {
   pid_t pid = 0;
   std::vector<std::string> argv;
   std::filesystem::path exe;  // what /proc/<pid>/exe points at
+  // /proc/<pid>/exe could not be followed (no CAP_SYS_PTRACE in our sandbox); the process is
+  // believed because it is the unit's MainPID, and its binary is the unit's ExecStart=.
+  bool exe_hidden = false;
 };
 
 // The running kubelet under `root`/proc. `main_pid` (the unit's MainPID; 0 when unknown)

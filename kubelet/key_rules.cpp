@@ -9,7 +9,7 @@ namespace {
 // Fields present in KubeletConfiguration v1beta1 long before 1.24 (the oldest kubelet we
 // support) and never gated: staging/src/k8s.io/kubelet/config/v1beta1/types.go.
 constexpr Version kOld{1, 10, 0};
-constexpr const char* kTypes = "k8s.io/kubelet/config/v1beta1/types.go (1.24-1.35)";
+constexpr const char* kTypes = "k8s.io/kubelet/config/v1beta1/types.go and validation.go (1.24-1.36)";
 
 bool same_minor_or_newer(const Version& v, const Version& than) {
   return v.major > than.major || (v.major == than.major && v.minor >= than.minor);
@@ -27,7 +27,7 @@ const std::vector<KeyRule>& key_rules() {
       {"authorization.mode", "4.2.2", kOld, std::nullopt, kTypes},
       {"readOnlyPort", "4.2.4", kOld, std::nullopt, kTypes},
       {"tlsCipherSuites", "4.2.12", kOld, std::nullopt,
-       "types.go; names checked by k8s.io/component-base/cli/flag/ciphersuites_flag.go (all six known since Go 1.8 / k8s 1.10)"},
+       "types.go; names checked by k8s.io/component-base/cli/flag/ciphersuites_flag.go (the two legacy CHACHA20 names mapped since 1.23)"},
       {"makeIPTablesUtilChains", "4.2.6", kOld, std::nullopt, kTypes},
       {"eventRecordQPS", "4.2.8", kOld, std::nullopt, kTypes},
       {"streamingConnectionIdleTimeout", "4.2.5", kOld, std::nullopt, kTypes},

@@ -5,7 +5,7 @@ if [ -d /run/systemd/system ]; then systemctl daemon-reload >/dev/null 2>&1 || :
 if [ "$1" -ge 1 ]; then
   if [ -d /run/systemd/system ]; then systemctl try-restart kubelet-certd.service >/dev/null 2>&1 || :; fi
 else
-  for f in kubelet-certd-state.json kubelet-certd.lock kubelet-certd.sock \
+  for f in kubelet-certd-state.json kubelet-certd-kubelet.json kubelet-certd.lock kubelet-certd.sock \
            kubelet-certd-client-pending.key kubelet-certd-serving-pending.key; do
     rm -f "/var/lib/kubelet/pki/$f"
   done

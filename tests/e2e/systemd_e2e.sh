@@ -204,7 +204,7 @@ check "active (running) after READY=1" ready_after_start
 check "client and serving certificates issued by the API server" eventually 30 certs_issued
 check "kubelet-certd status is healthy" eventually 10 in_ct kubelet-certd status
 check "STATUS= tells what it is doing" sh_ct '[ -n "$(systemctl show -P StatusText kubelet-certd)" ]'
-check "kubelet-config.yaml patched (serving certificate, CA, hardening; comments kept)" sh_ct \
+check "kubelet-config.yaml patched (serving certificate, CA, hardening; comments kept)" eventually 30 sh_ct \
   'grep -q "tlsCertFile: /var/lib/kubelet/pki/kubelet-server-current.pem" /var/lib/kubelet/config.yaml &&
    grep -q "readOnlyPort: 0" /var/lib/kubelet/config.yaml && ! grep -q rotateCertificates /var/lib/kubelet/config.yaml &&
    grep -q "# kept by the patch" /var/lib/kubelet/config.yaml && test -s /etc/kubernetes/pki/ca.crt'
@@ -260,6 +260,8 @@ check "v1.24: the service starts" sh_ct 'timeout 60 systemctl start kubelet-cert
 check "v1.24: the certificates are issued" eventually 30 certs_issued
 check "v1.24: the config is patched without seccompDefault" eventually 30 sh_ct \
   'grep -q "readOnlyPort: 0" /var/lib/kubelet/config.yaml && grep -q tlsCertFile /var/lib/kubelet/config.yaml && ! grep -q seccompDefault /var/lib/kubelet/config.yaml'
+check "v1.24: the running kubelet (the unit's MainPID) is the one asked" sh_ct \
+  'journalctl -u kubelet-certd -o cat | grep "kubelet-config.yaml patch " | head -n 1 | grep -q "kubelet=\"v1.24.17 (running kubelet (pid"'
 check "v1.24: the held-back key is logged with its reason" sh_ct \
   'journalctl -u kubelet-certd -o cat | grep -q "seccompDefault needs the SeccompDefault feature gate on kubelet 1.24"'
 check "v1.24: the kubelet runs (never restarted into a failure)" sh_ct \
@@ -283,7 +285,7 @@ check "... the original file is back" sh_ct 'cmp -s /tmp/config-before.yaml /var
 check "... the kubelet ends active (running), with a new process" eventually 30 sh_ct \
   "[ \"\$(systemctl show -P ActiveState kubelet)\" = active ] && [ \"\$(systemctl show -P SubState kubelet)\" = running ] && [ \"\$(systemctl show -P MainPID kubelet)\" != $KPID ]"
 check "... the refusal is recorded in the state" sh_ct \
-  'grep -q "\"rollbacks\": 1" /var/lib/kubelet/pki/kubelet-certd-kubelet.json && grep -A3 "\"refused\"" /var/lib/kubelet/pki/kubelet-certd-kubelet.json | grep -q seccompDefault'
+  'grep -q "\"rollbacks\": 1" /var/lib/kubelet/pki/kubelet-certd-kubelet.json && grep -A8 "\"refused\"" /var/lib/kubelet/pki/kubelet-certd-kubelet.json | grep -q "\"seccompDefault\": \"the kubelet did not come back"'
 check "... status shows it" sh_ct 'kubelet-certd status | grep -q "refused       seccompDefault" && kubelet-certd status | grep -q "rollbacks     1"'
 check "... the metrics show it" in_ct bash -c 'exec 3<>/dev/tcp/127.0.0.1/10271 && printf "GET /metrics HTTP/1.0\r\n\r\n" >&3 && cat <&3 | grep -q "^kubelet_certd_kubelet_config_rollbacks_total 1"'
 KPID=$(prop kubelet MainPID)

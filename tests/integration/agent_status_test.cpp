@@ -136,7 +136,13 @@ TEST_F(Status, RunningDaemonIsShownAndMetricsAreScraped) {
   EXPECT_EQ(st.exit_code, 0) << st.out;
   EXPECT_EQ(json::parse(st.out)["daemon"]["running"], true);
 
-  const std::string res = http_get(port, "/metrics");
+  // The kubelet's config file is patched on the daemon's kubelet worker, next to the agent: the
+  // CIS results follow once it is done (they are re-evaluated after every patch).
+  std::string res;
+  EXPECT_TRUE(eventually([&] {
+    res = http_get(port, "/metrics");
+    return res.find("kubelet_certd_cis_check{id=\"4.2.9\",status=\"PASS\"} 1") != std::string::npos;
+  })) << res;
   ASSERT_EQ(res.rfind("HTTP/1.1 200 OK", 0), 0u) << res;
   EXPECT_NE(res.find("Content-Type: text/plain; version=0.0.4"), std::string::npos);
   const std::string body = res.substr(res.find("\r\n\r\n") + 4);
