@@ -1,5 +1,7 @@
 #include "config/kubeconfig.hpp"
 
+#include <arpa/inet.h>
+
 #include "config/base64.hpp"
 
 #include <yaml-cpp/yaml.h>
@@ -131,7 +133,9 @@ Expected<Kubeconfig, ConfigError> parse_kubeconfig(std::string_view text, const 
     return Unexpected(err_at(source, c["server"], "cluster.server",
                              "\"" + *server + "\" is not an https:// URL; the API server must be reached over TLS"));
   }
-  kc.server = *server;
+  auto url = parse_server_url(*server);
+  if (!url) return Unexpected(err_at(source, c["server"], "cluster.server", url.error()));
+  kc.server = *url;
   if (auto skip = scalar(c, "insecure-skip-tls-verify"); skip && (*skip == "true" || *skip == "True" || *skip == "TRUE")) {
     return Unexpected(err_at(source, c["insecure-skip-tls-verify"], "cluster.insecure-skip-tls-verify",
                              "true is refused: kubelet-certd always verifies the API server; give certificate-authority-data "
@@ -233,6 +237,62 @@ std::string render_kubelet_kubeconfig(const KubeletKubeconfigSpec& spec) {
   out += "    client-certificate: " + spec.client_certificate.string() + "\n";
   out += "    client-key: " + spec.client_key.string() + "\n";
   return out;
+}
+
+namespace {
+
+bool is_ip_literal(const std::string& host) {
+  unsigned char buf[16];
+  return inet_pton(AF_INET, host.c_str(), buf) == 1 || inet_pton(AF_INET6, host.c_str(), buf) == 1;
+}
+
+}  // namespace
+
+Expected<ServerUrl, std::string> parse_server_url(const std::string& server) {
+  constexpr std::string_view kScheme = "https://";
+  const std::string quoted = "\"" + server + "\"";
+  if (server.rfind(kScheme, 0) != 0) return Unexpected(quoted + " is not an https:// URL");
+  if (server.find_first_of("?#@ \t") != std::string::npos) {
+    return Unexpected(quoted + ": user info, queries, fragments and spaces are not allowed; write https://host:port[/path]");
+  }
+  std::string rest = server.substr(kScheme.size());
+  ServerUrl u;
+  u.text = server;
+  const auto slash = rest.find('/');
+  std::string authority = rest.substr(0, slash);
+  if (slash != std::string::npos) {
+    u.path_prefix = rest.substr(slash);
+    while (!u.path_prefix.empty() && u.path_prefix.back() == '/') u.path_prefix.pop_back();
+  }
+  if (authority.empty()) return Unexpected(quoted + " has no host");
+  bool port_given = false;
+  if (authority.front() == '[') {
+    const auto close = authority.find(']');
+    if (close == std::string::npos) return Unexpected(quoted + ": unterminated IPv6 address");
+    u.host = authority.substr(1, close - 1);
+    if (close + 1 < authority.size()) {
+      if (authority[close + 1] != ':') return Unexpected(quoted + ": expected :port after the IPv6 address");
+      u.port = authority.substr(close + 2);
+      port_given = true;
+    }
+    if (!is_ip_literal(u.host)) return Unexpected(quoted + ": \"" + u.host + "\" is not an IPv6 address");
+  } else {
+    const auto colon = authority.rfind(':');
+    u.host = authority.substr(0, colon);
+    if (colon != std::string::npos) {
+      u.port = authority.substr(colon + 1);
+      port_given = true;
+    }
+    if (u.host.find(':') != std::string::npos) return Unexpected(quoted + ": write an IPv6 address in brackets, e.g. https://[::1]:6443");
+  }
+  if (u.host.empty()) return Unexpected(quoted + " has no host");
+  if (!port_given) u.port = "443";
+  const bool digits = !u.port.empty() && u.port.size() <= 5 && u.port.find_first_not_of("0123456789") == std::string::npos;
+  if (!digits || std::stoi(u.port) < 1 || std::stoi(u.port) > 65535) {
+    return Unexpected(quoted + ": port \"" + u.port + "\" is not a number from 1 to 65535");
+  }
+  u.host_is_ip = is_ip_literal(u.host);
+  return u;
 }
 
 }  // namespace kcd::config

@@ -11,10 +11,23 @@
 
 namespace kcd::config {
 
+// A kubeconfig's `server`, parsed once when the kubeconfig is loaded: nothing re-parses it
+// later, so a typo is a configuration error with its position, never a failure mid-request.
+struct ServerUrl {
+  std::string text;         // as written: https://host:port[/path]
+  std::string host;         // without brackets for IPv6
+  std::string port;         // "443" when absent; 1-65535
+  std::string path_prefix;  // "" or "/prefix" (no trailing slash)
+  bool host_is_ip = false;
+};
+// https only, a host, an optional numeric port 1-65535, an optional path; no user info, query
+// or fragment. The error says what is wrong with `server`.
+Expected<ServerUrl, std::string> parse_server_url(const std::string& server);
+
 struct Kubeconfig {
   std::filesystem::path source;
   std::string current_context, cluster_name, user_name;
-  std::string server;                                      // https://host:port[/path]
+  ServerUrl server;                                        // https://host:port[/path]
   std::string ca_pem;                                      // decoded data, or the CA file's contents
   std::optional<std::filesystem::path> ca_file;            // absolute, when it came from a file
   std::optional<std::string> tls_server_name;

@@ -351,14 +351,14 @@ struct Agent::Impl {
     auto kc = try_kubeconfig(settings.kubeconfig, nullptr);
     if (!kc) return true;
     const fs::path want = s.store.current_path();
-    return kc->server != conn.endpoint.server || kc->ca_pem != conn.endpoint.ca_pem ||
+    return kc->server.text != conn.endpoint.server.text || kc->ca_pem != conn.endpoint.ca_pem ||
            kc->client_certificate_file != std::optional<fs::path>(want) ||
            kc->client_key_file != std::optional<fs::path>(want);
   }
 
   void write_kubeconfig(Slot& s, const Connection& conn) {
     config::KubeletKubeconfigSpec spec;
-    spec.server = conn.endpoint.server;
+    spec.server = conn.endpoint.server.text;
     spec.ca_pem = conn.endpoint.ca_pem;
     spec.tls_server_name = conn.endpoint.tls_server_name;
     spec.client_certificate = s.store.current_path();

@@ -2,6 +2,7 @@
 
 #include "config/duration.hpp"
 #include "config/settings.hpp"
+#include "config/kubeconfig.hpp"
 #include "daemon/check.hpp"
 #include "daemon/control.hpp"
 #include "daemon/run.hpp"
@@ -204,6 +205,13 @@ int cli_main(int argc, char** argv) {
   if (*check_cmd) {
     auto settings = config::load_settings(check_flags, env);
     if (!settings) return config_error(settings.error());
+    // The kubeconfigs are configuration too: each one present must load (a missing bootstrap
+    // kubeconfig is normal once the node has joined).
+    for (const auto& path : {settings->kubeconfig, settings->bootstrap_kubeconfig}) {
+      std::error_code ec;
+      if (!std::filesystem::exists(path, ec)) continue;
+      if (auto kc = config::load_kubeconfig(path); !kc) return config_error(kc.error());
+    }
     std::cout << "configuration valid"
               << (settings->config_file.empty() ? std::string(" (no config file; defaults and flags)")
                                                 : " (" + settings->config_file.string() + ")")

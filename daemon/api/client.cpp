@@ -59,45 +59,8 @@ std::string url_escape(std::string_view s) {
   return out;
 }
 
-bool is_ip_literal(const std::string& host) {
-  unsigned char buf[16];
-  return inet_pton(AF_INET, host.c_str(), buf) == 1 || inet_pton(AF_INET6, host.c_str(), buf) == 1;
-}
 
 }  // namespace
-
-Expected<ServerUrl, std::string> parse_server_url(const std::string& server) {
-  constexpr std::string_view kScheme = "https://";
-  if (server.rfind(kScheme, 0) != 0) return Unexpected("server \"" + server + "\" is not an https:// URL");
-  std::string rest = server.substr(kScheme.size());
-  ServerUrl u;
-  const auto slash = rest.find('/');
-  std::string authority = rest.substr(0, slash);
-  if (slash != std::string::npos) {
-    u.path_prefix = rest.substr(slash);
-    while (!u.path_prefix.empty() && u.path_prefix.back() == '/') u.path_prefix.pop_back();
-  }
-  if (authority.empty()) return Unexpected("server \"" + server + "\" has no host");
-  if (authority.front() == '[') {
-    const auto close = authority.find(']');
-    if (close == std::string::npos) return Unexpected("server \"" + server + "\": unterminated IPv6 address");
-    u.host = authority.substr(1, close - 1);
-    if (close + 1 < authority.size()) {
-      if (authority[close + 1] != ':') return Unexpected("server \"" + server + "\": bad port");
-      u.port = authority.substr(close + 2);
-    }
-  } else {
-    const auto colon = authority.rfind(':');
-    u.host = authority.substr(0, colon);
-    if (colon != std::string::npos) u.port = authority.substr(colon + 1);
-  }
-  if (u.port.empty()) u.port = "443";
-  if (u.host.empty() || u.port.find_first_not_of("0123456789") != std::string::npos) {
-    return Unexpected("server \"" + server + "\": bad host or port");
-  }
-  u.host_is_ip = is_ip_literal(u.host);
-  return u;
-}
 
 struct Client::Impl {
   using Stream = beast::ssl_stream<beast::tcp_stream>;
@@ -136,8 +99,8 @@ struct Client::Impl {
 
   ApiError from_ec(const boost::system::error_code& ec, std::string_view during) const {
     if (cancelled) return make_error(ErrorKind::Cancelled, "cancelled");
-    if (ec == beast::error::timeout) return make_error(ErrorKind::Timeout, std::string(during) + " timed out (" + endpoint.server + ")");
-    return make_error(ErrorKind::Network, std::string(during) + " " + endpoint.server + ": " + ec.message());
+    if (ec == beast::error::timeout) return make_error(ErrorKind::Timeout, std::string(during) + " timed out (" + endpoint.server.text + ")");
+    return make_error(ErrorKind::Network, std::string(during) + " " + endpoint.server.text + ": " + ec.message());
   }
 
   Expected<std::shared_ptr<ssl::context>, ApiError> make_context() const {
@@ -189,8 +152,7 @@ struct Client::Impl {
 
   asio::awaitable<Result<Conn>> connect() {
     if (cancelled) co_return Unexpected(make_error(ErrorKind::Cancelled, "cancelled"));
-    auto url = parse_server_url(endpoint.server);
-    if (!url) co_return Unexpected(make_error(ErrorKind::Network, url.error()));
+    const config::ServerUrl* url = &endpoint.server;
     auto ctx = make_context();
     if (!ctx) co_return Unexpected(ctx.error());
 
@@ -247,19 +209,19 @@ struct Client::Impl {
       const long verify = SSL_get_verify_result(ssl_handle);
       ERR_clear_error();
       if (verify != X509_V_OK) {
-        co_return Unexpected(make_error(ErrorKind::Tls, "TLS handshake with " + endpoint.server +
+        co_return Unexpected(make_error(ErrorKind::Tls, "TLS handshake with " + endpoint.server.text +
                                                             ": server certificate not accepted: " +
                                                             X509_verify_cert_error_string(verify) + " (checked against the cluster CA for " +
                                                             verify_name + ")"));
       }
       if (ec == beast::error::timeout) co_return Unexpected(from_ec(ec, "TLS handshake with"));
-      co_return Unexpected(make_error(ErrorKind::Tls, "TLS handshake with " + endpoint.server + ": " + ec.message()));
+      co_return Unexpected(make_error(ErrorKind::Tls, "TLS handshake with " + endpoint.server.text + ": " + ec.message()));
     }
     co_return std::move(conn);
   }
 
   http::request<http::string_body> make_request(http::verb verb, const std::string& target, std::string body) const {
-    auto url = parse_server_url(endpoint.server);
+    const config::ServerUrl* url = &endpoint.server;
     http::request<http::string_body> req{verb, url->path_prefix + target, 11};
     const bool v6 = url->host.find(':') != std::string::npos;
     req.set(http::field::host, (v6 ? "[" + url->host + "]" : url->host) + ":" + url->port);

@@ -57,13 +57,4 @@ class Client {
   std::unique_ptr<Impl> impl_;
 };
 
-// The parts of an https:// URL the client needs. Exposed for tests.
-struct ServerUrl {
-  std::string host;         // without brackets for IPv6
-  std::string port;         // "443" when absent
-  std::string path_prefix;  // "" or "/prefix" (no trailing slash)
-  bool host_is_ip = false;
-};
-Expected<ServerUrl, std::string> parse_server_url(const std::string& server);
-
 }  // namespace kcd::api

@@ -2,6 +2,8 @@
 // bodies, and the newline-delimited watch event stream. Pure data and parsing, no I/O.
 #pragma once
 
+#include "config/kubeconfig.hpp"
+
 #include "config/expected.hpp"
 
 #include <nlohmann/json.hpp>
@@ -18,7 +20,7 @@
 namespace kcd::api {
 
 struct Endpoint {
-  std::string server;                         // https://host:port[/path-prefix]
+  config::ServerUrl server;                   // parsed once, when the kubeconfig was loaded
   std::string ca_pem;                         // cluster CA bundle
   std::optional<std::string> tls_server_name; // overrides the name verified and sent as SNI
 };

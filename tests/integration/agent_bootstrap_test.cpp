@@ -119,7 +119,7 @@ TEST_F(AgentBootstrap, BootstrapsFromTheBootstrapKubeconfigToAnInstalledCertific
   EXPECT_EQ(mode_of(kubeconfig()), 0600u);
   auto kc = config::load_kubeconfig(kubeconfig());
   ASSERT_TRUE(kc) << kc.error().format();
-  EXPECT_EQ(kc->server, server_->url());
+  EXPECT_EQ(kc->server.text, server_->url());
   EXPECT_EQ(kc->ca_pem, server_->ca_pem());
   EXPECT_EQ(kc->client_certificate_file, link);
   EXPECT_EQ(kc->client_key_file, link);

@@ -203,5 +203,27 @@ TEST_F(Faults, CertificateForTheWrongKeyIsRejectedAndRateLimited) {
   EXPECT_FALSE(fs::exists(kubeconfig()));
 }
 
+// A typo in the server URL is a configuration error named with its position; the daemon
+// reports it and never dies by a signal (it once re-parsed the URL per request and crashed).
+TEST_F(Faults, ServerUrlTypoIsAConfigurationErrorNeverACrash) {
+  std::string text = read_text(server_->bootstrap_kubeconfig_path());
+  const auto at = text.find("server: https://127.0.0.1:");
+  ASSERT_NE(at, std::string::npos) << text;
+  const auto eol = text.find('\n', at);
+  text.insert(eol, "x");
+  const fs::path bad = server_->bootstrap_kubeconfig_path();
+  std::ofstream(bad) << text;
+  auto check = run("check-config");
+  EXPECT_EQ(check.exit_code, 2) << check.out << check.err;
+  EXPECT_NE(check.err.find(bad.string() + ":"), std::string::npos) << check.err;
+  EXPECT_NE(check.err.find("cluster.server: "), std::string::npos) << check.err;
+  EXPECT_NE(check.err.find("is not a number from 1 to 65535"), std::string::npos) << check.err;
+
+  auto out = run("run", {"--once", "--timeout", "3s"});
+  EXPECT_EQ(out.exit_code, 1) << "an error exit, not a signal: " << out.err;
+  EXPECT_NE(out.err.find("is not a number from 1 to 65535"), std::string::npos) << out.err;
+  EXPECT_EQ(server_->csrs_created(), 0);
+}
+
 }  // namespace
 }  // namespace kcd::testing

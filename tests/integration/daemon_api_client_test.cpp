@@ -186,7 +186,7 @@ T run(asio::io_context& io, asio::awaitable<T> op) {
 
 class ApiClientTest : public ::testing::Test {
  protected:
-  Endpoint endpoint(const std::string& url) const { return Endpoint{url, ca_.cert_pem(), std::nullopt}; }
+  Endpoint endpoint(const std::string& url) const { return Endpoint{config::parse_server_url(url).value(), ca_.cert_pem(), std::nullopt}; }
   Credentials token() const {
     Credentials c;
     c.bearer_token = kToken;
@@ -388,7 +388,7 @@ TEST_F(ApiClientTest, ServerCertificateForAnotherNameIsRefused) {
   Endpoint named = endpoint(server.url());
   named.tls_server_name = "elsewhere.example";
   ReplayServer server2(ca_, {recorded_response("csr-get-approved-issued.json")}, opts);
-  named.server = server2.url();
+  named.server = config::parse_server_url(server2.url()).value();
   Client client2(io_, named, token());
   EXPECT_TRUE(run(io_, client2.get_csr("x")));
 }
@@ -437,22 +437,22 @@ TEST_F(ApiClientTest, MismatchedClientKeyIsAClearErrorNamingTheFile) {
 }
 
 TEST(ApiServerUrl, ParsesHostsPortsAndPrefixes) {
-  auto a = parse_server_url("https://10.0.0.1:6443");
+  auto a = config::parse_server_url("https://10.0.0.1:6443");
   ASSERT_TRUE(a);
   EXPECT_EQ(a->host, "10.0.0.1");
   EXPECT_EQ(a->port, "6443");
   EXPECT_TRUE(a->host_is_ip);
-  auto b = parse_server_url("https://[::1]:6443/k8s/");
+  auto b = config::parse_server_url("https://[::1]:6443/k8s/");
   ASSERT_TRUE(b);
   EXPECT_EQ(b->host, "::1");
   EXPECT_EQ(b->path_prefix, "/k8s");
   EXPECT_TRUE(b->host_is_ip);
-  auto c = parse_server_url("https://api.example.com");
+  auto c = config::parse_server_url("https://api.example.com");
   ASSERT_TRUE(c);
   EXPECT_EQ(c->port, "443");
   EXPECT_FALSE(c->host_is_ip);
-  EXPECT_FALSE(parse_server_url("http://x:1"));
-  EXPECT_FALSE(parse_server_url("https://x:port"));
+  EXPECT_FALSE(config::parse_server_url("http://x:1"));
+  EXPECT_FALSE(config::parse_server_url("https://x:port"));
 }
 
 }  // namespace

@@ -3,6 +3,7 @@
 #include "config/kubeconfig.hpp"
 #include "tests/support/subprocess.hpp"
 
+#include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
 #include <fstream>
@@ -37,7 +38,8 @@ class Kubeconfig_ : public ::testing::Test {
 TEST_F(Kubeconfig_, ReadsKubeadmBootstrapKubeconfig) {
   auto kc = load_kubeconfig(write("bootstrap-kubelet.conf", kubeadm_bootstrap()));
   ASSERT_TRUE(kc) << kc.error().format();
-  EXPECT_EQ(kc->server, "https://10.0.0.1:6443");
+  EXPECT_EQ(kc->server.text, "https://10.0.0.1:6443");
+  EXPECT_EQ(kc->server.port, "6443");
   EXPECT_EQ(kc->ca_pem, kCa);
   EXPECT_FALSE(kc->ca_file);
   EXPECT_EQ(kc->token, kToken);
@@ -45,6 +47,37 @@ TEST_F(Kubeconfig_, ReadsKubeadmBootstrapKubeconfig) {
   EXPECT_EQ(kc->cluster_name, "kubernetes");
   EXPECT_EQ(kc->user_name, "tls-bootstrap-token-user");
   EXPECT_FALSE(kc->client_certificate_file);
+}
+
+// The server URL is parsed once, at load: a typo is a configuration error at its position
+// (it used to pass the loader and crash the API client later).
+TEST_F(Kubeconfig_, ServerUrlTyposAreRefusedAtLoadWithTheirPosition) {
+  const std::vector<std::pair<std::string, std::string>> bad = {
+      {"https://host:6443x", "port \"6443x\" is not a number from 1 to 65535"},
+      {"https://host:0", "is not a number from 1 to 65535"},
+      {"https://host:70000", "is not a number from 1 to 65535"},
+      {"https://host:/api", "port \"\" is not a number"},
+      {"https://:6443", "has no host"},
+      {"https://[::1:6443", "unterminated IPv6 address"},
+      {"https://::1:6443", "write an IPv6 address in brackets"},
+      {"https://user@host:6443", "user info"},
+      {"https://host:6443/?x=1", "queries"},
+  };
+  for (const auto& [server, why] : bad) {
+    std::string text = kubeadm_bootstrap();
+    text.replace(text.find("https://10.0.0.1:6443"), std::string("https://10.0.0.1:6443").size(), server);
+    auto kc = parse_kubeconfig(text, "/etc/kubernetes/bootstrap-kubelet.conf");
+    ASSERT_FALSE(kc) << server;
+    EXPECT_THAT(kc.error().format(), ::testing::HasSubstr("/etc/kubernetes/bootstrap-kubelet.conf:5:13: cluster.server: ")) << server;
+    EXPECT_THAT(kc.error().format(), ::testing::HasSubstr(why)) << server;
+  }
+  for (const std::string good : {"https://[fd00::1]:6443/prefix/", "https://api.example.com", "https://10.0.0.1:65535"}) {
+    std::string text = kubeadm_bootstrap();
+    text.replace(text.find("https://10.0.0.1:6443"), std::string("https://10.0.0.1:6443").size(), good);
+    auto kc = parse_kubeconfig(text, "/x.conf");
+    ASSERT_TRUE(kc) << good << ": " << kc.error().format();
+    EXPECT_EQ(kc->server.text, good);
+  }
 }
 
 TEST_F(Kubeconfig_, ReadsKubeadmKubeletConfWithCertificateFiles) {
@@ -149,7 +182,7 @@ TEST(KubeletKubeconfig, IsExactlyWhatKubeletWritesAndReadsBack) {
                 "    client-key: /var/lib/kubelet/pki/kubelet-client-current.pem\n");
   auto kc = parse_kubeconfig(text, "/etc/kubernetes/kubelet.conf");
   ASSERT_TRUE(kc) << kc.error().format();
-  EXPECT_EQ(kc->server, spec.server);
+  EXPECT_EQ(kc->server.text, spec.server);
   EXPECT_EQ(kc->ca_pem, kCa);
   EXPECT_EQ(kc->client_certificate_file, spec.client_certificate);
   EXPECT_EQ(kc->client_key_file, spec.client_key);
