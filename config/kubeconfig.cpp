@@ -2,7 +2,7 @@
 
 #include <arpa/inet.h>
 
-#include "config/base64.hpp"
+#include "base/base64.hpp"
 
 #include <yaml-cpp/yaml.h>
 

@@ -1,7 +1,7 @@
 // Kubeconfig files: reading what kubeadm and kubectl write, and writing the kubelet's own.
 #pragma once
 
-#include "config/expected.hpp"
+#include "base/expected.hpp"
 #include "config/settings.hpp"
 
 #include <filesystem>

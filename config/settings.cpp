@@ -1,8 +1,8 @@
 #include "config/settings.hpp"
 
-#include "config/suggest.hpp"
+#include "base/suggest.hpp"
 
-#include "config/duration.hpp"
+#include "base/duration.hpp"
 
 #include <CLI/CLI.hpp>
 #include <arpa/inet.h>

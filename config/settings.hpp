@@ -2,8 +2,8 @@
 // same meaning (a flag wins). One schema table drives parsing, flags, validation and docs.
 #pragma once
 
-#include "config/expected.hpp"
-#include "config/key_algorithm.hpp"
+#include "base/expected.hpp"
+#include "base/key_algorithm.hpp"
 
 #include <chrono>
 #include <cstdint>

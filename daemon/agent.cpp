@@ -1,9 +1,9 @@
 #include "daemon/agent.hpp"
 
 #include "config/kubeconfig.hpp"
-#include "config/rfc3339.hpp"
+#include "base/rfc3339.hpp"
 #include "daemon/api/client.hpp"
-#include "rotation/atomic_file.hpp"
+#include "base/files.hpp"
 #include "rotation/backoff.hpp"
 #include "rotation/csr.hpp"
 #include "rotation/csr_name.hpp"
@@ -167,7 +167,7 @@ struct Agent::Impl {
     // Half-written files of a process that died mid-write (we hold the instance lock).
     for (const auto& [dir, prefix] : {std::pair{settings.cert_dir, std::string("kubelet-")},
                                       std::pair{settings.kubeconfig.parent_path(), settings.kubeconfig.filename().string()}}) {
-      for (const auto& p : rotation::remove_stale_temp_files(dir, prefix)) log::info("stale temporary file removed", {{"path", p}});
+      for (const auto& p : kcd::remove_stale_temp_files(dir, prefix)) log::info("stale temporary file removed", {{"path", p}});
     }
     auto loaded = rotation::load_state(settings.cert_dir);
     if (!loaded.warning.empty()) log::warn("state file ignored", {{"path", settings.cert_dir / rotation::kStateFileName}, {"error", loaded.warning}});
@@ -179,7 +179,7 @@ struct Agent::Impl {
     state.of(s.kind) = s.machine.persistent();
     if (state == saved_state) return;
     try {
-      rotation::ensure_directory(settings.cert_dir, 0755);
+      kcd::ensure_directory(settings.cert_dir, 0755);
       rotation::save_state(settings.cert_dir, state);
       saved_state = state;
     } catch (const std::exception& e) {
@@ -363,9 +363,9 @@ struct Agent::Impl {
     spec.tls_server_name = conn.endpoint.tls_server_name;
     spec.client_certificate = s.store.current_path();
     spec.client_key = s.store.current_path();
-    rotation::ensure_directory(settings.kubeconfig.parent_path(), 0755);
-    rotation::write_file_atomic(settings.kubeconfig, config::render_kubelet_kubeconfig(spec), 0600);
-    rotation::crash_point("kubeconfig-written");
+    kcd::ensure_directory(settings.kubeconfig.parent_path(), 0755);
+    kcd::write_file_atomic(settings.kubeconfig, config::render_kubelet_kubeconfig(spec), 0600);
+    kcd::crash_point("kubeconfig-written");
     log::info("kubeconfig written", {{"path", settings.kubeconfig}, {"client_certificate", s.store.current_path()}});
   }
 
@@ -466,7 +466,7 @@ struct Agent::Impl {
         try {
           auto key = rotation::generate_key(settings.key_algorithm);
           s.store.save_pending_key(key.get());
-          rotation::crash_point("key-written");
+          kcd::crash_point("key-written");
           rotation::PendingCsr p;
           p.name = rotation::csr_name(key.get(), request_for(s.kind), usages_for(s.kind));
           p.key_sha256 = rotation::public_key_fingerprint(key.get());
@@ -506,7 +506,7 @@ struct Agent::Impl {
         s.active_client = nullptr;
         if (stop_requested) break;
         if (result) {
-          rotation::crash_point("csr-filed");
+          kcd::crash_point("csr-filed");
           log::info("csr filed", {{"cert", kind_name}, {"csr", st.csr}, {"signer", req.signer_name}, {"auth", conn->auth_description}});
           if (result->issued()) s.issued = *result;
           s.machine.submitted(view_of(*result), now());
@@ -674,7 +674,7 @@ struct Agent::Impl {
       s.machine.rejected(verdict.error(), t);
       return;
     }
-    rotation::crash_point("cert-received");
+    kcd::crash_point("cert-received");
     try {
       fs::path file = s.store.install(*chain, s.pending_key.get(), t);
       log::info("certificate installed", {{"cert", kind_name}, {"csr", st.csr}, {"path", file}, {"serial", verdict->serial},

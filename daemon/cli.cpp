@@ -1,6 +1,6 @@
 #include "daemon/cli.hpp"
 
-#include "config/duration.hpp"
+#include "base/duration.hpp"
 #include "config/settings.hpp"
 #include "config/kubeconfig.hpp"
 #include "daemon/check.hpp"
@@ -33,7 +33,7 @@ struct DurationFlag {
 
 CLI::Option* add_duration(CLI::App& app, const std::string& name, DurationFlag& flag, const std::string& help) {
   return app.add_option(name, flag.text, help)->check([&flag, name](const std::string& v) -> std::string {
-    auto d = config::parse_duration(v);
+    auto d = kcd::parse_duration(v);
     if (!d) return name + ": " + d.error();
     flag.parsed = *d;
     return {};

@@ -2,7 +2,7 @@
 
 #include "config/kubeconfig.hpp"
 #include "kubelet/diff.hpp"
-#include "rotation/atomic_file.hpp"
+#include "base/files.hpp"
 
 #include <openssl/evp.h>
 
@@ -138,10 +138,10 @@ std::string fingerprint_of(const config::Settings& s, const kubelet::KubeletBina
 
 std::string read_if_exists(const fs::path& p, bool& existed) {
   try {
-    std::string text = rotation::read_file(p, 4 << 20);
+    std::string text = kcd::read_file(p, 4 << 20);
     existed = true;
     return text;
-  } catch (const rotation::FileError& e) {
+  } catch (const kcd::FileError& e) {
     if (e.code() != ENOENT) throw;
     existed = false;
     return {};
@@ -151,10 +151,10 @@ std::string read_if_exists(const fs::path& p, bool& existed) {
 // Puts the previous text back (or removes a file we created).
 void restore(const fs::path& config, const std::string& backup) {
   if (backup.empty()) {
-    rotation::remove_file_durable(config);
+    kcd::remove_file_durable(config);
     return;
   }
-  rotation::write_file_atomic(config, rotation::read_file(backup, 4 << 20), 0600);
+  kcd::write_file_atomic(config, kcd::read_file(backup, 4 << 20), 0600);
 }
 
 std::string join(const std::vector<std::string>& v, const char* sep) {
@@ -180,7 +180,7 @@ void roll_back(const config::Settings& s, kubelet::ChangeState& state, KubeletEf
   state.pending.reset();
   save_change_state(s.cert_dir, state);
   // The kubelet was running before our change: bring it back even if it is now failed.
-  const RestartCheck back = restart_and_check(fx, health_endpoint(pending.backup.empty() ? std::string() : rotation::read_file(pending.backup, 4 << 20)),
+  const RestartCheck back = restart_and_check(fx, health_endpoint(pending.backup.empty() ? std::string() : kcd::read_file(pending.backup, 4 << 20)),
                                               policy, false);
   out.detail = failed.detail;
   if (back.result == RestartCheck::Result::Healthy) {
@@ -228,7 +228,7 @@ kubelet::ChangeState load_change_state(const fs::path& cert_dir, std::string* wa
 }
 
 void save_change_state(const fs::path& cert_dir, const kubelet::ChangeState& state) {
-  rotation::write_file_atomic(change_state_path(cert_dir), kubelet::serialize_change_state(state), 0600);
+  kcd::write_file_atomic(change_state_path(cert_dir), kubelet::serialize_change_state(state), 0600);
 }
 
 std::string KubeletPlan::diff() const {
@@ -279,8 +279,8 @@ KubeletChange apply_kubelet_plan(const config::Settings& s, const KubeletPlan& p
   if (!plan.ca_pem.empty()) {
     std::error_code ec;
     if (!fs::exists(s.client_ca_file, ec)) {
-      rotation::ensure_directory(s.client_ca_file.parent_path(), 0755);
-      rotation::write_file_atomic(s.client_ca_file, plan.ca_pem, 0644);
+      kcd::ensure_directory(s.client_ca_file.parent_path(), 0755);
+      kcd::write_file_atomic(s.client_ca_file, plan.ca_pem, 0644);
       out.ca_written = true;
     }
   }
@@ -293,18 +293,18 @@ KubeletChange apply_kubelet_plan(const config::Settings& s, const KubeletPlan& p
   if (plan.existed) {
     std::error_code ec;
     const fs::path first = fs::path(plan.config.string() + ".kubelet-certd.orig");
-    if (!fs::exists(first, ec)) rotation::write_file_atomic(first, plan.original, 0600);
+    if (!fs::exists(first, ec)) kcd::write_file_atomic(first, plan.original, 0600);
     out.backup = kubelet_config_backup(plan.config);
-    rotation::write_file_atomic(out.backup, plan.original, 0600);
+    kcd::write_file_atomic(out.backup, plan.original, 0600);
     backup = out.backup.string();
   } else {
-    rotation::ensure_directory(plan.config.parent_path(), 0755);
+    kcd::ensure_directory(plan.config.parent_path(), 0755);
   }
   state.kubelet = plan.kubelet.describe();
   state.pending = kubelet::PendingChange{plan.config.string(), backup, sha256_hex(plan.patch.text), plan.patch.keys, plan.fingerprint,
                                          std::chrono::system_clock::now()};
   save_change_state(s.cert_dir, state);
-  rotation::write_file_atomic(plan.config, plan.patch.text, 0600);
+  kcd::write_file_atomic(plan.config, plan.patch.text, 0600);
   out.changes = plan.patch.changes;
   out.result = KubeletChange::Result::Written;
 

@@ -2,7 +2,7 @@
 
 #include "daemon/kubelet_setup.hpp"
 #include "kubelet/version.hpp"
-#include "rotation/atomic_file.hpp"
+#include "base/files.hpp"
 #include "systemd/log.hpp"
 
 namespace kcd::daemon {
@@ -219,7 +219,7 @@ void KubeletWorker::do_serving(const config::Settings& s, const std::filesystem:
   SystemKubeletEffects fx(s.kubelet_unit, &stop_);
   std::string text;
   try {
-    text = rotation::read_file(s.kubelet_config, 4 << 20);
+    text = kcd::read_file(s.kubelet_config, 4 << 20);
   } catch (const std::exception&) {
   }
   const RestartCheck check = restart_and_check(fx, health_endpoint(text), health_policy(s), true);

@@ -1,11 +1,11 @@
 #include "daemon/run.hpp"
 
-#include "config/rfc3339.hpp"
+#include "base/rfc3339.hpp"
 #include "daemon/control.hpp"
 #include "daemon/kubelet_setup.hpp"
 #include "daemon/kubelet_worker.hpp"
 #include "daemon/metrics.hpp"
-#include "rotation/atomic_file.hpp"
+#include "base/files.hpp"
 #include "rotation/store.hpp"
 #include "systemd/dbus.hpp"
 #include "systemd/log.hpp"
@@ -196,7 +196,7 @@ class Supervisor {
   void write_textfile() {
     if (settings_.metrics_textfile.empty()) return;
     try {
-      rotation::write_file_atomic(settings_.metrics_textfile, render_prometheus(snapshot()), 0644);
+      kcd::write_file_atomic(settings_.metrics_textfile, render_prometheus(snapshot()), 0644);
     } catch (const std::exception& e) {
       log::warn("metrics textfile not written", {{"path", settings_.metrics_textfile}, {"error", e.what()}});
     }
@@ -411,7 +411,7 @@ class Supervisor {
 RunResult run(const config::Settings& settings, const RunOptions& options) {
   InstanceLock lock(settings.cert_dir);
   try {
-    rotation::ensure_directory(settings.cert_dir, 0755);
+    kcd::ensure_directory(settings.cert_dir, 0755);
   } catch (const std::exception& e) {
     return RunResult{kExitError, e.what()};
   }

@@ -1,9 +1,9 @@
 #include "daemon/status.hpp"
 
 #include "config/kubeconfig.hpp"
-#include "config/rfc3339.hpp"
+#include "base/rfc3339.hpp"
 #include "kubelet/change_state.hpp"
-#include "rotation/atomic_file.hpp"
+#include "base/files.hpp"
 #include "rotation/state.hpp"
 #include "rotation/store.hpp"
 
@@ -64,7 +64,7 @@ CertStatus ca_status(const config::Settings& settings) {
   if (fs::exists(settings.client_ca_file, ec)) {
     s.path = settings.client_ca_file;
     try {
-      pem = rotation::read_file(settings.client_ca_file, 1 << 20);
+      pem = kcd::read_file(settings.client_ca_file, 1 << 20);
     } catch (const std::exception& e) {
       s.problem = e.what();
     }
@@ -226,7 +226,7 @@ KubeletStatus collect_kubelet_status(const config::Settings& settings, const std
   std::error_code ec;
   if (std::filesystem::exists(path, ec)) {
     try {
-      auto parsed = kubelet::parse_change_state(rotation::read_file(path, 1 << 20));
+      auto parsed = kubelet::parse_change_state(kcd::read_file(path, 1 << 20));
       if (parsed.state) {
         k.kubelet = parsed.state->kubelet;
         k.rollbacks = parsed.state->rollbacks;

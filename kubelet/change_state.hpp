@@ -4,7 +4,7 @@
 // after a rollback (never tried again in a loop), and the rollback count. Pure: text in, text out.
 #pragma once
 
-#include "config/rfc3339.hpp"
+#include "base/rfc3339.hpp"
 
 #include <map>
 #include <optional>

@@ -6,7 +6,7 @@
 // manual one WARN.
 #pragma once
 
-#include "config/expected.hpp"
+#include "base/expected.hpp"
 #include "kubelet/kubelet_flags.hpp"
 
 #include <filesystem>

@@ -2,7 +2,7 @@
 // sets in it (certificate files, client CA, hardening) as a text-preserving patch.
 #pragma once
 
-#include "config/expected.hpp"
+#include "base/expected.hpp"
 #include "config/settings.hpp"
 #include "kubelet/key_rules.hpp"
 #include "kubelet/version.hpp"

@@ -2,7 +2,7 @@
 // other byte (comments, order, quoting, indentation, line endings) stays as it was.
 #pragma once
 
-#include "config/expected.hpp"
+#include "base/expected.hpp"
 
 #include <string>
 #include <string_view>

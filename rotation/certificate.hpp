@@ -1,8 +1,8 @@
 // X.509 certificates: PEM chains in and out, and the facts status/validation need.
 #pragma once
 
-#include "config/expected.hpp"
-#include "rotation/openssl.hpp"
+#include "base/expected.hpp"
+#include "base/openssl.hpp"
 
 #include <chrono>
 #include <string>

@@ -1,8 +1,8 @@
 // PKCS#10 certificate signing requests: building ours, parsing anyone's.
 #pragma once
 
-#include "config/expected.hpp"
-#include "rotation/openssl.hpp"
+#include "base/expected.hpp"
+#include "base/openssl.hpp"
 
 #include <string>
 #include <string_view>

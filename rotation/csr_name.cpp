@@ -1,6 +1,6 @@
 #include "rotation/csr_name.hpp"
 
-#include "config/base64.hpp"
+#include "base/base64.hpp"
 #include "rotation/key.hpp"
 
 #include <openssl/evp.h>

@@ -1,8 +1,8 @@
 // Private keys: generation on the node, PEM encoding, public-key identity.
 #pragma once
 
-#include "config/key_algorithm.hpp"
-#include "rotation/openssl.hpp"
+#include "base/key_algorithm.hpp"
+#include "base/openssl.hpp"
 
 #include <optional>
 #include <string>

@@ -1,7 +1,7 @@
 #include "rotation/state.hpp"
 
-#include "config/rfc3339.hpp"
-#include "rotation/atomic_file.hpp"
+#include "base/rfc3339.hpp"
+#include "base/files.hpp"
 
 #include <nlohmann/json.hpp>
 

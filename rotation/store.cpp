@@ -1,6 +1,6 @@
 #include "rotation/store.hpp"
 
-#include "rotation/atomic_file.hpp"
+#include "base/files.hpp"
 #include "rotation/key.hpp"
 
 #include <openssl/evp.h>

@@ -2,10 +2,10 @@
 // holding chain + key, the `-current.pem` symlink, and our pending key between CSR and install.
 #pragma once
 
-#include "config/expected.hpp"
+#include "base/expected.hpp"
 #include "rotation/cert_kind.hpp"
 #include "rotation/certificate.hpp"
-#include "rotation/openssl.hpp"
+#include "base/openssl.hpp"
 
 #include <chrono>
 #include <filesystem>

@@ -1,6 +1,6 @@
 #include "rotation/validate.hpp"
 
-#include "config/rfc3339.hpp"
+#include "base/rfc3339.hpp"
 #include "rotation/key.hpp"
 
 #include <arpa/inet.h>

@@ -1,7 +1,7 @@
 // Is an issued certificate acceptable to install? A pure function of its inputs.
 #pragma once
 
-#include "config/expected.hpp"
+#include "base/expected.hpp"
 #include "rotation/certificate.hpp"
 #include "rotation/csr.hpp"
 

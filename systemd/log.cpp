@@ -1,6 +1,6 @@
 #include "systemd/log.hpp"
 
-#include "config/rfc3339.hpp"
+#include "base/rfc3339.hpp"
 
 #include <spdlog/sinks/base_sink.h>
 #include <spdlog/sinks/stdout_sinks.h>

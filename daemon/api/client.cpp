@@ -9,7 +9,7 @@
 
 #include "daemon/api/client.hpp"
 
-#include "rotation/atomic_file.hpp"
+#include "base/files.hpp"
 #include "rotation/certificate.hpp"
 #include "rotation/key.hpp"
 
@@ -119,13 +119,13 @@ struct Client::Impl {
       try {
         if (credentials.client_cert_file) {
           cert_src = credentials.client_cert_file->string();
-          cert_pem = rotation::read_file(*credentials.client_cert_file, 1 << 20);
+          cert_pem = kcd::read_file(*credentials.client_cert_file, 1 << 20);
         } else {
           cert_pem = *credentials.client_cert_pem;
         }
         if (credentials.client_key_file) {
           key_src = credentials.client_key_file->string();
-          key_pem = rotation::read_file(*credentials.client_key_file, 1 << 20);
+          key_pem = kcd::read_file(*credentials.client_key_file, 1 << 20);
         } else if (credentials.client_key_pem) {
           key_pem = *credentials.client_key_pem;
         }

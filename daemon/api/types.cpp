@@ -1,6 +1,6 @@
 #include "daemon/api/types.hpp"
 
-#include "config/base64.hpp"
+#include "base/base64.hpp"
 
 #include <charconv>
 

@@ -4,7 +4,7 @@
 
 #include "config/kubeconfig.hpp"
 
-#include "config/expected.hpp"
+#include "base/expected.hpp"
 
 #include <nlohmann/json.hpp>
 

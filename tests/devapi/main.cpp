@@ -1,5 +1,5 @@
 // kubelet-certd-devapi: the development API server as a process (demo, e2e, crash tests).
-#include "config/duration.hpp"
+#include "base/duration.hpp"
 #include "tests/devapi/server.hpp"
 
 #include <CLI/CLI.hpp>
@@ -13,7 +13,7 @@ volatile std::sig_atomic_t g_stop = 0;
 void on_signal(int) { g_stop = 1; }
 
 std::chrono::milliseconds duration_or_die(const std::string& flag, const std::string& text) {
-  auto d = kcd::config::parse_duration(text);
+  auto d = kcd::parse_duration(text);
   if (!d) {
     std::cerr << "kubelet-certd-devapi: " << flag << ": " << d.error() << "\n";
     std::exit(2);

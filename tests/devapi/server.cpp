@@ -7,9 +7,9 @@
 
 #include "tests/devapi/server.hpp"
 
-#include "config/base64.hpp"
-#include "config/rfc3339.hpp"
-#include "rotation/atomic_file.hpp"
+#include "base/base64.hpp"
+#include "base/rfc3339.hpp"
+#include "base/files.hpp"
 #include "rotation/certificate.hpp"
 #include "rotation/csr.hpp"
 #include "rotation/key.hpp"
@@ -308,7 +308,7 @@ struct Server::Impl {
     const auto cert = options.state_dir / "ca.crt";
     const auto key = options.state_dir / "ca.key";
     std::error_code ec;
-    if (fs_exists(cert) && fs_exists(key)) return testing::TestCa::load(rotation::read_file(cert), rotation::read_file(key));
+    if (fs_exists(cert) && fs_exists(key)) return testing::TestCa::load(kcd::read_file(cert), kcd::read_file(key));
     (void)ec;
     return testing::TestCa::create_root("kubernetes", KeyAlgorithm::Rsa2048);
   }
@@ -320,18 +320,18 @@ struct Server::Impl {
 
   void write_state_files() {
     const auto& dir = options.state_dir;
-    rotation::ensure_directory(dir, 0700);
-    rotation::write_file_atomic(dir / "ca.crt", ca.cert_pem(), 0644);
-    rotation::write_file_atomic(dir / "ca.key", ca.key_pem(), 0600);
+    kcd::ensure_directory(dir, 0700);
+    kcd::write_file_atomic(dir / "ca.crt", ca.cert_pem(), 0644);
+    kcd::write_file_atomic(dir / "ca.key", ca.key_pem(), 0600);
     auto kubeconfig = [&](const std::string& user, const std::string& token) {
       return "apiVersion: v1\nkind: Config\nclusters:\n- cluster:\n    certificate-authority-data: " +
              base64_encode(ca.cert_pem()) + "\n    server: " + url() + "\n  name: devapi\ncontexts:\n- context:\n" +
              "    cluster: devapi\n    user: " + user + "\n  name: " + user + "@devapi\ncurrent-context: " + user +
              "@devapi\nusers:\n- name: " + user + "\n  user:\n    token: " + token + "\n";
     };
-    rotation::write_file_atomic(dir / "bootstrap-kubelet.conf", kubeconfig("tls-bootstrap-token-user", options.bootstrap_tokens.front()), 0600);
-    rotation::write_file_atomic(dir / "admin.conf", kubeconfig("kubernetes-admin", options.admin_token), 0600);
-    rotation::write_file_atomic(dir / "admin.token", options.admin_token + "\n", 0600);
+    kcd::write_file_atomic(dir / "bootstrap-kubelet.conf", kubeconfig("tls-bootstrap-token-user", options.bootstrap_tokens.front()), 0600);
+    kcd::write_file_atomic(dir / "admin.conf", kubeconfig("kubernetes-admin", options.admin_token), 0600);
+    kcd::write_file_atomic(dir / "admin.token", options.admin_token + "\n", 0600);
     json info = {{"url", url()},
                  {"port", bound_port},
                  {"caFile", (dir / "ca.crt").string()},
@@ -339,7 +339,7 @@ struct Server::Impl {
                  {"adminKubeconfig", (dir / "admin.conf").string()},
                  {"adminTokenFile", (dir / "admin.token").string()},
                  {"pid", static_cast<long>(::getpid())}};
-    rotation::write_file_atomic(dir / "devapi.json", info.dump(2) + "\n", 0644);
+    kcd::write_file_atomic(dir / "devapi.json", info.dump(2) + "\n", 0644);
   }
 
   std::string url() const { return "https://" + options.listen_host + ":" + std::to_string(bound_port); }

@@ -2,7 +2,7 @@
 // bootstrap kubeconfig to an installed client certificate and kubelet kubeconfig.
 #include "config/kubeconfig.hpp"
 #include "rotation/certificate.hpp"
-#include "config/base64.hpp"
+#include "base/base64.hpp"
 #include "rotation/csr.hpp"
 #include "rotation/key.hpp"
 #include "tests/support/raw_https.hpp"

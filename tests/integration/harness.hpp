@@ -1,8 +1,8 @@
 // Shared set-up of the integration tests that run the kubelet-certd binary against devapi.
 #pragma once
 
-#include "config/base64.hpp"
-#include "config/rfc3339.hpp"
+#include "base/base64.hpp"
+#include "base/rfc3339.hpp"
 #include "rotation/certificate.hpp"
 #include "rotation/csr.hpp"
 #include "rotation/key.hpp"

@@ -2,7 +2,7 @@
 // bytes, so wire-level behaviour (status line, header order, chunk framing) can be compared.
 #pragma once
 
-#include "rotation/openssl.hpp"
+#include "base/openssl.hpp"
 
 #include <chrono>
 #include <optional>

@@ -1,9 +1,9 @@
 // A certificate authority for tests and devapi: issues any certificate, good or deliberately bad.
 #pragma once
 
-#include "config/key_algorithm.hpp"
+#include "base/key_algorithm.hpp"
 #include "rotation/csr.hpp"
-#include "rotation/openssl.hpp"
+#include "base/openssl.hpp"
 
 #include <chrono>
 #include <optional>

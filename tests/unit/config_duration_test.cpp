@@ -1,5 +1,5 @@
 // Durations as kubelet users write them.
-#include "config/duration.hpp"
+#include "base/duration.hpp"
 
 #include <gtest/gtest.h>
 

@@ -1,5 +1,5 @@
 // Kubeconfig forms that kubeadm and kubectl write, the refusals, and the kubelet's own file.
-#include "config/base64.hpp"
+#include "base/base64.hpp"
 #include "config/kubeconfig.hpp"
 #include "tests/support/subprocess.hpp"
 

@@ -1,6 +1,6 @@
 // Settings: defaults, file, flags over file, and every class of error with its position.
 #include "config/settings.hpp"
-#include "config/suggest.hpp"
+#include "base/suggest.hpp"
 #include "tests/support/subprocess.hpp"
 
 #include <CLI/CLI.hpp>

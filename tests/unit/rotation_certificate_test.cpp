@@ -2,8 +2,8 @@
 // recorder's notes, every CertInfo field on certificates made by the test CA, PEM chains.
 #include "rotation/certificate.hpp"
 
-#include "config/base64.hpp"
-#include "config/rfc3339.hpp"
+#include "base/base64.hpp"
+#include "base/rfc3339.hpp"
 #include "rotation/key.hpp"
 #include "tests/support/subprocess.hpp"
 #include "tests/support/test_ca.hpp"

@@ -1,5 +1,5 @@
 // The persisted state file: round trip, missing and corrupt files.
-#include "rotation/atomic_file.hpp"
+#include "base/files.hpp"
 #include "rotation/state.hpp"
 #include "tests/support/subprocess.hpp"
 

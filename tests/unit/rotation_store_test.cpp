@@ -1,5 +1,5 @@
 // The store in the kubelet's layout: install, symlink, permissions, pending key, pruning.
-#include "rotation/atomic_file.hpp"
+#include "base/files.hpp"
 #include "rotation/key.hpp"
 #include "rotation/store.hpp"
 #include "tests/support/subprocess.hpp"

@@ -1,7 +1,7 @@
 // The issued-certificate validator against tables of good and bad certificates made by a test CA.
 #include "rotation/validate.hpp"
 
-#include "config/rfc3339.hpp"
+#include "base/rfc3339.hpp"
 #include "rotation/key.hpp"
 #include "tests/support/test_ca.hpp"
 

@@ -1,9 +1,9 @@
-#include "config/duration.hpp"
+#include "base/duration.hpp"
 
 #include <cmath>
 #include <limits>
 
-namespace kcd::config {
+namespace kcd {
 
 namespace {
 std::string bad(std::string_view text, std::string_view why) {
@@ -91,4 +91,4 @@ std::string format_duration(std::chrono::milliseconds d) {
   return out;
 }
 
-}  // namespace kcd::config
+}  // namespace kcd

@@ -1,4 +1,4 @@
-#include "config/rfc3339.hpp"
+#include "base/rfc3339.hpp"
 
 #include <cstdio>
 #include <ctime>

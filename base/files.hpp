@@ -9,7 +9,7 @@
 #include <vector>
 #include <sys/types.h>
 
-namespace kcd::rotation {
+namespace kcd {
 
 // A filesystem operation failed; what() = "<operation> <path>: <strerror>".
 class FileError : public std::runtime_error {
@@ -53,4 +53,4 @@ std::vector<std::filesystem::path> remove_stale_temp_files(const std::filesystem
 // `step`, the process kills itself with SIGKILL right here. A no-op otherwise.
 void crash_point(std::string_view step);
 
-}  // namespace kcd::rotation
+}  // namespace kcd

@@ -1,4 +1,4 @@
-#include "rotation/openssl.hpp"
+#include "base/openssl.hpp"
 
 #include <arpa/inet.h>
 #include <openssl/buffer.h>

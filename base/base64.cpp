@@ -1,4 +1,4 @@
-#include "config/base64.hpp"
+#include "base/base64.hpp"
 
 #include <array>
 

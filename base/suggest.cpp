@@ -1,9 +1,9 @@
-#include "config/suggest.hpp"
+#include "base/suggest.hpp"
 
 #include <algorithm>
 #include <cctype>
 
-namespace kcd::config {
+namespace kcd {
 
 std::size_t edit_distance(std::string_view a, std::string_view b) {
   const std::size_t n = a.size(), m = b.size();
@@ -46,4 +46,4 @@ std::optional<std::string> closest(std::string_view word, const std::vector<std:
   return best;
 }
 
-}  // namespace kcd::config
+}  // namespace kcd

@@ -6,7 +6,7 @@
 #include <string_view>
 #include <vector>
 
-namespace kcd::config {
+namespace kcd {
 
 // Optimal-string-alignment (Damerau-Levenshtein) distance.
 std::size_t edit_distance(std::string_view a, std::string_view b);
@@ -15,4 +15,4 @@ std::size_t edit_distance(std::string_view a, std::string_view b);
 // (1 for words of up to 4 characters); nullopt when nothing is close.
 std::optional<std::string> closest(std::string_view word, const std::vector<std::string>& candidates);
 
-}  // namespace kcd::config
+}  // namespace kcd

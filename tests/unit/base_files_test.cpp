@@ -1,5 +1,5 @@
 // Atomic writes and the one-step symlink swap: permissions, content, no leftovers.
-#include "rotation/atomic_file.hpp"
+#include "base/files.hpp"
 #include "tests/support/subprocess.hpp"
 
 #include <gtest/gtest.h>

@@ -1,4 +1,4 @@
-#include "rotation/atomic_file.hpp"
+#include "base/files.hpp"
 
 #include <fcntl.h>
 #include <sys/stat.h>
@@ -10,7 +10,7 @@
 #include <cstring>
 #include <random>
 
-namespace kcd::rotation {
+namespace kcd {
 
 namespace fs = std::filesystem;
 
@@ -161,4 +161,4 @@ void crash_point(std::string_view step) {
   if (target != nullptr && step == target) ::kill(::getpid(), SIGKILL);
 }
 
-}  // namespace kcd::rotation
+}  // namespace kcd

@@ -1,13 +1,13 @@
 // Durations written the way kubelet users write them ("90s", "5m", "1h30m", "250ms").
 #pragma once
 
-#include "config/expected.hpp"
+#include "base/expected.hpp"
 
 #include <chrono>
 #include <string>
 #include <string_view>
 
-namespace kcd::config {
+namespace kcd {
 
 // Go's time.ParseDuration subset: a sequence of <decimal number><unit> with units ns, us, ms,
 // s, m, h; "0" alone is zero. Negative values, empty strings, missing or unknown units and
@@ -17,4 +17,4 @@ Expected<std::chrono::milliseconds, std::string> parse_duration(std::string_view
 // Compact Go-style rendering: "1h30m", "45s", "250ms", "0s".
 std::string format_duration(std::chrono::milliseconds d);
 
-}  // namespace kcd::config
+}  // namespace kcd
