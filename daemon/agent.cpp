@@ -1,14 +1,17 @@
 #include "daemon/agent.hpp"
 
+#include "daemon/resolve.hpp"
+
 #include "config/kubeconfig.hpp"
 #include "base/rfc3339.hpp"
 #include "daemon/api/client.hpp"
 #include "base/files.hpp"
+#include "rotation/store/state_file.hpp"
 #include "rotation/backoff.hpp"
 #include "rotation/csr.hpp"
 #include "rotation/csr_name.hpp"
 #include "rotation/key.hpp"
-#include "rotation/store.hpp"
+#include "rotation/store/store.hpp"
 #include "rotation/serving_policy.hpp"
 #include "rotation/validate.hpp"
 #include "systemd/log.hpp"
@@ -104,7 +107,7 @@ struct Agent::Impl {
   Impl(asio::io_context& io_, config::Settings s, Tuning t, AgentEvents e)
       : io(io_), settings(std::move(s)), tuning(std::move(t)), events(std::move(e)), uniform01(rotation::system_uniform01()) {
     if (!tuning.clock) tuning.clock = [] { return SysClock::now(); };
-    if (!tuning.resolve) tuning.resolve = rotation::resolve_host;
+    if (!tuning.resolve) tuning.resolve = resolve_host;
   }
 
   SysTime now() const { return tuning.clock(); }

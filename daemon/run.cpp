@@ -6,7 +6,7 @@
 #include "daemon/kubelet_worker.hpp"
 #include "daemon/metrics.hpp"
 #include "base/files.hpp"
-#include "rotation/store.hpp"
+#include "rotation/store/store.hpp"
 #include "systemd/dbus.hpp"
 #include "systemd/log.hpp"
 #include "systemd/notify.hpp"

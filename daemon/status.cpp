@@ -4,8 +4,8 @@
 #include "base/rfc3339.hpp"
 #include "kubelet/change_state.hpp"
 #include "base/files.hpp"
-#include "rotation/state.hpp"
-#include "rotation/store.hpp"
+#include "rotation/store/state_file.hpp"
+#include "rotation/store/store.hpp"
 
 #include <algorithm>
 #include <ctime>

@@ -1,8 +1,5 @@
 #include "rotation/serving_policy.hpp"
 
-#include <arpa/inet.h>
-#include <netdb.h>
-#include <sys/socket.h>
 
 #include <algorithm>
 
@@ -39,28 +36,6 @@ std::vector<std::string> check_serving_request(const std::string& node_name, con
     problems.push_back("servingExpirationSeconds " + std::to_string(*expiration_seconds) + " is above 367 days");
   }
   return problems;
-}
-
-std::vector<std::string> resolve_host(const std::string& name) {
-  std::vector<std::string> out;
-  addrinfo hints{};
-  hints.ai_family = AF_UNSPEC;
-  hints.ai_socktype = SOCK_STREAM;
-  addrinfo* res = nullptr;
-  if (::getaddrinfo(name.c_str(), nullptr, &hints, &res) != 0) return out;
-  for (addrinfo* a = res; a != nullptr; a = a->ai_next) {
-    char text[INET6_ADDRSTRLEN] = {};
-    if (a->ai_family == AF_INET) {
-      inet_ntop(AF_INET, &reinterpret_cast<sockaddr_in*>(a->ai_addr)->sin_addr, text, sizeof text);
-    } else if (a->ai_family == AF_INET6) {
-      inet_ntop(AF_INET6, &reinterpret_cast<sockaddr_in6*>(a->ai_addr)->sin6_addr, text, sizeof text);
-    } else {
-      continue;
-    }
-    if (std::find(out.begin(), out.end(), text) == out.end()) out.push_back(text);
-  }
-  ::freeaddrinfo(res);
-  return out;
 }
 
 }  // namespace kcd::rotation

@@ -19,7 +19,4 @@ std::vector<std::string> check_serving_request(const std::string& node_name, con
                                                std::optional<std::int64_t> expiration_seconds,
                                                const std::function<std::vector<std::string>(const std::string&)>& resolve);
 
-// getaddrinfo: the addresses a name resolves to, in inet_ntop form (empty when it does not).
-std::vector<std::string> resolve_host(const std::string& name);
-
 }  // namespace kcd::rotation

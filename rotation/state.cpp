@@ -1,11 +1,9 @@
 #include "rotation/state.hpp"
 
 #include "base/rfc3339.hpp"
-#include "base/files.hpp"
 
 #include <nlohmann/json.hpp>
 
-#include <cerrno>
 
 namespace kcd::rotation {
 
@@ -75,28 +73,16 @@ std::string serialize_state(const State& state) {
   return j.dump(2) + "\n";
 }
 
-StateLoad load_state(const std::filesystem::path& cert_dir) {
+StateLoad parse_state(std::string_view text, const std::string& source) {
   StateLoad out;
-  const auto path = cert_dir / kStateFileName;
-  std::string text;
-  try {
-    text = read_file(path, 1 << 20);
-  } catch (const FileError& e) {
-    if (e.code() != ENOENT) out.warning = e.what();
-    return out;
-  }
   json j = json::parse(text, nullptr, /*allow_exceptions=*/false);
   if (j.is_discarded() || !j.is_object()) {
-    out.warning = path.string() + ": not valid JSON; starting from an empty state";
+    out.warning = source + ": not valid JSON; starting from an empty state";
     return out;
   }
   if (auto it = j.find("client"); it != j.end()) out.state.client = cert_from_json(*it);
   if (auto it = j.find("serving"); it != j.end()) out.state.serving = cert_from_json(*it);
   return out;
-}
-
-void save_state(const std::filesystem::path& cert_dir, const State& state) {
-  write_file_atomic(cert_dir / kStateFileName, serialize_state(state), 0600);
 }
 
 }  // namespace kcd::rotation

@@ -5,9 +5,9 @@
 #include "rotation/cert_kind.hpp"
 
 #include <chrono>
-#include <filesystem>
 #include <optional>
 #include <string>
+#include <string_view>
 
 namespace kcd::rotation {
 
@@ -47,14 +47,12 @@ struct State {
 inline constexpr std::string_view kStateFileName = "kubelet-certd-state.json";
 
 std::string serialize_state(const State& state);
-// A missing file is an empty State. A corrupt one is reported (the caller logs it and starts
-// from an empty State: everything in it can be rediscovered, at worst by drawing a new deadline).
+// A corrupt text is reported (the caller logs it and starts from an empty State: everything in
+// it can be rediscovered, at worst by drawing a new deadline).
 struct StateLoad {
   State state;
   std::string warning;  // non-empty when the file existed but could not be used
 };
-StateLoad load_state(const std::filesystem::path& cert_dir);
-// Atomic, 0600. Throws FileError.
-void save_state(const std::filesystem::path& cert_dir, const State& state);
+StateLoad parse_state(std::string_view text, const std::string& source);
 
 }  // namespace kcd::rotation

@@ -1,6 +1,6 @@
 // The persisted state file: round trip, missing and corrupt files.
 #include "base/files.hpp"
-#include "rotation/state.hpp"
+#include "rotation/store/state_file.hpp"
 #include "tests/support/subprocess.hpp"
 
 #include <gtest/gtest.h>

@@ -1,7 +1,7 @@
 // The store in the kubelet's layout: install, symlink, permissions, pending key, pruning.
 #include "base/files.hpp"
 #include "rotation/key.hpp"
-#include "rotation/store.hpp"
+#include "rotation/store/store.hpp"
 #include "tests/support/subprocess.hpp"
 #include "tests/support/test_ca.hpp"
 

@@ -1,4 +1,4 @@
-#include "rotation/store.hpp"
+#include "rotation/store/store.hpp"
 
 #include "base/files.hpp"
 #include "rotation/key.hpp"
