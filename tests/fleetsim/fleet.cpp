@@ -98,6 +98,8 @@ struct CsrObject {
   std::uint32_t live_index = 0;  // position in Fleet::live_csrs_
   std::uint64_t rv_created = 0, rv_decided = 0, rv_issued = 0;
   SysTime created, decided_at, issued_at;
+  SysTime sign_at;     // when the signer will issue it (drawn at creation, as the decision)
+  SysTime verdict_at;  // when the watch of its owner ends with a verdict: denial or certificate
   std::uint64_t resource_version() const { return std::max({rv_created, rv_decided, rv_issued}); }
 };
 
@@ -175,7 +177,7 @@ class Fleet {
         Slot& s = slots_.back();
         if (config_.start == Start::Issued) {
           // Both certificates were issued together at epoch - offset; the agents start at the epoch.
-          s.on_disk = certificate(s, epoch() - offset, std::to_string(node) + (kind == CertKind::Client ? "c0" : "s0"));
+          s.on_disk = certificate(epoch() - offset, std::to_string(node) + (kind == CertKind::Client ? "c0" : "s0"));
           s.has_certificate = true;
           s.not_after = s.on_disk->not_after;
           wake(s, epoch());
@@ -198,9 +200,9 @@ class Fleet {
     }
   }
 
-  rotation::CertInfo certificate(const Slot& s, SysTime signed_at, std::string fingerprint) const {
+  rotation::CertInfo certificate(SysTime signed_at, std::string fingerprint) const {
+    // Only what Lifecycle reads: validity and the fingerprint its deadline is bound to.
     rotation::CertInfo info;
-    info.common_name = "system:node:n" + std::to_string(s.node);
     info.not_before = signed_at - config_.api.signer_backdate;
     info.not_after = signed_at + config_.lifetime;
     info.sha256_fingerprint = std::move(fingerprint);
@@ -459,7 +461,11 @@ class Fleet {
       return false;
     }
     s.watching = true;
-    push(now + config_.api.watch_timeout, EventKind::WatchTimeout, index_of(s), ++s.watch_generation);
+    ++s.watch_generation;
+    // A watch that the verdict ends first needs no timeout event (a quarter of all events).
+    if (c->verdict_at >= now + config_.api.watch_timeout) {
+      push(now + config_.api.watch_timeout, EventKind::WatchTimeout, index_of(s), s.watch_generation);
+    }
     return true;
   }
 
@@ -474,7 +480,7 @@ class Fleet {
       return;
     }
     if (no_connection(s, now)) return;
-    rotation::CertInfo info = certificate(s, s.issued_at, st.csr);
+    rotation::CertInfo info = certificate(s.issued_at, st.csr);
     if (s.has_certificate && now >= s.not_after) record_expiry(s, now);
     s.issued = false;
     s.has_certificate = true;
@@ -537,7 +543,10 @@ class Fleet {
     const bool serving = s.kind == CertKind::Serving;
     c.will_deny = serving && server_rng_.uniform01() < config_.api.deny_share;
     const Latency& latency = serving ? config_.api.approve_serving : config_.api.approve_client;
-    push(controller_time(now + draw(latency), latency, serving), EventKind::CsrDecide, static_cast<std::uint32_t>(id), generation);
+    const SysTime decide_at = controller_time(now + draw(latency), latency, serving);
+    c.sign_at = controller_time(decide_at + draw(config_.api.sign), config_.api.sign, false);
+    c.verdict_at = c.will_deny ? decide_at : c.sign_at;
+    push(decide_at, EventKind::CsrDecide, static_cast<std::uint32_t>(id), generation);
     s.csr = static_cast<std::int64_t>(id);
     s.csr_generation = generation;
 
@@ -581,7 +590,7 @@ class Fleet {
       return;
     }
     c->state = CsrObject::State::Approved;
-    push(controller_time(now + draw(config_.api.sign), config_.api.sign, false), EventKind::CsrSign, id, generation);
+    push(c->sign_at, EventKind::CsrSign, id, generation);
     if (s != nullptr && !s->approved_logged) {
       s->approved_logged = true;
       observe(*s, *c, CsrObject::State::Approved, now);
