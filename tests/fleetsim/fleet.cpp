@@ -373,6 +373,16 @@ class Fleet {
                              config_.api.retry_after};
   }
 
+  // One request of the slot's, as the agent makes it; false when it failed (and the lifecycle
+  // was told, as the agent tells it).
+  bool send(Slot& s, SysTime now) {
+    if (no_connection(s, now)) return false;
+    const Answer answer = request(now);
+    if (answer == Answer::Served) return true;
+    s.machine.failed(failure_for(answer), now);
+    return false;
+  }
+
   CsrObject* filed_csr(const Slot& s, const std::string& name) {
     if (s.csr < 0 || name != s.filed_name) return nullptr;
     CsrObject& c = csrs_[static_cast<std::size_t>(s.csr)];
@@ -407,11 +417,7 @@ class Fleet {
   }
 
   void submit(Slot& s, const Step& st, SysTime now) {
-    if (no_connection(s, now)) return;
-    if (const Answer a = request(now); a != Answer::Served) {
-      s.machine.failed(failure_for(a), now);
-      return;
-    }
+    if (!send(s, now)) return;
     const CsrObject& c = create_csr(s, now);
     s.filed_name = st.csr;
     s.issued = false;
@@ -419,11 +425,7 @@ class Fleet {
   }
 
   void lookup(Slot& s, const Step& st, SysTime now) {
-    if (no_connection(s, now)) return;
-    if (const Answer a = request(now); a != Answer::Served) {
-      s.machine.failed(failure_for(a), now);
-      return;
-    }
+    if (!send(s, now)) return;
     const CsrObject* c = filed_csr(s, st.csr);
     if (c == nullptr) {
       s.machine.gone(now);
@@ -434,11 +436,7 @@ class Fleet {
 
   // Opens a watch from the step's resourceVersion; true when it stays open (the slot waits).
   bool await(Slot& s, const Step& st, SysTime now) {
-    if (no_connection(s, now)) return false;
-    if (const Answer a = request(now); a != Answer::Served) {
-      s.machine.failed(failure_for(a), now);
-      return false;
-    }
+    if (!send(s, now)) return false;
     s.approved_logged = false;
     const CsrObject* c = filed_csr(s, st.csr);
     if (c == nullptr) {  // the DELETED event is replayed
