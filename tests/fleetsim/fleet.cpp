@@ -100,7 +100,6 @@ struct CsrObject {
   SysTime created, decided_at, issued_at;
   SysTime sign_at;     // when the signer will issue it (drawn at creation, as the decision)
   SysTime verdict_at;  // when the watch of its owner ends with a verdict: denial or certificate
-  std::uint64_t resource_version() const { return std::max({rv_created, rv_decided, rv_issued}); }
 };
 
 // The driver's side of one lifecycle: what daemon/agent.cpp keeps in its Slot, plus the disk.
@@ -191,8 +190,9 @@ class Fleet {
 
   void schedule_fleet_events() {
     const auto period = std::chrono::duration_cast<SysTime::duration>(config_.api.cleaner_period);
-    cleaner_phase_ = SysTime::duration(static_cast<Ticks>(server_rng_.uniform01() * static_cast<double>(period.count())));
-    push(epoch() + cleaner_phase_, EventKind::Cleaner, 0, 0);
+    // csrcleaner started at some moment of its hour: its first poll is anywhere in the first period.
+    const SysTime first_poll = epoch() + SysTime::duration(static_cast<Ticks>(server_rng_.uniform01() * static_cast<double>(period.count())));
+    push(first_poll, EventKind::Cleaner, 0, 0);
     for (std::uint32_t i = 0; i < config_.api.outages.size(); ++i) push(config_.api.outages[i].from, EventKind::OutageStart, i, 0);
     if (config_.disturbance) {
       push(config_.disturbance->from, EventKind::DisturbanceStart, 0, 0);
@@ -751,7 +751,6 @@ class Fleet {
   std::vector<std::uint16_t> stored_per_node_;
   std::vector<std::uint32_t> rotation_buckets_;
   std::uint64_t resource_version_ = 1000;
-  SysTime::duration cleaner_phase_{};
   Ticks current_second_ = -1;
   double served_this_second_ = 0;
   long non_idle_ = 0;
