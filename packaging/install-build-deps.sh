@@ -1,8 +1,9 @@
 #!/bin/sh
 # Installs everything kubelet-certd needs to build and test, from Debian 12 (bookworm)
 # packages only: compilers and libraries, the packaging tools (dpkg-dev, rpm, lintian,
-# rpmlint) and what the systemd end-to-end test boots its container with
-# (systemd-container, mmdebstrap). Run as root. Safe to run again.
+# rpmlint), what the systemd end-to-end test boots its container with
+# (systemd-container, mmdebstrap) and gnuplot for the fleet simulator's picture
+# (tests/fleetsim/plot-outage.sh). Run as root. Safe to run again.
 set -eu
 export DEBIAN_FRONTEND=noninteractive
 apt-get update -qq
@@ -11,5 +12,5 @@ apt-get install -y -qq --no-install-recommends \
   libssl-dev libboost-dev libyaml-cpp-dev libspdlog-dev libfmt-dev libsystemd-dev \
   nlohmann-json3-dev libcli11-dev libgtest-dev libgmock-dev \
   dpkg-dev fakeroot file rpm lintian rpmlint \
-  systemd-container mmdebstrap util-linux procps >/dev/null
+  systemd-container mmdebstrap util-linux procps gnuplot-nox >/dev/null
 echo "build dependencies installed"
