@@ -105,9 +105,12 @@ const std::vector<Setting>& schema() {
        "Requested lifetime of the serving certificate (spec.expirationSeconds)", "unset (the signer's default)", {}, 600,
        2147483647, [](Settings& s, const V& v) { s.serving_expiration_seconds = std::stoll(v.front()); }},
       {"kubeletRestart", "--kubelet-restart", Type::Enum,
-       "Restart the kubelet after its serving certificate changed: auto (only kubelets older than 1.31, which do not reload it)",
-       "auto", {"auto", "always", "never"}, 0, 0, [](Settings& s, const V& v) { s.kubelet_restart = v.front(); }},
-      {"kubeletUnit", "--kubelet-unit", Type::String, "The kubelet's systemd unit", "kubelet.service", {}, 0, 0,
+       "Restart the kubelet after its serving certificate changed: auto (only kubelets older than 1.31, which do not reload it), always, never",
+       "auto", {"auto", "always", "never"}, 0, 0,
+       [](Settings& s, const V& v) {
+         s.kubelet_restart = v.front() == "always" ? KubeletRestart::Always : v.front() == "never" ? KubeletRestart::Never : KubeletRestart::Auto;
+       }},
+      {"kubeletUnit", "--kubelet-unit", Type::String, "The kubelet's systemd unit: restarted over D-Bus (TryRestartUnit) and checked; its ExecStart= names the kubelet", "kubelet.service", {}, 0, 0,
        [](Settings& s, const V& v) { s.kubelet_unit = v.front(); }},
       {"kubeletPath", "--kubelet-path", Type::OptionalPath,
        "The kubelet binary whose version decides what is written to its config file (default: the running kubelet, "
@@ -124,7 +127,10 @@ const std::vector<Setting>& schema() {
       {"hardening", "--hardening", Type::Enum,
        "What the patch enforces besides the certificate files: cis (the CIS kubelet settings), minimal (anonymous auth off, "
        "Webhook authorization), off",
-       "cis", {"cis", "minimal", "off"}, 0, 0, [](Settings& s, const V& v) { s.hardening = v.front(); }},
+       "cis", {"cis", "minimal", "off"}, 0, 0,
+       [](Settings& s, const V& v) {
+         s.hardening = v.front() == "minimal" ? Hardening::Minimal : v.front() == "off" ? Hardening::Off : Hardening::Cis;
+       }},
       {"clientCAFile", "--client-ca-file", Type::Path,
        "The kubelet's client CA file (authentication.x509.clientCAFile); written from the kubeconfig's CA when absent",
        "/etc/kubernetes/pki/ca.crt", {}, 0, 0, [](Settings& s, const V& v) { s.client_ca_file = v.front(); }},
@@ -132,7 +138,7 @@ const std::vector<Setting>& schema() {
        "Prometheus metrics on this loopback host:port (empty disables)", "127.0.0.1:10271", {}, 0, 0,
        [](Settings& s, const V& v) { s.metrics_address = v.empty() ? std::string() : v.front(); }},
       {"metricsTextfile", "--metrics-textfile", Type::OptionalPath,
-       "Also write the metrics to this file (node_exporter textfile collector)", "none", {}, 0, 0,
+       "Also write the metrics to this file, atomically (node_exporter textfile collector)", "none", {}, 0, 0,
        [](Settings& s, const V& v) { s.metrics_textfile = v.empty() ? std::filesystem::path() : std::filesystem::path(v.front()); }},
       {"logLevel", "--log-level", Type::Enum, "Log verbosity", "info", kLogLevels, 0, 0,
        [](Settings& s, const V& v) { s.log_level = v.front(); }},
@@ -403,6 +409,24 @@ std::optional<ConfigError> apply_yaml(std::string_view text, const std::string& 
 }
 
 }  // namespace
+
+std::string_view to_string(Hardening h) {
+  switch (h) {
+    case Hardening::Cis: return "cis";
+    case Hardening::Minimal: return "minimal";
+    case Hardening::Off: return "off";
+  }
+  return "?";
+}
+
+std::string_view to_string(KubeletRestart r) {
+  switch (r) {
+    case KubeletRestart::Auto: return "auto";
+    case KubeletRestart::Always: return "always";
+    case KubeletRestart::Never: return "never";
+  }
+  return "?";
+}
 
 std::string ConfigError::format() const {
   std::string out = file;

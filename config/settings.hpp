@@ -25,6 +25,13 @@ inline constexpr std::string_view kApiVersion = "kubelet-certd.io/v1alpha1";
 inline constexpr std::string_view kKind = "KubeletCertdConfiguration";
 inline constexpr std::string_view kDefaultConfigFile = "/etc/kubelet-certd/config.yaml";
 
+// What the kubelet config patch enforces besides the certificate files.
+enum class Hardening { Cis, Minimal, Off };
+// When the kubelet is restarted for a new serving certificate.
+enum class KubeletRestart { Auto, Always, Never };
+std::string_view to_string(Hardening h);
+std::string_view to_string(KubeletRestart r);
+
 struct Settings {
   std::string node_name;
   std::filesystem::path bootstrap_kubeconfig = "/etc/kubernetes/bootstrap-kubelet.conf";
@@ -49,7 +56,7 @@ struct Settings {
   bool serving_ips_set = false;                // given (possibly as an empty list): no default
   bool serving_dns_names_set = false;
   std::optional<std::int64_t> serving_expiration_seconds;
-  std::string kubelet_restart = "auto";        // auto | always | never
+  KubeletRestart kubelet_restart = KubeletRestart::Auto;
   std::string kubelet_unit = "kubelet.service";
   // The kubelet binary whose version decides what is written (overrides finding the running
   // kubelet or its unit's ExecStart=); empty: detect.
@@ -60,7 +67,7 @@ struct Settings {
 
   // The kubelet's own configuration file.
   bool patch_kubelet_config = true;
-  std::string hardening = "cis";               // cis | minimal | off
+  Hardening hardening = Hardening::Cis;
   std::filesystem::path client_ca_file = "/etc/kubernetes/pki/ca.crt";
 
   // Observability.

@@ -34,7 +34,7 @@ std::string cluster_ca_pem(const config::Settings& s) {
 
 std::vector<std::string> kubelet_flag_conflicts(const config::Settings& s, const kubelet::KubeletCommandLine& cl) {
   std::vector<std::string> out;
-  const auto hardening = kubelet::parse_hardening(s.hardening).value_or(kubelet::Hardening::Cis);
+  const auto hardening = s.hardening;
   auto report = [&](const kubelet::KubeletFlag& f, const std::string& why) {
     out.push_back(f.name + "=" + f.value + " (" + f.where + ") " + why);
   };
@@ -131,7 +131,7 @@ fs::path change_state_path(const fs::path& cert_dir) { return cert_dir / kubelet
 
 // The kubelet and the settings a change was made for: a refusal holds while both stay.
 std::string fingerprint_of(const config::Settings& s, const kubelet::KubeletBinary& k) {
-  return "kubelet " + (k.version ? "v" + k.version->to_string() : std::string("unknown")) + "; hardening " + s.hardening +
+  return "kubelet " + (k.version ? "v" + k.version->to_string() : std::string("unknown")) + "; hardening " + std::string(config::to_string(s.hardening)) +
          "; kubeletConfig " + s.kubelet_config.string() + "; clientCAFile " + s.client_ca_file.string() + "; serving " +
          (s.serving ? "true" : "false") + "; certDir " + s.cert_dir.string();
 }
@@ -253,7 +253,7 @@ KubeletPlan plan_kubelet(const config::Settings& s, const KubeletContext& contex
   plan.state = load_change_state(s.cert_dir, &plan.state_warning);
 
   kubelet::KubeletConfigPatch patch;
-  patch.hardening = kubelet::parse_hardening(s.hardening).value_or(kubelet::Hardening::Cis);
+  patch.hardening = s.hardening;
   // A path to a missing file would stop the kubelet: only files that exist (or that this
   // change writes) are named.
   if (fs::exists(s.client_ca_file, ec) || !plan.ca_pem.empty()) patch.client_ca_file = s.client_ca_file;
@@ -314,8 +314,7 @@ KubeletChange apply_kubelet_plan(const config::Settings& s, const KubeletPlan& p
     out.result = r;
     return out;
   };
-  const auto mode = kubelet::parse_restart_mode(s.kubelet_restart).value_or(kubelet::RestartMode::Auto);
-  if (fx == nullptr || mode == kubelet::RestartMode::Never) return settle(KubeletChange::Result::Written);
+  if (fx == nullptr || s.kubelet_restart == config::KubeletRestart::Never) return settle(KubeletChange::Result::Written);
   const auto before = fx->unit_state();
   if (before.state && !before.state->running() && before.state->active_state != "activating") {
     out.detail = "the kubelet is not running (" + before.state->describe() + "): not started by kubelet-certd";

@@ -203,7 +203,7 @@ bool KubeletWorker::do_configure(const config::Settings& s, const std::string& w
 }
 
 void KubeletWorker::do_serving(const config::Settings& s, const std::filesystem::path& file) {
-  const auto mode = kubelet::parse_restart_mode(s.kubelet_restart).value_or(kubelet::RestartMode::Auto);
+  const auto mode = s.kubelet_restart;
   std::optional<kubelet::Version> version;
   if (mode == kubelet::RestartMode::Auto) {
     kubelet::DetectOptions d;
@@ -213,7 +213,7 @@ void KubeletWorker::do_serving(const config::Settings& s, const std::filesystem:
     version = kubelet::detect_kubelet(d).version;
   }
   if (!kubelet::serving_restart_needed(mode, version)) {
-    log::info("kubelet reloads the serving certificate by itself", {{"path", file}, {"kubelet_restart", s.kubelet_restart}});
+    log::info("kubelet reloads the serving certificate by itself", {{"path", file}, {"kubelet_restart", std::string(config::to_string(s.kubelet_restart))}});
     return;
   }
   SystemKubeletEffects fx(s.kubelet_unit, &stop_);

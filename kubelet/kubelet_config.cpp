@@ -136,13 +136,6 @@ std::optional<std::string> refused_by(const KubeletConfigPatch& patch, const std
 
 }  // namespace
 
-std::optional<Hardening> parse_hardening(std::string_view s) {
-  if (s == "cis") return Hardening::Cis;
-  if (s == "minimal") return Hardening::Minimal;
-  if (s == "off") return Hardening::Off;
-  return std::nullopt;
-}
-
 const std::vector<std::string>& strong_cipher_suites() {
   static const std::vector<std::string> suites = {
       "TLS_ECDHE_ECDSA_WITH_AES_128_GCM_SHA256",       "TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256",

@@ -19,8 +19,7 @@ namespace kcd::kubelet {
 
 using config::ConfigError;
 
-enum class Hardening { Cis, Minimal, Off };
-std::optional<Hardening> parse_hardening(std::string_view s);
+using config::Hardening;
 
 // The only cipher suites CIS 4.2.12 (kube-bench) accepts.
 const std::vector<std::string>& strong_cipher_suites();

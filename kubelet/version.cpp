@@ -48,22 +48,6 @@ std::optional<Version> parse_version(std::string_view text) {
   return std::nullopt;
 }
 
-std::optional<RestartMode> parse_restart_mode(std::string_view text) {
-  if (text == "auto") return RestartMode::Auto;
-  if (text == "always") return RestartMode::Always;
-  if (text == "never") return RestartMode::Never;
-  return std::nullopt;
-}
-
-std::string_view to_string(RestartMode mode) {
-  switch (mode) {
-    case RestartMode::Auto: return "auto";
-    case RestartMode::Always: return "always";
-    case RestartMode::Never: return "never";
-  }
-  return "?";
-}
-
 bool serving_restart_needed(RestartMode mode, const std::optional<Version>& version) {
   switch (mode) {
     case RestartMode::Always: return true;

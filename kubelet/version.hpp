@@ -2,6 +2,8 @@
 // it means for reloading the serving certificate.
 #pragma once
 
+#include "config/settings.hpp"
+
 #include <compare>
 #include <optional>
 #include <string>
@@ -25,9 +27,7 @@ inline constexpr Version kOldestSupported{1, 24, 0};
 // "Kubernetes v1.30.2" (or "v1.30.2-eks-abc", "1.30") -> {1, 30, 2}. Anything else: nullopt.
 std::optional<Version> parse_version(std::string_view text);
 
-enum class RestartMode { Auto, Always, Never };
-std::optional<RestartMode> parse_restart_mode(std::string_view text);
-std::string_view to_string(RestartMode mode);
+using RestartMode = config::KubeletRestart;
 
 // Must the kubelet be restarted to pick up a new serving certificate? auto = unless it is
 // 1.31 or newer (ReloadKubeletServerCertificateFile, on by default, re-reads tlsCertFile).

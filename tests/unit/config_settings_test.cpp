@@ -7,6 +7,7 @@
 #include <gtest/gtest.h>
 
 #include <fstream>
+#include <sstream>
 
 namespace kcd::config {
 namespace {
@@ -208,6 +209,31 @@ TEST(Suggest, FindsCloseWords) {
   EXPECT_EQ(closest("zzzz", {"nodeName", "certDir"}), std::nullopt);
   EXPECT_EQ(edit_distance("abc", "acb"), 1u);
   EXPECT_EQ(edit_distance("kitten", "sitting"), 3u);
+}
+
+}  // namespace
+}  // namespace kcd::config
+
+namespace kcd::config {
+namespace {
+
+// One table feeds the parser, --help and the README: the README's settings table is the
+// generated one, to the byte.
+TEST(SettingsReference, ReadmeTableIsTheGeneratedOne) {
+  std::ifstream in(std::string(KCD_SOURCE_DIR) + "/README.md");
+  ASSERT_TRUE(in) << "README.md not found";
+  std::stringstream ss;
+  ss << in.rdbuf();
+  const std::string readme = ss.str();
+  const std::string begin_marker = "<!-- settings-table: generated from config/settings.cpp";
+  const std::string end_marker = "<!-- settings-table: end -->";
+  const auto begin = readme.find(begin_marker);
+  ASSERT_NE(begin, std::string::npos);
+  const auto table_start = readme.find('\n', begin) + 1;
+  const auto end = readme.find(end_marker, table_start);
+  ASSERT_NE(end, std::string::npos);
+  EXPECT_EQ(readme.substr(table_start, end - table_start), describe_settings_reference())
+      << "regenerate the README's settings table from describe_settings_reference()";
 }
 
 }  // namespace

@@ -96,7 +96,7 @@ class KubeletChangeTest : public ::testing::Test {
     settings_.client_ca_file = tmp_ / "ca.crt";
     settings_.kubeconfig = tmp_ / "kubelet.conf";
     settings_.bootstrap_kubeconfig = tmp_ / "bootstrap.conf";
-    settings_.kubelet_restart = "auto";
+    settings_.kubelet_restart = config::KubeletRestart::Auto;
     settings_.serving = false;
     fs::create_directories(settings_.cert_dir);
     kubelet("1.30.4");
@@ -201,7 +201,7 @@ TEST_F(KubeletChangeTest, AKubeletThatIsNotRunningIsNotStarted) {
 }
 
 TEST_F(KubeletChangeTest, KubeletRestartNeverRestartsNothing) {
-  settings_.kubelet_restart = "never";
+  settings_.kubelet_restart = config::KubeletRestart::Never;
   FakeSystemd fx(settings_.kubelet_config);
   EXPECT_EQ(apply(fx).result, Result::Written);
   EXPECT_TRUE(fx.restarts.empty());

@@ -40,8 +40,6 @@ TEST(KubeletVersion, ServingCertificateRestartsOnlyWhereTheKubeletCannotReload) 
   EXPECT_TRUE(serving_restart_needed(RestartMode::Auto, std::nullopt)) << "unknown: a restart beats a stale certificate";
   EXPECT_TRUE(serving_restart_needed(RestartMode::Always, Version{1, 35, 0}));
   EXPECT_FALSE(serving_restart_needed(RestartMode::Never, Version{1, 24, 0}));
-  EXPECT_EQ(parse_restart_mode("auto"), RestartMode::Auto);
-  EXPECT_FALSE(parse_restart_mode("sometimes"));
 }
 
 // Every key but seccompDefault is accepted, ungated, by every supported kubelet.
