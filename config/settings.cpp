@@ -569,7 +569,8 @@ Expected<Settings, ConfigError> load_settings(const SettingFlags& flags, const E
     o.file = "command line";
     o.from_flag = true;
     std::vector<std::string> raw = it->second.values;
-    if (s.type == Type::Bool && raw.empty()) raw.push_back("true");
+    // A bare boolean flag (--serving) means true; CLI11 hands it over as no value or "".
+    if (s.type == Type::Bool && (raw.empty() || (raw.size() == 1 && raw.front().empty()))) raw = {"true"};
     if (!is_list(s.type) && raw.size() > 1) raw.erase(raw.begin(), raw.end() - 1);
     std::vector<std::string> values;
     for (const auto& r : raw) {

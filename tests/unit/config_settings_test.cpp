@@ -111,6 +111,26 @@ TEST(Settings, RelativeFlagPathsAreMadeAbsoluteAgainstTheWorkingDirectory) {
   EXPECT_EQ(ok->cert_dir, "/work/pki2");
 }
 
+// Boolean flags as the README writes them: bare, =true, =false; the last one given wins.
+TEST(Settings, BooleanFlagsAcceptTheBareForm) {
+  testing::TempDir tmp;
+  std::ofstream(tmp / "c.yaml") << "serving: false\npatchKubeletConfig: false\n";
+  const std::string c = (tmp / "c.yaml").string();
+  auto bare = load({"--config", c, "--serving", "--patch-kubelet-config"});
+  ASSERT_TRUE(bare) << bare.error().format();
+  EXPECT_TRUE(bare->serving);
+  EXPECT_TRUE(bare->patch_kubelet_config);
+  auto off = load({"--config", c, "--serving=false"});
+  ASSERT_TRUE(off) << off.error().format();
+  EXPECT_FALSE(off->serving);
+  auto on = load({"--config", c, "--serving=true"});
+  ASSERT_TRUE(on) << on.error().format();
+  EXPECT_TRUE(on->serving);
+  auto bad = load({"--config", c, "--serving=maybe"});
+  ASSERT_FALSE(bad);
+  EXPECT_NE(bad.error().format().find("\"maybe\" is not a boolean"), std::string::npos);
+}
+
 struct ErrorCase {
   std::string name;
   friend void PrintTo(const ErrorCase& c, std::ostream* os) { *os << c.name; }
