@@ -13,6 +13,8 @@
 #include "rotation/certificate.hpp"
 #include "rotation/csr.hpp"
 #include "rotation/key.hpp"
+#include "tests/devapi/generated.hpp"
+#include "tests/devapi/store.hpp"
 #include "tests/support/test_ca.hpp"
 
 #include <boost/asio/co_spawn.hpp>
@@ -31,7 +33,6 @@
 #include <deque>
 #include <future>
 #include <mutex>
-#include <random>
 #include <thread>
 #include <unistd.h>
 
@@ -42,7 +43,6 @@ namespace beast = boost::beast;
 namespace http = beast::http;
 namespace ssl = asio::ssl;
 using tcp = asio::ip::tcp;
-using ojson = nlohmann::ordered_json;
 using nlohmann::json;
 using namespace std::chrono_literals;
 
@@ -61,40 +61,6 @@ const std::vector<std::string> kSupportedUsages = {
     "ipsec user", "key agreement", "key encipherment", "microsoft sgc", "netscape sgc", "ocsp signing", "s/mime",
     "server auth", "signing", "timestamping"};
 
-std::mt19937_64& rng() {
-  static thread_local std::mt19937_64 r{std::random_device{}()};
-  return r;
-}
-
-std::string random_uuid() {
-  std::uniform_int_distribution<unsigned> d(0, 15);
-  std::string s = "xxxxxxxx-xxxx-4xxx-yxxx-xxxxxxxxxxxx";
-  for (auto& c : s) {
-    if (c == 'x') c = "0123456789abcdef"[d(rng())];
-    else if (c == 'y') c = "89ab"[d(rng()) & 3];
-  }
-  return s;
-}
-
-std::string random_token() {
-  std::uniform_int_distribution<int> d(0, 35);
-  const char* alphabet = "abcdefghijklmnopqrstuvwxyz0123456789";
-  std::string t;
-  for (int i = 0; i < 6; ++i) t += alphabet[d(rng())];
-  t += '.';
-  for (int i = 0; i < 16; ++i) t += alphabet[d(rng())];
-  return t;
-}
-
-std::string random_suffix() {
-  std::uniform_int_distribution<int> d(0, 26);
-  // Kubernetes' generateName alphabet: consonants and digits without vowels.
-  const char* alphabet = "bcdfghjklmnpqrstvwxz2456789";
-  std::string s;
-  for (int i = 0; i < 5; ++i) s += alphabet[d(rng())];
-  return s;
-}
-
 std::string http_date() {
   std::time_t t = std::time(nullptr);
   std::tm tm{};
@@ -103,8 +69,6 @@ std::string http_date() {
   std::strftime(buf, sizeof buf, "%a, %d %b %Y %H:%M:%S GMT", &tm);
   return buf;
 }
-
-std::string now_rfc3339() { return to_rfc3339(std::chrono::system_clock::now()); }
 
 std::string go_quote(const std::string& s) { return ojson(s).dump(); }
 
@@ -147,60 +111,6 @@ ojson csr_details(const std::string& name, const char* kind = "certificatesignin
 
 struct Cause {
   std::string reason, message, field;
-};
-
-struct CsrObject {
-  std::string name, generate_name, uid, created;
-  long rv = 0;
-  ojson managed_fields;  // only for generateName creates, as recorded
-  std::string request_b64, request_pem, signer;
-  std::vector<std::string> usages;
-  std::optional<long long> expiration_seconds;
-  std::string username;
-  std::vector<std::string> groups;
-  ojson conditions = ojson::array();
-  std::string certificate_b64;
-
-  bool has(std::string_view type) const {
-    for (const auto& c : conditions) {
-      if (c["type"] == type) return true;
-    }
-    return false;
-  }
-
-  ojson to_json() const {
-    ojson meta = ojson::object();
-    meta["name"] = name;
-    if (!generate_name.empty()) meta["generateName"] = generate_name;
-    meta["uid"] = uid;
-    meta["resourceVersion"] = std::to_string(rv);
-    meta["creationTimestamp"] = created;
-    if (!managed_fields.is_null()) meta["managedFields"] = managed_fields;
-    ojson spec = ojson::object();
-    spec["request"] = request_b64;
-    spec["signerName"] = signer;
-    if (expiration_seconds) spec["expirationSeconds"] = *expiration_seconds;
-    spec["usages"] = usages;
-    spec["username"] = username;
-    spec["groups"] = groups;
-    ojson status = ojson::object();
-    if (!conditions.empty()) status["conditions"] = conditions;
-    if (!certificate_b64.empty()) status["certificate"] = certificate_b64;
-    ojson o = ojson::object();
-    o["kind"] = "CertificateSigningRequest";
-    o["apiVersion"] = "certificates.k8s.io/v1";
-    o["metadata"] = meta;
-    o["spec"] = spec;
-    o["status"] = status;
-    return o;
-  }
-};
-
-struct Event {
-  long rv;
-  std::string type;
-  std::string name;
-  std::string line;  // the serialized event, "\n"-terminated
 };
 
 struct Reply {
@@ -281,7 +191,10 @@ struct Server::Impl {
   using Stream = beast::ssl_stream<beast::tcp_stream>;
 
   explicit Impl(Options o)
-      : options(std::move(o)), ssl_ctx(ssl::context::tls_server), acceptor(io), ca(load_or_create_ca()), rv(options.initial_resource_version) {}
+      : options(std::move(o)), ssl_ctx(ssl::context::tls_server), acceptor(io), ca(load_or_create_ca()),
+        store(options.initial_resource_version, options.watch_cache_events) {
+    store.set_event_listener([this] { wake_watchers(); });
+  }
 
   Options options;
   asio::io_context io;
@@ -293,13 +206,10 @@ struct Server::Impl {
   bool running = false;
 
   // Everything below is touched only on the io thread (public methods post to it).
-  long rv;
-  std::map<std::string, CsrObject> csrs;
-  std::deque<Event> history;
+  CsrStore store;
   std::vector<std::weak_ptr<asio::steady_timer>> waiters;
   std::vector<std::weak_ptr<Stream>> sessions;
   Faults faults;
-  int created = 0;
   std::map<std::string, int> counts;
 
   // ---- set-up ------------------------------------------------------------------------
@@ -369,16 +279,7 @@ struct Server::Impl {
         nullptr);
   }
 
-  // ---- events and watches ------------------------------------------------------------
-
-  void emit(const std::string& type, const CsrObject& obj) {
-    ojson ev = ojson::object();
-    ev["type"] = type;
-    ev["object"] = obj.to_json();
-    history.push_back(Event{obj.rv, type, obj.name, ev.dump() + "\n"});
-    while (static_cast<int>(history.size()) > options.watch_cache_events) history.pop_front();
-    wake_watchers();
-  }
+  // ---- watches ------------------------------------------------------------
 
   void wake_watchers() {
     std::vector<std::weak_ptr<asio::steady_timer>> alive;
@@ -470,10 +371,10 @@ struct Server::Impl {
   }
 
   void run_approver(const std::string& name) {
-    auto it = csrs.find(name);
-    if (it == csrs.end()) return;
-    CsrObject& c = it->second;
-    if (c.has("Approved") || c.has("Denied") || c.has("Failed")) return;
+    CsrObject* csr = store.find(name);
+    if (csr == nullptr) return;
+    CsrObject& c = *csr;
+    if (c.has_condition("Approved") || c.has_condition("Denied") || c.has_condition("Failed")) return;
     if (faults.deny_all) {
       c.conditions.push_back(condition("Denied", "DevapiDeny", "This CSR was denied by the devapi deny_all fault."));
     } else if (c.signer == "kubernetes.io/kube-apiserver-client-kubelet" && options.auto_approve_client) {
@@ -493,18 +394,19 @@ struct Server::Impl {
     } else {
       return;
     }
-    c.rv = ++rv;
-    emit("MODIFIED", c);
-    if (c.has("Approved")) schedule(options.sign_delay, [this, name] { run_signer(name); });
+    store.modified(c);
+    if (c.has_condition("Approved")) schedule(options.sign_delay, [this, name] { run_signer(name); });
   }
 
   // kube-controller-manager's csrsigning: validates the request against the signer's rules,
   // then signs with notBefore backdated 5 minutes and the lifetime the recordings show.
   void run_signer(const std::string& name) {
-    auto it = csrs.find(name);
-    if (it == csrs.end()) return;
-    CsrObject& c = it->second;
-    if (!c.has("Approved") || c.has("Denied") || c.has("Failed") || !c.certificate_b64.empty()) return;
+    CsrObject* csr = store.find(name);
+    if (csr == nullptr) return;
+    CsrObject& c = *csr;
+    if (!c.has_condition("Approved") || c.has_condition("Denied") || c.has_condition("Failed") || !c.certificate_b64.empty()) {
+      return;
+    }
     auto parsed = rotation::parse_csr_pem(c.request_pem);
     std::string problem;
     std::vector<std::string> ekus;
@@ -544,8 +446,7 @@ struct Server::Impl {
     if (problem.empty() && faults.fail_all) problem = "devapi: the fail_all fault is set";
     if (!problem.empty()) {
       c.conditions.push_back(condition("Failed", "SignerValidationFailure", problem));
-      c.rv = ++rv;
-      emit("MODIFIED", c);
+      store.modified(c);
       return;
     }
     const auto now = std::chrono::system_clock::now();
@@ -573,18 +474,16 @@ struct Server::Impl {
     }
     auto cert = ca.issue(subject_key, spec);
     c.certificate_b64 = base64_encode(testing::to_pem(cert.get()));
-    c.rv = ++rv;
-    emit("MODIFIED", c);
+    store.modified(c);
   }
 
   void set_decision(const std::string& name, bool approve, const std::string& reason, const std::string& message) {
-    auto it = csrs.find(name);
-    if (it == csrs.end()) return;
-    CsrObject& c = it->second;
-    if (c.has(approve ? "Approved" : "Denied")) return;
+    CsrObject* csr = store.find(name);
+    if (csr == nullptr) return;
+    CsrObject& c = *csr;
+    if (c.has_condition(approve ? "Approved" : "Denied")) return;
     c.conditions.push_back(condition(approve ? "Approved" : "Denied", reason, message));
-    c.rv = ++rv;
-    emit("MODIFIED", c);
+    store.modified(c);
     if (approve) schedule(options.sign_delay, [this, name] { run_signer(name); });
   }
 
@@ -640,11 +539,11 @@ struct Server::Impl {
     if (peer == nullptr) return User{"system:anonymous", {"system:unauthenticated"}};
     if (faults.reject_client_certs) return std::nullopt;
     // Verify like --client-ca-file: chain to our CA, valid now.
-    ossl::X509StorePtr store(X509_STORE_new());
-    X509_STORE_add_cert(store.get(), ca.cert());
+    ossl::X509StorePtr trusted(X509_STORE_new());
+    X509_STORE_add_cert(trusted.get(), ca.cert());
     ossl::X509StoreCtxPtr ctx(X509_STORE_CTX_new());
     STACK_OF(X509)* chain = SSL_get_peer_cert_chain(stream.native_handle());
-    X509_STORE_CTX_init(ctx.get(), store.get(), peer, chain);
+    X509_STORE_CTX_init(ctx.get(), trusted.get(), peer, chain);
     X509_STORE_CTX_set_purpose(ctx.get(), X509_PURPOSE_SSL_CLIENT);
     const bool ok = X509_verify_cert(ctx.get()) == 1;
     ERR_clear_error();
@@ -780,8 +679,8 @@ struct Server::Impl {
     }
     if (c.name.empty()) {
       do {
-        c.name = c.generate_name + random_suffix();
-      } while (csrs.count(c.name));
+        c.name = c.generate_name + random_name_suffix();
+      } while (store.contains(c.name));
       ojson mf = ojson::object();
       mf["manager"] = std::string(req[http::field::user_agent]).substr(0, std::string(req[http::field::user_agent]).find('/'));
       mf["operation"] = "Update";
@@ -791,22 +690,16 @@ struct Server::Impl {
       mf["fieldsV1"] = ojson{{"f:metadata", ojson{{"f:generateName", ojson::object()}}}};
       c.managed_fields = ojson::array({mf});
     }
-    if (csrs.count(c.name)) {
+    if (store.contains(c.name)) {
       return status_reply(status_object(409, "AlreadyExists",
                                         "certificatesigningrequests.certificates.k8s.io " + go_quote(c.name) + " already exists",
                                         csr_details(c.name)));
     }
-    c.uid = random_uuid();
-    c.created = now_rfc3339();
     c.username = user.name;
     c.groups = user.groups;
-    c.rv = ++rv;
-    auto [it, inserted] = csrs.emplace(c.name, c);
-    (void)inserted;
-    ++created;
-    emit("ADDED", it->second);
-    schedule(options.approve_delay, [this, name = c.name] { run_approver(name); });
-    return object_reply(201, it->second.to_json());
+    const CsrObject& stored = store.create(std::move(c));
+    schedule(options.approve_delay, [this, name = stored.name] { run_approver(name); });
+    return object_reply(201, stored.to_json());
   }
 
   Reply list(const User& user, const std::map<std::string, std::string>& query) {
@@ -816,14 +709,14 @@ struct Server::Impl {
       only = f->second.substr(14);
     }
     ojson items = ojson::array();
-    for (const auto& [name, c] : csrs) {
+    for (const auto& [name, c] : store.csrs()) {
       if (!only.empty() && name != only) continue;
       items.push_back(c.to_json());
     }
     ojson l = ojson::object();
     l["kind"] = "CertificateSigningRequestList";
     l["apiVersion"] = "certificates.k8s.io/v1";
-    l["metadata"] = ojson{{"resourceVersion", std::to_string(rv)}};
+    l["metadata"] = ojson{{"resourceVersion", std::to_string(store.resource_version())}};
     l["items"] = items;
     return object_reply(200, l);
   }
@@ -890,7 +783,7 @@ struct Server::Impl {
       if (!user.in("system:masters")) return status_reply(status_object(403, "Forbidden", "devapi control needs the admin token"));
       if (path == "/devapi/v1/faults") return admin_faults(req);
       Reply r;
-      r.body = json{{"csrsCreated", created}, {"requests", counts}}.dump() + "\n";
+      r.body = json{{"csrsCreated", store.created()}, {"requests", counts}}.dump() + "\n";
       return r;
     }
     if (!csr_path) {
@@ -913,8 +806,7 @@ struct Server::Impl {
     const std::string sub = slash == std::string::npos ? "" : rest.substr(slash + 1);
     if (sub == "approval" && req.method() == http::verb::put) {
       if (!user.in("system:masters")) return forbidden(user, "update", name, "approval");
-      auto it = csrs.find(name);
-      if (it == csrs.end()) return not_found(name);
+      if (!store.contains(name)) return not_found(name);
       ojson body = ojson::parse(req.body(), nullptr, false);
       if (!body.is_discarded()) {
         for (const auto& cnd : body["status"].value("conditions", ojson::array())) {
@@ -925,23 +817,18 @@ struct Server::Impl {
           }
         }
       }
-      return object_reply(200, csrs.at(name).to_json());
+      return object_reply(200, store.find(name)->to_json());
     }
     if (!sub.empty()) return status_reply(status_object(404, "NotFound", "the server could not find the requested resource"));
     if (req.method() == http::verb::get) {
       if (!may_use_csrs(user)) return forbidden(user, "get", name);
-      auto it = csrs.find(name);
-      if (it == csrs.end()) return not_found(name);
-      return object_reply(200, it->second.to_json());
+      const CsrObject* csr = store.find(name);
+      if (csr == nullptr) return not_found(name);
+      return object_reply(200, csr->to_json());
     }
     if (req.method() == http::verb::delete_) {
       if (!user.in("system:masters")) return forbidden(user, "delete", name);
-      auto it = csrs.find(name);
-      if (it == csrs.end()) return not_found(name);
-      CsrObject c = it->second;
-      csrs.erase(it);
-      c.rv = ++rv;
-      emit("DELETED", c);
+      if (!store.remove(name)) return not_found(name);
       ojson ok = ojson::object();
       ok["kind"] = "Status";
       ok["apiVersion"] = "v1";
@@ -1019,9 +906,10 @@ struct Server::Impl {
         if (!faults.silent_watches) break;
       }
     }
-    long last = rv;
-    const long oldest = history.empty() ? rv : history.front().rv;
-    if (faults.watch_too_old || (!rv_param.empty() && rv_param != "0" && std::stol(rv_param) < oldest - 1)) {
+    const auto& history = store.history();
+    long last = store.resource_version();
+    const long oldest = store.oldest_retained();
+    if (faults.watch_too_old || (!rv_param.empty() && rv_param != "0" && store.compacted(std::stol(rv_param)))) {
       ojson ev = ojson::object();
       ev["type"] = "ERROR";
       ev["object"] = status_object(410, "Expired", "too old resource version: " + rv_param + " (" + std::to_string(oldest) + ")");
@@ -1031,7 +919,7 @@ struct Server::Impl {
     }
     if (rv_param.empty() || rv_param == "0") {
       // Synthetic ADDED events for the current state, then what happens next.
-      for (const auto& [name, c] : csrs) {
+      for (const auto& [name, c] : store.csrs()) {
         if (!only.empty() && name != only) continue;
         ojson ev = ojson::object();
         ev["type"] = "ADDED";
@@ -1163,8 +1051,8 @@ struct Server::Impl {
 
 Server::Server(Options options) : impl_(std::make_unique<Impl>(std::move(options))) {
   auto& o = impl_->options;
-  if (o.bootstrap_tokens.empty()) o.bootstrap_tokens.push_back(random_token());
-  if (o.admin_token.empty()) o.admin_token = random_token() + random_token();
+  if (o.bootstrap_tokens.empty()) o.bootstrap_tokens.push_back(random_bootstrap_token());
+  if (o.admin_token.empty()) o.admin_token = random_bootstrap_token() + random_bootstrap_token();
 }
 
 Server::~Server() { stop(); }
@@ -1222,12 +1110,12 @@ void Server::set_faults(const Faults& f) {
 std::vector<json> Server::list_csrs() const {
   return impl_->on_io([this] {
     std::vector<json> out;
-    for (const auto& [name, c] : impl_->csrs) out.push_back(json::parse(c.to_json().dump()));
+    for (const auto& [name, c] : impl_->store.csrs()) out.push_back(json::parse(c.to_json().dump()));
     return out;
   });
 }
 
-int Server::csrs_created() const { return impl_->on_io([this] { return impl_->created; }); }
+int Server::csrs_created() const { return impl_->on_io([this] { return impl_->store.created(); }); }
 
 std::map<std::string, int> Server::request_counts() const { return impl_->on_io([this] { return impl_->counts; }); }
 
@@ -1242,12 +1130,7 @@ void Server::approve(const std::string& name, bool approve) {
 
 void Server::delete_csr(const std::string& name) {
   impl_->on_io([this, name] {
-    auto it = impl_->csrs.find(name);
-    if (it == impl_->csrs.end()) return 0;
-    CsrObject c = it->second;
-    impl_->csrs.erase(it);
-    c.rv = ++impl_->rv;
-    impl_->emit("DELETED", c);
+    impl_->store.remove(name);
     return 0;
   });
 }
