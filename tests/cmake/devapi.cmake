@@ -2,6 +2,8 @@
 # Listed one by one (no glob): a new unit is a deliberate change to this list.
 set(KCD_DEVAPI_DIR ${CMAKE_CURRENT_LIST_DIR}/../devapi)
 add_library(kcd_devapi STATIC
+  ${KCD_DEVAPI_DIR}/auth.cpp
+  ${KCD_DEVAPI_DIR}/controllers.cpp
   ${KCD_DEVAPI_DIR}/generated.cpp
   ${KCD_DEVAPI_DIR}/server.cpp
   ${KCD_DEVAPI_DIR}/store.cpp)

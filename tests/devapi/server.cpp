@@ -13,6 +13,8 @@
 #include "rotation/certificate.hpp"
 #include "rotation/csr.hpp"
 #include "rotation/key.hpp"
+#include "tests/devapi/auth.hpp"
+#include "tests/devapi/controllers.hpp"
 #include "tests/devapi/generated.hpp"
 #include "tests/devapi/store.hpp"
 #include "tests/support/test_ca.hpp"
@@ -81,12 +83,6 @@ std::string go_bytes(const std::string& data) {
   }
   return out + "}";
 }
-
-struct User {
-  std::string name;
-  std::vector<std::string> groups;
-  bool in(std::string_view g) const { return std::find(groups.begin(), groups.end(), g) != groups.end(); }
-};
 
 ojson status_object(int code, const std::string& reason, const std::string& message, const ojson& details = nullptr) {
   ojson s = ojson::object();
@@ -192,7 +188,9 @@ struct Server::Impl {
 
   explicit Impl(Options o)
       : options(std::move(o)), ssl_ctx(ssl::context::tls_server), acceptor(io), ca(load_or_create_ca()),
-        store(options.initial_resource_version, options.watch_cache_events) {
+        store(options.initial_resource_version, options.watch_cache_events),
+        controllers(io, options, ca, faults, store),
+        authenticator(options, ca, faults) {
     store.set_event_listener([this] { wake_watchers(); });
   }
 
@@ -206,10 +204,12 @@ struct Server::Impl {
   bool running = false;
 
   // Everything below is touched only on the io thread (public methods post to it).
+  Faults faults;
   CsrStore store;
+  Controllers controllers;
+  Authenticator authenticator;
   std::vector<std::weak_ptr<asio::steady_timer>> waiters;
   std::vector<std::weak_ptr<Stream>> sessions;
-  Faults faults;
   std::map<std::string, int> counts;
 
   // ---- set-up ------------------------------------------------------------------------
@@ -292,201 +292,6 @@ struct Server::Impl {
     waiters.swap(alive);
   }
 
-  // ---- controllers: approver and signer ----------------------------------------------
-
-  static ojson condition(const std::string& type, const std::string& reason, const std::string& message) {
-    const std::string now = now_rfc3339();
-    ojson c = ojson::object();
-    c["type"] = type;
-    c["status"] = "True";
-    c["reason"] = reason;
-    c["message"] = message;
-    c["lastUpdateTime"] = now;
-    c["lastTransitionTime"] = now;
-    return c;
-  }
-
-  static std::vector<std::string> sorted(std::vector<std::string> v) {
-    std::sort(v.begin(), v.end());
-    return v;
-  }
-
-  // What kube-controller-manager 1.24's csrapproving controller auto-approves: kubelet client
-  // CSRs only, exact subject shape, no SANs, exactly the three usages, and a requester allowed
-  // by RBAC (selfnodeclient for renewals, nodeclient for bootstrap tokens).
-  std::optional<std::string> client_approval_message(const CsrObject& c) const {
-    if (c.signer != "kubernetes.io/kube-apiserver-client-kubelet") return std::nullopt;
-    auto parsed = rotation::parse_csr_pem(c.request_pem);
-    if (!parsed) return std::nullopt;
-    if (parsed->subject.organizations != std::vector<std::string>{"system:nodes"}) return std::nullopt;
-    if (parsed->subject.common_name.rfind("system:node:", 0) != 0) return std::nullopt;
-    if (!parsed->dns_names.empty() || !parsed->ip_addresses.empty() || !parsed->email_addresses.empty() || !parsed->uris.empty()) {
-      return std::nullopt;
-    }
-    if (sorted(c.usages) != sorted({"digital signature", "key encipherment", "client auth"})) return std::nullopt;
-    const bool in_nodes = std::find(c.groups.begin(), c.groups.end(), "system:nodes") != c.groups.end();
-    const bool bootstrapper =
-        std::find(c.groups.begin(), c.groups.end(), "system:bootstrappers:kubeadm:default-node-token") != c.groups.end();
-    if (c.username == parsed->subject.common_name && in_nodes) {
-      return "Auto approving self kubelet client certificate after SubjectAccessReview.";
-    }
-    if (bootstrapper) return "Auto approving kubelet client certificate after SubjectAccessReview.";
-    return std::nullopt;
-  }
-
-  // postfinance/kubelet-csr-approver's rules; a reason when the CSR breaks one.
-  std::optional<std::string> strict_serving_problem(const CsrObject& c) const {
-    auto parsed = rotation::parse_csr_pem(c.request_pem);
-    if (!parsed) return "the request does not parse";
-    const std::string& cn = parsed->subject.common_name;
-    if (cn.rfind("system:node:", 0) != 0) return "CN must start with system:node:";
-    if (c.username != cn) return "the requester " + c.username + " is not " + cn;
-    if (parsed->subject.organizations != std::vector<std::string>{"system:nodes"}) return "O must be exactly system:nodes";
-    const std::string node = cn.substr(std::string("system:node:").size());
-    for (const auto& u : c.usages) {
-      if (u != "digital signature" && u != "key encipherment" && u != "server auth") return "usage " + u + " is not allowed";
-    }
-    if (std::find(c.usages.begin(), c.usages.end(), "server auth") == c.usages.end()) return "server auth usage missing";
-    if (parsed->ip_addresses.empty()) return "at least one IP address SAN is required";
-    if (parsed->dns_names.size() > 1) return "at most one DNS name SAN is allowed";
-    if (!parsed->dns_names.empty() && parsed->dns_names.front().rfind(node, 0) != 0) {
-      return "the DNS name " + parsed->dns_names.front() + " does not start with the node name " + node;
-    }
-    if (!parsed->email_addresses.empty() || !parsed->uris.empty()) return "email and URI SANs are not allowed";
-    if (c.expiration_seconds && *c.expiration_seconds > 367LL * 24 * 3600) return "expirationSeconds above 367 days";
-    return std::nullopt;
-  }
-
-  void schedule(std::chrono::milliseconds delay, std::function<void()> fn) {
-    auto timer = std::make_shared<asio::steady_timer>(io, delay);
-    timer->async_wait([timer, fn = std::move(fn)](boost::system::error_code ec) {
-      if (ec) return;
-      // A controller failing must not take the whole server (its io thread) down.
-      try {
-        fn();
-      } catch (const std::exception& e) {
-        std::fprintf(stderr, "devapi: controller error: %s\n", e.what());
-      }
-    });
-  }
-
-  void run_approver(const std::string& name) {
-    CsrObject* csr = store.find(name);
-    if (csr == nullptr) return;
-    CsrObject& c = *csr;
-    if (c.has_condition("Approved") || c.has_condition("Denied") || c.has_condition("Failed")) return;
-    if (faults.deny_all) {
-      c.conditions.push_back(condition("Denied", "DevapiDeny", "This CSR was denied by the devapi deny_all fault."));
-    } else if (c.signer == "kubernetes.io/kube-apiserver-client-kubelet" && options.auto_approve_client) {
-      auto msg = client_approval_message(c);
-      if (!msg) return;  // stays pending, as on a real cluster
-      c.conditions.push_back(condition("Approved", "AutoApproved", *msg));
-    } else if (c.signer == "kubernetes.io/kubelet-serving" && options.serving_approver != ServingApprover::None) {
-      if (options.serving_approver == ServingApprover::Strict) {
-        if (auto problem = strict_serving_problem(c)) {
-          c.conditions.push_back(condition("Denied", "CSRValidationFailed", *problem));
-        } else {
-          c.conditions.push_back(condition("Approved", "AutoApproved", "Auto-Approving Node CSR"));
-        }
-      } else {
-        c.conditions.push_back(condition("Approved", "AutoApproved", "Auto-Approving Node CSR"));
-      }
-    } else {
-      return;
-    }
-    store.modified(c);
-    if (c.has_condition("Approved")) schedule(options.sign_delay, [this, name] { run_signer(name); });
-  }
-
-  // kube-controller-manager's csrsigning: validates the request against the signer's rules,
-  // then signs with notBefore backdated 5 minutes and the lifetime the recordings show.
-  void run_signer(const std::string& name) {
-    CsrObject* csr = store.find(name);
-    if (csr == nullptr) return;
-    CsrObject& c = *csr;
-    if (!c.has_condition("Approved") || c.has_condition("Denied") || c.has_condition("Failed") || !c.certificate_b64.empty()) {
-      return;
-    }
-    auto parsed = rotation::parse_csr_pem(c.request_pem);
-    std::string problem;
-    std::vector<std::string> ekus;
-    if (!parsed) {
-      problem = "unable to parse csr: " + parsed.error();
-    } else if (c.signer == "kubernetes.io/kube-apiserver-client-kubelet") {
-      if (sorted(c.usages) != sorted({"digital signature", "key encipherment", "client auth"})) {
-        problem = "usages did not match [client auth digital signature key encipherment]";
-      } else if (parsed->subject.organizations != std::vector<std::string>{"system:nodes"}) {
-        problem = "subject organization is not system:nodes";
-      } else if (parsed->subject.common_name.rfind("system:node:", 0) != 0) {
-        problem = "subject common name does not begin with system:node:";
-      } else if (!parsed->dns_names.empty() || !parsed->ip_addresses.empty() || !parsed->email_addresses.empty() ||
-                 !parsed->uris.empty()) {
-        problem = "SAN entries are not allowed";
-      }
-      ekus = {"client auth"};
-    } else if (c.signer == "kubernetes.io/kubelet-serving") {
-      for (const auto& u : c.usages) {
-        if (u != "digital signature" && u != "key encipherment" && u != "server auth") {
-          problem = "usages did not match [digital signature key encipherment server auth]";
-        }
-      }
-      if (problem.empty() && std::find(c.usages.begin(), c.usages.end(), "server auth") == c.usages.end()) {
-        problem = "usages did not match [digital signature key encipherment server auth]";
-      } else if (problem.empty() && parsed->subject.organizations != std::vector<std::string>{"system:nodes"}) {
-        problem = "subject organization is not system:nodes";
-      } else if (problem.empty() && parsed->dns_names.empty() && parsed->ip_addresses.empty()) {
-        problem = "DNS or IP subjectAltName is required";
-      } else if (problem.empty() && (!parsed->email_addresses.empty() || !parsed->uris.empty())) {
-        problem = "Email subjectAltNames are not allowed";
-      }
-      ekus = {"server auth"};
-    } else {
-      return;  // not ours to sign (other signers are left alone, as kube-controller-manager does)
-    }
-    if (problem.empty() && faults.fail_all) problem = "devapi: the fail_all fault is set";
-    if (!problem.empty()) {
-      c.conditions.push_back(condition("Failed", "SignerValidationFailure", problem));
-      store.modified(c);
-      return;
-    }
-    const auto now = std::chrono::system_clock::now();
-    std::chrono::seconds ttl = options.signing_duration;
-    if (c.expiration_seconds) ttl = std::min<std::chrono::seconds>(ttl, std::chrono::seconds(*c.expiration_seconds));
-    constexpr auto kBackdate = 5min;
-    constexpr auto kShort = 8h;
-    testing::CertSpec spec;
-    spec.subject = parsed->subject;
-    spec.dns_names = parsed->dns_names;
-    spec.ip_addresses = parsed->ip_addresses;
-    spec.ext_key_usages = ekus;
-    for (const auto& u : c.usages) {
-      if (u == "digital signature" || u == "key encipherment") spec.key_usages.push_back(u);
-    }
-    spec.not_before = now - kBackdate;
-    spec.not_after = ttl < kShort ? now + ttl : spec.not_before + ttl;
-    const auto ca_not_after = rotation::inspect_certificate(ca.cert()).not_after;
-    if (spec.not_after > ca_not_after) spec.not_after = ca_not_after;
-    ossl::PKeyPtr other;
-    EVP_PKEY* subject_key = parsed->public_key.get();
-    if (faults.wrong_key_certificate) {
-      other = rotation::generate_key(KeyAlgorithm::EcdsaP256);
-      subject_key = other.get();
-    }
-    auto cert = ca.issue(subject_key, spec);
-    c.certificate_b64 = base64_encode(testing::to_pem(cert.get()));
-    store.modified(c);
-  }
-
-  void set_decision(const std::string& name, bool approve, const std::string& reason, const std::string& message) {
-    CsrObject* csr = store.find(name);
-    if (csr == nullptr) return;
-    CsrObject& c = *csr;
-    if (c.has_condition(approve ? "Approved" : "Denied")) return;
-    c.conditions.push_back(condition(approve ? "Approved" : "Denied", reason, message));
-    store.modified(c);
-    if (approve) schedule(options.sign_delay, [this, name] { run_signer(name); });
-  }
-
   // ---- HTTP --------------------------------------------------------------------------
 
   Reply status_reply(const ojson& status) {
@@ -517,45 +322,6 @@ struct Server::Impl {
     r.status = status;
     r.body = o.dump() + "\n";
     return r;
-  }
-
-  std::optional<User> authenticate(const http::request<http::string_body>& req, Stream& stream) {
-    auto auth = req[http::field::authorization];
-    if (!auth.empty()) {
-      std::string value(auth);
-      if (value.rfind("Bearer ", 0) != 0) return std::nullopt;
-      const std::string token = value.substr(7);
-      if (faults.revoked_tokens.count(token)) return std::nullopt;
-      if (token == options.admin_token) return User{"kubernetes-admin", {"system:masters", "system:authenticated"}};
-      for (const auto& t : options.bootstrap_tokens) {
-        if (token == t) {
-          return User{"system:bootstrap:" + t.substr(0, 6),
-                      {"system:bootstrappers", "system:bootstrappers:kubeadm:default-node-token", "system:authenticated"}};
-        }
-      }
-      return std::nullopt;
-    }
-    X509* peer = SSL_get0_peer_certificate(stream.native_handle());
-    if (peer == nullptr) return User{"system:anonymous", {"system:unauthenticated"}};
-    if (faults.reject_client_certs) return std::nullopt;
-    // Verify like --client-ca-file: chain to our CA, valid now.
-    ossl::X509StorePtr trusted(X509_STORE_new());
-    X509_STORE_add_cert(trusted.get(), ca.cert());
-    ossl::X509StoreCtxPtr ctx(X509_STORE_CTX_new());
-    STACK_OF(X509)* chain = SSL_get_peer_cert_chain(stream.native_handle());
-    X509_STORE_CTX_init(ctx.get(), trusted.get(), peer, chain);
-    X509_STORE_CTX_set_purpose(ctx.get(), X509_PURPOSE_SSL_CLIENT);
-    const bool ok = X509_verify_cert(ctx.get()) == 1;
-    ERR_clear_error();
-    if (!ok) return std::nullopt;
-    auto info = rotation::inspect_certificate(peer);
-    User u{info.common_name, info.organizations};
-    u.groups.push_back("system:authenticated");
-    return u;
-  }
-
-  static bool may_use_csrs(const User& u) {
-    return u.in("system:bootstrappers") || u.in("system:nodes") || u.in("system:masters");
   }
 
   std::vector<Cause> validate_create(const ojson& body, const CsrObject& c, const std::string& request_raw) {
@@ -635,7 +401,7 @@ struct Server::Impl {
                                             " is registered for version \"certificates.k8s.io/v1\" in scheme "
                                             "\"pkg/runtime/scheme.go:100\""));
     }
-    if (!may_use_csrs(user)) return forbidden(user, "create", "");
+    if (!can_request_certificates(user)) return forbidden(user, "create", "");
     CsrObject c;
     const auto& meta = body.value("metadata", ojson::object());
     c.name = meta.value("name", "");
@@ -698,12 +464,12 @@ struct Server::Impl {
     c.username = user.name;
     c.groups = user.groups;
     const CsrObject& stored = store.create(std::move(c));
-    schedule(options.approve_delay, [this, name = stored.name] { run_approver(name); });
+    controllers.csr_created(stored.name);
     return object_reply(201, stored.to_json());
   }
 
   Reply list(const User& user, const std::map<std::string, std::string>& query) {
-    if (!may_use_csrs(user)) return forbidden(user, "list", "");
+    if (!can_request_certificates(user)) return forbidden(user, "list", "");
     std::string only;
     if (auto f = query.find("fieldSelector"); f != query.end() && f->second.rfind("metadata.name=", 0) == 0) {
       only = f->second.substr(14);
@@ -780,7 +546,7 @@ struct Server::Impl {
       return r;
     }
     if (path == "/devapi/v1/faults" || path == "/devapi/v1/stats") {
-      if (!user.in("system:masters")) return status_reply(status_object(403, "Forbidden", "devapi control needs the admin token"));
+      if (!is_cluster_admin(user)) return status_reply(status_object(403, "Forbidden", "devapi control needs the admin token"));
       if (path == "/devapi/v1/faults") return admin_faults(req);
       Reply r;
       r.body = json{{"csrsCreated", store.created()}, {"requests", counts}}.dump() + "\n";
@@ -794,7 +560,7 @@ struct Server::Impl {
       if (req.method() == http::verb::post) return create(req, user);
       if (req.method() == http::verb::get) {
         if (is_watch) {
-          if (!may_use_csrs(user)) return forbidden(user, "watch", "");
+          if (!can_request_certificates(user)) return forbidden(user, "watch", "");
           return std::nullopt;
         }
         return list(user, query);
@@ -805,15 +571,15 @@ struct Server::Impl {
     const std::string name = rest.substr(0, slash);
     const std::string sub = slash == std::string::npos ? "" : rest.substr(slash + 1);
     if (sub == "approval" && req.method() == http::verb::put) {
-      if (!user.in("system:masters")) return forbidden(user, "update", name, "approval");
+      if (!is_cluster_admin(user)) return forbidden(user, "update", name, "approval");
       if (!store.contains(name)) return not_found(name);
       ojson body = ojson::parse(req.body(), nullptr, false);
       if (!body.is_discarded()) {
         for (const auto& cnd : body["status"].value("conditions", ojson::array())) {
           const std::string type = cnd.value("type", "");
           if (type == "Approved" || type == "Denied") {
-            set_decision(name, type == "Approved", cnd.value("reason", type == "Approved" ? "KubectlApprove" : "KubectlDeny"),
-                         cnd.value("message", ""));
+            controllers.decide(name, type == "Approved", cnd.value("reason", type == "Approved" ? "KubectlApprove" : "KubectlDeny"),
+                               cnd.value("message", ""));
           }
         }
       }
@@ -821,13 +587,13 @@ struct Server::Impl {
     }
     if (!sub.empty()) return status_reply(status_object(404, "NotFound", "the server could not find the requested resource"));
     if (req.method() == http::verb::get) {
-      if (!may_use_csrs(user)) return forbidden(user, "get", name);
+      if (!can_request_certificates(user)) return forbidden(user, "get", name);
       const CsrObject* csr = store.find(name);
       if (csr == nullptr) return not_found(name);
       return object_reply(200, csr->to_json());
     }
     if (req.method() == http::verb::delete_) {
-      if (!user.in("system:masters")) return forbidden(user, "delete", name);
+      if (!is_cluster_admin(user)) return forbidden(user, "delete", name);
       if (!store.remove(name)) return not_found(name);
       ojson ok = ojson::object();
       ok["kind"] = "Status";
@@ -977,7 +743,7 @@ struct Server::Impl {
         co_await delay.async_wait(asio::redirect_error(asio::use_awaitable, ec));
       }
       if (faults.refuse_connections) break;
-      const auto who = authenticate(req, *stream);
+      const auto who = authenticator.authenticate(req[http::field::authorization], stream->native_handle());
       bool is_watch = false;
       std::map<std::string, std::string> query;
       std::string key;
@@ -1121,9 +887,9 @@ std::map<std::string, int> Server::request_counts() const { return impl_->on_io(
 
 void Server::approve(const std::string& name, bool approve) {
   impl_->on_io([this, name, approve] {
-    impl_->set_decision(name, approve, approve ? "KubectlApprove" : "KubectlDeny",
-                        approve ? "This CSR was approved by kubectl certificate approve."
-                                : "This CSR was denied by kubectl certificate deny.");
+    impl_->controllers.decide(name, approve, approve ? "KubectlApprove" : "KubectlDeny",
+                              approve ? "This CSR was approved by kubectl certificate approve."
+                                      : "This CSR was denied by kubectl certificate deny.");
     return 0;
   });
 }
