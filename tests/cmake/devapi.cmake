@@ -4,8 +4,11 @@ set(KCD_DEVAPI_DIR ${CMAKE_CURRENT_LIST_DIR}/../devapi)
 add_library(kcd_devapi STATIC
   ${KCD_DEVAPI_DIR}/auth.cpp
   ${KCD_DEVAPI_DIR}/controllers.cpp
+  ${KCD_DEVAPI_DIR}/csr_api.cpp
+  ${KCD_DEVAPI_DIR}/faults.cpp
   ${KCD_DEVAPI_DIR}/generated.cpp
   ${KCD_DEVAPI_DIR}/server.cpp
+  ${KCD_DEVAPI_DIR}/status.cpp
   ${KCD_DEVAPI_DIR}/store.cpp)
 target_include_directories(kcd_devapi PUBLIC ${PROJECT_SOURCE_DIR})
 target_link_libraries(kcd_devapi PUBLIC kcd_options kcd_testsupport kcd_config kcd_rotation Boost::headers

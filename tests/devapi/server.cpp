@@ -15,7 +15,10 @@
 #include "rotation/key.hpp"
 #include "tests/devapi/auth.hpp"
 #include "tests/devapi/controllers.hpp"
+#include "tests/devapi/csr_api.hpp"
+#include "tests/devapi/faults.hpp"
 #include "tests/devapi/generated.hpp"
+#include "tests/devapi/status.hpp"
 #include "tests/devapi/store.hpp"
 #include "tests/support/test_ca.hpp"
 
@@ -57,12 +60,6 @@ constexpr const char* kPriorityLevelUid = "0f24fa21-7378-4774-a3c8-b852ef3cef7c"
 // Go's net/http buffers this much before switching a response to chunked encoding.
 constexpr std::size_t kChunkingThreshold = 2048;
 
-const std::vector<std::string> kSupportedUsages = {
-    "any", "cert sign", "client auth", "code signing", "content commitment", "crl sign", "data encipherment",
-    "decipher only", "digital signature", "email protection", "encipher only", "ipsec end system", "ipsec tunnel",
-    "ipsec user", "key agreement", "key encipherment", "microsoft sgc", "netscape sgc", "ocsp signing", "s/mime",
-    "server auth", "signing", "timestamping"};
-
 std::string http_date() {
   std::time_t t = std::time(nullptr);
   std::tm tm{};
@@ -71,52 +68,6 @@ std::string http_date() {
   std::strftime(buf, sizeof buf, "%a, %d %b %Y %H:%M:%S GMT", &tm);
   return buf;
 }
-
-std::string go_quote(const std::string& s) { return ojson(s).dump(); }
-
-std::string go_bytes(const std::string& data) {
-  std::string out = "[]byte{";
-  char buf[8];
-  for (std::size_t i = 0; i < data.size(); ++i) {
-    std::snprintf(buf, sizeof buf, "0x%x", static_cast<unsigned char>(data[i]));
-    out += (i ? ", " : "") + std::string(buf);
-  }
-  return out + "}";
-}
-
-ojson status_object(int code, const std::string& reason, const std::string& message, const ojson& details = nullptr) {
-  ojson s = ojson::object();
-  s["kind"] = "Status";
-  s["apiVersion"] = "v1";
-  s["metadata"] = ojson::object();
-  s["status"] = "Failure";
-  s["message"] = message;
-  s["reason"] = reason;
-  if (!details.is_null()) s["details"] = details;
-  s["code"] = code;
-  return s;
-}
-
-ojson csr_details(const std::string& name, const char* kind = "certificatesigningrequests") {
-  ojson d = ojson::object();
-  if (!name.empty()) d["name"] = name;
-  d["group"] = "certificates.k8s.io";
-  d["kind"] = kind;
-  return d;
-}
-
-struct Cause {
-  std::string reason, message, field;
-};
-
-struct Reply {
-  int status = 200;
-  std::string body;
-  std::string content_type = "application/json";
-  bool nosniff = false;
-  bool apf_headers = true;
-  std::optional<int> retry_after;
-};
 
 std::map<std::string, std::string> parse_query(std::string_view q) {
   std::map<std::string, std::string> out;
@@ -147,42 +98,6 @@ std::map<std::string, std::string> parse_query(std::string_view q) {
 
 }  // namespace
 
-json to_json(const Faults& f) {
-  return json{{"responseDelayMs", f.response_delay.count()},
-              {"failNextWith5xx", f.fail_next_with_5xx},
-              {"throttleNext", f.throttle_next},
-              {"retryAfterSeconds", f.retry_after_seconds},
-              {"dropWatches", f.drop_watches},
-              {"silentWatches", f.silent_watches},
-              {"watchTooOld", f.watch_too_old},
-              {"denyAll", f.deny_all},
-              {"failAll", f.fail_all},
-              {"wrongKeyCertificate", f.wrong_key_certificate},
-              {"refuseConnections", f.refuse_connections},
-              {"revokedTokens", f.revoked_tokens},
-              {"rejectClientCerts", f.reject_client_certs}};
-}
-
-Faults faults_from_json(const json& j) {
-  Faults f;
-  f.response_delay = std::chrono::milliseconds(j.value("responseDelayMs", 0));
-  f.fail_next_with_5xx = j.value("failNextWith5xx", 0);
-  f.throttle_next = j.value("throttleNext", 0);
-  f.retry_after_seconds = j.value("retryAfterSeconds", 1);
-  f.drop_watches = j.value("dropWatches", false);
-  f.silent_watches = j.value("silentWatches", false);
-  f.watch_too_old = j.value("watchTooOld", false);
-  f.deny_all = j.value("denyAll", false);
-  f.fail_all = j.value("failAll", false);
-  f.wrong_key_certificate = j.value("wrongKeyCertificate", false);
-  f.refuse_connections = j.value("refuseConnections", false);
-  f.reject_client_certs = j.value("rejectClientCerts", false);
-  if (auto it = j.find("revokedTokens"); it != j.end() && it->is_array()) {
-    for (const auto& t : *it) f.revoked_tokens.insert(t.get<std::string>());
-  }
-  return f;
-}
-
 struct Server::Impl {
   using Stream = beast::ssl_stream<beast::tcp_stream>;
 
@@ -190,7 +105,8 @@ struct Server::Impl {
       : options(std::move(o)), ssl_ctx(ssl::context::tls_server), acceptor(io), ca(load_or_create_ca()),
         store(options.initial_resource_version, options.watch_cache_events),
         controllers(io, options, ca, faults, store),
-        authenticator(options, ca, faults) {
+        authenticator(options, ca, faults),
+        csr_api(store, controllers) {
     store.set_event_listener([this] { wake_watchers(); });
   }
 
@@ -208,6 +124,7 @@ struct Server::Impl {
   CsrStore store;
   Controllers controllers;
   Authenticator authenticator;
+  CsrApi csr_api;
   std::vector<std::weak_ptr<asio::steady_timer>> waiters;
   std::vector<std::weak_ptr<Stream>> sessions;
   std::map<std::string, int> counts;
@@ -294,210 +211,6 @@ struct Server::Impl {
 
   // ---- HTTP --------------------------------------------------------------------------
 
-  Reply status_reply(const ojson& status) {
-    Reply r;
-    r.status = status["code"].get<int>();
-    r.body = status.dump() + "\n";
-    if (r.status == 403) r.nosniff = true;
-    if (r.status == 401) r.apf_headers = false;
-    return r;
-  }
-
-  Reply forbidden(const User& u, const std::string& verb, const std::string& name, const std::string& subresource = "") {
-    const std::string resource = "certificatesigningrequests" + (subresource.empty() ? "" : "/" + subresource);
-    std::string msg = "certificatesigningrequests.certificates.k8s.io ";
-    if (!name.empty()) msg += go_quote(name) + " ";
-    msg += "is forbidden: User " + go_quote(u.name) + " cannot " + verb + " resource " + go_quote(resource) +
-           " in API group \"certificates.k8s.io\" at the cluster scope";
-    return status_reply(status_object(403, "Forbidden", msg, csr_details(name)));
-  }
-
-  Reply not_found(const std::string& name) {
-    return status_reply(status_object(404, "NotFound", "certificatesigningrequests.certificates.k8s.io " + go_quote(name) + " not found",
-                                      csr_details(name)));
-  }
-
-  Reply object_reply(int status, const ojson& o) {
-    Reply r;
-    r.status = status;
-    r.body = o.dump() + "\n";
-    return r;
-  }
-
-  std::vector<Cause> validate_create(const ojson& body, const CsrObject& c, const std::string& request_raw) {
-    std::vector<Cause> causes;
-    if (c.name.empty() && c.generate_name.empty()) {
-      causes.push_back({"FieldValueRequired", "Required value: name or generateName is required", "metadata.name"});
-    }
-    if (request_raw.empty()) {
-      causes.push_back({"FieldValueRequired", "Required value: request must be provided", "spec.request"});
-    } else if (c.request_pem.find("-----BEGIN CERTIFICATE REQUEST-----") == std::string::npos) {
-      causes.push_back({"FieldValueInvalid",
-                        "Invalid value: " + go_bytes(c.request_pem) + ": PEM block type must be CERTIFICATE REQUEST",
-                        "spec.request"});
-    } else if (auto parsed = rotation::parse_csr_pem(c.request_pem); !parsed || !parsed->signature_valid) {
-      causes.push_back({"FieldValueInvalid", "Invalid value: " + go_bytes(c.request_pem) + ": x509: invalid signature",
-                        "spec.request"});
-    }
-    const auto& spec = body.value("spec", ojson::object());
-    if (c.usages.empty()) {
-      causes.push_back({"FieldValueRequired", "Required value: usages must be provided", "spec.usages"});
-    }
-    std::set<std::string> seen;
-    for (std::size_t i = 0; i < c.usages.size(); ++i) {
-      const std::string field = "spec.usages[" + std::to_string(i) + "]";
-      if (std::find(kSupportedUsages.begin(), kSupportedUsages.end(), c.usages[i]) == kSupportedUsages.end()) {
-        std::string supported;
-        for (std::size_t k = 0; k < kSupportedUsages.size(); ++k) supported += (k ? ", " : "") + go_quote(kSupportedUsages[k]);
-        causes.push_back({"FieldValueNotSupported", "Unsupported value: " + go_quote(c.usages[i]) + ": supported values: " + supported, field});
-      } else if (!seen.insert(c.usages[i]).second) {
-        causes.push_back({"FieldValueDuplicate", "Duplicate value: " + go_quote(c.usages[i]), field});
-      }
-    }
-    if (c.signer.empty()) {
-      causes.push_back({"FieldValueRequired", "Required value: signerName must be provided", "spec.signerName"});
-    } else {
-      const auto slash = c.signer.find('/');
-      if (slash == std::string::npos || slash == 0 || slash + 1 == c.signer.size() || c.signer.find('.') > slash) {
-        causes.push_back({"FieldValueInvalid",
-                          "Invalid value: " + go_quote(c.signer) +
-                              ": must be a fully qualified domain and path of the form 'example.com/signer-name'",
-                          "spec.signerName"});
-      }
-    }
-    if (auto e = spec.find("expirationSeconds"); e != spec.end() && e->is_number_integer() && e->get<long long>() < 600) {
-      causes.push_back({"FieldValueInvalid",
-                        "Invalid value: " + std::to_string(e->get<long long>()) +
-                            ": may not specify a duration less than 600 seconds (10 minutes)",
-                        "spec.expirationSeconds"});
-    }
-    return causes;
-  }
-
-  Reply create(const http::request<http::string_body>& req, const User& user) {
-    auto ct = std::string(req[http::field::content_type]);
-    if (ct.rfind("application/json", 0) != 0 && ct.rfind("application/yaml", 0) != 0) {
-      return status_reply(status_object(415, "UnsupportedMediaType",
-                                        "the body of the request was in an unknown format - accepted media types include: "
-                                        "application/json, application/yaml, application/vnd.kubernetes.protobuf"));
-    }
-    ojson body = ojson::parse(req.body(), nullptr, false);
-    if (body.is_discarded() || !body.is_object()) {
-      const std::string& raw = req.body();
-      std::string snippet = raw.substr(0, 30);
-      if (raw.size() > 30) snippet += " ...";
-      return status_reply(status_object(400, "BadRequest",
-                                        "the object provided is unrecognized (must be of type CertificateSigningRequest): "
-                                        "couldn't get version/kind; json parse error: unexpected end of JSON input (" +
-                                            snippet + ")"));
-    }
-    const std::string kind = body.value("kind", "");
-    const std::string api_version = body.value("apiVersion", "");
-    if (kind != "CertificateSigningRequest") {
-      const std::string version = api_version.substr(api_version.rfind('/') + 1);
-      return status_reply(status_object(400, "BadRequest",
-                                        kind + " in version " + go_quote(version) +
-                                            " cannot be handled as a CertificateSigningRequest: no kind " + go_quote(kind) +
-                                            " is registered for version \"certificates.k8s.io/v1\" in scheme "
-                                            "\"pkg/runtime/scheme.go:100\""));
-    }
-    if (!can_request_certificates(user)) return forbidden(user, "create", "");
-    CsrObject c;
-    const auto& meta = body.value("metadata", ojson::object());
-    c.name = meta.value("name", "");
-    c.generate_name = meta.value("generateName", "");
-    const auto& spec = body.value("spec", ojson::object());
-    const std::string request_raw = spec.value("request", "");
-    c.request_b64 = request_raw;
-    c.request_pem = base64_decode(request_raw).value_or(std::string());
-    c.signer = spec.value("signerName", "");
-    if (auto u = spec.find("usages"); u != spec.end() && u->is_array()) {
-      for (const auto& x : *u) c.usages.push_back(x.is_string() ? x.get<std::string>() : x.dump());
-    }
-    if (auto e = spec.find("expirationSeconds"); e != spec.end() && e->is_number_integer()) c.expiration_seconds = e->get<long long>();
-    auto causes = validate_create(body, c, request_raw);
-    if (!causes.empty()) {
-      const std::string display = c.name.empty() ? c.generate_name : c.name;
-      std::string msg = "CertificateSigningRequest.certificates.k8s.io " + go_quote(display) + " is invalid: ";
-      ojson jc = ojson::array();
-      std::vector<std::string> parts;
-      for (const auto& cause : causes) {
-        parts.push_back(cause.field + ": " + cause.message);
-        ojson x = ojson::object();
-        x["reason"] = cause.reason;
-        x["message"] = cause.message;
-        x["field"] = cause.field;
-        jc.push_back(x);
-      }
-      if (parts.size() == 1) {
-        msg += parts.front();
-      } else {
-        msg += "[";
-        for (std::size_t i = 0; i < parts.size(); ++i) msg += (i ? ", " : "") + parts[i];
-        msg += "]";
-      }
-      ojson details = ojson::object();
-      details["name"] = display;
-      details["group"] = "certificates.k8s.io";
-      details["kind"] = "CertificateSigningRequest";
-      details["causes"] = jc;
-      return status_reply(status_object(422, "Invalid", msg, details));
-    }
-    if (c.name.empty()) {
-      do {
-        c.name = c.generate_name + random_name_suffix();
-      } while (store.contains(c.name));
-      ojson mf = ojson::object();
-      mf["manager"] = std::string(req[http::field::user_agent]).substr(0, std::string(req[http::field::user_agent]).find('/'));
-      mf["operation"] = "Update";
-      mf["apiVersion"] = "certificates.k8s.io/v1";
-      mf["time"] = now_rfc3339();
-      mf["fieldsType"] = "FieldsV1";
-      mf["fieldsV1"] = ojson{{"f:metadata", ojson{{"f:generateName", ojson::object()}}}};
-      c.managed_fields = ojson::array({mf});
-    }
-    if (store.contains(c.name)) {
-      return status_reply(status_object(409, "AlreadyExists",
-                                        "certificatesigningrequests.certificates.k8s.io " + go_quote(c.name) + " already exists",
-                                        csr_details(c.name)));
-    }
-    c.username = user.name;
-    c.groups = user.groups;
-    const CsrObject& stored = store.create(std::move(c));
-    controllers.csr_created(stored.name);
-    return object_reply(201, stored.to_json());
-  }
-
-  Reply list(const User& user, const std::map<std::string, std::string>& query) {
-    if (!can_request_certificates(user)) return forbidden(user, "list", "");
-    std::string only;
-    if (auto f = query.find("fieldSelector"); f != query.end() && f->second.rfind("metadata.name=", 0) == 0) {
-      only = f->second.substr(14);
-    }
-    ojson items = ojson::array();
-    for (const auto& [name, c] : store.csrs()) {
-      if (!only.empty() && name != only) continue;
-      items.push_back(c.to_json());
-    }
-    ojson l = ojson::object();
-    l["kind"] = "CertificateSigningRequestList";
-    l["apiVersion"] = "certificates.k8s.io/v1";
-    l["metadata"] = ojson{{"resourceVersion", std::to_string(store.resource_version())}};
-    l["items"] = items;
-    return object_reply(200, l);
-  }
-
-  Reply admin_faults(const http::request<http::string_body>& req) {
-    if (req.method() == http::verb::put) {
-      json j = json::parse(req.body(), nullptr, false);
-      if (j.is_discarded()) return status_reply(status_object(400, "BadRequest", "faults: body is not JSON"));
-      faults = faults_from_json(j);
-    }
-    Reply r;
-    r.body = to_json(faults).dump() + "\n";
-    return r;
-  }
-
   // Routes one request. Watches are answered by serve_watch instead (returns nullopt).
   std::optional<Reply> route(const http::request<http::string_body>& req, const std::optional<User>& who, bool& is_watch,
                              std::map<std::string, std::string>& query, std::string& key) {
@@ -547,7 +260,7 @@ struct Server::Impl {
     }
     if (path == "/devapi/v1/faults" || path == "/devapi/v1/stats") {
       if (!is_cluster_admin(user)) return status_reply(status_object(403, "Forbidden", "devapi control needs the admin token"));
-      if (path == "/devapi/v1/faults") return admin_faults(req);
+      if (path == "/devapi/v1/faults") return faults_endpoint(req, faults);
       Reply r;
       r.body = json{{"csrsCreated", store.created()}, {"requests", counts}}.dump() + "\n";
       return r;
@@ -557,53 +270,21 @@ struct Server::Impl {
                                         ojson{{"causes", ojson::array({ojson{{"reason", "UnexpectedServerResponse"}, {"message", "404 page not found"}}})}}));
     }
     if (rest.empty()) {
-      if (req.method() == http::verb::post) return create(req, user);
+      if (req.method() == http::verb::post) return csr_api.create(req, user);
       if (req.method() == http::verb::get) {
-        if (is_watch) {
-          if (!can_request_certificates(user)) return forbidden(user, "watch", "");
-          return std::nullopt;
-        }
-        return list(user, query);
+        if (is_watch) return csr_api.refuse_watch(user);
+        return csr_api.list(user, query);
       }
-      return status_reply(status_object(405, "MethodNotAllowed", "the server does not allow this method on the requested resource"));
+      return method_not_allowed();
     }
     const auto slash = rest.find('/');
     const std::string name = rest.substr(0, slash);
     const std::string sub = slash == std::string::npos ? "" : rest.substr(slash + 1);
-    if (sub == "approval" && req.method() == http::verb::put) {
-      if (!is_cluster_admin(user)) return forbidden(user, "update", name, "approval");
-      if (!store.contains(name)) return not_found(name);
-      ojson body = ojson::parse(req.body(), nullptr, false);
-      if (!body.is_discarded()) {
-        for (const auto& cnd : body["status"].value("conditions", ojson::array())) {
-          const std::string type = cnd.value("type", "");
-          if (type == "Approved" || type == "Denied") {
-            controllers.decide(name, type == "Approved", cnd.value("reason", type == "Approved" ? "KubectlApprove" : "KubectlDeny"),
-                               cnd.value("message", ""));
-          }
-        }
-      }
-      return object_reply(200, store.find(name)->to_json());
-    }
+    if (sub == "approval" && req.method() == http::verb::put) return csr_api.update_approval(user, name, req.body());
     if (!sub.empty()) return status_reply(status_object(404, "NotFound", "the server could not find the requested resource"));
-    if (req.method() == http::verb::get) {
-      if (!can_request_certificates(user)) return forbidden(user, "get", name);
-      const CsrObject* csr = store.find(name);
-      if (csr == nullptr) return not_found(name);
-      return object_reply(200, csr->to_json());
-    }
-    if (req.method() == http::verb::delete_) {
-      if (!is_cluster_admin(user)) return forbidden(user, "delete", name);
-      if (!store.remove(name)) return not_found(name);
-      ojson ok = ojson::object();
-      ok["kind"] = "Status";
-      ok["apiVersion"] = "v1";
-      ok["metadata"] = ojson::object();
-      ok["status"] = "Success";
-      ok["details"] = csr_details(name);
-      return object_reply(200, ok);
-    }
-    return status_reply(status_object(405, "MethodNotAllowed", "the server does not allow this method on the requested resource"));
+    if (req.method() == http::verb::get) return csr_api.get(user, name);
+    if (req.method() == http::verb::delete_) return csr_api.remove(user, name);
+    return method_not_allowed();
   }
 
   template <class Body>
@@ -642,8 +323,7 @@ struct Server::Impl {
   }
 
   asio::awaitable<void> serve_watch(Stream& stream, std::map<std::string, std::string> query) {
-    std::string only;
-    if (auto f = query.find("fieldSelector"); f != query.end() && f->second.rfind("metadata.name=", 0) == 0) only = f->second.substr(14);
+    const std::string only = name_selector(query);
     std::optional<std::chrono::seconds> timeout;
     if (auto t = query.find("timeoutSeconds"); t != query.end() && !t->second.empty()) timeout = std::chrono::seconds(std::stol(t->second));
     const std::string rv_param = query.count("resourceVersion") ? query["resourceVersion"] : "";
@@ -747,21 +427,8 @@ struct Server::Impl {
       bool is_watch = false;
       std::map<std::string, std::string> query;
       std::string key;
-      std::optional<Reply> reply;
-      if (faults.fail_next_with_5xx > 0) {
-        --faults.fail_next_with_5xx;
-        ++counts["fault 5xx"];
-        reply = status_reply(status_object(500, "InternalError", "Internal error occurred: devapi: injected fault",
-                                           ojson{{"causes", ojson::array({ojson{{"message", "devapi: injected fault"}}})}}));
-      } else if (faults.throttle_next > 0) {
-        --faults.throttle_next;
-        ++counts["fault 429"];
-        reply = status_reply(status_object(429, "TooManyRequests", "Too many requests, please try again later.",
-                                           ojson{{"retryAfterSeconds", faults.retry_after_seconds}}));
-        reply->retry_after = faults.retry_after_seconds;
-      } else {
-        reply = route(req, who, is_watch, query, key);
-      }
+      std::optional<Reply> reply = take_injected_failure(faults, counts);
+      if (!reply) reply = route(req, who, is_watch, query, key);
       if (options.log_requests) {
         std::fprintf(stderr, "devapi: %s %s %d user=%s\n", std::string(req.method_string()).c_str(),
                      std::string(req.target()).c_str(), reply ? reply->status : 200, who ? who->name.c_str() : "-");
