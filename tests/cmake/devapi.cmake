@@ -7,9 +7,12 @@ add_library(kcd_devapi STATIC
   ${KCD_DEVAPI_DIR}/csr_api.cpp
   ${KCD_DEVAPI_DIR}/faults.cpp
   ${KCD_DEVAPI_DIR}/generated.cpp
+  ${KCD_DEVAPI_DIR}/http_server.cpp
   ${KCD_DEVAPI_DIR}/server.cpp
   ${KCD_DEVAPI_DIR}/status.cpp
-  ${KCD_DEVAPI_DIR}/store.cpp)
+  ${KCD_DEVAPI_DIR}/store.cpp
+  ${KCD_DEVAPI_DIR}/watch.cpp
+  ${KCD_DEVAPI_DIR}/wire.cpp)
 target_include_directories(kcd_devapi PUBLIC ${PROJECT_SOURCE_DIR})
 target_link_libraries(kcd_devapi PUBLIC kcd_options kcd_testsupport kcd_config kcd_rotation Boost::headers
                       OpenSSL::SSL OpenSSL::Crypto nlohmann_json::nlohmann_json)

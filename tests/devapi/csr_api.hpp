@@ -8,16 +8,12 @@
 #include "tests/devapi/status.hpp"
 #include "tests/devapi/store.hpp"
 
-#include <boost/beast/http/message.hpp>
-#include <boost/beast/http/string_body.hpp>
-
 #include <map>
 #include <optional>
 #include <string>
 
 namespace kcd::devapi {
 
-using Request = boost::beast::http::request<boost::beast::http::string_body>;
 using Query = std::map<std::string, std::string>;
 
 // The name a "metadata.name=<name>" fieldSelector picks; empty: every CSR.

@@ -60,7 +60,7 @@ std::optional<Reply> take_injected_failure(Faults& faults, std::map<std::string,
   return std::nullopt;
 }
 
-Reply faults_endpoint(const http::request<http::string_body>& req, Faults& faults) {
+Reply faults_endpoint(const Request& req, Faults& faults) {
   if (req.method() == http::verb::put) {
     json j = json::parse(req.body(), nullptr, false);
     if (j.is_discarded()) return status_reply(status_object(400, "BadRequest", "faults: body is not JSON"));

@@ -5,9 +5,6 @@
 #include "tests/devapi/server.hpp"
 #include "tests/devapi/status.hpp"
 
-#include <boost/beast/http/message.hpp>
-#include <boost/beast/http/string_body.hpp>
-
 #include <map>
 #include <optional>
 #include <string>
@@ -20,6 +17,6 @@ std::optional<Reply> take_injected_failure(Faults& faults, std::map<std::string,
 // GET or PUT /devapi/v1/faults, for an admin. A PUT replaces every knob at once; unlike
 // Server::set_faults it does not cut open connections or wake silent watches: they see the
 // new knobs at their next check.
-Reply faults_endpoint(const boost::beast::http::request<boost::beast::http::string_body>& req, Faults& faults);
+Reply faults_endpoint(const Request& req, Faults& faults);
 
 }  // namespace kcd::devapi

@@ -84,8 +84,8 @@ class Server {
   void delete_csr(const std::string& name);             // the CSR cleaner
 
  private:
-  struct Impl;
-  std::unique_ptr<Impl> impl_;
+  struct ControlPlane;  // store, controllers, auth and HTTP on one io thread (server.cpp)
+  std::unique_ptr<ControlPlane> control_plane_;
 };
 
 }  // namespace kcd::devapi

@@ -1,7 +1,9 @@
-// kube-apiserver's answers as devapi builds them: the Reply a handler returns, and the Status
+// What devapi's handlers read and answer: the Request, the Reply, and kube-apiserver's Status
 // bodies for errors, worded to the letter as the recordings show.
 #pragma once
 
+#include <boost/beast/http/message.hpp>
+#include <boost/beast/http/string_body.hpp>
 #include <nlohmann/json.hpp>
 
 #include <optional>
@@ -10,6 +12,7 @@
 namespace kcd::devapi {
 
 using ojson = nlohmann::ordered_json;
+using Request = boost::beast::http::request<boost::beast::http::string_body>;
 
 struct Reply {
   int status = 200;
