@@ -42,8 +42,8 @@ bool decided(const CsrObject& c) {
   return c.has_condition("Approved") || c.has_condition("Denied") || c.has_condition("Failed");
 }
 
-bool has_usage(const std::vector<std::string>& usages, std::string_view usage) {
-  return std::find(usages.begin(), usages.end(), usage) != usages.end();
+bool contains(const std::vector<std::string>& values, std::string_view value) {
+  return std::find(values.begin(), values.end(), value) != values.end();
 }
 
 bool only_nodes_organization(const rotation::ParsedCsr& csr) {
@@ -72,7 +72,7 @@ std::optional<std::string> kubelet_client_problem(std::vector<std::string> usage
 
 // csrsigning's rules for kubelet serving certificates.
 std::optional<std::string> kubelet_serving_problem(const std::vector<std::string>& usages, const rotation::ParsedCsr& csr) {
-  if (!std::all_of(usages.begin(), usages.end(), is_serving_usage) || !has_usage(usages, "server auth")) {
+  if (!std::all_of(usages.begin(), usages.end(), is_serving_usage) || !contains(usages, "server auth")) {
     return "usages did not match [digital signature key encipherment server auth]";
   }
   if (!only_nodes_organization(csr)) return "subject organization is not system:nodes";
@@ -88,8 +88,8 @@ std::optional<std::string> client_approval_message(const CsrObject& c) {
   if (c.signer != kKubeletClientSigner) return std::nullopt;
   auto parsed = rotation::parse_csr_pem(c.request_pem);
   if (!parsed || kubelet_client_problem(c.usages, *parsed)) return std::nullopt;
-  const bool in_nodes = has_usage(c.groups, "system:nodes");
-  const bool bootstrapper = has_usage(c.groups, "system:bootstrappers:kubeadm:default-node-token");
+  const bool in_nodes = contains(c.groups, "system:nodes");
+  const bool bootstrapper = contains(c.groups, "system:bootstrappers:kubeadm:default-node-token");
   if (c.username == parsed->subject.common_name && in_nodes) {
     return "Auto approving self kubelet client certificate after SubjectAccessReview.";
   }
@@ -109,7 +109,7 @@ std::optional<std::string> strict_serving_problem(const CsrObject& c) {
   for (const auto& u : c.usages) {
     if (!is_serving_usage(u)) return "usage " + u + " is not allowed";
   }
-  if (!has_usage(c.usages, "server auth")) return "server auth usage missing";
+  if (!contains(c.usages, "server auth")) return "server auth usage missing";
   if (parsed->ip_addresses.empty()) return "at least one IP address SAN is required";
   if (parsed->dns_names.size() > 1) return "at most one DNS name SAN is allowed";
   if (!parsed->dns_names.empty() && parsed->dns_names.front().rfind(node, 0) != 0) {

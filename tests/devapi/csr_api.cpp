@@ -214,13 +214,7 @@ Reply CsrApi::get(const User& user, const std::string& name) const {
 Reply CsrApi::remove(const User& user, const std::string& name) {
   if (!is_cluster_admin(user)) return forbidden(user.name, "delete", name);
   if (!store_.remove(name)) return csr_not_found(name);
-  ojson ok = ojson::object();
-  ok["kind"] = "Status";
-  ok["apiVersion"] = "v1";
-  ok["metadata"] = ojson::object();
-  ok["status"] = "Success";
-  ok["details"] = csr_details(name);
-  return object_reply(200, ok);
+  return csr_deleted(name);
 }
 
 Reply CsrApi::update_approval(const User& user, const std::string& name, const std::string& body) {

@@ -5,6 +5,7 @@
 
 #include <chrono>
 #include <random>
+#include <string_view>
 
 namespace kcd::devapi {
 
@@ -13,6 +14,13 @@ namespace {
 std::mt19937_64& rng() {
   static thread_local std::mt19937_64 r{std::random_device{}()};
   return r;
+}
+
+std::string random_chars(std::string_view alphabet, int count) {
+  std::uniform_int_distribution<std::size_t> d(0, alphabet.size() - 1);
+  std::string s;
+  for (int i = 0; i < count; ++i) s += alphabet[d(rng())];
+  return s;
 }
 
 }  // namespace
@@ -28,22 +36,13 @@ std::string random_uuid() {
 }
 
 std::string random_bootstrap_token() {
-  std::uniform_int_distribution<int> d(0, 35);
-  const char* alphabet = "abcdefghijklmnopqrstuvwxyz0123456789";
-  std::string t;
-  for (int i = 0; i < 6; ++i) t += alphabet[d(rng())];
-  t += '.';
-  for (int i = 0; i < 16; ++i) t += alphabet[d(rng())];
-  return t;
+  constexpr std::string_view kAlphabet = "abcdefghijklmnopqrstuvwxyz0123456789";
+  return random_chars(kAlphabet, 6) + "." + random_chars(kAlphabet, 16);
 }
 
 std::string random_name_suffix() {
-  std::uniform_int_distribution<int> d(0, 26);
   // Kubernetes' generateName alphabet: consonants and digits without vowels.
-  const char* alphabet = "bcdfghjklmnpqrstvwxz2456789";
-  std::string s;
-  for (int i = 0; i < 5; ++i) s += alphabet[d(rng())];
-  return s;
+  return random_chars("bcdfghjklmnpqrstvwxz2456789", 5);
 }
 
 std::string now_rfc3339() { return to_rfc3339(std::chrono::system_clock::now()); }

@@ -68,6 +68,16 @@ Reply csr_not_found(const std::string& name) {
                                     csr_details(name)));
 }
 
+Reply csr_deleted(const std::string& name) {
+  ojson ok = ojson::object();
+  ok["kind"] = "Status";
+  ok["apiVersion"] = "v1";
+  ok["metadata"] = ojson::object();
+  ok["status"] = "Success";
+  ok["details"] = csr_details(name);
+  return object_reply(200, ok);
+}
+
 Reply method_not_allowed() {
   return status_reply(status_object(405, "MethodNotAllowed", "the server does not allow this method on the requested resource"));
 }

@@ -38,6 +38,8 @@ Reply object_reply(int status, const ojson& object);
 Reply forbidden(const std::string& user, const std::string& verb, const std::string& name,
                 const std::string& subresource = "");
 Reply csr_not_found(const std::string& name);
+// The Success Status a delete answers with.
+Reply csr_deleted(const std::string& name);
 Reply method_not_allowed();
 
 }  // namespace kcd::devapi

@@ -63,9 +63,9 @@ class CsrStore {
   long resource_version() const { return rv_; }
   int created() const { return created_; }
   const std::deque<WatchEvent>& history() const { return history_; }
-  // The resourceVersion of the oldest event a watch can still start after.
+  // The oldest event still in the window (the current resourceVersion when it is empty).
   long oldest_retained() const { return history_.empty() ? rv_ : history_.front().rv; }
-  // A watch from `version` would miss events the window has dropped.
+  // A watch from `version` would need events the window has dropped.
   bool compacted(long version) const { return version < oldest_retained() - 1; }
 
  private:
