@@ -190,10 +190,10 @@ Reply CsrApi::create(const Request& req, const User& user) {
 
 Reply CsrApi::list(const User& user, const Query& query) const {
   if (!can_request_certificates(user)) return forbidden(user.name, "list", "");
-  const std::string only = name_selector(query);
+  const std::string only_name = name_selector(query);
   ojson items = ojson::array();
   for (const auto& [name, c] : store_.csrs()) {
-    if (!only.empty() && name != only) continue;
+    if (!only_name.empty() && name != only_name) continue;
     items.push_back(c.to_json());
   }
   ojson l = ojson::object();

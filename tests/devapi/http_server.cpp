@@ -168,11 +168,11 @@ asio::awaitable<void> HttpServer::accept_loop() {
     socket.set_option(tcp::no_delay(true), ec);
     connections_.erase(std::remove_if(connections_.begin(), connections_.end(), [](const auto& w) { return w.expired(); }),
                        connections_.end());
-    asio::co_spawn(io_, session(std::move(socket)), asio::detached);
+    asio::co_spawn(io_, serve_connection(std::move(socket)), asio::detached);
   }
 }
 
-asio::awaitable<void> HttpServer::session(tcp::socket socket) {
+asio::awaitable<void> HttpServer::serve_connection(tcp::socket socket) {
   auto stream = std::make_shared<TlsStream>(std::move(socket), tls_);
   connections_.push_back(stream);
   boost::system::error_code ec;

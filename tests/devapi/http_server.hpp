@@ -28,7 +28,7 @@ class TestCa;
 
 namespace kcd::devapi {
 
-// Everything but listen() runs on the io thread.
+// listen() and serve() run before the io thread starts; everything else on it.
 class HttpServer {
  public:
   HttpServer(boost::asio::io_context& io, const Options& options, const testing::TestCa& ca, Faults& faults,
@@ -49,7 +49,7 @@ class HttpServer {
  private:
   void configure_tls();
   boost::asio::awaitable<void> accept_loop();
-  boost::asio::awaitable<void> session(boost::asio::ip::tcp::socket socket);
+  boost::asio::awaitable<void> serve_connection(boost::asio::ip::tcp::socket socket);
   // One request's reply; nullopt for a watch, to be streamed with `query`.
   std::optional<Reply> route(const Request& req, const std::optional<User>& who, Query& query);
   std::optional<Reply> route_csrs(const Request& req, const std::string& rest, bool is_watch, const User& user,

@@ -17,7 +17,7 @@ ojson CsrObject::to_json() const {
   meta["name"] = name;
   if (!generate_name.empty()) meta["generateName"] = generate_name;
   meta["uid"] = uid;
-  meta["resourceVersion"] = std::to_string(rv);
+  meta["resourceVersion"] = std::to_string(resource_version);
   meta["creationTimestamp"] = created;
   if (!managed_fields.is_null()) meta["managedFields"] = managed_fields;
   ojson spec = ojson::object();
@@ -40,7 +40,7 @@ ojson CsrObject::to_json() const {
 }
 
 CsrStore::CsrStore(long initial_resource_version, int history_limit)
-    : history_limit_(history_limit), rv_(initial_resource_version) {}
+    : history_limit_(history_limit), resource_version_(initial_resource_version) {}
 
 CsrObject* CsrStore::find(const std::string& name) {
   auto it = csrs_.find(name);
@@ -50,7 +50,7 @@ CsrObject* CsrStore::find(const std::string& name) {
 const CsrObject& CsrStore::create(CsrObject csr) {
   csr.uid = random_uuid();
   csr.created = now_rfc3339();
-  csr.rv = ++rv_;
+  csr.resource_version = ++resource_version_;
   const CsrObject& stored = csrs_.emplace(csr.name, std::move(csr)).first->second;
   ++created_;
   emit("ADDED", stored);
@@ -58,7 +58,7 @@ const CsrObject& CsrStore::create(CsrObject csr) {
 }
 
 void CsrStore::modified(CsrObject& csr) {
-  csr.rv = ++rv_;
+  csr.resource_version = ++resource_version_;
   emit("MODIFIED", csr);
 }
 
@@ -67,7 +67,7 @@ bool CsrStore::remove(const std::string& name) {
   if (it == csrs_.end()) return false;
   CsrObject gone = std::move(it->second);
   csrs_.erase(it);
-  gone.rv = ++rv_;
+  gone.resource_version = ++resource_version_;
   emit("DELETED", gone);
   return true;
 }
@@ -76,7 +76,7 @@ void CsrStore::emit(const std::string& type, const CsrObject& csr) {
   ojson ev = ojson::object();
   ev["type"] = type;
   ev["object"] = csr.to_json();
-  history_.push_back(WatchEvent{csr.rv, type, csr.name, ev.dump() + "\n"});
+  history_.push_back(WatchEvent{csr.resource_version, type, csr.name, ev.dump() + "\n"});
   while (static_cast<int>(history_.size()) > history_limit_) history_.pop_front();
   if (listener_) listener_();
 }

@@ -19,7 +19,7 @@ using ojson = nlohmann::ordered_json;
 // One CSR as the apiserver keeps it; to_json() writes the keys in the recorded order.
 struct CsrObject {
   std::string name, generate_name, uid, created;
-  long rv = 0;
+  long resource_version = 0;
   ojson managed_fields;  // only for generateName creates, as recorded
   std::string request_b64, request_pem, signer;
   std::vector<std::string> usages;
@@ -35,7 +35,7 @@ struct CsrObject {
 
 // One event, serialized once when it happens so that every watch sends the same bytes.
 struct WatchEvent {
-  long rv;
+  long resource_version;
   std::string type;
   std::string name;
   std::string line;  // "\n"-terminated
@@ -60,11 +60,11 @@ class CsrStore {
   // DELETED under the next resourceVersion; false when there is no such CSR.
   bool remove(const std::string& name);
 
-  long resource_version() const { return rv_; }
+  long resource_version() const { return resource_version_; }
   int created() const { return created_; }
   const std::deque<WatchEvent>& history() const { return history_; }
   // The oldest event still in the window (the current resourceVersion when it is empty).
-  long oldest_retained() const { return history_.empty() ? rv_ : history_.front().rv; }
+  long oldest_retained() const { return history_.empty() ? resource_version_ : history_.front().resource_version; }
   // A watch from `version` would need events the window has dropped.
   bool compacted(long version) const { return version < oldest_retained() - 1; }
 
@@ -72,7 +72,7 @@ class CsrStore {
   void emit(const std::string& type, const CsrObject& csr);
 
   int history_limit_;
-  long rv_;
+  long resource_version_;
   int created_ = 0;
   std::map<std::string, CsrObject> csrs_;
   std::deque<WatchEvent> history_;

@@ -19,10 +19,10 @@ namespace http = beast::http;
 using namespace std::chrono_literals;
 
 asio::awaitable<void> WatchStreams::serve(TlsStream& stream, Query query) {
-  const std::string only = name_selector(query);
+  const std::string only_name = name_selector(query);
   std::optional<std::chrono::seconds> timeout;
   if (auto t = query.find("timeoutSeconds"); t != query.end() && !t->second.empty()) timeout = std::chrono::seconds(std::stol(t->second));
-  const std::string rv_param = query.count("resourceVersion") ? query["resourceVersion"] : "";
+  const std::string requested_version = query.count("resourceVersion") ? query["resourceVersion"] : "";
 
   http::response<http::empty_body> res;
   res.version(11);
@@ -49,20 +49,22 @@ asio::awaitable<void> WatchStreams::serve(TlsStream& stream, Query query) {
     }
   }
   const auto& history = store_.history();
-  long last = store_.resource_version();
+  long last_seen = store_.resource_version();
   const long oldest = store_.oldest_retained();
-  if (faults_.watch_too_old || (!rv_param.empty() && rv_param != "0" && store_.compacted(std::stol(rv_param)))) {
+  const bool from_now = requested_version.empty() || requested_version == "0";
+  if (faults_.watch_too_old || (!from_now && store_.compacted(std::stol(requested_version)))) {
     ojson ev = ojson::object();
     ev["type"] = "ERROR";
-    ev["object"] = status_object(410, "Expired", "too old resource version: " + rv_param + " (" + std::to_string(oldest) + ")");
+    ev["object"] = status_object(410, "Expired",
+                                 "too old resource version: " + requested_version + " (" + std::to_string(oldest) + ")");
     co_await write_chunk(stream, ev.dump() + "\n", ec);
     if (!ec) co_await write_last_chunk(stream, ec);
     co_return;
   }
-  if (rv_param.empty() || rv_param == "0") {
+  if (from_now) {
     // Synthetic ADDED events for the current state, then what happens next.
     for (const auto& [name, c] : store_.csrs()) {
-      if (!only.empty() && name != only) continue;
+      if (!only_name.empty() && name != only_name) continue;
       ojson ev = ojson::object();
       ev["type"] = "ADDED";
       ev["object"] = c.to_json();
@@ -70,23 +72,23 @@ asio::awaitable<void> WatchStreams::serve(TlsStream& stream, Query query) {
       if (ec) co_return;
     }
   } else {
-    last = std::stol(rv_param);
+    last_seen = std::stol(requested_version);
   }
   const auto deadline = timeout ? std::chrono::steady_clock::now() + *timeout : std::chrono::steady_clock::time_point::max();
   waiters_.push_back(timer);
   while (serving_) {
     std::vector<std::string> lines;
     for (const auto& ev : history) {
-      if (ev.rv > last && (only.empty() || ev.name == only)) lines.push_back(ev.line);
+      if (ev.resource_version > last_seen && (only_name.empty() || ev.name == only_name)) lines.push_back(ev.line);
     }
-    if (!history.empty()) last = std::max(last, history.back().rv);
+    if (!history.empty()) last_seen = std::max(last_seen, history.back().resource_version);
     for (const auto& line : lines) {
       co_await write_chunk(stream, line, ec);
       if (ec) co_return;
     }
     if (faults_.refuse_connections) co_return;
     // Events emitted while we were writing: no wake-up reached us (we were not waiting yet).
-    if (!history.empty() && history.back().rv > last) continue;
+    if (!history.empty() && history.back().resource_version > last_seen) continue;
     const auto now = std::chrono::steady_clock::now();
     if (now >= deadline) break;
     timer->expires_after(std::min<std::chrono::steady_clock::duration>(deadline - now, 1h));
