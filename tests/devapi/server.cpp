@@ -1,324 +1,86 @@
-// Boost.Asio 1.74's ssl headers call OpenSSL APIs that OpenSSL 3 deprecates: include them
-// first, with the API level they need (see daemon/api/client.cpp).
-#undef OPENSSL_NO_DEPRECATED
-#undef OPENSSL_API_COMPAT
-#define OPENSSL_API_COMPAT 10101
-#include <boost/asio/ssl.hpp>
+// The Server facade: the control plane's parts wired together, the state directory its
+// clients read, and the one io thread everything runs on.
+#include "tests/devapi/wire.hpp"  // first: it sets the OpenSSL API level Boost.Asio's ssl headers need
 
 #include "tests/devapi/server.hpp"
 
 #include "base/base64.hpp"
-#include "base/rfc3339.hpp"
 #include "base/files.hpp"
-#include "rotation/certificate.hpp"
-#include "rotation/csr.hpp"
-#include "rotation/key.hpp"
+#include "tests/devapi/auth.hpp"
+#include "tests/devapi/controllers.hpp"
+#include "tests/devapi/csr_api.hpp"
+#include "tests/devapi/generated.hpp"
+#include "tests/devapi/http_server.hpp"
+#include "tests/devapi/store.hpp"
 #include "tests/support/test_ca.hpp"
 
-#include <boost/asio/co_spawn.hpp>
-#include <boost/asio/detached.hpp>
 #include <boost/asio/io_context.hpp>
-#include <boost/asio/ip/tcp.hpp>
-#include <boost/asio/redirect_error.hpp>
-#include <boost/asio/steady_timer.hpp>
-#include <boost/asio/use_awaitable.hpp>
-#include <boost/beast/core.hpp>
-#include <boost/beast/http.hpp>
-#include <boost/beast/ssl.hpp>
+#include <boost/asio/post.hpp>
 
-#include <algorithm>
-#include <cstdio>
-#include <deque>
 #include <future>
-#include <mutex>
-#include <random>
 #include <thread>
 #include <unistd.h>
 
 namespace kcd::devapi {
 
 namespace asio = boost::asio;
-namespace beast = boost::beast;
-namespace http = beast::http;
-namespace ssl = asio::ssl;
-using tcp = asio::ip::tcp;
-using ojson = nlohmann::ordered_json;
 using nlohmann::json;
-using namespace std::chrono_literals;
 
 namespace {
 
-constexpr std::string_view kCsrPrefix = "/apis/certificates.k8s.io/v1/certificatesigningrequests";
-// What the recorded apiserver sends in every X-Kubernetes-Pf-* header (API priority and fairness).
-constexpr const char* kFlowSchemaUid = "0335b9bf-10af-47e9-a470-77ce138d6fb2";
-constexpr const char* kPriorityLevelUid = "0f24fa21-7378-4774-a3c8-b852ef3cef7c";
-// Go's net/http buffers this much before switching a response to chunked encoding.
-constexpr std::size_t kChunkingThreshold = 2048;
-
-const std::vector<std::string> kSupportedUsages = {
-    "any", "cert sign", "client auth", "code signing", "content commitment", "crl sign", "data encipherment",
-    "decipher only", "digital signature", "email protection", "encipher only", "ipsec end system", "ipsec tunnel",
-    "ipsec user", "key agreement", "key encipherment", "microsoft sgc", "netscape sgc", "ocsp signing", "s/mime",
-    "server auth", "signing", "timestamping"};
-
-std::mt19937_64& rng() {
-  static thread_local std::mt19937_64 r{std::random_device{}()};
-  return r;
+Options with_generated_tokens(Options o) {
+  if (o.bootstrap_tokens.empty()) o.bootstrap_tokens.push_back(random_bootstrap_token());
+  if (o.admin_token.empty()) o.admin_token = random_bootstrap_token() + random_bootstrap_token();
+  return o;
 }
 
-std::string random_uuid() {
-  std::uniform_int_distribution<unsigned> d(0, 15);
-  std::string s = "xxxxxxxx-xxxx-4xxx-yxxx-xxxxxxxxxxxx";
-  for (auto& c : s) {
-    if (c == 'x') c = "0123456789abcdef"[d(rng())];
-    else if (c == 'y') c = "89ab"[d(rng()) & 3];
-  }
-  return s;
+bool file_exists(const std::filesystem::path& p) {
+  std::error_code ec;
+  return std::filesystem::exists(p, ec);
 }
 
-std::string random_token() {
-  std::uniform_int_distribution<int> d(0, 35);
-  const char* alphabet = "abcdefghijklmnopqrstuvwxyz0123456789";
-  std::string t;
-  for (int i = 0; i < 6; ++i) t += alphabet[d(rng())];
-  t += '.';
-  for (int i = 0; i < 16; ++i) t += alphabet[d(rng())];
-  return t;
-}
-
-std::string random_suffix() {
-  std::uniform_int_distribution<int> d(0, 26);
-  // Kubernetes' generateName alphabet: consonants and digits without vowels.
-  const char* alphabet = "bcdfghjklmnpqrstvwxz2456789";
-  std::string s;
-  for (int i = 0; i < 5; ++i) s += alphabet[d(rng())];
-  return s;
-}
-
-std::string http_date() {
-  std::time_t t = std::time(nullptr);
-  std::tm tm{};
-  gmtime_r(&t, &tm);
-  char buf[64];
-  std::strftime(buf, sizeof buf, "%a, %d %b %Y %H:%M:%S GMT", &tm);
-  return buf;
-}
-
-std::string now_rfc3339() { return to_rfc3339(std::chrono::system_clock::now()); }
-
-std::string go_quote(const std::string& s) { return ojson(s).dump(); }
-
-std::string go_bytes(const std::string& data) {
-  std::string out = "[]byte{";
-  char buf[8];
-  for (std::size_t i = 0; i < data.size(); ++i) {
-    std::snprintf(buf, sizeof buf, "0x%x", static_cast<unsigned char>(data[i]));
-    out += (i ? ", " : "") + std::string(buf);
-  }
-  return out + "}";
-}
-
-struct User {
-  std::string name;
-  std::vector<std::string> groups;
-  bool in(std::string_view g) const { return std::find(groups.begin(), groups.end(), g) != groups.end(); }
-};
-
-ojson status_object(int code, const std::string& reason, const std::string& message, const ojson& details = nullptr) {
-  ojson s = ojson::object();
-  s["kind"] = "Status";
-  s["apiVersion"] = "v1";
-  s["metadata"] = ojson::object();
-  s["status"] = "Failure";
-  s["message"] = message;
-  s["reason"] = reason;
-  if (!details.is_null()) s["details"] = details;
-  s["code"] = code;
-  return s;
-}
-
-ojson csr_details(const std::string& name, const char* kind = "certificatesigningrequests") {
-  ojson d = ojson::object();
-  if (!name.empty()) d["name"] = name;
-  d["group"] = "certificates.k8s.io";
-  d["kind"] = kind;
-  return d;
-}
-
-struct Cause {
-  std::string reason, message, field;
-};
-
-struct CsrObject {
-  std::string name, generate_name, uid, created;
-  long rv = 0;
-  ojson managed_fields;  // only for generateName creates, as recorded
-  std::string request_b64, request_pem, signer;
-  std::vector<std::string> usages;
-  std::optional<long long> expiration_seconds;
-  std::string username;
-  std::vector<std::string> groups;
-  ojson conditions = ojson::array();
-  std::string certificate_b64;
-
-  bool has(std::string_view type) const {
-    for (const auto& c : conditions) {
-      if (c["type"] == type) return true;
-    }
-    return false;
-  }
-
-  ojson to_json() const {
-    ojson meta = ojson::object();
-    meta["name"] = name;
-    if (!generate_name.empty()) meta["generateName"] = generate_name;
-    meta["uid"] = uid;
-    meta["resourceVersion"] = std::to_string(rv);
-    meta["creationTimestamp"] = created;
-    if (!managed_fields.is_null()) meta["managedFields"] = managed_fields;
-    ojson spec = ojson::object();
-    spec["request"] = request_b64;
-    spec["signerName"] = signer;
-    if (expiration_seconds) spec["expirationSeconds"] = *expiration_seconds;
-    spec["usages"] = usages;
-    spec["username"] = username;
-    spec["groups"] = groups;
-    ojson status = ojson::object();
-    if (!conditions.empty()) status["conditions"] = conditions;
-    if (!certificate_b64.empty()) status["certificate"] = certificate_b64;
-    ojson o = ojson::object();
-    o["kind"] = "CertificateSigningRequest";
-    o["apiVersion"] = "certificates.k8s.io/v1";
-    o["metadata"] = meta;
-    o["spec"] = spec;
-    o["status"] = status;
-    return o;
-  }
-};
-
-struct Event {
-  long rv;
-  std::string type;
-  std::string name;
-  std::string line;  // the serialized event, "\n"-terminated
-};
-
-struct Reply {
-  int status = 200;
-  std::string body;
-  std::string content_type = "application/json";
-  bool nosniff = false;
-  bool apf_headers = true;
-  std::optional<int> retry_after;
-};
-
-std::map<std::string, std::string> parse_query(std::string_view q) {
-  std::map<std::string, std::string> out;
-  auto unescape = [](std::string_view s) {
-    std::string r;
-    for (std::size_t i = 0; i < s.size(); ++i) {
-      if (s[i] == '%' && i + 2 < s.size()) {
-        r += static_cast<char>(std::stoi(std::string(s.substr(i + 1, 2)), nullptr, 16));
-        i += 2;
-      } else if (s[i] == '+') {
-        r += ' ';
-      } else {
-        r += s[i];
-      }
-    }
-    return r;
-  };
-  while (!q.empty()) {
-    auto amp = q.find('&');
-    std::string_view kv = q.substr(0, amp);
-    auto eq = kv.find('=');
-    out[unescape(kv.substr(0, eq))] = eq == std::string_view::npos ? "" : unescape(kv.substr(eq + 1));
-    if (amp == std::string_view::npos) break;
-    q.remove_prefix(amp + 1);
-  }
-  return out;
+// A restarted devapi keeps its CA, so that kubeconfigs and certificates it issued stay valid.
+testing::TestCa load_or_create_ca(const std::filesystem::path& state_dir) {
+  const auto cert = state_dir / "ca.crt";
+  const auto key = state_dir / "ca.key";
+  if (file_exists(cert) && file_exists(key)) return testing::TestCa::load(kcd::read_file(cert), kcd::read_file(key));
+  return testing::TestCa::create_root("kubernetes", KeyAlgorithm::Rsa2048);
 }
 
 }  // namespace
 
-json to_json(const Faults& f) {
-  return json{{"responseDelayMs", f.response_delay.count()},
-              {"failNextWith5xx", f.fail_next_with_5xx},
-              {"throttleNext", f.throttle_next},
-              {"retryAfterSeconds", f.retry_after_seconds},
-              {"dropWatches", f.drop_watches},
-              {"silentWatches", f.silent_watches},
-              {"watchTooOld", f.watch_too_old},
-              {"denyAll", f.deny_all},
-              {"failAll", f.fail_all},
-              {"wrongKeyCertificate", f.wrong_key_certificate},
-              {"refuseConnections", f.refuse_connections},
-              {"revokedTokens", f.revoked_tokens},
-              {"rejectClientCerts", f.reject_client_certs}};
-}
-
-Faults faults_from_json(const json& j) {
-  Faults f;
-  f.response_delay = std::chrono::milliseconds(j.value("responseDelayMs", 0));
-  f.fail_next_with_5xx = j.value("failNextWith5xx", 0);
-  f.throttle_next = j.value("throttleNext", 0);
-  f.retry_after_seconds = j.value("retryAfterSeconds", 1);
-  f.drop_watches = j.value("dropWatches", false);
-  f.silent_watches = j.value("silentWatches", false);
-  f.watch_too_old = j.value("watchTooOld", false);
-  f.deny_all = j.value("denyAll", false);
-  f.fail_all = j.value("failAll", false);
-  f.wrong_key_certificate = j.value("wrongKeyCertificate", false);
-  f.refuse_connections = j.value("refuseConnections", false);
-  f.reject_client_certs = j.value("rejectClientCerts", false);
-  if (auto it = j.find("revokedTokens"); it != j.end() && it->is_array()) {
-    for (const auto& t : *it) f.revoked_tokens.insert(t.get<std::string>());
+struct Server::ControlPlane {
+  explicit ControlPlane(Options o)
+      : options(with_generated_tokens(std::move(o))),
+        ca(load_or_create_ca(options.state_dir)),
+        store(options.initial_resource_version, options.watch_cache_events),
+        controllers(io, options, ca, faults, store),
+        authenticator(options, ca, faults),
+        csr_api(store, controllers),
+        http(io, options, ca, faults, store, csr_api, authenticator) {
+    store.set_event_listener([this] { http.wake_watches(); });
   }
-  return f;
-}
-
-struct Server::Impl {
-  using Stream = beast::ssl_stream<beast::tcp_stream>;
-
-  explicit Impl(Options o)
-      : options(std::move(o)), ssl_ctx(ssl::context::tls_server), acceptor(io), ca(load_or_create_ca()), rv(options.initial_resource_version) {}
 
   Options options;
   asio::io_context io;
-  ssl::context ssl_ctx;
-  tcp::acceptor acceptor;
   std::thread thread;
   testing::TestCa ca;
   uint16_t bound_port = 0;
   bool running = false;
 
   // Everything below is touched only on the io thread (public methods post to it).
-  long rv;
-  std::map<std::string, CsrObject> csrs;
-  std::deque<Event> history;
-  std::vector<std::weak_ptr<asio::steady_timer>> waiters;
-  std::vector<std::weak_ptr<Stream>> sessions;
   Faults faults;
-  int created = 0;
-  std::map<std::string, int> counts;
+  CsrStore store;
+  Controllers controllers;
+  Authenticator authenticator;
+  CsrApi csr_api;
+  HttpServer http;
 
-  // ---- set-up ------------------------------------------------------------------------
+  std::string url() const { return "https://" + options.listen_host + ":" + std::to_string(bound_port); }
 
-  testing::TestCa load_or_create_ca() {
-    const auto cert = options.state_dir / "ca.crt";
-    const auto key = options.state_dir / "ca.key";
-    std::error_code ec;
-    if (fs_exists(cert) && fs_exists(key)) return testing::TestCa::load(kcd::read_file(cert), kcd::read_file(key));
-    (void)ec;
-    return testing::TestCa::create_root("kubernetes", KeyAlgorithm::Rsa2048);
-  }
-
-  static bool fs_exists(const std::filesystem::path& p) {
-    std::error_code ec;
-    return std::filesystem::exists(p, ec);
-  }
-
-  void write_state_files() {
+  // What clients of a devapi process read: the CA, kubeconfigs for the bootstrap token and the
+  // admin, the admin token, and devapi.json naming them all.
+  void write_state_files() const {
     const auto& dir = options.state_dir;
     kcd::ensure_directory(dir, 0700);
     kcd::write_file_atomic(dir / "ca.crt", ca.cert_pem(), 0644);
@@ -342,813 +104,6 @@ struct Server::Impl {
     kcd::write_file_atomic(dir / "devapi.json", info.dump(2) + "\n", 0644);
   }
 
-  std::string url() const { return "https://" + options.listen_host + ":" + std::to_string(bound_port); }
-
-  void setup_tls() {
-    SSL_CTX* c = ssl_ctx.native_handle();
-    SSL_CTX_set_min_proto_version(c, TLS1_2_VERSION);
-    auto server_key = rotation::generate_key(KeyAlgorithm::EcdsaP256);
-    auto server_cert = ca.issue_server(server_key.get());
-    SSL_CTX_use_certificate(c, server_cert.get());
-    SSL_CTX_use_PrivateKey(c, server_key.get());
-    // Ask for a client certificate but accept any: like kube-apiserver, an unknown or expired
-    // one completes the handshake and the request then gets 401.
-    ssl_ctx.set_verify_mode(ssl::verify_peer);
-    ssl_ctx.set_verify_callback([](bool, ssl::verify_context&) { return true; });
-    SSL_CTX_set_alpn_select_cb(
-        c,
-        [](SSL*, const unsigned char** out, unsigned char* outlen, const unsigned char* in, unsigned int inlen, void*) {
-          static const unsigned char kHttp11[] = "\x08http/1.1";
-          unsigned char* selected = nullptr;
-          if (SSL_select_next_proto(&selected, outlen, kHttp11, sizeof kHttp11 - 1, in, inlen) == OPENSSL_NPN_NEGOTIATED) {
-            *out = selected;
-            return SSL_TLSEXT_ERR_OK;
-          }
-          return SSL_TLSEXT_ERR_NOACK;
-        },
-        nullptr);
-  }
-
-  // ---- events and watches ------------------------------------------------------------
-
-  void emit(const std::string& type, const CsrObject& obj) {
-    ojson ev = ojson::object();
-    ev["type"] = type;
-    ev["object"] = obj.to_json();
-    history.push_back(Event{obj.rv, type, obj.name, ev.dump() + "\n"});
-    while (static_cast<int>(history.size()) > options.watch_cache_events) history.pop_front();
-    wake_watchers();
-  }
-
-  void wake_watchers() {
-    std::vector<std::weak_ptr<asio::steady_timer>> alive;
-    for (auto& w : waiters) {
-      if (auto t = w.lock()) {
-        t->cancel();
-        alive.push_back(w);
-      }
-    }
-    waiters.swap(alive);
-  }
-
-  // ---- controllers: approver and signer ----------------------------------------------
-
-  static ojson condition(const std::string& type, const std::string& reason, const std::string& message) {
-    const std::string now = now_rfc3339();
-    ojson c = ojson::object();
-    c["type"] = type;
-    c["status"] = "True";
-    c["reason"] = reason;
-    c["message"] = message;
-    c["lastUpdateTime"] = now;
-    c["lastTransitionTime"] = now;
-    return c;
-  }
-
-  static std::vector<std::string> sorted(std::vector<std::string> v) {
-    std::sort(v.begin(), v.end());
-    return v;
-  }
-
-  // What kube-controller-manager 1.24's csrapproving controller auto-approves: kubelet client
-  // CSRs only, exact subject shape, no SANs, exactly the three usages, and a requester allowed
-  // by RBAC (selfnodeclient for renewals, nodeclient for bootstrap tokens).
-  std::optional<std::string> client_approval_message(const CsrObject& c) const {
-    if (c.signer != "kubernetes.io/kube-apiserver-client-kubelet") return std::nullopt;
-    auto parsed = rotation::parse_csr_pem(c.request_pem);
-    if (!parsed) return std::nullopt;
-    if (parsed->subject.organizations != std::vector<std::string>{"system:nodes"}) return std::nullopt;
-    if (parsed->subject.common_name.rfind("system:node:", 0) != 0) return std::nullopt;
-    if (!parsed->dns_names.empty() || !parsed->ip_addresses.empty() || !parsed->email_addresses.empty() || !parsed->uris.empty()) {
-      return std::nullopt;
-    }
-    if (sorted(c.usages) != sorted({"digital signature", "key encipherment", "client auth"})) return std::nullopt;
-    const bool in_nodes = std::find(c.groups.begin(), c.groups.end(), "system:nodes") != c.groups.end();
-    const bool bootstrapper =
-        std::find(c.groups.begin(), c.groups.end(), "system:bootstrappers:kubeadm:default-node-token") != c.groups.end();
-    if (c.username == parsed->subject.common_name && in_nodes) {
-      return "Auto approving self kubelet client certificate after SubjectAccessReview.";
-    }
-    if (bootstrapper) return "Auto approving kubelet client certificate after SubjectAccessReview.";
-    return std::nullopt;
-  }
-
-  // postfinance/kubelet-csr-approver's rules; a reason when the CSR breaks one.
-  std::optional<std::string> strict_serving_problem(const CsrObject& c) const {
-    auto parsed = rotation::parse_csr_pem(c.request_pem);
-    if (!parsed) return "the request does not parse";
-    const std::string& cn = parsed->subject.common_name;
-    if (cn.rfind("system:node:", 0) != 0) return "CN must start with system:node:";
-    if (c.username != cn) return "the requester " + c.username + " is not " + cn;
-    if (parsed->subject.organizations != std::vector<std::string>{"system:nodes"}) return "O must be exactly system:nodes";
-    const std::string node = cn.substr(std::string("system:node:").size());
-    for (const auto& u : c.usages) {
-      if (u != "digital signature" && u != "key encipherment" && u != "server auth") return "usage " + u + " is not allowed";
-    }
-    if (std::find(c.usages.begin(), c.usages.end(), "server auth") == c.usages.end()) return "server auth usage missing";
-    if (parsed->ip_addresses.empty()) return "at least one IP address SAN is required";
-    if (parsed->dns_names.size() > 1) return "at most one DNS name SAN is allowed";
-    if (!parsed->dns_names.empty() && parsed->dns_names.front().rfind(node, 0) != 0) {
-      return "the DNS name " + parsed->dns_names.front() + " does not start with the node name " + node;
-    }
-    if (!parsed->email_addresses.empty() || !parsed->uris.empty()) return "email and URI SANs are not allowed";
-    if (c.expiration_seconds && *c.expiration_seconds > 367LL * 24 * 3600) return "expirationSeconds above 367 days";
-    return std::nullopt;
-  }
-
-  void schedule(std::chrono::milliseconds delay, std::function<void()> fn) {
-    auto timer = std::make_shared<asio::steady_timer>(io, delay);
-    timer->async_wait([timer, fn = std::move(fn)](boost::system::error_code ec) {
-      if (ec) return;
-      // A controller failing must not take the whole server (its io thread) down.
-      try {
-        fn();
-      } catch (const std::exception& e) {
-        std::fprintf(stderr, "devapi: controller error: %s\n", e.what());
-      }
-    });
-  }
-
-  void run_approver(const std::string& name) {
-    auto it = csrs.find(name);
-    if (it == csrs.end()) return;
-    CsrObject& c = it->second;
-    if (c.has("Approved") || c.has("Denied") || c.has("Failed")) return;
-    if (faults.deny_all) {
-      c.conditions.push_back(condition("Denied", "DevapiDeny", "This CSR was denied by the devapi deny_all fault."));
-    } else if (c.signer == "kubernetes.io/kube-apiserver-client-kubelet" && options.auto_approve_client) {
-      auto msg = client_approval_message(c);
-      if (!msg) return;  // stays pending, as on a real cluster
-      c.conditions.push_back(condition("Approved", "AutoApproved", *msg));
-    } else if (c.signer == "kubernetes.io/kubelet-serving" && options.serving_approver != ServingApprover::None) {
-      if (options.serving_approver == ServingApprover::Strict) {
-        if (auto problem = strict_serving_problem(c)) {
-          c.conditions.push_back(condition("Denied", "CSRValidationFailed", *problem));
-        } else {
-          c.conditions.push_back(condition("Approved", "AutoApproved", "Auto-Approving Node CSR"));
-        }
-      } else {
-        c.conditions.push_back(condition("Approved", "AutoApproved", "Auto-Approving Node CSR"));
-      }
-    } else {
-      return;
-    }
-    c.rv = ++rv;
-    emit("MODIFIED", c);
-    if (c.has("Approved")) schedule(options.sign_delay, [this, name] { run_signer(name); });
-  }
-
-  // kube-controller-manager's csrsigning: validates the request against the signer's rules,
-  // then signs with notBefore backdated 5 minutes and the lifetime the recordings show.
-  void run_signer(const std::string& name) {
-    auto it = csrs.find(name);
-    if (it == csrs.end()) return;
-    CsrObject& c = it->second;
-    if (!c.has("Approved") || c.has("Denied") || c.has("Failed") || !c.certificate_b64.empty()) return;
-    auto parsed = rotation::parse_csr_pem(c.request_pem);
-    std::string problem;
-    std::vector<std::string> ekus;
-    if (!parsed) {
-      problem = "unable to parse csr: " + parsed.error();
-    } else if (c.signer == "kubernetes.io/kube-apiserver-client-kubelet") {
-      if (sorted(c.usages) != sorted({"digital signature", "key encipherment", "client auth"})) {
-        problem = "usages did not match [client auth digital signature key encipherment]";
-      } else if (parsed->subject.organizations != std::vector<std::string>{"system:nodes"}) {
-        problem = "subject organization is not system:nodes";
-      } else if (parsed->subject.common_name.rfind("system:node:", 0) != 0) {
-        problem = "subject common name does not begin with system:node:";
-      } else if (!parsed->dns_names.empty() || !parsed->ip_addresses.empty() || !parsed->email_addresses.empty() ||
-                 !parsed->uris.empty()) {
-        problem = "SAN entries are not allowed";
-      }
-      ekus = {"client auth"};
-    } else if (c.signer == "kubernetes.io/kubelet-serving") {
-      for (const auto& u : c.usages) {
-        if (u != "digital signature" && u != "key encipherment" && u != "server auth") {
-          problem = "usages did not match [digital signature key encipherment server auth]";
-        }
-      }
-      if (problem.empty() && std::find(c.usages.begin(), c.usages.end(), "server auth") == c.usages.end()) {
-        problem = "usages did not match [digital signature key encipherment server auth]";
-      } else if (problem.empty() && parsed->subject.organizations != std::vector<std::string>{"system:nodes"}) {
-        problem = "subject organization is not system:nodes";
-      } else if (problem.empty() && parsed->dns_names.empty() && parsed->ip_addresses.empty()) {
-        problem = "DNS or IP subjectAltName is required";
-      } else if (problem.empty() && (!parsed->email_addresses.empty() || !parsed->uris.empty())) {
-        problem = "Email subjectAltNames are not allowed";
-      }
-      ekus = {"server auth"};
-    } else {
-      return;  // not ours to sign (other signers are left alone, as kube-controller-manager does)
-    }
-    if (problem.empty() && faults.fail_all) problem = "devapi: the fail_all fault is set";
-    if (!problem.empty()) {
-      c.conditions.push_back(condition("Failed", "SignerValidationFailure", problem));
-      c.rv = ++rv;
-      emit("MODIFIED", c);
-      return;
-    }
-    const auto now = std::chrono::system_clock::now();
-    std::chrono::seconds ttl = options.signing_duration;
-    if (c.expiration_seconds) ttl = std::min<std::chrono::seconds>(ttl, std::chrono::seconds(*c.expiration_seconds));
-    constexpr auto kBackdate = 5min;
-    constexpr auto kShort = 8h;
-    testing::CertSpec spec;
-    spec.subject = parsed->subject;
-    spec.dns_names = parsed->dns_names;
-    spec.ip_addresses = parsed->ip_addresses;
-    spec.ext_key_usages = ekus;
-    for (const auto& u : c.usages) {
-      if (u == "digital signature" || u == "key encipherment") spec.key_usages.push_back(u);
-    }
-    spec.not_before = now - kBackdate;
-    spec.not_after = ttl < kShort ? now + ttl : spec.not_before + ttl;
-    const auto ca_not_after = rotation::inspect_certificate(ca.cert()).not_after;
-    if (spec.not_after > ca_not_after) spec.not_after = ca_not_after;
-    ossl::PKeyPtr other;
-    EVP_PKEY* subject_key = parsed->public_key.get();
-    if (faults.wrong_key_certificate) {
-      other = rotation::generate_key(KeyAlgorithm::EcdsaP256);
-      subject_key = other.get();
-    }
-    auto cert = ca.issue(subject_key, spec);
-    c.certificate_b64 = base64_encode(testing::to_pem(cert.get()));
-    c.rv = ++rv;
-    emit("MODIFIED", c);
-  }
-
-  void set_decision(const std::string& name, bool approve, const std::string& reason, const std::string& message) {
-    auto it = csrs.find(name);
-    if (it == csrs.end()) return;
-    CsrObject& c = it->second;
-    if (c.has(approve ? "Approved" : "Denied")) return;
-    c.conditions.push_back(condition(approve ? "Approved" : "Denied", reason, message));
-    c.rv = ++rv;
-    emit("MODIFIED", c);
-    if (approve) schedule(options.sign_delay, [this, name] { run_signer(name); });
-  }
-
-  // ---- HTTP --------------------------------------------------------------------------
-
-  Reply status_reply(const ojson& status) {
-    Reply r;
-    r.status = status["code"].get<int>();
-    r.body = status.dump() + "\n";
-    if (r.status == 403) r.nosniff = true;
-    if (r.status == 401) r.apf_headers = false;
-    return r;
-  }
-
-  Reply forbidden(const User& u, const std::string& verb, const std::string& name, const std::string& subresource = "") {
-    const std::string resource = "certificatesigningrequests" + (subresource.empty() ? "" : "/" + subresource);
-    std::string msg = "certificatesigningrequests.certificates.k8s.io ";
-    if (!name.empty()) msg += go_quote(name) + " ";
-    msg += "is forbidden: User " + go_quote(u.name) + " cannot " + verb + " resource " + go_quote(resource) +
-           " in API group \"certificates.k8s.io\" at the cluster scope";
-    return status_reply(status_object(403, "Forbidden", msg, csr_details(name)));
-  }
-
-  Reply not_found(const std::string& name) {
-    return status_reply(status_object(404, "NotFound", "certificatesigningrequests.certificates.k8s.io " + go_quote(name) + " not found",
-                                      csr_details(name)));
-  }
-
-  Reply object_reply(int status, const ojson& o) {
-    Reply r;
-    r.status = status;
-    r.body = o.dump() + "\n";
-    return r;
-  }
-
-  std::optional<User> authenticate(const http::request<http::string_body>& req, Stream& stream) {
-    auto auth = req[http::field::authorization];
-    if (!auth.empty()) {
-      std::string value(auth);
-      if (value.rfind("Bearer ", 0) != 0) return std::nullopt;
-      const std::string token = value.substr(7);
-      if (faults.revoked_tokens.count(token)) return std::nullopt;
-      if (token == options.admin_token) return User{"kubernetes-admin", {"system:masters", "system:authenticated"}};
-      for (const auto& t : options.bootstrap_tokens) {
-        if (token == t) {
-          return User{"system:bootstrap:" + t.substr(0, 6),
-                      {"system:bootstrappers", "system:bootstrappers:kubeadm:default-node-token", "system:authenticated"}};
-        }
-      }
-      return std::nullopt;
-    }
-    X509* peer = SSL_get0_peer_certificate(stream.native_handle());
-    if (peer == nullptr) return User{"system:anonymous", {"system:unauthenticated"}};
-    if (faults.reject_client_certs) return std::nullopt;
-    // Verify like --client-ca-file: chain to our CA, valid now.
-    ossl::X509StorePtr store(X509_STORE_new());
-    X509_STORE_add_cert(store.get(), ca.cert());
-    ossl::X509StoreCtxPtr ctx(X509_STORE_CTX_new());
-    STACK_OF(X509)* chain = SSL_get_peer_cert_chain(stream.native_handle());
-    X509_STORE_CTX_init(ctx.get(), store.get(), peer, chain);
-    X509_STORE_CTX_set_purpose(ctx.get(), X509_PURPOSE_SSL_CLIENT);
-    const bool ok = X509_verify_cert(ctx.get()) == 1;
-    ERR_clear_error();
-    if (!ok) return std::nullopt;
-    auto info = rotation::inspect_certificate(peer);
-    User u{info.common_name, info.organizations};
-    u.groups.push_back("system:authenticated");
-    return u;
-  }
-
-  static bool may_use_csrs(const User& u) {
-    return u.in("system:bootstrappers") || u.in("system:nodes") || u.in("system:masters");
-  }
-
-  std::vector<Cause> validate_create(const ojson& body, const CsrObject& c, const std::string& request_raw) {
-    std::vector<Cause> causes;
-    if (c.name.empty() && c.generate_name.empty()) {
-      causes.push_back({"FieldValueRequired", "Required value: name or generateName is required", "metadata.name"});
-    }
-    if (request_raw.empty()) {
-      causes.push_back({"FieldValueRequired", "Required value: request must be provided", "spec.request"});
-    } else if (c.request_pem.find("-----BEGIN CERTIFICATE REQUEST-----") == std::string::npos) {
-      causes.push_back({"FieldValueInvalid",
-                        "Invalid value: " + go_bytes(c.request_pem) + ": PEM block type must be CERTIFICATE REQUEST",
-                        "spec.request"});
-    } else if (auto parsed = rotation::parse_csr_pem(c.request_pem); !parsed || !parsed->signature_valid) {
-      causes.push_back({"FieldValueInvalid", "Invalid value: " + go_bytes(c.request_pem) + ": x509: invalid signature",
-                        "spec.request"});
-    }
-    const auto& spec = body.value("spec", ojson::object());
-    if (c.usages.empty()) {
-      causes.push_back({"FieldValueRequired", "Required value: usages must be provided", "spec.usages"});
-    }
-    std::set<std::string> seen;
-    for (std::size_t i = 0; i < c.usages.size(); ++i) {
-      const std::string field = "spec.usages[" + std::to_string(i) + "]";
-      if (std::find(kSupportedUsages.begin(), kSupportedUsages.end(), c.usages[i]) == kSupportedUsages.end()) {
-        std::string supported;
-        for (std::size_t k = 0; k < kSupportedUsages.size(); ++k) supported += (k ? ", " : "") + go_quote(kSupportedUsages[k]);
-        causes.push_back({"FieldValueNotSupported", "Unsupported value: " + go_quote(c.usages[i]) + ": supported values: " + supported, field});
-      } else if (!seen.insert(c.usages[i]).second) {
-        causes.push_back({"FieldValueDuplicate", "Duplicate value: " + go_quote(c.usages[i]), field});
-      }
-    }
-    if (c.signer.empty()) {
-      causes.push_back({"FieldValueRequired", "Required value: signerName must be provided", "spec.signerName"});
-    } else {
-      const auto slash = c.signer.find('/');
-      if (slash == std::string::npos || slash == 0 || slash + 1 == c.signer.size() || c.signer.find('.') > slash) {
-        causes.push_back({"FieldValueInvalid",
-                          "Invalid value: " + go_quote(c.signer) +
-                              ": must be a fully qualified domain and path of the form 'example.com/signer-name'",
-                          "spec.signerName"});
-      }
-    }
-    if (auto e = spec.find("expirationSeconds"); e != spec.end() && e->is_number_integer() && e->get<long long>() < 600) {
-      causes.push_back({"FieldValueInvalid",
-                        "Invalid value: " + std::to_string(e->get<long long>()) +
-                            ": may not specify a duration less than 600 seconds (10 minutes)",
-                        "spec.expirationSeconds"});
-    }
-    return causes;
-  }
-
-  Reply create(const http::request<http::string_body>& req, const User& user) {
-    auto ct = std::string(req[http::field::content_type]);
-    if (ct.rfind("application/json", 0) != 0 && ct.rfind("application/yaml", 0) != 0) {
-      return status_reply(status_object(415, "UnsupportedMediaType",
-                                        "the body of the request was in an unknown format - accepted media types include: "
-                                        "application/json, application/yaml, application/vnd.kubernetes.protobuf"));
-    }
-    ojson body = ojson::parse(req.body(), nullptr, false);
-    if (body.is_discarded() || !body.is_object()) {
-      const std::string& raw = req.body();
-      std::string snippet = raw.substr(0, 30);
-      if (raw.size() > 30) snippet += " ...";
-      return status_reply(status_object(400, "BadRequest",
-                                        "the object provided is unrecognized (must be of type CertificateSigningRequest): "
-                                        "couldn't get version/kind; json parse error: unexpected end of JSON input (" +
-                                            snippet + ")"));
-    }
-    const std::string kind = body.value("kind", "");
-    const std::string api_version = body.value("apiVersion", "");
-    if (kind != "CertificateSigningRequest") {
-      const std::string version = api_version.substr(api_version.rfind('/') + 1);
-      return status_reply(status_object(400, "BadRequest",
-                                        kind + " in version " + go_quote(version) +
-                                            " cannot be handled as a CertificateSigningRequest: no kind " + go_quote(kind) +
-                                            " is registered for version \"certificates.k8s.io/v1\" in scheme "
-                                            "\"pkg/runtime/scheme.go:100\""));
-    }
-    if (!may_use_csrs(user)) return forbidden(user, "create", "");
-    CsrObject c;
-    const auto& meta = body.value("metadata", ojson::object());
-    c.name = meta.value("name", "");
-    c.generate_name = meta.value("generateName", "");
-    const auto& spec = body.value("spec", ojson::object());
-    const std::string request_raw = spec.value("request", "");
-    c.request_b64 = request_raw;
-    c.request_pem = base64_decode(request_raw).value_or(std::string());
-    c.signer = spec.value("signerName", "");
-    if (auto u = spec.find("usages"); u != spec.end() && u->is_array()) {
-      for (const auto& x : *u) c.usages.push_back(x.is_string() ? x.get<std::string>() : x.dump());
-    }
-    if (auto e = spec.find("expirationSeconds"); e != spec.end() && e->is_number_integer()) c.expiration_seconds = e->get<long long>();
-    auto causes = validate_create(body, c, request_raw);
-    if (!causes.empty()) {
-      const std::string display = c.name.empty() ? c.generate_name : c.name;
-      std::string msg = "CertificateSigningRequest.certificates.k8s.io " + go_quote(display) + " is invalid: ";
-      ojson jc = ojson::array();
-      std::vector<std::string> parts;
-      for (const auto& cause : causes) {
-        parts.push_back(cause.field + ": " + cause.message);
-        ojson x = ojson::object();
-        x["reason"] = cause.reason;
-        x["message"] = cause.message;
-        x["field"] = cause.field;
-        jc.push_back(x);
-      }
-      if (parts.size() == 1) {
-        msg += parts.front();
-      } else {
-        msg += "[";
-        for (std::size_t i = 0; i < parts.size(); ++i) msg += (i ? ", " : "") + parts[i];
-        msg += "]";
-      }
-      ojson details = ojson::object();
-      details["name"] = display;
-      details["group"] = "certificates.k8s.io";
-      details["kind"] = "CertificateSigningRequest";
-      details["causes"] = jc;
-      return status_reply(status_object(422, "Invalid", msg, details));
-    }
-    if (c.name.empty()) {
-      do {
-        c.name = c.generate_name + random_suffix();
-      } while (csrs.count(c.name));
-      ojson mf = ojson::object();
-      mf["manager"] = std::string(req[http::field::user_agent]).substr(0, std::string(req[http::field::user_agent]).find('/'));
-      mf["operation"] = "Update";
-      mf["apiVersion"] = "certificates.k8s.io/v1";
-      mf["time"] = now_rfc3339();
-      mf["fieldsType"] = "FieldsV1";
-      mf["fieldsV1"] = ojson{{"f:metadata", ojson{{"f:generateName", ojson::object()}}}};
-      c.managed_fields = ojson::array({mf});
-    }
-    if (csrs.count(c.name)) {
-      return status_reply(status_object(409, "AlreadyExists",
-                                        "certificatesigningrequests.certificates.k8s.io " + go_quote(c.name) + " already exists",
-                                        csr_details(c.name)));
-    }
-    c.uid = random_uuid();
-    c.created = now_rfc3339();
-    c.username = user.name;
-    c.groups = user.groups;
-    c.rv = ++rv;
-    auto [it, inserted] = csrs.emplace(c.name, c);
-    (void)inserted;
-    ++created;
-    emit("ADDED", it->second);
-    schedule(options.approve_delay, [this, name = c.name] { run_approver(name); });
-    return object_reply(201, it->second.to_json());
-  }
-
-  Reply list(const User& user, const std::map<std::string, std::string>& query) {
-    if (!may_use_csrs(user)) return forbidden(user, "list", "");
-    std::string only;
-    if (auto f = query.find("fieldSelector"); f != query.end() && f->second.rfind("metadata.name=", 0) == 0) {
-      only = f->second.substr(14);
-    }
-    ojson items = ojson::array();
-    for (const auto& [name, c] : csrs) {
-      if (!only.empty() && name != only) continue;
-      items.push_back(c.to_json());
-    }
-    ojson l = ojson::object();
-    l["kind"] = "CertificateSigningRequestList";
-    l["apiVersion"] = "certificates.k8s.io/v1";
-    l["metadata"] = ojson{{"resourceVersion", std::to_string(rv)}};
-    l["items"] = items;
-    return object_reply(200, l);
-  }
-
-  Reply admin_faults(const http::request<http::string_body>& req) {
-    if (req.method() == http::verb::put) {
-      json j = json::parse(req.body(), nullptr, false);
-      if (j.is_discarded()) return status_reply(status_object(400, "BadRequest", "faults: body is not JSON"));
-      faults = faults_from_json(j);
-    }
-    Reply r;
-    r.body = to_json(faults).dump() + "\n";
-    return r;
-  }
-
-  // Routes one request. Watches are answered by serve_watch instead (returns nullopt).
-  std::optional<Reply> route(const http::request<http::string_body>& req, const std::optional<User>& who, bool& is_watch,
-                             std::map<std::string, std::string>& query, std::string& key) {
-    const std::string target(req.target());
-    const auto qpos = target.find('?');
-    const std::string path = target.substr(0, qpos);
-    query = qpos == std::string::npos ? std::map<std::string, std::string>{} : parse_query(std::string_view(target).substr(qpos + 1));
-    const bool csr_path = path.rfind(kCsrPrefix, 0) == 0;
-    std::string rest = csr_path ? path.substr(kCsrPrefix.size()) : std::string();
-    if (!rest.empty() && rest.front() == '/') rest.erase(0, 1);
-    is_watch = csr_path && rest.empty() && req.method() == http::verb::get &&
-               (query["watch"] == "true" || query["watch"] == "1");
-    if (csr_path) {
-      if (is_watch) key = "WATCH csr";
-      else if (rest.empty()) key = req.method() == http::verb::post ? "POST csr" : "LIST csr";
-      else if (rest.find("/approval") != std::string::npos) key = "PUT approval";
-      else key = std::string(req.method_string()) + " csr";
-    } else {
-      key = std::string(req.method_string()) + " " + path;
-    }
-    ++counts[key];
-
-    if (!who) return status_reply(status_object(401, "Unauthorized", "Unauthorized"));
-    const User& user = *who;
-
-    if (path == "/version") {
-      Reply r;
-      r.body = R"({
-  "major": "1",
-  "minor": "24",
-  "gitVersion": "v1.24.0+0",
-  "gitCommit": "2cc6ddc68588debdbb6806e1b57e73207505324f",
-  "gitTreeState": "clean",
-  "buildDate": "2022-05-06T09:44:28Z",
-  "goVersion": "go1.19.8",
-  "compiler": "gc",
-  "platform": "linux/amd64"
-})";
-      return r;
-    }
-    if (path == "/healthz" || path == "/readyz" || path == "/livez") {
-      Reply r;
-      r.body = "ok";
-      r.content_type = "text/plain; charset=utf-8";
-      r.nosniff = true;
-      return r;
-    }
-    if (path == "/devapi/v1/faults" || path == "/devapi/v1/stats") {
-      if (!user.in("system:masters")) return status_reply(status_object(403, "Forbidden", "devapi control needs the admin token"));
-      if (path == "/devapi/v1/faults") return admin_faults(req);
-      Reply r;
-      r.body = json{{"csrsCreated", created}, {"requests", counts}}.dump() + "\n";
-      return r;
-    }
-    if (!csr_path) {
-      return status_reply(status_object(404, "NotFound", "the server could not find the requested resource",
-                                        ojson{{"causes", ojson::array({ojson{{"reason", "UnexpectedServerResponse"}, {"message", "404 page not found"}}})}}));
-    }
-    if (rest.empty()) {
-      if (req.method() == http::verb::post) return create(req, user);
-      if (req.method() == http::verb::get) {
-        if (is_watch) {
-          if (!may_use_csrs(user)) return forbidden(user, "watch", "");
-          return std::nullopt;
-        }
-        return list(user, query);
-      }
-      return status_reply(status_object(405, "MethodNotAllowed", "the server does not allow this method on the requested resource"));
-    }
-    const auto slash = rest.find('/');
-    const std::string name = rest.substr(0, slash);
-    const std::string sub = slash == std::string::npos ? "" : rest.substr(slash + 1);
-    if (sub == "approval" && req.method() == http::verb::put) {
-      if (!user.in("system:masters")) return forbidden(user, "update", name, "approval");
-      auto it = csrs.find(name);
-      if (it == csrs.end()) return not_found(name);
-      ojson body = ojson::parse(req.body(), nullptr, false);
-      if (!body.is_discarded()) {
-        for (const auto& cnd : body["status"].value("conditions", ojson::array())) {
-          const std::string type = cnd.value("type", "");
-          if (type == "Approved" || type == "Denied") {
-            set_decision(name, type == "Approved", cnd.value("reason", type == "Approved" ? "KubectlApprove" : "KubectlDeny"),
-                         cnd.value("message", ""));
-          }
-        }
-      }
-      return object_reply(200, csrs.at(name).to_json());
-    }
-    if (!sub.empty()) return status_reply(status_object(404, "NotFound", "the server could not find the requested resource"));
-    if (req.method() == http::verb::get) {
-      if (!may_use_csrs(user)) return forbidden(user, "get", name);
-      auto it = csrs.find(name);
-      if (it == csrs.end()) return not_found(name);
-      return object_reply(200, it->second.to_json());
-    }
-    if (req.method() == http::verb::delete_) {
-      if (!user.in("system:masters")) return forbidden(user, "delete", name);
-      auto it = csrs.find(name);
-      if (it == csrs.end()) return not_found(name);
-      CsrObject c = it->second;
-      csrs.erase(it);
-      c.rv = ++rv;
-      emit("DELETED", c);
-      ojson ok = ojson::object();
-      ok["kind"] = "Status";
-      ok["apiVersion"] = "v1";
-      ok["metadata"] = ojson::object();
-      ok["status"] = "Success";
-      ok["details"] = csr_details(name);
-      return object_reply(200, ok);
-    }
-    return status_reply(status_object(405, "MethodNotAllowed", "the server does not allow this method on the requested resource"));
-  }
-
-  template <class Body>
-  void common_headers(http::response<Body>& res, int status, const std::string& content_type, bool nosniff, bool apf) {
-    res.result(static_cast<unsigned>(status));
-    res.set("Audit-Id", random_uuid());
-    res.set(http::field::cache_control, "no-cache, private");
-    res.set(http::field::content_type, content_type);
-    if (nosniff) res.set("X-Content-Type-Options", "nosniff");
-    if (apf) {
-      res.set("X-Kubernetes-Pf-Flowschema-Uid", kFlowSchemaUid);
-      res.set("X-Kubernetes-Pf-Prioritylevel-Uid", kPriorityLevelUid);
-    }
-    res.set(http::field::date, http_date());
-  }
-
-  asio::awaitable<bool> write_reply(Stream& stream, const Reply& r, bool keep_alive) {
-    http::response<http::string_body> res;
-    res.version(11);
-    common_headers(res, r.status, r.content_type, r.nosniff, r.apf_headers);
-    if (r.retry_after) res.set(http::field::retry_after, std::to_string(*r.retry_after));
-    res.body() = r.body;
-    res.keep_alive(keep_alive);
-    if (r.body.size() > kChunkingThreshold) {
-      res.chunked(true);
-    } else {
-      res.prepare_payload();
-    }
-    boost::system::error_code ec;
-    co_await http::async_write(stream, res, asio::redirect_error(asio::use_awaitable, ec));
-    co_return !ec;
-  }
-
-  asio::awaitable<void> write_chunk(Stream& stream, const std::string& data, boost::system::error_code& ec) {
-    co_await asio::async_write(stream, http::make_chunk(asio::buffer(data)), asio::redirect_error(asio::use_awaitable, ec));
-  }
-
-  asio::awaitable<void> serve_watch(Stream& stream, std::map<std::string, std::string> query) {
-    std::string only;
-    if (auto f = query.find("fieldSelector"); f != query.end() && f->second.rfind("metadata.name=", 0) == 0) only = f->second.substr(14);
-    std::optional<std::chrono::seconds> timeout;
-    if (auto t = query.find("timeoutSeconds"); t != query.end() && !t->second.empty()) timeout = std::chrono::seconds(std::stol(t->second));
-    const std::string rv_param = query.count("resourceVersion") ? query["resourceVersion"] : "";
-
-    http::response<http::empty_body> res;
-    res.version(11);
-    common_headers(res, 200, "application/json", false, true);
-    res.chunked(true);
-    http::response_serializer<http::empty_body> sr(res);
-    boost::system::error_code ec;
-    co_await http::async_write_header(stream, sr, asio::redirect_error(asio::use_awaitable, ec));
-    if (ec) co_return;
-
-    if (faults.drop_watches) {
-      beast::get_lowest_layer(stream).close();
-      co_return;
-    }
-    auto timer = std::make_shared<asio::steady_timer>(io);
-    if (faults.silent_watches) {
-      // Like an apiserver shutting down: the stream stays open and says nothing.
-      waiters.push_back(timer);
-      for (;;) {
-        timer->expires_after(1h);
-        co_await timer->async_wait(asio::redirect_error(asio::use_awaitable, ec));
-        if (!running || !beast::get_lowest_layer(stream).socket().is_open()) co_return;
-        if (!faults.silent_watches) break;
-      }
-    }
-    long last = rv;
-    const long oldest = history.empty() ? rv : history.front().rv;
-    if (faults.watch_too_old || (!rv_param.empty() && rv_param != "0" && std::stol(rv_param) < oldest - 1)) {
-      ojson ev = ojson::object();
-      ev["type"] = "ERROR";
-      ev["object"] = status_object(410, "Expired", "too old resource version: " + rv_param + " (" + std::to_string(oldest) + ")");
-      co_await write_chunk(stream, ev.dump() + "\n", ec);
-      if (!ec) co_await asio::async_write(stream, http::make_chunk_last(), asio::redirect_error(asio::use_awaitable, ec));
-      co_return;
-    }
-    if (rv_param.empty() || rv_param == "0") {
-      // Synthetic ADDED events for the current state, then what happens next.
-      for (const auto& [name, c] : csrs) {
-        if (!only.empty() && name != only) continue;
-        ojson ev = ojson::object();
-        ev["type"] = "ADDED";
-        ev["object"] = c.to_json();
-        co_await write_chunk(stream, ev.dump() + "\n", ec);
-        if (ec) co_return;
-      }
-    } else {
-      last = std::stol(rv_param);
-    }
-    const auto deadline = timeout ? std::chrono::steady_clock::now() + *timeout : std::chrono::steady_clock::time_point::max();
-    waiters.push_back(timer);
-    while (running) {
-      std::vector<std::string> lines;
-      for (const auto& ev : history) {
-        if (ev.rv > last && (only.empty() || ev.name == only)) lines.push_back(ev.line);
-      }
-      if (!history.empty()) last = std::max(last, history.back().rv);
-      for (const auto& line : lines) {
-        co_await write_chunk(stream, line, ec);
-        if (ec) co_return;
-      }
-      if (faults.refuse_connections) co_return;
-      // Events emitted while we were writing: no wake-up reached us (we were not waiting yet).
-      if (!history.empty() && history.back().rv > last) continue;
-      const auto now = std::chrono::steady_clock::now();
-      if (now >= deadline) break;
-      timer->expires_after(std::min<std::chrono::steady_clock::duration>(deadline - now, 1h));
-      co_await timer->async_wait(asio::redirect_error(asio::use_awaitable, ec));
-      if (!beast::get_lowest_layer(stream).socket().is_open()) co_return;
-      // Cancelled = woken by a new event (re-register: wake_watchers keeps live timers).
-    }
-    co_await asio::async_write(stream, http::make_chunk_last(), asio::redirect_error(asio::use_awaitable, ec));
-  }
-
-  asio::awaitable<void> session(tcp::socket socket) {
-    auto stream = std::make_shared<Stream>(std::move(socket), ssl_ctx);
-    sessions.push_back(stream);
-    boost::system::error_code ec;
-    beast::get_lowest_layer(*stream).expires_after(10s);
-    co_await stream->async_handshake(ssl::stream_base::server, asio::redirect_error(asio::use_awaitable, ec));
-    if (ec) co_return;
-    beast::flat_buffer buffer;
-    for (;;) {
-      http::request_parser<http::string_body> parser;
-      parser.body_limit(4u << 20);
-      beast::get_lowest_layer(*stream).expires_after(120s);
-      co_await http::async_read(*stream, buffer, parser, asio::redirect_error(asio::use_awaitable, ec));
-      if (ec) break;
-      beast::get_lowest_layer(*stream).expires_never();
-      http::request<http::string_body> req = parser.release();
-
-      if (faults.response_delay.count() > 0) {
-        asio::steady_timer delay(io, faults.response_delay);
-        co_await delay.async_wait(asio::redirect_error(asio::use_awaitable, ec));
-      }
-      if (faults.refuse_connections) break;
-      const auto who = authenticate(req, *stream);
-      bool is_watch = false;
-      std::map<std::string, std::string> query;
-      std::string key;
-      std::optional<Reply> reply;
-      if (faults.fail_next_with_5xx > 0) {
-        --faults.fail_next_with_5xx;
-        ++counts["fault 5xx"];
-        reply = status_reply(status_object(500, "InternalError", "Internal error occurred: devapi: injected fault",
-                                           ojson{{"causes", ojson::array({ojson{{"message", "devapi: injected fault"}}})}}));
-      } else if (faults.throttle_next > 0) {
-        --faults.throttle_next;
-        ++counts["fault 429"];
-        reply = status_reply(status_object(429, "TooManyRequests", "Too many requests, please try again later.",
-                                           ojson{{"retryAfterSeconds", faults.retry_after_seconds}}));
-        reply->retry_after = faults.retry_after_seconds;
-      } else {
-        reply = route(req, who, is_watch, query, key);
-      }
-      if (options.log_requests) {
-        std::fprintf(stderr, "devapi: %s %s %d user=%s\n", std::string(req.method_string()).c_str(),
-                     std::string(req.target()).c_str(), reply ? reply->status : 200, who ? who->name.c_str() : "-");
-      }
-      if (!reply) {
-        co_await serve_watch(*stream, query);
-        break;
-      }
-      const bool keep = req.keep_alive();
-      if (!co_await write_reply(*stream, *reply, keep) || !keep) break;
-    }
-    beast::get_lowest_layer(*stream).close();
-  }
-
-  asio::awaitable<void> accept_loop() {
-    for (;;) {
-      boost::system::error_code ec;
-      tcp::socket socket = co_await acceptor.async_accept(asio::redirect_error(asio::use_awaitable, ec));
-      if (ec) {
-        if (!acceptor.is_open()) co_return;
-        continue;
-      }
-      if (faults.refuse_connections) {
-        socket.close();
-        continue;
-      }
-      socket.set_option(tcp::no_delay(true), ec);
-      sessions.erase(std::remove_if(sessions.begin(), sessions.end(), [](const auto& w) { return w.expired(); }),
-                     sessions.end());
-      asio::co_spawn(io, session(std::move(socket)), asio::detached);
-    }
-  }
-
-  void cut_sessions() {
-    for (auto& w : sessions) {
-      if (auto s = w.lock()) beast::get_lowest_layer(*s).close();
-    }
-    sessions.clear();
-    wake_watchers();
-  }
-
   // Runs fn on the io thread and waits for its result.
   template <class F>
   auto on_io(F&& fn) -> decltype(fn()) {
@@ -1161,93 +116,81 @@ struct Server::Impl {
   }
 };
 
-Server::Server(Options options) : impl_(std::make_unique<Impl>(std::move(options))) {
-  auto& o = impl_->options;
-  if (o.bootstrap_tokens.empty()) o.bootstrap_tokens.push_back(random_token());
-  if (o.admin_token.empty()) o.admin_token = random_token() + random_token();
-}
+Server::Server(Options options) : control_plane_(std::make_unique<ControlPlane>(std::move(options))) {}
 
 Server::~Server() { stop(); }
 
 void Server::start() {
-  Impl& im = *impl_;
-  im.setup_tls();
-  tcp::endpoint ep(asio::ip::make_address(im.options.listen_host), im.options.port);
-  im.acceptor.open(ep.protocol());
-  im.acceptor.set_option(tcp::acceptor::reuse_address(true));
-  im.acceptor.bind(ep);
-  im.acceptor.listen();
-  im.bound_port = im.acceptor.local_endpoint().port();
-  if (!im.options.state_dir.empty()) im.write_state_files();
-  im.running = true;
-  asio::co_spawn(im.io, im.accept_loop(), asio::detached);
-  im.thread = std::thread([&im] { im.io.run(); });
+  ControlPlane& cp = *control_plane_;
+  cp.bound_port = cp.http.listen();
+  if (!cp.options.state_dir.empty()) cp.write_state_files();
+  cp.running = true;
+  cp.http.serve();
+  cp.thread = std::thread([&cp] { cp.io.run(); });
 }
 
 void Server::stop() {
-  Impl& im = *impl_;
-  if (!im.running) return;
-  asio::post(im.io, [&im] {
-    im.running = false;
-    boost::system::error_code ec;
-    im.acceptor.close(ec);
-    im.cut_sessions();
-    im.io.stop();
+  ControlPlane& cp = *control_plane_;
+  if (!cp.running) return;
+  asio::post(cp.io, [&cp] {
+    cp.running = false;
+    cp.http.shutdown();
+    cp.io.stop();
   });
-  if (im.thread.joinable()) im.thread.join();
-  im.running = false;
+  if (cp.thread.joinable()) cp.thread.join();
+  cp.running = false;
 }
 
-uint16_t Server::port() const { return impl_->bound_port; }
-std::string Server::url() const { return impl_->url(); }
-std::string Server::ca_pem() const { return impl_->ca.cert_pem(); }
-std::string Server::ca_key_pem() const { return impl_->ca.key_pem(); }
-std::string Server::bootstrap_token() const { return impl_->options.bootstrap_tokens.front(); }
-std::string Server::admin_token() const { return impl_->options.admin_token; }
-std::filesystem::path Server::bootstrap_kubeconfig_path() const { return impl_->options.state_dir / "bootstrap-kubelet.conf"; }
+uint16_t Server::port() const { return control_plane_->bound_port; }
+std::string Server::url() const { return control_plane_->url(); }
+std::string Server::ca_pem() const { return control_plane_->ca.cert_pem(); }
+std::string Server::ca_key_pem() const { return control_plane_->ca.key_pem(); }
+std::string Server::bootstrap_token() const { return control_plane_->options.bootstrap_tokens.front(); }
+std::string Server::admin_token() const { return control_plane_->options.admin_token; }
+std::filesystem::path Server::bootstrap_kubeconfig_path() const {
+  return control_plane_->options.state_dir / "bootstrap-kubelet.conf";
+}
 
-Faults Server::faults() const { return impl_->on_io([this] { return impl_->faults; }); }
+Faults Server::faults() const { return control_plane_->on_io([this] { return control_plane_->faults; }); }
 
 void Server::set_faults(const Faults& f) {
-  impl_->on_io([this, f] {
-    const bool cut = f.refuse_connections && !impl_->faults.refuse_connections;
-    const bool wake = impl_->faults.silent_watches && !f.silent_watches;
-    impl_->faults = f;
-    if (cut) impl_->cut_sessions();
-    if (wake) impl_->wake_watchers();
+  control_plane_->on_io([this, f] {
+    ControlPlane& cp = *control_plane_;
+    const bool cut = f.refuse_connections && !cp.faults.refuse_connections;
+    const bool wake = cp.faults.silent_watches && !f.silent_watches;
+    cp.faults = f;
+    if (cut) cp.http.cut_connections();
+    if (wake) cp.http.wake_watches();
     return 0;
   });
 }
 
 std::vector<json> Server::list_csrs() const {
-  return impl_->on_io([this] {
+  return control_plane_->on_io([this] {
     std::vector<json> out;
-    for (const auto& [name, c] : impl_->csrs) out.push_back(json::parse(c.to_json().dump()));
+    for (const auto& [name, c] : control_plane_->store.csrs()) out.push_back(json::parse(c.to_json().dump()));
     return out;
   });
 }
 
-int Server::csrs_created() const { return impl_->on_io([this] { return impl_->created; }); }
+int Server::csrs_created() const { return control_plane_->on_io([this] { return control_plane_->store.created(); }); }
 
-std::map<std::string, int> Server::request_counts() const { return impl_->on_io([this] { return impl_->counts; }); }
+std::map<std::string, int> Server::request_counts() const {
+  return control_plane_->on_io([this] { return control_plane_->http.request_counts(); });
+}
 
 void Server::approve(const std::string& name, bool approve) {
-  impl_->on_io([this, name, approve] {
-    impl_->set_decision(name, approve, approve ? "KubectlApprove" : "KubectlDeny",
-                        approve ? "This CSR was approved by kubectl certificate approve."
-                                : "This CSR was denied by kubectl certificate deny.");
+  control_plane_->on_io([this, name, approve] {
+    control_plane_->controllers.decide(name, approve, approve ? "KubectlApprove" : "KubectlDeny",
+                                       approve ? "This CSR was approved by kubectl certificate approve."
+                                               : "This CSR was denied by kubectl certificate deny.");
     return 0;
   });
 }
 
 void Server::delete_csr(const std::string& name) {
-  impl_->on_io([this, name] {
-    auto it = impl_->csrs.find(name);
-    if (it == impl_->csrs.end()) return 0;
-    CsrObject c = it->second;
-    impl_->csrs.erase(it);
-    c.rv = ++impl_->rv;
-    impl_->emit("DELETED", c);
+  control_plane_->on_io([this, name] {
+    control_plane_->store.remove(name);
     return 0;
   });
 }

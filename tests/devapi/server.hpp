@@ -2,6 +2,8 @@
 // for certificatesigningrequests (create/get/list/watch/approve/deny/delete, bootstrap-token
 // and client-certificate authentication, the csrapproving auto-approver, the csrsigning
 // signer), answering like the recordings in tests/fixtures/k8s-api, with fault knobs.
+// Its parts, one concern each: store.hpp, controllers.hpp, auth.hpp, faults.hpp, and the HTTP
+// layer in http_server.hpp (routes), csr_api.hpp, watch.hpp, status.hpp and wire.hpp.
 #pragma once
 
 #include <nlohmann/json.hpp>
@@ -84,8 +86,8 @@ class Server {
   void delete_csr(const std::string& name);             // the CSR cleaner
 
  private:
-  struct Impl;
-  std::unique_ptr<Impl> impl_;
+  struct ControlPlane;  // store, controllers, auth and HTTP on one io thread (server.cpp)
+  std::unique_ptr<ControlPlane> control_plane_;
 };
 
 }  // namespace kcd::devapi

@@ -1,0 +1,52 @@
+// Who a request comes from (bearer tokens, client certificates chained to devapi's CA) and the
+// subset of kube-apiserver's RBAC that devapi enforces for CSRs.
+#pragma once
+
+#include "tests/devapi/server.hpp"
+
+#include <openssl/types.h>
+
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace kcd::testing {
+class TestCa;
+}
+
+namespace kcd::devapi {
+
+struct User {
+  std::string name;
+  std::vector<std::string> groups;
+  bool in(std::string_view group) const;
+};
+
+class Authenticator {
+ public:
+  // Keeps references: the tokens, the CA and the faults are read at each request.
+  Authenticator(const Options& options, const testing::TestCa& ca, const Faults& faults)
+      : options_(options), ca_(ca), faults_(faults) {}
+
+  // `authorization` is the Authorization header (empty when absent); `tls` the connection the
+  // request came on, for its client certificate. nullopt: 401. No credentials at all:
+  // system:anonymous.
+  std::optional<User> authenticate(std::string_view authorization, SSL* tls) const;
+
+ private:
+  std::optional<User> from_bearer_token(std::string_view token) const;
+  std::optional<User> from_client_certificate(SSL* tls) const;
+
+  const Options& options_;
+  const testing::TestCa& ca_;
+  const Faults& faults_;
+};
+
+// The cluster roles that matter here: system:node-bootstrapper (bound to system:bootstrappers)
+// and system:node let their users create, get, list and watch CSRs; approving, denying and
+// deleting them, and driving devapi itself, take system:masters.
+bool can_request_certificates(const User& user);
+bool is_cluster_admin(const User& user);
+
+}  // namespace kcd::devapi

@@ -1,0 +1,72 @@
+// devapi's HTTPS front: TLS set up as kube-apiserver's, connections and their requests, the
+// per-request faults, and the routes to the CSR API, the watch streams and devapi's own
+// endpoints (/version, health, /devapi/v1/faults and /devapi/v1/stats).
+#pragma once
+
+#include "tests/devapi/wire.hpp"
+
+#include "tests/devapi/auth.hpp"
+#include "tests/devapi/csr_api.hpp"
+#include "tests/devapi/server.hpp"
+#include "tests/devapi/status.hpp"
+#include "tests/devapi/store.hpp"
+#include "tests/devapi/watch.hpp"
+
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/ip/tcp.hpp>
+
+#include <cstdint>
+#include <map>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+namespace kcd::testing {
+class TestCa;
+}
+
+namespace kcd::devapi {
+
+// listen() and serve() run before the io thread starts; everything else on it.
+class HttpServer {
+ public:
+  HttpServer(boost::asio::io_context& io, const Options& options, const testing::TestCa& ca, Faults& faults,
+             const CsrStore& store, CsrApi& csr_api, const Authenticator& authenticator);
+
+  // TLS with a fresh server certificate from the CA, then bind and listen; the bound port.
+  uint16_t listen();
+  // Accepts connections once the io context runs.
+  void serve();
+  // Stops accepting, ends the watches and cuts every connection.
+  void shutdown();
+  // Closes every open connection (the refuse_connections fault: "API server down").
+  void cut_connections();
+  void wake_watches() { watches_.wake_all(); }
+
+  const std::map<std::string, int>& request_counts() const { return counts_; }
+
+ private:
+  void configure_tls();
+  boost::asio::awaitable<void> accept_loop();
+  boost::asio::awaitable<void> serve_connection(boost::asio::ip::tcp::socket socket);
+  // One request's reply; nullopt for a watch, to be streamed with `query`.
+  std::optional<Reply> route(const Request& req, const std::optional<User>& who, Query& query);
+  std::optional<Reply> route_csrs(const Request& req, const std::string& rest, bool is_watch, const User& user,
+                                  const Query& query);
+
+  boost::asio::io_context& io_;
+  const Options& options_;
+  const testing::TestCa& ca_;
+  Faults& faults_;
+  const CsrStore& store_;
+  CsrApi& csr_api_;
+  const Authenticator& authenticator_;
+  boost::asio::ssl::context tls_;
+  boost::asio::ip::tcp::acceptor acceptor_;
+  WatchStreams watches_;
+  std::vector<std::weak_ptr<TlsStream>> connections_;
+  std::map<std::string, int> counts_;  // "POST csr", "WATCH csr", "GET /version", "fault 5xx", ...
+};
+
+}  // namespace kcd::devapi
