@@ -11,6 +11,7 @@
 #include "rotation/csr.hpp"
 #include "rotation/csr_name.hpp"
 #include "rotation/key.hpp"
+#include "rotation/node_request.hpp"
 #include "rotation/store/store.hpp"
 #include "rotation/serving_policy.hpp"
 #include "rotation/validate.hpp"
@@ -22,7 +23,6 @@
 #include <boost/asio/use_awaitable.hpp>
 
 #include <algorithm>
-#include <array>
 
 namespace kcd::daemon {
 
@@ -33,13 +33,6 @@ using rotation::Step;
 using SysClock = std::chrono::system_clock;
 
 namespace {
-
-const std::vector<std::string>& usages_for(CertKind kind) {
-  // The set every Kubernetes version accepts (1.24 approves nothing else; see fixtures).
-  static const std::vector<std::string> client = {"digital signature", "key encipherment", "client auth"};
-  static const std::vector<std::string> serving = {"digital signature", "key encipherment", "server auth"};
-  return kind == CertKind::Client ? client : serving;
-}
 
 // The API server and cluster CA, and how we authenticate, for one step.
 struct Connection {
@@ -105,7 +98,9 @@ struct Agent::Impl {
   };
 
   Impl(asio::io_context& io_, config::Settings s, Tuning t, AgentEvents e)
-      : io(io_), settings(std::move(s)), tuning(std::move(t)), events(std::move(e)), uniform01(rotation::system_uniform01()) {
+      : io(io_), settings(std::move(s)),
+        node{settings.node_name, settings.serving_dns_names, settings.serving_ips, settings.key_algorithm},
+        tuning(std::move(t)), events(std::move(e)), uniform01(rotation::system_uniform01()) {
     if (!tuning.clock) tuning.clock = [] { return SysClock::now(); };
     if (!tuning.resolve) tuning.resolve = resolve_host;
   }
@@ -114,6 +109,7 @@ struct Agent::Impl {
 
   asio::io_context& io;
   config::Settings settings;
+  rotation::NodeIdentity node;
   Tuning tuning;
   AgentEvents events;
   std::function<double()> uniform01;
@@ -135,31 +131,6 @@ struct Agent::Impl {
                                       nullptr, nullptr, false, false, {}});
     }
     return *s;
-  }
-
-  rotation::CsrRequest request_for(CertKind kind) const {
-    rotation::CsrRequest r;
-    r.subject.common_name = "system:node:" + settings.node_name;
-    r.subject.organizations = {"system:nodes"};
-    if (kind == CertKind::Serving) {
-      r.dns_names = settings.serving_dns_names;
-      r.ip_addresses = settings.serving_ips;
-    }
-    return r;
-  }
-
-  // What the issued (or installed) certificate of `kind` must look like.
-  rotation::ValidationPolicy policy_for(Slot& s, EVP_PKEY* key, const std::vector<ossl::X509Ptr>& anchors, SysTime at) const {
-    rotation::ValidationPolicy policy;
-    const auto request = request_for(s.kind);
-    policy.expected_key = key;
-    policy.expected_subject = request.subject;
-    policy.usage = s.kind == CertKind::Client ? rotation::Usage::ClientAuth : rotation::Usage::ServerAuth;
-    policy.expected_dns = request.dns_names;
-    policy.expected_ips = request.ip_addresses;
-    for (const auto& a : anchors) policy.trust_anchors.push_back(a.get());
-    policy.now = at;
-    return policy;
   }
 
   // ---- persistence -------------------------------------------------------------------
@@ -296,7 +267,7 @@ struct Agent::Impl {
     } else {
       const rotation::InstalledPair& pair = **current;
       if (t < pair.info.not_after) ins.current = pair.info;
-      ins.renew_reason = assess(s, pair, anchors, t);
+      ins.renew_reason = rotation::assess(s.kind, node, pair.chain, pair.key.get(), pair.info.not_after, anchors, t);
       if (!ins.renew_reason.empty()) {
         log::info("current certificate must be replaced", {{"cert", to_string(s.kind)}, {"path", pair.file}, {"reason", ins.renew_reason}});
       }
@@ -319,7 +290,7 @@ struct Agent::Impl {
         s.pending_key.reset();
       } else {
         rotation::PendingCsr p;
-        p.name = rotation::csr_name(s.pending_key.get(), request_for(s.kind), usages_for(s.kind));
+        p.name = rotation::csr_name(s.pending_key.get(), rotation::request_for(s.kind, node), rotation::usages_for(s.kind));
         p.key_sha256 = rotation::public_key_fingerprint(s.pending_key.get());
         const auto& persisted = state.of(s.kind).pending;
         if (persisted && persisted->name == p.name && persisted->key_sha256 == p.key_sha256) {
@@ -334,20 +305,6 @@ struct Agent::Impl {
       ins.kubeconfig_stale = kubeconfig_stale(s, *conn);
     }
     return ins;
-  }
-
-  // Why the installed pair must be replaced now ("" when it is fine).
-  std::string assess(Slot& s, const rotation::InstalledPair& pair, const std::vector<ossl::X509Ptr>& anchors,
-                     SysTime now) const {
-    if (now >= pair.info.not_after) return "certificate expired at " + to_rfc3339(pair.info.not_after);
-    auto alg = rotation::key_algorithm_of(pair.key.get());
-    if (!alg || *alg != settings.key_algorithm) {
-      return "key is " + rotation::describe_key(pair.key.get()) + ", configured keyAlgorithm is " +
-             std::string(to_string(settings.key_algorithm));
-    }
-    if (anchors.empty()) return {};  // cannot check the chain without a CA; keep it
-    auto verdict = rotation::validate_issued(pair.chain, policy_for(s, pair.key.get(), anchors, now));
-    return verdict ? std::string() : verdict.error();
   }
 
   bool kubeconfig_stale(Slot& s, const Connection& conn) const {
@@ -393,21 +350,6 @@ struct Agent::Impl {
     api::Options opts;
     opts.request_timeout = tuning.request_timeout;
     return std::make_unique<api::Client>(io, conn.endpoint, conn.credentials, opts);
-  }
-
-  // Is the CSR on the server the one we would file with our pending key?
-  std::string not_ours(Slot& s, const api::Csr& csr) const {
-    auto parsed = rotation::parse_csr_pem(csr.request_pem);
-    if (!parsed) return "its request does not parse: " + parsed.error();
-    if (!rotation::same_public_key(parsed->public_key.get(), s.pending_key.get())) return "its public key is not our pending key";
-    if (!(parsed->subject == request_for(s.kind).subject)) return "its subject differs";
-    if (csr.signer_name != rotation::signer_name(s.kind)) return "its signer is " + csr.signer_name;
-    auto want = usages_for(s.kind);
-    auto got = csr.usages;
-    std::sort(want.begin(), want.end());
-    std::sort(got.begin(), got.end());
-    if (want != got) return "its usages differ";
-    return {};
   }
 
   void ensure_pending_key(Slot& s) {
@@ -471,14 +413,14 @@ struct Agent::Impl {
           s.store.save_pending_key(key.get());
           kcd::crash_point("key-written");
           rotation::PendingCsr p;
-          p.name = rotation::csr_name(key.get(), request_for(s.kind), usages_for(s.kind));
+          p.name = rotation::csr_name(key.get(), rotation::request_for(s.kind, node), rotation::usages_for(s.kind));
           p.key_sha256 = rotation::public_key_fingerprint(key.get());
           s.pending_key = std::move(key);
           log::info("key generated", {{"cert", kind_name}, {"algorithm", to_string(settings.key_algorithm)},
                                       {"path", s.store.pending_key_path()}, {"reason", st.reason}});
           if (s.kind == CertKind::Serving) {
             // Said before filing: a strict approver (postfinance/kubelet-csr-approver) would deny these.
-            for (const auto& problem : rotation::check_serving_request(settings.node_name, request_for(s.kind),
+            for (const auto& problem : rotation::check_serving_request(settings.node_name, rotation::request_for(s.kind, node),
                                                                        settings.serving_expiration_seconds, tuning.resolve)) {
               log::warn("serving request breaks an approver rule", {{"cert", kind_name}, {"csr", p.name}, {"rule", problem}});
             }
@@ -498,9 +440,9 @@ struct Agent::Impl {
         }
         api::CsrCreate req;
         req.name = st.csr;
-        req.request_pem = rotation::build_csr_pem(s.pending_key.get(), request_for(s.kind));
+        req.request_pem = rotation::build_csr_pem(s.pending_key.get(), rotation::request_for(s.kind, node));
         req.signer_name = std::string(rotation::signer_name(s.kind));
-        req.usages = usages_for(s.kind);
+        req.usages = rotation::usages_for(s.kind);
         req.expiration_seconds =
             s.kind == CertKind::Client ? settings.client_expiration_seconds : settings.serving_expiration_seconds;
         auto client = make_client(*conn);
@@ -543,7 +485,8 @@ struct Agent::Impl {
           }
           break;
         }
-        if (std::string why = not_ours(s, *result); !why.empty()) {
+        if (std::string why = rotation::not_ours(s.kind, node, s.pending_key.get(), {result->request_pem, result->signer_name, result->usages});
+            !why.empty()) {
           log::error("csr is not ours", {{"cert", kind_name}, {"csr", st.csr}, {"reason", why}});
           s.machine.rejected("a CSR named " + st.csr + " exists but " + why, now());
           break;
@@ -671,7 +614,7 @@ struct Agent::Impl {
       s.machine.failed(rotation::Failure{anchors.error(), true, false, std::nullopt}, t);
       return;
     }
-    auto verdict = rotation::validate_issued(*chain, policy_for(s, s.pending_key.get(), *anchors, t));
+    auto verdict = rotation::validate_issued(*chain, rotation::policy_for(s.kind, node, s.pending_key.get(), *anchors, t));
     if (!verdict) {
       log::error("certificate rejected", {{"cert", kind_name}, {"csr", st.csr}, {"reason", verdict.error()}});
       s.machine.rejected(verdict.error(), t);
