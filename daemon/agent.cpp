@@ -1,10 +1,7 @@
 #include "daemon/agent.hpp"
 
-#include "daemon/resolve.hpp"
-
 #include "config/kubeconfig.hpp"
 #include "base/rfc3339.hpp"
-#include "daemon/api/client.hpp"
 #include "base/files.hpp"
 #include "rotation/store/state_file.hpp"
 #include "rotation/backoff.hpp"
@@ -91,27 +88,26 @@ struct Agent::Impl {
     ossl::PKeyPtr pending_key;
     std::optional<api::Csr> issued;          // the CSR whose certificate awaits Install
     asio::steady_timer* sleeper = nullptr;   // the timer run() is waiting on, if any
-    api::Client* active_client = nullptr;    // the request in flight, if any
+    api::CsrApi* active_request = nullptr;   // the API the request in flight uses, if any
     bool renew_requested = false;
     bool nudged = false;                     // what a backoff waits for has changed: re-check now
     std::string last_status;
   };
 
-  Impl(asio::io_context& io_, config::Settings s, Tuning t, AgentEvents e)
+  Impl(asio::io_context& io_, config::Settings s, Tuning t, AgentEvents e, AgentEffects fx)
       : io(io_), settings(std::move(s)),
         node{settings.node_name, settings.serving_dns_names, settings.serving_ips, settings.key_algorithm},
-        tuning(std::move(t)), events(std::move(e)), uniform01(rotation::system_uniform01()) {
-    if (!tuning.clock) tuning.clock = [] { return SysClock::now(); };
-    if (!tuning.resolve) tuning.resolve = resolve_host;
-  }
+        tuning(std::move(t)), events(std::move(e)), effects(std::move(fx)),
+        uniform01(rotation::system_uniform01()) {}
 
-  SysTime now() const { return tuning.clock(); }
+  SysTime now() const { return effects.clock->now(); }
 
   asio::io_context& io;
   config::Settings settings;
   rotation::NodeIdentity node;
   Tuning tuning;
   AgentEvents events;
+  AgentEffects effects;
   std::function<double()> uniform01;
   bool stop_requested = false;
   std::unique_ptr<Slot> slots[2];
@@ -173,11 +169,9 @@ struct Agent::Impl {
   // ---- endpoint and credentials --------------------------------------------------------
 
   std::optional<config::Kubeconfig> try_kubeconfig(const fs::path& path, std::string* error) const {
-    std::error_code ec;
-    if (!fs::exists(path, ec)) return std::nullopt;
-    auto kc = config::load_kubeconfig(path);
+    auto kc = effects.kubeconfigs->load(path);
     if (!kc) {
-      if (error) *error = kc.error().format();
+      if (error) *error = kc.error();
       return std::nullopt;
     }
     return *kc;
@@ -316,17 +310,18 @@ struct Agent::Impl {
            kc->client_key_file != std::optional<fs::path>(want);
   }
 
-  void write_kubeconfig(Slot& s, const Connection& conn) {
+  Expected<void, std::string> write_kubeconfig(Slot& s, const Connection& conn) {
     config::KubeletKubeconfigSpec spec;
     spec.server = conn.endpoint.server.text;
     spec.ca_pem = conn.endpoint.ca_pem;
     spec.tls_server_name = conn.endpoint.tls_server_name;
     spec.client_certificate = s.store.current_path();
     spec.client_key = s.store.current_path();
-    kcd::ensure_directory(settings.kubeconfig.parent_path(), 0755);
-    kcd::write_file_atomic(settings.kubeconfig, config::render_kubelet_kubeconfig(spec), 0600);
+    auto written = effects.kubeconfigs->write(settings.kubeconfig, config::render_kubelet_kubeconfig(spec));
+    if (!written) return written;
     kcd::crash_point("kubeconfig-written");
     log::info("kubeconfig written", {{"path", settings.kubeconfig}, {"client_certificate", s.store.current_path()}});
+    return {};
   }
 
   asio::awaitable<void> sleep_until(Slot& s, SysTime at) {
@@ -338,18 +333,12 @@ struct Agent::Impl {
       // Wall-clock deadlines: wake at least every max_sleep_chunk to notice clock jumps and
       // suspend, which a steady timer alone would not.
       auto wait = std::min<SysClock::duration>(at - t, tuning.max_sleep_chunk);
-      timer.expires_after(std::chrono::duration_cast<std::chrono::steady_clock::duration>(wait) + std::chrono::milliseconds(1));
+      timer.expires_after(effects.clock->pass(wait));
       boost::system::error_code ec;
       co_await timer.async_wait(asio::redirect_error(asio::use_awaitable, ec));
     }
     s.sleeper = nullptr;
     s.nudged = false;
-  }
-
-  std::unique_ptr<api::Client> make_client(const Connection& conn) {
-    api::Options opts;
-    opts.request_timeout = tuning.request_timeout;
-    return std::make_unique<api::Client>(io, conn.endpoint, conn.credentials, opts);
   }
 
   void ensure_pending_key(Slot& s) {
@@ -376,11 +365,10 @@ struct Agent::Impl {
           s.machine.failed(rotation::Failure{conn.error(), true, false, std::nullopt}, now());
           break;
         }
-        try {
-          write_kubeconfig(s, *conn);
+        if (auto written = write_kubeconfig(s, *conn); written) {
           s.machine.kubeconfig_written();
-        } catch (const std::exception& e) {
-          s.machine.failed(rotation::Failure{e.what(), true, false, std::nullopt}, now());
+        } else {
+          s.machine.failed(rotation::Failure{written.error(), true, false, std::nullopt}, now());
         }
         break;
       }
@@ -421,7 +409,7 @@ struct Agent::Impl {
           if (s.kind == CertKind::Serving) {
             // Said before filing: a strict approver (postfinance/kubelet-csr-approver) would deny these.
             for (const auto& problem : rotation::check_serving_request(settings.node_name, rotation::request_for(s.kind, node),
-                                                                       settings.serving_expiration_seconds, tuning.resolve)) {
+                                                                       settings.serving_expiration_seconds, effects.resolve)) {
               log::warn("serving request breaks an approver rule", {{"cert", kind_name}, {"csr", p.name}, {"rule", problem}});
             }
           }
@@ -445,10 +433,10 @@ struct Agent::Impl {
         req.usages = rotation::usages_for(s.kind);
         req.expiration_seconds =
             s.kind == CertKind::Client ? settings.client_expiration_seconds : settings.serving_expiration_seconds;
-        auto client = make_client(*conn);
-        s.active_client = client.get();
+        auto client = effects.csr_api(conn->endpoint, conn->credentials);
+        s.active_request = client.get();
         auto result = co_await client->create_csr(req);
-        s.active_client = nullptr;
+        s.active_request = nullptr;
         if (stop_requested) break;
         if (result) {
           kcd::crash_point("csr-filed");
@@ -471,10 +459,10 @@ struct Agent::Impl {
           s.machine.failed(rotation::Failure{conn.error(), true, false, std::nullopt}, now());
           break;
         }
-        auto client = make_client(*conn);
-        s.active_client = client.get();
+        auto client = effects.csr_api(conn->endpoint, conn->credentials);
+        s.active_request = client.get();
         auto result = co_await client->get_csr(st.csr);
-        s.active_client = nullptr;
+        s.active_request = nullptr;
         if (stop_requested) break;
         if (!result) {
           if (result.error().kind == api::ErrorKind::NotFound) {
@@ -523,7 +511,7 @@ struct Agent::Impl {
       s.machine.failed(rotation::Failure{conn.error(), true, false, std::nullopt}, now());
       co_return;
     }
-    auto client = make_client(*conn);
+    auto client = effects.csr_api(conn->endpoint, conn->credentials);
     std::optional<api::Csr> verdict;
     bool deleted = false;
     bool expired = false;
@@ -556,11 +544,11 @@ struct Agent::Impl {
       }
       return true;
     };
-    s.active_client = client.get();
-    const auto started = std::chrono::steady_clock::now();
+    s.active_request = client.get();
+    const auto started = now();
     auto result = co_await client->watch_csr(st.csr, st.resource_version, tuning.watch_timeout,
                                              tuning.watch_timeout + tuning.watch_grace, handler);
-    s.active_client = nullptr;
+    s.active_request = nullptr;
     if (stop_requested) co_return;
     const auto t = now();
     if (verdict) {
@@ -584,7 +572,7 @@ struct Agent::Impl {
       s.machine.failed(failure_from(result.error(), conn->as_node), t);
       co_return;
     }
-    const bool long_enough = std::chrono::steady_clock::now() - started >= tuning.watch_timeout / 2;
+    const bool long_enough = now() - started >= tuning.watch_timeout / 2;
     if (*result == api::WatchEnd::Silent) log::warn("watch silent, reconnecting", {{"cert", kind_name}, {"csr", st.csr}});
     s.machine.watch_ended(*result != api::WatchEnd::Silent && (events_seen > 0 || long_enough), t);
   }
@@ -625,7 +613,9 @@ struct Agent::Impl {
       fs::path file = s.store.install(*chain, s.pending_key.get(), t);
       log::info("certificate installed", {{"cert", kind_name}, {"csr", st.csr}, {"path", file}, {"serial", verdict->serial},
                                           {"not_after", verdict->not_after}});
-      if (s.kind == CertKind::Client) write_kubeconfig(s, *conn);
+      if (s.kind == CertKind::Client) {
+        if (auto written = write_kubeconfig(s, *conn); !written) throw std::runtime_error(written.error());
+      }
       s.store.discard_pending_key();
       s.pending_key.reset();
       s.issued.reset();
@@ -649,8 +639,8 @@ struct Agent::Impl {
   }
 };
 
-Agent::Agent(asio::io_context& io, config::Settings settings, Tuning tuning, AgentEvents events)
-    : impl_(std::make_unique<Impl>(io, std::move(settings), tuning, std::move(events))) {}
+Agent::Agent(asio::io_context& io, config::Settings settings, Tuning tuning, AgentEvents events, AgentEffects effects)
+    : impl_(std::make_unique<Impl>(io, std::move(settings), tuning, std::move(events), std::move(effects))) {}
 
 Agent::~Agent() = default;
 
@@ -671,7 +661,7 @@ void Agent::stop() {
   for (auto& s : impl_->slots) {
     if (!s) continue;
     if (s->sleeper) s->sleeper->cancel();
-    if (s->active_client) s->active_client->cancel();
+    if (s->active_request) s->active_request->cancel();
   }
 }
 

@@ -14,6 +14,16 @@
 namespace kcd::testing {
 namespace {
 
+// The system clock plus an offset the test moves.
+class JumpingClock final : public daemon::Clock {
+ public:
+  daemon::SysTime now() const override { return std::chrono::system_clock::now() + std::chrono::seconds(offset_s.load()); }
+  std::chrono::steady_clock::duration pass(std::chrono::system_clock::duration span) override {
+    return std::chrono::duration_cast<std::chrono::steady_clock::duration>(span) + std::chrono::milliseconds(1);
+  }
+  std::atomic<long long> offset_s{0};
+};
+
 TEST_F(AgentHarness, ClockJumpPastTheDeadlineRotatesWithinASleepChunk) {
   server_->stop();
   devapi::Options opts;
@@ -28,13 +38,14 @@ TEST_F(AgentHarness, ClockJumpPastTheDeadlineRotatesWithinASleepChunk) {
   settings.cert_dir = cert_dir();
   settings.serving = false;
 
-  std::atomic<long long> offset_s{0};
   daemon::Tuning tuning;
   tuning.max_sleep_chunk = std::chrono::seconds(1);
-  tuning.clock = [&] { return std::chrono::system_clock::now() + std::chrono::seconds(offset_s.load()); };
+  auto clock = std::make_shared<JumpingClock>();
 
   boost::asio::io_context io;
-  daemon::Agent agent(io, settings, tuning, {});
+  auto effects = daemon::production_effects(io, tuning.request_timeout);
+  effects.clock = clock;
+  daemon::Agent agent(io, settings, tuning, {}, std::move(effects));
   boost::asio::co_spawn(io, agent.run(rotation::CertKind::Client), boost::asio::detached);
   std::thread loop([&] { io.run(); });
 
@@ -44,7 +55,7 @@ TEST_F(AgentHarness, ClockJumpPastTheDeadlineRotatesWithinASleepChunk) {
   EXPECT_EQ(server_->csrs_created(), 1) << "nothing is due for ~45 minutes";
 
   // The wall clock jumps 55 minutes ahead (past 90 % of a 65-minute lifetime).
-  offset_s = 55 * 60;
+  clock->offset_s = 55 * 60;
   const auto t0 = std::chrono::steady_clock::now();
   EXPECT_TRUE(eventually([&] { return current() && current()->sha256_fingerprint != first->sha256_fingerprint; }, 10s));
   EXPECT_LT(std::chrono::steady_clock::now() - t0, 3s);
