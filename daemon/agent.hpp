@@ -19,6 +19,8 @@
 
 namespace kcd::daemon {
 
+struct AgentDriver;
+
 // Timings that tests and the demo shorten; production uses the defaults.
 struct Tuning {
   std::chrono::seconds watch_timeout{300};      // timeoutSeconds of each watch
@@ -56,8 +58,7 @@ class Agent {
   const rotation::Lifecycle* lifecycle(rotation::CertKind kind) const;
 
  private:
-  struct Impl;
-  std::unique_ptr<Impl> impl_;
+  std::unique_ptr<AgentDriver> driver_;
 };
 
 }  // namespace kcd::daemon
