@@ -123,4 +123,13 @@ Expected<void, std::string> AgentDriver::write_kubeconfig(CertificateRun& s, con
   return {};
 }
 
+std::optional<Connection> AgentDriver::connection_or_failed(CertificateRun& s) {
+  auto conn = connection(s);
+  if (!conn) {
+    s.machine.failed(rotation::Failure{conn.error(), true, false, std::nullopt}, now());
+    return std::nullopt;
+  }
+  return std::move(*conn);
+}
+
 }  // namespace kcd::daemon

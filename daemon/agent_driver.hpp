@@ -59,6 +59,8 @@ struct AgentDriver {
   std::optional<config::Kubeconfig> try_kubeconfig(const std::filesystem::path& path, std::string* error) const;
   // Server and CA: from the kubelet kubeconfig once it exists, else the bootstrap kubeconfig.
   Expected<Connection, std::string> connection(CertificateRun& s) const;
+  // The connection, or nullopt once the lifecycle was told why there is none (a retryable failure).
+  std::optional<Connection> connection_or_failed(CertificateRun& s);
   bool kubeconfig_stale(CertificateRun& s, const Connection& conn) const;
   Expected<void, std::string> write_kubeconfig(CertificateRun& s, const Connection& conn);
 

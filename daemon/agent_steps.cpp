@@ -48,11 +48,8 @@ asio::awaitable<void> AgentDriver::step(CertificateRun& s, const Step& st) {
       break;
     }
     case Step::Kind::WriteKubeconfig: {
-      auto conn = connection(s);
-      if (!conn) {
-        s.machine.failed(rotation::Failure{conn.error(), true, false, std::nullopt}, now());
-        break;
-      }
+      auto conn = connection_or_failed(s);
+      if (!conn) break;
       if (auto written = write_kubeconfig(s, *conn); written) {
         s.machine.kubeconfig_written();
       } else {
@@ -109,11 +106,8 @@ asio::awaitable<void> AgentDriver::step(CertificateRun& s, const Step& st) {
     }
     case Step::Kind::Submit: {
       ensure_pending_key(s);
-      auto conn = connection(s);
-      if (!conn) {
-        s.machine.failed(rotation::Failure{conn.error(), true, false, std::nullopt}, now());
-        break;
-      }
+      auto conn = connection_or_failed(s);
+      if (!conn) break;
       api::CsrCreate req;
       req.name = st.csr;
       req.request_pem = rotation::build_csr_pem(s.pending_key.get(), rotation::request_for(s.kind, node));
@@ -142,11 +136,8 @@ asio::awaitable<void> AgentDriver::step(CertificateRun& s, const Step& st) {
     }
     case Step::Kind::Lookup: {
       ensure_pending_key(s);
-      auto conn = connection(s);
-      if (!conn) {
-        s.machine.failed(rotation::Failure{conn.error(), true, false, std::nullopt}, now());
-        break;
-      }
+      auto conn = connection_or_failed(s);
+      if (!conn) break;
       auto client = effects.csr_api(conn->endpoint, conn->credentials);
       s.active_request = client.get();
       auto result = co_await client->get_csr(st.csr);

@@ -11,11 +11,8 @@ using rotation::Step;
 
 asio::awaitable<void> AgentDriver::await_csr(CertificateRun& s, const Step& st) {
   const auto kind_name = to_string(s.kind);
-  auto conn = connection(s);
-  if (!conn) {
-    s.machine.failed(rotation::Failure{conn.error(), true, false, std::nullopt}, now());
-    co_return;
-  }
+  auto conn = connection_or_failed(s);
+  if (!conn) co_return;
   auto client = effects.csr_api(conn->endpoint, conn->credentials);
   std::optional<api::Csr> verdict;
   bool deleted = false;

@@ -93,6 +93,20 @@ class AgentTest : public ::testing::Test {
     return loaded && loaded->has_value() ? std::move(**loaded) : std::optional<rotation::InstalledPair>();
   }
 
+  // With `fault` set, watches of a CSR nobody approves yet end without a verdict: the agent
+  // must GET the CSR (at least `gets` times) and watch again, then install once it is
+  // approved and the fault is gone, all with the one CSR.
+  void looks_up_after_failing_watches(bool FakeFaults::*fault, int gets) {
+    server_.auto_approve_client = false;
+    server_.faults.*fault = true;
+    start();
+    ASSERT_TRUE(run_until([&] { return server_.requests("WATCH csr") >= 2 && server_.requests("GET csr") >= gets; }));
+    server_.faults.*fault = false;
+    server_.approve(server_.csrs().at(0).name, true);
+    ASSERT_TRUE(run_until([&] { return installs() == 1; }));
+    EXPECT_EQ(server_.csrs_created(), 1);
+  }
+
   TempDir tmp_;
   std::shared_ptr<VirtualClock> clock_ = std::make_shared<VirtualClock>();
   FakeCsrApiServer server_{*clock_};
@@ -173,25 +187,11 @@ TEST_F(AgentTest, FailedCsrsAreRateLimitedToo) {
 }
 
 TEST_F(AgentTest, WatchTooOldLeadsToAGetAndANewWatch) {
-  server_.auto_approve_client = false;
-  server_.faults.watch_too_old = true;
-  start();
-  ASSERT_TRUE(run_until([&] { return server_.requests("WATCH csr") >= 2 && server_.requests("GET csr") >= 2; }));
-  server_.faults.watch_too_old = false;
-  server_.approve(server_.csrs().at(0).name, true);
-  ASSERT_TRUE(run_until([&] { return installs() == 1; }));
-  EXPECT_EQ(server_.csrs_created(), 1);
+  looks_up_after_failing_watches(&FakeFaults::watch_too_old, 2);
 }
 
 TEST_F(AgentTest, SilentWatchIsDetectedAndTheCsrLookedUp) {
-  server_.auto_approve_client = false;
-  server_.faults.silent_watches = true;
-  start();
-  ASSERT_TRUE(run_until([&] { return server_.requests("WATCH csr") >= 2 && server_.requests("GET csr") >= 1; }));
-  server_.faults.silent_watches = false;
-  server_.approve(server_.csrs().at(0).name, true);
-  ASSERT_TRUE(run_until([&] { return installs() == 1; }));
-  EXPECT_EQ(server_.csrs_created(), 1);
+  looks_up_after_failing_watches(&FakeFaults::silent_watches, 1);
 }
 
 TEST_F(AgentTest, CertificateForTheWrongKeyIsRejectedAndRateLimited) {

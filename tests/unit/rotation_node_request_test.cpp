@@ -11,19 +11,18 @@ namespace kcd::rotation {
 namespace {
 
 using namespace std::chrono_literals;
-using testing::CertSpec;
-using testing::TestCa;
 
+// One CA and two keys for every test (key generation dominates the cost).
 struct World {
-  TestCa ca = TestCa::create_root("kubernetes");
+  NodeIdentity node{"worker-1", {"worker-1"}, {"10.0.0.5"}, KeyAlgorithm::EcdsaP256};
+  testing::TestCa ca = testing::TestCa::create_root("kubernetes");
   ossl::PKeyPtr key = generate_key(KeyAlgorithm::EcdsaP256);
   ossl::PKeyPtr other_key = generate_key(KeyAlgorithm::EcdsaP256);
-  NodeIdentity node{"worker-1", {"worker-1"}, {"10.0.0.5"}, KeyAlgorithm::EcdsaP256};
   SysTime now = std::chrono::floor<std::chrono::seconds>(std::chrono::system_clock::now());
 
   std::vector<ossl::X509Ptr> issued(CertKind kind, EVP_PKEY* for_key, const NodeIdentity& as) const {
     const auto request = request_for(kind, as);
-    CertSpec s;
+    testing::CertSpec s;
     s.subject = request.subject;
     s.dns_names = request.dns_names;
     s.ip_addresses = request.ip_addresses;
