@@ -1,8 +1,9 @@
 // The agent: runs one lifecycle state machine per certificate on the Asio loop and performs
-// each step it asks for (files through the store, requests through the API client).
+// each step it asks for (files through the store, requests and time through the effects it is given).
 #pragma once
 
 #include "config/settings.hpp"
+#include "daemon/agent_effects.hpp"
 #include "rotation/cert_kind.hpp"
 #include "rotation/lifecycle.hpp"
 #include "rotation/state.hpp"
@@ -18,18 +19,17 @@
 
 namespace kcd::daemon {
 
+struct AgentDriver;
+
 // Timings that tests and the demo shorten; production uses the defaults.
 struct Tuning {
   std::chrono::seconds watch_timeout{300};      // timeoutSeconds of each watch
   std::chrono::seconds watch_grace{30};         // silence beyond timeoutSeconds = a dead stream
   std::chrono::seconds request_timeout{30};
-  std::chrono::seconds max_sleep_chunk{60};     // wall-clock deadlines are re-checked this often
+  // Timers run on the steady clock while deadlines are on the wall clock (which jumps on
+  // suspend or an NTP step): sleeps are cut into pieces this long and the deadline re-checked.
+  std::chrono::seconds max_sleep_chunk{60};
   rotation::BackoffPolicy backoff;
-  // The wall clock; tests inject one that jumps. Timers still run on the steady clock, which
-  // is why sleeps are cut into max_sleep_chunk pieces and the deadline re-checked each time.
-  std::function<std::chrono::system_clock::time_point()> clock;
-  // Resolves a DNS name to addresses, for the serving-CSR approver pre-check (tests fake it).
-  std::function<std::vector<std::string>(const std::string&)> resolve;
 };
 
 // What the agent reports to its owner (CLI, systemd notifier, tests).
@@ -41,7 +41,7 @@ struct AgentEvents {
 
 class Agent {
  public:
-  Agent(boost::asio::io_context& io, config::Settings settings, Tuning tuning, AgentEvents events);
+  Agent(boost::asio::io_context& io, config::Settings settings, Tuning tuning, AgentEvents events, AgentEffects effects);
   ~Agent();
   Agent(const Agent&) = delete;
   Agent& operator=(const Agent&) = delete;
@@ -58,8 +58,7 @@ class Agent {
   const rotation::Lifecycle* lifecycle(rotation::CertKind kind) const;
 
  private:
-  struct Impl;
-  std::unique_ptr<Impl> impl_;
+  std::unique_ptr<AgentDriver> driver_;
 };
 
 }  // namespace kcd::daemon

@@ -1,4 +1,4 @@
-// Name resolution for the serving pre-check (the effect behind Tuning::resolve).
+// Name resolution for the serving pre-check (the effect behind AgentEffects::resolve).
 #pragma once
 
 #include <string>

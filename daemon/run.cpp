@@ -146,7 +146,7 @@ class Supervisor {
     ev.status = [this](CertKind, const std::string&) { publish_status(); };
     ev.condition = [this](CertKind, Condition) { evaluate_once(); };
     ev.serving_installed = [this](const std::filesystem::path& file) { kubelet_->serving_changed(settings_, file); };
-    agent_ = std::make_unique<Agent>(io_, settings_, options_.tuning, ev);
+    agent_ = std::make_unique<Agent>(io_, settings_, options_.tuning, ev, production_effects(io_, options_.tuning.request_timeout));
     kinds_ = managed_kinds(settings_);
     for (CertKind k : kinds_) {
       ++running_;

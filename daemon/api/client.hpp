@@ -3,6 +3,7 @@
 // client certificate, a deadline on every operation, Kubernetes errors as typed values.
 #pragma once
 
+#include "daemon/api/csr_api.hpp"
 #include "daemon/api/types.hpp"
 
 #include <boost/asio/awaitable.hpp>
@@ -13,12 +14,6 @@
 #include <string>
 
 namespace kcd::api {
-
-enum class WatchEnd {
-  ByHandler,     // the handler returned false
-  ServerClosed,  // the server ended the stream (timeoutSeconds, shutdown)
-  Silent,        // nothing arrived within the read deadline: a dead stream
-};
 
 struct Options {
   std::chrono::seconds connect_timeout{10};
@@ -32,24 +27,21 @@ struct Stats {
   int connections = 0;
 };
 
-class Client {
+class Client final : public CsrApi {
  public:
   Client(boost::asio::io_context& io, Endpoint endpoint, Credentials credentials, Options options = {});
   ~Client();
   Client(const Client&) = delete;
   Client& operator=(const Client&) = delete;
 
-  boost::asio::awaitable<Result<Csr>> create_csr(const CsrCreate& request);
-  boost::asio::awaitable<Result<Csr>> get_csr(const std::string& name);
-  // Watches one CSR (fieldSelector on its name) from `resource_version` ("" = current state
-  // first). on_event sees every event until it returns false. `read_deadline` is the longest
-  // silence tolerated between bytes.
+  boost::asio::awaitable<Result<Csr>> create_csr(const CsrCreate& request) override;
+  boost::asio::awaitable<Result<Csr>> get_csr(const std::string& name) override;
   boost::asio::awaitable<Result<WatchEnd>> watch_csr(const std::string& name, const std::string& resource_version,
                                                      std::chrono::seconds timeout_seconds,
                                                      std::chrono::seconds read_deadline,
-                                                     std::function<bool(const WatchEvent&)> on_event);
+                                                     std::function<bool(const WatchEvent&)> on_event) override;
   // Aborts every operation in flight (their sockets are closed); they return Cancelled.
-  void cancel();
+  void cancel() override;
   Stats stats() const;
 
  private:

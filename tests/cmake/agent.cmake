@@ -5,6 +5,11 @@ foreach(t agent_bootstrap_test agent_rotation_test agent_faults_test crash_test 
   target_compile_definitions(${t} PRIVATE KCD_BINARY="$<TARGET_FILE:kubelet-certd>")
   add_dependencies(${t} kubelet-certd)
 endforeach()
-kcd_add_test(agent_clock_test SOURCES ${CMAKE_CURRENT_LIST_DIR}/../integration/agent_clock_test.cpp
-             LIBS kcd_daemon kcd_devapi kcd_testsupport LABELS integration)
-target_compile_definitions(agent_clock_test PRIVATE KCD_BINARY="$<TARGET_FILE:kubelet-certd>")
+
+# kcd_fakes: in-process stand-ins for the agent's effects (the CSR API as devapi answers, a
+# virtual clock), and the agent's tests on them: no sockets, no sleeps.
+add_library(kcd_fakes STATIC ${CMAKE_CURRENT_LIST_DIR}/../fakes/fake_csr_api.cpp)
+target_include_directories(kcd_fakes PUBLIC ${PROJECT_SOURCE_DIR})
+target_link_libraries(kcd_fakes PUBLIC kcd_daemon kcd_testsupport)
+kcd_add_test(daemon_agent_test SOURCES ${CMAKE_CURRENT_LIST_DIR}/../unit/daemon_agent_test.cpp
+             LIBS kcd_fakes kcd_rotation_store)

@@ -10,3 +10,4 @@ kcd_add_test(rotation_certificate_test SOURCES ${_u}/rotation_certificate_test.c
 if(NOT TARGET rotation_validate_test)
   kcd_add_test(rotation_validate_test SOURCES ${_u}/rotation_validate_test.cpp LIBS kcd_rotation kcd_testsupport)
 endif()
+kcd_add_test(rotation_node_request_test SOURCES ${_u}/rotation_node_request_test.cpp LIBS kcd_rotation kcd_testsupport)

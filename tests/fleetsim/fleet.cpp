@@ -21,7 +21,7 @@ using rotation::Step;
 using namespace std::chrono_literals;
 
 rotation::LifecyclePolicy production_policy() {
-  // As Agent::Impl::slot(): window and csrCreateInterval from the settings, backoff from Tuning.
+  // As AgentDriver::run_of(): window and csrCreateInterval from the settings, backoff from Tuning.
   const config::Settings settings;
   rotation::LifecyclePolicy policy;
   policy.window = {settings.rotation_window_from, settings.rotation_window_to};
@@ -102,7 +102,7 @@ struct CsrObject {
   SysTime verdict_at;  // when the watch of its owner ends with a verdict: denial or certificate
 };
 
-// The driver's side of one lifecycle: what daemon/agent.cpp keeps in its Slot, plus the disk.
+// The driver's side of one lifecycle: what daemon/agent_driver.hpp keeps in its CertificateRun, plus the disk.
 struct Slot {
   Slot(rotation::Lifecycle m, int n, CertKind k) : machine(std::move(m)), node(n), kind(k) {}
   rotation::Lifecycle machine;
@@ -251,7 +251,7 @@ class Fleet {
     }
   }
 
-  // ---- the driver: one lifecycle's steps, as Agent::run and Agent::Impl::step ------------
+  // ---- the driver: one lifecycle's steps, as Agent::run and AgentDriver::step ------------
 
   void drive(Slot& s, SysTime now) {
     for (int guard = 0;; ++guard) {
@@ -318,7 +318,7 @@ class Fleet {
   const Slot& client_of(const Slot& s) const { return slots_[index_of(s) & ~1U]; }
   Slot& serving_of(const Slot& s) { return slots_[index_of(s) | 1U]; }
 
-  // Agent::Impl::connection(): the serving request goes out as the node, with a valid client
+  // AgentDriver::connection(): the serving request goes out as the node, with a valid client
   // certificate; the client request falls back to the bootstrap token (always valid here).
   bool no_connection(Slot& s, SysTime now) {
     if (s.kind != CertKind::Serving) return false;
@@ -363,7 +363,7 @@ class Fleet {
     return Answer::Served;
   }
 
-  // failure_from() in daemon/agent.cpp for the two errors modelled: a refused connection is a
+  // failure_from() in daemon/agent_credentials.cpp for the two errors modelled: a refused connection is a
   // retryable Network error without Retry-After; a 429 is retryable and carries Retry-After.
   rotation::Failure failure_for(Answer answer) const {
     if (answer == Answer::Refused) {

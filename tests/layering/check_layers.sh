@@ -44,7 +44,7 @@ rm -f /tmp/kcd-layers.$$
 
 # The pure units: no file, process, socket or event-loop header, and nothing of the store.
 PURE="rotation/backoff rotation/certificate rotation/csr rotation/csr_name rotation/deadline rotation/key
-      rotation/lifecycle rotation/serving_policy rotation/state rotation/validate rotation/cert_kind
+      rotation/lifecycle rotation/node_request rotation/serving_policy rotation/state rotation/validate rotation/cert_kind
       kubelet/version kubelet/key_rules kubelet/kubelet_config kubelet/yaml_edit kubelet/diff kubelet/change_state
       base/expected base/base64 base/rfc3339 base/duration base/suggest"
 IO='<fstream>|<unistd.h>|<fcntl.h>|<netdb.h>|<spawn.h>|<sys/socket.h>|<sys/stat.h>|<poll.h>|<boost/asio|"base/files.hpp"|"rotation/store/|"daemon/|"systemd/'

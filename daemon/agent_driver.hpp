@@ -1,0 +1,89 @@
+// Inside the agent: what it keeps per certificate and the code that performs each step of
+// the lifecycle. Shared by agent.cpp (the run loop, state file, reports) and the files named for
+// their concern: agent_credentials (endpoint, credentials, kubeconfig), agent_steps (inspect,
+// sleep, key, submit, lookup, discard), agent_watch (awaiting a verdict), agent_install.
+#pragma once
+
+#include "daemon/agent.hpp"
+#include "daemon/api/csr_api.hpp"
+#include "rotation/node_request.hpp"
+#include "rotation/store/store.hpp"
+
+#include <boost/asio/steady_timer.hpp>
+
+#include <memory>
+#include <optional>
+#include <string>
+
+namespace kcd::daemon {
+
+// The API server and cluster CA, and how we authenticate, for one step.
+struct Connection {
+  api::Endpoint endpoint;
+  api::Credentials credentials;
+  std::string auth_description;   // "bootstrap token", "client certificate <path>"
+  bool as_node = false;           // authenticated with the node's own certificate
+};
+
+// A Kubernetes error as the lifecycle sees it: retryable or not, and whether the credential was refused.
+rotation::Failure failure_from(const api::ApiError& e, bool as_node);
+// A CSR's condition as the lifecycle sees it.
+rotation::CsrView view_of(const api::Csr& csr);
+
+// One certificate's lifecycle and what its steps have in hand.
+struct CertificateRun {
+  rotation::CertKind kind;
+  rotation::Store store;
+  rotation::Lifecycle machine;
+  ossl::PKeyPtr pending_key;
+  std::optional<api::Csr> issued;                  // the CSR whose certificate awaits Install
+  boost::asio::steady_timer* sleeper = nullptr;    // the timer run() is waiting on, if any
+  api::CsrApi* active_request = nullptr;           // the API the request in flight uses, if any
+  bool renew_requested = false;
+  bool nudged = false;                             // what a backoff waits for has changed: re-check now
+  std::string last_status;
+};
+
+// Performs the steps of every certificate's lifecycle with the effects it was given.
+struct AgentDriver {
+  AgentDriver(boost::asio::io_context& io_context, config::Settings s, Tuning t, AgentEvents e, AgentEffects fx);
+
+  SysTime now() const { return effects.clock->now(); }
+
+  CertificateRun& run_of(rotation::CertKind kind);
+  void load_state_once();
+  void persist(CertificateRun& s);
+  void report(CertificateRun& s);
+
+  // ---- endpoint and credentials (agent_credentials.cpp)
+  std::optional<config::Kubeconfig> try_kubeconfig(const std::filesystem::path& path, std::string* error) const;
+  // Server and CA: from the kubelet kubeconfig once it exists, else the bootstrap kubeconfig.
+  Expected<Connection, std::string> connection(CertificateRun& s) const;
+  // The connection, or nullopt once the lifecycle was told why there is none (a retryable failure).
+  std::optional<Connection> connection_or_failed(CertificateRun& s);
+  bool kubeconfig_stale(CertificateRun& s, const Connection& conn) const;
+  Expected<void, std::string> write_kubeconfig(CertificateRun& s, const Connection& conn);
+
+  // ---- steps (agent_steps.cpp, agent_watch.cpp, agent_install.cpp)
+  boost::asio::awaitable<void> step(CertificateRun& s, const rotation::Step& st);
+  rotation::Inspection inspect(CertificateRun& s);
+  boost::asio::awaitable<void> sleep_until(CertificateRun& s, SysTime at);
+  void ensure_pending_key(CertificateRun& s);
+  boost::asio::awaitable<void> await_csr(CertificateRun& s, const rotation::Step& st);
+  void install(CertificateRun& s, const rotation::Step& st);
+
+  boost::asio::io_context& io;
+  config::Settings settings;
+  rotation::NodeIdentity node;
+  Tuning tuning;
+  AgentEvents events;
+  AgentEffects effects;
+  std::function<double()> uniform01;
+  bool stop_requested = false;
+  std::unique_ptr<CertificateRun> runs[2];
+  rotation::State state;
+  rotation::State saved_state;
+  bool state_loaded = false;
+};
+
+}  // namespace kcd::daemon

@@ -1,0 +1,47 @@
+#include "daemon/agent_effects.hpp"
+
+#include "base/files.hpp"
+#include "daemon/api/client.hpp"
+#include "daemon/resolve.hpp"
+
+namespace kcd::daemon {
+
+namespace fs = std::filesystem;
+
+Expected<std::optional<config::Kubeconfig>, std::string> KubeconfigFiles::load(const fs::path& path) const {
+  std::error_code ec;
+  if (!fs::exists(path, ec)) return std::optional<config::Kubeconfig>();
+  auto kc = config::load_kubeconfig(path);
+  if (!kc) return Unexpected(kc.error().format());
+  return std::optional<config::Kubeconfig>(std::move(*kc));
+}
+
+Expected<void, std::string> KubeconfigFiles::write(const fs::path& path, const std::string& text) {
+  try {
+    kcd::ensure_directory(path.parent_path(), 0755);
+    kcd::write_file_atomic(path, text, 0600);
+  } catch (const std::exception& e) {
+    return Unexpected(std::string(e.what()));
+  }
+  return {};
+}
+
+std::chrono::steady_clock::duration SystemClock::pass(std::chrono::system_clock::duration span) {
+  // One millisecond more, so the wall clock has reached the deadline when the timer fires.
+  return std::chrono::duration_cast<std::chrono::steady_clock::duration>(span) + std::chrono::milliseconds(1);
+}
+
+AgentEffects production_effects(boost::asio::io_context& io, std::chrono::seconds request_timeout) {
+  AgentEffects effects;
+  effects.csr_api = [&io, request_timeout](const api::Endpoint& endpoint, const api::Credentials& credentials) {
+    api::Options options;
+    options.request_timeout = request_timeout;
+    return std::unique_ptr<api::CsrApi>(std::make_unique<api::Client>(io, endpoint, credentials, options));
+  };
+  effects.kubeconfigs = std::make_shared<KubeconfigFiles>();
+  effects.clock = std::make_shared<SystemClock>();
+  effects.resolve = resolve_host;
+  return effects;
+}
+
+}  // namespace kcd::daemon

@@ -1,0 +1,71 @@
+// The effects the agent is given instead of building them: the CSR API, the kubeconfig files,
+// the clock and name resolution (client-go's certificate manager Config{ClientsetFn, now} is
+// the model). run() passes the real ones; tests pass fakes and a virtual clock.
+#pragma once
+
+#include "base/expected.hpp"
+#include "config/kubeconfig.hpp"
+#include "daemon/api/csr_api.hpp"
+
+#include <boost/asio/io_context.hpp>
+
+#include <chrono>
+#include <filesystem>
+#include <functional>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+namespace kcd::daemon {
+
+using SysTime = std::chrono::system_clock::time_point;
+
+// Where the agent reads the kubelet's and the bootstrap kubeconfig, and writes the kubelet's.
+class KubeconfigSource {
+ public:
+  virtual ~KubeconfigSource() = default;
+  // nullopt when there is none at `path`; an error (one line, with its position) when unusable.
+  virtual Expected<std::optional<config::Kubeconfig>, std::string> load(const std::filesystem::path& path) const = 0;
+  // Replaces the kubeconfig at `path` with `text` in one step (mode 0600).
+  virtual Expected<void, std::string> write(const std::filesystem::path& path, const std::string& text) = 0;
+};
+
+// The kubeconfig files on disk.
+class KubeconfigFiles final : public KubeconfigSource {
+ public:
+  Expected<std::optional<config::Kubeconfig>, std::string> load(const std::filesystem::path& path) const override;
+  Expected<void, std::string> write(const std::filesystem::path& path, const std::string& text) override;
+};
+
+// The wall clock the agent's deadlines are set in, and how its sleeps pass.
+class Clock {
+ public:
+  virtual ~Clock() = default;
+  virtual SysTime now() const = 0;
+  // How long the agent's steady timer must wait for `span` of this clock to pass. A virtual
+  // clock moves itself forward and answers zero, so a test never sleeps.
+  virtual std::chrono::steady_clock::duration pass(std::chrono::system_clock::duration span) = 0;
+};
+
+class SystemClock final : public Clock {
+ public:
+  SysTime now() const override { return std::chrono::system_clock::now(); }
+  std::chrono::steady_clock::duration pass(std::chrono::system_clock::duration span) override;
+};
+
+// The addresses a DNS name resolves to (the serving-CSR approver pre-check).
+using Resolver = std::function<std::vector<std::string>(const std::string& name)>;
+
+struct AgentEffects {
+  api::CsrApiFactory csr_api;
+  std::shared_ptr<KubeconfigSource> kubeconfigs;
+  std::shared_ptr<Clock> clock;
+  Resolver resolve;
+};
+
+// The real effects: api::Client on `io` (each request bounded by `request_timeout`), the
+// kubeconfig files, the system clock and getaddrinfo.
+AgentEffects production_effects(boost::asio::io_context& io, std::chrono::seconds request_timeout);
+
+}  // namespace kcd::daemon

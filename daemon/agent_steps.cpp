@@ -1,0 +1,272 @@
+#include "daemon/agent_driver.hpp"
+
+#include "base/files.hpp"
+#include "rotation/csr.hpp"
+#include "rotation/csr_name.hpp"
+#include "rotation/key.hpp"
+#include "rotation/serving_policy.hpp"
+#include "systemd/log.hpp"
+
+#include <boost/asio/redirect_error.hpp>
+#include <boost/asio/use_awaitable.hpp>
+
+namespace kcd::daemon {
+
+namespace asio = boost::asio;
+namespace fs = std::filesystem;
+using rotation::CertKind;
+using rotation::Step;
+using SysClock = std::chrono::system_clock;
+
+rotation::CsrView view_of(const api::Csr& csr) {
+  rotation::CsrView v;
+  v.resource_version = csr.resource_version;
+  if (const api::CsrCondition* c = csr.terminal_condition()) {
+    v.condition = c->type == "Denied" ? rotation::CsrView::Condition::Denied : rotation::CsrView::Condition::Failed;
+    v.reason = c->reason;
+    v.message = c->message;
+  } else if (csr.issued()) {
+    v.condition = rotation::CsrView::Condition::Issued;
+  } else if (csr.approved()) {
+    v.condition = rotation::CsrView::Condition::Approved;
+  } else {
+    v.condition = rotation::CsrView::Condition::Pending;
+  }
+  return v;
+}
+
+asio::awaitable<void> AgentDriver::step(CertificateRun& s, const Step& st) {
+  const auto kind_name = to_string(s.kind);
+  switch (st.kind) {
+    case Step::Kind::Inspect: {
+      s.machine.inspected(inspect(s), now());
+      if (s.machine.phase() == rotation::Phase::Idle && s.machine.current()) {
+        const auto& info = *s.machine.current();
+        log::info("certificate valid", {{"cert", kind_name}, {"path", s.store.current_path()}, {"not_after", info.not_after},
+                                        {"rotation_deadline", *s.machine.persistent().deadline}});
+      }
+      break;
+    }
+    case Step::Kind::WriteKubeconfig: {
+      auto conn = connection_or_failed(s);
+      if (!conn) break;
+      if (auto written = write_kubeconfig(s, *conn); written) {
+        s.machine.kubeconfig_written();
+      } else {
+        s.machine.failed(rotation::Failure{written.error(), true, false, std::nullopt}, now());
+      }
+      break;
+    }
+    case Step::Kind::Sleep: {
+      if (st.at > now()) {
+        if (s.machine.phase() == rotation::Phase::Backoff) {
+          log::info("retrying later", {{"cert", kind_name},
+                                       {"retry_in", std::chrono::duration_cast<std::chrono::milliseconds>(st.at - now())},
+                                       {"error", s.machine.persistent().last_error}});
+        }
+        co_await sleep_until(s, st.at);
+      }
+      if (s.renew_requested) {
+        s.renew_requested = false;
+        s.machine.renew_requested(now());
+      }
+      s.machine.woke(now());
+      break;
+    }
+    case Step::Kind::GenerateKey: {
+      if (s.kind == CertKind::Serving && settings.serving_ips.empty()) {
+        s.machine.failed(rotation::Failure{"servingIPs is empty (the host has no non-loopback address): the kubelet and "
+                                           "every approver need at least one IP SAN; set servingIPs or --serving=false",
+                                           false, false, std::nullopt},
+                         now());
+        break;
+      }
+      try {
+        auto key = rotation::generate_key(settings.key_algorithm);
+        s.store.save_pending_key(key.get());
+        kcd::crash_point("key-written");
+        rotation::PendingCsr p;
+        p.name = rotation::csr_name(key.get(), rotation::request_for(s.kind, node), rotation::usages_for(s.kind));
+        p.key_sha256 = rotation::public_key_fingerprint(key.get());
+        s.pending_key = std::move(key);
+        log::info("key generated", {{"cert", kind_name}, {"algorithm", to_string(settings.key_algorithm)},
+                                    {"path", s.store.pending_key_path()}, {"reason", st.reason}});
+        if (s.kind == CertKind::Serving) {
+          // Said before filing: a strict approver (postfinance/kubelet-csr-approver) would deny these.
+          for (const auto& problem : rotation::check_serving_request(settings.node_name, rotation::request_for(s.kind, node),
+                                                                     settings.serving_expiration_seconds, effects.resolve)) {
+            log::warn("serving request breaks an approver rule", {{"cert", kind_name}, {"csr", p.name}, {"rule", problem}});
+          }
+        }
+        s.machine.key_ready(p);
+      } catch (const std::exception& e) {
+        s.machine.failed(rotation::Failure{e.what(), true, false, std::nullopt}, now());
+      }
+      break;
+    }
+    case Step::Kind::Submit: {
+      ensure_pending_key(s);
+      auto conn = connection_or_failed(s);
+      if (!conn) break;
+      api::CsrCreate req;
+      req.name = st.csr;
+      req.request_pem = rotation::build_csr_pem(s.pending_key.get(), rotation::request_for(s.kind, node));
+      req.signer_name = std::string(rotation::signer_name(s.kind));
+      req.usages = rotation::usages_for(s.kind);
+      req.expiration_seconds =
+          s.kind == CertKind::Client ? settings.client_expiration_seconds : settings.serving_expiration_seconds;
+      auto client = effects.csr_api(conn->endpoint, conn->credentials);
+      s.active_request = client.get();
+      auto result = co_await client->create_csr(req);
+      s.active_request = nullptr;
+      if (stop_requested) break;
+      if (result) {
+        kcd::crash_point("csr-filed");
+        log::info("csr filed", {{"cert", kind_name}, {"csr", st.csr}, {"signer", req.signer_name}, {"auth", conn->auth_description}});
+        if (result->issued()) s.issued = *result;
+        s.machine.submitted(view_of(*result), now());
+      } else if (result.error().kind == api::ErrorKind::AlreadyExists) {
+        log::info("csr exists, resuming", {{"cert", kind_name}, {"csr", st.csr}});
+        s.machine.already_exists();
+      } else {
+        log::warn("csr not filed", {{"cert", kind_name}, {"csr", st.csr}, {"error", result.error().describe()}});
+        s.machine.failed(failure_from(result.error(), conn->as_node), now());
+      }
+      break;
+    }
+    case Step::Kind::Lookup: {
+      ensure_pending_key(s);
+      auto conn = connection_or_failed(s);
+      if (!conn) break;
+      auto client = effects.csr_api(conn->endpoint, conn->credentials);
+      s.active_request = client.get();
+      auto result = co_await client->get_csr(st.csr);
+      s.active_request = nullptr;
+      if (stop_requested) break;
+      if (!result) {
+        if (result.error().kind == api::ErrorKind::NotFound) {
+          log::warn("csr gone", {{"cert", kind_name}, {"csr", st.csr}});
+          s.machine.gone(now());
+        } else {
+          s.machine.failed(failure_from(result.error(), conn->as_node), now());
+        }
+        break;
+      }
+      if (std::string why = rotation::not_ours(s.kind, node, s.pending_key.get(), {result->request_pem, result->signer_name, result->usages});
+          !why.empty()) {
+        log::error("csr is not ours", {{"cert", kind_name}, {"csr", st.csr}, {"reason", why}});
+        s.machine.rejected("a CSR named " + st.csr + " exists but " + why, now());
+        break;
+      }
+      if (result->issued()) s.issued = *result;
+      s.machine.observed(view_of(*result), now());
+      break;
+    }
+    case Step::Kind::Await:
+      co_await await_csr(s, st);
+      break;
+    case Step::Kind::Install:
+      install(s, st);
+      break;
+    case Step::Kind::DiscardPending: {
+      try {
+        s.store.discard_pending_key();
+        s.pending_key.reset();
+        s.machine.discarded();
+        log::info("pending key discarded", {{"cert", kind_name}, {"csr", st.csr},
+                                            {"next_csr_not_before", s.machine.persistent().next_csr_not_before.value_or(now())}});
+      } catch (const std::exception& e) {
+        s.machine.failed(rotation::Failure{e.what(), true, false, std::nullopt}, now());
+      }
+      break;
+    }
+  }
+}
+
+rotation::Inspection AgentDriver::inspect(CertificateRun& s) {
+  load_state_once();
+  rotation::Inspection ins;
+  ins.persisted = state.of(s.kind);
+  ins.persisted.pending.reset();
+  const auto t = now();
+
+  auto conn = connection(s);
+  std::vector<ossl::X509Ptr> anchors;
+  if (conn) {
+    auto parsed = rotation::parse_certificates_pem(conn->endpoint.ca_pem, "cluster CA");
+    if (parsed) anchors = std::move(*parsed);
+  }
+
+  auto current = s.store.load_current();
+  if (!current) {
+    ins.renew_reason = "current certificate unusable: " + current.error();
+    log::warn("current certificate unusable", {{"cert", to_string(s.kind)}, {"path", s.store.current_path()}, {"error", current.error()}});
+  } else if (!current->has_value()) {
+    ins.renew_reason = "no certificate";
+  } else {
+    const rotation::InstalledPair& pair = **current;
+    if (t < pair.info.not_after) ins.current = pair.info;
+    ins.renew_reason = rotation::assess(s.kind, node, pair.chain, pair.key.get(), pair.info.not_after, anchors, t);
+    if (!ins.renew_reason.empty()) {
+      log::info("current certificate must be replaced", {{"cert", to_string(s.kind)}, {"path", pair.file}, {"reason", ins.renew_reason}});
+    }
+  }
+
+  auto pending = s.store.load_pending_key();
+  s.pending_key.reset();
+  if (!pending) {
+    log::warn("pending key unusable, discarding it", {{"cert", to_string(s.kind)}, {"path", s.store.pending_key_path()}, {"error", pending.error()}});
+    s.store.discard_pending_key();
+  } else if (pending->has_value()) {
+    s.pending_key = std::move(**pending);
+    bool leftover = false;
+    if (current && current->has_value() && rotation::same_public_key((**current).key.get(), s.pending_key.get())) {
+      // Installed, but we stopped before removing the pending copy.
+      leftover = true;
+    }
+    if (leftover) {
+      s.store.discard_pending_key();
+      s.pending_key.reset();
+    } else {
+      rotation::PendingCsr p;
+      p.name = rotation::csr_name(s.pending_key.get(), rotation::request_for(s.kind, node), rotation::usages_for(s.kind));
+      p.key_sha256 = rotation::public_key_fingerprint(s.pending_key.get());
+      const auto& persisted = state.of(s.kind).pending;
+      if (persisted && persisted->name == p.name && persisted->key_sha256 == p.key_sha256) {
+        p.filed = persisted->filed;
+        p.filed_at = persisted->filed_at;
+      }
+      ins.pending = p;
+    }
+  }
+
+  if (s.kind == CertKind::Client && ins.current && ins.renew_reason.empty() && conn) {
+    ins.kubeconfig_stale = kubeconfig_stale(s, *conn);
+  }
+  return ins;
+}
+
+asio::awaitable<void> AgentDriver::sleep_until(CertificateRun& s, SysTime at) {
+  asio::steady_timer timer(io);
+  s.sleeper = &timer;
+  while (!stop_requested && !s.renew_requested && !s.nudged) {
+    auto t = now();
+    if (t >= at) break;
+    // Wall-clock deadlines: wake at least every max_sleep_chunk to notice clock jumps and
+    // suspend, which a steady timer alone would not.
+    auto wait = std::min<SysClock::duration>(at - t, tuning.max_sleep_chunk);
+    timer.expires_after(effects.clock->pass(wait));
+    boost::system::error_code ec;
+    co_await timer.async_wait(asio::redirect_error(asio::use_awaitable, ec));
+  }
+  s.sleeper = nullptr;
+  s.nudged = false;
+}
+
+void AgentDriver::ensure_pending_key(CertificateRun& s) {
+  if (s.pending_key) return;
+  auto loaded = s.store.load_pending_key();
+  if (loaded && loaded->has_value()) s.pending_key = std::move(**loaded);
+}
+
+}  // namespace kcd::daemon

@@ -1,0 +1,43 @@
+// The CSR operations the agent needs from the API server (create, get, watch), as an interface:
+// api::Client implements it over HTTPS, tests implement it in process.
+#pragma once
+
+#include "daemon/api/types.hpp"
+
+#include <boost/asio/awaitable.hpp>
+
+#include <chrono>
+#include <functional>
+#include <memory>
+#include <string>
+
+namespace kcd::api {
+
+enum class WatchEnd {
+  ByHandler,     // the handler returned false
+  ServerClosed,  // the server ended the stream (timeoutSeconds, shutdown)
+  Silent,        // nothing arrived within the read deadline: a dead stream
+};
+
+class CsrApi {
+ public:
+  virtual ~CsrApi() = default;
+
+  virtual boost::asio::awaitable<Result<Csr>> create_csr(const CsrCreate& request) = 0;
+  virtual boost::asio::awaitable<Result<Csr>> get_csr(const std::string& name) = 0;
+  // Watches one CSR (fieldSelector on its name) from `resource_version` ("" = current state
+  // first). on_event sees every event until it returns false. `read_deadline` is the longest
+  // silence tolerated between bytes.
+  virtual boost::asio::awaitable<Result<WatchEnd>> watch_csr(const std::string& name, const std::string& resource_version,
+                                                             std::chrono::seconds timeout_seconds,
+                                                             std::chrono::seconds read_deadline,
+                                                             std::function<bool(const WatchEvent&)> on_event) = 0;
+  // Aborts every operation in flight; they return Cancelled.
+  virtual void cancel() = 0;
+};
+
+// Opens the CSR API at `endpoint` with `credentials` (client-go's ClientsetFn). The agent asks
+// for every request, because the credential changes (bootstrap token -> node certificate).
+using CsrApiFactory = std::function<std::unique_ptr<CsrApi>(const Endpoint& endpoint, const Credentials& credentials)>;
+
+}  // namespace kcd::api

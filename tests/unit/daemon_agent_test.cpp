@@ -1,0 +1,298 @@
+// The agent in process, on the fake CSR API and a virtual clock: every scenario runs the event
+// loop handler by handler until what it waits for is true, so nothing sleeps and hours of
+// deadlines, backoffs and watch timeouts pass in milliseconds.
+#include "base/base64.hpp"
+#include "daemon/agent.hpp"
+#include "rotation/store/store.hpp"
+#include "systemd/log.hpp"
+#include "tests/fakes/fake_csr_api.hpp"
+#include "tests/support/subprocess.hpp"
+
+#include <boost/asio/co_spawn.hpp>
+
+#include <gtest/gtest.h>
+
+#include <fstream>
+
+namespace kcd::testing {
+namespace {
+
+namespace fs = std::filesystem;
+using namespace std::chrono_literals;
+using rotation::CertKind;
+
+class AgentTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    log::init(log::Target::Console, "error");
+    settings_.node_name = "worker-1";
+    settings_.serving = false;
+    settings_.cert_dir = tmp_ / "pki";
+    settings_.kubeconfig = tmp_ / "kubelet.conf";
+    settings_.bootstrap_kubeconfig = tmp_ / "bootstrap-kubelet.conf";
+    settings_.serving_ips = {"10.0.0.5"};
+    settings_.serving_dns_names = {"worker-1"};
+    write_bootstrap_kubeconfig();
+  }
+
+  void TearDown() override {
+    if (agent_) stop();
+  }
+
+  void write_bootstrap_kubeconfig() {
+    std::ofstream(settings_.bootstrap_kubeconfig)
+        << "apiVersion: v1\nkind: Config\nclusters:\n- cluster:\n    certificate-authority-data: "
+        << base64_encode(server_.ca_pem()) << "\n    server: https://127.0.0.1:6443\n  name: fake\ncontexts:\n"
+        << "- context:\n    cluster: fake\n    user: bootstrap\n  name: bootstrap@fake\ncurrent-context: bootstrap@fake\n"
+        << "users:\n- name: bootstrap\n  user:\n    token: " << server_.bootstrap_token() << "\n";
+  }
+
+  // A daemon start: a new agent on the files the previous one left.
+  void start(std::vector<CertKind> kinds = {CertKind::Client}) {
+    daemon::AgentEffects effects;
+    effects.csr_api = server_.factory();
+    effects.kubeconfigs = std::make_shared<daemon::KubeconfigFiles>();
+    effects.clock = clock_;
+    effects.resolve = [](const std::string&) { return std::vector<std::string>{"10.0.0.5"}; };
+    agent_ = std::make_unique<daemon::Agent>(io_, settings_, tuning_, daemon::AgentEvents{}, std::move(effects));
+    for (CertKind kind : kinds) {
+      ++running_;
+      boost::asio::co_spawn(io_, agent_->run(kind), [this](std::exception_ptr e) {
+        --running_;
+        if (e) std::rethrow_exception(e);
+      });
+    }
+  }
+
+  // Runs the loop one handler at a time until `done` holds (false when it never does).
+  bool run_until(const std::function<bool()>& done, int max_handlers = 20000) {
+    for (int i = 0; i < max_handlers; ++i) {
+      if (done()) return true;
+      if (io_.poll_one() == 0) {
+        if (io_.stopped()) io_.restart();
+        if (io_.run_one_for(50ms) == 0) return done();
+      }
+    }
+    return done();
+  }
+
+  // A daemon stop: the agent ends its runs, as on SIGTERM.
+  void stop() {
+    agent_->stop();
+    EXPECT_TRUE(run_until([this] { return running_ == 0; }));
+    agent_.reset();
+  }
+
+  const rotation::Lifecycle& machine(CertKind kind = CertKind::Client) const { return *agent_->lifecycle(kind); }
+  int installs(CertKind kind = CertKind::Client) const {
+    const auto* m = agent_->lifecycle(kind);
+    return m ? m->installs() : 0;
+  }
+  std::optional<rotation::InstalledPair> current(CertKind kind = CertKind::Client) const {
+    auto loaded = rotation::Store(settings_.cert_dir, kind).load_current();
+    return loaded && loaded->has_value() ? std::move(**loaded) : std::optional<rotation::InstalledPair>();
+  }
+
+  // With `fault` set, watches of a CSR nobody approves yet end without a verdict: the agent
+  // must GET the CSR (at least `gets` times) and watch again, then install once it is
+  // approved and the fault is gone, all with the one CSR.
+  void looks_up_after_failing_watches(bool FakeFaults::*fault, int gets) {
+    server_.auto_approve_client = false;
+    server_.faults.*fault = true;
+    start();
+    ASSERT_TRUE(run_until([&] { return server_.requests("WATCH csr") >= 2 && server_.requests("GET csr") >= gets; }));
+    server_.faults.*fault = false;
+    server_.approve(server_.csrs().at(0).name, true);
+    ASSERT_TRUE(run_until([&] { return installs() == 1; }));
+    EXPECT_EQ(server_.csrs_created(), 1);
+  }
+
+  TempDir tmp_;
+  std::shared_ptr<VirtualClock> clock_ = std::make_shared<VirtualClock>();
+  FakeCsrApiServer server_{*clock_};
+  config::Settings settings_;
+  daemon::Tuning tuning_;
+  boost::asio::io_context io_;
+  std::unique_ptr<daemon::Agent> agent_;
+  int running_ = 0;
+};
+
+TEST_F(AgentTest, BootstrapsFromTheBootstrapKubeconfigToAnInstalledCertificate) {
+  start();
+  ASSERT_TRUE(run_until([&] { return installs() == 1; }));
+  auto pair = current();
+  ASSERT_TRUE(pair.has_value());
+  EXPECT_EQ(pair->info.common_name, "system:node:worker-1");
+  EXPECT_TRUE(fs::exists(settings_.kubeconfig));
+  EXPECT_EQ(server_.csrs_created(), 1);
+  const auto csrs = server_.csrs();
+  ASSERT_EQ(csrs.size(), 1u);
+  EXPECT_EQ(csrs[0].username, "system:bootstrap:abcdef");
+  EXPECT_EQ(csrs[0].signer_name, "kubernetes.io/kube-apiserver-client-kubelet");
+  EXPECT_EQ(machine().phase(), rotation::Phase::Idle);
+}
+
+TEST_F(AgentTest, ValidCertificateMeansNoRequestAtAllAfterARestart) {
+  start();
+  ASSERT_TRUE(run_until([&] { return installs() == 1; }));
+  stop();
+  const int posts = server_.requests("POST csr");
+  start();
+  ASSERT_TRUE(run_until([&] {
+    const auto* m = agent_->lifecycle(CertKind::Client);  // none before the run starts
+    return m != nullptr && m->phase() == rotation::Phase::Idle;
+  }));
+  EXPECT_EQ(server_.requests("POST csr"), posts);
+  EXPECT_EQ(server_.csrs_created(), 1);
+}
+
+TEST_F(AgentTest, RestartWhilePendingReusesTheSameCsr) {
+  server_.auto_approve_client = false;
+  start();
+  ASSERT_TRUE(run_until([&] { return server_.requests("WATCH csr") >= 2; }));  // the watch was renewed
+  stop();
+  const int gets = server_.requests("GET csr");
+  start();
+  // The same key, so the same name: the agent looks the CSR up (or POSTs and gets 409) and
+  // watches it again; it never files a second one.
+  ASSERT_TRUE(run_until([&] { return server_.requests("GET csr") > gets && server_.requests("WATCH csr") >= 3; }));
+  EXPECT_EQ(server_.csrs_created(), 1);
+  server_.approve(server_.csrs().at(0).name, true);
+  ASSERT_TRUE(run_until([&] { return installs() == 1; }));
+  EXPECT_EQ(server_.csrs_created(), 1);
+}
+
+TEST_F(AgentTest, DenialsAreRateLimitedByTheCsrCreateInterval) {
+  settings_.csr_create_interval = 1h;
+  server_.faults.deny_all = true;
+  start();
+  ASSERT_TRUE(run_until([&] { return server_.csrs_created() == 3; }));
+  const auto& at = server_.created_at();
+  EXPECT_GE(at[1] - at[0], 1h);
+  EXPECT_GE(at[2] - at[1], 1h);
+  EXPECT_FALSE(current().has_value());
+  std::set<std::string> keys;
+  for (const auto& csr : server_.csrs()) keys.insert(csr.name);  // the name is derived from the key
+  EXPECT_EQ(keys.size(), 3u) << "a new key for every CSR";
+  EXPECT_GE(machine().outcomes().at("denied"), 2);
+}
+
+TEST_F(AgentTest, FailedCsrsAreRateLimitedToo) {
+  server_.faults.fail_all = true;
+  start();
+  ASSERT_TRUE(run_until([&] { return server_.csrs_created() == 2; }));
+  EXPECT_GE(server_.created_at()[1] - server_.created_at()[0], settings_.csr_create_interval);
+  EXPECT_GE(machine().outcomes().at("failed"), 1);
+  EXPECT_FALSE(current().has_value());
+}
+
+TEST_F(AgentTest, WatchTooOldLeadsToAGetAndANewWatch) {
+  looks_up_after_failing_watches(&FakeFaults::watch_too_old, 2);
+}
+
+TEST_F(AgentTest, SilentWatchIsDetectedAndTheCsrLookedUp) {
+  looks_up_after_failing_watches(&FakeFaults::silent_watches, 1);
+}
+
+TEST_F(AgentTest, CertificateForTheWrongKeyIsRejectedAndRateLimited) {
+  server_.faults.wrong_key_certificate = true;
+  start();
+  ASSERT_TRUE(run_until([&] { return server_.csrs_created() == 2; }));
+  EXPECT_GE(server_.created_at()[1] - server_.created_at()[0], settings_.csr_create_interval);
+  EXPECT_FALSE(current().has_value());
+  EXPECT_FALSE(fs::exists(settings_.kubeconfig));
+  EXPECT_EQ(installs(), 0);
+  server_.faults.wrong_key_certificate = false;
+  ASSERT_TRUE(run_until([&] { return installs() == 1; }));
+}
+
+TEST_F(AgentTest, TooManyRequestsHonoursRetryAfter) {
+  tuning_.backoff.initial = 100ms;
+  tuning_.backoff.cap = 500ms;
+  server_.faults.throttle_next = 2;
+  server_.faults.retry_after_seconds = 7;
+  const auto t0 = clock_->now();
+  start();
+  ASSERT_TRUE(run_until([&] { return installs() == 1; }));
+  // Two 429s with Retry-After: 7 each, although the backoff cap is 500 ms.
+  EXPECT_GE(server_.created_at().at(0) - t0, 14s);
+  EXPECT_EQ(server_.csrs_created(), 1);
+}
+
+TEST_F(AgentTest, ServerErrorsAreRetried) {
+  tuning_.backoff.initial = 100ms;
+  server_.faults.fail_next_with_5xx = 3;
+  start();
+  ASSERT_TRUE(run_until([&] { return installs() == 1; }));
+  EXPECT_EQ(server_.csrs_created(), 1);
+}
+
+TEST_F(AgentTest, RenewalFallsBackToTheBootstrapKubeconfigWhenTheNodeIsRefused) {
+  start();
+  ASSERT_TRUE(run_until([&] { return installs() == 1; }));
+  const auto first = current()->info.sha256_fingerprint;
+  server_.faults.reject_client_certs = true;  // the node's certificate gets 401
+  agent_->renew(CertKind::Client);
+  ASSERT_TRUE(run_until([&] { return installs() == 2; }));
+  EXPECT_NE(current()->info.sha256_fingerprint, first);
+  const auto csrs = server_.csrs();
+  ASSERT_EQ(csrs.size(), 2u);
+  for (const auto& csr : csrs) EXPECT_EQ(csr.username, "system:bootstrap:abcdef") << csr.name;
+}
+
+TEST_F(AgentTest, RenewalAsTheNodeUsesTheClientCertificate) {
+  start();
+  ASSERT_TRUE(run_until([&] { return installs() == 1; }));
+  agent_->renew(CertKind::Client);
+  ASSERT_TRUE(run_until([&] { return installs() == 2; }));
+  std::set<std::string> users;
+  for (const auto& csr : server_.csrs()) users.insert(csr.username);
+  EXPECT_EQ(users, (std::set<std::string>{"system:bootstrap:abcdef", "system:node:worker-1"}));
+}
+
+TEST_F(AgentTest, ClockJumpPastTheDeadlineRotatesWithinASleepChunk) {
+  server_.signing_duration = 1h;  // 65 minutes with the 5-minute backdating; rotation after 45-58
+  tuning_.max_sleep_chunk = 60s;
+  start();
+  ASSERT_TRUE(run_until([&] { return installs() == 1; }));
+  const auto installed = clock_->now();
+  ASSERT_TRUE(run_until([&] { return clock_->now() - installed >= 5min; }));  // asleep, chunk by chunk
+  EXPECT_EQ(server_.csrs_created(), 1) << "nothing is due for another 40 minutes";
+
+  // The wall clock jumps 55 minutes ahead (suspend, an NTP step) while the agent sleeps.
+  clock_->advance(55min);
+  const auto jumped = clock_->now();
+  ASSERT_TRUE(run_until([&] { return installs() == 2; }));
+  EXPECT_EQ(server_.csrs_created(), 2);
+  EXPECT_LE(server_.created_at().at(1) - jumped, 61s) << "noticed within one sleep chunk";
+}
+
+TEST_F(AgentTest, RotatesAgainAtEveryDeadline) {
+  server_.signing_duration = 1h;
+  start();
+  ASSERT_TRUE(run_until([&] { return installs() == 3; }));
+  EXPECT_EQ(server_.csrs_created(), 3);
+  const auto& at = server_.created_at();
+  for (std::size_t i = 1; i < at.size(); ++i) {
+    const double share = (at[i] - at[i - 1]) / 1.0h;  // of the requested hour
+    EXPECT_GE(share, 0.6);
+    EXPECT_LE(share, 0.95);
+  }
+}
+
+TEST_F(AgentTest, ServingCertificateWaitsForTheClientAndIsRequestedAsTheNode) {
+  settings_.serving = true;
+  server_.auto_approve_serving = true;
+  start({CertKind::Client, CertKind::Serving});
+  ASSERT_TRUE(run_until([&] { return installs(CertKind::Client) == 1 && installs(CertKind::Serving) == 1; }));
+  auto serving = current(CertKind::Serving);
+  ASSERT_TRUE(serving.has_value());
+  for (const auto& csr : server_.csrs()) {
+    if (csr.signer_name == "kubernetes.io/kubelet-serving") {
+      EXPECT_EQ(csr.username, "system:node:worker-1");
+    }
+  }
+}
+
+}  // namespace
+}  // namespace kcd::testing
