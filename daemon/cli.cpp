@@ -70,6 +70,7 @@ int renew(const config::Settings& settings, const std::vector<rotation::CertKind
   for (const auto& c : (*reply)["before"]["certs"]) before[c["name"]] = c["installs"];
   const auto until = std::chrono::steady_clock::now() + timeout;
   std::string last;
+  bool awaiting_approval = false;  // from the daemon's condition field, never from its prose
   for (;;) {
     auto status = control_request(settings.cert_dir, {{"command", "status"}});
     if (!status || status->contains("error")) {
@@ -78,6 +79,7 @@ int renew(const config::Settings& settings, const std::vector<rotation::CertKind
     }
     bool all = true;
     last.clear();
+    awaiting_approval = false;
     for (const auto& c : (*status)["certs"]) {
       const std::string name = c["name"];
       if (std::find(names.begin(), names.end(), name) == names.end()) continue;
@@ -88,6 +90,10 @@ int renew(const config::Settings& settings, const std::vector<rotation::CertKind
       if (c["installs"].get<int>() <= before[name] || c["condition"] != "valid") {
         all = false;
         last += name + ": " + c["reason"].get<std::string>() + "; ";
+        const std::string condition = c.value("condition", "");
+        if (condition == to_string(rotation::Condition::AwaitingApproval) || condition == to_string(rotation::Condition::AwaitingSigner)) {
+          awaiting_approval = true;
+        }
       }
     }
     if (all) {
@@ -96,9 +102,7 @@ int renew(const config::Settings& settings, const std::vector<rotation::CertKind
     }
     if (std::chrono::steady_clock::now() >= until) {
       std::cerr << "kubelet-certd: timed out: " << last << "\n";
-      return last.find("waiting for approval") != std::string::npos || last.find("waiting for the signer") != std::string::npos
-                 ? kExitPending
-                 : kExitError;
+      return awaiting_approval ? kExitPending : kExitError;
     }
     std::this_thread::sleep_for(std::chrono::milliseconds(200));
   }

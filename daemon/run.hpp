@@ -45,6 +45,9 @@ RunResult run(const config::Settings& settings, const RunOptions& options);
 // The certificates a daemon manages (client, and serving unless turned off).
 std::vector<rotation::CertKind> managed_kinds(const config::Settings& settings);
 
+// The condition's word in the control protocol ("awaiting approval", ...): clients decide on it.
+std::string_view to_string(rotation::Condition c);
+
 // One certificate's state as the control socket and `status` report it.
 nlohmann::json describe_lifecycle(rotation::CertKind kind, const rotation::Lifecycle& machine);
 

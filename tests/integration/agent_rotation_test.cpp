@@ -85,6 +85,20 @@ TEST_F(AgentHarness, RenewAsksTheRunningDaemonThroughItsSocket) {
   EXPECT_NE(logs_.find("renewal requested via=\"control socket\""), std::string::npos);
 }
 
+// renew --once through a running daemon: a CSR nobody approves ends in exit code 3, decided from
+// the daemon's typed condition ("awaiting approval"), not from its human-readable reason.
+TEST_F(AgentHarness, RenewThroughTheDaemonReportsAnUnapprovedCsrAsPending) {
+  write_config();  // serving on; this devapi approves no serving CSR
+  auto d = daemon();
+  ASSERT_TRUE(eventually([&] { return current().has_value(); }));
+  auto out = run("renew", {"serving", "--once", "--timeout", "2s"});
+  EXPECT_EQ(out.exit_code, 3) << out.err;
+  EXPECT_NE(out.err.find("timed out"), std::string::npos) << out.err;
+  d->signal(SIGTERM);
+  EXPECT_EQ(d->wait_for(5s), std::optional<int>(0));
+  collect(*d);
+}
+
 TEST_F(AgentHarness, ASecondInstanceExitsWithAClearMessage) {
   write_config("serving: false\n");
   auto d = daemon();
