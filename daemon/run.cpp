@@ -2,6 +2,7 @@
 
 #include "base/rfc3339.hpp"
 #include "daemon/control.hpp"
+#include "daemon/instance_lock.hpp"
 #include "daemon/kubelet_setup.hpp"
 #include "daemon/kubelet_worker.hpp"
 #include "daemon/metrics.hpp"
@@ -66,32 +67,6 @@ nlohmann::json describe_lifecycle(CertKind kind, const rotation::Lifecycle& m) {
 }
 
 namespace {
-
-// One instance per node: an exclusive lock on certDir/kubelet-certd.lock held for the
-// process lifetime (released by the kernel on any exit, even SIGKILL).
-class InstanceLock {
- public:
-  explicit InstanceLock(const std::filesystem::path& dir) : path_(dir / "kubelet-certd.lock") {}
-  ~InstanceLock() {
-    if (fd_ >= 0) ::close(fd_);
-  }
-  std::string acquire() {
-    fd_ = ::open(path_.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0600);
-    if (fd_ < 0) return "cannot open lock file " + path_.string() + ": " + std::strerror(errno);
-    if (::flock(fd_, LOCK_EX | LOCK_NB) != 0) {
-      if (errno == EWOULDBLOCK) {
-        return "another kubelet-certd is already running for " + path_.parent_path().string() + " (it holds " +
-               path_.string() + "); stop it first (systemctl stop kubelet-certd) or talk to it (kubelet-certd renew)";
-      }
-      return "cannot lock " + path_.string() + ": " + std::strerror(errno);
-    }
-    return {};
-  }
-
- private:
-  std::filesystem::path path_;
-  int fd_ = -1;
-};
 
 class Supervisor {
  public:

@@ -99,6 +99,20 @@ TEST_F(AgentHarness, RenewThroughTheDaemonReportsAnUnapprovedCsrAsPending) {
   collect(*d);
 }
 
+// A symlink planted on the lock file's name must not make root create a file elsewhere.
+TEST_F(AgentHarness, APlantedLockSymlinkIsRefusedAndNotFollowed) {
+  write_config("serving: false\n");
+  fs::create_directories(cert_dir());
+  const fs::path target = tmp_ / "elsewhere" / "created-by-root";
+  fs::create_directories(target.parent_path());
+  fs::create_symlink(target, cert_dir() / "kubelet-certd.lock");
+  auto out = run("run", {"--once"});
+  EXPECT_EQ(out.exit_code, 1) << out.err;
+  EXPECT_NE(out.err.find("kubelet-certd.lock is a symbolic link"), std::string::npos) << out.err;
+  EXPECT_FALSE(fs::exists(target));
+  EXPECT_EQ(server_->csrs_created(), 0);
+}
+
 TEST_F(AgentHarness, ASecondInstanceExitsWithAClearMessage) {
   write_config("serving: false\n");
   auto d = daemon();
