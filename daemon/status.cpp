@@ -104,7 +104,15 @@ std::string short_duration(std::chrono::seconds d) {
 }
 
 std::vector<CertStatus> collect_status(const config::Settings& settings, const std::optional<nlohmann::json>& daemon) {
-  const rotation::State state = rotation::load_state(settings.cert_dir).state;
+  // Read-only: a corrupt state file is left for the daemon to set aside.
+  rotation::State state;
+  try {
+    const auto path = settings.cert_dir / rotation::kStateFileName;
+    std::error_code ec;
+    if (std::filesystem::exists(path, ec)) state = rotation::parse_state(kcd::read_file(path, 1 << 20), path.string()).state;
+  } catch (const std::exception&) {
+    // Unreadable: shown as no state.
+  }
   std::vector<CertStatus> all;
   all.push_back(from_store(settings, CertKind::Client, state));
   CertStatus serving = from_store(settings, CertKind::Serving, state);

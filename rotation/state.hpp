@@ -52,6 +52,7 @@ std::string serialize_state(const State& state);
 struct StateLoad {
   State state;
   std::string warning;  // non-empty when the file existed but could not be used
+  bool corrupt = false;  // the text is not a state file: set it aside, do not overwrite it
 };
 StateLoad parse_state(std::string_view text, const std::string& source);
 

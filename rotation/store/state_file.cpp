@@ -16,7 +16,16 @@ StateLoad load_state(const std::filesystem::path& cert_dir) {
     if (e.code() != ENOENT) out.warning = e.what();
     return out;
   }
-  return parse_state(text, path.string());
+  StateLoad out = parse_state(text, path.string());
+  if (out.corrupt) {
+    // Set aside, never lost: the operator can read what it said; everything in it is
+    // rediscovered from the files on disk.
+    const auto aside = std::filesystem::path(path.string() + ".corrupt");
+    std::error_code ec;
+    std::filesystem::rename(path, aside, ec);
+    if (!ec) out.warning += " (the file was set aside as " + aside.string() + ")";
+  }
+  return out;
 }
 
 void save_state(const std::filesystem::path& cert_dir, const State& state) {

@@ -49,5 +49,29 @@ TEST(RotationState, CorruptFileIsReportedAndIgnored) {
   EXPECT_EQ(loaded.state, State{});
 }
 
+// Valid JSON of the wrong shape used to abort `status` and the daemon (SIGABRT from the JSON
+// library): every field is checked, the file set aside as *.corrupt, and the state rebuilt.
+TEST(RotationState, WrongTypesAreNamedAndTheFileSetAside) {
+  const std::vector<std::pair<std::string, std::string>> cases = {
+      {R"({"client": {"csrsCreated": "7"}})", "client.csrsCreated: expected a whole number"},
+      {R"({"client": {"lastError": 42}})", "client.lastError: expected a string"},
+      {R"({"serving": {"pendingCSR": {"name": ["x"]}}})", "serving.pendingCSR.name: expected a string"},
+      {R"({"serving": {"pendingCSR": {"name": "n", "filed": "yes"}}})", "serving.pendingCSR.filed: expected true or false"},
+      {R"({"client": {"rotationDeadline": "soon"}})", "client.rotationDeadline: not an RFC 3339 time"},
+      {R"({"client": []})", "client: expected an object"},
+      {R"({"client": {"csrsCreated": -1}})", "client.csrsCreated: expected a whole number"},
+  };
+  for (const auto& [text, why] : cases) {
+    testing::TempDir tmp;
+    const auto path = tmp / std::string(kStateFileName);
+    write_file_atomic(path, text, 0600);
+    const auto loaded = load_state(tmp.path());
+    EXPECT_NE(loaded.warning.find(why), std::string::npos) << text << " -> " << loaded.warning;
+    EXPECT_EQ(loaded.state, State{}) << text;
+    EXPECT_FALSE(std::filesystem::exists(path)) << text;
+    EXPECT_EQ(testing::read_text(std::filesystem::path(path.string() + ".corrupt")), text);
+  }
+}
+
 }  // namespace
 }  // namespace kcd::rotation
