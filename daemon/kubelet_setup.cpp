@@ -356,6 +356,12 @@ KubeletChange recover_kubelet_change(const config::Settings& s, KubeletEffects& 
   if (st.state && (st.state->active_state == "inactive" || st.state->load_state != "loaded")) {
     return clear(KubeletChange::Result::Written, "the kubelet is not running (" + st.state->describe() + "): nothing to check");
   }
+  if (!st.state) {
+    // Without systemd's word a silent healthz proves nothing: keep the record for a start that can see.
+    out.result = KubeletChange::Result::Interrupted;
+    out.detail = "the kubelet unit's state cannot be read (" + st.error + "); the change stays recorded";
+    return out;
+  }
   const RestartCheck check = check_health(fx, health_endpoint(now), policy);
   switch (check.result) {
     case RestartCheck::Result::Healthy: return clear(KubeletChange::Result::Healthy, check.detail);

@@ -259,6 +259,20 @@ TEST_F(KubeletChangeTest, AChangeLeftUncheckedByAStopIsFinishedAtTheNextStart) {
   EXPECT_EQ(recover_kubelet_change(settings_, next, policy_).result, Result::Unchanged);
 }
 
+TEST_F(KubeletChangeTest, AnUncheckedChangeIsNotRolledBackBlindWhenSystemdCannotBeAsked) {
+  FakeSystemd fx(settings_.kubelet_config);
+  fx.stop_after = std::chrono::milliseconds(1000);
+  fx.answers = false;
+  ASSERT_EQ(apply(fx).result, Result::Interrupted);
+  FakeSystemd blind(settings_.kubelet_config);
+  blind.bus = false;
+  const KubeletChange r = recover_kubelet_change(settings_, blind, policy_);
+  EXPECT_EQ(r.result, Result::Interrupted) << r.detail;
+  EXPECT_THAT(r.detail, HasSubstr("cannot be read"));
+  EXPECT_TRUE(has_seccomp(read(settings_.kubelet_config))) << "left as it is";
+  EXPECT_TRUE(state().pending) << "still recorded for a start that can see";
+}
+
 TEST_F(KubeletChangeTest, AnUncheckedChangeThatTheKubeletRunsHappilyIsConfirmed) {
   FakeSystemd fx(settings_.kubelet_config);
   fx.stop_after = std::chrono::milliseconds(1000);
