@@ -13,7 +13,8 @@ std::string encode(std::string_view data, const char* alphabet, bool pad) {
   out.reserve((data.size() + 2) / 3 * 4);
   std::size_t i = 0;
   for (; i + 3 <= data.size(); i += 3) {
-    const unsigned v = (static_cast<unsigned char>(data[i]) << 16) | (static_cast<unsigned char>(data[i + 1]) << 8) |
+    const unsigned v = (static_cast<unsigned char>(data[i]) << 16) |
+                       (static_cast<unsigned char>(data[i + 1]) << 8) |
                        static_cast<unsigned char>(data[i + 2]);
     out += alphabet[(v >> 18) & 63];
     out += alphabet[(v >> 12) & 63];
@@ -41,9 +42,13 @@ constexpr std::array<int, 256> make_table() {
 constexpr auto kTable = make_table();
 }  // namespace
 
-std::string base64_encode(std::string_view data) { return encode(data, kAlphabet, true); }
+std::string base64_encode(std::string_view data) {
+  return encode(data, kAlphabet, true);
+}
 
-std::string base64url_encode_nopad(std::string_view data) { return encode(data, kUrlAlphabet, false); }
+std::string base64url_encode_nopad(std::string_view data) {
+  return encode(data, kUrlAlphabet, false);
+}
 
 std::optional<std::string> base64_decode(std::string_view text) {
   std::string clean;

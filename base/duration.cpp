@@ -39,19 +39,28 @@ Expected<std::chrono::milliseconds, std::string> parse_duration(std::string_view
         digits = true;
       }
     }
-    if (!digits) return Unexpected(bad(text, "expected a number at \"" + std::string(text.substr(start)) + "\""));
+    if (!digits)
+      return Unexpected(bad(text, "expected a number at \"" + std::string(text.substr(start)) + "\""));
     std::size_t ustart = i;
     while (i < text.size() && ((text[i] >= 'a' && text[i] <= 'z'))) ++i;
     std::string_view unit = text.substr(ustart, i - ustart);
     long double ns_per = 0;
-    if (unit == "ns") ns_per = 1;
-    else if (unit == "us") ns_per = 1e3L;
-    else if (unit == "ms") ns_per = 1e6L;
-    else if (unit == "s") ns_per = 1e9L;
-    else if (unit == "m") ns_per = 60e9L;
-    else if (unit == "h") ns_per = 3600e9L;
-    else if (unit.empty()) return Unexpected(bad(text, "missing unit after " + std::string(text.substr(start, ustart - start))));
-    else return Unexpected(bad(text, "unknown unit \"" + std::string(unit) + "\" (use ms, s, m or h)"));
+    if (unit == "ns")
+      ns_per = 1;
+    else if (unit == "us")
+      ns_per = 1e3L;
+    else if (unit == "ms")
+      ns_per = 1e6L;
+    else if (unit == "s")
+      ns_per = 1e9L;
+    else if (unit == "m")
+      ns_per = 60e9L;
+    else if (unit == "h")
+      ns_per = 3600e9L;
+    else if (unit.empty())
+      return Unexpected(bad(text, "missing unit after " + std::string(text.substr(start, ustart - start))));
+    else
+      return Unexpected(bad(text, "unknown unit \"" + std::string(unit) + "\" (use ms, s, m or h)"));
     total_ns += value * ns_per;
     if (total_ns > static_cast<long double>(std::numeric_limits<std::int64_t>::max())) {
       return Unexpected(bad(text, "too large"));

@@ -35,17 +35,35 @@ class Expected {
   bool has_value() const { return v_.index() == 0; }
   explicit operator bool() const { return has_value(); }
 
-  T& value() & { check(true); return std::get<0>(v_); }
-  const T& value() const& { check(true); return std::get<0>(v_); }
-  T&& value() && { check(true); return std::get<0>(std::move(v_)); }
+  T& value() & {
+    check(true);
+    return std::get<0>(v_);
+  }
+  const T& value() const& {
+    check(true);
+    return std::get<0>(v_);
+  }
+  T&& value() && {
+    check(true);
+    return std::get<0>(std::move(v_));
+  }
   T& operator*() & { return value(); }
   const T& operator*() const& { return value(); }
   T* operator->() { return &value(); }
   const T* operator->() const { return &value(); }
 
-  E& error() & { check(false); return std::get<1>(v_); }
-  const E& error() const& { check(false); return std::get<1>(v_); }
-  E&& error() && { check(false); return std::get<1>(std::move(v_)); }
+  E& error() & {
+    check(false);
+    return std::get<1>(v_);
+  }
+  const E& error() const& {
+    check(false);
+    return std::get<1>(v_);
+  }
+  E&& error() && {
+    check(false);
+    return std::get<1>(std::move(v_));
+  }
 
  private:
   void check(bool want_value) const {

@@ -149,7 +149,8 @@ std::vector<fs::path> remove_stale_temp_files(const fs::path& dir, std::string_v
   lead += prefix;
   for (const auto& entry : fs::directory_iterator(dir, ec)) {
     const std::string name = entry.path().filename().string();
-    if (name.rfind(lead, 0) == 0 && name.find(".tmp-") != std::string::npos && ::unlink(entry.path().c_str()) == 0) {
+    if (name.rfind(lead, 0) == 0 && name.find(".tmp-") != std::string::npos &&
+        ::unlink(entry.path().c_str()) == 0) {
       removed.push_back(entry.path());
     }
   }

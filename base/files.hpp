@@ -47,7 +47,8 @@ void ensure_directory(const std::filesystem::path& dir, mode_t mode);
 // Removes temp files write_file_atomic / replace_symlink_atomic left behind when the process
 // died between creating and renaming them: hidden ".<prefix>*.tmp-*" entries of `dir`. Only
 // safe under the instance lock. Returns what was removed.
-std::vector<std::filesystem::path> remove_stale_temp_files(const std::filesystem::path& dir, std::string_view prefix);
+std::vector<std::filesystem::path> remove_stale_temp_files(const std::filesystem::path& dir,
+                                                           std::string_view prefix);
 
 // Test hook for the crash-safety tests: when the environment variable KCD_CRASH_AT equals
 // `step`, the process kills itself with SIGKILL right here. A no-op otherwise.

@@ -9,8 +9,8 @@ namespace kcd {
 
 enum class KeyAlgorithm { EcdsaP256, EcdsaP384, Rsa2048, Rsa3072, Rsa4096 };
 
-inline constexpr std::array<std::string_view, 5> kKeyAlgorithmNames = {
-    "ECDSA-P256", "ECDSA-P384", "RSA-2048", "RSA-3072", "RSA-4096"};
+inline constexpr std::array<std::string_view, 5> kKeyAlgorithmNames = {"ECDSA-P256", "ECDSA-P384", "RSA-2048",
+                                                                       "RSA-3072", "RSA-4096"};
 
 constexpr std::string_view to_string(KeyAlgorithm a) {
   return kKeyAlgorithmNames[static_cast<std::size_t>(a)];

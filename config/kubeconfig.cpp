@@ -38,7 +38,8 @@ ConfigError err_file(const fs::path& source, std::string key, std::string messag
   return e;
 }
 
-Expected<std::string, ConfigError> read_small_file(const fs::path& path, const fs::path& source, const std::string& key) {
+Expected<std::string, ConfigError> read_small_file(const fs::path& path, const fs::path& source,
+                                                   const std::string& key) {
   std::ifstream in(path, std::ios::binary);
   if (!in) {
     return Unexpected(err_file(source, key, "cannot read " + path.string() + ": " + std::strerror(errno)));
@@ -55,21 +56,24 @@ fs::path resolve(const fs::path& p, const fs::path& source) {
 
 // Finds the entry named `name` in a list of {name, <kind>: {...}} (clusters, contexts, users).
 Expected<YAML::Node, ConfigError> find_named(const YAML::Node& root, const char* list, const char* kind,
-                                             const std::string& name, const fs::path& source, const char* referrer) {
+                                             const std::string& name, const fs::path& source,
+                                             const char* referrer) {
   const YAML::Node entries = root[list];
   if (entries && entries.IsSequence()) {
     for (const auto& entry : entries) {
       if (entry.IsMap() && entry["name"] && entry["name"].IsScalar() && entry["name"].Scalar() == name) {
         YAML::Node body = entry[kind];
         if (!body || !body.IsMap()) {
-          return Unexpected(err_at(source, entry, std::string(list), "entry \"" + name + "\" has no " + kind + " mapping"));
+          return Unexpected(
+              err_at(source, entry, std::string(list), "entry \"" + name + "\" has no " + kind + " mapping"));
         }
         return body;
       }
     }
   }
-  return Unexpected(err_file(source, referrer, std::string(referrer) + " names " + std::string(kind) + " \"" + name +
-                                                   "\", which is not defined under " + list));
+  return Unexpected(err_file(source, referrer,
+                             std::string(referrer) + " names " + std::string(kind) + " \"" + name +
+                                 "\", which is not defined under " + list));
 }
 
 std::optional<std::string> scalar(const YAML::Node& map, const char* key) {
@@ -79,7 +83,8 @@ std::optional<std::string> scalar(const YAML::Node& map, const char* key) {
 }
 
 // Base64 field decoding with a positioned error that never echoes the data.
-Expected<std::string, ConfigError> decode_field(const YAML::Node& map, const char* key, const fs::path& source) {
+Expected<std::string, ConfigError> decode_field(const YAML::Node& map, const char* key,
+                                                const fs::path& source) {
   const YAML::Node n = map[key];
   if (!n.IsScalar()) return Unexpected(err_at(source, n, key, "expected a base64 string"));
   auto decoded = base64_decode(n.Scalar());
@@ -101,23 +106,30 @@ Expected<Kubeconfig, ConfigError> parse_kubeconfig(std::string_view text, const 
     err.message = "invalid YAML: " + e.msg;
     return Unexpected(err);
   }
-  if (!root.IsMap()) return Unexpected(err_file(source, "", "not a kubeconfig (expected a mapping with clusters, contexts, users)"));
+  if (!root.IsMap())
+    return Unexpected(
+        err_file(source, "", "not a kubeconfig (expected a mapping with clusters, contexts, users)"));
   if (auto kind = scalar(root, "kind"); kind && *kind != "Config") {
-    return Unexpected(err_at(source, root["kind"], "kind", "is \"" + *kind + "\"; a kubeconfig has kind: Config"));
+    return Unexpected(
+        err_at(source, root["kind"], "kind", "is \"" + *kind + "\"; a kubeconfig has kind: Config"));
   }
   Kubeconfig kc;
   kc.source = source;
   auto ctx_name = scalar(root, "current-context");
   if (!ctx_name || ctx_name->empty()) {
-    return Unexpected(err_file(source, "current-context", "is not set; set current-context to one of the contexts"));
+    return Unexpected(
+        err_file(source, "current-context", "is not set; set current-context to one of the contexts"));
   }
   kc.current_context = *ctx_name;
   auto ctx = find_named(root, "contexts", "context", *ctx_name, source, "current-context");
   if (!ctx) return Unexpected(ctx.error());
   auto cluster_name = scalar(*ctx, "cluster");
   auto user_name = scalar(*ctx, "user");
-  if (!cluster_name) return Unexpected(err_at(source, *ctx, "context.cluster", "context \"" + *ctx_name + "\" names no cluster"));
-  if (!user_name) return Unexpected(err_at(source, *ctx, "context.user", "context \"" + *ctx_name + "\" names no user"));
+  if (!cluster_name)
+    return Unexpected(
+        err_at(source, *ctx, "context.cluster", "context \"" + *ctx_name + "\" names no cluster"));
+  if (!user_name)
+    return Unexpected(err_at(source, *ctx, "context.user", "context \"" + *ctx_name + "\" names no user"));
   kc.cluster_name = *cluster_name;
   kc.user_name = *user_name;
   auto cluster = find_named(root, "clusters", "cluster", *cluster_name, source, "context.cluster");
@@ -130,16 +142,19 @@ Expected<Kubeconfig, ConfigError> parse_kubeconfig(std::string_view text, const 
   auto server = scalar(c, "server");
   if (!server || server->empty()) return Unexpected(err_at(source, c, "cluster.server", "is not set"));
   if (server->rfind("https://", 0) != 0) {
-    return Unexpected(err_at(source, c["server"], "cluster.server",
-                             "\"" + *server + "\" is not an https:// URL; the API server must be reached over TLS"));
+    return Unexpected(
+        err_at(source, c["server"], "cluster.server",
+               "\"" + *server + "\" is not an https:// URL; the API server must be reached over TLS"));
   }
   auto url = parse_server_url(*server);
   if (!url) return Unexpected(err_at(source, c["server"], "cluster.server", url.error()));
   kc.server = *url;
-  if (auto skip = scalar(c, "insecure-skip-tls-verify"); skip && (*skip == "true" || *skip == "True" || *skip == "TRUE")) {
-    return Unexpected(err_at(source, c["insecure-skip-tls-verify"], "cluster.insecure-skip-tls-verify",
-                             "true is refused: kubelet-certd always verifies the API server; give certificate-authority-data "
-                             "or certificate-authority instead"));
+  if (auto skip = scalar(c, "insecure-skip-tls-verify");
+      skip && (*skip == "true" || *skip == "True" || *skip == "TRUE")) {
+    return Unexpected(err_at(
+        source, c["insecure-skip-tls-verify"], "cluster.insecure-skip-tls-verify",
+        "true is refused: kubelet-certd always verifies the API server; give certificate-authority-data "
+        "or certificate-authority instead"));
   }
   if (c["certificate-authority-data"]) {
     auto data = decode_field(c, "certificate-authority-data", source);
@@ -152,11 +167,13 @@ Expected<Kubeconfig, ConfigError> parse_kubeconfig(std::string_view text, const 
     kc.ca_pem = *contents;
     kc.ca_file = p;
   } else {
-    return Unexpected(err_at(source, c, "cluster", "has neither certificate-authority-data nor certificate-authority; "
-                                                    "the API server cannot be verified without the cluster CA"));
+    return Unexpected(err_at(source, c, "cluster",
+                             "has neither certificate-authority-data nor certificate-authority; "
+                             "the API server cannot be verified without the cluster CA"));
   }
   if (kc.ca_pem.find("-----BEGIN CERTIFICATE-----") == std::string::npos) {
-    return Unexpected(err_at(source, c, "cluster.certificate-authority", "does not contain a PEM certificate"));
+    return Unexpected(
+        err_at(source, c, "cluster.certificate-authority", "does not contain a PEM certificate"));
   }
   kc.tls_server_name = scalar(c, "tls-server-name");
 
@@ -164,8 +181,9 @@ Expected<Kubeconfig, ConfigError> parse_kubeconfig(std::string_view text, const 
   const YAML::Node& u = *user;
   for (const char* unsupported : {"exec", "auth-provider", "username", "password"}) {
     if (u[unsupported]) {
-      return Unexpected(err_at(source, u[unsupported], std::string("user.") + unsupported,
-                               "is not supported by kubelet-certd; use a token, tokenFile or a client certificate"));
+      return Unexpected(
+          err_at(source, u[unsupported], std::string("user.") + unsupported,
+                 "is not supported by kubelet-certd; use a token, tokenFile or a client certificate"));
     }
   }
   if (auto token = scalar(u, "token"); token && !token->empty()) kc.token = *token;
@@ -196,8 +214,9 @@ Expected<Kubeconfig, ConfigError> parse_kubeconfig(std::string_view text, const 
   const bool has_cert = kc.client_certificate_pem || kc.client_certificate_file;
   const bool has_key = kc.client_key_pem || kc.client_key_file;
   if (has_cert != has_key) {
-    return Unexpected(err_at(source, u, has_cert ? "user.client-key" : "user.client-certificate",
-                             "a client certificate needs both client-certificate(-data) and client-key(-data)"));
+    return Unexpected(
+        err_at(source, u, has_cert ? "user.client-key" : "user.client-certificate",
+               "a client certificate needs both client-certificate(-data) and client-key(-data)"));
   }
   return kc;
 }
@@ -253,7 +272,9 @@ Expected<ServerUrl, std::string> parse_server_url(const std::string& server) {
   const std::string quoted = "\"" + server + "\"";
   if (server.rfind(kScheme, 0) != 0) return Unexpected(quoted + " is not an https:// URL");
   if (server.find_first_of("?#@ \t") != std::string::npos) {
-    return Unexpected(quoted + ": user info, queries, fragments and spaces are not allowed; write https://host:port[/path]");
+    return Unexpected(
+        quoted +
+        ": user info, queries, fragments and spaces are not allowed; write https://host:port[/path]");
   }
   std::string rest = server.substr(kScheme.size());
   ServerUrl u;
@@ -283,11 +304,13 @@ Expected<ServerUrl, std::string> parse_server_url(const std::string& server) {
       u.port = authority.substr(colon + 1);
       port_given = true;
     }
-    if (u.host.find(':') != std::string::npos) return Unexpected(quoted + ": write an IPv6 address in brackets, e.g. https://[::1]:6443");
+    if (u.host.find(':') != std::string::npos)
+      return Unexpected(quoted + ": write an IPv6 address in brackets, e.g. https://[::1]:6443");
   }
   if (u.host.empty()) return Unexpected(quoted + " has no host");
   if (!port_given) u.port = "443";
-  const bool digits = !u.port.empty() && u.port.size() <= 5 && u.port.find_first_not_of("0123456789") == std::string::npos;
+  const bool digits =
+      !u.port.empty() && u.port.size() <= 5 && u.port.find_first_not_of("0123456789") == std::string::npos;
   if (!digits || std::stoi(u.port) < 1 || std::stoi(u.port) > 65535) {
     return Unexpected(quoted + ": port \"" + u.port + "\" is not a number from 1 to 65535");
   }

@@ -27,27 +27,28 @@ Expected<ServerUrl, std::string> parse_server_url(const std::string& server);
 struct Kubeconfig {
   std::filesystem::path source;
   std::string current_context, cluster_name, user_name;
-  ServerUrl server;                                        // https://host:port[/path]
-  std::string ca_pem;                                      // decoded data, or the CA file's contents
-  std::optional<std::filesystem::path> ca_file;            // absolute, when it came from a file
+  ServerUrl server;                              // https://host:port[/path]
+  std::string ca_pem;                            // decoded data, or the CA file's contents
+  std::optional<std::filesystem::path> ca_file;  // absolute, when it came from a file
   std::optional<std::string> tls_server_name;
-  std::optional<std::string> token;                        // a secret: never in errors or logs
+  std::optional<std::string> token;  // a secret: never in errors or logs
   std::optional<std::filesystem::path> token_file;
-  std::optional<std::string> client_certificate_pem, client_key_pem;                  // from *-data
-  std::optional<std::filesystem::path> client_certificate_file, client_key_file;      // absolute
+  std::optional<std::string> client_certificate_pem, client_key_pem;              // from *-data
+  std::optional<std::filesystem::path> client_certificate_file, client_key_file;  // absolute
 };
 
 // Reads and parses `path`. Reads the CA file and tokenFile it names (relative paths are
 // relative to the kubeconfig's directory, as kubectl resolves them) but not client
 // certificate/key files: those rotate, and the API client reads them per connection.
 Expected<Kubeconfig, ConfigError> load_kubeconfig(const std::filesystem::path& path);
-Expected<Kubeconfig, ConfigError> parse_kubeconfig(std::string_view text, const std::filesystem::path& source);
+Expected<Kubeconfig, ConfigError> parse_kubeconfig(std::string_view text,
+                                                   const std::filesystem::path& source);
 
 // What the kubelet kubeconfig must say.
 struct KubeletKubeconfigSpec {
   std::string server;
-  std::string ca_pem;                                  // embedded as certificate-authority-data ...
-  std::optional<std::filesystem::path> ca_file;        // ... unless the bootstrap kubeconfig used a file
+  std::string ca_pem;                            // embedded as certificate-authority-data ...
+  std::optional<std::filesystem::path> ca_file;  // ... unless the bootstrap kubeconfig used a file
   std::optional<std::string> tls_server_name;
   std::filesystem::path client_certificate;
   std::filesystem::path client_key;

@@ -27,9 +27,24 @@ namespace fs = std::filesystem;
 
 namespace {
 
-enum class Type { String, Path, Enum, Int, NodeName, Bool, Duration, Window, IpList, DnsList, Address, OptionalPath };
+enum class Type {
+  String,
+  Path,
+  Enum,
+  Int,
+  NodeName,
+  Bool,
+  Duration,
+  Window,
+  IpList,
+  DnsList,
+  Address,
+  OptionalPath
+};
 
-bool is_list(Type t) { return t == Type::IpList || t == Type::DnsList; }
+bool is_list(Type t) {
+  return t == Type::IpList || t == Type::DnsList;
+}
 
 // Where a raw value came from, for error messages.
 struct Origin {
@@ -60,86 +75,240 @@ std::vector<std::string> key_algorithm_names() {
 const std::vector<Setting>& schema() {
   using V = std::vector<std::string>;
   static const std::vector<Setting> table = {
-      {"nodeName", "--node-name", Type::NodeName, "The node's name: the certificates are for system:node:<nodeName>",
-       "host name, lowercased", {}, 0, 0, [](Settings& s, const V& v) { s.node_name = v.front(); }},
-      {"bootstrapKubeconfig", "--bootstrap-kubeconfig", Type::Path,
+      {"nodeName",
+       "--node-name",
+       Type::NodeName,
+       "The node's name: the certificates are for system:node:<nodeName>",
+       "host name, lowercased",
+       {},
+       0,
+       0,
+       [](Settings& s, const V& v) { s.node_name = v.front(); }},
+      {"bootstrapKubeconfig",
+       "--bootstrap-kubeconfig",
+       Type::Path,
        "Kubeconfig with the bootstrap token, used when there is no valid client certificate",
-       "/etc/kubernetes/bootstrap-kubelet.conf", {}, 0, 0,
+       "/etc/kubernetes/bootstrap-kubelet.conf",
+       {},
+       0,
+       0,
        [](Settings& s, const V& v) { s.bootstrap_kubeconfig = v.front(); }},
-      {"kubeconfig", "--kubeconfig", Type::Path, "The kubelet's kubeconfig, written to point at the current client certificate",
-       "/etc/kubernetes/kubelet.conf", {}, 0, 0, [](Settings& s, const V& v) { s.kubeconfig = v.front(); }},
-      {"certDir", "--cert-dir", Type::Path, "The kubelet's certificate directory", "/var/lib/kubelet/pki", {}, 0, 0,
+      {"kubeconfig",
+       "--kubeconfig",
+       Type::Path,
+       "The kubelet's kubeconfig, written to point at the current client certificate",
+       "/etc/kubernetes/kubelet.conf",
+       {},
+       0,
+       0,
+       [](Settings& s, const V& v) { s.kubeconfig = v.front(); }},
+      {"certDir",
+       "--cert-dir",
+       Type::Path,
+       "The kubelet's certificate directory",
+       "/var/lib/kubelet/pki",
+       {},
+       0,
+       0,
        [](Settings& s, const V& v) { s.cert_dir = v.front(); }},
-      {"kubeletConfig", "--kubelet-config", Type::Path, "The kubelet's KubeletConfiguration file",
-       "/var/lib/kubelet/config.yaml", {}, 0, 0, [](Settings& s, const V& v) { s.kubelet_config = v.front(); }},
-      {"keyAlgorithm", "--key-algorithm", Type::Enum, "Algorithm of the private keys generated on the node", "ECDSA-P256",
-       key_algorithm_names(), 0, 0, [](Settings& s, const V& v) { s.key_algorithm = *parse_key_algorithm(v.front()); }},
-      {"clientExpirationSeconds", "--client-expiration-seconds", Type::Int,
-       "Requested lifetime of the client certificate (spec.expirationSeconds)", "unset (the signer's default)", {}, 600,
-       2147483647, [](Settings& s, const V& v) { s.client_expiration_seconds = std::stoll(v.front()); }},
-      {"rotationWindow", "--rotation-window", Type::Window,
-       "Part of a certificate's lifetime (from notBefore) in which it is rotated, at a random point", "70%-90%", {}, 0, 0,
+      {"kubeletConfig",
+       "--kubelet-config",
+       Type::Path,
+       "The kubelet's KubeletConfiguration file",
+       "/var/lib/kubelet/config.yaml",
+       {},
+       0,
+       0,
+       [](Settings& s, const V& v) { s.kubelet_config = v.front(); }},
+      {"keyAlgorithm", "--key-algorithm", Type::Enum, "Algorithm of the private keys generated on the node",
+       "ECDSA-P256", key_algorithm_names(), 0, 0,
+       [](Settings& s, const V& v) { s.key_algorithm = *parse_key_algorithm(v.front()); }},
+      {"clientExpirationSeconds",
+       "--client-expiration-seconds",
+       Type::Int,
+       "Requested lifetime of the client certificate (spec.expirationSeconds)",
+       "unset (the signer's default)",
+       {},
+       600,
+       2147483647,
+       [](Settings& s, const V& v) { s.client_expiration_seconds = std::stoll(v.front()); }},
+      {"rotationWindow",
+       "--rotation-window",
+       Type::Window,
+       "Part of a certificate's lifetime (from notBefore) in which it is rotated, at a random point",
+       "70%-90%",
+       {},
+       0,
+       0,
        [](Settings& s, const V& v) {
          const auto dash = v.front().find('-');
          s.rotation_window_from = std::stod(v.front().substr(0, dash)) / 100.0;
          s.rotation_window_to = std::stod(v.front().substr(dash + 1)) / 100.0;
        }},
-      {"csrCreateInterval", "--csr-create-interval", Type::Duration,
-       "After a denied, failed or vanished CSR, at most one new CSR per this interval", "1h", {}, 1, 30LL * 24 * 3600,
+      {"csrCreateInterval",
+       "--csr-create-interval",
+       Type::Duration,
+       "After a denied, failed or vanished CSR, at most one new CSR per this interval",
+       "1h",
+       {},
+       1,
+       30LL * 24 * 3600,
        [](Settings& s, const V& v) { s.csr_create_interval = std::chrono::seconds(std::stoll(v.front())); }},
-      {"keepCertificates", "--keep-certificates", Type::Int, "Timestamped certificate files kept per certificate", "3", {}, 1,
-       100, [](Settings& s, const V& v) { s.keep_certificates = std::stoi(v.front()); }},
-      {"serving", "--serving", Type::Bool, "Obtain and rotate the serving certificate (kubernetes.io/kubelet-serving)", "true", {},
-       0, 0, [](Settings& s, const V& v) { s.serving = v.front() == "true"; }},
-      {"servingIPs", "--serving-ip", Type::IpList, "IP address SANs of the serving certificate (repeatable)",
-       "the host's non-loopback addresses", {}, 0, 0, [](Settings& s, const V& v) {
+      {"keepCertificates",
+       "--keep-certificates",
+       Type::Int,
+       "Timestamped certificate files kept per certificate",
+       "3",
+       {},
+       1,
+       100,
+       [](Settings& s, const V& v) { s.keep_certificates = std::stoi(v.front()); }},
+      {"serving",
+       "--serving",
+       Type::Bool,
+       "Obtain and rotate the serving certificate (kubernetes.io/kubelet-serving)",
+       "true",
+       {},
+       0,
+       0,
+       [](Settings& s, const V& v) { s.serving = v.front() == "true"; }},
+      {"servingIPs",
+       "--serving-ip",
+       Type::IpList,
+       "IP address SANs of the serving certificate (repeatable)",
+       "the host's non-loopback addresses",
+       {},
+       0,
+       0,
+       [](Settings& s, const V& v) {
          s.serving_ips = v;
          s.serving_ips_set = true;
        }},
-      {"servingDNSNames", "--serving-dns-name", Type::DnsList, "DNS name SANs of the serving certificate (repeatable)",
-       "the host name, lowercased", {}, 0, 0, [](Settings& s, const V& v) {
+      {"servingDNSNames",
+       "--serving-dns-name",
+       Type::DnsList,
+       "DNS name SANs of the serving certificate (repeatable)",
+       "the host name, lowercased",
+       {},
+       0,
+       0,
+       [](Settings& s, const V& v) {
          s.serving_dns_names = v;
          s.serving_dns_names_set = true;
        }},
-      {"servingExpirationSeconds", "--serving-expiration-seconds", Type::Int,
-       "Requested lifetime of the serving certificate (spec.expirationSeconds)", "unset (the signer's default)", {}, 600,
-       2147483647, [](Settings& s, const V& v) { s.serving_expiration_seconds = std::stoll(v.front()); }},
-      {"kubeletRestart", "--kubelet-restart", Type::Enum,
-       "Restart the kubelet after its serving certificate changed: auto (only kubelets older than 1.31, which do not reload it), always, never",
-       "auto", {"auto", "always", "never"}, 0, 0,
+      {"servingExpirationSeconds",
+       "--serving-expiration-seconds",
+       Type::Int,
+       "Requested lifetime of the serving certificate (spec.expirationSeconds)",
+       "unset (the signer's default)",
+       {},
+       600,
+       2147483647,
+       [](Settings& s, const V& v) { s.serving_expiration_seconds = std::stoll(v.front()); }},
+      {"kubeletRestart",
+       "--kubelet-restart",
+       Type::Enum,
+       "Restart the kubelet after its serving certificate changed: auto (only kubelets older than 1.31, "
+       "which do not reload it), always, never",
+       "auto",
+       {"auto", "always", "never"},
+       0,
+       0,
        [](Settings& s, const V& v) {
-         s.kubelet_restart = v.front() == "always" ? KubeletRestart::Always : v.front() == "never" ? KubeletRestart::Never : KubeletRestart::Auto;
+         s.kubelet_restart = v.front() == "always"  ? KubeletRestart::Always
+                             : v.front() == "never" ? KubeletRestart::Never
+                                                    : KubeletRestart::Auto;
        }},
-      {"kubeletUnit", "--kubelet-unit", Type::String, "The kubelet's systemd unit: restarted over D-Bus (TryRestartUnit) and checked; its ExecStart= names the kubelet", "kubelet.service", {}, 0, 0,
+      {"kubeletUnit",
+       "--kubelet-unit",
+       Type::String,
+       "The kubelet's systemd unit: restarted over D-Bus (TryRestartUnit) and checked; its ExecStart= names "
+       "the kubelet",
+       "kubelet.service",
+       {},
+       0,
+       0,
        [](Settings& s, const V& v) { s.kubelet_unit = v.front(); }},
-      {"kubeletPath", "--kubelet-path", Type::OptionalPath,
-       "The kubelet binary whose version decides what is written to its config file (default: the running kubelet, "
+      {"kubeletPath",
+       "--kubelet-path",
+       Type::OptionalPath,
+       "The kubelet binary whose version decides what is written to its config file (default: the running "
+       "kubelet, "
        "else the ExecStart= of kubeletUnit)",
-       "detected", {}, 0, 0,
-       [](Settings& s, const V& v) { s.kubelet_path = v.empty() ? std::filesystem::path() : std::filesystem::path(v.front()); }},
-      {"kubeletHealthTimeout", "--kubelet-health-timeout", Type::Duration,
-       "After a kubelet config change and restart: how long the kubelet has to be active (running) and answer healthz "
-       "before the change is rolled back",
-       "90s", {}, 10, 30 * 60, [](Settings& s, const V& v) { s.kubelet_health_timeout = std::chrono::seconds(std::stoll(v.front())); }},
-      {"patchKubeletConfig", "--patch-kubelet-config", Type::Bool,
-       "Patch kubeletConfig: serving certificate files, client CA, hardening (comments and order kept)", "true", {}, 0, 0,
-       [](Settings& s, const V& v) { s.patch_kubelet_config = v.front() == "true"; }},
-      {"hardening", "--hardening", Type::Enum,
-       "What the patch enforces besides the certificate files: cis (the CIS kubelet settings), minimal (anonymous auth off, "
-       "Webhook authorization), off",
-       "cis", {"cis", "minimal", "off"}, 0, 0,
+       "detected",
+       {},
+       0,
+       0,
        [](Settings& s, const V& v) {
-         s.hardening = v.front() == "minimal" ? Hardening::Minimal : v.front() == "off" ? Hardening::Off : Hardening::Cis;
+         s.kubelet_path = v.empty() ? std::filesystem::path() : std::filesystem::path(v.front());
        }},
-      {"clientCAFile", "--client-ca-file", Type::Path,
-       "The kubelet's client CA file (authentication.x509.clientCAFile); written from the kubeconfig's CA when absent",
-       "/etc/kubernetes/pki/ca.crt", {}, 0, 0, [](Settings& s, const V& v) { s.client_ca_file = v.front(); }},
-      {"metricsAddress", "--metrics-address", Type::Address,
-       "Prometheus metrics on this loopback host:port (empty disables)", "127.0.0.1:10271", {}, 0, 0,
+      {"kubeletHealthTimeout",
+       "--kubelet-health-timeout",
+       Type::Duration,
+       "After a kubelet config change and restart: how long the kubelet has to be active (running) and "
+       "answer healthz "
+       "before the change is rolled back",
+       "90s",
+       {},
+       10,
+       30 * 60,
+       [](Settings& s, const V& v) {
+         s.kubelet_health_timeout = std::chrono::seconds(std::stoll(v.front()));
+       }},
+      {"patchKubeletConfig",
+       "--patch-kubelet-config",
+       Type::Bool,
+       "Patch kubeletConfig: serving certificate files, client CA, hardening (comments and order kept)",
+       "true",
+       {},
+       0,
+       0,
+       [](Settings& s, const V& v) { s.patch_kubelet_config = v.front() == "true"; }},
+      {"hardening",
+       "--hardening",
+       Type::Enum,
+       "What the patch enforces besides the certificate files: cis (the CIS kubelet settings), minimal "
+       "(anonymous auth off, "
+       "Webhook authorization), off",
+       "cis",
+       {"cis", "minimal", "off"},
+       0,
+       0,
+       [](Settings& s, const V& v) {
+         s.hardening = v.front() == "minimal" ? Hardening::Minimal
+                       : v.front() == "off"   ? Hardening::Off
+                                              : Hardening::Cis;
+       }},
+      {"clientCAFile",
+       "--client-ca-file",
+       Type::Path,
+       "The kubelet's client CA file (authentication.x509.clientCAFile); written from the kubeconfig's CA "
+       "when absent",
+       "/etc/kubernetes/pki/ca.crt",
+       {},
+       0,
+       0,
+       [](Settings& s, const V& v) { s.client_ca_file = v.front(); }},
+      {"metricsAddress",
+       "--metrics-address",
+       Type::Address,
+       "Prometheus metrics on this loopback host:port (empty disables)",
+       "127.0.0.1:10271",
+       {},
+       0,
+       0,
        [](Settings& s, const V& v) { s.metrics_address = v.empty() ? std::string() : v.front(); }},
-      {"metricsTextfile", "--metrics-textfile", Type::OptionalPath,
-       "Also write the metrics to this file, atomically (node_exporter textfile collector)", "none", {}, 0, 0,
-       [](Settings& s, const V& v) { s.metrics_textfile = v.empty() ? std::filesystem::path() : std::filesystem::path(v.front()); }},
+      {"metricsTextfile",
+       "--metrics-textfile",
+       Type::OptionalPath,
+       "Also write the metrics to this file, atomically (node_exporter textfile collector)",
+       "none",
+       {},
+       0,
+       0,
+       [](Settings& s, const V& v) {
+         s.metrics_textfile = v.empty() ? std::filesystem::path() : std::filesystem::path(v.front());
+       }},
       {"logLevel", "--log-level", Type::Enum, "Log verbosity", "info", kLogLevels, 0, 0,
        [](Settings& s, const V& v) { s.log_level = v.front(); }},
   };
@@ -171,7 +340,9 @@ ConfigError error_at(const Origin& o, const Setting& s, std::string message) {
   return e;
 }
 
-std::string in_quotes(const std::string& v) { return "\"" + v + "\""; }
+std::string in_quotes(const std::string& v) {
+  return "\"" + v + "\"";
+}
 
 // Checks `raw` for setting `s` and returns the normalised value, or an error.
 Expected<std::string, ConfigError> validate(const Setting& s, const std::string& raw, const Origin& o,
@@ -191,8 +362,10 @@ Expected<std::string, ConfigError> validate(const Setting& s, const std::string&
       if (!d) return Unexpected(error_at(o, s, d.error()));
       const auto secs = std::chrono::duration_cast<std::chrono::seconds>(*d).count();
       if (secs < s.min || secs > s.max) {
-        return Unexpected(error_at(o, s, in_quotes(raw) + " is out of range; use " + format_duration(std::chrono::seconds(s.min)) +
-                                             " to " + format_duration(std::chrono::seconds(s.max))));
+        return Unexpected(error_at(o, s,
+                                   in_quotes(raw) + " is out of range; use " +
+                                       format_duration(std::chrono::seconds(s.min)) + " to " +
+                                       format_duration(std::chrono::seconds(s.max))));
       }
       return std::to_string(secs);
     }
@@ -208,9 +381,11 @@ Expected<std::string, ConfigError> validate(const Setting& s, const std::string&
       const std::string b = dash == std::string::npos ? "" : v.substr(dash + 1);
       const double from = std::strtod(a.c_str(), &end1);
       const double to = std::strtod(b.c_str(), &end2);
-      if (dash == std::string::npos || a.empty() || b.empty() || *end1 != '\0' || *end2 != '\0' || from <= 0 || to >= 100 ||
-          from > to) {
-        return Unexpected(error_at(o, s, in_quotes(raw) + " is not a window; write FROM%-TO% with 0 < FROM <= TO < 100, e.g. 70%-90%"));
+      if (dash == std::string::npos || a.empty() || b.empty() || *end1 != '\0' || *end2 != '\0' ||
+          from <= 0 || to >= 100 || from > to) {
+        return Unexpected(error_at(
+            o, s,
+            in_quotes(raw) + " is not a window; write FROM%-TO% with 0 < FROM <= TO < 100, e.g. 70%-90%"));
       }
       char buf[64];
       std::snprintf(buf, sizeof buf, "%g-%g", from, to);
@@ -219,27 +394,33 @@ Expected<std::string, ConfigError> validate(const Setting& s, const std::string&
     case Type::IpList: {
       unsigned char bin[16];
       char text[INET6_ADDRSTRLEN];
-      if (inet_pton(AF_INET, raw.c_str(), bin) == 1) return std::string(inet_ntop(AF_INET, bin, text, sizeof text));
-      if (inet_pton(AF_INET6, raw.c_str(), bin) == 1) return std::string(inet_ntop(AF_INET6, bin, text, sizeof text));
+      if (inet_pton(AF_INET, raw.c_str(), bin) == 1)
+        return std::string(inet_ntop(AF_INET, bin, text, sizeof text));
+      if (inet_pton(AF_INET6, raw.c_str(), bin) == 1)
+        return std::string(inet_ntop(AF_INET6, bin, text, sizeof text));
       return Unexpected(error_at(o, s, in_quotes(raw) + " is not an IPv4 or IPv6 address"));
     }
     case Type::OptionalPath:
       if (raw.empty()) return std::string();
-      return validate(Setting{s.key, s.flag, Type::Path, s.help, s.default_text, {}, 0, 0, s.store}, raw, o, env);
+      return validate(Setting{s.key, s.flag, Type::Path, s.help, s.default_text, {}, 0, 0, s.store}, raw, o,
+                      env);
     case Type::Address: {
       // host:port on loopback (the metrics carry nothing secret, but stay off the network).
       if (raw.empty()) return std::string();
       const auto colon = raw.rfind(':');
       std::string host = colon == std::string::npos ? "" : raw.substr(0, colon);
       const std::string port = colon == std::string::npos ? "" : raw.substr(colon + 1);
-      if (host.size() >= 2 && host.front() == '[' && host.back() == ']') host = host.substr(1, host.size() - 2);
+      if (host.size() >= 2 && host.front() == '[' && host.back() == ']')
+        host = host.substr(1, host.size() - 2);
       char* end = nullptr;
       const long p = std::strtol(port.c_str(), &end, 10);
       if (port.empty() || *end != '\0' || p < 1 || p > 65535) {
-        return Unexpected(error_at(o, s, in_quotes(raw) + " is not host:port (e.g. 127.0.0.1:10271; empty disables)"));
+        return Unexpected(
+            error_at(o, s, in_quotes(raw) + " is not host:port (e.g. 127.0.0.1:10271; empty disables)"));
       }
       if (host != "127.0.0.1" && host != "::1" && host != "localhost") {
-        return Unexpected(error_at(o, s, in_quotes(raw) + ": metrics are served on loopback only; use 127.0.0.1 or ::1"));
+        return Unexpected(
+            error_at(o, s, in_quotes(raw) + ": metrics are served on loopback only; use 127.0.0.1 or ::1"));
       }
       return raw;
     }
@@ -258,8 +439,9 @@ Expected<std::string, ConfigError> validate(const Setting& s, const std::string&
       fs::path p(raw);
       if (!p.is_absolute()) {
         if (!o.from_flag) {
-          return Unexpected(error_at(o, s, in_quotes(raw) + " is a relative path; give an absolute path (e.g. " +
-                                               s.default_text + ")"));
+          return Unexpected(error_at(
+              o, s,
+              in_quotes(raw) + " is a relative path; give an absolute path (e.g. " + s.default_text + ")"));
         }
         p = env.cwd / p;
       }
@@ -276,12 +458,14 @@ Expected<std::string, ConfigError> validate(const Setting& s, const std::string&
       char* end = nullptr;
       long long v = std::strtoll(raw.c_str(), &end, 10);
       if (raw.empty() || end == nullptr || *end != '\0' || errno == ERANGE) {
-        return Unexpected(error_at(o, s, in_quotes(raw) + " is not an integer; use a whole number from " +
-                                             std::to_string(s.min) + " to " + std::to_string(s.max)));
+        return Unexpected(error_at(o, s,
+                                   in_quotes(raw) + " is not an integer; use a whole number from " +
+                                       std::to_string(s.min) + " to " + std::to_string(s.max)));
       }
       if (v < s.min || v > s.max) {
-        return Unexpected(error_at(o, s, std::to_string(v) + " is out of range; use a whole number from " +
-                                             std::to_string(s.min) + " to " + std::to_string(s.max)));
+        return Unexpected(error_at(o, s,
+                                   std::to_string(v) + " is out of range; use a whole number from " +
+                                       std::to_string(s.min) + " to " + std::to_string(s.max)));
       }
       return std::to_string(v);
     }
@@ -299,10 +483,14 @@ Origin origin_of(const std::string& file, const YAML::Mark& m) {
 
 std::string node_type_name(const YAML::Node& n) {
   switch (n.Type()) {
-    case YAML::NodeType::Sequence: return "a list";
-    case YAML::NodeType::Map: return "a mapping";
-    case YAML::NodeType::Null: return "empty";
-    default: return "a scalar";
+    case YAML::NodeType::Sequence:
+      return "a list";
+    case YAML::NodeType::Map:
+      return "a mapping";
+    case YAML::NodeType::Null:
+      return "empty";
+    default:
+      return "a scalar";
   }
 }
 
@@ -313,13 +501,14 @@ std::string default_node_name(const Environment& env) {
 }
 
 // Defaults that depend on the host: node name, serving SANs.
-std::optional<ConfigError> apply_defaults(Settings& settings, const Environment& env, const std::string& source) {
+std::optional<ConfigError> apply_defaults(Settings& settings, const Environment& env,
+                                          const std::string& source) {
   if (settings.node_name.empty()) {
     settings.node_name = default_node_name(env);
     if (auto problem = node_name_problem(settings.node_name)) {
       return ConfigError{source, 0, 0, "nodeName",
-                         "the host name " + in_quotes(settings.node_name) + " is not a valid node name (" + *problem +
-                             "); set nodeName in the settings file or --node-name"};
+                         "the host name " + in_quotes(settings.node_name) + " is not a valid node name (" +
+                             *problem + "); set nodeName in the settings file or --node-name"};
     }
   }
   if (!settings.serving_dns_names_set) {
@@ -331,8 +520,8 @@ std::optional<ConfigError> apply_defaults(Settings& settings, const Environment&
 }
 
 // Applies the YAML document to `settings`.
-std::optional<ConfigError> apply_yaml(std::string_view text, const std::string& source, const Environment& env,
-                                      Settings& settings) {
+std::optional<ConfigError> apply_yaml(std::string_view text, const std::string& source,
+                                      const Environment& env, Settings& settings) {
   YAML::Node root;
   try {
     root = YAML::Load(std::string(text));
@@ -363,13 +552,15 @@ std::optional<ConfigError> apply_yaml(std::string_view text, const std::string& 
     Origin vo = origin_of(source, v.Mark());
     if (v.IsNull() && v.Mark().line < 0) vo = ko;
     if (!seen.insert(key).second) {
-      return ConfigError{ko.file, ko.line, ko.column, key, "duplicate key \"" + key + "\"; give each setting once"};
+      return ConfigError{ko.file, ko.line, ko.column, key,
+                         "duplicate key \"" + key + "\"; give each setting once"};
     }
     if (key == "apiVersion" || key == "kind") {
       const std::string want(key == "apiVersion" ? kApiVersion : kKind);
       if (!v.IsScalar() || v.Scalar() != want) {
-        return ConfigError{vo.file, vo.line, vo.column, key,
-                           (v.IsScalar() ? in_quotes(v.Scalar()) : node_type_name(v)) + " is not supported; use " + want};
+        return ConfigError{
+            vo.file, vo.line, vo.column, key,
+            (v.IsScalar() ? in_quotes(v.Scalar()) : node_type_name(v)) + " is not supported; use " + want};
       }
       continue;
     }
@@ -383,12 +574,14 @@ std::optional<ConfigError> apply_yaml(std::string_view text, const std::string& 
     std::vector<std::string> values;
     if (is_list(s->type)) {
       if (!v.IsSequence()) {
-        return ConfigError{vo.file, vo.line, vo.column, key, "expected a list (- item per line), found " + node_type_name(v)};
+        return ConfigError{vo.file, vo.line, vo.column, key,
+                           "expected a list (- item per line), found " + node_type_name(v)};
       }
       for (std::size_t i = 0; i < v.size(); ++i) {
         const YAML::Node item = v[i];
         Origin io = origin_of(source, item.Mark());
-        if (!item.IsScalar()) return ConfigError{io.file, io.line, io.column, key, "list items must be single values"};
+        if (!item.IsScalar())
+          return ConfigError{io.file, io.line, io.column, key, "list items must be single values"};
         auto checked = validate(*s, item.Scalar(), io, env);
         if (!checked) return checked.error();
         values.push_back(*checked);
@@ -397,11 +590,13 @@ std::optional<ConfigError> apply_yaml(std::string_view text, const std::string& 
       // `metricsAddress:` / `metricsAddress: ""` turns it off.
     } else {
       if (!v.IsScalar()) {
-        return ConfigError{vo.file, vo.line, vo.column, key, "expected a single value, found " + node_type_name(v)};
+        return ConfigError{vo.file, vo.line, vo.column, key,
+                           "expected a single value, found " + node_type_name(v)};
       }
       auto checked = validate(*s, v.Scalar(), vo, env);
       if (!checked) return checked.error();
-      if (!checked->empty() || (s->type != Type::Address && s->type != Type::OptionalPath)) values.push_back(*checked);
+      if (!checked->empty() || (s->type != Type::Address && s->type != Type::OptionalPath))
+        values.push_back(*checked);
     }
     s->store(settings, values);
   }
@@ -412,18 +607,24 @@ std::optional<ConfigError> apply_yaml(std::string_view text, const std::string& 
 
 std::string_view to_string(Hardening h) {
   switch (h) {
-    case Hardening::Cis: return "cis";
-    case Hardening::Minimal: return "minimal";
-    case Hardening::Off: return "off";
+    case Hardening::Cis:
+      return "cis";
+    case Hardening::Minimal:
+      return "minimal";
+    case Hardening::Off:
+      return "off";
   }
   return "?";
 }
 
 std::string_view to_string(KubeletRestart r) {
   switch (r) {
-    case KubeletRestart::Auto: return "auto";
-    case KubeletRestart::Always: return "always";
-    case KubeletRestart::Never: return "never";
+    case KubeletRestart::Auto:
+      return "auto";
+    case KubeletRestart::Always:
+      return "always";
+    case KubeletRestart::Never:
+      return "never";
   }
   return "?";
 }
@@ -449,7 +650,8 @@ std::optional<std::string> node_name_problem(std::string_view name) {
       std::string_view label = name.substr(label_start, i - label_start);
       if (label.empty()) return "it has an empty label (two dots, or a leading/trailing dot)";
       if (label.size() > 63) return "the label \"" + std::string(label) + "\" is longer than 63 characters";
-      if (!std::isalnum(static_cast<unsigned char>(label.front())) || !std::isalnum(static_cast<unsigned char>(label.back()))) {
+      if (!std::isalnum(static_cast<unsigned char>(label.front())) ||
+          !std::isalnum(static_cast<unsigned char>(label.back()))) {
         return "each label must start and end with a lowercase letter or digit";
       }
       label_start = i + 1;
@@ -465,19 +667,27 @@ std::optional<std::string> node_name_problem(std::string_view name) {
 }
 
 void SettingFlags::add_to(CLI::App& app) {
-  config_option_ = app.add_option("--config", config_, "Settings file (default " + std::string(kDefaultConfigFile) +
-                                                           "; missing default file = all defaults)");
+  config_option_ = app.add_option(
+      "--config", config_,
+      "Settings file (default " + std::string(kDefaultConfigFile) + "; missing default file = all defaults)");
   for (const auto& s : schema()) {
     Value& v = values_[s.key];
     std::string help = s.help + " [" + s.key + "; default: " + s.default_text + "]";
     if (!s.allowed.empty()) help += " {" + join(s.allowed, ",") + "}";
     if (s.type == Type::Bool) {
       // --serving alone means true; --serving=false turns it off.
-      v.option = app.add_option(s.flag, v.values, help)->expected(0, 1)->multi_option_policy(CLI::MultiOptionPolicy::TakeLast);
+      v.option = app.add_option(s.flag, v.values, help)
+                     ->expected(0, 1)
+                     ->multi_option_policy(CLI::MultiOptionPolicy::TakeLast);
     } else if (is_list(s.type)) {
-      v.option = app.add_option(s.flag, v.values, help)->expected(1)->multi_option_policy(CLI::MultiOptionPolicy::TakeAll)->delimiter(',');
+      v.option = app.add_option(s.flag, v.values, help)
+                     ->expected(1)
+                     ->multi_option_policy(CLI::MultiOptionPolicy::TakeAll)
+                     ->delimiter(',');
     } else {
-      v.option = app.add_option(s.flag, v.values, help)->expected(1)->multi_option_policy(CLI::MultiOptionPolicy::TakeLast);
+      v.option = app.add_option(s.flag, v.values, help)
+                     ->expected(1)
+                     ->multi_option_policy(CLI::MultiOptionPolicy::TakeLast);
     }
   }
 }
@@ -499,7 +709,8 @@ Environment system_environment() {
     ifaddrs* list = nullptr;
     if (::getifaddrs(&list) != 0) return out;
     for (ifaddrs* a = list; a != nullptr; a = a->ifa_next) {
-      if (a->ifa_addr == nullptr || (a->ifa_flags & IFF_UP) == 0 || (a->ifa_flags & IFF_LOOPBACK) != 0) continue;
+      if (a->ifa_addr == nullptr || (a->ifa_flags & IFF_UP) == 0 || (a->ifa_flags & IFF_LOOPBACK) != 0)
+        continue;
       char text[INET6_ADDRSTRLEN] = {};
       if (a->ifa_addr->sa_family == AF_INET) {
         const auto* in = reinterpret_cast<const sockaddr_in*>(a->ifa_addr);
@@ -542,15 +753,17 @@ Expected<Settings, ConfigError> load_settings(const SettingFlags& flags, const E
   bool have_file = false;
   if (!fs::exists(st)) {
     if (explicit_file) {
-      return Unexpected(ConfigError{file.string(), 0, 0, "--config",
-                                    "the settings file does not exist; create it or leave --config out to use the defaults"});
+      return Unexpected(ConfigError{
+          file.string(), 0, 0, "--config",
+          "the settings file does not exist; create it or leave --config out to use the defaults"});
     }
   } else if (!fs::is_regular_file(st)) {
     return Unexpected(ConfigError{file.string(), 0, 0, "", "not a regular file"});
   } else {
     std::ifstream in(file, std::ios::binary);
     if (!in) {
-      return Unexpected(ConfigError{file.string(), 0, 0, "", std::string("cannot read: ") + std::strerror(errno)});
+      return Unexpected(
+          ConfigError{file.string(), 0, 0, "", std::string("cannot read: ") + std::strerror(errno)});
     }
     std::stringstream ss;
     ss << in.rdbuf();
@@ -564,7 +777,8 @@ Expected<Settings, ConfigError> load_settings(const SettingFlags& flags, const E
   // Flags win over the file.
   for (const auto& s : schema()) {
     auto it = flags.values().find(s.key);
-    if (it == flags.values().end() || it->second.option == nullptr || it->second.option->count() == 0) continue;
+    if (it == flags.values().end() || it->second.option == nullptr || it->second.option->count() == 0)
+      continue;
     Origin o;
     o.file = "command line";
     o.from_flag = true;
@@ -579,10 +793,12 @@ Expected<Settings, ConfigError> load_settings(const SettingFlags& flags, const E
       if (!checked) return Unexpected(checked.error());
       values.push_back(*checked);
     }
-    if (values.empty() && !is_list(s.type) && s.type != Type::Address && s.type != Type::OptionalPath) continue;
+    if (values.empty() && !is_list(s.type) && s.type != Type::Address && s.type != Type::OptionalPath)
+      continue;
     s.store(settings, values);
   }
-  if (auto err = apply_defaults(settings, env, have_file ? file.string() : "command line")) return Unexpected(*err);
+  if (auto err = apply_defaults(settings, env, have_file ? file.string() : "command line"))
+    return Unexpected(*err);
   return settings;
 }
 
@@ -595,7 +811,8 @@ std::string describe_settings_reference() {
     if (is_list(s.type)) meaning += "; a YAML list in the file, the flag repeatable or comma-separated";
     out += "| `" + s.key + "` | `" + s.flag + "` | " + s.default_text + " | " + meaning + " |\n";
   }
-  out += "| (none) | `--config` | " + std::string(kDefaultConfigFile) + " | this file; a missing default file means all defaults |\n";
+  out += "| (none) | `--config` | " + std::string(kDefaultConfigFile) +
+         " | this file; a missing default file means all defaults |\n";
   return out;
 }
 

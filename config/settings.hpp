@@ -72,7 +72,7 @@ struct Settings {
 
   // Observability.
   std::string metrics_address = "127.0.0.1:10271";  // empty: no metrics endpoint
-  std::filesystem::path metrics_textfile;            // node_exporter textfile; empty: none
+  std::filesystem::path metrics_textfile;           // node_exporter textfile; empty: none
 
   std::filesystem::path config_file;  // the file actually read; empty when none
   bool operator==(const Settings&) const = default;
@@ -80,11 +80,11 @@ struct Settings {
 
 // A configuration problem, positioned: "file:line:column: key: message".
 struct ConfigError {
-  std::string file;      // a path, or "command line"
-  int line = 0;          // 1-based; 0 = not applicable
-  int column = 0;        // 1-based; 0 = not applicable
-  std::string key;       // the setting, flag or kubeconfig field concerned ("" if none)
-  std::string message;   // what is wrong and what is allowed
+  std::string file;     // a path, or "command line"
+  int line = 0;         // 1-based; 0 = not applicable
+  int column = 0;       // 1-based; 0 = not applicable
+  std::string key;      // the setting, flag or kubeconfig field concerned ("" if none)
+  std::string message;  // what is wrong and what is allowed
   std::string format() const;
 };
 
@@ -92,7 +92,7 @@ struct ConfigError {
 class SettingFlags {
  public:
   SettingFlags() = default;
-  SettingFlags(const SettingFlags&) = delete;             // CLI11 keeps pointers into it
+  SettingFlags(const SettingFlags&) = delete;  // CLI11 keeps pointers into it
   SettingFlags& operator=(const SettingFlags&) = delete;
 
   // Registers --config and one flag per setting on `app`.

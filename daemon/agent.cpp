@@ -13,10 +13,15 @@ namespace fs = std::filesystem;
 using rotation::CertKind;
 using rotation::Step;
 
-AgentDriver::AgentDriver(asio::io_context& io_context, config::Settings s, Tuning t, AgentEvents e, AgentEffects fx)
-    : io(io_context), settings(std::move(s)),
+AgentDriver::AgentDriver(asio::io_context& io_context, config::Settings s, Tuning t, AgentEvents e,
+                         AgentEffects fx)
+    : io(io_context),
+      settings(std::move(s)),
       node{settings.node_name, settings.serving_dns_names, settings.serving_ips, settings.key_algorithm},
-      tuning(std::move(t)), events(std::move(e)), effects(std::move(fx)), uniform01(rotation::system_uniform01()) {}
+      tuning(std::move(t)),
+      events(std::move(e)),
+      effects(std::move(fx)),
+      uniform01(rotation::system_uniform01()) {}
 
 CertificateRun& AgentDriver::run_of(CertKind kind) {
   auto& s = runs[static_cast<int>(kind)];
@@ -25,9 +30,16 @@ CertificateRun& AgentDriver::run_of(CertKind kind) {
     policy.backoff = tuning.backoff;
     policy.window = {settings.rotation_window_from, settings.rotation_window_to};
     policy.csr_create_interval = settings.csr_create_interval;
-    s = std::make_unique<CertificateRun>(CertificateRun{kind, rotation::Store(settings.cert_dir, kind),
-                                                        rotation::Lifecycle(kind, policy, uniform01), nullptr,
-                                                        std::nullopt, nullptr, nullptr, false, false, {}});
+    s = std::make_unique<CertificateRun>(CertificateRun{kind,
+                                                        rotation::Store(settings.cert_dir, kind),
+                                                        rotation::Lifecycle(kind, policy, uniform01),
+                                                        nullptr,
+                                                        std::nullopt,
+                                                        nullptr,
+                                                        nullptr,
+                                                        false,
+                                                        false,
+                                                        {}});
   }
   return *s;
 }
@@ -36,12 +48,16 @@ void AgentDriver::load_state_once() {
   if (state_loaded) return;
   state_loaded = true;
   // Half-written files of a process that died mid-write (we hold the instance lock).
-  for (const auto& [dir, prefix] : {std::pair{settings.cert_dir, std::string("kubelet-")},
-                                    std::pair{settings.kubeconfig.parent_path(), settings.kubeconfig.filename().string()}}) {
-    for (const auto& p : kcd::remove_stale_temp_files(dir, prefix)) log::info("stale temporary file removed", {{"path", p}});
+  for (const auto& [dir, prefix] :
+       {std::pair{settings.cert_dir, std::string("kubelet-")},
+        std::pair{settings.kubeconfig.parent_path(), settings.kubeconfig.filename().string()}}) {
+    for (const auto& p : kcd::remove_stale_temp_files(dir, prefix))
+      log::info("stale temporary file removed", {{"path", p}});
   }
   auto loaded = rotation::load_state(settings.cert_dir);
-  if (!loaded.warning.empty()) log::warn("state file ignored", {{"path", settings.cert_dir / rotation::kStateFileName}, {"error", loaded.warning}});
+  if (!loaded.warning.empty())
+    log::warn("state file ignored",
+              {{"path", settings.cert_dir / rotation::kStateFileName}, {"error", loaded.warning}});
   state = loaded.state;
   saved_state = state;
 }
@@ -54,7 +70,8 @@ void AgentDriver::persist(CertificateRun& s) {
     rotation::save_state(settings.cert_dir, state);
     saved_state = state;
   } catch (const std::exception& e) {
-    log::error("state file not written", {{"path", settings.cert_dir / rotation::kStateFileName}, {"error", e.what()}});
+    log::error("state file not written",
+               {{"path", settings.cert_dir / rotation::kStateFileName}, {"error", e.what()}});
   }
 }
 
@@ -67,8 +84,10 @@ void AgentDriver::report(CertificateRun& s) {
   if (events.condition) events.condition(s.kind, s.machine.condition());
 }
 
-Agent::Agent(asio::io_context& io, config::Settings settings, Tuning tuning, AgentEvents events, AgentEffects effects)
-    : driver_(std::make_unique<AgentDriver>(io, std::move(settings), tuning, std::move(events), std::move(effects))) {}
+Agent::Agent(asio::io_context& io, config::Settings settings, Tuning tuning, AgentEvents events,
+             AgentEffects effects)
+    : driver_(std::make_unique<AgentDriver>(io, std::move(settings), tuning, std::move(events),
+                                            std::move(effects))) {}
 
 Agent::~Agent() = default;
 
@@ -77,7 +96,9 @@ asio::awaitable<void> Agent::run(CertKind kind) {
   CertificateRun& s = driver.run_of(kind);
   while (!driver.stop_requested) {
     const Step st = s.machine.next(driver.now());
-    log::debug("step", {{"cert", to_string(kind)}, {"step", to_string(st.kind)}, {"phase", to_string(s.machine.phase())}});
+    log::debug(
+        "step",
+        {{"cert", to_string(kind)}, {"step", to_string(st.kind)}, {"phase", to_string(s.machine.phase())}});
     co_await driver.step(s, st);
     driver.persist(s);
     driver.report(s);
@@ -93,7 +114,9 @@ void Agent::stop() {
   }
 }
 
-bool Agent::stopping() const { return driver_->stop_requested; }
+bool Agent::stopping() const {
+  return driver_->stop_requested;
+}
 
 void Agent::renew(CertKind kind) {
   auto& s = driver_->run_of(kind);

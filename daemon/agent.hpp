@@ -23,8 +23,8 @@ struct AgentDriver;
 
 // Timings that tests and the demo shorten; production uses the defaults.
 struct Tuning {
-  std::chrono::seconds watch_timeout{300};      // timeoutSeconds of each watch
-  std::chrono::seconds watch_grace{30};         // silence beyond timeoutSeconds = a dead stream
+  std::chrono::seconds watch_timeout{300};  // timeoutSeconds of each watch
+  std::chrono::seconds watch_grace{30};     // silence beyond timeoutSeconds = a dead stream
   std::chrono::seconds request_timeout{30};
   // Timers run on the steady clock while deadlines are on the wall clock (which jumps on
   // suspend or an NTP step): sleeps are cut into pieces this long and the deadline re-checked.
@@ -34,14 +34,16 @@ struct Tuning {
 
 // What the agent reports to its owner (CLI, systemd notifier, tests).
 struct AgentEvents {
-  std::function<void(rotation::CertKind, const std::string& status)> status;   // human STATUS= line
+  std::function<void(rotation::CertKind, const std::string& status)> status;  // human STATUS= line
   std::function<void(rotation::CertKind, rotation::Condition)> condition;     // after every step
-  std::function<void(const std::filesystem::path&)> serving_installed;        // a new serving certificate is current
+  std::function<void(const std::filesystem::path&)>
+      serving_installed;  // a new serving certificate is current
 };
 
 class Agent {
  public:
-  Agent(boost::asio::io_context& io, config::Settings settings, Tuning tuning, AgentEvents events, AgentEffects effects);
+  Agent(boost::asio::io_context& io, config::Settings settings, Tuning tuning, AgentEvents events,
+        AgentEffects effects);
   ~Agent();
   Agent(const Agent&) = delete;
   Agent& operator=(const Agent&) = delete;

@@ -33,7 +33,8 @@ rotation::Failure failure_from(const api::ApiError& e, bool as_node) {
   return f;
 }
 
-std::optional<config::Kubeconfig> AgentDriver::try_kubeconfig(const fs::path& path, std::string* error) const {
+std::optional<config::Kubeconfig> AgentDriver::try_kubeconfig(const fs::path& path,
+                                                              std::string* error) const {
   auto kc = effects.kubeconfigs->load(path);
   if (!kc) {
     if (error) *error = kc.error();
@@ -66,7 +67,8 @@ Expected<Connection, std::string> AgentDriver::connection(CertificateRun& s) con
   const bool node_cert_usable = current && now() < current->not_after;
   if (s.kind == CertKind::Serving || (node_cert_usable && !s.machine.prefer_bootstrap())) {
     if (!node_cert_usable && s.kind == CertKind::Serving) {
-      return Unexpected(std::string("waiting for a valid client certificate to request the serving certificate as the node"));
+      return Unexpected(std::string(
+          "waiting for a valid client certificate to request the serving certificate as the node"));
     }
     const fs::path client = rotation::Store(settings.cert_dir, CertKind::Client).current_path();
     c.credentials.client_cert_file = client;
@@ -77,7 +79,8 @@ Expected<Connection, std::string> AgentDriver::connection(CertificateRun& s) con
   }
   if (!bootstrap) {
     std::string why = "cannot request a client certificate: ";
-    why += node_cert_usable ? "the node's certificate was refused (401)" : "there is no valid client certificate";
+    why += node_cert_usable ? "the node's certificate was refused (401)"
+                            : "there is no valid client certificate";
     why += " and the bootstrap kubeconfig " + settings.bootstrap_kubeconfig.string();
     why += bootstrap_err.empty() ? " does not exist" : " is unusable: " + bootstrap_err;
     why += "; place a bootstrap kubeconfig there (it is picked up without a restart)";
@@ -96,7 +99,9 @@ Expected<Connection, std::string> AgentDriver::connection(CertificateRun& s) con
     return Unexpected(settings.bootstrap_kubeconfig.string() +
                       ": the current user has neither a token nor a client certificate");
   }
-  if (node_cert_usable) log::warn("falling back to the bootstrap kubeconfig", {{"cert", to_string(s.kind)}, {"path", settings.bootstrap_kubeconfig}});
+  if (node_cert_usable)
+    log::warn("falling back to the bootstrap kubeconfig",
+              {{"cert", to_string(s.kind)}, {"path", settings.bootstrap_kubeconfig}});
   return c;
 }
 
@@ -119,7 +124,8 @@ Expected<void, std::string> AgentDriver::write_kubeconfig(CertificateRun& s, con
   auto written = effects.kubeconfigs->write(settings.kubeconfig, config::render_kubelet_kubeconfig(spec));
   if (!written) return written;
   kcd::crash_point("kubeconfig-written");
-  log::info("kubeconfig written", {{"path", settings.kubeconfig}, {"client_certificate", s.store.current_path()}});
+  log::info("kubeconfig written",
+            {{"path", settings.kubeconfig}, {"client_certificate", s.store.current_path()}});
   return {};
 }
 

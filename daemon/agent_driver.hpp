@@ -21,8 +21,8 @@ namespace kcd::daemon {
 struct Connection {
   api::Endpoint endpoint;
   api::Credentials credentials;
-  std::string auth_description;   // "bootstrap token", "client certificate <path>"
-  bool as_node = false;           // authenticated with the node's own certificate
+  std::string auth_description;  // "bootstrap token", "client certificate <path>"
+  bool as_node = false;          // authenticated with the node's own certificate
 };
 
 // A Kubernetes error as the lifecycle sees it: retryable or not, and whether the credential was refused.
@@ -36,17 +36,18 @@ struct CertificateRun {
   rotation::Store store;
   rotation::Lifecycle machine;
   ossl::PKeyPtr pending_key;
-  std::optional<api::Csr> issued;                  // the CSR whose certificate awaits Install
-  boost::asio::steady_timer* sleeper = nullptr;    // the timer run() is waiting on, if any
-  api::CsrApi* active_request = nullptr;           // the API the request in flight uses, if any
+  std::optional<api::Csr> issued;                // the CSR whose certificate awaits Install
+  boost::asio::steady_timer* sleeper = nullptr;  // the timer run() is waiting on, if any
+  api::CsrApi* active_request = nullptr;         // the API the request in flight uses, if any
   bool renew_requested = false;
-  bool nudged = false;                             // what a backoff waits for has changed: re-check now
+  bool nudged = false;  // what a backoff waits for has changed: re-check now
   std::string last_status;
 };
 
 // Performs the steps of every certificate's lifecycle with the effects it was given.
 struct AgentDriver {
-  AgentDriver(boost::asio::io_context& io_context, config::Settings s, Tuning t, AgentEvents e, AgentEffects fx);
+  AgentDriver(boost::asio::io_context& io_context, config::Settings s, Tuning t, AgentEvents e,
+              AgentEffects fx);
 
   SysTime now() const { return effects.clock->now(); }
 
@@ -56,7 +57,8 @@ struct AgentDriver {
   void report(CertificateRun& s);
 
   // ---- endpoint and credentials (agent_credentials.cpp)
-  std::optional<config::Kubeconfig> try_kubeconfig(const std::filesystem::path& path, std::string* error) const;
+  std::optional<config::Kubeconfig> try_kubeconfig(const std::filesystem::path& path,
+                                                   std::string* error) const;
   // Server and CA: from the kubelet kubeconfig once it exists, else the bootstrap kubeconfig.
   Expected<Connection, std::string> connection(CertificateRun& s) const;
   // The connection, or nullopt once the lifecycle was told why there is none (a retryable failure).

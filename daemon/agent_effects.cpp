@@ -33,7 +33,8 @@ std::chrono::steady_clock::duration SystemClock::pass(std::chrono::system_clock:
 
 AgentEffects production_effects(boost::asio::io_context& io, std::chrono::seconds request_timeout) {
   AgentEffects effects;
-  effects.csr_api = [&io, request_timeout](const api::Endpoint& endpoint, const api::Credentials& credentials) {
+  effects.csr_api = [&io, request_timeout](const api::Endpoint& endpoint,
+                                           const api::Credentials& credentials) {
     api::Options options;
     options.request_timeout = request_timeout;
     return std::unique_ptr<api::CsrApi>(std::make_unique<api::Client>(io, endpoint, credentials, options));

@@ -26,7 +26,8 @@ void AgentDriver::install(CertificateRun& s, const Step& st) {
     s.machine.failed(rotation::Failure{conn.error(), true, false, std::nullopt}, t);
     return;
   }
-  auto chain = rotation::parse_certificates_pem(s.issued->certificate_pem, "status.certificate of csr " + st.csr);
+  auto chain =
+      rotation::parse_certificates_pem(s.issued->certificate_pem, "status.certificate of csr " + st.csr);
   if (!chain) {
     log::error("certificate rejected", {{"cert", kind_name}, {"csr", st.csr}, {"reason", chain.error()}});
     s.machine.rejected(chain.error(), t);
@@ -37,7 +38,8 @@ void AgentDriver::install(CertificateRun& s, const Step& st) {
     s.machine.failed(rotation::Failure{anchors.error(), true, false, std::nullopt}, t);
     return;
   }
-  auto verdict = rotation::validate_issued(*chain, rotation::policy_for(s.kind, node, s.pending_key.get(), *anchors, t));
+  auto verdict =
+      rotation::validate_issued(*chain, rotation::policy_for(s.kind, node, s.pending_key.get(), *anchors, t));
   if (!verdict) {
     log::error("certificate rejected", {{"cert", kind_name}, {"csr", st.csr}, {"reason", verdict.error()}});
     s.machine.rejected(verdict.error(), t);
@@ -46,7 +48,10 @@ void AgentDriver::install(CertificateRun& s, const Step& st) {
   kcd::crash_point("cert-received");
   try {
     fs::path file = s.store.install(*chain, s.pending_key.get(), t);
-    log::info("certificate installed", {{"cert", kind_name}, {"csr", st.csr}, {"path", file}, {"serial", verdict->serial},
+    log::info("certificate installed", {{"cert", kind_name},
+                                        {"csr", st.csr},
+                                        {"path", file},
+                                        {"serial", verdict->serial},
                                         {"not_after", verdict->not_after}});
     if (s.kind == CertKind::Client) {
       if (auto written = write_kubeconfig(s, *conn); !written) throw std::runtime_error(written.error());
@@ -61,12 +66,14 @@ void AgentDriver::install(CertificateRun& s, const Step& st) {
     if (s.kind == CertKind::Serving && events.serving_installed) events.serving_installed(file);
     if (s.kind == CertKind::Client) {
       // A serving request waiting for a client certificate can go now.
-      if (auto& serving = runs[static_cast<int>(CertKind::Serving)]; serving && serving->machine.retry_now()) {
+      if (auto& serving = runs[static_cast<int>(CertKind::Serving)];
+          serving && serving->machine.retry_now()) {
         serving->nudged = true;
         if (serving->sleeper) serving->sleeper->cancel();
       }
     }
-    log::info("rotation scheduled", {{"cert", kind_name}, {"rotation_deadline", *s.machine.persistent().deadline}});
+    log::info("rotation scheduled",
+              {{"cert", kind_name}, {"rotation_deadline", *s.machine.persistent().deadline}});
   } catch (const std::exception& e) {
     log::error("install failed", {{"cert", kind_name}, {"csr", st.csr}, {"error", e.what()}});
     s.machine.failed(rotation::Failure{e.what(), true, false, std::nullopt}, t);

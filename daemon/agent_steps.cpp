@@ -22,7 +22,8 @@ rotation::CsrView view_of(const api::Csr& csr) {
   rotation::CsrView v;
   v.resource_version = csr.resource_version;
   if (const api::CsrCondition* c = csr.terminal_condition()) {
-    v.condition = c->type == "Denied" ? rotation::CsrView::Condition::Denied : rotation::CsrView::Condition::Failed;
+    v.condition =
+        c->type == "Denied" ? rotation::CsrView::Condition::Denied : rotation::CsrView::Condition::Failed;
     v.reason = c->reason;
     v.message = c->message;
   } else if (csr.issued()) {
@@ -42,7 +43,9 @@ asio::awaitable<void> AgentDriver::step(CertificateRun& s, const Step& st) {
       s.machine.inspected(inspect(s), now());
       if (s.machine.phase() == rotation::Phase::Idle && s.machine.current()) {
         const auto& info = *s.machine.current();
-        log::info("certificate valid", {{"cert", kind_name}, {"path", s.store.current_path()}, {"not_after", info.not_after},
+        log::info("certificate valid", {{"cert", kind_name},
+                                        {"path", s.store.current_path()},
+                                        {"not_after", info.not_after},
                                         {"rotation_deadline", *s.machine.persistent().deadline}});
       }
       break;
@@ -60,9 +63,10 @@ asio::awaitable<void> AgentDriver::step(CertificateRun& s, const Step& st) {
     case Step::Kind::Sleep: {
       if (st.at > now()) {
         if (s.machine.phase() == rotation::Phase::Backoff) {
-          log::info("retrying later", {{"cert", kind_name},
-                                       {"retry_in", std::chrono::duration_cast<std::chrono::milliseconds>(st.at - now())},
-                                       {"error", s.machine.persistent().last_error}});
+          log::info("retrying later",
+                    {{"cert", kind_name},
+                     {"retry_in", std::chrono::duration_cast<std::chrono::milliseconds>(st.at - now())},
+                     {"error", s.machine.persistent().last_error}});
         }
         co_await sleep_until(s, st.at);
       }
@@ -75,10 +79,11 @@ asio::awaitable<void> AgentDriver::step(CertificateRun& s, const Step& st) {
     }
     case Step::Kind::GenerateKey: {
       if (s.kind == CertKind::Serving && settings.serving_ips.empty()) {
-        s.machine.failed(rotation::Failure{"servingIPs is empty (the host has no non-loopback address): the kubelet and "
-                                           "every approver need at least one IP SAN; set servingIPs or --serving=false",
-                                           false, false, std::nullopt},
-                         now());
+        s.machine.failed(
+            rotation::Failure{"servingIPs is empty (the host has no non-loopback address): the kubelet and "
+                              "every approver need at least one IP SAN; set servingIPs or --serving=false",
+                              false, false, std::nullopt},
+            now());
         break;
       }
       try {
@@ -86,16 +91,21 @@ asio::awaitable<void> AgentDriver::step(CertificateRun& s, const Step& st) {
         s.store.save_pending_key(key.get());
         kcd::crash_point("key-written");
         rotation::PendingCsr p;
-        p.name = rotation::csr_name(key.get(), rotation::request_for(s.kind, node), rotation::usages_for(s.kind));
+        p.name =
+            rotation::csr_name(key.get(), rotation::request_for(s.kind, node), rotation::usages_for(s.kind));
         p.key_sha256 = rotation::public_key_fingerprint(key.get());
         s.pending_key = std::move(key);
-        log::info("key generated", {{"cert", kind_name}, {"algorithm", to_string(settings.key_algorithm)},
-                                    {"path", s.store.pending_key_path()}, {"reason", st.reason}});
+        log::info("key generated", {{"cert", kind_name},
+                                    {"algorithm", to_string(settings.key_algorithm)},
+                                    {"path", s.store.pending_key_path()},
+                                    {"reason", st.reason}});
         if (s.kind == CertKind::Serving) {
           // Said before filing: a strict approver (postfinance/kubelet-csr-approver) would deny these.
-          for (const auto& problem : rotation::check_serving_request(settings.node_name, rotation::request_for(s.kind, node),
-                                                                     settings.serving_expiration_seconds, effects.resolve)) {
-            log::warn("serving request breaks an approver rule", {{"cert", kind_name}, {"csr", p.name}, {"rule", problem}});
+          for (const auto& problem :
+               rotation::check_serving_request(settings.node_name, rotation::request_for(s.kind, node),
+                                               settings.serving_expiration_seconds, effects.resolve)) {
+            log::warn("serving request breaks an approver rule",
+                      {{"cert", kind_name}, {"csr", p.name}, {"rule", problem}});
           }
         }
         s.machine.key_ready(p);
@@ -113,8 +123,8 @@ asio::awaitable<void> AgentDriver::step(CertificateRun& s, const Step& st) {
       req.request_pem = rotation::build_csr_pem(s.pending_key.get(), rotation::request_for(s.kind, node));
       req.signer_name = std::string(rotation::signer_name(s.kind));
       req.usages = rotation::usages_for(s.kind);
-      req.expiration_seconds =
-          s.kind == CertKind::Client ? settings.client_expiration_seconds : settings.serving_expiration_seconds;
+      req.expiration_seconds = s.kind == CertKind::Client ? settings.client_expiration_seconds
+                                                          : settings.serving_expiration_seconds;
       auto client = effects.csr_api(conn->endpoint, conn->credentials);
       s.active_request = client.get();
       auto result = co_await client->create_csr(req);
@@ -122,14 +132,18 @@ asio::awaitable<void> AgentDriver::step(CertificateRun& s, const Step& st) {
       if (stop_requested) break;
       if (result) {
         kcd::crash_point("csr-filed");
-        log::info("csr filed", {{"cert", kind_name}, {"csr", st.csr}, {"signer", req.signer_name}, {"auth", conn->auth_description}});
+        log::info("csr filed", {{"cert", kind_name},
+                                {"csr", st.csr},
+                                {"signer", req.signer_name},
+                                {"auth", conn->auth_description}});
         if (result->issued()) s.issued = *result;
         s.machine.submitted(view_of(*result), now());
       } else if (result.error().kind == api::ErrorKind::AlreadyExists) {
         log::info("csr exists, resuming", {{"cert", kind_name}, {"csr", st.csr}});
         s.machine.already_exists();
       } else {
-        log::warn("csr not filed", {{"cert", kind_name}, {"csr", st.csr}, {"error", result.error().describe()}});
+        log::warn("csr not filed",
+                  {{"cert", kind_name}, {"csr", st.csr}, {"error", result.error().describe()}});
         s.machine.failed(failure_from(result.error(), conn->as_node), now());
       }
       break;
@@ -152,7 +166,8 @@ asio::awaitable<void> AgentDriver::step(CertificateRun& s, const Step& st) {
         }
         break;
       }
-      if (std::string why = rotation::not_ours(s.kind, node, s.pending_key.get(), {result->request_pem, result->signer_name, result->usages});
+      if (std::string why = rotation::not_ours(s.kind, node, s.pending_key.get(),
+                                               {result->request_pem, result->signer_name, result->usages});
           !why.empty()) {
         log::error("csr is not ours", {{"cert", kind_name}, {"csr", st.csr}, {"reason", why}});
         s.machine.rejected("a CSR named " + st.csr + " exists but " + why, now());
@@ -173,8 +188,10 @@ asio::awaitable<void> AgentDriver::step(CertificateRun& s, const Step& st) {
         s.store.discard_pending_key();
         s.pending_key.reset();
         s.machine.discarded();
-        log::info("pending key discarded", {{"cert", kind_name}, {"csr", st.csr},
-                                            {"next_csr_not_before", s.machine.persistent().next_csr_not_before.value_or(now())}});
+        log::info("pending key discarded",
+                  {{"cert", kind_name},
+                   {"csr", st.csr},
+                   {"next_csr_not_before", s.machine.persistent().next_csr_not_before.value_or(now())}});
       } catch (const std::exception& e) {
         s.machine.failed(rotation::Failure{e.what(), true, false, std::nullopt}, now());
       }
@@ -200,27 +217,33 @@ rotation::Inspection AgentDriver::inspect(CertificateRun& s) {
   auto current = s.store.load_current();
   if (!current) {
     ins.renew_reason = "current certificate unusable: " + current.error();
-    log::warn("current certificate unusable", {{"cert", to_string(s.kind)}, {"path", s.store.current_path()}, {"error", current.error()}});
+    log::warn("current certificate unusable",
+              {{"cert", to_string(s.kind)}, {"path", s.store.current_path()}, {"error", current.error()}});
   } else if (!current->has_value()) {
     ins.renew_reason = "no certificate";
   } else {
     const rotation::InstalledPair& pair = **current;
     if (t < pair.info.not_after) ins.current = pair.info;
-    ins.renew_reason = rotation::assess(s.kind, node, pair.chain, pair.key.get(), pair.info.not_after, anchors, t);
+    ins.renew_reason =
+        rotation::assess(s.kind, node, pair.chain, pair.key.get(), pair.info.not_after, anchors, t);
     if (!ins.renew_reason.empty()) {
-      log::info("current certificate must be replaced", {{"cert", to_string(s.kind)}, {"path", pair.file}, {"reason", ins.renew_reason}});
+      log::info("current certificate must be replaced",
+                {{"cert", to_string(s.kind)}, {"path", pair.file}, {"reason", ins.renew_reason}});
     }
   }
 
   auto pending = s.store.load_pending_key();
   s.pending_key.reset();
   if (!pending) {
-    log::warn("pending key unusable, discarding it", {{"cert", to_string(s.kind)}, {"path", s.store.pending_key_path()}, {"error", pending.error()}});
+    log::warn(
+        "pending key unusable, discarding it",
+        {{"cert", to_string(s.kind)}, {"path", s.store.pending_key_path()}, {"error", pending.error()}});
     s.store.discard_pending_key();
   } else if (pending->has_value()) {
     s.pending_key = std::move(**pending);
     bool leftover = false;
-    if (current && current->has_value() && rotation::same_public_key((**current).key.get(), s.pending_key.get())) {
+    if (current && current->has_value() &&
+        rotation::same_public_key((**current).key.get(), s.pending_key.get())) {
       // Installed, but we stopped before removing the pending copy.
       leftover = true;
     }
@@ -229,7 +252,8 @@ rotation::Inspection AgentDriver::inspect(CertificateRun& s) {
       s.pending_key.reset();
     } else {
       rotation::PendingCsr p;
-      p.name = rotation::csr_name(s.pending_key.get(), rotation::request_for(s.kind, node), rotation::usages_for(s.kind));
+      p.name = rotation::csr_name(s.pending_key.get(), rotation::request_for(s.kind, node),
+                                  rotation::usages_for(s.kind));
       p.key_sha256 = rotation::public_key_fingerprint(s.pending_key.get());
       const auto& persisted = state.of(s.kind).pending;
       if (persisted && persisted->name == p.name && persisted->key_sha256 == p.key_sha256) {

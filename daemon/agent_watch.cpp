@@ -75,7 +75,8 @@ asio::awaitable<void> AgentDriver::await_csr(CertificateRun& s, const Step& st) 
     co_return;
   }
   const bool long_enough = now() - started >= tuning.watch_timeout / 2;
-  if (*result == api::WatchEnd::Silent) log::warn("watch silent, reconnecting", {{"cert", kind_name}, {"csr", st.csr}});
+  if (*result == api::WatchEnd::Silent)
+    log::warn("watch silent, reconnecting", {{"cert", kind_name}, {"csr", st.csr}});
   s.machine.watch_ended(*result != api::WatchEnd::Silent && (events_seen > 0 || long_enough), t);
 }
 

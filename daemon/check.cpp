@@ -29,16 +29,20 @@ void tighten(const fs::path& file, mode_t mask, std::vector<std::string>& fixed)
       throw std::runtime_error("chmod " + file.string() + ": " + std::strerror(errno));
     }
     char buf[64];
-    std::snprintf(buf, sizeof buf, ": mode %o -> %o", static_cast<unsigned>(mode), static_cast<unsigned>(mode & mask));
+    std::snprintf(buf, sizeof buf, ": mode %o -> %o", static_cast<unsigned>(mode),
+                  static_cast<unsigned>(mode & mask));
     fixed.push_back(file.string() + buf);
   }
   if ((st.st_uid != 0 || st.st_gid != 0) && ::geteuid() == 0) {
-    if (::chown(file.c_str(), 0, 0) != 0) throw std::runtime_error("chown " + file.string() + ": " + std::strerror(errno));
+    if (::chown(file.c_str(), 0, 0) != 0)
+      throw std::runtime_error("chown " + file.string() + ": " + std::strerror(errno));
     fixed.push_back(file.string() + ": owner -> root:root");
   }
 }
 
-const kubelet::KubeletFlag* flag(const kubelet::CisInputs& in, const char* name) { return in.command_line.find(name); }
+const kubelet::KubeletFlag* flag(const kubelet::CisInputs& in, const char* name) {
+  return in.command_line.find(name);
+}
 
 }  // namespace
 
@@ -47,12 +51,15 @@ CheckReport run_check(const config::Settings& settings, const CheckOptions& opti
   KubeletContext ctx;
   ctx.root = options.system_root;
   if (options.system_root == "/") {
-    if (const auto st = systemd::unit_state(settings.kubelet_unit); st.state) ctx.main_pid = st.state->main_pid;
+    if (const auto st = systemd::unit_state(settings.kubelet_unit); st.state)
+      ctx.main_pid = st.state->main_pid;
   }
   kubelet::CisInputs in = cis_inputs(settings, ctx);
   // The files the kubelet really uses: its flags win over our settings.
-  const fs::path conf = flag(in, "--config") ? fs::path(flag(in, "--config")->value) : settings.kubelet_config;
-  const fs::path kubeconfig = flag(in, "--kubeconfig") ? fs::path(flag(in, "--kubeconfig")->value) : settings.kubeconfig;
+  const fs::path conf =
+      flag(in, "--config") ? fs::path(flag(in, "--config")->value) : settings.kubelet_config;
+  const fs::path kubeconfig =
+      flag(in, "--kubeconfig") ? fs::path(flag(in, "--kubeconfig")->value) : settings.kubeconfig;
   report.kubelet_config = conf;
   report.command_line_origin = in.command_line.origin;
   report.ignored = in.command_line.ignored;
@@ -79,9 +86,11 @@ CheckReport run_check(const config::Settings& settings, const CheckOptions& opti
   } else if (options.fix) {
     SystemKubeletEffects fx(settings.kubelet_unit, nullptr);
     const KubeletChange change = apply_kubelet_plan(s, *plan, &fx, health_policy(settings));
-    if (change.ca_written) report.fixed.push_back(s.client_ca_file.string() + ": written from the kubeconfig's CA");
+    if (change.ca_written)
+      report.fixed.push_back(s.client_ca_file.string() + ": written from the kubeconfig's CA");
     for (const auto& c : change.changes) report.fixed.push_back(conf.string() + ": " + c);
-    if (!change.backup.empty()) report.fixed.push_back(conf.string() + ": previous version kept as " + change.backup.string());
+    if (!change.backup.empty())
+      report.fixed.push_back(conf.string() + ": previous version kept as " + change.backup.string());
     tighten(kubeconfig, 0600, report.fixed);
     tighten(conf, 0600, report.fixed);
     fs::path ca = settings.client_ca_file;
@@ -89,15 +98,19 @@ CheckReport run_check(const config::Settings& settings, const CheckOptions& opti
     tighten(ca, 0644, report.fixed);
     const std::string unit = settings.kubelet_unit;
     switch (change.result) {
-      case KubeletChange::Result::Unchanged: break;
+      case KubeletChange::Result::Unchanged:
+        break;
       case KubeletChange::Result::Written:
         report.fixed.push_back("restart the kubelet to apply it: systemctl restart " + unit +
                                (change.detail.empty() ? std::string() : " (" + change.detail + ")"));
         break;
       case KubeletChange::Result::NotRestarted:
-        report.fixed.push_back(unit + ": restart failed (" + change.detail + "); restart it by hand: systemctl restart " + unit);
+        report.fixed.push_back(unit + ": restart failed (" + change.detail +
+                               "); restart it by hand: systemctl restart " + unit);
         break;
-      case KubeletChange::Result::Healthy: report.fixed.push_back(unit + ": restarted, active (running) and healthy"); break;
+      case KubeletChange::Result::Healthy:
+        report.fixed.push_back(unit + ": restarted, active (running) and healthy");
+        break;
       case KubeletChange::Result::RolledBack:
       case KubeletChange::Result::RollbackFailed:
         report.fixed.push_back(unit + ": did not come back (" + change.detail + "); " + conf.string() +
@@ -109,14 +122,16 @@ CheckReport run_check(const config::Settings& settings, const CheckOptions& opti
         for (const auto& line : change.journal) report.fixed.push_back("  kubelet: " + line);
         report.rollbacks++;
         break;
-      case KubeletChange::Result::Interrupted: report.fixed.push_back(unit + ": check interrupted"); break;
+      case KubeletChange::Result::Interrupted:
+        report.fixed.push_back(unit + ": check interrupted");
+        break;
     }
-    if (change.result == KubeletChange::Result::RolledBack || change.result == KubeletChange::Result::RollbackFailed) {
+    if (change.result == KubeletChange::Result::RolledBack ||
+        change.result == KubeletChange::Result::RollbackFailed) {
       // What is held back now includes what the rollback refused.
       try {
         report.held_back = plan_kubelet(s, ctx).patch.held_back;
-      } catch (const std::exception&) {
-      }
+      } catch (const std::exception&) {}
     }
   }
   report.conflicts = kubelet_flag_conflicts(settings, in.command_line);
@@ -128,8 +143,9 @@ CheckReport run_check(const config::Settings& settings, const CheckOptions& opti
 std::string render_check_table(const CheckReport& r) {
   std::ostringstream out;
   int pass = 0, fail = 0, warn = 0;
-  out << "[INFO] CIS kubelet checks (kube-bench cis-1.12 node definitions), config " << r.kubelet_config.string()
-      << ", command line from " << (r.command_line_origin.empty() ? std::string("nowhere (no kubelet found)") : r.command_line_origin)
+  out << "[INFO] CIS kubelet checks (kube-bench cis-1.12 node definitions), config "
+      << r.kubelet_config.string() << ", command line from "
+      << (r.command_line_origin.empty() ? std::string("nowhere (no kubelet found)") : r.command_line_origin)
       << "\n";
   if (!r.kubelet.empty()) out << "[INFO] kubelet " << r.kubelet << "\n";
   for (const auto& i : r.ignored) out << "[INFO] ignored a process named kubelet: " << i << "\n";
@@ -153,7 +169,8 @@ std::string render_check_table(const CheckReport& r) {
   }
   if (!r.held_back.empty()) {
     out << "\nnot written to " << r.kubelet_config.string() << " (this kubelet would refuse them):\n";
-    for (const auto& h : r.held_back) out << "  " << h.key << (h.cis.empty() ? "" : " (CIS " + h.cis + ")") << ": " << h.reason << "\n";
+    for (const auto& h : r.held_back)
+      out << "  " << h.key << (h.cis.empty() ? "" : " (CIS " + h.cis + ")") << ": " << h.reason << "\n";
   }
   if (r.rollbacks > 0) out << "\nkubelet config changes rolled back so far: " << r.rollbacks << "\n";
   if (!r.diff.empty()) out << "\nwould write (--dry-run, nothing changed):\n" << r.diff;
@@ -161,7 +178,10 @@ std::string render_check_table(const CheckReport& r) {
     out << "\nfixed:\n";
     for (const auto& f : r.fixed) out << "  " << f << "\n";
   }
-  out << "\n== Summary ==\n" << pass << " checks PASS\n" << fail << " checks FAIL\n" << warn << " checks WARN\n";
+  out << "\n== Summary ==\n"
+      << pass << " checks PASS\n"
+      << fail << " checks FAIL\n"
+      << warn << " checks WARN\n";
   return out.str();
 }
 

@@ -15,9 +15,9 @@
 namespace kcd::daemon {
 
 struct CheckOptions {
-  std::string output = "table";   // table | json
+  std::string output = "table";  // table | json
   bool fix = false;
-  bool dry_run = false;  // with fix: print the diff and the held-back keys, change nothing
+  bool dry_run = false;                     // with fix: print the diff and the held-back keys, change nothing
   std::filesystem::path system_root = "/";  // where the kubelet's service files and /proc are read
 };
 
@@ -27,11 +27,11 @@ struct CheckReport {
   std::vector<std::string> fixed;      // what --fix changed
   std::string command_line_origin;
   std::filesystem::path kubelet_config;
-  std::string kubelet;                         // the kubelet the patch is for ("v1.24.17 (running kubelet ...)")
-  std::vector<kubelet::HeldKey> held_back;     // what the patch does not write, and why
-  long rollbacks = 0;                          // changes rolled back so far
-  std::string diff;                            // --dry-run: what --fix would write
-  std::vector<std::string> ignored;            // processes named kubelet that were not believed
+  std::string kubelet;                      // the kubelet the patch is for ("v1.24.17 (running kubelet ...)")
+  std::vector<kubelet::HeldKey> held_back;  // what the patch does not write, and why
+  long rollbacks = 0;                       // changes rolled back so far
+  std::string diff;                         // --dry-run: what --fix would write
+  std::vector<std::string> ignored;         // processes named kubelet that were not believed
 };
 
 // Runs the checks (after the fixes, with --fix; with --dry-run only the plan). The config file

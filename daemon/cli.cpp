@@ -31,7 +31,8 @@ struct DurationFlag {
   std::chrono::milliseconds parsed{};
 };
 
-CLI::Option* add_duration(CLI::App& app, const std::string& name, DurationFlag& flag, const std::string& help) {
+CLI::Option* add_duration(CLI::App& app, const std::string& name, DurationFlag& flag,
+                          const std::string& help) {
   return app.add_option(name, flag.text, help)->check([&flag, name](const std::string& v) -> std::string {
     auto d = kcd::parse_duration(v);
     if (!d) return name + ": " + d.error();
@@ -91,7 +92,8 @@ int renew(const config::Settings& settings, const std::vector<rotation::CertKind
         all = false;
         last += name + ": " + c["reason"].get<std::string>() + "; ";
         const std::string condition = c.value("condition", "");
-        if (condition == to_string(rotation::Condition::AwaitingApproval) || condition == to_string(rotation::Condition::AwaitingSigner)) {
+        if (condition == to_string(rotation::Condition::AwaitingApproval) ||
+            condition == to_string(rotation::Condition::AwaitingSigner)) {
           awaiting_approval = true;
         }
       }
@@ -121,7 +123,8 @@ struct TuningFlags {
   Tuning tuning() const {
     Tuning t;
     if (!watch_timeout.text.empty()) {
-      t.watch_timeout = std::max(std::chrono::seconds(1), std::chrono::duration_cast<std::chrono::seconds>(watch_timeout.parsed));
+      t.watch_timeout = std::max(std::chrono::seconds(1),
+                                 std::chrono::duration_cast<std::chrono::seconds>(watch_timeout.parsed));
       t.watch_grace = std::max(std::chrono::seconds(1), t.watch_timeout / 2);
     }
     if (!backoff_initial.text.empty()) t.backoff.initial = backoff_initial.parsed;
@@ -133,8 +136,9 @@ struct TuningFlags {
 }  // namespace
 
 int cli_main(int argc, char** argv) {
-  CLI::App app{"kubelet-certd: obtains and rotates the kubelet's client certificate from the Kubernetes API server",
-               "kubelet-certd"};
+  CLI::App app{
+      "kubelet-certd: obtains and rotates the kubelet's client certificate from the Kubernetes API server",
+      "kubelet-certd"};
   app.require_subcommand(1);
   app.set_version_flag("--version", std::string("kubelet-certd ") + KCD_VERSION);
 
@@ -143,9 +147,10 @@ int cli_main(int argc, char** argv) {
   config::SettingFlags run_flags;
   run_flags.add_to(*run_cmd);
   bool once = false;
-  run_cmd->add_flag("--once", once,
-                    "Do what is due, then exit: 0 valid certificate installed, 1 error, 3 still pending approval at "
-                    "--timeout, 4 denied/failed/rejected");
+  run_cmd->add_flag(
+      "--once", once,
+      "Do what is due, then exit: 0 valid certificate installed, 1 error, 3 still pending approval at "
+      "--timeout, 4 denied/failed/rejected");
   DurationFlag timeout{"5m", std::chrono::minutes(5)};
   add_duration(*run_cmd, "--timeout", timeout, "With --once: how long to wait for pending work (default 5m)");
   // Tuning knobs for tests and demos; hidden from --help.
@@ -158,45 +163,59 @@ int cli_main(int argc, char** argv) {
   config::SettingFlags renew_flags;
   renew_flags.add_to(*renew_cmd);
   std::string which = "all";
-  renew_cmd->add_option("which", which, "client, serving or all")->check(CLI::IsMember({"client", "serving", "all"}));
+  renew_cmd->add_option("which", which, "client, serving or all")
+      ->check(CLI::IsMember({"client", "serving", "all"}));
   bool renew_once = false;
-  renew_cmd->add_flag("--once", renew_once, "Wait until the new certificate(s) are installed (same exit codes as run --once)");
+  renew_cmd->add_flag("--once", renew_once,
+                      "Wait until the new certificate(s) are installed (same exit codes as run --once)");
   DurationFlag renew_timeout{"5m", std::chrono::minutes(5)};
-  add_duration(*renew_cmd, "--timeout", renew_timeout, "How long to wait for the new certificate(s) (default 5m)");
+  add_duration(*renew_cmd, "--timeout", renew_timeout,
+               "How long to wait for the new certificate(s) (default 5m)");
   TuningFlags renew_tuning;
   renew_tuning.add_to(*renew_cmd);
 
   // status
-  CLI::App* status_cmd = app.add_subcommand(
-      "status", "Show every certificate: path, subject, SANs, issuer, expiry, rotation deadline, pending CSR, last error "
-                "(exit 1 when one is missing or expired)");
+  CLI::App* status_cmd = app.add_subcommand("status",
+                                            "Show every certificate: path, subject, SANs, issuer, expiry, "
+                                            "rotation deadline, pending CSR, last error "
+                                            "(exit 1 when one is missing or expired)");
   config::SettingFlags status_flags;
   status_flags.add_to(*status_cmd);
   std::string status_output = "table";
-  status_cmd->add_option("-o,--output", status_output, "table or json")->check(CLI::IsMember({"table", "json"}));
+  status_cmd->add_option("-o,--output", status_output, "table or json")
+      ->check(CLI::IsMember({"table", "json"}));
 
   // check
   CLI::App* cis_cmd = app.add_subcommand(
-      "check", "Report the CIS kubelet checks 4.1.5-4.1.10 and 4.2.1-4.2.14 as kube-bench evaluates them "
-               "(exit 1 when one FAILs); --fix patches kubelet-config.yaml and file modes/owners");
+      "check",
+      "Report the CIS kubelet checks 4.1.5-4.1.10 and 4.2.1-4.2.14 as kube-bench evaluates them "
+      "(exit 1 when one FAILs); --fix patches kubelet-config.yaml and file modes/owners");
   config::SettingFlags cis_flags;
   cis_flags.add_to(*cis_cmd);
   CheckOptions cis_options;
-  cis_cmd->add_option("-o,--output", cis_options.output, "table or json")->check(CLI::IsMember({"table", "json"}));
-  cis_cmd->add_flag("--fix", cis_options.fix, "Apply the kubelet-config.yaml patch and the file mode/owner fixes first");
-  cis_cmd->add_flag("--dry-run", cis_options.dry_run,
-                    "With --fix: print the unified diff --fix would write and the keys it holds back; change nothing")
+  cis_cmd->add_option("-o,--output", cis_options.output, "table or json")
+      ->check(CLI::IsMember({"table", "json"}));
+  cis_cmd->add_flag("--fix", cis_options.fix,
+                    "Apply the kubelet-config.yaml patch and the file mode/owner fixes first");
+  cis_cmd
+      ->add_flag(
+          "--dry-run", cis_options.dry_run,
+          "With --fix: print the unified diff --fix would write and the keys it holds back; change nothing")
       ->needs("--fix");
-  cis_cmd->add_option("--system-root", cis_options.system_root,
-                      "Where the kubelet's service files and /proc are read (tests)")
+  cis_cmd
+      ->add_option("--system-root", cis_options.system_root,
+                   "Where the kubelet's service files and /proc are read (tests)")
       ->group("");
 
   // check-config
-  CLI::App* check_cmd = app.add_subcommand("check-config", "Validate the configuration and the flags, then exit (0 valid, 2 invalid)");
+  CLI::App* check_cmd = app.add_subcommand(
+      "check-config", "Validate the configuration and the flags, then exit (0 valid, 2 invalid)");
   config::SettingFlags check_flags;
   check_flags.add_to(*check_cmd);
 
-  app.add_subcommand("version", "Print the version")->callback([] { std::cout << "kubelet-certd " << KCD_VERSION << "\n"; });
+  app.add_subcommand("version", "Print the version")->callback([] {
+    std::cout << "kubelet-certd " << KCD_VERSION << "\n";
+  });
 
   try {
     app.parse(argc, argv);
@@ -249,12 +268,15 @@ int cli_main(int argc, char** argv) {
     if (status_output == "json") {
       auto j = render_status_json(all, now);
       j["kubeletConfig"] = kubelet_status_json(kubelet_status);
-      j["daemon"] = daemon ? nlohmann::json{{"running", true}, {"pid", (*daemon)["pid"]}} : nlohmann::json{{"running", false}};
+      j["daemon"] = daemon ? nlohmann::json{{"running", true}, {"pid", (*daemon)["pid"]}}
+                           : nlohmann::json{{"running", false}};
       std::cout << j.dump(2) << "\n";
     } else {
       std::cout << render_status_table(all, now);
       std::cout << render_kubelet_status(kubelet_status);
-      std::cout << "\ndaemon: " << (daemon ? "running (pid " + std::to_string((*daemon)["pid"].get<long>()) + ")" : std::string("not running"))
+      std::cout << "\ndaemon: "
+                << (daemon ? "running (pid " + std::to_string((*daemon)["pid"].get<long>()) + ")"
+                           : std::string("not running"))
                 << "\n";
     }
     return status_exit_code(all, now);
@@ -265,7 +287,8 @@ int cli_main(int argc, char** argv) {
     log::init(log::Target::Auto, settings->log_level);
     std::vector<rotation::CertKind> kinds;
     if (which == "client" || which == "all") kinds.push_back(rotation::CertKind::Client);
-    if (which == "serving" || (which == "all" && settings->serving)) kinds.push_back(rotation::CertKind::Serving);
+    if (which == "serving" || (which == "all" && settings->serving))
+      kinds.push_back(rotation::CertKind::Serving);
     if (kinds.empty() || (which == "serving" && !settings->serving)) {
       std::cerr << "kubelet-certd: the serving certificate is turned off (serving: false)\n";
       return kExitConfig;

@@ -26,7 +26,8 @@ namespace asio = boost::asio;
 using local = asio::local::stream_protocol;
 
 struct ControlServer::Impl {
-  Impl(asio::io_context& io, std::filesystem::path p, Handler h) : acceptor(io), path(std::move(p)), handler(std::move(h)) {}
+  Impl(asio::io_context& io, std::filesystem::path p, Handler h)
+      : acceptor(io), path(std::move(p)), handler(std::move(h)) {}
   local::acceptor acceptor;
   std::filesystem::path path;
   Handler handler;
@@ -86,7 +87,9 @@ ControlServer::ControlServer(asio::io_context& io, const std::filesystem::path& 
   asio::co_spawn(io, impl_->accept_loop(), asio::detached);
 }
 
-ControlServer::~ControlServer() { close(); }
+ControlServer::~ControlServer() {
+  close();
+}
 
 void ControlServer::close() {
   if (impl_->closed) return;
@@ -100,7 +103,8 @@ std::optional<nlohmann::json> control_request(const std::filesystem::path& dir, 
                                               std::chrono::milliseconds timeout) {
   const std::string path = (dir / kControlSocketName).string();
   sockaddr_un addr{};
-  if (path.size() >= sizeof addr.sun_path) return nlohmann::json{{"error", "control socket path too long: " + path}};
+  if (path.size() >= sizeof addr.sun_path)
+    return nlohmann::json{{"error", "control socket path too long: " + path}};
   const int fd = ::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
   if (fd < 0) return nlohmann::json{{"error", std::string("socket: ") + std::strerror(errno)}};
   addr.sun_family = AF_UNIX;
@@ -120,7 +124,8 @@ std::optional<nlohmann::json> control_request(const std::filesystem::path& dir, 
   const auto until = std::chrono::steady_clock::now() + timeout;
   char buf[4096];
   while (reply.find('\n') == std::string::npos) {
-    const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(until - std::chrono::steady_clock::now());
+    const auto left =
+        std::chrono::duration_cast<std::chrono::milliseconds>(until - std::chrono::steady_clock::now());
     pollfd p{fd, POLLIN, 0};
     if (left.count() <= 0 || ::poll(&p, 1, static_cast<int>(left.count())) <= 0) break;
     const ssize_t n = ::read(fd, buf, sizeof buf);

@@ -20,7 +20,9 @@ namespace {
 
 using Clock = std::chrono::steady_clock;
 
-std::string seconds_text(std::chrono::milliseconds d) { return std::to_string((d.count() + 999) / 1000) + "s"; }
+std::string seconds_text(std::chrono::milliseconds d) {
+  return std::to_string((d.count() + 999) / 1000) + "s";
+}
 
 // One poll of the unit: is it where a healthy kubelet is? `problem` names what is wrong with
 // it for good (failed, crash-looping); "" while it may still come up.
@@ -31,8 +33,8 @@ struct Observation {
   pid_t pid = 0;
 };
 
-Observation observe(KubeletEffects& fx, const HealthEndpoint& health, pid_t old_pid, std::uint32_t restarts_before,
-                    bool need_new_pid) {
+Observation observe(KubeletEffects& fx, const HealthEndpoint& health, pid_t old_pid,
+                    std::uint32_t restarts_before, bool need_new_pid) {
   Observation o;
   const auto st = fx.unit_state();
   if (st.state) {
@@ -60,7 +62,8 @@ Observation observe(KubeletEffects& fx, const HealthEndpoint& health, pid_t old_
     return o;
   }
   if (!fx.healthz(health.host, health.port)) {
-    o.now += ", healthz http://" + health.host + ":" + std::to_string(health.port) + "/healthz not answering ok";
+    o.now +=
+        ", healthz http://" + health.host + ":" + std::to_string(health.port) + "/healthz not answering ok";
     return o;
   }
   o.healthy = true;
@@ -68,8 +71,8 @@ Observation observe(KubeletEffects& fx, const HealthEndpoint& health, pid_t old_
 }
 
 // Polls until healthy and stable for `settle`, a lasting problem, or the bound.
-RestartCheck wait_healthy(KubeletEffects& fx, const HealthEndpoint& health, const HealthPolicy& policy, pid_t old_pid,
-                          std::uint32_t restarts_before, bool need_new_pid) {
+RestartCheck wait_healthy(KubeletEffects& fx, const HealthEndpoint& health, const HealthPolicy& policy,
+                          pid_t old_pid, std::uint32_t restarts_before, bool need_new_pid) {
   const auto start = fx.now();
   const auto deadline = start + policy.timeout;
   std::optional<Clock::time_point> healthy_since;
@@ -91,10 +94,12 @@ RestartCheck wait_healthy(KubeletEffects& fx, const HealthEndpoint& health, cons
     }
     if (fx.now() >= deadline) {
       return {RestartCheck::Result::Unhealthy,
-              "the kubelet was not healthy within " + seconds_text(std::chrono::duration_cast<std::chrono::milliseconds>(policy.timeout)) +
+              "the kubelet was not healthy within " +
+                  seconds_text(std::chrono::duration_cast<std::chrono::milliseconds>(policy.timeout)) +
                   " (kubeletHealthTimeout): " + last};
     }
-    if (!fx.wait(policy.poll)) return {RestartCheck::Result::Interrupted, "stopped while waiting for the kubelet"};
+    if (!fx.wait(policy.poll))
+      return {RestartCheck::Result::Interrupted, "stopped while waiting for the kubelet"};
   }
 }
 
@@ -105,7 +110,8 @@ HealthEndpoint health_endpoint(const std::string& text) {
   try {
     YAML::Node doc = YAML::Load(text);  // not const: a const Node yields invalid nodes for absent keys
     if (!doc.IsMap()) return h;
-    if (const YAML::Node a = doc["healthzBindAddress"]; a.IsDefined() && a.IsScalar() && !a.Scalar().empty()) h.host = a.Scalar();
+    if (const YAML::Node a = doc["healthzBindAddress"]; a.IsDefined() && a.IsScalar() && !a.Scalar().empty())
+      h.host = a.Scalar();
     if (const YAML::Node p = doc["healthzPort"]; p.IsDefined() && p.IsScalar()) {
       const int port = std::stoi(p.Scalar());
       if (port >= 0 && port <= 65535) h.port = port;
@@ -134,11 +140,17 @@ RestartCheck check_health(KubeletEffects& fx, const HealthEndpoint& health, cons
   return wait_healthy(fx, health, policy, 0, before.state ? before.state->n_restarts : 0, false);
 }
 
-systemd::UnitStateResult SystemKubeletEffects::unit_state() { return systemd::unit_state(unit_); }
+systemd::UnitStateResult SystemKubeletEffects::unit_state() {
+  return systemd::unit_state(unit_);
+}
 
-systemd::RestartResult SystemKubeletEffects::restart(bool only_if_running) { return systemd::restart_unit(unit_, only_if_running); }
+systemd::RestartResult SystemKubeletEffects::restart(bool only_if_running) {
+  return systemd::restart_unit(unit_, only_if_running);
+}
 
-std::vector<std::string> SystemKubeletEffects::journal_tail() { return systemd::unit_journal_tail(unit_, 10); }
+std::vector<std::string> SystemKubeletEffects::journal_tail() {
+  return systemd::unit_journal_tail(unit_, 10);
+}
 
 bool SystemKubeletEffects::wait(std::chrono::milliseconds d) {
   const auto end = Clock::now() + d;
@@ -156,7 +168,8 @@ bool SystemKubeletEffects::healthz(const std::string& host, int port) {
   hints.ai_flags = AI_NUMERICHOST | AI_NUMERICSERV;
   addrinfo* res = nullptr;
   const std::string h = host.size() > 2 && host.front() == '[' ? host.substr(1, host.size() - 2) : host;
-  if (::getaddrinfo(h.c_str(), std::to_string(port).c_str(), &hints, &res) != 0 || res == nullptr) return false;
+  if (::getaddrinfo(h.c_str(), std::to_string(port).c_str(), &hints, &res) != 0 || res == nullptr)
+    return false;
   const int fd = ::socket(res->ai_family, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
   if (fd < 0) {
     ::freeaddrinfo(res);
@@ -184,7 +197,8 @@ bool SystemKubeletEffects::healthz(const std::string& host, int port) {
   }
   const std::string req = "GET /healthz HTTP/1.1\r\nHost: " + host + ":" + std::to_string(port) +
                           "\r\nUser-Agent: kubelet-certd\r\nConnection: close\r\n\r\n";
-  if (!ready(POLLOUT) || ::send(fd, req.data(), req.size(), MSG_NOSIGNAL) != static_cast<ssize_t>(req.size())) return false;
+  if (!ready(POLLOUT) || ::send(fd, req.data(), req.size(), MSG_NOSIGNAL) != static_cast<ssize_t>(req.size()))
+    return false;
   std::string resp;
   char buf[1024];
   while (resp.size() < 4096 && ready(POLLIN)) {
@@ -193,7 +207,8 @@ bool SystemKubeletEffects::healthz(const std::string& host, int port) {
     resp.append(buf, static_cast<std::size_t>(n));
   }
   const auto head_end = resp.find("\r\n\r\n");
-  if (resp.rfind("HTTP/1.", 0) != 0 || resp.size() < 12 || resp.compare(9, 3, "200") != 0 || head_end == std::string::npos) {
+  if (resp.rfind("HTTP/1.", 0) != 0 || resp.size() < 12 || resp.compare(9, 3, "200") != 0 ||
+      head_end == std::string::npos) {
     return false;
   }
   std::string body = resp.substr(head_end + 4);

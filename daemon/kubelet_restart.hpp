@@ -36,17 +36,17 @@ struct HealthEndpoint {
 HealthEndpoint health_endpoint(const std::string& kubelet_config_text);
 
 struct HealthPolicy {
-  std::chrono::seconds timeout{90};                  // kubeletHealthTimeout
-  std::chrono::milliseconds settle{5000};            // must stay healthy this long
+  std::chrono::seconds timeout{90};        // kubeletHealthTimeout
+  std::chrono::milliseconds settle{5000};  // must stay healthy this long
   std::chrono::milliseconds poll{500};
 };
 
 struct RestartCheck {
   enum class Result {
-    Healthy,        // restarted, active (running), healthz ok, and stayed so
-    Unhealthy,      // failed, crash-looping or silent within the bound: `detail` says which
-    NotRestarted,   // the restart could not be requested (no system bus, access denied): `detail`
-    Interrupted,    // a stop was requested while waiting
+    Healthy,       // restarted, active (running), healthz ok, and stayed so
+    Unhealthy,     // failed, crash-looping or silent within the bound: `detail` says which
+    NotRestarted,  // the restart could not be requested (no system bus, access denied): `detail`
+    Interrupted,   // a stop was requested while waiting
   } result = Result::Healthy;
   std::string detail;
 };
@@ -61,7 +61,8 @@ RestartCheck check_health(KubeletEffects& fx, const HealthEndpoint& health, cons
 // systemd over D-Bus, healthz over TCP, sd-journal and real time; `stop` ends waits early.
 class SystemKubeletEffects : public KubeletEffects {
  public:
-  SystemKubeletEffects(std::string unit, const std::atomic<bool>* stop) : unit_(std::move(unit)), stop_(stop) {}
+  SystemKubeletEffects(std::string unit, const std::atomic<bool>* stop)
+      : unit_(std::move(unit)), stop_(stop) {}
   systemd::UnitStateResult unit_state() override;
   systemd::RestartResult restart(bool only_if_running) override;
   bool healthz(const std::string& host, int port) override;

@@ -15,7 +15,9 @@ namespace kcd::daemon {
 
 namespace fs = std::filesystem;
 
-fs::path kubelet_config_backup(const fs::path& config) { return fs::path(config.string() + ".kubelet-certd.bak"); }
+fs::path kubelet_config_backup(const fs::path& config) {
+  return fs::path(config.string() + ".kubelet-certd.bak");
+}
 
 namespace {
 
@@ -32,7 +34,8 @@ std::string cluster_ca_pem(const config::Settings& s) {
 
 }  // namespace
 
-std::vector<std::string> kubelet_flag_conflicts(const config::Settings& s, const kubelet::KubeletCommandLine& cl) {
+std::vector<std::string> kubelet_flag_conflicts(const config::Settings& s,
+                                                const kubelet::KubeletCommandLine& cl) {
   std::vector<std::string> out;
   const auto hardening = s.hardening;
   auto report = [&](const kubelet::KubeletFlag& f, const std::string& why) {
@@ -52,7 +55,8 @@ std::vector<std::string> kubelet_flag_conflicts(const config::Settings& s, const
   }
   if (s.serving) {
     for (const char* name : {"--tls-cert-file", "--tls-private-key-file"}) {
-      if (const auto* f = flag(name)) report(*f, "overrides the config file: the kubelet will not serve kubelet-certd's certificate");
+      if (const auto* f = flag(name))
+        report(*f, "overrides the config file: the kubelet will not serve kubelet-certd's certificate");
     }
   }
   if (const auto* f = flag("--rotate-certificates")) {
@@ -61,7 +65,8 @@ std::vector<std::string> kubelet_flag_conflicts(const config::Settings& s, const
   if (const auto* f = flag("--rotate-server-certificates")) {
     report(*f, "makes the kubelet file its own serving CSRs next to kubelet-certd's: remove it");
   }
-  if (const auto* f = flag("--feature-gates"); f && f->value.find("RotateKubeletServerCertificate=false") != std::string::npos) {
+  if (const auto* f = flag("--feature-gates");
+      f && f->value.find("RotateKubeletServerCertificate=false") != std::string::npos) {
     report(*f, "sets RotateKubeletServerCertificate=false (CIS 4.2.11): remove that gate");
   }
   if (hardening != kubelet::Hardening::Off) {
@@ -71,7 +76,8 @@ std::vector<std::string> kubelet_flag_conflicts(const config::Settings& s, const
     if (const auto* f = flag("--authorization-mode"); f && f->value != "Webhook") {
       report(*f, "overrides authorization.mode: Webhook (CIS 4.2.2)");
     }
-    if (const auto* f = flag("--read-only-port"); f && f->value != "0") report(*f, "overrides readOnlyPort: 0 (CIS 4.2.4)");
+    if (const auto* f = flag("--read-only-port"); f && f->value != "0")
+      report(*f, "overrides readOnlyPort: 0 (CIS 4.2.4)");
   }
   if (hardening == kubelet::Hardening::Cis) {
     if (const auto* f = flag("--tls-cipher-suites")) {
@@ -127,13 +133,16 @@ std::string sha256_hex(std::string_view text) {
   return hex;
 }
 
-fs::path change_state_path(const fs::path& cert_dir) { return cert_dir / kubelet::kChangeStateFileName; }
+fs::path change_state_path(const fs::path& cert_dir) {
+  return cert_dir / kubelet::kChangeStateFileName;
+}
 
 // The kubelet and the settings a change was made for: a refusal holds while both stay.
 std::string fingerprint_of(const config::Settings& s, const kubelet::KubeletBinary& k) {
-  return "kubelet " + (k.version ? "v" + k.version->to_string() : std::string("unknown")) + "; hardening " + std::string(config::to_string(s.hardening)) +
-         "; kubeletConfig " + s.kubelet_config.string() + "; clientCAFile " + s.client_ca_file.string() + "; serving " +
-         (s.serving ? "true" : "false") + "; certDir " + s.cert_dir.string();
+  return "kubelet " + (k.version ? "v" + k.version->to_string() : std::string("unknown")) + "; hardening " +
+         std::string(config::to_string(s.hardening)) + "; kubeletConfig " + s.kubelet_config.string() +
+         "; clientCAFile " + s.client_ca_file.string() + "; serving " + (s.serving ? "true" : "false") +
+         "; certDir " + s.cert_dir.string();
 }
 
 std::string read_if_exists(const fs::path& p, bool& existed) {
@@ -165,12 +174,14 @@ std::string join(const std::vector<std::string>& v, const char* sep) {
 
 // The kubelet did not come back after a change: record the refusal first (a crash must not
 // lead to the same change again), restore the previous file, bring the kubelet back.
-void roll_back(const config::Settings& s, kubelet::ChangeState& state, KubeletEffects& fx, const HealthPolicy& policy,
-               const RestartCheck& failed, KubeletChange& out) {
+void roll_back(const config::Settings& s, kubelet::ChangeState& state, KubeletEffects& fx,
+               const HealthPolicy& policy, const RestartCheck& failed, KubeletChange& out) {
   const kubelet::PendingChange pending = *state.pending;
   out.journal = fx.journal_tail();
-  if (!state.refused || state.refused->fingerprint != pending.fingerprint) state.refused = kubelet::RefusedChange{pending.fingerprint, {}, {}};
-  const std::string why = "the kubelet did not come back after kubelet-certd wrote it (" + failed.detail + "); rolled back";
+  if (!state.refused || state.refused->fingerprint != pending.fingerprint)
+    state.refused = kubelet::RefusedChange{pending.fingerprint, {}, {}};
+  const std::string why =
+      "the kubelet did not come back after kubelet-certd wrote it (" + failed.detail + "); rolled back";
   for (const auto& k : pending.keys) state.refused->keys[k] = why;
   state.refused->at = std::chrono::system_clock::now();
   ++state.rollbacks;
@@ -180,8 +191,9 @@ void roll_back(const config::Settings& s, kubelet::ChangeState& state, KubeletEf
   state.pending.reset();
   save_change_state(s.cert_dir, state);
   // The kubelet was running before our change: bring it back even if it is now failed.
-  const RestartCheck back = restart_and_check(fx, health_endpoint(pending.backup.empty() ? std::string() : kcd::read_file(pending.backup, 4 << 20)),
-                                              policy, false);
+  const RestartCheck back = restart_and_check(
+      fx, health_endpoint(pending.backup.empty() ? std::string() : kcd::read_file(pending.backup, 4 << 20)),
+      policy, false);
   out.detail = failed.detail;
   if (back.result == RestartCheck::Result::Healthy) {
     out.result = KubeletChange::Result::RolledBack;
@@ -195,13 +207,20 @@ void roll_back(const config::Settings& s, kubelet::ChangeState& state, KubeletEf
 
 std::string_view to_string(KubeletChange::Result r) {
   switch (r) {
-    case KubeletChange::Result::Unchanged: return "unchanged";
-    case KubeletChange::Result::Written: return "written";
-    case KubeletChange::Result::NotRestarted: return "not-restarted";
-    case KubeletChange::Result::Healthy: return "healthy";
-    case KubeletChange::Result::RolledBack: return "rolled-back";
-    case KubeletChange::Result::RollbackFailed: return "rollback-failed";
-    case KubeletChange::Result::Interrupted: return "interrupted";
+    case KubeletChange::Result::Unchanged:
+      return "unchanged";
+    case KubeletChange::Result::Written:
+      return "written";
+    case KubeletChange::Result::NotRestarted:
+      return "not-restarted";
+    case KubeletChange::Result::Healthy:
+      return "healthy";
+    case KubeletChange::Result::RolledBack:
+      return "rolled-back";
+    case KubeletChange::Result::RollbackFailed:
+      return "rollback-failed";
+    case KubeletChange::Result::Interrupted:
+      return "interrupted";
   }
   return "?";
 }
@@ -223,7 +242,9 @@ kubelet::ChangeState load_change_state(const fs::path& cert_dir, std::string* wa
   const fs::path corrupt = fs::path(p.string() + ".corrupt");
   std::error_code ec;
   fs::rename(p, corrupt, ec);
-  if (warning) *warning = p.string() + ": " + parsed.error + "; set aside as " + corrupt.string() + " and started afresh";
+  if (warning)
+    *warning =
+        p.string() + ": " + parsed.error + "; set aside as " + corrupt.string() + " and started afresh";
   return {};
 }
 
@@ -260,8 +281,10 @@ KubeletPlan plan_kubelet(const config::Settings& s, const KubeletContext& contex
   const fs::path serving = s.cert_dir / "kubelet-server-current.pem";
   if (s.serving && fs::exists(serving, ec)) patch.tls_cert_file = patch.tls_private_key_file = serving;
   patch.kubelet_version = plan.kubelet.version;
-  if (const auto* f = plan.command_line.find("--feature-gates")) patch.flag_gates = kubelet::parse_feature_gates_flag(f->value);
-  if (plan.state.refused && plan.state.refused->fingerprint == plan.fingerprint) patch.refused = plan.state.refused->keys;
+  if (const auto* f = plan.command_line.find("--feature-gates"))
+    patch.flag_gates = kubelet::parse_feature_gates_flag(f->value);
+  if (plan.state.refused && plan.state.refused->fingerprint == plan.fingerprint)
+    patch.refused = plan.state.refused->keys;
 
   plan.original = read_if_exists(s.kubelet_config, plan.existed);
   if (!s.patch_kubelet_config) {
@@ -274,7 +297,8 @@ KubeletPlan plan_kubelet(const config::Settings& s, const KubeletContext& contex
   return plan;
 }
 
-KubeletChange apply_kubelet_plan(const config::Settings& s, const KubeletPlan& plan, KubeletEffects* fx, const HealthPolicy& policy) {
+KubeletChange apply_kubelet_plan(const config::Settings& s, const KubeletPlan& plan, KubeletEffects* fx,
+                                 const HealthPolicy& policy) {
   KubeletChange out;
   if (!plan.ca_pem.empty()) {
     std::error_code ec;
@@ -301,8 +325,9 @@ KubeletChange apply_kubelet_plan(const config::Settings& s, const KubeletPlan& p
     kcd::ensure_directory(plan.config.parent_path(), 0755);
   }
   state.kubelet = plan.kubelet.describe();
-  state.pending = kubelet::PendingChange{plan.config.string(), backup, sha256_hex(plan.patch.text), plan.patch.keys, plan.fingerprint,
-                                         std::chrono::system_clock::now()};
+  state.pending =
+      kubelet::PendingChange{plan.config.string(), backup,           sha256_hex(plan.patch.text),
+                             plan.patch.keys,      plan.fingerprint, std::chrono::system_clock::now()};
   save_change_state(s.cert_dir, state);
   kcd::write_file_atomic(plan.config, plan.patch.text, 0600);
   out.changes = plan.patch.changes;
@@ -314,26 +339,35 @@ KubeletChange apply_kubelet_plan(const config::Settings& s, const KubeletPlan& p
     out.result = r;
     return out;
   };
-  if (fx == nullptr || s.kubelet_restart == config::KubeletRestart::Never) return settle(KubeletChange::Result::Written);
+  if (fx == nullptr || s.kubelet_restart == config::KubeletRestart::Never)
+    return settle(KubeletChange::Result::Written);
   const auto before = fx->unit_state();
   if (before.state && !before.state->running() && before.state->active_state != "activating") {
-    out.detail = "the kubelet is not running (" + before.state->describe() + "): not started by kubelet-certd";
+    out.detail =
+        "the kubelet is not running (" + before.state->describe() + "): not started by kubelet-certd";
     return settle(KubeletChange::Result::Written);
   }
   const RestartCheck check = restart_and_check(*fx, health_endpoint(plan.patch.text), policy, true);
   switch (check.result) {
-    case RestartCheck::Result::Healthy: out.detail = check.detail; return settle(KubeletChange::Result::Healthy);
-    case RestartCheck::Result::NotRestarted: out.detail = check.detail; return settle(KubeletChange::Result::NotRestarted);
+    case RestartCheck::Result::Healthy:
+      out.detail = check.detail;
+      return settle(KubeletChange::Result::Healthy);
+    case RestartCheck::Result::NotRestarted:
+      out.detail = check.detail;
+      return settle(KubeletChange::Result::NotRestarted);
     case RestartCheck::Result::Interrupted:
       out.detail = check.detail;
       out.result = KubeletChange::Result::Interrupted;
       return out;
-    case RestartCheck::Result::Unhealthy: roll_back(s, state, *fx, policy, check, out); return out;
+    case RestartCheck::Result::Unhealthy:
+      roll_back(s, state, *fx, policy, check, out);
+      return out;
   }
   return out;
 }
 
-KubeletChange recover_kubelet_change(const config::Settings& s, KubeletEffects& fx, const HealthPolicy& policy) {
+KubeletChange recover_kubelet_change(const config::Settings& s, KubeletEffects& fx,
+                                     const HealthPolicy& policy) {
   KubeletChange out;
   std::string warning;
   kubelet::ChangeState state = load_change_state(s.cert_dir, &warning);
@@ -354,7 +388,8 @@ KubeletChange recover_kubelet_change(const config::Settings& s, KubeletEffects& 
   }
   const auto st = fx.unit_state();
   if (st.state && (st.state->active_state == "inactive" || st.state->load_state != "loaded")) {
-    return clear(KubeletChange::Result::Written, "the kubelet is not running (" + st.state->describe() + "): nothing to check");
+    return clear(KubeletChange::Result::Written,
+                 "the kubelet is not running (" + st.state->describe() + "): nothing to check");
   }
   if (!st.state) {
     // Without systemd's word a silent healthz proves nothing: keep the record for a start that can see.
@@ -364,13 +399,16 @@ KubeletChange recover_kubelet_change(const config::Settings& s, KubeletEffects& 
   }
   const RestartCheck check = check_health(fx, health_endpoint(now), policy);
   switch (check.result) {
-    case RestartCheck::Result::Healthy: return clear(KubeletChange::Result::Healthy, check.detail);
+    case RestartCheck::Result::Healthy:
+      return clear(KubeletChange::Result::Healthy, check.detail);
     case RestartCheck::Result::Interrupted:
     case RestartCheck::Result::NotRestarted:
       out.result = KubeletChange::Result::Interrupted;
       out.detail = check.detail;
       return out;
-    case RestartCheck::Result::Unhealthy: roll_back(s, state, fx, policy, check, out); return out;
+    case RestartCheck::Result::Unhealthy:
+      roll_back(s, state, fx, policy, check, out);
+      return out;
   }
   return out;
 }

@@ -29,18 +29,18 @@ struct KubeletContext {
 
 // What configuring the kubelet would do now; computing it changes nothing.
 struct KubeletPlan {
-  kubelet::KubeletBinary kubelet;        // the kubelet the file is written for
+  kubelet::KubeletBinary kubelet;  // the kubelet the file is written for
   kubelet::KubeletCommandLine command_line;
-  std::filesystem::path config;          // the kubelet config file
+  std::filesystem::path config;  // the kubelet config file
   bool existed = false;
-  std::string original;                  // its text now ("" when it does not exist)
-  kubelet::PatchResult patch;            // the new text, what changes, what is held back
-  std::string ca_pem;                    // to write to clientCAFile ("" when it exists or is unknown)
-  std::vector<std::string> conflicts;    // flags that override the patched settings
-  std::string fingerprint;               // the kubelet version and settings the change is for
-  kubelet::ChangeState state;            // the record of earlier changes (certDir)
-  std::string state_warning;             // the record was unreadable and was set aside
-  std::string diff() const;              // unified diff of the change ("" when none)
+  std::string original;                // its text now ("" when it does not exist)
+  kubelet::PatchResult patch;          // the new text, what changes, what is held back
+  std::string ca_pem;                  // to write to clientCAFile ("" when it exists or is unknown)
+  std::vector<std::string> conflicts;  // flags that override the patched settings
+  std::string fingerprint;             // the kubelet version and settings the change is for
+  kubelet::ChangeState state;          // the record of earlier changes (certDir)
+  std::string state_warning;           // the record was unreadable and was set aside
+  std::string diff() const;            // unified diff of the change ("" when none)
 };
 
 // Throws std::runtime_error naming the file and the fix (a malformed config file); nothing is
@@ -49,20 +49,20 @@ KubeletPlan plan_kubelet(const config::Settings& settings, const KubeletContext&
 
 struct KubeletChange {
   enum class Result {
-    Unchanged,       // nothing to write
-    Written,         // written; the kubelet was not restarted (kubeletRestart: never, not running, no effects)
-    NotRestarted,    // written; the restart could not be requested (`detail`)
-    Healthy,         // written, restarted, and the kubelet came back
-    RolledBack,      // the kubelet did not come back: the previous file was restored and it came back with it
+    Unchanged,     // nothing to write
+    Written,       // written; the kubelet was not restarted (kubeletRestart: never, not running, no effects)
+    NotRestarted,  // written; the restart could not be requested (`detail`)
+    Healthy,       // written, restarted, and the kubelet came back
+    RolledBack,    // the kubelet did not come back: the previous file was restored and it came back with it
     RollbackFailed,  // restored, but the kubelet did not come back even so (`detail`)
     Interrupted,     // a stop came while checking; the next start finishes the check
   } result = Result::Unchanged;
   bool ca_written = false;
   std::vector<std::string> changes;
   std::filesystem::path backup;
-  std::string detail;                    // why it was rolled back / not restarted
-  std::vector<std::string> journal;      // the kubelet's last journal lines, when rolled back
-  std::vector<std::string> refused_keys; // the keys refused by the rollback
+  std::string detail;                     // why it was rolled back / not restarted
+  std::vector<std::string> journal;       // the kubelet's last journal lines, when rolled back
+  std::vector<std::string> refused_keys;  // the keys refused by the rollback
 };
 std::string_view to_string(KubeletChange::Result r);
 
@@ -70,12 +70,13 @@ std::string_view to_string(KubeletChange::Result r);
 // operator's own as .orig), then, unless kubeletRestart is never or the kubelet is not running
 // (it is never started by us), restarts it through `fx` and checks it; rolls back when it does
 // not come back. `fx` null: write only. Throws std::runtime_error when a file cannot be written.
-KubeletChange apply_kubelet_plan(const config::Settings& settings, const KubeletPlan& plan, KubeletEffects* fx,
-                                 const HealthPolicy& policy);
+KubeletChange apply_kubelet_plan(const config::Settings& settings, const KubeletPlan& plan,
+                                 KubeletEffects* fx, const HealthPolicy& policy);
 
 // At start: a change whose check did not finish (a crash, a stop) is checked now and rolled
 // back if the kubelet is not healthy. Result Unchanged when there was nothing to finish.
-KubeletChange recover_kubelet_change(const config::Settings& settings, KubeletEffects& fx, const HealthPolicy& policy);
+KubeletChange recover_kubelet_change(const config::Settings& settings, KubeletEffects& fx,
+                                     const HealthPolicy& policy);
 
 // The change record in certDir; a corrupt one is set aside as <file>.corrupt and `warning` says so.
 kubelet::ChangeState load_change_state(const std::filesystem::path& cert_dir, std::string* warning);
@@ -83,7 +84,8 @@ void save_change_state(const std::filesystem::path& cert_dir, const kubelet::Cha
 
 // Flags on the kubelet's command line that contradict what kubelet-certd sets in the file:
 // "--read-only-port=10255 (/etc/default/kubelet:1) overrides readOnlyPort: 0 ...".
-std::vector<std::string> kubelet_flag_conflicts(const config::Settings& settings, const kubelet::KubeletCommandLine& cl);
+std::vector<std::string> kubelet_flag_conflicts(const config::Settings& settings,
+                                                const kubelet::KubeletCommandLine& cl);
 
 // What the CIS checks read on this node: the configured paths, the kubelet's command line.
 kubelet::CisInputs cis_inputs(const config::Settings& settings, const KubeletContext& context = {});

@@ -27,30 +27,41 @@ void log_change(const config::Settings& s, const KubeletChange& c, const std::st
   switch (c.result) {
     case KubeletChange::Result::Unchanged:
     case KubeletChange::Result::Healthy:
-      if (!c.changes.empty()) log::info("kubelet restarted and healthy", {{"unit", unit}, {"why", why}, {"state", c.detail}});
+      if (!c.changes.empty())
+        log::info("kubelet restarted and healthy", {{"unit", unit}, {"why", why}, {"state", c.detail}});
       break;
     case KubeletChange::Result::Written:
       if (!c.changes.empty()) {
         log::warn("kubelet must be restarted to apply its new configuration",
-                  {{"unit", unit}, {"why", c.detail.empty() ? std::string("kubeletRestart: never") : c.detail},
+                  {{"unit", unit},
+                   {"why", c.detail.empty() ? std::string("kubeletRestart: never") : c.detail},
                    {"hint", "systemctl restart " + unit}});
       }
       break;
     case KubeletChange::Result::NotRestarted:
-      log::error("kubelet restart failed", {{"unit", unit}, {"error", c.detail}, {"why", why},
+      log::error("kubelet restart failed", {{"unit", unit},
+                                            {"error", c.detail},
+                                            {"why", why},
                                             {"hint", "restart it by hand: systemctl restart " + unit}});
       break;
     case KubeletChange::Result::RolledBack:
     case KubeletChange::Result::RollbackFailed:
-      log::error(c.result == KubeletChange::Result::RolledBack ? "kubelet config change rolled back: the kubelet did not come back"
-                                                               : "kubelet config change rolled back, but the kubelet did not come back",
-                 {{"unit", unit}, {"path", s.kubelet_config}, {"keys", join(c.refused_keys, ", ")}, {"error", c.detail},
+      log::error(c.result == KubeletChange::Result::RolledBack
+                     ? "kubelet config change rolled back: the kubelet did not come back"
+                     : "kubelet config change rolled back, but the kubelet did not come back",
+                 {{"unit", unit},
+                  {"path", s.kubelet_config},
+                  {"keys", join(c.refused_keys, ", ")},
+                  {"error", c.detail},
                   {"kubelet_journal", join(c.journal, " | ")},
-                  {"hint", "these keys are not written again until the kubelet version or the settings change; see "
-                           "journalctl -u " + unit}});
+                  {"hint",
+                   "these keys are not written again until the kubelet version or the settings change; see "
+                   "journalctl -u " +
+                       unit}});
       break;
     case KubeletChange::Result::Interrupted:
-      log::warn("kubelet check interrupted; it is finished at the next start", {{"unit", unit}, {"detail", c.detail}});
+      log::warn("kubelet check interrupted; it is finished at the next start",
+                {{"unit", unit}, {"detail", c.detail}});
       break;
   }
 }
@@ -63,7 +74,8 @@ HealthPolicy health_policy(const config::Settings& s) {
   return p;
 }
 
-KubeletWorker::KubeletWorker(std::function<void()> changed) : changed_(std::move(changed)), thread_([this] { loop(); }) {}
+KubeletWorker::KubeletWorker(std::function<void()> changed)
+    : changed_(std::move(changed)), thread_([this] { loop(); }) {}
 
 KubeletWorker::~KubeletWorker() {
   stop();
@@ -146,9 +158,11 @@ void KubeletWorker::do_recover(const config::Settings& s) {
   SystemKubeletEffects fx(s.kubelet_unit, &stop_);
   const KubeletChange c = recover_kubelet_change(s, fx, health_policy(s));
   if (c.changes.empty()) return;
-  log::info("checking an unfinished kubelet config change", {{"change", c.changes.front()}, {"result", std::string(to_string(c.result))}});
+  log::info("checking an unfinished kubelet config change",
+            {{"change", c.changes.front()}, {"result", std::string(to_string(c.result))}});
   log_change(s, c, "unfinished change from a previous run");
-  if (c.result == KubeletChange::Result::RolledBack || c.result == KubeletChange::Result::RollbackFailed) changed_();
+  if (c.result == KubeletChange::Result::RolledBack || c.result == KubeletChange::Result::RollbackFailed)
+    changed_();
 }
 
 bool KubeletWorker::do_configure(const config::Settings& s, const std::string& why) {
@@ -157,13 +171,17 @@ bool KubeletWorker::do_configure(const config::Settings& s, const std::string& w
   try {
     plan = plan_kubelet(s, ctx);
   } catch (const std::exception& e) {
-    log::error("kubelet-config.yaml not patched", {{"path", s.kubelet_config}, {"error", e.what()},
-                                                   {"hint", "fix the file, then systemctl reload kubelet-certd"}});
+    log::error("kubelet-config.yaml not patched",
+               {{"path", s.kubelet_config},
+                {"error", e.what()},
+                {"hint", "fix the file, then systemctl reload kubelet-certd"}});
     return false;
   }
-  if (!plan.state_warning.empty()) log::warn("kubelet change record unreadable", {{"error", plan.state_warning}});
+  if (!plan.state_warning.empty())
+    log::warn("kubelet change record unreadable", {{"error", plan.state_warning}});
   for (const auto& c : plan.conflicts) {
-    log::warn("kubelet flag overrides kubelet-config.yaml", {{"flag", c}, {"hint", "remove the flag from the kubelet's service files"}});
+    log::warn("kubelet flag overrides kubelet-config.yaml",
+              {{"flag", c}, {"hint", "remove the flag from the kubelet's service files"}});
   }
   for (const auto& i : plan.kubelet.ignored) log::warn("process named kubelet ignored", {{"process", i}});
   std::vector<std::string> held;
@@ -179,18 +197,25 @@ bool KubeletWorker::do_configure(const config::Settings& s, const std::string& w
     }
   }
   if (!plan.patch.changed && plan.ca_pem.empty()) return false;
-  log::info("kubelet-config.yaml patch", {{"path", s.kubelet_config}, {"why", why}, {"kubelet", plan.kubelet.describe()},
-                                          {"changes", join(plan.patch.changes, "; ")},
-                                          {"held_back", held.empty() ? std::string("none") : join(held, "; ")},
-                                          {"version_note", plan.kubelet.version ? std::string()
-                                                                                : "no kubelet found (" + plan.kubelet.problem +
-                                                                                      "): writing only keys every kubelet from 1.24 accepts"}});
+  log::info(
+      "kubelet-config.yaml patch",
+      {{"path", s.kubelet_config},
+       {"why", why},
+       {"kubelet", plan.kubelet.describe()},
+       {"changes", join(plan.patch.changes, "; ")},
+       {"held_back", held.empty() ? std::string("none") : join(held, "; ")},
+       {"version_note", plan.kubelet.version ? std::string()
+                                             : "no kubelet found (" + plan.kubelet.problem +
+                                                   "): writing only keys every kubelet from 1.24 accepts"}});
   SystemKubeletEffects fx(s.kubelet_unit, &stop_);
   const KubeletChange c = apply_kubelet_plan(s, plan, &fx, health_policy(s));
   if (c.ca_written) log::info("cluster CA written for the kubelet", {{"path", s.client_ca_file}});
   if (!c.changes.empty()) {
-    log::info("kubelet-config.yaml patched", {{"path", s.kubelet_config}, {"why", why}, {"changes", join(c.changes, "; ")},
-                                              {"backup", c.backup.empty() ? std::string("(new file)") : c.backup.string()}});
+    log::info("kubelet-config.yaml patched",
+              {{"path", s.kubelet_config},
+               {"why", why},
+               {"changes", join(c.changes, "; ")},
+               {"backup", c.backup.empty() ? std::string("(new file)") : c.backup.string()}});
   }
   log_change(s, c, "kubelet-config.yaml changed");
   if (c.result == KubeletChange::Result::RolledBack || c.result == KubeletChange::Result::RollbackFailed) {
@@ -213,28 +238,36 @@ void KubeletWorker::do_serving(const config::Settings& s, const std::filesystem:
     version = kubelet::detect_kubelet(d).version;
   }
   if (!kubelet::serving_restart_needed(mode, version)) {
-    log::info("kubelet reloads the serving certificate by itself", {{"path", file}, {"kubelet_restart", std::string(config::to_string(s.kubelet_restart))}});
+    log::info("kubelet reloads the serving certificate by itself",
+              {{"path", file}, {"kubelet_restart", std::string(config::to_string(s.kubelet_restart))}});
     return;
   }
   SystemKubeletEffects fx(s.kubelet_unit, &stop_);
   std::string text;
   try {
     text = kcd::read_file(s.kubelet_config, 4 << 20);
-  } catch (const std::exception&) {
-  }
+  } catch (const std::exception&) {}
   const RestartCheck check = restart_and_check(fx, health_endpoint(text), health_policy(s), true);
   const std::string why = "serving certificate " + file.string() + " changed";
   switch (check.result) {
-    case RestartCheck::Result::Healthy: log::info("kubelet restarted and healthy", {{"unit", s.kubelet_unit}, {"why", why}}); break;
+    case RestartCheck::Result::Healthy:
+      log::info("kubelet restarted and healthy", {{"unit", s.kubelet_unit}, {"why", why}});
+      break;
     case RestartCheck::Result::NotRestarted:
-      log::error("kubelet restart failed", {{"unit", s.kubelet_unit}, {"error", check.detail}, {"why", why},
-                                            {"hint", "restart it by hand: systemctl restart " + s.kubelet_unit}});
+      log::error("kubelet restart failed",
+                 {{"unit", s.kubelet_unit},
+                  {"error", check.detail},
+                  {"why", why},
+                  {"hint", "restart it by hand: systemctl restart " + s.kubelet_unit}});
       break;
     case RestartCheck::Result::Unhealthy:
       log::error("kubelet did not come back after a restart for its new serving certificate",
-                 {{"unit", s.kubelet_unit}, {"error", check.detail}, {"kubelet_journal", join(fx.journal_tail(), " | ")}});
+                 {{"unit", s.kubelet_unit},
+                  {"error", check.detail},
+                  {"kubelet_journal", join(fx.journal_tail(), " | ")}});
       break;
-    case RestartCheck::Result::Interrupted: break;
+    case RestartCheck::Result::Interrupted:
+      break;
   }
 }
 

@@ -21,10 +21,10 @@
 namespace kcd::daemon {
 
 struct KubeletSummary {
-  std::string kubelet;                    // "v1.30.4 (running kubelet (pid 812, /usr/bin/kubelet))"
+  std::string kubelet;  // "v1.30.4 (running kubelet (pid 812, /usr/bin/kubelet))"
   long rollbacks = 0;
   std::vector<kubelet::HeldKey> held_back;  // what the patch does not write, and why
-  std::vector<std::string> refused_keys;  // refused after a rollback
+  std::vector<std::string> refused_keys;    // refused after a rollback
 };
 
 class KubeletWorker {

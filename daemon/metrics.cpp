@@ -23,8 +23,7 @@ namespace {
 
 std::string seconds(SysTime t) {
   char buf[32];
-  std::snprintf(buf, sizeof buf, "%.3f",
-                std::chrono::duration<double>(t.time_since_epoch()).count());
+  std::snprintf(buf, sizeof buf, "%.3f", std::chrono::duration<double>(t.time_since_epoch()).count());
   return buf;
 }
 
@@ -44,26 +43,32 @@ std::string render_prometheus(const MetricsSnapshot& s) {
     }
   };
   per_cert("kubelet_certd_certificate_expiration_timestamp_seconds", "gauge",
-           "notAfter of the current certificate (Unix time).",
-           [](const CertMetrics& c) { return c.not_after ? std::optional(seconds(*c.not_after)) : std::nullopt; });
+           "notAfter of the current certificate (Unix time).", [](const CertMetrics& c) {
+             return c.not_after ? std::optional(seconds(*c.not_after)) : std::nullopt;
+           });
   per_cert("kubelet_certd_certificate_rotation_deadline_timestamp_seconds", "gauge",
-           "When the current certificate will be rotated (Unix time).",
-           [](const CertMetrics& c) { return c.rotation_deadline ? std::optional(seconds(*c.rotation_deadline)) : std::nullopt; });
+           "When the current certificate will be rotated (Unix time).", [](const CertMetrics& c) {
+             return c.rotation_deadline ? std::optional(seconds(*c.rotation_deadline)) : std::nullopt;
+           });
   per_cert("kubelet_certd_certificate_valid", "gauge", "1 when a valid certificate is installed.",
            [](const CertMetrics& c) { return std::optional<std::string>(c.valid ? "1" : "0"); });
-  per_cert("kubelet_certd_pending_csr_age_seconds", "gauge", "Age of the CSR waiting for approval or signing (0: none).",
-           [&](const CertMetrics& c) {
-             const double age = c.pending_since ? std::chrono::duration<double>(s.now - *c.pending_since).count() : 0.0;
+  per_cert("kubelet_certd_pending_csr_age_seconds", "gauge",
+           "Age of the CSR waiting for approval or signing (0: none).", [&](const CertMetrics& c) {
+             const double age =
+                 c.pending_since ? std::chrono::duration<double>(s.now - *c.pending_since).count() : 0.0;
              char buf[32];
              std::snprintf(buf, sizeof buf, "%.3f", age < 0 ? 0.0 : age);
              return std::optional<std::string>(buf);
            });
   per_cert("kubelet_certd_csrs_created_total", "counter", "CSRs created on the API server.",
            [](const CertMetrics& c) { return std::optional(std::to_string(c.csrs_created)); });
-  per_cert("kubelet_certd_last_success_timestamp_seconds", "gauge", "When a certificate was last installed (Unix time).",
-           [](const CertMetrics& c) { return c.last_success ? std::optional(seconds(*c.last_success)) : std::nullopt; });
+  per_cert("kubelet_certd_last_success_timestamp_seconds", "gauge",
+           "When a certificate was last installed (Unix time).", [](const CertMetrics& c) {
+             return c.last_success ? std::optional(seconds(*c.last_success)) : std::nullopt;
+           });
   family(out, "kubelet_certd_rotation_attempts_total", "counter",
-         "How certificate requests ended since start, by result (success, denied, failed, rejected, gone, error).");
+         "How certificate requests ended since start, by result (success, denied, failed, rejected, gone, "
+         "error).");
   for (const auto& c : s.certs) {
     for (const char* result : {"success", "denied", "failed", "rejected", "gone", "error"}) {
       const auto it = c.attempts.find(result);
@@ -75,18 +80,23 @@ std::string render_prometheus(const MetricsSnapshot& s) {
     family(out, "kubelet_certd_cis_check", "gauge", "CIS kubelet checks: 1 for the check's current status.");
     for (const auto& c : s.cis) {
       for (const char* st : {"PASS", "FAIL", "WARN"}) {
-        out += "kubelet_certd_cis_check{id=\"" + c.id + "\",status=\"" + st + "\"} " + (c.status == st ? "1" : "0") + "\n";
+        out += "kubelet_certd_cis_check{id=\"" + c.id + "\",status=\"" + st + "\"} " +
+               (c.status == st ? "1" : "0") + "\n";
       }
     }
   }
-  family(out, "kubelet_certd_kubelet_config_rollbacks_total", "counter",
-         "Changes to the kubelet's config file rolled back because the kubelet did not come back after them.");
+  family(
+      out, "kubelet_certd_kubelet_config_rollbacks_total", "counter",
+      "Changes to the kubelet's config file rolled back because the kubelet did not come back after them.");
   out += "kubelet_certd_kubelet_config_rollbacks_total " + std::to_string(s.kubelet.rollbacks) + "\n";
   family(out, "kubelet_certd_kubelet_config_key_held", "gauge",
-         "Keys the patch does not write: reason=version (this kubelet would refuse them) or rollback (refused after a rollback).");
+         "Keys the patch does not write: reason=version (this kubelet would refuse them) or rollback "
+         "(refused after a rollback).");
   for (const auto& k : s.kubelet.held_keys) {
-    const bool refused = std::find(s.kubelet.refused_keys.begin(), s.kubelet.refused_keys.end(), k) != s.kubelet.refused_keys.end();
-    out += "kubelet_certd_kubelet_config_key_held{key=\"" + k + "\",reason=\"" + (refused ? "rollback" : "version") + "\"} 1\n";
+    const bool refused = std::find(s.kubelet.refused_keys.begin(), s.kubelet.refused_keys.end(), k) !=
+                         s.kubelet.refused_keys.end();
+    out += "kubelet_certd_kubelet_config_key_held{key=\"" + k + "\",reason=\"" +
+           (refused ? "rollback" : "version") + "\"} 1\n";
   }
   family(out, "kubelet_certd_build_info", "gauge", "Version of kubelet-certd.");
   out += std::string("kubelet_certd_build_info{version=\"") + KCD_VERSION + "\"} 1\n";
@@ -136,7 +146,8 @@ struct MetricsServer::Impl {
   }
 };
 
-MetricsServer::MetricsServer(asio::io_context& io, const std::string& address, std::function<std::string()> render)
+MetricsServer::MetricsServer(asio::io_context& io, const std::string& address,
+                             std::function<std::string()> render)
     : impl_(std::make_unique<Impl>(io, std::move(render))) {
   const auto colon = address.rfind(':');
   std::string host = address.substr(0, colon);
@@ -154,7 +165,9 @@ MetricsServer::MetricsServer(asio::io_context& io, const std::string& address, s
   asio::co_spawn(io, impl_->accept_loop(), asio::detached);
 }
 
-MetricsServer::~MetricsServer() { close(); }
+MetricsServer::~MetricsServer() {
+  close();
+}
 
 unsigned short MetricsServer::port() const {
   boost::system::error_code ec;

@@ -31,9 +31,9 @@ struct CisMetric {
 
 // What kubelet-certd did to the kubelet's config file.
 struct KubeletMetrics {
-  long rollbacks = 0;                      // changes rolled back because the kubelet did not come back
-  std::vector<std::string> refused_keys;   // keys not written again after a rollback
-  std::vector<std::string> held_keys;      // keys held back (this kubelet would refuse them, or refused)
+  long rollbacks = 0;                     // changes rolled back because the kubelet did not come back
+  std::vector<std::string> refused_keys;  // keys not written again after a rollback
+  std::vector<std::string> held_keys;     // keys held back (this kubelet would refuse them, or refused)
 };
 
 struct MetricsSnapshot {

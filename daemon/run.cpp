@@ -42,12 +42,18 @@ std::vector<CertKind> managed_kinds(const config::Settings& settings) {
 
 std::string_view to_string(Condition c) {
   switch (c) {
-    case Condition::Starting: return "starting";
-    case Condition::Valid: return "valid";
-    case Condition::AwaitingApproval: return "awaiting approval";
-    case Condition::AwaitingSigner: return "awaiting signer";
-    case Condition::Denied: return "denied";
-    case Condition::Error: return "error";
+    case Condition::Starting:
+      return "starting";
+    case Condition::Valid:
+      return "valid";
+    case Condition::AwaitingApproval:
+      return "awaiting approval";
+    case Condition::AwaitingSigner:
+      return "awaiting signer";
+    case Condition::Denied:
+      return "denied";
+    case Condition::Error:
+      return "error";
   }
   return "?";
 }
@@ -71,24 +77,34 @@ namespace {
 class Supervisor {
  public:
   Supervisor(config::Settings settings, RunOptions options)
-      : settings_(std::move(settings)), options_(std::move(options)), signals_(io_, SIGINT, SIGTERM, SIGHUP),
-        watchdog_(io_), deadline_(io_) {}
+      : settings_(std::move(settings)),
+        options_(std::move(options)),
+        signals_(io_, SIGINT, SIGTERM, SIGHUP),
+        watchdog_(io_),
+        deadline_(io_) {}
 
   RunResult run() {
-    log::info("starting", {{"version", KCD_VERSION}, {"node", settings_.node_name}, {"cert_dir", settings_.cert_dir},
-                           {"mode", options_.once ? "once" : "daemon"}, {"serving", settings_.serving}});
+    log::info("starting", {{"version", KCD_VERSION},
+                           {"node", settings_.node_name},
+                           {"cert_dir", settings_.cert_dir},
+                           {"mode", options_.once ? "once" : "daemon"},
+                           {"serving", settings_.serving}});
     try {
-      control_ = std::make_unique<ControlServer>(io_, settings_.cert_dir, [this](const nlohmann::json& r) { return on_control(r); });
+      control_ = std::make_unique<ControlServer>(io_, settings_.cert_dir,
+                                                 [this](const nlohmann::json& r) { return on_control(r); });
     } catch (const std::exception& e) {
       // Not fatal: the certificates matter more than the renew command.
       log::error("control socket unavailable", {{"error", e.what()}});
     }
     if (!settings_.metrics_address.empty()) {
       try {
-        metrics_ = std::make_unique<MetricsServer>(io_, settings_.metrics_address, [this] { return render_prometheus(snapshot()); });
-        log::info("metrics listening", {{"address", settings_.metrics_address}, {"port", static_cast<long>(metrics_->port())}});
+        metrics_ = std::make_unique<MetricsServer>(io_, settings_.metrics_address,
+                                                   [this] { return render_prometheus(snapshot()); });
+        log::info("metrics listening",
+                  {{"address", settings_.metrics_address}, {"port", static_cast<long>(metrics_->port())}});
       } catch (const std::exception& e) {
-        log::error("metrics endpoint unavailable", {{"error", e.what()}, {"hint", "set metricsAddress to a free port, or empty"}});
+        log::error("metrics endpoint unavailable",
+                   {{"error", e.what()}, {"hint", "set metricsAddress to a free port, or empty"}});
       }
     }
     wait_signals();
@@ -120,8 +136,11 @@ class Supervisor {
     AgentEvents ev;
     ev.status = [this](CertKind, const std::string&) { publish_status(); };
     ev.condition = [this](CertKind, Condition) { evaluate_once(); };
-    ev.serving_installed = [this](const std::filesystem::path& file) { kubelet_->serving_changed(settings_, file); };
-    agent_ = std::make_unique<Agent>(io_, settings_, options_.tuning, ev, production_effects(io_, options_.tuning.request_timeout));
+    ev.serving_installed = [this](const std::filesystem::path& file) {
+      kubelet_->serving_changed(settings_, file);
+    };
+    agent_ = std::make_unique<Agent>(io_, settings_, options_.tuning, ev,
+                                     production_effects(io_, options_.tuning.request_timeout));
     kinds_ = managed_kinds(settings_);
     for (CertKind k : kinds_) {
       ++running_;
@@ -181,7 +200,8 @@ class Supervisor {
     write_textfile();
     std::string line;
     for (CertKind k : kinds_) {
-      if (const auto* m = agent_->lifecycle(k)) line += (line.empty() ? "" : "; ") + std::string(to_string(k)) + ": " + m->reason();
+      if (const auto* m = agent_->lifecycle(k))
+        line += (line.empty() ? "" : "; ") + std::string(to_string(k)) + ": " + m->reason();
     }
     notifier_.status(line);
   }
@@ -192,9 +212,12 @@ class Supervisor {
       std::vector<CertKind> which;
       for (const auto& c : request.value("certs", nlohmann::json::array())) {
         const std::string name = c.is_string() ? c.get<std::string>() : "";
-        if (name == "client") which.push_back(CertKind::Client);
-        else if (name == "serving") which.push_back(CertKind::Serving);
-        else return {{"error", "unknown certificate \"" + name + "\"; use client, serving or all"}};
+        if (name == "client")
+          which.push_back(CertKind::Client);
+        else if (name == "serving")
+          which.push_back(CertKind::Serving);
+        else
+          return {{"error", "unknown certificate \"" + name + "\"; use client, serving or all"}};
       }
       for (CertKind k : which) {
         if (std::find(kinds_.begin(), kinds_.end(), k) == kinds_.end()) {
@@ -220,7 +243,11 @@ class Supervisor {
     for (const auto& h : k.held_back) held.push_back({{"key", h.key}, {"cis", h.cis}, {"reason", h.reason}});
     return {{"certs", certs},
             {"pid", static_cast<long>(::getpid())},
-            {"kubelet", {{"kubelet", k.kubelet}, {"rollbacks", k.rollbacks}, {"heldBack", held}, {"refusedKeys", k.refused_keys}}}};
+            {"kubelet",
+             {{"kubelet", k.kubelet},
+              {"rollbacks", k.rollbacks},
+              {"heldBack", held},
+              {"refusedKeys", k.refused_keys}}}};
   }
 
   void on_agent_done(std::exception_ptr e) {
@@ -259,7 +286,8 @@ class Supervisor {
         all_done = false;
         continue;
       }
-      if (m->condition() == Condition::Denied) return finish(kExitDenied, std::string(to_string(k)) + ": " + m->persistent().last_error);
+      if (m->condition() == Condition::Denied)
+        return finish(kExitDenied, std::string(to_string(k)) + ": " + m->persistent().last_error);
       if (m->condition() == Condition::Error && m->fatal_error()) {
         return finish(kExitError, std::string(to_string(k)) + ": " + m->persistent().last_error);
       }
@@ -267,7 +295,8 @@ class Supervisor {
         all_done = false;
       } else {
         const auto path = rotation::Store(settings_.cert_dir, k).current_path();
-        summary += (summary.empty() ? "" : "; ") + std::string(to_string(k)) + " certificate valid: " + path.string();
+        summary += (summary.empty() ? "" : "; ") + std::string(to_string(k)) +
+                   " certificate valid: " + path.string();
         if (m->current()) summary += " (not after " + to_rfc3339(m->current()->not_after) + ")";
       }
     }
@@ -304,7 +333,8 @@ class Supervisor {
           why += (why.empty() ? "" : "; ") + std::string(to_string(k)) + ": " + m->reason();
         } else {
           code = kExitError;
-          why += (why.empty() ? "" : "; ") + std::string(to_string(k)) + ": " + (err.empty() ? m->reason() : err);
+          why += (why.empty() ? "" : "; ") + std::string(to_string(k)) + ": " +
+                 (err.empty() ? m->reason() : err);
         }
       }
       finish(code, "timed out after " + std::to_string(options_.timeout.count() / 1000) + "s: " + why);
@@ -342,14 +372,18 @@ class Supervisor {
     notifier_.reloading();
     auto fresh = options_.reload();
     if (!fresh) {
-      log::error("configuration reload failed, keeping the running configuration", {{"error", fresh.error().format()}});
+      log::error("configuration reload failed, keeping the running configuration",
+                 {{"error", fresh.error().format()}});
       notifier_.ready();
       return;
     }
     log::set_level(fresh->log_level);
     if (fresh->cert_dir != settings_.cert_dir) {
-      log::error("configuration reload: certDir cannot change while running, keeping the running configuration",
-                 {{"running", settings_.cert_dir}, {"new", fresh->cert_dir}, {"hint", "restart the service instead"}});
+      log::error(
+          "configuration reload: certDir cannot change while running, keeping the running configuration",
+          {{"running", settings_.cert_dir},
+           {"new", fresh->cert_dir},
+           {"hint", "restart the service instead"}});
       notifier_.ready();
       return;
     }

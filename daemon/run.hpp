@@ -17,11 +17,11 @@ namespace kcd::daemon {
 
 // Exit codes of the command line (documented in the README).
 enum ExitCode : int {
-  kExitOk = 0,          // done: valid certificate(s) installed / command succeeded
-  kExitError = 1,       // runtime error: API unreachable, file errors, another instance, ...
-  kExitConfig = 2,      // invalid configuration or command line; nothing was changed
-  kExitPending = 3,     // run --once: a CSR is filed but was not approved/issued before --timeout
-  kExitDenied = 4,      // run --once: the CSR was denied or failed, or the issued certificate was rejected
+  kExitOk = 0,       // done: valid certificate(s) installed / command succeeded
+  kExitError = 1,    // runtime error: API unreachable, file errors, another instance, ...
+  kExitConfig = 2,   // invalid configuration or command line; nothing was changed
+  kExitPending = 3,  // run --once: a CSR is filed but was not approved/issued before --timeout
+  kExitDenied = 4,   // run --once: the CSR was denied or failed, or the issued certificate was rejected
 };
 
 struct RunOptions {
@@ -29,7 +29,7 @@ struct RunOptions {
   // Rotate these now (the renew command). With `once`, done means "a new certificate of each
   // of these kinds was installed".
   std::vector<rotation::CertKind> renew;
-  std::chrono::milliseconds timeout{std::chrono::minutes(5)};   // --once only
+  std::chrono::milliseconds timeout{std::chrono::minutes(5)};  // --once only
   Tuning tuning;
   // SIGHUP: re-read the settings; an error keeps the running configuration.
   std::function<Expected<config::Settings, config::ConfigError>()> reload;
@@ -37,7 +37,7 @@ struct RunOptions {
 
 struct RunResult {
   int exit_code = kExitOk;
-  std::string message;   // one line: what happened (for --once), or why it stopped
+  std::string message;  // one line: what happened (for --once), or why it stopped
 };
 
 RunResult run(const config::Settings& settings, const RunOptions& options);

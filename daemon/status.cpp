@@ -47,7 +47,8 @@ CertStatus from_store(const config::Settings& settings, CertKind kind, const rot
     s.info = (**current).info;
   }
   const rotation::CertState& cs = state.of(kind);
-  if (s.info && cs.deadline && cs.deadline_cert_sha256 == s.info->sha256_fingerprint) s.rotation_deadline = cs.deadline;
+  if (s.info && cs.deadline && cs.deadline_cert_sha256 == s.info->sha256_fingerprint)
+    s.rotation_deadline = cs.deadline;
   if (cs.pending) {
     s.pending_csr = cs.pending->name;
     if (cs.pending->filed) s.pending_since = cs.pending->filed_at;
@@ -103,13 +104,15 @@ std::string short_duration(std::chrono::seconds d) {
   return std::to_string(s) + "s";
 }
 
-std::vector<CertStatus> collect_status(const config::Settings& settings, const std::optional<nlohmann::json>& daemon) {
+std::vector<CertStatus> collect_status(const config::Settings& settings,
+                                       const std::optional<nlohmann::json>& daemon) {
   // Read-only: a corrupt state file is left for the daemon to set aside.
   rotation::State state;
   try {
     const auto path = settings.cert_dir / rotation::kStateFileName;
     std::error_code ec;
-    if (std::filesystem::exists(path, ec)) state = rotation::parse_state(kcd::read_file(path, 1 << 20), path.string()).state;
+    if (std::filesystem::exists(path, ec))
+      state = rotation::parse_state(kcd::read_file(path, 1 << 20), path.string()).state;
   } catch (const std::exception&) {
     // Unreadable: shown as no state.
   }
@@ -126,7 +129,8 @@ std::vector<CertStatus> collect_status(const config::Settings& settings, const s
         s.daemon_state = c.value("condition", "");
         if (c.contains("pendingCSR")) s.pending_csr = c["pendingCSR"];
         if (!c.value("lastError", "").empty()) s.last_error = c["lastError"];
-        if (c.contains("rotationDeadline")) s.rotation_deadline = parse_rfc3339(c["rotationDeadline"].get<std::string>());
+        if (c.contains("rotationDeadline"))
+          s.rotation_deadline = parse_rfc3339(c["rotationDeadline"].get<std::string>());
       }
     }
   }
@@ -154,10 +158,12 @@ std::string render_status_table(const std::vector<CertStatus>& all, SysTime now)
       {"CERTIFICATE", "EXPIRES", "RESIDUAL TIME", "ROTATION DEADLINE", "PENDING CSR", "STATUS"}};
   for (const auto& s : all) {
     if (!s.required && !s.info) continue;
-    rows.push_back({s.name, s.info ? human_date(s.info->not_after) : "<none>",
-                    s.info ? short_duration(std::chrono::duration_cast<std::chrono::seconds>(s.info->not_after - now)) : "<none>",
-                    s.rotation_deadline ? human_date(*s.rotation_deadline) : "<none>",
-                    s.pending_csr.empty() ? "<none>" : s.pending_csr, state_of(s, now)});
+    rows.push_back(
+        {s.name, s.info ? human_date(s.info->not_after) : "<none>",
+         s.info ? short_duration(std::chrono::duration_cast<std::chrono::seconds>(s.info->not_after - now))
+                : "<none>",
+         s.rotation_deadline ? human_date(*s.rotation_deadline) : "<none>",
+         s.pending_csr.empty() ? "<none>" : s.pending_csr, state_of(s, now)});
   }
   std::vector<std::size_t> width(rows.front().size(), 0);
   for (const auto& r : rows) {
@@ -192,7 +198,8 @@ std::string render_status_table(const std::vector<CertStatus>& all, SysTime now)
     }
     if (s.pending_since) {
       out << "  pending CSR   " << s.pending_csr << " (filed "
-          << short_duration(std::chrono::duration_cast<std::chrono::seconds>(now - *s.pending_since)) << " ago)\n";
+          << short_duration(std::chrono::duration_cast<std::chrono::seconds>(now - *s.pending_since))
+          << " ago)\n";
     }
     if (!s.last_error.empty()) out << "  last error    " << s.last_error << "\n";
   }
@@ -202,7 +209,8 @@ std::string render_status_table(const std::vector<CertStatus>& all, SysTime now)
 nlohmann::json render_status_json(const std::vector<CertStatus>& all, SysTime now) {
   nlohmann::json certs = nlohmann::json::array();
   for (const auto& s : all) {
-    nlohmann::json j = {{"name", s.name}, {"path", s.path.string()}, {"status", state_of(s, now)}, {"required", s.required}};
+    nlohmann::json j = {
+        {"name", s.name}, {"path", s.path.string()}, {"status", state_of(s, now)}, {"required", s.required}};
     if (s.info) {
       const auto& i = *s.info;
       j["commonName"] = i.common_name;
@@ -218,16 +226,20 @@ nlohmann::json render_status_json(const std::vector<CertStatus>& all, SysTime no
     } else {
       j["problem"] = s.problem;
     }
-    j["rotationDeadline"] = s.rotation_deadline ? nlohmann::json(to_rfc3339(*s.rotation_deadline)) : nlohmann::json(nullptr);
+    j["rotationDeadline"] =
+        s.rotation_deadline ? nlohmann::json(to_rfc3339(*s.rotation_deadline)) : nlohmann::json(nullptr);
     j["pendingCSR"] = s.pending_csr.empty() ? nlohmann::json(nullptr) : nlohmann::json(s.pending_csr);
-    if (s.pending_since) j["pendingCSRAgeSeconds"] = std::chrono::duration_cast<std::chrono::seconds>(now - *s.pending_since).count();
+    if (s.pending_since)
+      j["pendingCSRAgeSeconds"] =
+          std::chrono::duration_cast<std::chrono::seconds>(now - *s.pending_since).count();
     j["lastError"] = s.last_error.empty() ? nlohmann::json(nullptr) : nlohmann::json(s.last_error);
     certs.push_back(j);
   }
   return {{"certificates", certs}};
 }
 
-KubeletStatus collect_kubelet_status(const config::Settings& settings, const std::optional<nlohmann::json>& daemon) {
+KubeletStatus collect_kubelet_status(const config::Settings& settings,
+                                     const std::optional<nlohmann::json>& daemon) {
   KubeletStatus k;
   k.config = settings.kubelet_config;
   const auto path = settings.cert_dir / kubelet::kChangeStateFileName;
@@ -255,10 +267,12 @@ KubeletStatus collect_kubelet_status(const config::Settings& settings, const std
   }
   if (daemon && daemon->contains("kubelet") && (*daemon)["kubelet"].is_object()) {
     const auto& d = (*daemon)["kubelet"];
-    if (d.contains("kubelet") && d["kubelet"].is_string() && !d["kubelet"].get<std::string>().empty()) k.kubelet = d["kubelet"];
+    if (d.contains("kubelet") && d["kubelet"].is_string() && !d["kubelet"].get<std::string>().empty())
+      k.kubelet = d["kubelet"];
     if (d.contains("heldBack") && d["heldBack"].is_array()) {
       for (const auto& h : d["heldBack"]) {
-        if (h.is_object() && h.contains("key") && h.contains("reason") && h["key"].is_string() && h["reason"].is_string()) {
+        if (h.is_object() && h.contains("key") && h.contains("reason") && h["key"].is_string() &&
+            h["reason"].is_string()) {
           k.held_back.emplace_back(h["key"].get<std::string>(), h["reason"].get<std::string>());
         }
       }
@@ -282,8 +296,11 @@ std::string render_kubelet_status(const KubeletStatus& k) {
 nlohmann::json kubelet_status_json(const KubeletStatus& k) {
   nlohmann::json held = nlohmann::json::array();
   for (const auto& [key, why] : k.held_back) held.push_back({{"key", key}, {"reason", why}});
-  nlohmann::json j = {{"config", k.config.string()}, {"writtenFor", k.kubelet}, {"heldBack", held},
-                      {"refused", k.refused},        {"rollbacks", k.rollbacks}};
+  nlohmann::json j = {{"config", k.config.string()},
+                      {"writtenFor", k.kubelet},
+                      {"heldBack", held},
+                      {"refused", k.refused},
+                      {"rollbacks", k.rollbacks}};
   j["refusedAt"] = k.refused_at ? nlohmann::json(to_rfc3339(*k.refused_at)) : nlohmann::json(nullptr);
   j["unconfirmedChange"] = k.pending.empty() ? nlohmann::json(nullptr) : nlohmann::json(k.pending);
   if (!k.problem.empty()) j["problem"] = k.problem;

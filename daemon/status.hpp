@@ -19,20 +19,21 @@ namespace kcd::daemon {
 using SysTime = std::chrono::system_clock::time_point;
 
 struct CertStatus {
-  std::string name;                 // client, serving, ca
-  std::filesystem::path path;       // what was read (for the CA maybe "<kubeconfig> (embedded)")
+  std::string name;            // client, serving, ca
+  std::filesystem::path path;  // what was read (for the CA maybe "<kubeconfig> (embedded)")
   std::optional<rotation::CertInfo> info;
-  std::string problem;              // missing / unreadable / mismatched, when there is no info
+  std::string problem;  // missing / unreadable / mismatched, when there is no info
   std::optional<SysTime> rotation_deadline;
   std::string pending_csr;
   std::optional<SysTime> pending_since;
   std::string last_error;
-  std::string daemon_state;         // condition reported by a running daemon ("" without one)
-  bool required = true;             // counts for the exit code
+  std::string daemon_state;  // condition reported by a running daemon ("" without one)
+  bool required = true;      // counts for the exit code
 };
 
 // Reads the store, the state file and the CA; `daemon` is the control socket's status reply.
-std::vector<CertStatus> collect_status(const config::Settings& settings, const std::optional<nlohmann::json>& daemon);
+std::vector<CertStatus> collect_status(const config::Settings& settings,
+                                       const std::optional<nlohmann::json>& daemon);
 
 // "valid", "expired", "missing", or the problem; what the STATUS column and the JSON say.
 std::string state_of(const CertStatus& s, SysTime now);
@@ -47,16 +48,17 @@ nlohmann::json render_status_json(const std::vector<CertStatus>& all, SysTime no
 // held back and why, what was refused after a rollback. From the change record in certDir and,
 // when a daemon runs, its live view.
 struct KubeletStatus {
-  std::string kubelet;                                  // "v1.24.17 (running kubelet (pid 812, ...))"
+  std::string kubelet;  // "v1.24.17 (running kubelet (pid 812, ...))"
   std::filesystem::path config;
   long rollbacks = 0;
   std::vector<std::pair<std::string, std::string>> held_back;  // key, why
-  std::map<std::string, std::string> refused;           // key, why (after a rollback)
+  std::map<std::string, std::string> refused;                  // key, why (after a rollback)
   std::optional<SysTime> refused_at;
-  std::string pending;                                  // a change not yet confirmed ("" when none)
-  std::string problem;                                  // the record could not be read
+  std::string pending;  // a change not yet confirmed ("" when none)
+  std::string problem;  // the record could not be read
 };
-KubeletStatus collect_kubelet_status(const config::Settings& settings, const std::optional<nlohmann::json>& daemon);
+KubeletStatus collect_kubelet_status(const config::Settings& settings,
+                                     const std::optional<nlohmann::json>& daemon);
 std::string render_kubelet_status(const KubeletStatus& k);
 nlohmann::json kubelet_status_json(const KubeletStatus& k);
 

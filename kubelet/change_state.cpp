@@ -43,7 +43,9 @@ void expect_object(const json& j, const std::string& at, std::initializer_list<c
 }  // namespace
 
 std::string serialize_change_state(const ChangeState& s) {
-  json j = {{"apiVersion", "kubelet-certd.io/v1alpha1"}, {"kind", "KubeletChangeState"}, {"rollbacks", s.rollbacks}};
+  json j = {{"apiVersion", "kubelet-certd.io/v1alpha1"},
+            {"kind", "KubeletChangeState"},
+            {"rollbacks", s.rollbacks}};
   if (!s.kubelet.empty()) j["kubelet"] = s.kubelet;
   if (s.pending) {
     j["pendingChange"] = {{"config", s.pending->config},
@@ -54,7 +56,9 @@ std::string serialize_change_state(const ChangeState& s) {
                           {"since", to_rfc3339(s.pending->since, true)}};
   }
   if (s.refused) {
-    j["refused"] = {{"fingerprint", s.refused->fingerprint}, {"keys", s.refused->keys}, {"at", to_rfc3339(s.refused->at, true)}};
+    j["refused"] = {{"fingerprint", s.refused->fingerprint},
+                    {"keys", s.refused->keys},
+                    {"at", to_rfc3339(s.refused->at, true)}};
   }
   return j.dump(2) + "\n";
 }
@@ -81,18 +85,24 @@ ChangeStateParse parse_change_state(std::string_view text) {
     if (j.contains("kubelet")) s.kubelet = string_of(j["kubelet"], "kubelet", 512);
     if (j.contains("pendingChange")) {
       const json& p = j["pendingChange"];
-      expect_object(p, "pendingChange", {"config", "backup", "patchedSha256", "keys", "fingerprint", "since"});
+      expect_object(p, "pendingChange",
+                    {"config", "backup", "patchedSha256", "keys", "fingerprint", "since"});
       PendingChange pc;
       pc.config = string_of(field(p, "config", "pendingChange."), "pendingChange.config");
       pc.backup = string_of(field(p, "backup", "pendingChange."), "pendingChange.backup");
-      pc.patched_sha256 = string_of(field(p, "patchedSha256", "pendingChange."), "pendingChange.patchedSha256", 64);
-      if (pc.config.empty() || pc.config.front() != '/') throw Invalid{"pendingChange.config: expected an absolute path"};
-      if (!pc.backup.empty() && pc.backup.front() != '/') throw Invalid{"pendingChange.backup: expected an absolute path"};
-      if (pc.patched_sha256.size() != 64 || pc.patched_sha256.find_first_not_of("0123456789abcdef") != std::string::npos) {
+      pc.patched_sha256 =
+          string_of(field(p, "patchedSha256", "pendingChange."), "pendingChange.patchedSha256", 64);
+      if (pc.config.empty() || pc.config.front() != '/')
+        throw Invalid{"pendingChange.config: expected an absolute path"};
+      if (!pc.backup.empty() && pc.backup.front() != '/')
+        throw Invalid{"pendingChange.backup: expected an absolute path"};
+      if (pc.patched_sha256.size() != 64 ||
+          pc.patched_sha256.find_first_not_of("0123456789abcdef") != std::string::npos) {
         throw Invalid{"pendingChange.patchedSha256: expected 64 lowercase hex digits"};
       }
       const json& keys = field(p, "keys", "pendingChange.");
-      if (!keys.is_array() || keys.size() > 64) throw Invalid{"pendingChange.keys: expected a list of at most 64 keys"};
+      if (!keys.is_array() || keys.size() > 64)
+        throw Invalid{"pendingChange.keys: expected a list of at most 64 keys"};
       for (const auto& k : keys) pc.keys.push_back(string_of(k, "pendingChange.keys[]", 256));
       pc.fingerprint = string_of(field(p, "fingerprint", "pendingChange."), "pendingChange.fingerprint");
       pc.since = time_of(field(p, "since", "pendingChange."), "pendingChange.since");
@@ -104,7 +114,8 @@ ChangeStateParse parse_change_state(std::string_view text) {
       RefusedChange rc;
       rc.fingerprint = string_of(field(r, "fingerprint", "refused."), "refused.fingerprint");
       const json& keys = field(r, "keys", "refused.");
-      if (!keys.is_object() || keys.size() > 64) throw Invalid{"refused.keys: expected an object of at most 64 keys"};
+      if (!keys.is_object() || keys.size() > 64)
+        throw Invalid{"refused.keys: expected an object of at most 64 keys"};
       for (auto it = keys.begin(); it != keys.end(); ++it) {
         if (it.key().size() > 256) throw Invalid{"refused.keys: a key is longer than 256 bytes"};
         rc.keys[it.key()] = string_of(it.value(), "refused.keys." + it.key());

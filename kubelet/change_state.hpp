@@ -21,7 +21,7 @@ struct PendingChange {
   std::string backup;          // its previous version ("" when the file did not exist before)
   std::string patched_sha256;  // what we wrote, to tell whether it is still in place
   std::vector<std::string> keys;
-  std::string fingerprint;     // the kubelet and settings it was made for (see RefusedChange)
+  std::string fingerprint;  // the kubelet and settings it was made for (see RefusedChange)
   SysTime since{};
   bool operator==(const PendingChange&) const = default;
 };

@@ -40,24 +40,28 @@ CisDefinitions& CisDefinitions::operator=(CisDefinitions&&) noexcept = default;
 
 std::string_view to_string(CisStatus s) {
   switch (s) {
-    case CisStatus::Pass: return "PASS";
-    case CisStatus::Fail: return "FAIL";
-    case CisStatus::Warn: return "WARN";
+    case CisStatus::Pass:
+      return "PASS";
+    case CisStatus::Fail:
+      return "FAIL";
+    case CisStatus::Warn:
+      return "WARN";
   }
   return "WARN";
 }
 
 bool cis_check_in_scope(std::string_view id) {
-  static const std::set<std::string, std::less<>> ids = {"4.1.5", "4.1.6", "4.1.7", "4.1.8", "4.1.9", "4.1.10",
-                                                         "4.2.1", "4.2.2", "4.2.3", "4.2.4", "4.2.5", "4.2.6",
-                                                         "4.2.7", "4.2.8", "4.2.9", "4.2.10", "4.2.11", "4.2.12",
-                                                         "4.2.13", "4.2.14"};
+  static const std::set<std::string, std::less<>> ids = {
+      "4.1.5", "4.1.6", "4.1.7", "4.1.8", "4.1.9", "4.1.10", "4.2.1",  "4.2.2",  "4.2.3",  "4.2.4",
+      "4.2.5", "4.2.6", "4.2.7", "4.2.8", "4.2.9", "4.2.10", "4.2.11", "4.2.12", "4.2.13", "4.2.14"};
   return ids.count(id) > 0;
 }
 
 namespace {
 
-std::string scalar(const YAML::Node& n) { return n && n.IsScalar() ? n.Scalar() : std::string(); }
+std::string scalar(const YAML::Node& n) {
+  return n && n.IsScalar() ? n.Scalar() : std::string();
+}
 
 std::string trim(std::string s) {
   const auto b = s.find_first_not_of(" \t\r\n");
@@ -68,8 +72,10 @@ std::string trim(std::string s) {
 // ---- Go yaml.v2 scalar resolution, printed as k8s jsonpath prints the value ----
 
 bool is_yaml11_bool(const std::string& s, bool& v) {
-  static const std::set<std::string> t = {"y", "Y", "yes", "Yes", "YES", "on", "On", "ON", "true", "True", "TRUE"};
-  static const std::set<std::string> f = {"n", "N", "no", "No", "NO", "off", "Off", "OFF", "false", "False", "FALSE"};
+  static const std::set<std::string> t = {"y",  "Y",  "yes",  "Yes",  "YES", "on",
+                                          "On", "ON", "true", "True", "TRUE"};
+  static const std::set<std::string> f = {"n",   "N",   "no",    "No",    "NO",   "off",
+                                          "Off", "OFF", "false", "False", "FALSE"};
   if (t.count(s)) return v = true, true;
   if (f.count(s)) return v = false, true;
   return false;
@@ -83,9 +89,12 @@ std::optional<long long> yaml11_int(std::string s) {
   if (s[0] == '-' || s[0] == '+') neg = s[0] == '-', i = 1;
   if (i >= s.size()) return std::nullopt;
   int base = 10;
-  if (s.compare(i, 2, "0x") == 0) base = 16, i += 2;
-  else if (s.compare(i, 2, "0b") == 0) base = 2, i += 2;
-  else if (s.size() - i > 1 && s[i] == '0') base = 8, i += 1;
+  if (s.compare(i, 2, "0x") == 0)
+    base = 16, i += 2;
+  else if (s.compare(i, 2, "0b") == 0)
+    base = 2, i += 2;
+  else if (s.size() - i > 1 && s[i] == '0')
+    base = 8, i += 1;
   long long v = 0;
   const auto [p, ec] = std::from_chars(s.data() + i, s.data() + s.size(), v, base);
   if (ec != std::errc() || p != s.data() + s.size()) return std::nullopt;
@@ -191,7 +200,8 @@ ItemOutcome eval_path(const CisTestItem& t, const std::string& config) {
 }
 
 std::string replace_all(std::string s, const std::string& from, const std::string& to) {
-  for (std::size_t p = s.find(from); p != std::string::npos; p = s.find(from, p + to.size())) s.replace(p, from.size(), to);
+  for (std::size_t p = s.find(from); p != std::string::npos; p = s.find(from, p + to.size()))
+    s.replace(p, from.size(), to);
   return s;
 }
 
@@ -233,8 +243,9 @@ bool cis_compare(std::string_view op, const std::string& value, const std::strin
     const auto have = split(value), allowed = split(want);
     if (have.empty() && allowed.empty()) return true;
     if (have.empty() || allowed.empty()) return false;
-    return std::all_of(have.begin(), have.end(),
-                       [&](const std::string& e) { return std::find(allowed.begin(), allowed.end(), e) != allowed.end(); });
+    return std::all_of(have.begin(), have.end(), [&](const std::string& e) {
+      return std::find(allowed.begin(), allowed.end(), e) != allowed.end();
+    });
   }
   if (op == "bitmask") {
     long long requested = 0, max = 0;
@@ -361,7 +372,8 @@ std::vector<CisResult> run_cis_checks(const CisInputs& in, const CisDefinitions&
   } else if (config_text) {
     if (auto v = cis_jsonpath(*config_text, "{.authentication.x509.clientCAFile}"); v && !v->empty()) ca = *v;
   }
-  const std::string svc = cl.service_file ? cl.service_file->string() : "/etc/systemd/system/kubelet.service.d/10-kubeadm.conf";
+  const std::string svc =
+      cl.service_file ? cl.service_file->string() : "/etc/systemd/system/kubelet.service.d/10-kubeadm.conf";
 
   std::vector<CisResult> out;
   for (const auto& d : defs.checks) {
@@ -370,8 +382,8 @@ std::vector<CisResult> run_cis_checks(const CisInputs& in, const CisDefinitions&
     r.id = d.id;
     r.title = d.text;
     r.scored = d.scored;
-    r.remediation = replace_all(replace_all(replace_all(replace_all(d.remediation, "$kubeletsvc", svc), "$kubeletkubeconfig",
-                                                        kubeconfig.string()),
+    r.remediation = replace_all(replace_all(replace_all(replace_all(d.remediation, "$kubeletsvc", svc),
+                                                        "$kubeletkubeconfig", kubeconfig.string()),
                                             "$kubeletconf", conf.string()),
                                 "$kubeletcafile", ca.string());
     std::vector<std::string> evidence;
@@ -381,9 +393,13 @@ std::vector<CisResult> run_cis_checks(const CisInputs& in, const CisDefinitions&
     const bool file_check = d.audit.find("stat -c") != std::string::npos;
     if (file_check) {
       fs::path target;
-      if (d.audit.find("$kubeletkubeconfig") != std::string::npos) target = kubeconfig;
-      else if (d.audit.find("CAFILE") != std::string::npos || d.audit.find("$kubeletcafile") != std::string::npos) target = ca;
-      else if (d.audit.find("$kubeletconf") != std::string::npos) target = conf;
+      if (d.audit.find("$kubeletkubeconfig") != std::string::npos)
+        target = kubeconfig;
+      else if (d.audit.find("CAFILE") != std::string::npos ||
+               d.audit.find("$kubeletcafile") != std::string::npos)
+        target = ca;
+      else if (d.audit.find("$kubeletconf") != std::string::npos)
+        target = conf;
       const std::string output = file_audit(in.root, target, d.audit);
       evidence.push_back(target.string() + ": " + (output.empty() ? std::string("missing") : output));
       for (const auto& t : d.items) outcomes.push_back(eval_flag(t, output));
@@ -410,14 +426,17 @@ std::vector<CisResult> run_cis_checks(const CisInputs& in, const CisDefinitions&
         } else if (has_config && config_text) {
           o = eval_path(t, *config_text);
           evidence.push_back(t.path.empty() ? t.flag + " not on the command line"
-                                            : (o.found ? t.path + " = " + o.value : t.path + " not set") + " in " + conf.string());
+                                            : (o.found ? t.path + " = " + o.value : t.path + " not set") +
+                                                  " in " + conf.string());
         } else {
           evidence.push_back(t.flag + " not on the kubelet command line");
         }
         outcomes.push_back(o);
       }
-      if (cl.origin.empty()) evidence.push_back("no kubelet command line found (no running kubelet, no service files)");
-      else evidence.push_back("command line from " + cl.origin);
+      if (cl.origin.empty())
+        evidence.push_back("no kubelet command line found (no running kubelet, no service files)");
+      else
+        evidence.push_back("command line from " + cl.origin);
       r.fixable = has_config && decided_by_file;
     }
     // De-duplicate (both items of an `or` often name the same path).
@@ -435,11 +454,14 @@ std::vector<CisResult> run_cis_checks(const CisInputs& in, const CisDefinitions&
 
     if (d.id == "4.2.10" || d.id == "4.2.11") {
       r.remediation +=
-          "\nkubelet-certd rotates the kubelet's client and serving certificates itself; it removes rotateCertificates, "
-          "serverTLSBootstrap and a false RotateKubeletServerCertificate gate from the config file (absent passes this "
+          "\nkubelet-certd rotates the kubelet's client and serving certificates itself; it removes "
+          "rotateCertificates, "
+          "serverTLSBootstrap and a false RotateKubeletServerCertificate gate from the config file (absent "
+          "passes this "
           "check) so that two rotators never race on one store. Keep them off the kubelet's command line.";
     }
-    if (r.fixable && r.status != CisStatus::Pass) r.remediation += "\n`kubelet-certd check --fix` applies this.";
+    if (r.fixable && r.status != CisStatus::Pass)
+      r.remediation += "\n`kubelet-certd check --fix` applies this.";
     out.push_back(std::move(r));
   }
   return out;

@@ -56,7 +56,8 @@ Expected<CisDefinitions, std::string> parse_cis_definitions(std::string_view yam
 // The ids kubelet-certd reports.
 bool cis_check_in_scope(std::string_view id);
 
-std::vector<CisResult> run_cis_checks(const CisInputs& in, const CisDefinitions& defs = builtin_cis_definitions());
+std::vector<CisResult> run_cis_checks(const CisInputs& in,
+                                      const CisDefinitions& defs = builtin_cis_definitions());
 
 // kube-bench's value comparison (exposed for tests).
 bool cis_compare(std::string_view op, const std::string& value, const std::string& want);

@@ -23,7 +23,9 @@ namespace fs = std::filesystem;
 
 namespace {
 
-fs::path under(const fs::path& root, const fs::path& abs) { return root / abs.relative_path(); }
+fs::path under(const fs::path& root, const fs::path& abs) {
+  return root / abs.relative_path();
+}
 
 // Small files of /proc and units: read at most `limit` bytes.
 std::string read_small(const fs::path& p, std::size_t limit = 1 << 20) {
@@ -68,7 +70,8 @@ bool runs_as_root(const std::string& status) {
 
 std::string describe_mode(const struct stat& st) {
   char buf[96];
-  std::snprintf(buf, sizeof buf, "owner uid %u, mode %o", static_cast<unsigned>(st.st_uid), static_cast<unsigned>(st.st_mode & 07777));
+  std::snprintf(buf, sizeof buf, "owner uid %u, mode %o", static_cast<unsigned>(st.st_uid),
+                static_cast<unsigned>(st.st_mode & 07777));
   return buf;
 }
 
@@ -149,7 +152,9 @@ RunOutput run_version(const fs::path& exe, bool hyperkube) {
   char buf[512];
   bool timed_out = false;
   while (true) {
-    const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - std::chrono::steady_clock::now()).count();
+    const auto left =
+        std::chrono::duration_cast<std::chrono::milliseconds>(deadline - std::chrono::steady_clock::now())
+            .count();
     if (left <= 0) {
       timed_out = true;
       break;
@@ -169,8 +174,7 @@ RunOutput run_version(const fs::path& exe, bool hyperkube) {
   ::close(pipefd[0]);
   if (timed_out) ::kill(pid, SIGKILL);
   int status = 0;
-  while (::waitpid(pid, &status, 0) < 0 && errno == EINTR) {
-  }
+  while (::waitpid(pid, &status, 0) < 0 && errno == EINTR) {}
   if (timed_out) {
     r.error = path + " --version did not answer within 5 s";
     return r;
@@ -187,7 +191,8 @@ std::string untrusted_executable(const fs::path& binary) {
   return untrusted_stat(st);
 }
 
-std::optional<RunningKubelet> find_running_kubelet(const fs::path& root, pid_t main_pid, std::vector<std::string>* ignored) {
+std::optional<RunningKubelet> find_running_kubelet(const fs::path& root, pid_t main_pid,
+                                                   std::vector<std::string>* ignored) {
   std::error_code ec;
   std::vector<pid_t> pids;
   for (const auto& entry : fs::directory_iterator(under(root, "/proc"), ec)) {
@@ -246,8 +251,9 @@ std::optional<RunningKubelet> find_running_kubelet(const fs::path& root, pid_t m
 std::optional<ExecStart> unit_exec_start(const fs::path& root, const std::string& unit) {
   if (unit.empty() || unit.find('/') != std::string::npos) return std::nullopt;
   // systemd's unit search path, highest precedence first.
-  const std::vector<fs::path> dirs = {"/etc/systemd/system", "/run/systemd/system", "/usr/local/lib/systemd/system",
-                                      "/usr/lib/systemd/system", "/lib/systemd/system"};
+  const std::vector<fs::path> dirs = {"/etc/systemd/system", "/run/systemd/system",
+                                      "/usr/local/lib/systemd/system", "/usr/lib/systemd/system",
+                                      "/lib/systemd/system"};
   std::optional<fs::path> unit_file;
   std::map<std::string, fs::path> dropins;  // by file name: the first (highest-precedence) wins
   std::error_code ec;
@@ -255,7 +261,8 @@ std::optional<ExecStart> unit_exec_start(const fs::path& root, const std::string
     const fs::path f = under(root, d / unit);
     if (!unit_file && fs::is_regular_file(f, ec)) unit_file = d / unit;
     for (const auto& e : fs::directory_iterator(under(root, d / (unit + ".d")), ec)) {
-      if (e.path().extension() == ".conf") dropins.emplace(e.path().filename().string(), d / (unit + ".d") / e.path().filename());
+      if (e.path().extension() == ".conf")
+        dropins.emplace(e.path().filename().string(), d / (unit + ".d") / e.path().filename());
     }
   }
   if (!unit_file) return std::nullopt;
@@ -304,7 +311,8 @@ KubeletBinary detect_kubelet(const DetectOptions& o) {
   if (o.kubelet_path) {
     k.path = *o.kubelet_path;
     k.source = "kubeletPath";
-  } else if (auto running = find_running_kubelet(o.root, o.main_pid, &k.ignored); running && !running->exe_hidden) {
+  } else if (auto running = find_running_kubelet(o.root, o.main_pid, &k.ignored);
+             running && !running->exe_hidden) {
     // The running process's own executable, even if the file on disk was replaced since.
     k.path = under(o.root, "/proc") / std::to_string(running->pid) / "exe";
     k.source = "running kubelet (pid " + std::to_string(running->pid) + ", " + running->exe.string() + ")";
@@ -312,15 +320,16 @@ KubeletBinary detect_kubelet(const DetectOptions& o) {
   } else if (auto exec = unit_exec_start(o.root, o.unit); running && exec) {
     // The unit's MainPID, whose /proc/<pid>/exe our sandbox may not follow: the unit's program.
     k.path = under(o.root, exec->binary);
-    k.source = "running kubelet (pid " + std::to_string(running->pid) + ", MainPID of " + o.unit + ", binary from ExecStart= " +
-               exec->where + ")";
+    k.source = "running kubelet (pid " + std::to_string(running->pid) + ", MainPID of " + o.unit +
+               ", binary from ExecStart= " + exec->where + ")";
     hyperkube = exec->binary.filename() == "hyperkube";
   } else if (exec) {
     k.path = under(o.root, exec->binary);
     k.source = "ExecStart= of " + o.unit + " (" + exec->where + ")";
     hyperkube = exec->binary.filename() == "hyperkube";
   } else {
-    k.problem = "no kubelet found: none running as root, and " + o.unit + " has no ExecStart= with an absolute path";
+    k.problem =
+        "no kubelet found: none running as root, and " + o.unit + " has no ExecStart= with an absolute path";
     return k;
   }
   if (auto why = untrusted_executable(*k.path); !why.empty()) {
@@ -335,7 +344,8 @@ KubeletBinary detect_kubelet(const DetectOptions& o) {
   k.version_text = trim(out.out);
   if (k.version_text.size() > 200) k.version_text.resize(200);
   k.version = parse_version(k.version_text);
-  if (!k.version) k.problem = k.path->string() + " --version answered \"" + k.version_text + "\", not a kubelet version";
+  if (!k.version)
+    k.problem = k.path->string() + " --version answered \"" + k.version_text + "\", not a kubelet version";
   return k;
 }
 

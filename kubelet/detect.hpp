@@ -45,19 +45,19 @@ std::string untrusted_executable(const std::filesystem::path& binary);
 
 struct KubeletBinary {
   std::optional<std::filesystem::path> path;  // what `--version` was asked of
-  std::string source;                          // "running kubelet (pid 812)", "kubeletPath", "ExecStart= of ..."
+  std::string source;  // "running kubelet (pid 812)", "kubeletPath", "ExecStart= of ..."
   std::optional<Version> version;
-  std::string version_text;                    // what it answered
-  std::string problem;                         // why no version is known, when it is not
-  std::vector<std::string> ignored;            // processes named kubelet that were not believed
-  std::string describe() const;                // "v1.24.17 (running kubelet (pid 812), /usr/bin/kubelet)"
+  std::string version_text;          // what it answered
+  std::string problem;               // why no version is known, when it is not
+  std::vector<std::string> ignored;  // processes named kubelet that were not believed
+  std::string describe() const;      // "v1.24.17 (running kubelet (pid 812), /usr/bin/kubelet)"
 };
 
 struct DetectOptions {
   std::filesystem::path root = "/";
   std::optional<std::filesystem::path> kubelet_path;  // the kubeletPath setting
   std::string unit = "kubelet.service";
-  pid_t main_pid = 0;                                  // the unit's MainPID, 0 when unknown
+  pid_t main_pid = 0;  // the unit's MainPID, 0 when unknown
 };
 
 // Runs `<binary> --version` (5 s at most, output capped, no shell, clean environment) for the

@@ -28,7 +28,8 @@ struct Edit {
 
 // Myers' greedy shortest edit script, with the trace kept for backtracking. The edit distance
 // is bounded: past kMaxD the texts are reported as fully replaced (still a correct diff).
-std::vector<Edit> shortest_edit(const std::vector<std::string_view>& a, const std::vector<std::string_view>& b) {
+std::vector<Edit> shortest_edit(const std::vector<std::string_view>& a,
+                                const std::vector<std::string_view>& b) {
   const long n = static_cast<long>(a.size());
   const long m = static_cast<long>(b.size());
   const long max = n + m;
@@ -40,7 +41,8 @@ std::vector<Edit> shortest_edit(const std::vector<std::string_view>& a, const st
   for (long d = 0; d <= std::min(max, kMaxD); ++d) {
     trace.push_back(v);
     for (long k = -d; k <= d; k += 2) {
-      long x = (k == -d || (k != d && v[static_cast<std::size_t>(off + k - 1)] < v[static_cast<std::size_t>(off + k + 1)]))
+      long x = (k == -d || (k != d && v[static_cast<std::size_t>(off + k - 1)] <
+                                          v[static_cast<std::size_t>(off + k + 1)]))
                    ? v[static_cast<std::size_t>(off + k + 1)]
                    : v[static_cast<std::size_t>(off + k - 1)] + 1;
       long y = x - k;
@@ -64,7 +66,8 @@ std::vector<Edit> shortest_edit(const std::vector<std::string_view>& a, const st
   for (long d = found_d; d > 0; --d) {
     const std::vector<long>& pv = trace[static_cast<std::size_t>(d)];
     const long k = x - y;
-    const bool down = k == -d || (k != d && pv[static_cast<std::size_t>(off + k - 1)] < pv[static_cast<std::size_t>(off + k + 1)]);
+    const bool down = k == -d || (k != d && pv[static_cast<std::size_t>(off + k - 1)] <
+                                                pv[static_cast<std::size_t>(off + k + 1)]);
     const long pk = down ? k + 1 : k - 1;
     const long px = pv[static_cast<std::size_t>(off + pk)];
     const long py = px - pk;

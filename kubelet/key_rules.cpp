@@ -27,16 +27,20 @@ const std::vector<KeyRule>& key_rules() {
       {"authorization.mode", "4.2.2", kOld, std::nullopt, kTypes},
       {"readOnlyPort", "4.2.4", kOld, std::nullopt, kTypes},
       {"tlsCipherSuites", "4.2.12", kOld, std::nullopt,
-       "types.go; names checked by k8s.io/component-base/cli/flag/ciphersuites_flag.go (the two legacy CHACHA20 names mapped since 1.23)"},
+       "types.go; names checked by k8s.io/component-base/cli/flag/ciphersuites_flag.go (the two legacy "
+       "CHACHA20 names mapped since 1.23)"},
       {"makeIPTablesUtilChains", "4.2.6", kOld, std::nullopt, kTypes},
       {"eventRecordQPS", "4.2.8", kOld, std::nullopt, kTypes},
       {"streamingConnectionIdleTimeout", "4.2.5", kOld, std::nullopt, kTypes},
-      {"podPidsLimit", "4.2.13", kOld, std::nullopt, "types.go; SupportPodPidsLimit GA (locked on) since 1.20"},
+      {"podPidsLimit", "4.2.13", kOld, std::nullopt,
+       "types.go; SupportPodPidsLimit GA (locked on) since 1.20"},
       // Verified on a real v1.24 kubelet: the loader and validation accept the key, then
       // start-up stops with "the SeccompDefault feature gate must be enabled in order to use
       // the SeccompDefault configuration" (cmd/kubelet/app/server.go).
-      {"seccompDefault", "4.2.14", Version{1, 22, 0}, GateRule{"SeccompDefault", Version{1, 25, 0}, Version{1, 27, 0}},
-       "types.go (field since 1.22); pkg/features/kube_features.go: SeccompDefault alpha 1.22-1.24, beta (on) 1.25-1.26, "
+      {"seccompDefault", "4.2.14", Version{1, 22, 0},
+       GateRule{"SeccompDefault", Version{1, 25, 0}, Version{1, 27, 0}},
+       "types.go (field since 1.22); pkg/features/kube_features.go: SeccompDefault alpha 1.22-1.24, beta "
+       "(on) 1.25-1.26, "
        "GA 1.27; cmd/kubelet/app/server.go refuses the field without the gate"},
   };
   return rules;
@@ -70,12 +74,15 @@ FeatureGates parse_feature_gates_flag(std::string_view value) {
   return gates;
 }
 
-std::optional<std::string> refusal(const KeyRule& rule, const std::optional<Version>& version, const FeatureGates& gates) {
+std::optional<std::string> refusal(const KeyRule& rule, const std::optional<Version>& version,
+                                   const FeatureGates& gates) {
   // Unknown kubelet: only what every supported version accepts.
   const Version v = version.value_or(kOldestSupported);
-  const std::string on = version ? "kubelet " + v.minor_string() : "kubelet 1.24 (no kubelet found; the oldest supported)";
+  const std::string on =
+      version ? "kubelet " + v.minor_string() : "kubelet 1.24 (no kubelet found; the oldest supported)";
   if (!same_minor_or_newer(v, rule.since)) {
-    return rule.key + " is not known to " + on + " (it needs kubelet " + rule.since.minor_string() + " or newer)";
+    return rule.key + " is not known to " + on + " (it needs kubelet " + rule.since.minor_string() +
+           " or newer)";
   }
   if (!rule.gate) return std::nullopt;
   const GateRule& g = *rule.gate;
@@ -85,7 +92,8 @@ std::optional<std::string> refusal(const KeyRule& rule, const std::optional<Vers
     return std::nullopt;
   }
   if (same_minor_or_newer(v, g.default_on_from)) {
-    if (set != gates.end() && !set->second) return rule.key + " needs the " + g.name + " feature gate, which is turned off";
+    if (set != gates.end() && !set->second)
+      return rule.key + " needs the " + g.name + " feature gate, which is turned off";
     return std::nullopt;
   }
   if (set != gates.end() && set->second) return std::nullopt;

@@ -15,15 +15,15 @@ namespace kcd::kubelet {
 
 // The feature gate a key depends on, across its stages.
 struct GateRule {
-  std::string name;          // "SeccompDefault"
-  Version default_on_from;   // beta, on by default, from this minor version
-  Version locked_from;       // GA, locked on (an explicit false stops the kubelet) from this version
+  std::string name;         // "SeccompDefault"
+  Version default_on_from;  // beta, on by default, from this minor version
+  Version locked_from;      // GA, locked on (an explicit false stops the kubelet) from this version
 };
 
 struct KeyRule {
-  std::string key;    // dotted path: "seccompDefault", "authentication.anonymous.enabled"
-  std::string cis;    // the CIS check it serves ("4.2.14"), or "" for certificate wiring
-  Version since;      // the first kubelet whose KubeletConfiguration has the field
+  std::string key;  // dotted path: "seccompDefault", "authentication.anonymous.enabled"
+  std::string cis;  // the CIS check it serves ("4.2.14"), or "" for certificate wiring
+  Version since;    // the first kubelet whose KubeletConfiguration has the field
   std::optional<GateRule> gate;
   std::string evidence;  // where upstream says so
 };
@@ -42,6 +42,7 @@ FeatureGates parse_feature_gates_flag(std::string_view value);
 // Why this kubelet would refuse `rule.key` (nullopt: it accepts it). With no version known,
 // the answer holds for every supported version (1.24 and newer), e.g.
 // "seccompDefault needs the SeccompDefault feature gate on kubelet 1.24".
-std::optional<std::string> refusal(const KeyRule& rule, const std::optional<Version>& version, const FeatureGates& gates);
+std::optional<std::string> refusal(const KeyRule& rule, const std::optional<Version>& version,
+                                   const FeatureGates& gates);
 
 }  // namespace kcd::kubelet

@@ -14,8 +14,8 @@ namespace {
 struct Edit {
   KeyPath path;
   enum class Op { Set, SetList, Remove } op = Op::Set;
-  std::string value;                 // YAML text for Set
-  std::vector<std::string> items;    // for SetList
+  std::string value;               // YAML text for Set
+  std::vector<std::string> items;  // for SetList
   // When present: apply only if this says the current value fails (never touch a passing one).
   std::function<bool(const YAML::Node& current)> needed;
 };
@@ -47,7 +47,8 @@ bool equal_nodes(const YAML::Node& a, const YAML::Node& b) {
     return false;
   }
   switch (a.Type()) {
-    case YAML::NodeType::Scalar: return a.Scalar() == b.Scalar();
+    case YAML::NodeType::Scalar:
+      return a.Scalar() == b.Scalar();
     case YAML::NodeType::Sequence:
       if (a.size() != b.size()) return false;
       for (std::size_t i = 0; i < a.size(); ++i) {
@@ -62,7 +63,8 @@ bool equal_nodes(const YAML::Node& a, const YAML::Node& b) {
       }
       return true;
     }
-    default: return true;
+    default:
+      return true;
   }
 }
 
@@ -117,8 +119,8 @@ ConfigError error_at(const std::filesystem::path& source, std::string message, i
 
 // Quotes a path when YAML would not read it back as the same plain string.
 std::string yaml_string(const std::string& s) {
-  const bool plain = !s.empty() && s.find_first_of(":#{}[],&*!|>'\"%@`") == std::string::npos && s.front() != '-' &&
-                     s.front() != '?' && s.front() != ' ' && s.back() != ' ';
+  const bool plain = !s.empty() && s.find_first_of(":#{}[],&*!|>'\"%@`") == std::string::npos &&
+                     s.front() != '-' && s.front() != '?' && s.front() != ' ' && s.back() != ' ';
   if (plain) return s;
   std::string out = "\"";
   for (char c : s) {
@@ -138,13 +140,14 @@ std::optional<std::string> refused_by(const KubeletConfigPatch& patch, const std
 
 const std::vector<std::string>& strong_cipher_suites() {
   static const std::vector<std::string> suites = {
-      "TLS_ECDHE_ECDSA_WITH_AES_128_GCM_SHA256",       "TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256",
-      "TLS_ECDHE_ECDSA_WITH_CHACHA20_POLY1305",        "TLS_ECDHE_RSA_WITH_AES_256_GCM_SHA384",
-      "TLS_ECDHE_RSA_WITH_CHACHA20_POLY1305",          "TLS_ECDHE_ECDSA_WITH_AES_256_GCM_SHA384"};
+      "TLS_ECDHE_ECDSA_WITH_AES_128_GCM_SHA256", "TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256",
+      "TLS_ECDHE_ECDSA_WITH_CHACHA20_POLY1305",  "TLS_ECDHE_RSA_WITH_AES_256_GCM_SHA384",
+      "TLS_ECDHE_RSA_WITH_CHACHA20_POLY1305",    "TLS_ECDHE_ECDSA_WITH_AES_256_GCM_SHA384"};
   return suites;
 }
 
-Expected<PatchResult, ConfigError> patch_kubelet_config(std::string_view original, const KubeletConfigPatch& patch,
+Expected<PatchResult, ConfigError> patch_kubelet_config(std::string_view original,
+                                                        const KubeletConfigPatch& patch,
                                                         const std::filesystem::path& source) {
   std::string text(original);
   const bool fresh = text.find_first_not_of(" \t\r\n") == std::string::npos;
@@ -154,15 +157,17 @@ Expected<PatchResult, ConfigError> patch_kubelet_config(std::string_view origina
   try {
     before = YAML::Load(text);
   } catch (const YAML::ParserException& e) {
-    return Unexpected(error_at(source, "invalid YAML: " + e.msg + "; fix the file (it was left untouched)", e.mark.line + 1,
-                               e.mark.column + 1));
+    return Unexpected(error_at(source, "invalid YAML: " + e.msg + "; fix the file (it was left untouched)",
+                               e.mark.line + 1, e.mark.column + 1));
   }
-  if (!before.IsMap()) return Unexpected(error_at(source, "not a KubeletConfiguration (the document is not a mapping)"));
+  if (!before.IsMap())
+    return Unexpected(error_at(source, "not a KubeletConfiguration (the document is not a mapping)"));
   const std::string kind = scalar_or(before["kind"], "");
   const std::string api = scalar_or(before["apiVersion"], "");
   if (kind != "KubeletConfiguration" || api != "kubelet.config.k8s.io/v1beta1") {
-    return Unexpected(error_at(source, "kind \"" + kind + "\", apiVersion \"" + api +
-                                           "\": expected kind KubeletConfiguration, apiVersion kubelet.config.k8s.io/v1beta1"));
+    return Unexpected(error_at(
+        source, "kind \"" + kind + "\", apiVersion \"" + api +
+                    "\": expected kind KubeletConfiguration, apiVersion kubelet.config.k8s.io/v1beta1"));
   }
 
   std::vector<Edit> edits;
@@ -172,9 +177,11 @@ Expected<PatchResult, ConfigError> patch_kubelet_config(std::string_view origina
   const auto differs = [](const std::string& want) {
     return [want](const YAML::Node& n) { return !n.IsDefined() || !n.IsScalar() || n.Scalar() != want; };
   };
-  if (patch.tls_cert_file) set({"tlsCertFile"}, yaml_string(patch.tls_cert_file->string()), differs(patch.tls_cert_file->string()));
+  if (patch.tls_cert_file)
+    set({"tlsCertFile"}, yaml_string(patch.tls_cert_file->string()), differs(patch.tls_cert_file->string()));
   if (patch.tls_private_key_file) {
-    set({"tlsPrivateKeyFile"}, yaml_string(patch.tls_private_key_file->string()), differs(patch.tls_private_key_file->string()));
+    set({"tlsPrivateKeyFile"}, yaml_string(patch.tls_private_key_file->string()),
+        differs(patch.tls_private_key_file->string()));
   }
   if (patch.client_ca_file) {
     set({"authentication", "x509", "clientCAFile"}, yaml_string(patch.client_ca_file->string()),
@@ -187,16 +194,18 @@ Expected<PatchResult, ConfigError> patch_kubelet_config(std::string_view origina
     set({"readOnlyPort"}, "0", differs("0"));
   }
   if (patch.hardening == Hardening::Cis) {
-    edits.push_back(Edit{{"tlsCipherSuites"}, Edit::Op::SetList, {}, strong_cipher_suites(), [](const YAML::Node& n) {
-                           if (!n.IsDefined() || !n.IsSequence() || n.size() == 0) return true;
-                           for (const auto& s : n) {
-                             const auto& ok = strong_cipher_suites();
-                             if (!s.IsScalar() || std::find(ok.begin(), ok.end(), s.Scalar()) == ok.end()) return true;
-                           }
-                           return false;
-                         }});
+    edits.push_back(
+        Edit{{"tlsCipherSuites"}, Edit::Op::SetList, {}, strong_cipher_suites(), [](const YAML::Node& n) {
+               if (!n.IsDefined() || !n.IsSequence() || n.size() == 0) return true;
+               for (const auto& s : n) {
+                 const auto& ok = strong_cipher_suites();
+                 if (!s.IsScalar() || std::find(ok.begin(), ok.end(), s.Scalar()) == ok.end()) return true;
+               }
+               return false;
+             }});
     // Only failing values are changed (CIS 4.2.5, 4.2.6, 4.2.8); absent ones pass as they are.
-    set({"makeIPTablesUtilChains"}, "true", [](const YAML::Node& n) { return n.IsDefined() && !(n.IsScalar() && n.Scalar() == "true"); });
+    set({"makeIPTablesUtilChains"}, "true",
+        [](const YAML::Node& n) { return n.IsDefined() && !(n.IsScalar() && n.Scalar() == "true"); });
     set({"eventRecordQPS"}, "50", [](const YAML::Node& n) {
       if (!n.IsDefined() || !n.IsScalar()) return false;
       try {
@@ -216,8 +225,10 @@ Expected<PatchResult, ConfigError> patch_kubelet_config(std::string_view origina
   for (const char* key : {"rotateCertificates", "serverTLSBootstrap"}) {
     edits.push_back(Edit{{key}, Edit::Op::Remove, {}, {}, [](const YAML::Node& n) { return n.IsDefined(); }});
   }
-  edits.push_back(Edit{{"featureGates", "RotateKubeletServerCertificate"}, Edit::Op::Remove, {}, {},
-                       [](const YAML::Node& n) { return n.IsDefined() && n.IsScalar() && n.Scalar() == "false"; }});
+  edits.push_back(Edit{
+      {"featureGates", "RotateKubeletServerCertificate"}, Edit::Op::Remove, {}, {}, [](const YAML::Node& n) {
+        return n.IsDefined() && n.IsScalar() && n.Scalar() == "false";
+      }});
 
   // The gates the kubelet will run with: the file's featureGates, then its --feature-gates.
   FeatureGates gates;
@@ -225,7 +236,8 @@ Expected<PatchResult, ConfigError> patch_kubelet_config(std::string_view origina
     for (auto it = fg.begin(); it != fg.end(); ++it) {
       const YAML::Node k = it->first;
       const YAML::Node v = it->second;
-      if (k.IsScalar() && v.IsScalar() && (v.Scalar() == "true" || v.Scalar() == "false")) gates[k.Scalar()] = v.Scalar() == "true";
+      if (k.IsScalar() && v.IsScalar() && (v.Scalar() == "true" || v.Scalar() == "false"))
+        gates[k.Scalar()] = v.Scalar() == "true";
     }
   }
   for (const auto& [gate, on] : patch.flag_gates) gates[gate] = on;
@@ -282,10 +294,13 @@ Expected<PatchResult, ConfigError> patch_kubelet_config(std::string_view origina
   try {
     after = YAML::Load(result.text);
   } catch (const YAML::ParserException& e) {
-    return Unexpected(error_at(source, "internal error: the patched text does not parse (" + e.msg + "); the file was left untouched"));
+    return Unexpected(error_at(source, "internal error: the patched text does not parse (" + e.msg +
+                                           "); the file was left untouched"));
   }
   if (!equal_nodes(after, expected)) {
-    return Unexpected(error_at(source, "internal error: the patched text does not read back as intended; the file was left untouched"));
+    return Unexpected(error_at(
+        source,
+        "internal error: the patched text does not read back as intended; the file was left untouched"));
   }
   return result;
 }

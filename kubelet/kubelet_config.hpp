@@ -61,7 +61,8 @@ struct PatchResult {
 // Only keys of key_rules() are written, and only those the kubelet accepts (see HeldKey).
 // Errors (malformed YAML with line:column, wrong kind, a shape that cannot be edited) name
 // `source`; no text is returned then.
-Expected<PatchResult, ConfigError> patch_kubelet_config(std::string_view original, const KubeletConfigPatch& patch,
+Expected<PatchResult, ConfigError> patch_kubelet_config(std::string_view original,
+                                                        const KubeletConfigPatch& patch,
                                                         const std::filesystem::path& source);
 
 }  // namespace kcd::kubelet

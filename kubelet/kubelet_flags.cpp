@@ -21,14 +21,18 @@ std::string trim(std::string s) {
 }
 
 std::string unquote(std::string s) {
-  if (s.size() >= 2 && (s.front() == '"' || s.front() == '\'') && s.back() == s.front()) return s.substr(1, s.size() - 2);
+  if (s.size() >= 2 && (s.front() == '"' || s.front() == '\'') && s.back() == s.front())
+    return s.substr(1, s.size() - 2);
   return s;
 }
 
-fs::path under(const fs::path& root, const char* abs) { return root / fs::path(abs).relative_path(); }
+fs::path under(const fs::path& root, const char* abs) {
+  return root / fs::path(abs).relative_path();
+}
 
 // Words that are flags ("--x=y", "--x y" is not used by kubelet units) become KubeletFlags.
-void add_flags(const std::vector<std::string>& words, const std::string& where, std::vector<KubeletFlag>& out) {
+void add_flags(const std::vector<std::string>& words, const std::string& where,
+               std::vector<KubeletFlag>& out) {
   for (const auto& w : words) {
     if (w.rfind("--", 0) != 0 || w.size() <= 2) continue;
     const auto eq = w.find('=');
@@ -41,7 +45,8 @@ void add_flags(const std::vector<std::string>& words, const std::string& where, 
 }
 
 // KEY=VALUE lines (EnvironmentFile syntax) and unit lines (Environment=, ExecStart=).
-void read_file(const fs::path& file, const fs::path& root, KubeletCommandLine& cl, std::vector<KubeletFlag>& flags) {
+void read_file(const fs::path& file, const fs::path& root, KubeletCommandLine& cl,
+               std::vector<KubeletFlag>& flags) {
   std::ifstream in(file);
   if (!in) return;
   const std::string shown = "/" + fs::relative(file, root).generic_string();
@@ -135,8 +140,9 @@ KubeletCommandLine read_kubelet_command_line(const fs::path& root, pid_t main_pi
       read_file(p, root, cl, file_flags);
     }
   }
-  for (const char* dir : {"/lib/systemd/system/kubelet.service.d", "/usr/lib/systemd/system/kubelet.service.d",
-                          "/etc/systemd/system/kubelet.service.d"}) {
+  for (const char* dir :
+       {"/lib/systemd/system/kubelet.service.d", "/usr/lib/systemd/system/kubelet.service.d",
+        "/etc/systemd/system/kubelet.service.d"}) {
     std::error_code ec;
     std::vector<fs::path> dropins;
     for (const auto& e : fs::directory_iterator(under(root, dir), ec)) {
@@ -148,7 +154,8 @@ KubeletCommandLine read_kubelet_command_line(const fs::path& root, pid_t main_pi
       read_file(p, root, cl, file_flags);
     }
   }
-  for (const char* env : {"/var/lib/kubelet/kubeadm-flags.env", "/etc/default/kubelet", "/etc/sysconfig/kubelet"}) {
+  for (const char* env :
+       {"/var/lib/kubelet/kubeadm-flags.env", "/etc/default/kubelet", "/etc/sysconfig/kubelet"}) {
     read_file(under(root, env), root, cl, file_flags);
   }
 

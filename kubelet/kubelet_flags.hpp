@@ -20,10 +20,10 @@ struct KubeletFlag {
 };
 
 struct KubeletCommandLine {
-  std::string origin;             // "running kubelet (pid 812)", "service files", or "" when none found
-  std::string text;               // "kubelet --a=b --c=d": the text kube-bench's audit sees
-  std::vector<KubeletFlag> flags; // in order; the kubelet uses the last of each name
-  std::vector<std::string> files; // the files read (service file first, if any)
+  std::string origin;              // "running kubelet (pid 812)", "service files", or "" when none found
+  std::string text;                // "kubelet --a=b --c=d": the text kube-bench's audit sees
+  std::vector<KubeletFlag> flags;  // in order; the kubelet uses the last of each name
+  std::vector<std::string> files;  // the files read (service file first, if any)
   std::optional<std::filesystem::path> service_file;  // the kubelet unit found, for remediation texts
   std::vector<std::string> ignored;  // processes named kubelet that are not believed (not root, ...)
 

@@ -9,7 +9,9 @@ std::string Version::to_string() const {
   return std::to_string(major) + "." + std::to_string(minor) + "." + std::to_string(patch);
 }
 
-std::string Version::minor_string() const { return std::to_string(major) + "." + std::to_string(minor); }
+std::string Version::minor_string() const {
+  return std::to_string(major) + "." + std::to_string(minor);
+}
 
 namespace {
 
@@ -50,9 +52,12 @@ std::optional<Version> parse_version(std::string_view text) {
 
 bool serving_restart_needed(RestartMode mode, const std::optional<Version>& version) {
   switch (mode) {
-    case RestartMode::Always: return true;
-    case RestartMode::Never: return false;
-    case RestartMode::Auto: return !version || *version < Version{1, 31, 0};
+    case RestartMode::Always:
+      return true;
+    case RestartMode::Never:
+      return false;
+    case RestartMode::Auto:
+      return !version || *version < Version{1, 31, 0};
   }
   return true;
 }

@@ -17,8 +17,8 @@ struct Version {
   int patch = 0;
   auto operator<=>(const Version&) const = default;
   bool operator==(const Version&) const = default;
-  std::string to_string() const;        // "1.24.17"
-  std::string minor_string() const;     // "1.24"
+  std::string to_string() const;     // "1.24.17"
+  std::string minor_string() const;  // "1.24"
 };
 
 // The oldest kubelet kubelet-certd supports: what is written when the version is unknown.

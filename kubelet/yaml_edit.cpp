@@ -61,8 +61,10 @@ std::size_t value_end(const std::string& line, std::size_t pos) {
         if (ch == quote) quote = 0;
         continue;
       }
-      if (ch == '"' || ch == '\'') quote = ch;
-      else if (ch == '{' || ch == '[') ++depth;
+      if (ch == '"' || ch == '\'')
+        quote = ch;
+      else if (ch == '{' || ch == '[')
+        ++depth;
       else if (ch == '}' || ch == ']') {
         if (--depth == 0) return i + 1;
       }
@@ -81,7 +83,8 @@ std::size_t value_end(const std::string& line, std::size_t pos) {
 }
 
 std::string unquote_key(const std::string& k) {
-  if (k.size() >= 2 && (k.front() == '"' || k.front() == '\'') && k.back() == k.front()) return k.substr(1, k.size() - 2);
+  if (k.size() >= 2 && (k.front() == '"' || k.front() == '\'') && k.back() == k.front())
+    return k.substr(1, k.size() - 2);
   return k;
 }
 
@@ -162,7 +165,8 @@ std::vector<YamlText::KeyLine> YamlText::keys_in(std::size_t begin, std::size_t 
   std::vector<KeyLine> out;
   for (std::size_t i = begin; i < end; ++i) {
     const std::string& l = lines_[i];
-    if (blank_or_comment(l) || is_document_marker(l) || indent_of(l) != indent || is_sequence_item(l, indent)) continue;
+    if (blank_or_comment(l) || is_document_marker(l) || indent_of(l) != indent || is_sequence_item(l, indent))
+      continue;
     KeyLine k;
     k.line = i;
     k.indent = indent;
@@ -213,7 +217,8 @@ std::string YamlText::value_of(const KeyLine& k) const {
   return lines_[k.line].substr(k.value_begin, k.value_end - k.value_begin);
 }
 
-Expected<void, std::string> YamlText::set_in_flow(const KeyLine& at, const KeyPath& rest, const std::string* value,
+Expected<void, std::string> YamlText::set_in_flow(const KeyLine& at, const KeyPath& rest,
+                                                  const std::string* value,
                                                   const std::vector<std::string>* items, bool remove) {
   const std::string flow = value_of(at);
   if (flow.empty() || flow.front() != '{' || flow.back() != '}') {
@@ -268,7 +273,8 @@ Expected<void, std::string> YamlText::set_impl(const KeyPath& path, const std::s
       if (parent) {
         const std::string pv = value_of(*parent);
         if (!pv.empty() && pv.front() == '{') {
-          return set_in_flow(*parent, KeyPath(path.begin() + static_cast<long>(i), path.end()), value, items, false);
+          return set_in_flow(*parent, KeyPath(path.begin() + static_cast<long>(i), path.end()), value, items,
+                             false);
         }
         if (!pv.empty() && pv.front() != '#') {
           return Unexpected("line " + std::to_string(parent->line + 1) + ": " + join(path, i) +
@@ -280,7 +286,8 @@ Expected<void, std::string> YamlText::set_impl(const KeyPath& path, const std::s
         std::size_t first = begin;
         while (first < end && (blank_or_comment(lines_[first]) || is_document_marker(lines_[first]))) ++first;
         if (first < end && is_sequence_item(lines_[first], ci)) {
-          return Unexpected("line " + std::to_string(parent->line + 1) + ": " + join(path, i) + " is a list, not a mapping");
+          return Unexpected("line " + std::to_string(parent->line + 1) + ": " + join(path, i) +
+                            " is a list, not a mapping");
         }
       }
       if (ci < 0) ci = parent ? parent->indent + unit : 0;
@@ -321,7 +328,8 @@ Expected<void, std::string> YamlText::set_impl(const KeyPath& path, const std::s
           const std::string tail = line.substr(f.key.value_begin);  // "" or a comment
           while (!head.empty() && head.back() == ' ') head.pop_back();
           line = head + " " + *value + (tail.empty() ? "" : " " + tail);
-          lines_.erase(lines_.begin() + static_cast<long>(f.key.line + 1), lines_.begin() + static_cast<long>(f.block_end));
+          lines_.erase(lines_.begin() + static_cast<long>(f.key.line + 1),
+                       lines_.begin() + static_cast<long>(f.block_end));
         } else {
           line.replace(f.key.value_begin, f.key.value_end - f.key.value_begin, anchor + *value);
         }
@@ -342,16 +350,20 @@ Expected<void, std::string> YamlText::set_impl(const KeyPath& path, const std::s
           break;
         }
       }
-      if (f.key.value_begin != f.key.value_end) line = line.substr(0, f.key.value_begin) + line.substr(f.key.value_end);
+      if (f.key.value_begin != f.key.value_end)
+        line = line.substr(0, f.key.value_begin) + line.substr(f.key.value_end);
       while (!line.empty() && line.back() == ' ') line.pop_back();
-      lines_.erase(lines_.begin() + static_cast<long>(f.key.line + 1), lines_.begin() + static_cast<long>(f.block_end));
+      lines_.erase(lines_.begin() + static_cast<long>(f.key.line + 1),
+                   lines_.begin() + static_cast<long>(f.block_end));
       std::vector<std::string> fresh;
-      for (const auto& it : *items) fresh.push_back(std::string(static_cast<std::size_t>(item_indent), ' ') + "- " + it);
+      for (const auto& it : *items)
+        fresh.push_back(std::string(static_cast<std::size_t>(item_indent), ' ') + "- " + it);
       lines_.insert(lines_.begin() + static_cast<long>(f.key.line + 1), fresh.begin(), fresh.end());
       return {};
     }
     if (!v.empty() && v.front() == '{') {
-      return set_in_flow(f.key, KeyPath(path.begin() + static_cast<long>(i + 1), path.end()), value, items, false);
+      return set_in_flow(f.key, KeyPath(path.begin() + static_cast<long>(i + 1), path.end()), value, items,
+                         false);
     }
     if (!v.empty() && v.front() != '&') {
       return Unexpected("line " + std::to_string(f.key.line + 1) + ": " + join(path, i + 1) + " is \"" + v +
@@ -379,7 +391,8 @@ Expected<bool, std::string> YamlText::remove(const KeyPath& path) {
     Found f = find_in(begin, end, path[i]);
     if (!f.found) return false;
     if (i + 1 == path.size()) {
-      lines_.erase(lines_.begin() + static_cast<long>(f.key.line), lines_.begin() + static_cast<long>(f.block_end));
+      lines_.erase(lines_.begin() + static_cast<long>(f.key.line),
+                   lines_.begin() + static_cast<long>(f.block_end));
       // A mapping left without entries is written "{}": a bare "key:" would read back as null.
       if (parent && block_end(parent->line, parent->indent) == parent->line + 1) {
         std::string& pl = lines_[parent->line];
@@ -392,7 +405,8 @@ Expected<bool, std::string> YamlText::remove(const KeyPath& path) {
     }
     const std::string v = value_of(f.key);
     if (!v.empty() && v.front() == '{') {
-      auto r = set_in_flow(f.key, KeyPath(path.begin() + static_cast<long>(i + 1), path.end()), nullptr, nullptr, true);
+      auto r = set_in_flow(f.key, KeyPath(path.begin() + static_cast<long>(i + 1), path.end()), nullptr,
+                           nullptr, true);
       if (!r) return Unexpected(r.error());
       return true;
     }

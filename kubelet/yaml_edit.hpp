@@ -53,7 +53,8 @@ class YamlText {
   std::string value_of(const KeyLine& k) const;
   Expected<void, std::string> set_in_flow(const KeyLine& at, const KeyPath& rest, const std::string* value,
                                           const std::vector<std::string>* items, bool remove);
-  Expected<void, std::string> set_impl(const KeyPath& path, const std::string* value, const std::vector<std::string>* items);
+  Expected<void, std::string> set_impl(const KeyPath& path, const std::string* value,
+                                       const std::vector<std::string>* items);
 
   std::vector<std::string> lines_;
   std::string eol_ = "\n";

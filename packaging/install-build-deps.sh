@@ -3,7 +3,8 @@
 # packages only: compilers and libraries, the packaging tools (dpkg-dev, rpm, lintian,
 # rpmlint), what the systemd end-to-end test boots its container with
 # (systemd-container, mmdebstrap) and gnuplot for the fleet simulator's picture
-# (tests/fleetsim/plot-outage.sh). Run as root. Safe to run again.
+# (tests/fleetsim/plot-outage.sh), and clang 16 for the format and clang-tidy checks and the
+# fuzz targets. Run as root. Safe to run again.
 set -eu
 export DEBIAN_FRONTEND=noninteractive
 apt-get update -qq
@@ -12,5 +13,6 @@ apt-get install -y -qq --no-install-recommends \
   libssl-dev libboost-dev libyaml-cpp-dev libspdlog-dev libfmt-dev libsystemd-dev \
   nlohmann-json3-dev libcli11-dev libgtest-dev libgmock-dev \
   dpkg-dev fakeroot file rpm lintian rpmlint \
-  systemd-container mmdebstrap util-linux procps gnuplot-nox >/dev/null
+  systemd-container mmdebstrap util-linux procps gnuplot-nox \
+  clang-16 clang-format-16 clang-tidy-16 libfuzzer-16-dev >/dev/null
 echo "build dependencies installed"

@@ -7,7 +7,9 @@ namespace kcd::rotation {
 
 enum class CertKind { Client, Serving };
 
-constexpr std::string_view to_string(CertKind k) { return k == CertKind::Client ? "client" : "serving"; }
+constexpr std::string_view to_string(CertKind k) {
+  return k == CertKind::Client ? "client" : "serving";
+}
 
 // kubelet's store prefix: kubelet-client-current.pem / kubelet-server-current.pem.
 constexpr std::string_view file_prefix(CertKind k) {
@@ -15,7 +17,8 @@ constexpr std::string_view file_prefix(CertKind k) {
 }
 
 constexpr std::string_view signer_name(CertKind k) {
-  return k == CertKind::Client ? "kubernetes.io/kube-apiserver-client-kubelet" : "kubernetes.io/kubelet-serving";
+  return k == CertKind::Client ? "kubernetes.io/kube-apiserver-client-kubelet"
+                               : "kubernetes.io/kubelet-serving";
 }
 
 }  // namespace kcd::rotation

@@ -70,18 +70,30 @@ std::string serial_hex(const ASN1_INTEGER* serial) {
 // certificates.k8s.io/v1 KeyUsage spelling of the extended key usages.
 std::string eku_name(const ASN1_OBJECT* obj) {
   switch (OBJ_obj2nid(obj)) {
-    case NID_client_auth: return "client auth";
-    case NID_server_auth: return "server auth";
-    case NID_code_sign: return "code signing";
-    case NID_email_protect: return "email protection";
-    case NID_ipsecEndSystem: return "ipsec end system";
-    case NID_ipsecTunnel: return "ipsec tunnel";
-    case NID_ipsecUser: return "ipsec user";
-    case NID_time_stamp: return "timestamping";
-    case NID_OCSP_sign: return "ocsp signing";
-    case NID_ms_sgc: return "microsoft sgc";
-    case NID_ns_sgc: return "netscape sgc";
-    case NID_anyExtendedKeyUsage: return "any";
+    case NID_client_auth:
+      return "client auth";
+    case NID_server_auth:
+      return "server auth";
+    case NID_code_sign:
+      return "code signing";
+    case NID_email_protect:
+      return "email protection";
+    case NID_ipsecEndSystem:
+      return "ipsec end system";
+    case NID_ipsecTunnel:
+      return "ipsec tunnel";
+    case NID_ipsecUser:
+      return "ipsec user";
+    case NID_time_stamp:
+      return "timestamping";
+    case NID_OCSP_sign:
+      return "ocsp signing";
+    case NID_ms_sgc:
+      return "microsoft sgc";
+    case NID_ns_sgc:
+      return "netscape sgc";
+    case NID_anyExtendedKeyUsage:
+      return "any";
     default: {
       // No Kubernetes name: the dotted OID, so status output still says what it is.
       std::array<char, 80> oid{};
@@ -112,7 +124,8 @@ std::vector<std::string> key_usage_names(uint32_t ku) {
 
 }  // namespace
 
-Expected<std::vector<ossl::X509Ptr>, std::string> parse_certificates_pem(std::string_view pem, std::string_view source) {
+Expected<std::vector<ossl::X509Ptr>, std::string> parse_certificates_pem(std::string_view pem,
+                                                                         std::string_view source) {
   std::vector<ossl::X509Ptr> out;
   static constexpr std::string_view kBegin = "-----BEGIN CERTIFICATE-----";
   static constexpr std::string_view kEnd = "-----END CERTIFICATE-----";
@@ -151,13 +164,17 @@ CertInfo inspect_certificate(X509* cert) {
   for (int i = 0; i < X509_NAME_entry_count(subject); ++i) {
     const X509_NAME_ENTRY* e = X509_NAME_get_entry(subject, i);
     const int nid = OBJ_obj2nid(X509_NAME_ENTRY_get_object(e));
-    if (nid == NID_commonName && info.common_name.empty()) info.common_name = ossl::asn1_to_utf8(X509_NAME_ENTRY_get_data(e));
-    if (nid == NID_organizationName) info.organizations.push_back(ossl::asn1_to_utf8(X509_NAME_ENTRY_get_data(e)));
+    if (nid == NID_commonName && info.common_name.empty())
+      info.common_name = ossl::asn1_to_utf8(X509_NAME_ENTRY_get_data(e));
+    if (nid == NID_organizationName)
+      info.organizations.push_back(ossl::asn1_to_utf8(X509_NAME_ENTRY_get_data(e)));
   }
   const X509_NAME* issuer = X509_get_issuer_name(cert);
   info.issuer = one_line_name(issuer);
   const int cn_idx = X509_NAME_get_index_by_NID(issuer, NID_commonName, -1);
-  if (cn_idx >= 0) info.issuer_common_name = ossl::asn1_to_utf8(X509_NAME_ENTRY_get_data(X509_NAME_get_entry(issuer, cn_idx)));
+  if (cn_idx >= 0)
+    info.issuer_common_name =
+        ossl::asn1_to_utf8(X509_NAME_ENTRY_get_data(X509_NAME_get_entry(issuer, cn_idx)));
 
   info.serial = serial_hex(X509_get0_serialNumber(cert));
   if (EVP_PKEY* pub = X509_get0_pubkey(cert)) info.key_algorithm = describe_key(pub);
@@ -167,7 +184,8 @@ CertInfo inspect_certificate(X509* cert) {
   // keyCertSign usage or a v1 self-signed certificate as a CA).
   info.is_ca = (X509_get_extension_flags(cert) & EXFLAG_CA) != 0;
 
-  ossl::GeneralNamesPtr names(static_cast<GENERAL_NAMES*>(X509_get_ext_d2i(cert, NID_subject_alt_name, nullptr, nullptr)));
+  ossl::GeneralNamesPtr names(
+      static_cast<GENERAL_NAMES*>(X509_get_ext_d2i(cert, NID_subject_alt_name, nullptr, nullptr)));
   if (names) {
     for (int i = 0; i < sk_GENERAL_NAME_num(names.get()); ++i) {
       const GENERAL_NAME* gn = sk_GENERAL_NAME_value(names.get(), i);
@@ -175,9 +193,11 @@ CertInfo inspect_certificate(X509* cert) {
       if (gn->type == GEN_IPADD) info.ip_addresses.push_back(ossl::ip_to_text(gn->d.iPAddress));
     }
   }
-  ossl::ExtKeyUsagePtr eku(static_cast<EXTENDED_KEY_USAGE*>(X509_get_ext_d2i(cert, NID_ext_key_usage, nullptr, nullptr)));
+  ossl::ExtKeyUsagePtr eku(
+      static_cast<EXTENDED_KEY_USAGE*>(X509_get_ext_d2i(cert, NID_ext_key_usage, nullptr, nullptr)));
   if (eku) {
-    for (int i = 0; i < sk_ASN1_OBJECT_num(eku.get()); ++i) info.ext_key_usages.push_back(eku_name(sk_ASN1_OBJECT_value(eku.get(), i)));
+    for (int i = 0; i < sk_ASN1_OBJECT_num(eku.get()); ++i)
+      info.ext_key_usages.push_back(eku_name(sk_ASN1_OBJECT_value(eku.get(), i)));
   }
   // UINT32_MAX means "no keyUsage extension", which is not the same as "no usage".
   if (const uint32_t ku = X509_get_key_usage(cert); ku != UINT32_MAX) info.key_usages = key_usage_names(ku);

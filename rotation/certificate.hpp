@@ -25,10 +25,10 @@ struct CertInfo {
   std::vector<std::string> organizations;
   std::vector<std::string> dns_names;
   std::vector<std::string> ip_addresses;
-  std::string issuer;          // one-line RFC 2253 form, e.g. "CN=kubernetes"
+  std::string issuer;  // one-line RFC 2253 form, e.g. "CN=kubernetes"
   std::string issuer_common_name;
-  std::string serial;          // lowercase hex, no leading zeros
-  std::string key_algorithm;   // describe_key(): "ECDSA P-256", "RSA 2048"
+  std::string serial;         // lowercase hex, no leading zeros
+  std::string key_algorithm;  // describe_key(): "ECDSA P-256", "RSA 2048"
   SysTime not_before;
   SysTime not_after;
   bool is_ca = false;

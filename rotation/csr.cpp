@@ -15,20 +15,25 @@ using GeneralNamePtr = std::unique_ptr<GENERAL_NAME, ossl::Deleter<GENERAL_NAME_
 using Asn1StringPtr = std::unique_ptr<ASN1_STRING, ossl::Deleter<ASN1_STRING_free>>;
 
 struct ExtensionStackFree {
-  void operator()(STACK_OF(X509_EXTENSION) * s) const noexcept { sk_X509_EXTENSION_pop_free(s, X509_EXTENSION_free); }
+  void operator()(STACK_OF(X509_EXTENSION) * s) const noexcept {
+    sk_X509_EXTENSION_pop_free(s, X509_EXTENSION_free);
+  }
 };
 using ExtensionStackPtr = std::unique_ptr<STACK_OF(X509_EXTENSION), ExtensionStackFree>;
 
 // Textual IP -> the 4 or 16 octets a SAN carries (IPv4 as 4 octets, as Go's x509 writes it).
 std::string ip_octets(const std::string& text) {
   std::array<unsigned char, 16> buf{};
-  if (inet_pton(AF_INET, text.c_str(), buf.data()) == 1) return std::string(reinterpret_cast<char*>(buf.data()), 4);
-  if (inet_pton(AF_INET6, text.c_str(), buf.data()) == 1) return std::string(reinterpret_cast<char*>(buf.data()), 16);
+  if (inet_pton(AF_INET, text.c_str(), buf.data()) == 1)
+    return std::string(reinterpret_cast<char*>(buf.data()), 4);
+  if (inet_pton(AF_INET6, text.c_str(), buf.data()) == 1)
+    return std::string(reinterpret_cast<char*>(buf.data()), 16);
   throw std::invalid_argument("subjectAltName IP address \"" + text + "\" is not an IPv4 or IPv6 address");
 }
 
 void add_entry(X509_NAME* name, const char* field, const std::string& value) {
-  ossl::check(X509_NAME_add_entry_by_txt(name, field, MBSTRING_UTF8, reinterpret_cast<const unsigned char*>(value.data()),
+  ossl::check(X509_NAME_add_entry_by_txt(name, field, MBSTRING_UTF8,
+                                         reinterpret_cast<const unsigned char*>(value.data()),
                                          static_cast<int>(value.size()), -1, 0) == 1,
               "X509_NAME_add_entry_by_txt", std::string(field) + "=" + value);
 }
@@ -46,7 +51,8 @@ void push_name(GENERAL_NAMES* names, int type, std::string_view value, const std
   ossl::check(gn != nullptr, "GENERAL_NAME_new", what);
   Asn1StringPtr s(ASN1_STRING_type_new(type == GEN_DNS ? V_ASN1_IA5STRING : V_ASN1_OCTET_STRING));
   ossl::check(s != nullptr, "ASN1_STRING_type_new", what);
-  ossl::check(ASN1_STRING_set(s.get(), value.data(), static_cast<int>(value.size())) == 1, "ASN1_STRING_set", what);
+  ossl::check(ASN1_STRING_set(s.get(), value.data(), static_cast<int>(value.size())) == 1, "ASN1_STRING_set",
+              what);
   GENERAL_NAME_set0_value(gn.get(), type, s.release());
   ossl::check(sk_GENERAL_NAME_push(names, gn.get()) > 0, "sk_GENERAL_NAME_push", what);
   gn.release();  // now owned by `names`
@@ -75,11 +81,20 @@ bool read_subject_alt_names(X509_EXTENSION* ext, ParsedCsr& out) {
   for (int k = 0; k < sk_GENERAL_NAME_num(names.get()); ++k) {
     const GENERAL_NAME* gn = sk_GENERAL_NAME_value(names.get(), k);
     switch (gn->type) {
-      case GEN_DNS: out.dns_names.push_back(ossl::asn1_to_utf8(gn->d.dNSName)); break;
-      case GEN_IPADD: out.ip_addresses.push_back(ossl::ip_to_text(gn->d.iPAddress)); break;
-      case GEN_EMAIL: out.email_addresses.push_back(ossl::asn1_to_utf8(gn->d.rfc822Name)); break;
-      case GEN_URI: out.uris.push_back(ossl::asn1_to_utf8(gn->d.uniformResourceIdentifier)); break;
-      default: break;  // otherName, directoryName, ...: nothing Kubernetes signers act on
+      case GEN_DNS:
+        out.dns_names.push_back(ossl::asn1_to_utf8(gn->d.dNSName));
+        break;
+      case GEN_IPADD:
+        out.ip_addresses.push_back(ossl::ip_to_text(gn->d.iPAddress));
+        break;
+      case GEN_EMAIL:
+        out.email_addresses.push_back(ossl::asn1_to_utf8(gn->d.rfc822Name));
+        break;
+      case GEN_URI:
+        out.uris.push_back(ossl::asn1_to_utf8(gn->d.uniformResourceIdentifier));
+        break;
+      default:
+        break;  // otherName, directoryName, ...: nothing Kubernetes signers act on
     }
   }
   return true;
@@ -100,7 +115,8 @@ std::string build_csr_pem(EVP_PKEY* key, const CsrRequest& request) {
   // Client requests carry no extension request at all, exactly like kubelet's.
   if (!request.dns_names.empty() || !request.ip_addresses.empty()) add_subject_alt_names(req.get(), request);
 
-  ossl::check(X509_REQ_sign(req.get(), key, digest_for(key)) > 0, "X509_REQ_sign", request.subject.common_name);
+  ossl::check(X509_REQ_sign(req.get(), key, digest_for(key)) > 0, "X509_REQ_sign",
+              request.subject.common_name);
   ossl::BioPtr bio(BIO_new(BIO_s_mem()));
   ossl::check(bio != nullptr, "BIO_new");
   ossl::check(PEM_write_bio_X509_REQ(bio.get(), req.get()) == 1, "PEM_write_bio_X509_REQ");
@@ -109,7 +125,8 @@ std::string build_csr_pem(EVP_PKEY* key, const CsrRequest& request) {
 
 Expected<ParsedCsr, std::string> parse_csr_pem(std::string_view pem) {
   if (pem.find("-----BEGIN CERTIFICATE REQUEST-----") == std::string_view::npos) {
-    return Unexpected(std::string("not a PEM CERTIFICATE REQUEST (no \"-----BEGIN CERTIFICATE REQUEST-----\" line)"));
+    return Unexpected(
+        std::string("not a PEM CERTIFICATE REQUEST (no \"-----BEGIN CERTIFICATE REQUEST-----\" line)"));
   }
   ERR_clear_error();
   auto bio = ossl::mem_bio(pem);
@@ -118,7 +135,8 @@ Expected<ParsedCsr, std::string> parse_csr_pem(std::string_view pem) {
 
   ParsedCsr out;
   out.public_key.reset(X509_REQ_get_pubkey(req.get()));
-  if (!out.public_key) return Unexpected("the CERTIFICATE REQUEST has no usable public key: " + ossl::drain_errors());
+  if (!out.public_key)
+    return Unexpected("the CERTIFICATE REQUEST has no usable public key: " + ossl::drain_errors());
   out.signature_valid = X509_REQ_verify(req.get(), out.public_key.get()) == 1;
   ERR_clear_error();
 
@@ -151,7 +169,8 @@ Expected<ParsedCsr, std::string> parse_csr_pem(std::string_view pem) {
       X509_EXTENSION* ext = sk_X509_EXTENSION_value(exts.get(), i);
       if (OBJ_obj2nid(X509_EXTENSION_get_object(ext)) != NID_subject_alt_name) continue;
       if (!read_subject_alt_names(ext, out)) {
-        return Unexpected("the CERTIFICATE REQUEST's subjectAltName extension does not parse: " + ossl::drain_errors());
+        return Unexpected("the CERTIFICATE REQUEST's subjectAltName extension does not parse: " +
+                          ossl::drain_errors());
       }
     }
   }

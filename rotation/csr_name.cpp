@@ -43,7 +43,8 @@ std::string csr_name(EVP_PKEY* key, const CsrRequest& request, const std::vector
   // ValidateCertificateRequestName, which accepts anything, and the generic registry only
   // applies the path-segment rules (no "/", "%", "." or ".."). So base64url's uppercase
   // letters, '-' and '_' are fine, and kubelet's own node-csr-<digest> names rely on it.
-  return "node-csr-" + base64url_encode_nopad(std::string_view(reinterpret_cast<const char*>(sum.data()), len));
+  return "node-csr-" +
+         base64url_encode_nopad(std::string_view(reinterpret_cast<const char*>(sum.data()), len));
 }
 
 }  // namespace kcd::rotation

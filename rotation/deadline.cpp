@@ -12,8 +12,8 @@ SysTime draw_rotation_deadline(SysTime not_before, SysTime not_after, RotationWi
   const double to = std::clamp(window.to, from, 1.0);
   const double fraction = from + uniform01() * (to - from);
   const auto lifetime = std::chrono::duration_cast<std::chrono::milliseconds>(not_after - not_before);
-  const auto offset = std::chrono::milliseconds(
-      std::llround(static_cast<double>(lifetime.count()) * fraction));
+  const auto offset =
+      std::chrono::milliseconds(std::llround(static_cast<double>(lifetime.count()) * fraction));
   return not_before + std::chrono::duration_cast<SysTime::duration>(offset);
 }
 

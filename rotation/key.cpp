@@ -12,25 +12,32 @@ namespace kcd::rotation {
 namespace {
 
 struct KeySpec {
-  const char* type;       // EVP_PKEY_Q_keygen key type
-  const char* curve;      // named curve for EC, nullptr for RSA
-  std::size_t rsa_bits;   // RSA modulus size, 0 for EC
+  const char* type;      // EVP_PKEY_Q_keygen key type
+  const char* curve;     // named curve for EC, nullptr for RSA
+  std::size_t rsa_bits;  // RSA modulus size, 0 for EC
 };
 
 constexpr KeySpec spec_of(KeyAlgorithm algorithm) {
   switch (algorithm) {
-    case KeyAlgorithm::EcdsaP256: return {"EC", "P-256", 0};
-    case KeyAlgorithm::EcdsaP384: return {"EC", "P-384", 0};
-    case KeyAlgorithm::Rsa2048: return {"RSA", nullptr, 2048};
-    case KeyAlgorithm::Rsa3072: return {"RSA", nullptr, 3072};
-    case KeyAlgorithm::Rsa4096: return {"RSA", nullptr, 4096};
+    case KeyAlgorithm::EcdsaP256:
+      return {"EC", "P-256", 0};
+    case KeyAlgorithm::EcdsaP384:
+      return {"EC", "P-384", 0};
+    case KeyAlgorithm::Rsa2048:
+      return {"RSA", nullptr, 2048};
+    case KeyAlgorithm::Rsa3072:
+      return {"RSA", nullptr, 3072};
+    case KeyAlgorithm::Rsa4096:
+      return {"RSA", nullptr, 4096};
   }
   return {"EC", "P-256", 0};
 }
 
 // A private key is never read interactively: without this callback OpenSSL would prompt on
 // the terminal for the pass phrase of an encrypted key, which hangs a daemon.
-int refuse_passphrase(char* /*buf*/, int /*size*/, int /*rwflag*/, void* /*u*/) { return -1; }
+int refuse_passphrase(char* /*buf*/, int /*size*/, int /*rwflag*/, void* /*u*/) {
+  return -1;
+}
 
 std::string curve_name(EVP_PKEY* key) {
   std::array<char, 64> name{};
@@ -50,7 +57,8 @@ ossl::PKeyPtr generate_key(KeyAlgorithm algorithm) {
   // curve (not explicit parameters), as Go's crypto/ecdsa does.
   EVP_PKEY* key = spec.curve != nullptr ? EVP_PKEY_Q_keygen(nullptr, nullptr, spec.type, spec.curve)
                                         : EVP_PKEY_Q_keygen(nullptr, nullptr, spec.type, spec.rsa_bits);
-  ossl::check(key != nullptr, "EVP_PKEY_Q_keygen", "generating a " + std::string(to_string(algorithm)) + " key");
+  ossl::check(key != nullptr, "EVP_PKEY_Q_keygen",
+              "generating a " + std::string(to_string(algorithm)) + " key");
   return ossl::PKeyPtr(key);
 }
 
@@ -58,8 +66,9 @@ std::string private_key_to_pem(EVP_PKEY* key) {
   ossl::BioPtr bio(BIO_new(BIO_s_mem()));
   ossl::check(bio != nullptr, "BIO_new");
   // The "traditional" forms (SEC1 / PKCS#1) are what kubelet writes into its PEM files.
-  ossl::check(PEM_write_bio_PrivateKey_traditional(bio.get(), key, nullptr, nullptr, 0, nullptr, nullptr) == 1,
-              "PEM_write_bio_PrivateKey_traditional", describe_key(key));
+  ossl::check(
+      PEM_write_bio_PrivateKey_traditional(bio.get(), key, nullptr, nullptr, 0, nullptr, nullptr) == 1,
+      "PEM_write_bio_PrivateKey_traditional", describe_key(key));
   return ossl::bio_to_string(bio.get());
 }
 
@@ -69,12 +78,15 @@ ossl::PKeyPtr load_private_key_pem(std::string_view pem, std::string_view source
       "-----BEGIN EC PRIVATE KEY-----", "-----BEGIN RSA PRIVATE KEY-----", "-----BEGIN PRIVATE KEY-----"};
   std::size_t start = std::string_view::npos;
   for (auto marker : kMarkers) start = std::min(start, pem.find(marker));
-  static constexpr std::string_view kEncrypted = ": the private key is encrypted; kubelet-certd needs an unencrypted key";
+  static constexpr std::string_view kEncrypted =
+      ": the private key is encrypted; kubelet-certd needs an unencrypted key";
   if (start == std::string_view::npos) {
     ERR_clear_error();
     const bool encrypted = pem.find("-----BEGIN ENCRYPTED PRIVATE KEY-----") != std::string_view::npos;
-    throw ossl::Error("PEM_read_bio_PrivateKey",
-                      std::string(source) + std::string(encrypted ? kEncrypted : ": no EC, RSA or PKCS#8 PRIVATE KEY block found"));
+    throw ossl::Error(
+        "PEM_read_bio_PrivateKey",
+        std::string(source) +
+            std::string(encrypted ? kEncrypted : ": no EC, RSA or PKCS#8 PRIVATE KEY block found"));
   }
   // An OpenSSL-encrypted traditional key announces itself in the block's headers.
   const std::string_view block = pem.substr(start, pem.find("-----END", start) - start);
@@ -115,10 +127,14 @@ std::optional<KeyAlgorithm> key_algorithm_of(EVP_PKEY* key) {
   }
   if (EVP_PKEY_is_a(key, "RSA")) {
     switch (EVP_PKEY_get_bits(key)) {
-      case 2048: return KeyAlgorithm::Rsa2048;
-      case 3072: return KeyAlgorithm::Rsa3072;
-      case 4096: return KeyAlgorithm::Rsa4096;
-      default: return std::nullopt;
+      case 2048:
+        return KeyAlgorithm::Rsa2048;
+      case 3072:
+        return KeyAlgorithm::Rsa3072;
+      case 4096:
+        return KeyAlgorithm::Rsa4096;
+      default:
+        return std::nullopt;
     }
   }
   return std::nullopt;

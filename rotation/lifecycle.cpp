@@ -6,30 +6,48 @@ namespace kcd::rotation {
 
 std::string_view to_string(Phase p) {
   switch (p) {
-    case Phase::Inspecting: return "inspecting";
-    case Phase::Idle: return "idle";
-    case Phase::Generating: return "generating";
-    case Phase::Submitting: return "submitting";
-    case Phase::Looking: return "looking";
-    case Phase::Awaiting: return "awaiting";
-    case Phase::Installing: return "installing";
-    case Phase::Discarding: return "discarding";
-    case Phase::Backoff: return "backoff";
+    case Phase::Inspecting:
+      return "inspecting";
+    case Phase::Idle:
+      return "idle";
+    case Phase::Generating:
+      return "generating";
+    case Phase::Submitting:
+      return "submitting";
+    case Phase::Looking:
+      return "looking";
+    case Phase::Awaiting:
+      return "awaiting";
+    case Phase::Installing:
+      return "installing";
+    case Phase::Discarding:
+      return "discarding";
+    case Phase::Backoff:
+      return "backoff";
   }
   return "?";
 }
 
 std::string_view to_string(Step::Kind k) {
   switch (k) {
-    case Step::Kind::Inspect: return "inspect";
-    case Step::Kind::WriteKubeconfig: return "write-kubeconfig";
-    case Step::Kind::Sleep: return "sleep";
-    case Step::Kind::GenerateKey: return "generate-key";
-    case Step::Kind::Submit: return "submit";
-    case Step::Kind::Lookup: return "lookup";
-    case Step::Kind::Await: return "await";
-    case Step::Kind::Install: return "install";
-    case Step::Kind::DiscardPending: return "discard-pending";
+    case Step::Kind::Inspect:
+      return "inspect";
+    case Step::Kind::WriteKubeconfig:
+      return "write-kubeconfig";
+    case Step::Kind::Sleep:
+      return "sleep";
+    case Step::Kind::GenerateKey:
+      return "generate-key";
+    case Step::Kind::Submit:
+      return "submit";
+    case Step::Kind::Lookup:
+      return "lookup";
+    case Step::Kind::Await:
+      return "await";
+    case Step::Kind::Install:
+      return "install";
+    case Step::Kind::DiscardPending:
+      return "discard-pending";
   }
   return "?";
 }
@@ -99,7 +117,8 @@ void Lifecycle::inspected(const Inspection& ins, SysTime now) {
   if (current_ && !current_must_go_) {
     // A deadline is drawn once per certificate and kept across restarts.
     if (!state_.deadline || state_.deadline_cert_sha256 != current_->sha256_fingerprint) {
-      state_.deadline = draw_rotation_deadline(current_->not_before, current_->not_after, policy_.window, uniform01_);
+      state_.deadline =
+          draw_rotation_deadline(current_->not_before, current_->not_after, policy_.window, uniform01_);
       state_.deadline_cert_sha256 = current_->sha256_fingerprint;
     }
   }
@@ -118,7 +137,9 @@ void Lifecycle::inspected(const Inspection& ins, SysTime now) {
   enter_generating(ins.renew_reason.empty() ? "no certificate" : ins.renew_reason);
 }
 
-void Lifecycle::kubeconfig_written() { kubeconfig_stale_ = false; }
+void Lifecycle::kubeconfig_written() {
+  kubeconfig_stale_ = false;
+}
 
 void Lifecycle::enter_generating(std::string reason) {
   reason_ = std::move(reason);
@@ -233,7 +254,8 @@ void Lifecycle::watch_ended(bool progressed, SysTime now) {
     return;
   }
   // A watch that ends at once, again and again, is backed off like any other failure.
-  failed(Failure{"watch of csr " + (state_.pending ? state_.pending->name : std::string()) + " ended without events",
+  failed(Failure{"watch of csr " + (state_.pending ? state_.pending->name : std::string()) +
+                     " ended without events",
                  true, false, std::nullopt},
          now);
 }
@@ -247,7 +269,8 @@ void Lifecycle::installed(const CertInfo& info, SysTime now) {
   // Signers backdate notBefore (Kubernetes: 5 minutes). For a short-lived certificate that
   // would put the whole window in the past and rotate again at once, forever; a certificate we
   // just received is measured from now instead.
-  state_.deadline = draw_rotation_deadline(std::max(info.not_before, now), info.not_after, policy_.window, uniform01_);
+  state_.deadline =
+      draw_rotation_deadline(std::max(info.not_before, now), info.not_after, policy_.window, uniform01_);
   state_.deadline_cert_sha256 = info.sha256_fingerprint;
   state_.last_success = now;
   state_.last_error.clear();
@@ -310,9 +333,12 @@ bool Lifecycle::retry_now() {
 
 Condition Lifecycle::condition() const {
   switch (phase_) {
-    case Phase::Inspecting: return Condition::Starting;
-    case Phase::Idle: return kubeconfig_stale_ ? Condition::Starting : Condition::Valid;
-    case Phase::Awaiting: return approved_ ? Condition::AwaitingSigner : Condition::AwaitingApproval;
+    case Phase::Inspecting:
+      return Condition::Starting;
+    case Phase::Idle:
+      return kubeconfig_stale_ ? Condition::Starting : Condition::Valid;
+    case Phase::Awaiting:
+      return approved_ ? Condition::AwaitingSigner : Condition::AwaitingApproval;
     case Phase::Looking:
     case Phase::Submitting:
     case Phase::Generating:
@@ -320,7 +346,8 @@ Condition Lifecycle::condition() const {
     case Phase::Discarding:
       if (terminal_failure_) return Condition::Denied;
       return state_.last_error.empty() ? Condition::Starting : Condition::Error;
-    case Phase::Backoff: return terminal_failure_ ? Condition::Denied : Condition::Error;
+    case Phase::Backoff:
+      return terminal_failure_ ? Condition::Denied : Condition::Error;
   }
   return Condition::Error;
 }

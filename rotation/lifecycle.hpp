@@ -50,18 +50,28 @@ struct Inspection {
 struct CsrView {
   enum class Condition { Pending, Approved, Issued, Denied, Failed } condition = Condition::Pending;
   std::string resource_version;
-  std::string reason;    // condition reason (KubectlDeny, SignerValidationFailure, ...)
-  std::string message;   // condition message
+  std::string reason;   // condition reason (KubectlDeny, SignerValidationFailure, ...)
+  std::string message;  // condition message
 };
 
 struct Failure {
-  std::string message;                               // one line, no secrets
-  bool retryable = true;                             // false: 403/422/400, configuration problems
-  bool unauthorized = false;                         // 401: the credential used is no good
-  std::optional<std::chrono::seconds> retry_after;   // from the server
+  std::string message;                              // one line, no secrets
+  bool retryable = true;                            // false: 403/422/400, configuration problems
+  bool unauthorized = false;                        // 401: the credential used is no good
+  std::optional<std::chrono::seconds> retry_after;  // from the server
 };
 
-enum class Phase { Inspecting, Idle, Generating, Submitting, Looking, Awaiting, Installing, Discarding, Backoff };
+enum class Phase {
+  Inspecting,
+  Idle,
+  Generating,
+  Submitting,
+  Looking,
+  Awaiting,
+  Installing,
+  Discarding,
+  Backoff
+};
 std::string_view to_string(Phase p);
 
 struct Step {
@@ -72,9 +82,9 @@ struct Step {
     GenerateKey,      // generate + save the pending key, derive its CSR name; then key_ready()
     Submit,           // POST the CSR `csr`; then submitted() / already_exists() / failed()
     Lookup,           // GET `csr`; then observed() / gone() / failed()
-    Await,            // watch `csr` from `resource_version`; then observed() / gone() / watch_ended() / failed()
-    Install,          // validate the issued certificate, install it; then installed() / rejected() / failed()
-    DiscardPending,   // remove the pending key; then discarded()
+    Await,    // watch `csr` from `resource_version`; then observed() / gone() / watch_ended() / failed()
+    Install,  // validate the issued certificate, install it; then installed() / rejected() / failed()
+    DiscardPending,  // remove the pending key; then discarded()
   };
   Kind kind = Kind::Inspect;
   SysTime at{};
@@ -140,7 +150,7 @@ class Lifecycle {
   Backoff backoff_;
 
   Phase phase_ = Phase::Inspecting;
-  Phase resume_phase_ = Phase::Inspecting;   // where Backoff returns to
+  Phase resume_phase_ = Phase::Inspecting;  // where Backoff returns to
   CertState state_;
   std::optional<CertInfo> current_;
   bool kubeconfig_stale_ = false;

@@ -52,12 +52,13 @@ std::string not_ours(CertKind kind, const NodeIdentity& node, EVP_PKEY* pending_
   return {};
 }
 
-std::string assess(CertKind kind, const NodeIdentity& node, const std::vector<ossl::X509Ptr>& chain, EVP_PKEY* key,
-                   SysTime not_after, const std::vector<ossl::X509Ptr>& anchors, SysTime now) {
+std::string assess(CertKind kind, const NodeIdentity& node, const std::vector<ossl::X509Ptr>& chain,
+                   EVP_PKEY* key, SysTime not_after, const std::vector<ossl::X509Ptr>& anchors, SysTime now) {
   if (now >= not_after) return "certificate expired at " + to_rfc3339(not_after);
   auto alg = key_algorithm_of(key);
   if (!alg || *alg != node.key_algorithm) {
-    return "key is " + describe_key(key) + ", configured keyAlgorithm is " + std::string(to_string(node.key_algorithm));
+    return "key is " + describe_key(key) + ", configured keyAlgorithm is " +
+           std::string(to_string(node.key_algorithm));
   }
   if (anchors.empty()) return {};  // the chain cannot be checked without a CA: keep the certificate
   auto verdict = validate_issued(chain, policy_for(kind, node, key, anchors, now));

@@ -49,7 +49,7 @@ std::string not_ours(CertKind kind, const NodeIdentity& node, EVP_PKEY* pending_
 // Why the installed certificate of `kind` must be replaced at `now` ("" when it is fine):
 // expired, a key algorithm other than the configured one, or (when the cluster CA is known)
 // not what policy_for() demands.
-std::string assess(CertKind kind, const NodeIdentity& node, const std::vector<ossl::X509Ptr>& chain, EVP_PKEY* key,
-                   SysTime not_after, const std::vector<ossl::X509Ptr>& anchors, SysTime now);
+std::string assess(CertKind kind, const NodeIdentity& node, const std::vector<ossl::X509Ptr>& chain,
+                   EVP_PKEY* key, SysTime not_after, const std::vector<ossl::X509Ptr>& anchors, SysTime now);
 
 }  // namespace kcd::rotation

@@ -1,13 +1,12 @@
 #include "rotation/serving_policy.hpp"
 
-
 #include <algorithm>
 
 namespace kcd::rotation {
 
-std::vector<std::string> check_serving_request(const std::string& node_name, const CsrRequest& request,
-                                               std::optional<std::int64_t> expiration_seconds,
-                                               const std::function<std::vector<std::string>(const std::string&)>& resolve) {
+std::vector<std::string> check_serving_request(
+    const std::string& node_name, const CsrRequest& request, std::optional<std::int64_t> expiration_seconds,
+    const std::function<std::vector<std::string>(const std::string&)>& resolve) {
   std::vector<std::string> problems;
   if (request.ip_addresses.empty()) {
     problems.push_back("no IP address SAN: approvers (and the kubelet) require at least one; set servingIPs");
@@ -33,7 +32,8 @@ std::vector<std::string> check_serving_request(const std::string& node_name, con
     }
   }
   if (expiration_seconds && *expiration_seconds > 367LL * 24 * 3600) {
-    problems.push_back("servingExpirationSeconds " + std::to_string(*expiration_seconds) + " is above 367 days");
+    problems.push_back("servingExpirationSeconds " + std::to_string(*expiration_seconds) +
+                       " is above 367 days");
   }
   return problems;
 }

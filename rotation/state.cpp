@@ -4,7 +4,6 @@
 
 #include <nlohmann/json.hpp>
 
-
 namespace kcd::rotation {
 
 namespace {
@@ -86,7 +85,8 @@ CertState cert_from_json(const json& j, const std::string& at) {
   c.last_error = get_string(j, "lastError", fat);
   c.last_error_at = get_time(j, "lastErrorAt", fat);
   if (const json* n = field(j, "csrsCreated")) {
-    if (!n->is_number_integer() || n->get<long long>() < 0) throw Invalid{fat + "csrsCreated: expected a whole number from 0"};
+    if (!n->is_number_integer() || n->get<long long>() < 0)
+      throw Invalid{fat + "csrsCreated: expected a whole number from 0"};
     c.csrs_created = n->get<long>();
   }
   return c;

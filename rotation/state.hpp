@@ -15,8 +15,8 @@ using SysTime = std::chrono::system_clock::time_point;
 
 struct PendingCsr {
   std::string name;
-  std::string key_sha256;   // fingerprint of the pending key's public key (binds state to key file)
-  bool filed = false;       // the API server accepted it (201 or 409-and-ours)
+  std::string key_sha256;  // fingerprint of the pending key's public key (binds state to key file)
+  bool filed = false;      // the API server accepted it (201 or 409-and-ours)
   SysTime filed_at{};
   bool operator==(const PendingCsr&) const = default;
 };
@@ -51,7 +51,7 @@ std::string serialize_state(const State& state);
 // it can be rediscovered, at worst by drawing a new deadline).
 struct StateLoad {
   State state;
-  std::string warning;  // non-empty when the file existed but could not be used
+  std::string warning;   // non-empty when the file existed but could not be used
   bool corrupt = false;  // the text is not a state file: set it aside, do not overwrite it
 };
 StateLoad parse_state(std::string_view text, const std::string& source);

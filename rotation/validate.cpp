@@ -13,7 +13,9 @@ namespace kcd::rotation {
 namespace {
 
 struct X509StackFree {
-  void operator()(STACK_OF(X509) * s) const noexcept { sk_X509_free(s); }  // the certificates stay owned by the chain
+  void operator()(STACK_OF(X509) * s) const noexcept {
+    sk_X509_free(s);
+  }  // the certificates stay owned by the chain
 };
 using X509StackPtr = std::unique_ptr<STACK_OF(X509), X509StackFree>;
 
@@ -34,10 +36,12 @@ std::vector<std::string> sorted(std::vector<std::string> v) {
 std::string canonical_ip(const std::string& text) {
   std::array<unsigned char, 16> buf{};
   std::array<char, INET6_ADDRSTRLEN> out{};
-  if (inet_pton(AF_INET, text.c_str(), buf.data()) == 1 && inet_ntop(AF_INET, buf.data(), out.data(), out.size()) != nullptr) {
+  if (inet_pton(AF_INET, text.c_str(), buf.data()) == 1 &&
+      inet_ntop(AF_INET, buf.data(), out.data(), out.size()) != nullptr) {
     return out.data();
   }
-  if (inet_pton(AF_INET6, text.c_str(), buf.data()) == 1 && inet_ntop(AF_INET6, buf.data(), out.data(), out.size()) != nullptr) {
+  if (inet_pton(AF_INET6, text.c_str(), buf.data()) == 1 &&
+      inet_ntop(AF_INET6, buf.data(), out.data(), out.size()) != nullptr) {
     return out.data();
   }
   return text;
@@ -69,17 +73,28 @@ SubjectExtras subject_extras(X509* cert) {
 // Every SAN, typed ("DNS:x", "IP:y", "email:z", "URI:u", "other"), for messages.
 std::vector<std::string> all_sans(X509* cert) {
   std::vector<std::string> out;
-  ossl::GeneralNamesPtr names(static_cast<GENERAL_NAMES*>(X509_get_ext_d2i(cert, NID_subject_alt_name, nullptr, nullptr)));
+  ossl::GeneralNamesPtr names(
+      static_cast<GENERAL_NAMES*>(X509_get_ext_d2i(cert, NID_subject_alt_name, nullptr, nullptr)));
   ERR_clear_error();
   if (!names) return out;
   for (int i = 0; i < sk_GENERAL_NAME_num(names.get()); ++i) {
     const GENERAL_NAME* gn = sk_GENERAL_NAME_value(names.get(), i);
     switch (gn->type) {
-      case GEN_DNS: out.push_back("DNS:" + ossl::asn1_to_utf8(gn->d.dNSName)); break;
-      case GEN_IPADD: out.push_back("IP:" + ossl::ip_to_text(gn->d.iPAddress)); break;
-      case GEN_EMAIL: out.push_back("email:" + ossl::asn1_to_utf8(gn->d.rfc822Name)); break;
-      case GEN_URI: out.push_back("URI:" + ossl::asn1_to_utf8(gn->d.uniformResourceIdentifier)); break;
-      default: out.emplace_back("other name"); break;
+      case GEN_DNS:
+        out.push_back("DNS:" + ossl::asn1_to_utf8(gn->d.dNSName));
+        break;
+      case GEN_IPADD:
+        out.push_back("IP:" + ossl::ip_to_text(gn->d.iPAddress));
+        break;
+      case GEN_EMAIL:
+        out.push_back("email:" + ossl::asn1_to_utf8(gn->d.rfc822Name));
+        break;
+      case GEN_URI:
+        out.push_back("URI:" + ossl::asn1_to_utf8(gn->d.uniformResourceIdentifier));
+        break;
+      default:
+        out.emplace_back("other name");
+        break;
     }
   }
   return out;
@@ -87,7 +102,8 @@ std::vector<std::string> all_sans(X509* cert) {
 
 // X509_verify_cert over `chain` (leaf first) against `anchors`, at `at`. Empty on success,
 // else OpenSSL's verdict.
-std::string verify_chain(const std::vector<ossl::X509Ptr>& chain, const std::vector<X509*>& anchors, SysTime at) {
+std::string verify_chain(const std::vector<ossl::X509Ptr>& chain, const std::vector<X509*>& anchors,
+                         SysTime at) {
   ossl::X509StorePtr store(X509_STORE_new());
   ossl::check(store != nullptr, "X509_STORE_new");
   for (X509* anchor : anchors) {
@@ -105,7 +121,8 @@ std::string verify_chain(const std::vector<ossl::X509Ptr>& chain, const std::vec
   }
   ossl::X509StoreCtxPtr ctx(X509_STORE_CTX_new());
   ossl::check(ctx != nullptr, "X509_STORE_CTX_new");
-  ossl::check(X509_STORE_CTX_init(ctx.get(), store.get(), chain.front().get(), untrusted.get()) == 1, "X509_STORE_CTX_init");
+  ossl::check(X509_STORE_CTX_init(ctx.get(), store.get(), chain.front().get(), untrusted.get()) == 1,
+              "X509_STORE_CTX_init");
   X509_VERIFY_PARAM_set_time(X509_STORE_CTX_get0_param(ctx.get()), std::chrono::system_clock::to_time_t(at));
   // Purpose "any": the EKU was judged above, and a CA's own EKU must not veto the leaf.
   X509_STORE_CTX_set_purpose(ctx.get(), X509_PURPOSE_ANY);
@@ -119,31 +136,36 @@ std::string verify_chain(const std::vector<ossl::X509Ptr>& chain, const std::vec
 
 }  // namespace
 
-Expected<CertInfo, std::string> validate_issued(const std::vector<ossl::X509Ptr>& chain, const ValidationPolicy& policy) {
+Expected<CertInfo, std::string> validate_issued(const std::vector<ossl::X509Ptr>& chain,
+                                                const ValidationPolicy& policy) {
   if (chain.empty() || !chain.front()) return Unexpected(std::string("no certificate in the response"));
   X509* leaf = chain.front().get();
   CertInfo info = inspect_certificate(leaf);
 
   EVP_PKEY* pub = X509_get0_pubkey(leaf);
   if (policy.expected_key == nullptr || !same_public_key(pub, policy.expected_key)) {
-    return Unexpected("its public key (" + describe_key(pub) + ") is not the key we generated for this request (" +
-                      describe_key(policy.expected_key) + ")");
+    return Unexpected("its public key (" + describe_key(pub) +
+                      ") is not the key we generated for this request (" + describe_key(policy.expected_key) +
+                      ")");
   }
   const SubjectExtras extras = subject_extras(leaf);
   // Two CNs are ambiguous: OpenSSL reads the first, Go's pkix.Name the last.
   if (extras.common_names.size() > 1) {
-    return Unexpected("its subject has " + std::to_string(extras.common_names.size()) + " CNs [" + list(extras.common_names) +
-                      "], expected only \"" + policy.expected_subject.common_name + "\"");
+    return Unexpected("its subject has " + std::to_string(extras.common_names.size()) + " CNs [" +
+                      list(extras.common_names) + "], expected only \"" +
+                      policy.expected_subject.common_name + "\"");
   }
   if (info.common_name != policy.expected_subject.common_name) {
-    return Unexpected("its subject CN is \"" + info.common_name + "\", expected \"" + policy.expected_subject.common_name + "\"");
+    return Unexpected("its subject CN is \"" + info.common_name + "\", expected \"" +
+                      policy.expected_subject.common_name + "\"");
   }
   if (info.organizations != policy.expected_subject.organizations) {
     return Unexpected("its subject O is [" + list(info.organizations) + "], expected [" +
                       list(policy.expected_subject.organizations) + "]");
   }
   if (!extras.others.empty()) {
-    return Unexpected("its subject has unexpected fields: " + list(extras.others) + " (only CN and O were requested)");
+    return Unexpected("its subject has unexpected fields: " + list(extras.others) +
+                      " (only CN and O were requested)");
   }
   const std::string usage = policy.usage == Usage::ClientAuth ? "client auth" : "server auth";
   if (std::find(info.ext_key_usages.begin(), info.ext_key_usages.end(), usage) == info.ext_key_usages.end()) {
@@ -159,12 +181,14 @@ Expected<CertInfo, std::string> validate_issued(const std::vector<ossl::X509Ptr>
     }
   } else {
     if (sorted(info.dns_names) != sorted(policy.expected_dns)) {
-      return Unexpected("its DNS names are [" + list(info.dns_names) + "], requested [" + list(policy.expected_dns) + "]");
+      return Unexpected("its DNS names are [" + list(info.dns_names) + "], requested [" +
+                        list(policy.expected_dns) + "]");
     }
     std::vector<std::string> expected_ips;
     for (const auto& ip : policy.expected_ips) expected_ips.push_back(canonical_ip(ip));
     if (sorted(info.ip_addresses) != sorted(expected_ips)) {
-      return Unexpected("its IP addresses are [" + list(info.ip_addresses) + "], requested [" + list(policy.expected_ips) + "]");
+      return Unexpected("its IP addresses are [" + list(info.ip_addresses) + "], requested [" +
+                        list(policy.expected_ips) + "]");
     }
     if (info.dns_names.size() + info.ip_addresses.size() != sans.size()) {
       return Unexpected("it has subject alternative names that were not requested: [" + list(sans) + "]");
@@ -172,11 +196,12 @@ Expected<CertInfo, std::string> validate_issued(const std::vector<ossl::X509Ptr>
   }
 
   if (info.not_before > policy.now + policy.clock_skew) {
-    return Unexpected("it is not valid yet (notBefore " + to_rfc3339(info.not_before) + ", now " + to_rfc3339(policy.now) +
-                      "; is this node's clock behind?)");
+    return Unexpected("it is not valid yet (notBefore " + to_rfc3339(info.not_before) + ", now " +
+                      to_rfc3339(policy.now) + "; is this node's clock behind?)");
   }
   if (info.not_after <= policy.now) {
-    return Unexpected("it has expired (notAfter " + to_rfc3339(info.not_after) + ", now " + to_rfc3339(policy.now) + ")");
+    return Unexpected("it has expired (notAfter " + to_rfc3339(info.not_after) + ", now " +
+                      to_rfc3339(policy.now) + ")");
   }
 
   if (policy.trust_anchors.empty()) {

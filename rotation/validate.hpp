@@ -14,12 +14,12 @@ namespace kcd::rotation {
 enum class Usage { ClientAuth, ServerAuth };
 
 struct ValidationPolicy {
-  EVP_PKEY* expected_key = nullptr;        // the key we generated; the leaf must carry its public half
-  Subject expected_subject;                // exact CN and O list
-  Usage usage = Usage::ClientAuth;         // required EKU
-  std::vector<std::string> expected_dns;   // serving: every requested SAN must be present, nothing else
+  EVP_PKEY* expected_key = nullptr;       // the key we generated; the leaf must carry its public half
+  Subject expected_subject;               // exact CN and O list
+  Usage usage = Usage::ClientAuth;        // required EKU
+  std::vector<std::string> expected_dns;  // serving: every requested SAN must be present, nothing else
   std::vector<std::string> expected_ips;
-  std::vector<X509*> trust_anchors;        // the cluster CA bundle
+  std::vector<X509*> trust_anchors;  // the cluster CA bundle
   SysTime now;
   // Our clock may run behind the signer's: accept notBefore up to this far in the future.
   std::chrono::seconds clock_skew{std::chrono::minutes(5)};

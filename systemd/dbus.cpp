@@ -40,10 +40,13 @@ Bus open_system_bus(std::string& error) {
 }  // namespace
 
 std::string UnitState::describe() const {
-  return active_state + " (" + sub_state + "), MainPID " + std::to_string(main_pid) + ", NRestarts " + std::to_string(n_restarts);
+  return active_state + " (" + sub_state + "), MainPID " + std::to_string(main_pid) + ", NRestarts " +
+         std::to_string(n_restarts);
 }
 
-RestartResult try_restart_unit(const std::string& unit) { return restart_unit(unit, true); }
+RestartResult try_restart_unit(const std::string& unit) {
+  return restart_unit(unit, true);
+}
 
 RestartResult restart_unit(const std::string& unit, bool only_if_running) {
   RestartResult result;
@@ -51,8 +54,9 @@ RestartResult restart_unit(const std::string& unit, bool only_if_running) {
   if (!bus) return result;
   sd_bus_error error = SD_BUS_ERROR_NULL;
   sd_bus_message* reply_raw = nullptr;
-  const int r = sd_bus_call_method(bus.get(), kService, "/org/freedesktop/systemd1", "org.freedesktop.systemd1.Manager",
-                                   only_if_running ? "TryRestartUnit" : "RestartUnit", &error, &reply_raw, "ss", unit.c_str(), "replace");
+  const int r = sd_bus_call_method(
+      bus.get(), kService, "/org/freedesktop/systemd1", "org.freedesktop.systemd1.Manager",
+      only_if_running ? "TryRestartUnit" : "RestartUnit", &error, &reply_raw, "ss", unit.c_str(), "replace");
   std::unique_ptr<sd_bus_message, MessageUnref> reply(reply_raw);
   if (r < 0) {
     result.error = bus_error(error, r);
@@ -92,10 +96,11 @@ UnitStateResult unit_state(const std::string& unit) {
   if (r >= 0) r = get_string(kUnit, "SubState", st.sub_state);
   std::uint32_t pid = 0;
   if (r >= 0 && st.load_state == "loaded") {
-    r = sd_bus_get_property_trivial(bus.get(), kService, path.get(), kServiceIface, "MainPID", &error, 'u', &pid);
+    r = sd_bus_get_property_trivial(bus.get(), kService, path.get(), kServiceIface, "MainPID", &error, 'u',
+                                    &pid);
     if (r >= 0) {
-      r = sd_bus_get_property_trivial(bus.get(), kService, path.get(), kServiceIface, "NRestarts", &error, 'u',
-                                      &st.n_restarts);
+      r = sd_bus_get_property_trivial(bus.get(), kService, path.get(), kServiceIface, "NRestarts", &error,
+                                      'u', &st.n_restarts);
     }
   }
   if (r < 0) {

@@ -12,8 +12,8 @@ namespace kcd::systemd {
 
 struct RestartResult {
   bool ok = false;
-  std::string job;     // the job object path systemd returned
-  std::string error;   // "Access denied", "Unit kubelet.service not loaded", ...
+  std::string job;    // the job object path systemd returned
+  std::string error;  // "Access denied", "Unit kubelet.service not loaded", ...
 };
 
 // org.freedesktop.systemd1.Manager.TryRestartUnit(unit, "replace") on the system bus: restarts

@@ -38,11 +38,21 @@ void append_value(std::string& out, std::string_view v) {
   out += '"';
   for (char c : v) {
     switch (c) {
-      case '"': out += "\\\""; break;
-      case '\\': out += "\\\\"; break;
-      case '\n': out += "\\n"; break;
-      case '\r': out += "\\r"; break;
-      case '\t': out += "\\t"; break;
+      case '"':
+        out += "\\\"";
+        break;
+      case '\\':
+        out += "\\\\";
+        break;
+      case '\n':
+        out += "\\n";
+        break;
+      case '\r':
+        out += "\\r";
+        break;
+      case '\t':
+        out += "\\t";
+        break;
       default:
         if (static_cast<unsigned char>(c) < 0x20) {
           char hex[8];
@@ -56,17 +66,25 @@ void append_value(std::string& out, std::string_view v) {
   out += '"';
 }
 
-bool is_token_char(char c) { return (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9'); }
+bool is_token_char(char c) {
+  return (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9');
+}
 
 int syslog_priority(spdlog::level::level_enum l) {
   switch (l) {
     case spdlog::level::trace:
-    case spdlog::level::debug: return 7;
-    case spdlog::level::info: return 6;
-    case spdlog::level::warn: return 4;
-    case spdlog::level::err: return 3;
-    case spdlog::level::critical: return 2;
-    default: return 6;
+    case spdlog::level::debug:
+      return 7;
+    case spdlog::level::info:
+      return 6;
+    case spdlog::level::warn:
+      return 4;
+    case spdlog::level::err:
+      return 3;
+    case spdlog::level::critical:
+      return 2;
+    default:
+      return 6;
   }
 }
 
@@ -122,7 +140,9 @@ Field::Field(std::string_view k, std::chrono::milliseconds d) : key(k) {
 std::string journal_field_name(std::string_view key) {
   std::string out = "CERTD_";
   for (char c : key) {
-    out += std::isalnum(static_cast<unsigned char>(c)) ? static_cast<char>(std::toupper(static_cast<unsigned char>(c))) : '_';
+    out += std::isalnum(static_cast<unsigned char>(c))
+               ? static_cast<char>(std::toupper(static_cast<unsigned char>(c)))
+               : '_';
   }
   return out;
 }
@@ -194,7 +214,8 @@ void init(Target target, std::string_view level) {
     logger = std::make_shared<spdlog::logger>("kubelet-certd", std::make_shared<JournalSink>());
     logger->set_pattern("%v");  // the journal keeps its own timestamps and priorities
   } else {
-    logger = std::make_shared<spdlog::logger>("kubelet-certd", std::make_shared<spdlog::sinks::stderr_sink_mt>());
+    logger =
+        std::make_shared<spdlog::logger>("kubelet-certd", std::make_shared<spdlog::sinks::stderr_sink_mt>());
     logger->set_pattern("%Y-%m-%dT%H:%M:%S.%eZ %l %v", spdlog::pattern_time_type::utc);
   }
   g_journal = journal;
@@ -203,7 +224,9 @@ void init(Target target, std::string_view level) {
   spdlog::flush_on(spdlog::level::trace);
 }
 
-bool journal_active() { return g_journal; }
+bool journal_active() {
+  return g_journal;
+}
 
 void event(spdlog::level::level_enum level, std::string_view message, std::initializer_list<Field> fields) {
   auto* logger = spdlog::default_logger_raw();

@@ -28,8 +28,8 @@ struct Field {
   Field(std::string_view k, bool v) : key(k), value(v ? "true" : "false") {}
   template <class I, std::enable_if_t<std::is_integral_v<I> && !std::is_same_v<I, bool>, int> = 0>
   Field(std::string_view k, I v) : key(k), value(std::to_string(v)) {}
-  Field(std::string_view k, std::chrono::system_clock::time_point t);   // RFC 3339 UTC
-  Field(std::string_view k, std::chrono::milliseconds d);               // "1.5s", "250ms"
+  Field(std::string_view k, std::chrono::system_clock::time_point t);  // RFC 3339 UTC
+  Field(std::string_view k, std::chrono::milliseconds d);              // "1.5s", "250ms"
 };
 
 // Sets up the default logger. Auto picks the journal when stderr is connected to it
@@ -39,11 +39,20 @@ void init(Target target, std::string_view level);
 void set_level(std::string_view level);
 bool journal_active();
 
-void event(spdlog::level::level_enum level, std::string_view message, std::initializer_list<Field> fields = {});
-inline void debug(std::string_view m, std::initializer_list<Field> f = {}) { event(spdlog::level::debug, m, f); }
-inline void info(std::string_view m, std::initializer_list<Field> f = {}) { event(spdlog::level::info, m, f); }
-inline void warn(std::string_view m, std::initializer_list<Field> f = {}) { event(spdlog::level::warn, m, f); }
-inline void error(std::string_view m, std::initializer_list<Field> f = {}) { event(spdlog::level::err, m, f); }
+void event(spdlog::level::level_enum level, std::string_view message,
+           std::initializer_list<Field> fields = {});
+inline void debug(std::string_view m, std::initializer_list<Field> f = {}) {
+  event(spdlog::level::debug, m, f);
+}
+inline void info(std::string_view m, std::initializer_list<Field> f = {}) {
+  event(spdlog::level::info, m, f);
+}
+inline void warn(std::string_view m, std::initializer_list<Field> f = {}) {
+  event(spdlog::level::warn, m, f);
+}
+inline void error(std::string_view m, std::initializer_list<Field> f = {}) {
+  event(spdlog::level::err, m, f);
+}
 
 // "message key=value key2=\"value with spaces\"": the text form of one event.
 std::string format_event(std::string_view message, std::initializer_list<Field> fields);

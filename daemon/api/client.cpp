@@ -59,7 +59,6 @@ std::string url_escape(std::string_view s) {
   return out;
 }
 
-
 }  // namespace
 
 struct Client::Impl {
@@ -99,8 +98,11 @@ struct Client::Impl {
 
   ApiError from_ec(const boost::system::error_code& ec, std::string_view during) const {
     if (cancelled) return make_error(ErrorKind::Cancelled, "cancelled");
-    if (ec == beast::error::timeout) return make_error(ErrorKind::Timeout, std::string(during) + " timed out (" + endpoint.server.text + ")");
-    return make_error(ErrorKind::Network, std::string(during) + " " + endpoint.server.text + ": " + ec.message());
+    if (ec == beast::error::timeout)
+      return make_error(ErrorKind::Timeout,
+                        std::string(during) + " timed out (" + endpoint.server.text + ")");
+    return make_error(ErrorKind::Network,
+                      std::string(during) + " " + endpoint.server.text + ": " + ec.message());
   }
 
   Expected<std::shared_ptr<ssl::context>, ApiError> make_context() const {
@@ -140,10 +142,11 @@ struct Client::Impl {
       } catch (const std::exception& ex) {
         return Unexpected(make_error(ErrorKind::Tls, std::string("client key: ") + ex.what()));
       }
-      if (SSL_CTX_use_certificate(c, chain->front().get()) != 1 || SSL_CTX_use_PrivateKey(c, key.get()) != 1 ||
-          SSL_CTX_check_private_key(c) != 1) {
+      if (SSL_CTX_use_certificate(c, chain->front().get()) != 1 ||
+          SSL_CTX_use_PrivateKey(c, key.get()) != 1 || SSL_CTX_check_private_key(c) != 1) {
         ERR_clear_error();
-        return Unexpected(make_error(ErrorKind::Tls, "client certificate " + cert_src + " and key " + key_src + " do not match"));
+        return Unexpected(make_error(
+            ErrorKind::Tls, "client certificate " + cert_src + " and key " + key_src + " do not match"));
       }
       for (std::size_t i = 1; i < chain->size(); ++i) SSL_CTX_add1_chain_cert(c, (*chain)[i].get());
     }
@@ -169,10 +172,12 @@ struct Client::Impl {
         timed_out = true;
         resolver.cancel();
       });
-      results = co_await resolver.async_resolve(url->host, url->port, asio::redirect_error(asio::use_awaitable, ec));
+      results = co_await resolver.async_resolve(url->host, url->port,
+                                                asio::redirect_error(asio::use_awaitable, ec));
       limit.cancel();
       if (ec) {
-        if (timed_out) co_return Unexpected(make_error(ErrorKind::Timeout, "resolving " + url->host + " timed out"));
+        if (timed_out)
+          co_return Unexpected(make_error(ErrorKind::Timeout, "resolving " + url->host + " timed out"));
         co_return Unexpected(from_ec(ec, "resolving"));
       }
     }
@@ -183,7 +188,8 @@ struct Client::Impl {
     Stream& stream = *conn.stream;
     CancelGuard guard(*this, [&stream] { beast::get_lowest_layer(stream).close(); });
     beast::get_lowest_layer(stream).expires_after(options.connect_timeout);
-    co_await beast::get_lowest_layer(stream).async_connect(results, asio::redirect_error(asio::use_awaitable, ec));
+    co_await beast::get_lowest_layer(stream).async_connect(results,
+                                                           asio::redirect_error(asio::use_awaitable, ec));
     if (ec) co_return Unexpected(from_ec(ec, "connecting to"));
     ++stats.connections;
     // Small request/response pairs: without this, Nagle + delayed ACK add ~40 ms per exchange.
@@ -209,18 +215,21 @@ struct Client::Impl {
       const long verify = SSL_get_verify_result(ssl_handle);
       ERR_clear_error();
       if (verify != X509_V_OK) {
-        co_return Unexpected(make_error(ErrorKind::Tls, "TLS handshake with " + endpoint.server.text +
-                                                            ": server certificate not accepted: " +
-                                                            X509_verify_cert_error_string(verify) + " (checked against the cluster CA for " +
-                                                            verify_name + ")"));
+        co_return Unexpected(
+            make_error(ErrorKind::Tls,
+                       "TLS handshake with " + endpoint.server.text +
+                           ": server certificate not accepted: " + X509_verify_cert_error_string(verify) +
+                           " (checked against the cluster CA for " + verify_name + ")"));
       }
       if (ec == beast::error::timeout) co_return Unexpected(from_ec(ec, "TLS handshake with"));
-      co_return Unexpected(make_error(ErrorKind::Tls, "TLS handshake with " + endpoint.server.text + ": " + ec.message()));
+      co_return Unexpected(
+          make_error(ErrorKind::Tls, "TLS handshake with " + endpoint.server.text + ": " + ec.message()));
     }
     co_return std::move(conn);
   }
 
-  http::request<http::string_body> make_request(http::verb verb, const std::string& target, std::string body) const {
+  http::request<http::string_body> make_request(http::verb verb, const std::string& target,
+                                                std::string body) const {
     const config::ServerUrl* url = &endpoint.server;
     http::request<http::string_body> req{verb, url->path_prefix + target, 11};
     const bool v6 = url->host.find(':') != std::string::npos;
@@ -265,7 +274,8 @@ struct Client::Impl {
   static Result<Csr> csr_from(const http::response<http::string_body>& res, int expected) {
     const int status = static_cast<int>(res.result_int());
     if (status != expected && !(expected == 201 && status == 200)) {
-      return Unexpected(error_from_response(status, res.body(), std::string_view(res[http::field::retry_after])));
+      return Unexpected(
+          error_from_response(status, res.body(), std::string_view(res[http::field::retry_after])));
     }
     auto j = nlohmann::json::parse(res.body(), nullptr, false);
     if (j.is_discarded()) {
@@ -289,7 +299,8 @@ Client::Client(asio::io_context& io, Endpoint endpoint, Credentials credentials,
 Client::~Client() = default;
 
 asio::awaitable<Result<Csr>> Client::create_csr(const CsrCreate& request) {
-  auto res = co_await impl_->exchange(impl_->make_request(http::verb::post, std::string(kCsrPath), csr_create_body(request)));
+  auto res = co_await impl_->exchange(
+      impl_->make_request(http::verb::post, std::string(kCsrPath), csr_create_body(request)));
   if (!res) co_return Unexpected(res.error());
   co_return Impl::csr_from(*res, 201);
 }
@@ -301,8 +312,10 @@ asio::awaitable<Result<Csr>> Client::get_csr(const std::string& name) {
   co_return Impl::csr_from(*res, 200);
 }
 
-asio::awaitable<Result<WatchEnd>> Client::watch_csr(const std::string& name, const std::string& resource_version,
-                                                    std::chrono::seconds timeout_seconds, std::chrono::seconds read_deadline,
+asio::awaitable<Result<WatchEnd>> Client::watch_csr(const std::string& name,
+                                                    const std::string& resource_version,
+                                                    std::chrono::seconds timeout_seconds,
+                                                    std::chrono::seconds read_deadline,
                                                     std::function<bool(const WatchEvent&)> on_event) {
   Impl& im = *impl_;
   std::string target = std::string(kCsrPath) + "?fieldSelector=" + url_escape("metadata.name=" + name);
@@ -355,7 +368,8 @@ asio::awaitable<Result<WatchEnd>> Client::watch_csr(const std::string& name, con
     }
   }
   if (status != 200) {
-    co_return Unexpected(error_from_response(status, error_body, std::string_view(parser.get()[http::field::retry_after])));
+    co_return Unexpected(
+        error_from_response(status, error_body, std::string_view(parser.get()[http::field::retry_after])));
   }
   Impl::close(*conn);
   co_return WatchEnd::ServerClosed;
@@ -368,6 +382,8 @@ void Client::cancel() {
   for (auto& fn : fns) fn();
 }
 
-Stats Client::stats() const { return impl_->stats; }
+Stats Client::stats() const {
+  return impl_->stats;
+}
 
 }  // namespace kcd::api

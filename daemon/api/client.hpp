@@ -36,10 +36,9 @@ class Client final : public CsrApi {
 
   boost::asio::awaitable<Result<Csr>> create_csr(const CsrCreate& request) override;
   boost::asio::awaitable<Result<Csr>> get_csr(const std::string& name) override;
-  boost::asio::awaitable<Result<WatchEnd>> watch_csr(const std::string& name, const std::string& resource_version,
-                                                     std::chrono::seconds timeout_seconds,
-                                                     std::chrono::seconds read_deadline,
-                                                     std::function<bool(const WatchEvent&)> on_event) override;
+  boost::asio::awaitable<Result<WatchEnd>> watch_csr(
+      const std::string& name, const std::string& resource_version, std::chrono::seconds timeout_seconds,
+      std::chrono::seconds read_deadline, std::function<bool(const WatchEvent&)> on_event) override;
   // Aborts every operation in flight (their sockets are closed); they return Cancelled.
   void cancel() override;
   Stats stats() const;

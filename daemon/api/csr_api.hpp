@@ -28,16 +28,16 @@ class CsrApi {
   // Watches one CSR (fieldSelector on its name) from `resource_version` ("" = current state
   // first). on_event sees every event until it returns false. `read_deadline` is the longest
   // silence tolerated between bytes.
-  virtual boost::asio::awaitable<Result<WatchEnd>> watch_csr(const std::string& name, const std::string& resource_version,
-                                                             std::chrono::seconds timeout_seconds,
-                                                             std::chrono::seconds read_deadline,
-                                                             std::function<bool(const WatchEvent&)> on_event) = 0;
+  virtual boost::asio::awaitable<Result<WatchEnd>> watch_csr(
+      const std::string& name, const std::string& resource_version, std::chrono::seconds timeout_seconds,
+      std::chrono::seconds read_deadline, std::function<bool(const WatchEvent&)> on_event) = 0;
   // Aborts every operation in flight; they return Cancelled.
   virtual void cancel() = 0;
 };
 
 // Opens the CSR API at `endpoint` with `credentials` (client-go's ClientsetFn). The agent asks
 // for every request, because the credential changes (bootstrap token -> node certificate).
-using CsrApiFactory = std::function<std::unique_ptr<CsrApi>(const Endpoint& endpoint, const Credentials& credentials)>;
+using CsrApiFactory =
+    std::function<std::unique_ptr<CsrApi>(const Endpoint& endpoint, const Credentials& credentials)>;
 
 }  // namespace kcd::api

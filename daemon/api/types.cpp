@@ -11,21 +11,36 @@ using nlohmann::ordered_json;
 
 std::string_view to_string(ErrorKind k) {
   switch (k) {
-    case ErrorKind::Network: return "network";
-    case ErrorKind::Timeout: return "timeout";
-    case ErrorKind::Tls: return "tls";
-    case ErrorKind::Unauthorized: return "unauthorized";
-    case ErrorKind::Forbidden: return "forbidden";
-    case ErrorKind::NotFound: return "not found";
-    case ErrorKind::AlreadyExists: return "already exists";
-    case ErrorKind::Conflict: return "conflict";
-    case ErrorKind::Gone: return "gone";
-    case ErrorKind::Invalid: return "invalid";
-    case ErrorKind::BadRequest: return "bad request";
-    case ErrorKind::TooManyRequests: return "too many requests";
-    case ErrorKind::ServerError: return "server error";
-    case ErrorKind::Unexpected: return "unexpected response";
-    case ErrorKind::Cancelled: return "cancelled";
+    case ErrorKind::Network:
+      return "network";
+    case ErrorKind::Timeout:
+      return "timeout";
+    case ErrorKind::Tls:
+      return "tls";
+    case ErrorKind::Unauthorized:
+      return "unauthorized";
+    case ErrorKind::Forbidden:
+      return "forbidden";
+    case ErrorKind::NotFound:
+      return "not found";
+    case ErrorKind::AlreadyExists:
+      return "already exists";
+    case ErrorKind::Conflict:
+      return "conflict";
+    case ErrorKind::Gone:
+      return "gone";
+    case ErrorKind::Invalid:
+      return "invalid";
+    case ErrorKind::BadRequest:
+      return "bad request";
+    case ErrorKind::TooManyRequests:
+      return "too many requests";
+    case ErrorKind::ServerError:
+      return "server error";
+    case ErrorKind::Unexpected:
+      return "unexpected response";
+    case ErrorKind::Cancelled:
+      return "cancelled";
   }
   return "?";
 }
@@ -75,16 +90,26 @@ bool has_condition(const Csr& c, std::string_view type) {
 
 ErrorKind kind_for(int code, std::string_view reason) {
   switch (code) {
-    case 400: return ErrorKind::BadRequest;
-    case 401: return ErrorKind::Unauthorized;
-    case 403: return ErrorKind::Forbidden;
-    case 404: return ErrorKind::NotFound;
-    case 409: return reason == "AlreadyExists" ? ErrorKind::AlreadyExists : ErrorKind::Conflict;
-    case 410: return ErrorKind::Gone;
-    case 415: return ErrorKind::BadRequest;
-    case 422: return ErrorKind::Invalid;
-    case 429: return ErrorKind::TooManyRequests;
-    default: break;
+    case 400:
+      return ErrorKind::BadRequest;
+    case 401:
+      return ErrorKind::Unauthorized;
+    case 403:
+      return ErrorKind::Forbidden;
+    case 404:
+      return ErrorKind::NotFound;
+    case 409:
+      return reason == "AlreadyExists" ? ErrorKind::AlreadyExists : ErrorKind::Conflict;
+    case 410:
+      return ErrorKind::Gone;
+    case 415:
+      return ErrorKind::BadRequest;
+    case 422:
+      return ErrorKind::Invalid;
+    case 429:
+      return ErrorKind::TooManyRequests;
+    default:
+      break;
   }
   if (code >= 500 && code <= 599) return ErrorKind::ServerError;
   return ErrorKind::Unexpected;
@@ -100,9 +125,15 @@ std::optional<std::chrono::seconds> parse_retry_after(std::string_view v) {
 
 }  // namespace
 
-bool Csr::approved() const { return has_condition(*this, "Approved"); }
-bool Csr::denied() const { return has_condition(*this, "Denied"); }
-bool Csr::failed() const { return has_condition(*this, "Failed"); }
+bool Csr::approved() const {
+  return has_condition(*this, "Approved");
+}
+bool Csr::denied() const {
+  return has_condition(*this, "Denied");
+}
+bool Csr::failed() const {
+  return has_condition(*this, "Failed");
+}
 
 const CsrCondition* Csr::terminal_condition() const {
   for (const auto& c : conditions) {
@@ -163,8 +194,8 @@ Expected<Csr, std::string> parse_csr(const json& o) {
     if (auto it = status.find("conditions"); it != status.end() && it->is_array()) {
       for (const auto& cj : *it) {
         if (!cj.is_object()) continue;
-        c.conditions.push_back(CsrCondition{str(cj, "type"), str(cj, "status"), str(cj, "reason"), str(cj, "message"),
-                                            str(cj, "lastUpdateTime")});
+        c.conditions.push_back(CsrCondition{str(cj, "type"), str(cj, "status"), str(cj, "reason"),
+                                            str(cj, "message"), str(cj, "lastUpdateTime")});
       }
     }
     if (auto cert = str(status, "certificate"); !cert.empty()) {
@@ -185,7 +216,8 @@ ApiError error_from_status_object(const json& status, int fallback_code) {
   e.message = str(status, "message");
   e.kind = kind_for(code, e.reason);
   if (auto d = status.find("details"); d != status.end() && d->is_object()) {
-    if (auto ra = d->find("retryAfterSeconds"); ra != d->end() && ra->is_number_integer() && ra->get<long long>() > 0) {
+    if (auto ra = d->find("retryAfterSeconds");
+        ra != d->end() && ra->is_number_integer() && ra->get<long long>() > 0) {
       e.retry_after = std::chrono::seconds(ra->get<long long>());
     }
   }
@@ -225,18 +257,25 @@ Result<WatchEvent> parse_watch_line(std::string_view line) {
   auto obj = j.find("object");
   if (obj == j.end()) return bad("no object");
   WatchEvent ev;
-  if (type == "ADDED") ev.type = WatchEvent::Type::Added;
-  else if (type == "MODIFIED") ev.type = WatchEvent::Type::Modified;
-  else if (type == "DELETED") ev.type = WatchEvent::Type::Deleted;
-  else if (type == "BOOKMARK") ev.type = WatchEvent::Type::Bookmark;
-  else if (type == "ERROR") ev.type = WatchEvent::Type::Error;
-  else return bad("unknown type \"" + type + "\"");
+  if (type == "ADDED")
+    ev.type = WatchEvent::Type::Added;
+  else if (type == "MODIFIED")
+    ev.type = WatchEvent::Type::Modified;
+  else if (type == "DELETED")
+    ev.type = WatchEvent::Type::Deleted;
+  else if (type == "BOOKMARK")
+    ev.type = WatchEvent::Type::Bookmark;
+  else if (type == "ERROR")
+    ev.type = WatchEvent::Type::Error;
+  else
+    return bad("unknown type \"" + type + "\"");
   if (ev.type == WatchEvent::Type::Error) {
     ev.error = error_from_status_object(*obj, 500);
     return ev;
   }
   if (ev.type == WatchEvent::Type::Bookmark) {
-    if (obj->is_object()) ev.object.resource_version = str(obj->value("metadata", json::object()), "resourceVersion");
+    if (obj->is_object())
+      ev.object.resource_version = str(obj->value("metadata", json::object()), "resourceVersion");
     return ev;
   }
   auto csr = parse_csr(*obj);

@@ -20,32 +20,45 @@
 namespace kcd::api {
 
 struct Endpoint {
-  config::ServerUrl server;                   // parsed once, when the kubeconfig was loaded
-  std::string ca_pem;                         // cluster CA bundle
-  std::optional<std::string> tls_server_name; // overrides the name verified and sent as SNI
+  config::ServerUrl server;                    // parsed once, when the kubeconfig was loaded
+  std::string ca_pem;                          // cluster CA bundle
+  std::optional<std::string> tls_server_name;  // overrides the name verified and sent as SNI
 };
 
 // Exactly one of a bearer token or a client certificate.
 struct Credentials {
-  std::optional<std::string> bearer_token;    // a secret: never logged, never in error texts
+  std::optional<std::string> bearer_token;  // a secret: never logged, never in error texts
   std::optional<std::filesystem::path> client_cert_file, client_key_file;  // re-read per connection
   std::optional<std::string> client_cert_pem, client_key_pem;
 };
 
 enum class ErrorKind {
-  Network, Timeout, Tls, Unauthorized, Forbidden, NotFound, AlreadyExists, Conflict, Gone, Invalid,
-  BadRequest, TooManyRequests, ServerError, Unexpected, Cancelled
+  Network,
+  Timeout,
+  Tls,
+  Unauthorized,
+  Forbidden,
+  NotFound,
+  AlreadyExists,
+  Conflict,
+  Gone,
+  Invalid,
+  BadRequest,
+  TooManyRequests,
+  ServerError,
+  Unexpected,
+  Cancelled
 };
 std::string_view to_string(ErrorKind k);
 
 struct ApiError {
   ErrorKind kind = ErrorKind::Unexpected;
-  int http_status = 0;                               // 0 when there was no HTTP response
-  std::string reason;                                // Status.reason
-  std::string message;                               // Status.message, or the network/TLS problem
-  std::optional<std::chrono::seconds> retry_after;   // Retry-After / details.retryAfterSeconds
+  int http_status = 0;                              // 0 when there was no HTTP response
+  std::string reason;                               // Status.reason
+  std::string message;                              // Status.message, or the network/TLS problem
+  std::optional<std::chrono::seconds> retry_after;  // Retry-After / details.retryAfterSeconds
   bool retryable() const;
-  std::string describe() const;                      // one line, no secrets
+  std::string describe() const;  // one line, no secrets
 };
 
 template <class T>

@@ -17,7 +17,9 @@ namespace fs = std::filesystem;
 
 Store::Store(fs::path cert_dir, CertKind kind) : dir_(std::move(cert_dir)), kind_(kind) {}
 
-fs::path Store::current_path() const { return dir_ / (std::string(file_prefix(kind_)) + "-current.pem"); }
+fs::path Store::current_path() const {
+  return dir_ / (std::string(file_prefix(kind_)) + "-current.pem");
+}
 
 fs::path Store::pending_key_path() const {
   return dir_ / ("kubelet-certd-" + std::string(to_string(kind_)) + "-pending.key");
@@ -81,7 +83,9 @@ void Store::save_pending_key(EVP_PKEY* key) const {
   write_file_atomic(pending_key_path(), private_key_to_pem(key), 0600);
 }
 
-void Store::discard_pending_key() const { remove_file_durable(pending_key_path()); }
+void Store::discard_pending_key() const {
+  remove_file_durable(pending_key_path());
+}
 
 fs::path Store::install(const std::vector<ossl::X509Ptr>& chain, EVP_PKEY* key,
                         std::chrono::system_clock::time_point now) const {
@@ -145,7 +149,8 @@ std::string public_key_fingerprint(EVP_PKEY* key) {
   const std::string der = public_key_der(key);
   unsigned char md[EVP_MAX_MD_SIZE];
   unsigned int len = 0;
-  ossl::check(EVP_Digest(der.data(), der.size(), md, &len, EVP_sha256(), nullptr) == 1, "EVP_Digest(SHA-256)");
+  ossl::check(EVP_Digest(der.data(), der.size(), md, &len, EVP_sha256(), nullptr) == 1,
+              "EVP_Digest(SHA-256)");
   static const char* hex = "0123456789abcdef";
   std::string out;
   for (unsigned int i = 0; i < len; ++i) {

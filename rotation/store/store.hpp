@@ -17,11 +17,11 @@ namespace kcd::rotation {
 
 // The certificate currently installed: what `-current.pem` resolves to.
 struct InstalledPair {
-  std::filesystem::path link;    // certDir/kubelet-client-current.pem
-  std::filesystem::path file;    // the timestamped file it points to
+  std::filesystem::path link;  // certDir/kubelet-client-current.pem
+  std::filesystem::path file;  // the timestamped file it points to
   std::vector<ossl::X509Ptr> chain;
   ossl::PKeyPtr key;
-  CertInfo info;                 // of the leaf
+  CertInfo info;  // of the leaf
 };
 
 class Store {
@@ -30,8 +30,8 @@ class Store {
 
   const std::filesystem::path& dir() const { return dir_; }
   CertKind kind() const { return kind_; }
-  std::filesystem::path current_path() const;       // <prefix>-current.pem
-  std::filesystem::path pending_key_path() const;   // kubelet-certd-<kind>-pending.key
+  std::filesystem::path current_path() const;      // <prefix>-current.pem
+  std::filesystem::path pending_key_path() const;  // kubelet-certd-<kind>-pending.key
 
   // nullopt when there is no current link; an error (naming the file and the problem) when it
   // is dangling, unreadable, lacks a certificate or key, or the key does not match the leaf.
@@ -45,9 +45,9 @@ class Store {
   void discard_pending_key() const;
 
   // Writes <prefix>-YYYY-MM-DD-HH-MM-SS.pem (chain, then key; 0600; fsync) named after `now`
-  // in local time as kubelet does (the next free second if that name is taken), swaps `-current.pem` to it in one rename, fsyncs the
-  // directory, and returns the new file's path. The previous pair stays current until the
-  // rename. Throws FileError.
+  // in local time as kubelet does (the next free second if that name is taken), swaps `-current.pem` to it in
+  // one rename, fsyncs the directory, and returns the new file's path. The previous pair stays current until
+  // the rename. Throws FileError.
   std::filesystem::path install(const std::vector<ossl::X509Ptr>& chain, EVP_PKEY* key,
                                 std::chrono::system_clock::time_point now) const;
 

@@ -21,7 +21,8 @@ using kcd::testing::Subprocess;
 using kcd::testing::TempDir;
 
 int total(const std::map<std::string, int>& counts) {
-  return std::accumulate(counts.begin(), counts.end(), 0, [](int a, const auto& kv) { return a + kv.second; });
+  return std::accumulate(counts.begin(), counts.end(), 0,
+                         [](int a, const auto& kv) { return a + kv.second; });
 }
 
 double percentile(std::vector<double> v, double p) {
@@ -31,16 +32,26 @@ double percentile(std::vector<double> v, double p) {
   return v[std::min(idx, v.size() - 1)];
 }
 
-std::vector<std::string> args_for(const std::string& binary, const kcd::devapi::Server& api, const fs::path& dir,
-                                  const std::vector<std::string>& extra) {
-  std::vector<std::string> a = {binary, "run", "--config", (dir / "config.yaml").string(),
-                                "--node-name", "bench-node",
-                                "--bootstrap-kubeconfig", api.bootstrap_kubeconfig_path().string(),
-                                "--kubeconfig", (dir / "kubelet.conf").string(),
-                                "--cert-dir", (dir / "pki").string(),
-                                "--kubelet-config", (dir / "kubelet-config.yaml").string(),
-                                "--client-ca-file", (dir / "ca.crt").string(),
-                                "--serving=false"};  // the targets are per certificate: measure the client one
+std::vector<std::string> args_for(const std::string& binary, const kcd::devapi::Server& api,
+                                  const fs::path& dir, const std::vector<std::string>& extra) {
+  std::vector<std::string> a = {
+      binary,
+      "run",
+      "--config",
+      (dir / "config.yaml").string(),
+      "--node-name",
+      "bench-node",
+      "--bootstrap-kubeconfig",
+      api.bootstrap_kubeconfig_path().string(),
+      "--kubeconfig",
+      (dir / "kubelet.conf").string(),
+      "--cert-dir",
+      (dir / "pki").string(),
+      "--kubelet-config",
+      (dir / "kubelet-config.yaml").string(),
+      "--client-ca-file",
+      (dir / "ca.crt").string(),
+      "--serving=false"};  // the targets are per certificate: measure the client one
   a.insert(a.end(), extra.begin(), extra.end());
   return a;
 }
@@ -106,12 +117,14 @@ int main(int argc, char** argv) {
   for (int i = 0; i < runs; ++i) {
     const fs::path dir = tmp / ("run-" + std::to_string(i));
     fs::create_directories(dir);
-    std::ofstream(dir / "config.yaml") << "apiVersion: kubelet-certd.io/v1alpha1\nkind: KubeletCertdConfiguration\n";
+    std::ofstream(dir / "config.yaml")
+        << "apiVersion: kubelet-certd.io/v1alpha1\nkind: KubeletCertdConfiguration\n";
     const int before = total(api.request_counts());
     const auto t0 = std::chrono::steady_clock::now();
     Subprocess p(args_for(binary, api, dir, {"--once", "--log-level", "warn"}), tmp / "logs");
     auto code = p.wait_for(60s);
-    const double ms = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count();
+    const double ms =
+        std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count();
     if (code != std::optional<int>(0)) {
       ++failures;
       std::fprintf(stderr, "run %d failed (exit %d): %s\n", i, code.value_or(-1), p.err().c_str());
@@ -151,17 +164,24 @@ int main(int argc, char** argv) {
   const bool idle_ok = idle_requests == 0;
 
   std::printf("kubelet-certd bench: %d bootstrap runs against devapi on 127.0.0.1 (ECDSA P-256)\n", runs);
-  std::printf("  time to certificate (process start -> cert + kubelet.conf installed): median %.1f ms, p90 %.1f ms"
-              "   target <= 55 ms (half of kubelet's 111 ms) %s\n", median_ms, p90_ms, time_ok ? "OK" : "MISS");
-  std::printf("  peak RSS: bootstrap max %.2f MiB, idle daemon %.2f MiB   target < 8 MiB %s\n", max_rss, idle_rss,
-              rss_ok ? "OK" : "MISS");
-  std::printf("  idle daemon memory: RSS anonymous %.2f MiB + file-backed %.2f MiB (shared library text); PSS %.2f MiB;"
-              " private %.2f MiB\n",
-              static_cast<double>(idle_mem.rss_anon) / 1024.0, static_cast<double>(idle_mem.rss_file) / 1024.0,
-              static_cast<double>(idle_mem.pss) / 1024.0, static_cast<double>(idle_mem.private_kib) / 1024.0);
-  std::printf("  API requests per certificate: max %.0f (median %.0f); with a valid certificate: %d   target <= 2 and 0 %s\n",
-              max_requests, percentile(requests, 0.5), valid_requests, req_ok ? "OK" : "MISS");
-  std::printf("  API requests while idle for %d s: %d   target 0 %s\n", idle_seconds, idle_requests, idle_ok ? "OK" : "MISS");
+  std::printf(
+      "  time to certificate (process start -> cert + kubelet.conf installed): median %.1f ms, p90 %.1f ms"
+      "   target <= 55 ms (half of kubelet's 111 ms) %s\n",
+      median_ms, p90_ms, time_ok ? "OK" : "MISS");
+  std::printf("  peak RSS: bootstrap max %.2f MiB, idle daemon %.2f MiB   target < 8 MiB %s\n", max_rss,
+              idle_rss, rss_ok ? "OK" : "MISS");
+  std::printf(
+      "  idle daemon memory: RSS anonymous %.2f MiB + file-backed %.2f MiB (shared library text); PSS %.2f "
+      "MiB;"
+      " private %.2f MiB\n",
+      static_cast<double>(idle_mem.rss_anon) / 1024.0, static_cast<double>(idle_mem.rss_file) / 1024.0,
+      static_cast<double>(idle_mem.pss) / 1024.0, static_cast<double>(idle_mem.private_kib) / 1024.0);
+  std::printf(
+      "  API requests per certificate: max %.0f (median %.0f); with a valid certificate: %d   target <= 2 "
+      "and 0 %s\n",
+      max_requests, percentile(requests, 0.5), valid_requests, req_ok ? "OK" : "MISS");
+  std::printf("  API requests while idle for %d s: %d   target 0 %s\n", idle_seconds, idle_requests,
+              idle_ok ? "OK" : "MISS");
   if (failures > 0) std::printf("  failed runs: %d\n", failures);
   const bool ok = time_ok && rss_ok && req_ok && idle_ok && failures == 0;
   return check && !ok ? 1 : 0;

@@ -13,7 +13,9 @@
 
 namespace kcd::devapi {
 
-bool User::in(std::string_view group) const { return std::find(groups.begin(), groups.end(), group) != groups.end(); }
+bool User::in(std::string_view group) const {
+  return std::find(groups.begin(), groups.end(), group) != groups.end();
+}
 
 std::optional<User> Authenticator::authenticate(std::string_view authorization, SSL* tls) const {
   if (!authorization.empty()) {
@@ -25,11 +27,13 @@ std::optional<User> Authenticator::authenticate(std::string_view authorization, 
 
 std::optional<User> Authenticator::from_bearer_token(std::string_view token) const {
   if (faults_.revoked_tokens.count(std::string(token))) return std::nullopt;
-  if (token == options_.admin_token) return User{"kubernetes-admin", {"system:masters", "system:authenticated"}};
+  if (token == options_.admin_token)
+    return User{"kubernetes-admin", {"system:masters", "system:authenticated"}};
   for (const auto& t : options_.bootstrap_tokens) {
     if (token == t) {
       return User{"system:bootstrap:" + t.substr(0, 6),
-                  {"system:bootstrappers", "system:bootstrappers:kubeadm:default-node-token", "system:authenticated"}};
+                  {"system:bootstrappers", "system:bootstrappers:kubeadm:default-node-token",
+                   "system:authenticated"}};
     }
   }
   return std::nullopt;
@@ -59,6 +63,8 @@ bool can_request_certificates(const User& user) {
   return user.in("system:bootstrappers") || user.in("system:nodes") || user.in("system:masters");
 }
 
-bool is_cluster_admin(const User& user) { return user.in("system:masters"); }
+bool is_cluster_admin(const User& user) {
+  return user.in("system:masters");
+}
 
 }  // namespace kcd::devapi

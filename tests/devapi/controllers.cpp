@@ -57,21 +57,25 @@ bool is_serving_usage(std::string_view usage) {
 
 // csrsigning's rules for kubelet client certificates (the csrapproving controller asks the same
 // of what it approves); the signer's message for the first one broken.
-std::optional<std::string> kubelet_client_problem(std::vector<std::string> usages, const rotation::ParsedCsr& csr) {
+std::optional<std::string> kubelet_client_problem(std::vector<std::string> usages,
+                                                  const rotation::ParsedCsr& csr) {
   std::sort(usages.begin(), usages.end());
   if (usages != std::vector<std::string>{"client auth", "digital signature", "key encipherment"}) {
     return "usages did not match [client auth digital signature key encipherment]";
   }
   if (!only_nodes_organization(csr)) return "subject organization is not system:nodes";
-  if (csr.subject.common_name.rfind(kNodeNamePrefix, 0) != 0) return "subject common name does not begin with system:node:";
-  if (!csr.dns_names.empty() || !csr.ip_addresses.empty() || !csr.email_addresses.empty() || !csr.uris.empty()) {
+  if (csr.subject.common_name.rfind(kNodeNamePrefix, 0) != 0)
+    return "subject common name does not begin with system:node:";
+  if (!csr.dns_names.empty() || !csr.ip_addresses.empty() || !csr.email_addresses.empty() ||
+      !csr.uris.empty()) {
     return "SAN entries are not allowed";
   }
   return std::nullopt;
 }
 
 // csrsigning's rules for kubelet serving certificates.
-std::optional<std::string> kubelet_serving_problem(const std::vector<std::string>& usages, const rotation::ParsedCsr& csr) {
+std::optional<std::string> kubelet_serving_problem(const std::vector<std::string>& usages,
+                                                   const rotation::ParsedCsr& csr) {
   if (!std::all_of(usages.begin(), usages.end(), is_serving_usage) || !contains(usages, "server auth")) {
     return "usages did not match [digital signature key encipherment server auth]";
   }
@@ -116,7 +120,8 @@ std::optional<std::string> strict_serving_problem(const CsrObject& c) {
     return "the DNS name " + parsed->dns_names.front() + " does not start with the node name " + node;
   }
   if (!parsed->email_addresses.empty() || !parsed->uris.empty()) return "email and URI SANs are not allowed";
-  if (c.expiration_seconds && *c.expiration_seconds > 367LL * 24 * 3600) return "expirationSeconds above 367 days";
+  if (c.expiration_seconds && *c.expiration_seconds > 367LL * 24 * 3600)
+    return "expirationSeconds above 367 days";
   return std::nullopt;
 }
 
@@ -126,7 +131,8 @@ void Controllers::csr_created(const std::string& name) {
   schedule(options_.approve_delay, [this, name] { run_approver(name); });
 }
 
-void Controllers::decide(const std::string& name, bool approve, const std::string& reason, const std::string& message) {
+void Controllers::decide(const std::string& name, bool approve, const std::string& reason,
+                         const std::string& message) {
   CsrObject* csr = store_.find(name);
   if (csr == nullptr) return;
   const std::string type = approve ? "Approved" : "Denied";
@@ -151,7 +157,8 @@ void Controllers::schedule(std::chrono::milliseconds delay, std::function<void()
 void Controllers::add_condition(CsrObject& csr, const ojson& condition) {
   csr.conditions.push_back(condition);
   store_.modified(csr);
-  if (condition["type"] == "Approved") schedule(options_.sign_delay, [this, name = csr.name] { run_signer(name); });
+  if (condition["type"] == "Approved")
+    schedule(options_.sign_delay, [this, name = csr.name] { run_signer(name); });
 }
 
 void Controllers::run_approver(const std::string& name) {
@@ -159,13 +166,15 @@ void Controllers::run_approver(const std::string& name) {
   if (csr == nullptr || decided(*csr)) return;
   const CsrObject& c = *csr;
   if (faults_.deny_all) {
-    add_condition(*csr, condition("Denied", "DevapiDeny", "This CSR was denied by the devapi deny_all fault."));
+    add_condition(*csr,
+                  condition("Denied", "DevapiDeny", "This CSR was denied by the devapi deny_all fault."));
   } else if (c.signer == kKubeletClientSigner && options_.auto_approve_client) {
     auto msg = client_approval_message(c);
     if (!msg) return;  // stays pending, as on a real cluster
     add_condition(*csr, condition("Approved", "AutoApproved", *msg));
   } else if (c.signer == kKubeletServingSigner && options_.serving_approver != ServingApprover::None) {
-    const auto problem = options_.serving_approver == ServingApprover::Strict ? strict_serving_problem(c) : std::nullopt;
+    const auto problem =
+        options_.serving_approver == ServingApprover::Strict ? strict_serving_problem(c) : std::nullopt;
     add_condition(*csr, problem ? condition("Denied", "CSRValidationFailed", *problem)
                                 : condition("Approved", "AutoApproved", "Auto-Approving Node CSR"));
   }
@@ -177,7 +186,8 @@ void Controllers::run_signer(const std::string& name) {
   CsrObject* csr = store_.find(name);
   if (csr == nullptr) return;
   CsrObject& c = *csr;
-  if (!c.has_condition("Approved") || c.has_condition("Denied") || c.has_condition("Failed") || !c.certificate_b64.empty()) {
+  if (!c.has_condition("Approved") || c.has_condition("Denied") || c.has_condition("Failed") ||
+      !c.certificate_b64.empty()) {
     return;
   }
   auto parsed = rotation::parse_csr_pem(c.request_pem);
@@ -202,7 +212,8 @@ void Controllers::run_signer(const std::string& name) {
   }
   const auto now = std::chrono::system_clock::now();
   std::chrono::seconds ttl = options_.signing_duration;
-  if (c.expiration_seconds) ttl = std::min<std::chrono::seconds>(ttl, std::chrono::seconds(*c.expiration_seconds));
+  if (c.expiration_seconds)
+    ttl = std::min<std::chrono::seconds>(ttl, std::chrono::seconds(*c.expiration_seconds));
   constexpr auto kBackdate = 5min;
   constexpr auto kShort = 8h;
   testing::CertSpec spec;

@@ -21,8 +21,8 @@ namespace kcd::devapi {
 // controllers only see a CSR some time after it changed.
 class Controllers {
  public:
-  Controllers(boost::asio::io_context& io, const Options& options, const testing::TestCa& ca, const Faults& faults,
-              CsrStore& store)
+  Controllers(boost::asio::io_context& io, const Options& options, const testing::TestCa& ca,
+              const Faults& faults, CsrStore& store)
       : io_(io), options_(options), ca_(ca), faults_(faults), store_(store) {}
 
   // A CSR was created: the approver looks at it after approve_delay.

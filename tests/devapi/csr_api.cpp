@@ -17,11 +17,29 @@ namespace http = boost::beast::http;
 
 namespace {
 
-const std::vector<std::string> kSupportedUsages = {
-    "any", "cert sign", "client auth", "code signing", "content commitment", "crl sign", "data encipherment",
-    "decipher only", "digital signature", "email protection", "encipher only", "ipsec end system", "ipsec tunnel",
-    "ipsec user", "key agreement", "key encipherment", "microsoft sgc", "netscape sgc", "ocsp signing", "s/mime",
-    "server auth", "signing", "timestamping"};
+const std::vector<std::string> kSupportedUsages = {"any",
+                                                   "cert sign",
+                                                   "client auth",
+                                                   "code signing",
+                                                   "content commitment",
+                                                   "crl sign",
+                                                   "data encipherment",
+                                                   "decipher only",
+                                                   "digital signature",
+                                                   "email protection",
+                                                   "encipher only",
+                                                   "ipsec end system",
+                                                   "ipsec tunnel",
+                                                   "ipsec user",
+                                                   "key agreement",
+                                                   "key encipherment",
+                                                   "microsoft sgc",
+                                                   "netscape sgc",
+                                                   "ocsp signing",
+                                                   "s/mime",
+                                                   "server auth",
+                                                   "signing",
+                                                   "timestamping"};
 
 struct Cause {
   std::string reason, message, field;
@@ -30,16 +48,19 @@ struct Cause {
 std::vector<Cause> validate_create(const ojson& spec, const CsrObject& c, const std::string& request_raw) {
   std::vector<Cause> causes;
   if (c.name.empty() && c.generate_name.empty()) {
-    causes.push_back({"FieldValueRequired", "Required value: name or generateName is required", "metadata.name"});
+    causes.push_back(
+        {"FieldValueRequired", "Required value: name or generateName is required", "metadata.name"});
   }
   if (request_raw.empty()) {
     causes.push_back({"FieldValueRequired", "Required value: request must be provided", "spec.request"});
   } else if (c.request_pem.find("-----BEGIN CERTIFICATE REQUEST-----") == std::string::npos) {
-    causes.push_back({"FieldValueInvalid",
-                      "Invalid value: " + go_bytes(c.request_pem) + ": PEM block type must be CERTIFICATE REQUEST",
-                      "spec.request"});
+    causes.push_back(
+        {"FieldValueInvalid",
+         "Invalid value: " + go_bytes(c.request_pem) + ": PEM block type must be CERTIFICATE REQUEST",
+         "spec.request"});
   } else if (auto parsed = rotation::parse_csr_pem(c.request_pem); !parsed || !parsed->signature_valid) {
-    causes.push_back({"FieldValueInvalid", "Invalid value: " + go_bytes(c.request_pem) + ": x509: invalid signature",
+    causes.push_back({"FieldValueInvalid",
+                      "Invalid value: " + go_bytes(c.request_pem) + ": x509: invalid signature",
                       "spec.request"});
   }
   if (c.usages.empty()) {
@@ -50,24 +71,31 @@ std::vector<Cause> validate_create(const ojson& spec, const CsrObject& c, const 
     const std::string field = "spec.usages[" + std::to_string(i) + "]";
     if (std::find(kSupportedUsages.begin(), kSupportedUsages.end(), c.usages[i]) == kSupportedUsages.end()) {
       std::string supported;
-      for (std::size_t k = 0; k < kSupportedUsages.size(); ++k) supported += (k ? ", " : "") + go_quote(kSupportedUsages[k]);
-      causes.push_back({"FieldValueNotSupported", "Unsupported value: " + go_quote(c.usages[i]) + ": supported values: " + supported, field});
+      for (std::size_t k = 0; k < kSupportedUsages.size(); ++k)
+        supported += (k ? ", " : "") + go_quote(kSupportedUsages[k]);
+      causes.push_back({"FieldValueNotSupported",
+                        "Unsupported value: " + go_quote(c.usages[i]) + ": supported values: " + supported,
+                        field});
     } else if (!seen.insert(c.usages[i]).second) {
       causes.push_back({"FieldValueDuplicate", "Duplicate value: " + go_quote(c.usages[i]), field});
     }
   }
   if (c.signer.empty()) {
-    causes.push_back({"FieldValueRequired", "Required value: signerName must be provided", "spec.signerName"});
+    causes.push_back(
+        {"FieldValueRequired", "Required value: signerName must be provided", "spec.signerName"});
   } else {
     const auto slash = c.signer.find('/');
-    if (slash == std::string::npos || slash == 0 || slash + 1 == c.signer.size() || c.signer.find('.') > slash) {
-      causes.push_back({"FieldValueInvalid",
-                        "Invalid value: " + go_quote(c.signer) +
-                            ": must be a fully qualified domain and path of the form 'example.com/signer-name'",
-                        "spec.signerName"});
+    if (slash == std::string::npos || slash == 0 || slash + 1 == c.signer.size() ||
+        c.signer.find('.') > slash) {
+      causes.push_back(
+          {"FieldValueInvalid",
+           "Invalid value: " + go_quote(c.signer) +
+               ": must be a fully qualified domain and path of the form 'example.com/signer-name'",
+           "spec.signerName"});
     }
   }
-  if (auto e = spec.find("expirationSeconds"); e != spec.end() && e->is_number_integer() && e->get<long long>() < 600) {
+  if (auto e = spec.find("expirationSeconds");
+      e != spec.end() && e->is_number_integer() && e->get<long long>() < 600) {
     causes.push_back({"FieldValueInvalid",
                       "Invalid value: " + std::to_string(e->get<long long>()) +
                           ": may not specify a duration less than 600 seconds (10 minutes)",
@@ -78,7 +106,8 @@ std::vector<Cause> validate_create(const ojson& spec, const CsrObject& c, const 
 
 // 422 Invalid: one cause is named alone, several as a bracketed list.
 Reply invalid(const std::string& display_name, const std::vector<Cause>& causes) {
-  std::string msg = "CertificateSigningRequest.certificates.k8s.io " + go_quote(display_name) + " is invalid: ";
+  std::string msg =
+      "CertificateSigningRequest.certificates.k8s.io " + go_quote(display_name) + " is invalid: ";
   ojson jc = ojson::array();
   std::vector<std::string> parts;
   for (const auto& cause : causes) {
@@ -129,19 +158,21 @@ std::string name_selector(const Query& query) {
 Reply CsrApi::create(const Request& req, const User& user) {
   auto ct = std::string(req[http::field::content_type]);
   if (ct.rfind("application/json", 0) != 0 && ct.rfind("application/yaml", 0) != 0) {
-    return status_reply(status_object(415, "UnsupportedMediaType",
-                                      "the body of the request was in an unknown format - accepted media types include: "
-                                      "application/json, application/yaml, application/vnd.kubernetes.protobuf"));
+    return status_reply(
+        status_object(415, "UnsupportedMediaType",
+                      "the body of the request was in an unknown format - accepted media types include: "
+                      "application/json, application/yaml, application/vnd.kubernetes.protobuf"));
   }
   ojson body = ojson::parse(req.body(), nullptr, false);
   if (body.is_discarded() || !body.is_object()) {
     const std::string& raw = req.body();
     std::string snippet = raw.substr(0, 30);
     if (raw.size() > 30) snippet += " ...";
-    return status_reply(status_object(400, "BadRequest",
-                                      "the object provided is unrecognized (must be of type CertificateSigningRequest): "
-                                      "couldn't get version/kind; json parse error: unexpected end of JSON input (" +
-                                          snippet + ")"));
+    return status_reply(
+        status_object(400, "BadRequest",
+                      "the object provided is unrecognized (must be of type CertificateSigningRequest): "
+                      "couldn't get version/kind; json parse error: unexpected end of JSON input (" +
+                          snippet + ")"));
   }
   const std::string kind = body.value("kind", "");
   const std::string api_version = body.value("apiVersion", "");
@@ -149,7 +180,8 @@ Reply CsrApi::create(const Request& req, const User& user) {
     const std::string version = api_version.substr(api_version.rfind('/') + 1);
     return status_reply(status_object(400, "BadRequest",
                                       kind + " in version " + go_quote(version) +
-                                          " cannot be handled as a CertificateSigningRequest: no kind " + go_quote(kind) +
+                                          " cannot be handled as a CertificateSigningRequest: no kind " +
+                                          go_quote(kind) +
                                           " is registered for version \"certificates.k8s.io/v1\" in scheme "
                                           "\"pkg/runtime/scheme.go:100\""));
   }
@@ -166,7 +198,8 @@ Reply CsrApi::create(const Request& req, const User& user) {
   if (auto u = spec.find("usages"); u != spec.end() && u->is_array()) {
     for (const auto& x : *u) c.usages.push_back(x.is_string() ? x.get<std::string>() : x.dump());
   }
-  if (auto e = spec.find("expirationSeconds"); e != spec.end() && e->is_number_integer()) c.expiration_seconds = e->get<long long>();
+  if (auto e = spec.find("expirationSeconds"); e != spec.end() && e->is_number_integer())
+    c.expiration_seconds = e->get<long long>();
   if (auto causes = validate_create(spec, c, request_raw); !causes.empty()) {
     return invalid(c.name.empty() ? c.generate_name : c.name, causes);
   }
@@ -177,9 +210,10 @@ Reply CsrApi::create(const Request& req, const User& user) {
     c.managed_fields = generate_name_managed_fields(req);
   }
   if (store_.contains(c.name)) {
-    return status_reply(status_object(409, "AlreadyExists",
-                                      "certificatesigningrequests.certificates.k8s.io " + go_quote(c.name) + " already exists",
-                                      csr_details(c.name)));
+    return status_reply(status_object(
+        409, "AlreadyExists",
+        "certificatesigningrequests.certificates.k8s.io " + go_quote(c.name) + " already exists",
+        csr_details(c.name)));
   }
   c.username = user.name;
   c.groups = user.groups;
@@ -225,7 +259,8 @@ Reply CsrApi::update_approval(const User& user, const std::string& name, const s
     for (const auto& cnd : update["status"].value("conditions", ojson::array())) {
       const std::string type = cnd.value("type", "");
       if (type == "Approved" || type == "Denied") {
-        controllers_.decide(name, type == "Approved", cnd.value("reason", type == "Approved" ? "KubectlApprove" : "KubectlDeny"),
+        controllers_.decide(name, type == "Approved",
+                            cnd.value("reason", type == "Approved" ? "KubectlApprove" : "KubectlDeny"),
                             cnd.value("message", ""));
       }
     }

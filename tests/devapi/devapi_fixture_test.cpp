@@ -24,12 +24,15 @@ using namespace std::chrono_literals;
 const fs::path kApi = fs::path(KCD_FIXTURES_DIR) / "k8s-api";
 const std::string kToken = "abcdef.0123456789abcdef";
 
-ordered_json fixture(const std::string& name) { return ordered_json::parse(testing::read_text(kApi / name)); }
+ordered_json fixture(const std::string& name) {
+  return ordered_json::parse(testing::read_text(kApi / name));
+}
 
 // Values that differ between any two runs of a real apiserver too.
 bool dynamic_key(const std::string& key) {
-  static const std::set<std::string> keys = {"uid", "resourceVersion", "creationTimestamp", "lastUpdateTime",
-                                             "lastTransitionTime", "time", "request", "certificate", "manager"};
+  static const std::set<std::string> keys = {
+      "uid",  "resourceVersion", "creationTimestamp", "lastUpdateTime", "lastTransitionTime",
+      "time", "request",         "certificate",       "manager"};
   return keys.count(key) > 0;
 }
 
@@ -124,8 +127,12 @@ class DevapiFixtures : public ::testing::Test {
     }
     const std::string url = request.contains("url") ? request["url"].get<std::string>()
                                                     : request["path"].get<std::string>() +
-                                                          (request["query"].get<std::string>().empty() ? "" : "?" + request["query"].get<std::string>());
-    const std::string body = request.contains("body_raw") && request["body_raw"].is_string() ? request["body_raw"].get<std::string>() : "";
+                                                          (request["query"].get<std::string>().empty()
+                                                               ? ""
+                                                               : "?" + request["query"].get<std::string>());
+    const std::string body = request.contains("body_raw") && request["body_raw"].is_string()
+                                 ? request["body_raw"].get<std::string>()
+                                 : "";
     auto conn = std::make_unique<testing::RawHttps>(server_->port(), server_->ca_pem(), cert, key);
     conn->send(testing::http_request(request["method"], url, server_->port(), headers, body));
     std::string raw = conn->read_response(wait);
@@ -161,14 +168,15 @@ class DevapiFixtures : public ::testing::Test {
 };
 
 TEST_F(DevapiFixtures, StatusErrorsMatchToTheLetter) {
-  for (const char* file : {"csr-create-422-invalid-request-pem.json", "csr-create-422-invalid-usage.json",
-                           "csr-create-422-duplicate-usage.json", "csr-create-422-missing-signername.json",
-                           "csr-create-422-bad-signername.json", "csr-create-422-expirationseconds-too-small.json",
-                           "csr-create-422-no-usages.json", "csr-create-400-malformed-json.json",
-                           "csr-create-400-wrong-kind.json", "csr-create-415-content-type.json", "not-found-404.json",
-                           "unauthorized-401-bad-token.json", "unauthorized-401-garbage-token.json",
-                           "forbidden-403-anonymous-list-csrs.json", "version-200.json", "readyz-200.json",
-                           "healthz-200-bootstrap-token.json"}) {
+  for (const char* file :
+       {"csr-create-422-invalid-request-pem.json", "csr-create-422-invalid-usage.json",
+        "csr-create-422-duplicate-usage.json", "csr-create-422-missing-signername.json",
+        "csr-create-422-bad-signername.json", "csr-create-422-expirationseconds-too-small.json",
+        "csr-create-422-no-usages.json", "csr-create-400-malformed-json.json",
+        "csr-create-400-wrong-kind.json", "csr-create-415-content-type.json", "not-found-404.json",
+        "unauthorized-401-bad-token.json", "unauthorized-401-garbage-token.json",
+        "forbidden-403-anonymous-list-csrs.json", "version-200.json", "readyz-200.json",
+        "healthz-200-bootstrap-token.json"}) {
     check(file, Auth::AsRecorded, true);
   }
   check("unauthorized-401-expired-client-cert.json", Auth::ExpiredNode, true);
@@ -195,7 +203,9 @@ TEST_F(DevapiFixtures, PendingImmediatelyAfterCreate) {
 
 TEST_F(DevapiFixtures, RsaAndExpirationSecondsAreSignedAsRecorded) {
   check("csr-create-201-rsa.json", Auth::AsRecorded, false);
-  wait_for([&] { return !server_->list_csrs().empty() && server_->list_csrs().at(0)["status"].contains("certificate"); });
+  wait_for([&] {
+    return !server_->list_csrs().empty() && server_->list_csrs().at(0)["status"].contains("certificate");
+  });
   check("csr-get-approved-issued-rsa.json", Auth::AsRecorded, false);
 }
 
@@ -221,7 +231,8 @@ TEST_F(DevapiFixtures, NodeRequestsMatch) {
   server_->approve("csr-serving-testnode1-1795343557", true);
   wait_for([&] {
     for (const auto& c : server_->list_csrs()) {
-      if (c["metadata"]["name"] == "csr-serving-testnode1-1795343557") return c["status"].contains("certificate");
+      if (c["metadata"]["name"] == "csr-serving-testnode1-1795343557")
+        return c["status"].contains("certificate");
     }
     return false;
   });
@@ -244,7 +255,9 @@ TEST_F(DevapiFixtures, DeniedCsrMatches) {
   // The recording's denied CSR is a serving CSR named csr-serving-testnode1-denied-...: create
   // it from the denied watch's request, deny it like kubectl, then GET.
   const ordered_json watch = fixture("watch-csr-denied.json");
-  const ordered_json added = ordered_json::parse(testing::read_text(kApi / "watch-csr-denied.jsonl").substr(0, testing::read_text(kApi / "watch-csr-denied.jsonl").find('\n')));
+  const ordered_json added =
+      ordered_json::parse(testing::read_text(kApi / "watch-csr-denied.jsonl")
+                              .substr(0, testing::read_text(kApi / "watch-csr-denied.jsonl").find('\n')));
   ordered_json create = ordered_json::object();
   create["apiVersion"] = "certificates.k8s.io/v1";
   create["kind"] = "CertificateSigningRequest";
@@ -271,13 +284,15 @@ TEST_F(DevapiFixtures, WatchFromBeforeCreationDeliversAddedApprovedIssuedInChunk
     if (testing::parse_http_response(raw).chunks.size() >= 3) break;
   }
   const HttpMessage got = testing::parse_http_response(raw);
-  const HttpMessage want = testing::parse_http_response(testing::read_text(kApi / "watch-csr-bootstrap-ec.http-raw.txt"));
+  const HttpMessage want =
+      testing::parse_http_response(testing::read_text(kApi / "watch-csr-bootstrap-ec.http-raw.txt"));
   EXPECT_EQ(got.status, 200);
   EXPECT_EQ(header_names(got.headers), header_names(want.headers));
   ASSERT_EQ(got.chunks.size(), 3u);
   for (std::size_t i = 0; i < 3; ++i) {
     ASSERT_EQ(got.chunks[i].back(), '\n') << "one JSON event per chunk, ending in a newline";
-    expect_same_shape(ordered_json::parse(want.chunks[i]), ordered_json::parse(got.chunks[i]), "event " + std::to_string(i));
+    expect_same_shape(ordered_json::parse(want.chunks[i]), ordered_json::parse(got.chunks[i]),
+                      "event " + std::to_string(i));
   }
   EXPECT_FALSE(got.complete) << "the watch stays open";
 }
@@ -288,7 +303,8 @@ TEST_F(DevapiFixtures, WatchWithTimeoutSecondsEndsWithTheZeroChunk) {
   const auto t0 = std::chrono::steady_clock::now();
   const std::string raw = send(request, Auth::AsRecorded, 5s);
   const HttpMessage got = testing::parse_http_response(raw);
-  const HttpMessage want = testing::parse_http_response(testing::read_text(kApi / "watch-csr-timeoutseconds-2.http-raw.txt"));
+  const HttpMessage want =
+      testing::parse_http_response(testing::read_text(kApi / "watch-csr-timeoutseconds-2.http-raw.txt"));
   EXPECT_TRUE(got.complete);
   EXPECT_EQ(got.chunks.size(), want.chunks.size());
   EXPECT_EQ(header_names(got.headers), header_names(want.headers));
@@ -305,14 +321,16 @@ TEST_F(DevapiFixtures, WatchFromACompactedResourceVersionIsOneErrorEvent) {
   wait_for([&] { return server_->list_csrs().at(0)["status"].contains("certificate"); });
   const ordered_json request = fixture("watch-csr-rv-too-old.json")["request"];
   const HttpMessage got = testing::parse_http_response(send(request, Auth::AsRecorded, 5s));
-  const HttpMessage want = testing::parse_http_response(testing::read_text(kApi / "watch-csr-rv-too-old.http-raw.txt"));
+  const HttpMessage want =
+      testing::parse_http_response(testing::read_text(kApi / "watch-csr-rv-too-old.http-raw.txt"));
   EXPECT_EQ(got.status, 200);
   EXPECT_TRUE(got.complete);
   ASSERT_EQ(got.chunks.size(), 1u);
   ordered_json ev = ordered_json::parse(got.chunks[0]);
   ordered_json expected = ordered_json::parse(want.chunks[0]);
   // "too old resource version: 252 (283)": the numbers are this server's.
-  EXPECT_EQ(ev["object"]["message"].get<std::string>().rfind("too old resource version: 252 (", 0), 0u) << ev.dump();
+  EXPECT_EQ(ev["object"]["message"].get<std::string>().rfind("too old resource version: 252 (", 0), 0u)
+      << ev.dump();
   ev["object"]["message"] = "";
   expected["object"]["message"] = "";
   EXPECT_EQ(ev, expected);
@@ -324,7 +342,8 @@ TEST_F(DevapiFixtures, WatchFromZeroStartsWithASyntheticAdded) {
   const ordered_json request = fixture("watch-csr-rv0.json")["request"];
   std::unique_ptr<testing::RawHttps> conn;
   const HttpMessage got = testing::parse_http_response(send(request, Auth::AsRecorded, 300ms, &conn));
-  const HttpMessage want = testing::parse_http_response(testing::read_text(kApi / "watch-csr-rv0.http-raw.txt"));
+  const HttpMessage want =
+      testing::parse_http_response(testing::read_text(kApi / "watch-csr-rv0.http-raw.txt"));
   ASSERT_EQ(got.chunks.size(), 1u);
   expect_same_shape(ordered_json::parse(want.chunks[0]), ordered_json::parse(got.chunks[0]), "event");
 }

@@ -46,14 +46,16 @@ std::optional<Reply> take_injected_failure(Faults& faults, std::map<std::string,
   if (faults.fail_next_with_5xx > 0) {
     --faults.fail_next_with_5xx;
     ++counts["fault 5xx"];
-    return status_reply(status_object(500, "InternalError", "Internal error occurred: devapi: injected fault",
-                                      ojson{{"causes", ojson::array({ojson{{"message", "devapi: injected fault"}}})}}));
+    return status_reply(
+        status_object(500, "InternalError", "Internal error occurred: devapi: injected fault",
+                      ojson{{"causes", ojson::array({ojson{{"message", "devapi: injected fault"}}})}}));
   }
   if (faults.throttle_next > 0) {
     --faults.throttle_next;
     ++counts["fault 429"];
-    Reply reply = status_reply(status_object(429, "TooManyRequests", "Too many requests, please try again later.",
-                                             ojson{{"retryAfterSeconds", faults.retry_after_seconds}}));
+    Reply reply =
+        status_reply(status_object(429, "TooManyRequests", "Too many requests, please try again later.",
+                                   ojson{{"retryAfterSeconds", faults.retry_after_seconds}}));
     reply.retry_after = faults.retry_after_seconds;
     return reply;
   }

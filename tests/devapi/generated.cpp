@@ -29,8 +29,10 @@ std::string random_uuid() {
   std::uniform_int_distribution<unsigned> d(0, 15);
   std::string s = "xxxxxxxx-xxxx-4xxx-yxxx-xxxxxxxxxxxx";
   for (auto& c : s) {
-    if (c == 'x') c = "0123456789abcdef"[d(rng())];
-    else if (c == 'y') c = "89ab"[d(rng()) & 3];
+    if (c == 'x')
+      c = "0123456789abcdef"[d(rng())];
+    else if (c == 'y')
+      c = "89ab"[d(rng()) & 3];
   }
   return s;
 }
@@ -45,6 +47,8 @@ std::string random_name_suffix() {
   return random_chars("bcdfghjklmnpqrstvwxz2456789", 5);
 }
 
-std::string now_rfc3339() { return to_rfc3339(std::chrono::system_clock::now()); }
+std::string now_rfc3339() {
+  return to_rfc3339(std::chrono::system_clock::now());
+}
 
 }  // namespace kcd::devapi

@@ -6,7 +6,7 @@
 
 namespace kcd::devapi {
 
-std::string random_uuid();            // version 4, as metadata.uid and Audit-Id
+std::string random_uuid();             // version 4, as metadata.uid and Audit-Id
 std::string random_bootstrap_token();  // [a-z0-9]{6}.[a-z0-9]{16}
 std::string random_name_suffix();      // the five characters generateName appends
 std::string now_rfc3339();

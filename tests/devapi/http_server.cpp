@@ -74,7 +74,8 @@ Query parse_query(std::string_view q) {
 }
 
 // The name request_counts() files a request under.
-std::string count_key(const Request& req, const std::string& path, bool csr_path, const std::string& rest, bool is_watch) {
+std::string count_key(const Request& req, const std::string& path, bool csr_path, const std::string& rest,
+                      bool is_watch) {
   if (!csr_path) return std::string(req.method_string()) + " " + path;
   if (is_watch) return "WATCH csr";
   if (rest.empty()) return req.method() == http::verb::post ? "POST csr" : "LIST csr";
@@ -84,8 +85,9 @@ std::string count_key(const Request& req, const std::string& path, bool csr_path
 
 }  // namespace
 
-HttpServer::HttpServer(asio::io_context& io, const Options& options, const testing::TestCa& ca, Faults& faults,
-                       const CsrStore& store, CsrApi& csr_api, const Authenticator& authenticator)
+HttpServer::HttpServer(asio::io_context& io, const Options& options, const testing::TestCa& ca,
+                       Faults& faults, const CsrStore& store, CsrApi& csr_api,
+                       const Authenticator& authenticator)
     : io_(io),
       options_(options),
       ca_(ca),
@@ -141,10 +143,12 @@ void HttpServer::configure_tls() {
   tls_.set_verify_callback([](bool, ssl::verify_context&) { return true; });
   SSL_CTX_set_alpn_select_cb(
       c,
-      [](SSL*, const unsigned char** out, unsigned char* outlen, const unsigned char* in, unsigned int inlen, void*) {
+      [](SSL*, const unsigned char** out, unsigned char* outlen, const unsigned char* in, unsigned int inlen,
+         void*) {
         static const unsigned char kHttp11[] = "\x08http/1.1";
         unsigned char* selected = nullptr;
-        if (SSL_select_next_proto(&selected, outlen, kHttp11, sizeof kHttp11 - 1, in, inlen) == OPENSSL_NPN_NEGOTIATED) {
+        if (SSL_select_next_proto(&selected, outlen, kHttp11, sizeof kHttp11 - 1, in, inlen) ==
+            OPENSSL_NPN_NEGOTIATED) {
           *out = selected;
           return SSL_TLSEXT_ERR_OK;
         }
@@ -166,8 +170,9 @@ asio::awaitable<void> HttpServer::accept_loop() {
       continue;
     }
     socket.set_option(tcp::no_delay(true), ec);
-    connections_.erase(std::remove_if(connections_.begin(), connections_.end(), [](const auto& w) { return w.expired(); }),
-                       connections_.end());
+    connections_.erase(
+        std::remove_if(connections_.begin(), connections_.end(), [](const auto& w) { return w.expired(); }),
+        connections_.end());
     asio::co_spawn(io_, serve_connection(std::move(socket)), asio::detached);
   }
 }
@@ -200,7 +205,8 @@ asio::awaitable<void> HttpServer::serve_connection(tcp::socket socket) {
     if (!reply) reply = route(req, who, query);
     if (options_.log_requests) {
       std::fprintf(stderr, "devapi: %s %s %d user=%s\n", std::string(req.method_string()).c_str(),
-                   std::string(req.target()).c_str(), reply ? reply->status : 200, who ? who->name.c_str() : "-");
+                   std::string(req.target()).c_str(), reply ? reply->status : 200,
+                   who ? who->name.c_str() : "-");
     }
     if (!reply) {
       co_await watches_.serve(*stream, query);
@@ -220,8 +226,8 @@ std::optional<Reply> HttpServer::route(const Request& req, const std::optional<U
   const bool csr_path = path.rfind(kCsrPrefix, 0) == 0;
   std::string rest = csr_path ? path.substr(kCsrPrefix.size()) : std::string();
   if (!rest.empty() && rest.front() == '/') rest.erase(0, 1);
-  const bool is_watch =
-      csr_path && rest.empty() && req.method() == http::verb::get && (query["watch"] == "true" || query["watch"] == "1");
+  const bool is_watch = csr_path && rest.empty() && req.method() == http::verb::get &&
+                        (query["watch"] == "true" || query["watch"] == "1");
   ++counts_[count_key(req, path, csr_path, rest, is_watch)];
 
   if (!who) return status_reply(status_object(401, "Unauthorized", "Unauthorized"));
@@ -240,21 +246,24 @@ std::optional<Reply> HttpServer::route(const Request& req, const std::optional<U
     return r;
   }
   if (path == "/devapi/v1/faults" || path == "/devapi/v1/stats") {
-    if (!is_cluster_admin(user)) return status_reply(status_object(403, "Forbidden", "devapi control needs the admin token"));
+    if (!is_cluster_admin(user))
+      return status_reply(status_object(403, "Forbidden", "devapi control needs the admin token"));
     if (path == "/devapi/v1/faults") return faults_endpoint(req, faults_);
     Reply r;
     r.body = json{{"csrsCreated", store_.created()}, {"requests", counts_}}.dump() + "\n";
     return r;
   }
   if (!csr_path) {
-    return status_reply(status_object(404, "NotFound", "the server could not find the requested resource",
-                                      ojson{{"causes", ojson::array({ojson{{"reason", "UnexpectedServerResponse"}, {"message", "404 page not found"}}})}}));
+    return status_reply(
+        status_object(404, "NotFound", "the server could not find the requested resource",
+                      ojson{{"causes", ojson::array({ojson{{"reason", "UnexpectedServerResponse"},
+                                                           {"message", "404 page not found"}}})}}));
   }
   return route_csrs(req, rest, is_watch, user, query);
 }
 
-std::optional<Reply> HttpServer::route_csrs(const Request& req, const std::string& rest, bool is_watch, const User& user,
-                                            const Query& query) {
+std::optional<Reply> HttpServer::route_csrs(const Request& req, const std::string& rest, bool is_watch,
+                                            const User& user, const Query& query) {
   if (rest.empty()) {
     if (req.method() == http::verb::post) return csr_api_.create(req, user);
     if (req.method() == http::verb::get) {
@@ -266,8 +275,10 @@ std::optional<Reply> HttpServer::route_csrs(const Request& req, const std::strin
   const auto slash = rest.find('/');
   const std::string name = rest.substr(0, slash);
   const std::string sub = slash == std::string::npos ? "" : rest.substr(slash + 1);
-  if (sub == "approval" && req.method() == http::verb::put) return csr_api_.update_approval(user, name, req.body());
-  if (!sub.empty()) return status_reply(status_object(404, "NotFound", "the server could not find the requested resource"));
+  if (sub == "approval" && req.method() == http::verb::put)
+    return csr_api_.update_approval(user, name, req.body());
+  if (!sub.empty())
+    return status_reply(status_object(404, "NotFound", "the server could not find the requested resource"));
   if (req.method() == http::verb::get) return csr_api_.get(user, name);
   if (req.method() == http::verb::delete_) return csr_api_.remove(user, name);
   return method_not_allowed();

@@ -52,8 +52,8 @@ class HttpServer {
   boost::asio::awaitable<void> serve_connection(boost::asio::ip::tcp::socket socket);
   // One request's reply; nullopt for a watch, to be streamed with `query`.
   std::optional<Reply> route(const Request& req, const std::optional<User>& who, Query& query);
-  std::optional<Reply> route_csrs(const Request& req, const std::string& rest, bool is_watch, const User& user,
-                                  const Query& query);
+  std::optional<Reply> route_csrs(const Request& req, const std::string& rest, bool is_watch,
+                                  const User& user, const Query& query);
 
   boost::asio::io_context& io_;
   const Options& options_;

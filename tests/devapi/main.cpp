@@ -10,7 +10,9 @@
 
 namespace {
 volatile std::sig_atomic_t g_stop = 0;
-void on_signal(int) { g_stop = 1; }
+void on_signal(int) {
+  g_stop = 1;
+}
 
 std::chrono::milliseconds duration_or_die(const std::string& flag, const std::string& text) {
   auto d = kcd::parse_duration(text);
@@ -23,22 +25,28 @@ std::chrono::milliseconds duration_or_die(const std::string& flag, const std::st
 }  // namespace
 
 int main(int argc, char** argv) {
-  CLI::App app{"kubelet-certd-devapi: development Kubernetes API server (certificatesigningrequests) on loopback"};
+  CLI::App app{
+      "kubelet-certd-devapi: development Kubernetes API server (certificatesigningrequests) on loopback"};
   kcd::devapi::Options o;
   kcd::devapi::Faults f;
-  std::string listen = "127.0.0.1:0", signing = "8760h", approve_delay = "5ms", sign_delay = "5ms", serving = "none";
+  std::string listen = "127.0.0.1:0", signing = "8760h", approve_delay = "5ms", sign_delay = "5ms",
+              serving = "none";
   bool no_auto_approve = false;
   int delay_ms = 0;
   app.add_option("--listen", listen, "address:port to listen on (port 0: any free port)");
-  app.add_option("--state-dir", o.state_dir, "where ca.crt/ca.key, bootstrap-kubelet.conf, admin.conf and devapi.json go")->required();
-  app.add_option("--token", o.bootstrap_tokens, "bootstrap token [a-z0-9]{6}.[a-z0-9]{16} (repeatable; one is generated if none)");
+  app.add_option("--state-dir", o.state_dir,
+                 "where ca.crt/ca.key, bootstrap-kubelet.conf, admin.conf and devapi.json go")
+      ->required();
+  app.add_option("--token", o.bootstrap_tokens,
+                 "bootstrap token [a-z0-9]{6}.[a-z0-9]{16} (repeatable; one is generated if none)");
   app.add_option("--admin-token", o.admin_token, "admin bearer token (generated if empty)");
   app.add_option("--signing-duration", signing, "like --cluster-signing-duration: 30s, 1h, 8760h");
   app.add_flag("--no-auto-approve", no_auto_approve, "do not auto-approve kubelet client CSRs");
   app.add_option("--serving-approver", serving, "none|strict|all: who approves kubelet-serving CSRs");
   app.add_option("--approve-delay", approve_delay, "delay from ADDED to Approved");
   app.add_option("--sign-delay", sign_delay, "delay from Approved to the certificate");
-  app.add_option("--watch-cache-events", o.watch_cache_events, "watch history window (older resourceVersions get 410)");
+  app.add_option("--watch-cache-events", o.watch_cache_events,
+                 "watch history window (older resourceVersions get 410)");
   app.add_option("--fault-delay-ms", delay_ms, "fault: delay every response");
   app.add_flag("--fault-deny-all", f.deny_all, "fault: deny every CSR");
   app.add_flag("--fault-fail-all", f.fail_all, "fault: the signer fails every CSR");
@@ -55,7 +63,8 @@ int main(int argc, char** argv) {
   const auto colon = listen.rfind(':');
   o.listen_host = listen.substr(0, colon);
   o.port = static_cast<uint16_t>(std::stoi(listen.substr(colon + 1)));
-  o.signing_duration = std::chrono::duration_cast<std::chrono::seconds>(duration_or_die("--signing-duration", signing));
+  o.signing_duration =
+      std::chrono::duration_cast<std::chrono::seconds>(duration_or_die("--signing-duration", signing));
   o.approve_delay = duration_or_die("--approve-delay", approve_delay);
   o.sign_delay = duration_or_die("--sign-delay", sign_delay);
   o.auto_approve_client = !no_auto_approve;

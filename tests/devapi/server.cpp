@@ -43,7 +43,8 @@ bool file_exists(const std::filesystem::path& p) {
 testing::TestCa load_or_create_ca(const std::filesystem::path& state_dir) {
   const auto cert = state_dir / "ca.crt";
   const auto key = state_dir / "ca.key";
-  if (file_exists(cert) && file_exists(key)) return testing::TestCa::load(kcd::read_file(cert), kcd::read_file(key));
+  if (file_exists(cert) && file_exists(key))
+    return testing::TestCa::load(kcd::read_file(cert), kcd::read_file(key));
   return testing::TestCa::create_root("kubernetes", KeyAlgorithm::Rsa2048);
 }
 
@@ -87,11 +88,13 @@ struct Server::ControlPlane {
     kcd::write_file_atomic(dir / "ca.key", ca.key_pem(), 0600);
     auto kubeconfig = [&](const std::string& user, const std::string& token) {
       return "apiVersion: v1\nkind: Config\nclusters:\n- cluster:\n    certificate-authority-data: " +
-             base64_encode(ca.cert_pem()) + "\n    server: " + url() + "\n  name: devapi\ncontexts:\n- context:\n" +
-             "    cluster: devapi\n    user: " + user + "\n  name: " + user + "@devapi\ncurrent-context: " + user +
-             "@devapi\nusers:\n- name: " + user + "\n  user:\n    token: " + token + "\n";
+             base64_encode(ca.cert_pem()) + "\n    server: " + url() +
+             "\n  name: devapi\ncontexts:\n- context:\n" + "    cluster: devapi\n    user: " + user +
+             "\n  name: " + user + "@devapi\ncurrent-context: " + user + "@devapi\nusers:\n- name: " + user +
+             "\n  user:\n    token: " + token + "\n";
     };
-    kcd::write_file_atomic(dir / "bootstrap-kubelet.conf", kubeconfig("tls-bootstrap-token-user", options.bootstrap_tokens.front()), 0600);
+    kcd::write_file_atomic(dir / "bootstrap-kubelet.conf",
+                           kubeconfig("tls-bootstrap-token-user", options.bootstrap_tokens.front()), 0600);
     kcd::write_file_atomic(dir / "admin.conf", kubeconfig("kubernetes-admin", options.admin_token), 0600);
     kcd::write_file_atomic(dir / "admin.token", options.admin_token + "\n", 0600);
     json info = {{"url", url()},
@@ -118,7 +121,9 @@ struct Server::ControlPlane {
 
 Server::Server(Options options) : control_plane_(std::make_unique<ControlPlane>(std::move(options))) {}
 
-Server::~Server() { stop(); }
+Server::~Server() {
+  stop();
+}
 
 void Server::start() {
   ControlPlane& cp = *control_plane_;
@@ -141,17 +146,31 @@ void Server::stop() {
   cp.running = false;
 }
 
-uint16_t Server::port() const { return control_plane_->bound_port; }
-std::string Server::url() const { return control_plane_->url(); }
-std::string Server::ca_pem() const { return control_plane_->ca.cert_pem(); }
-std::string Server::ca_key_pem() const { return control_plane_->ca.key_pem(); }
-std::string Server::bootstrap_token() const { return control_plane_->options.bootstrap_tokens.front(); }
-std::string Server::admin_token() const { return control_plane_->options.admin_token; }
+uint16_t Server::port() const {
+  return control_plane_->bound_port;
+}
+std::string Server::url() const {
+  return control_plane_->url();
+}
+std::string Server::ca_pem() const {
+  return control_plane_->ca.cert_pem();
+}
+std::string Server::ca_key_pem() const {
+  return control_plane_->ca.key_pem();
+}
+std::string Server::bootstrap_token() const {
+  return control_plane_->options.bootstrap_tokens.front();
+}
+std::string Server::admin_token() const {
+  return control_plane_->options.admin_token;
+}
 std::filesystem::path Server::bootstrap_kubeconfig_path() const {
   return control_plane_->options.state_dir / "bootstrap-kubelet.conf";
 }
 
-Faults Server::faults() const { return control_plane_->on_io([this] { return control_plane_->faults; }); }
+Faults Server::faults() const {
+  return control_plane_->on_io([this] { return control_plane_->faults; });
+}
 
 void Server::set_faults(const Faults& f) {
   control_plane_->on_io([this, f] {
@@ -173,7 +192,9 @@ std::vector<json> Server::list_csrs() const {
   });
 }
 
-int Server::csrs_created() const { return control_plane_->on_io([this] { return control_plane_->store.created(); }); }
+int Server::csrs_created() const {
+  return control_plane_->on_io([this] { return control_plane_->store.created(); });
+}
 
 std::map<std::string, int> Server::request_counts() const {
   return control_plane_->on_io([this] { return control_plane_->http.request_counts(); });

@@ -22,19 +22,19 @@ namespace kcd::devapi {
 // Misbehaviour on demand; adjustable at runtime (set_faults or PUT /devapi/v1/faults).
 struct Faults {
   std::chrono::milliseconds response_delay{0};  // before every response
-  int fail_next_with_5xx = 0;                    // the next N requests get 500 InternalError
-  int throttle_next = 0;                         // the next N requests get 429 + Retry-After
+  int fail_next_with_5xx = 0;                   // the next N requests get 500 InternalError
+  int throttle_next = 0;                        // the next N requests get 429 + Retry-After
   int retry_after_seconds = 1;
-  bool drop_watches = false;                     // watches: headers, then the connection closes
-  bool silent_watches = false;                   // watches: headers, then nothing, never ending
-  bool watch_too_old = false;                    // watches: one ERROR 410 Expired event, then the end
-  bool deny_all = false;                         // the approver denies every CSR
-  bool fail_all = false;                         // the signer marks every approved CSR Failed
-  bool wrong_key_certificate = false;            // the signer issues for a different public key
-  bool refuse_connections = false;               // "API server down": new connections are closed at once,
-                                                 // open ones are cut
-  std::set<std::string> revoked_tokens;          // these bearer tokens now get 401
-  bool reject_client_certs = false;              // every client certificate gets 401 (an expired node)
+  bool drop_watches = false;             // watches: headers, then the connection closes
+  bool silent_watches = false;           // watches: headers, then nothing, never ending
+  bool watch_too_old = false;            // watches: one ERROR 410 Expired event, then the end
+  bool deny_all = false;                 // the approver denies every CSR
+  bool fail_all = false;                 // the signer marks every approved CSR Failed
+  bool wrong_key_certificate = false;    // the signer issues for a different public key
+  bool refuse_connections = false;       // "API server down": new connections are closed at once,
+                                         // open ones are cut
+  std::set<std::string> revoked_tokens;  // these bearer tokens now get 401
+  bool reject_client_certs = false;      // every client certificate gets 401 (an expired node)
 };
 
 nlohmann::json to_json(const Faults& f);
@@ -45,17 +45,17 @@ enum class ServingApprover { None, Strict, All };
 struct Options {
   std::string listen_host = "127.0.0.1";
   uint16_t port = 0;
-  std::filesystem::path state_dir;               // CA, server cert, kubeconfigs, devapi.json
-  std::vector<std::string> bootstrap_tokens;     // "abcdef.0123456789abcdef"; one is generated if empty
-  std::string admin_token;                       // generated if empty
+  std::filesystem::path state_dir;            // CA, server cert, kubeconfigs, devapi.json
+  std::vector<std::string> bootstrap_tokens;  // "abcdef.0123456789abcdef"; one is generated if empty
+  std::string admin_token;                    // generated if empty
   std::chrono::seconds signing_duration{std::chrono::hours(8760)};  // --cluster-signing-duration
-  bool auto_approve_client = true;               // the built-in csrapproving controller
+  bool auto_approve_client = true;                                  // the built-in csrapproving controller
   ServingApprover serving_approver = ServingApprover::None;
-  std::chrono::milliseconds approve_delay{5};    // ADDED -> Approved
-  std::chrono::milliseconds sign_delay{5};       // Approved -> certificate
-  int watch_cache_events = 1000;                 // history window; older resourceVersions get 410
-  long initial_resource_version = 200;           // the first object gets this + 1
-  bool log_requests = false;                     // one line per request on stderr
+  std::chrono::milliseconds approve_delay{5};  // ADDED -> Approved
+  std::chrono::milliseconds sign_delay{5};     // Approved -> certificate
+  int watch_cache_events = 1000;               // history window; older resourceVersions get 410
+  long initial_resource_version = 200;         // the first object gets this + 1
+  bool log_requests = false;                   // one line per request on stderr
 };
 
 class Server {
@@ -81,7 +81,7 @@ class Server {
 
   std::vector<nlohmann::json> list_csrs() const;
   int csrs_created() const;
-  std::map<std::string, int> request_counts() const;  // "POST csr", "GET csr", "LIST csr", "WATCH csr", ...
+  std::map<std::string, int> request_counts() const;    // "POST csr", "GET csr", "LIST csr", "WATCH csr", ...
   void approve(const std::string& name, bool approve);  // kubectl certificate approve / deny
   void delete_csr(const std::string& name);             // the CSR cleaner
 

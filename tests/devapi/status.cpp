@@ -5,7 +5,9 @@
 
 namespace kcd::devapi {
 
-std::string go_quote(const std::string& s) { return ojson(s).dump(); }
+std::string go_quote(const std::string& s) {
+  return ojson(s).dump();
+}
 
 std::string go_bytes(const std::string& data) {
   std::string out = "[]byte{";
@@ -54,7 +56,8 @@ Reply object_reply(int status, const ojson& object) {
   return r;
 }
 
-Reply forbidden(const std::string& user, const std::string& verb, const std::string& name, const std::string& subresource) {
+Reply forbidden(const std::string& user, const std::string& verb, const std::string& name,
+                const std::string& subresource) {
   const std::string resource = "certificatesigningrequests" + (subresource.empty() ? "" : "/" + subresource);
   std::string msg = "certificatesigningrequests.certificates.k8s.io ";
   if (!name.empty()) msg += go_quote(name) + " ";
@@ -64,8 +67,9 @@ Reply forbidden(const std::string& user, const std::string& verb, const std::str
 }
 
 Reply csr_not_found(const std::string& name) {
-  return status_reply(status_object(404, "NotFound", "certificatesigningrequests.certificates.k8s.io " + go_quote(name) + " not found",
-                                    csr_details(name)));
+  return status_reply(status_object(
+      404, "NotFound", "certificatesigningrequests.certificates.k8s.io " + go_quote(name) + " not found",
+      csr_details(name)));
 }
 
 Reply csr_deleted(const std::string& name) {
@@ -79,7 +83,8 @@ Reply csr_deleted(const std::string& name) {
 }
 
 Reply method_not_allowed() {
-  return status_reply(status_object(405, "MethodNotAllowed", "the server does not allow this method on the requested resource"));
+  return status_reply(status_object(405, "MethodNotAllowed",
+                                    "the server does not allow this method on the requested resource"));
 }
 
 }  // namespace kcd::devapi

@@ -28,7 +28,8 @@ std::string go_quote(const std::string& s);
 // Go's %#v of a []byte, as validation messages print a rejected request.
 std::string go_bytes(const std::string& data);
 
-ojson status_object(int code, const std::string& reason, const std::string& message, const ojson& details = nullptr);
+ojson status_object(int code, const std::string& reason, const std::string& message,
+                    const ojson& details = nullptr);
 // The details naming a CSR (or the resource, when `name` is empty).
 ojson csr_details(const std::string& name);
 

@@ -64,7 +64,9 @@ class CsrStore {
   int created() const { return created_; }
   const std::deque<WatchEvent>& history() const { return history_; }
   // The oldest event still in the window (the current resourceVersion when it is empty).
-  long oldest_retained() const { return history_.empty() ? resource_version_ : history_.front().resource_version; }
+  long oldest_retained() const {
+    return history_.empty() ? resource_version_ : history_.front().resource_version;
+  }
   // A watch from `version` would need events the window has dropped.
   bool compacted(long version) const { return version < oldest_retained() - 1; }
 

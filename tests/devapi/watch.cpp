@@ -21,7 +21,8 @@ using namespace std::chrono_literals;
 asio::awaitable<void> WatchStreams::serve(TlsStream& stream, Query query) {
   const std::string only_name = name_selector(query);
   std::optional<std::chrono::seconds> timeout;
-  if (auto t = query.find("timeoutSeconds"); t != query.end() && !t->second.empty()) timeout = std::chrono::seconds(std::stol(t->second));
+  if (auto t = query.find("timeoutSeconds"); t != query.end() && !t->second.empty())
+    timeout = std::chrono::seconds(std::stol(t->second));
   const std::string requested_version = query.count("resourceVersion") ? query["resourceVersion"] : "";
 
   http::response<http::empty_body> res;
@@ -55,8 +56,9 @@ asio::awaitable<void> WatchStreams::serve(TlsStream& stream, Query query) {
   if (faults_.watch_too_old || (!from_now && store_.compacted(std::stol(requested_version)))) {
     ojson ev = ojson::object();
     ev["type"] = "ERROR";
-    ev["object"] = status_object(410, "Expired",
-                                 "too old resource version: " + requested_version + " (" + std::to_string(oldest) + ")");
+    ev["object"] =
+        status_object(410, "Expired",
+                      "too old resource version: " + requested_version + " (" + std::to_string(oldest) + ")");
     co_await write_chunk(stream, ev.dump() + "\n", ec);
     if (!ec) co_await write_last_chunk(stream, ec);
     co_return;
@@ -74,12 +76,14 @@ asio::awaitable<void> WatchStreams::serve(TlsStream& stream, Query query) {
   } else {
     last_seen = std::stol(requested_version);
   }
-  const auto deadline = timeout ? std::chrono::steady_clock::now() + *timeout : std::chrono::steady_clock::time_point::max();
+  const auto deadline =
+      timeout ? std::chrono::steady_clock::now() + *timeout : std::chrono::steady_clock::time_point::max();
   waiters_.push_back(timer);
   while (serving_) {
     std::vector<std::string> lines;
     for (const auto& ev : history) {
-      if (ev.resource_version > last_seen && (only_name.empty() || ev.name == only_name)) lines.push_back(ev.line);
+      if (ev.resource_version > last_seen && (only_name.empty() || ev.name == only_name))
+        lines.push_back(ev.line);
     }
     if (!history.empty()) last_seen = std::max(last_seen, history.back().resource_version);
     for (const auto& line : lines) {

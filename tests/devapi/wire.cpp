@@ -36,8 +36,8 @@ std::string http_date() {
 
 }  // namespace
 
-void set_apiserver_headers(http::response_header<>& res, int status, const std::string& content_type, bool nosniff,
-                           bool apf) {
+void set_apiserver_headers(http::response_header<>& res, int status, const std::string& content_type,
+                           bool nosniff, bool apf) {
   res.result(static_cast<unsigned>(status));
   res.set("Audit-Id", random_uuid());
   res.set(http::field::cache_control, "no-cache, private");
@@ -68,7 +68,8 @@ asio::awaitable<bool> write_reply(TlsStream& stream, const Reply& reply, bool ke
 }
 
 asio::awaitable<void> write_chunk(TlsStream& stream, const std::string& data, boost::system::error_code& ec) {
-  co_await asio::async_write(stream, http::make_chunk(asio::buffer(data)), asio::redirect_error(asio::use_awaitable, ec));
+  co_await asio::async_write(stream, http::make_chunk(asio::buffer(data)),
+                             asio::redirect_error(asio::use_awaitable, ec));
 }
 
 asio::awaitable<void> write_last_chunk(TlsStream& stream, boost::system::error_code& ec) {

@@ -29,13 +29,14 @@ using TlsStream = boost::beast::ssl_stream<boost::beast::tcp_stream>;
 
 // Audit-Id, Cache-Control, Content-Type, X-Content-Type-Options (with `nosniff`), the two
 // X-Kubernetes-Pf-* (with `apf`), Date: in this order, as the recordings have them.
-void set_apiserver_headers(boost::beast::http::response_header<>& res, int status, const std::string& content_type,
-                           bool nosniff, bool apf);
+void set_apiserver_headers(boost::beast::http::response_header<>& res, int status,
+                           const std::string& content_type, bool nosniff, bool apf);
 
 // A whole reply, chunked past what Go buffers; false when the connection failed.
 boost::asio::awaitable<bool> write_reply(TlsStream& stream, const Reply& reply, bool keep_alive);
 // One chunk of a streamed body, and the zero chunk that ends it.
-boost::asio::awaitable<void> write_chunk(TlsStream& stream, const std::string& data, boost::system::error_code& ec);
+boost::asio::awaitable<void> write_chunk(TlsStream& stream, const std::string& data,
+                                         boost::system::error_code& ec);
 boost::asio::awaitable<void> write_last_chunk(TlsStream& stream, boost::system::error_code& ec);
 
 }  // namespace kcd::devapi

@@ -55,11 +55,13 @@ int main(int argc, char** argv) {
       return 1;
     }
     const std::string version = own_version();
-    const bool seccomp = doc["seccompDefault"].IsDefined() && doc["seccompDefault"].as<std::string>() == "true";
+    const bool seccomp =
+        doc["seccompDefault"].IsDefined() && doc["seccompDefault"].as<std::string>() == "true";
     const bool gate = doc["featureGates"].IsDefined() && doc["featureGates"]["SeccompDefault"].IsDefined() &&
                       doc["featureGates"]["SeccompDefault"].as<std::string>() == "true";
     if (seccomp && minor_of(version) < 25 && !gate) {
-      std::cerr << "E1202 command failed: failed to run Kubelet: the SeccompDefault feature gate must be enabled in order to "
+      std::cerr << "E1202 command failed: failed to run Kubelet: the SeccompDefault feature gate must be "
+                   "enabled in order to "
                    "use the SeccompDefault configuration\n";
       return 1;
     }
@@ -83,7 +85,9 @@ int main(int argc, char** argv) {
     if (c < 0) continue;
     char buf[1024];
     (void)::recv(c, buf, sizeof buf, 0);
-    const char* resp = "HTTP/1.1 200 OK\r\nContent-Type: text/plain; charset=utf-8\r\nContent-Length: 2\r\nConnection: close\r\n\r\nok";
+    const char* resp =
+        "HTTP/1.1 200 OK\r\nContent-Type: text/plain; charset=utf-8\r\nContent-Length: 2\r\nConnection: "
+        "close\r\n\r\nok";
     (void)::send(c, resp, std::strlen(resp), MSG_NOSIGNAL);
     ::close(c);
   }

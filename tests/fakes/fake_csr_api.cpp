@@ -21,8 +21,10 @@ namespace {
 // A Status body as kube-apiserver sends it, through the same parser the real client uses.
 api::ApiError status_error(int code, const std::string& reason, const std::string& message,
                            const std::string& retry_after_header = {}) {
-  const nlohmann::json status = {{"kind", "Status"}, {"apiVersion", "v1"}, {"metadata", nlohmann::json::object()},
-                                 {"status", "Failure"}, {"message", message}, {"reason", reason}, {"code", code}};
+  const nlohmann::json status = {
+      {"kind", "Status"},    {"apiVersion", "v1"}, {"metadata", nlohmann::json::object()},
+      {"status", "Failure"}, {"message", message}, {"reason", reason},
+      {"code", code}};
   return api::error_from_response(code, status.dump(), retry_after_header);
 }
 
@@ -44,10 +46,9 @@ class FakeCsrApi final : public api::CsrApi {
     co_await round_trip();
     co_return server_.get(name, credentials_);
   }
-  boost::asio::awaitable<api::Result<api::WatchEnd>> watch_csr(const std::string& name, const std::string& resource_version,
-                                                               std::chrono::seconds timeout_seconds,
-                                                               std::chrono::seconds read_deadline,
-                                                               std::function<bool(const api::WatchEvent&)> on_event) override {
+  boost::asio::awaitable<api::Result<api::WatchEnd>> watch_csr(
+      const std::string& name, const std::string& resource_version, std::chrono::seconds timeout_seconds,
+      std::chrono::seconds read_deadline, std::function<bool(const api::WatchEvent&)> on_event) override {
     co_await round_trip();
     co_return server_.watch(name, resource_version, timeout_seconds, read_deadline, on_event, credentials_);
   }
@@ -79,7 +80,9 @@ api::CsrApiFactory FakeCsrApiServer::factory() {
   };
 }
 
-std::string FakeCsrApiServer::ca_pem() const { return ca_.cert_pem(); }
+std::string FakeCsrApiServer::ca_pem() const {
+  return ca_.cert_pem();
+}
 
 int FakeCsrApiServer::requests(const std::string& verb) const {
   auto it = requests_.find(verb);
@@ -92,7 +95,8 @@ std::vector<api::Csr> FakeCsrApiServer::csrs() const {
   return out;
 }
 
-api::Result<std::string> FakeCsrApiServer::admit(const std::string& verb, const api::Credentials& credentials) {
+api::Result<std::string> FakeCsrApiServer::admit(const std::string& verb,
+                                                 const api::Credentials& credentials) {
   ++requests_[verb];
   std::string user;
   if (credentials.bearer_token) {
@@ -103,7 +107,8 @@ api::Result<std::string> FakeCsrApiServer::admit(const std::string& verb, const 
     user = "system:bootstrap:" + token.substr(0, token.find('.'));
   } else if (credentials.client_cert_file) {
     if (faults.reject_client_certs) return Unexpected(status_error(401, "Unauthorized", "Unauthorized"));
-    auto chain = rotation::parse_certificates_pem(kcd::read_file(*credentials.client_cert_file), "client certificate");
+    auto chain =
+        rotation::parse_certificates_pem(kcd::read_file(*credentials.client_cert_file), "client certificate");
     if (!chain || chain->empty()) return Unexpected(status_error(401, "Unauthorized", "Unauthorized"));
     user = rotation::inspect_certificate(chain->front().get()).common_name;
   } else {
@@ -122,12 +127,14 @@ api::Result<std::string> FakeCsrApiServer::admit(const std::string& verb, const 
   return user;
 }
 
-api::Result<api::Csr> FakeCsrApiServer::create(const api::CsrCreate& request, const api::Credentials& credentials) {
+api::Result<api::Csr> FakeCsrApiServer::create(const api::CsrCreate& request,
+                                               const api::Credentials& credentials) {
   auto user = admit("POST csr", credentials);
   if (!user) return Unexpected(user.error());
   if (csrs_.count(request.name) != 0) {
-    return Unexpected(status_error(409, "AlreadyExists",
-                                   "certificatesigningrequests.certificates.k8s.io \"" + request.name + "\" already exists"));
+    return Unexpected(status_error(
+        409, "AlreadyExists",
+        "certificatesigningrequests.certificates.k8s.io \"" + request.name + "\" already exists"));
   }
   api::Csr csr;
   csr.name = request.name;
@@ -152,17 +159,18 @@ api::Result<api::Csr> FakeCsrApiServer::get(const std::string& name, const api::
   return it->second;
 }
 
-api::Result<api::WatchEnd> FakeCsrApiServer::watch(const std::string& name, const std::string& resource_version,
-                                                   std::chrono::seconds timeout_seconds, std::chrono::seconds read_deadline,
-                                                   const std::function<bool(const api::WatchEvent&)>& on_event,
-                                                   const api::Credentials& credentials) {
+api::Result<api::WatchEnd> FakeCsrApiServer::watch(
+    const std::string& name, const std::string& resource_version, std::chrono::seconds timeout_seconds,
+    std::chrono::seconds read_deadline, const std::function<bool(const api::WatchEvent&)>& on_event,
+    const api::Credentials& credentials) {
   auto user = admit("WATCH csr", credentials);
   if (!user) return Unexpected(user.error());
   if (faults.watch_too_old) {
     api::WatchEvent expired;
     expired.type = api::WatchEvent::Type::Error;
-    expired.error = status_error(410, "Expired", "too old resource version: " + resource_version + " (" +
-                                                     std::to_string(resource_version_) + ")");
+    expired.error = status_error(
+        410, "Expired",
+        "too old resource version: " + resource_version + " (" + std::to_string(resource_version_) + ")");
     on_event(expired);
     return api::WatchEnd::ServerClosed;
   }
@@ -176,7 +184,8 @@ api::Result<api::WatchEnd> FakeCsrApiServer::watch(const std::string& name, cons
     auto it = csrs_.find(name);
     if (it != csrs_.end()) {
       from = std::stol(it->second.resource_version);
-      if (!on_event(api::WatchEvent{api::WatchEvent::Type::Added, it->second, std::nullopt})) return api::WatchEnd::ByHandler;
+      if (!on_event(api::WatchEvent{api::WatchEvent::Type::Added, it->second, std::nullopt}))
+        return api::WatchEnd::ByHandler;
     }
   }
   for (std::size_t seen = 0;;) {
@@ -197,8 +206,9 @@ api::Result<api::WatchEnd> FakeCsrApiServer::watch(const std::string& name, cons
 void FakeCsrApiServer::approve(const std::string& name, bool approve) {
   auto it = csrs_.find(name);
   if (it == csrs_.end()) return;
-  it->second.conditions.push_back(approve ? condition("Approved", "KubectlApprove", "approved by the test", clock_.now())
-                                          : condition("Denied", "KubectlDeny", "denied by the test", clock_.now()));
+  it->second.conditions.push_back(
+      approve ? condition("Approved", "KubectlApprove", "approved by the test", clock_.now())
+              : condition("Denied", "KubectlDeny", "denied by the test", clock_.now()));
   modified(it->second);
 }
 
@@ -207,10 +217,12 @@ void FakeCsrApiServer::run_controllers() {
     if (csr.approved() || csr.terminal_condition() != nullptr) continue;
     const bool client = csr.signer_name == rotation::signer_name(rotation::CertKind::Client);
     if (faults.deny_all) {
-      csr.conditions.push_back(condition("Denied", "DevapiDeny", "This CSR was denied by the devapi deny_all fault.", clock_.now()));
+      csr.conditions.push_back(condition("Denied", "DevapiDeny",
+                                         "This CSR was denied by the devapi deny_all fault.", clock_.now()));
       modified(csr);
     } else if (client ? auto_approve_client : auto_approve_serving) {
-      csr.conditions.push_back(condition("Approved", "AutoApproved", "Auto-Approving Node CSR", clock_.now()));
+      csr.conditions.push_back(
+          condition("Approved", "AutoApproved", "Auto-Approving Node CSR", clock_.now()));
       modified(csr);
     }
   }
@@ -223,13 +235,15 @@ void FakeCsrApiServer::run_controllers() {
 // smaller of the signing duration and expirationSeconds.
 void FakeCsrApiServer::sign(api::Csr& csr) {
   if (faults.fail_all) {
-    csr.conditions.push_back(condition("Failed", "SignerValidationFailure", "devapi: the fail_all fault is set", clock_.now()));
+    csr.conditions.push_back(
+        condition("Failed", "SignerValidationFailure", "devapi: the fail_all fault is set", clock_.now()));
     modified(csr);
     return;
   }
   auto parsed = rotation::parse_csr_pem(csr.request_pem);
   if (!parsed) {
-    csr.conditions.push_back(condition("Failed", "SignerValidationFailure", "unable to parse csr: " + parsed.error(), clock_.now()));
+    csr.conditions.push_back(condition("Failed", "SignerValidationFailure",
+                                       "unable to parse csr: " + parsed.error(), clock_.now()));
     modified(csr);
     return;
   }

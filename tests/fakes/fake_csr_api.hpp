@@ -19,16 +19,16 @@ namespace kcd::testing {
 
 // Misbehaviour on demand, as devapi::Faults.
 struct FakeFaults {
-  int throttle_next = 0;                // the next N requests get 429 + Retry-After
+  int throttle_next = 0;  // the next N requests get 429 + Retry-After
   int retry_after_seconds = 1;
-  int fail_next_with_5xx = 0;           // the next N requests get 500 InternalError
-  bool silent_watches = false;          // watches deliver nothing until the read deadline
-  bool watch_too_old = false;           // watches: one ERROR 410 Expired event, then the end
-  bool deny_all = false;                // the approver denies every CSR
-  bool fail_all = false;                // the signer marks every approved CSR Failed
-  bool wrong_key_certificate = false;   // the signer issues for a different public key
-  bool reject_client_certs = false;     // every client certificate gets 401 (an expired node)
-  std::set<std::string> revoked_tokens; // these bearer tokens now get 401
+  int fail_next_with_5xx = 0;            // the next N requests get 500 InternalError
+  bool silent_watches = false;           // watches deliver nothing until the read deadline
+  bool watch_too_old = false;            // watches: one ERROR 410 Expired event, then the end
+  bool deny_all = false;                 // the approver denies every CSR
+  bool fail_all = false;                 // the signer marks every approved CSR Failed
+  bool wrong_key_certificate = false;    // the signer issues for a different public key
+  bool reject_client_certs = false;      // every client certificate gets 401 (an expired node)
+  std::set<std::string> revoked_tokens;  // these bearer tokens now get 401
 };
 
 // The cluster's CSRs and controllers. Hands out CsrApi connections (factory()) that share it.

@@ -30,7 +30,9 @@ rotation::LifecyclePolicy production_policy() {
   return policy;
 }
 
-SysTime epoch() { return std::chrono::sys_days{std::chrono::year{2030} / 1 / 1}; }
+SysTime epoch() {
+  return std::chrono::sys_days{std::chrono::year{2030} / 1 / 1};
+}
 
 namespace {
 
@@ -71,10 +73,23 @@ class Rng {
 };
 
 using Ticks = SysTime::duration::rep;
-Ticks ticks(SysTime t) { return t.time_since_epoch().count(); }
-SysTime at_ticks(Ticks t) { return SysTime(SysTime::duration(t)); }
+Ticks ticks(SysTime t) {
+  return t.time_since_epoch().count();
+}
+SysTime at_ticks(Ticks t) {
+  return SysTime(SysTime::duration(t));
+}
 
-enum class EventKind : std::uint8_t { Wake, WatchTimeout, CsrDecide, CsrSign, Cleaner, OutageStart, DisturbanceStart, DisturbanceEnd };
+enum class EventKind : std::uint8_t {
+  Wake,
+  WatchTimeout,
+  CsrDecide,
+  CsrSign,
+  Cleaner,
+  OutageStart,
+  DisturbanceStart,
+  DisturbanceEnd
+};
 
 struct Event {
   Ticks at;
@@ -102,20 +117,21 @@ struct CsrObject {
   SysTime verdict_at;  // when the watch of its owner ends with a verdict: denial or certificate
 };
 
-// The driver's side of one lifecycle: what daemon/agent_driver.hpp keeps in its CertificateRun, plus the disk.
+// The driver's side of one lifecycle: what daemon/agent_driver.hpp keeps in its CertificateRun, plus the
+// disk.
 struct Slot {
   Slot(rotation::Lifecycle m, int n, CertKind k) : machine(std::move(m)), node(n), kind(k) {}
   rotation::Lifecycle machine;
   int node = 0;
   CertKind kind = CertKind::Client;
-  std::uint32_t wake_generation = 0;   // a wakeup carrying an older generation is stale
+  std::uint32_t wake_generation = 0;  // a wakeup carrying an older generation is stale
   std::uint32_t watch_generation = 0;
-  std::int64_t csr = -1;               // the CSR object filed with the pending key
+  std::int64_t csr = -1;  // the CSR object filed with the pending key
   std::uint32_t csr_generation = 0;
   std::string filed_name;
   bool watching = false;
-  bool approved_logged = false;        // per watch, as the agent's handler
-  bool issued = false;                 // the issued certificate is in memory (agent: s.issued)
+  bool approved_logged = false;  // per watch, as the agent's handler
+  bool issued = false;           // the issued certificate is in memory (agent: s.issued)
   SysTime issued_at;
   std::optional<rotation::CertInfo> on_disk;  // what Inspect finds at the start
   bool has_certificate = false;
@@ -131,14 +147,16 @@ class Fleet {
     report_.config = config;
     end_ = epoch() + config.duration;
     const auto minutes = static_cast<std::size_t>(config.duration / 1min) + 1;
-    for (auto* v : {&series().csrs_created, &series().requests, &series().throttled, &series().refused, &series().stored}) {
+    for (auto* v : {&series().csrs_created, &series().requests, &series().throttled, &series().refused,
+                    &series().stored}) {
       v->assign(minutes, 0);
     }
     // A quarter of the shipped rotation window (20 % of the lifetime): wide enough that the
     // rotations counted in one bucket are many (sampling noise well under the 10 % the spread
     // promise allows), narrow enough that a cluster in the window shows.
     report_.rotation_bucket = config.lifetime / 20;
-    if (report_.rotation_bucket.count() > 0) rotation_buckets_.assign(static_cast<std::size_t>(config.duration / report_.rotation_bucket) + 1, 0);
+    if (report_.rotation_bucket.count() > 0)
+      rotation_buckets_.assign(static_cast<std::size_t>(config.duration / report_.rotation_bucket) + 1, 0);
     stored_per_node_.assign(static_cast<std::size_t>(config.nodes), 0);
     build_slots();
     schedule_fleet_events();
@@ -168,15 +186,19 @@ class Fleet {
     Rng start_rng(config_.seed * 2);
     for (int node = 0; node < config_.nodes; ++node) {
       const auto spread = std::chrono::duration_cast<SysTime::duration>(config_.start_spread);
-      const auto offset = SysTime::duration(static_cast<Ticks>(start_rng.uniform01() * static_cast<double>(spread.count())));
+      const auto offset =
+          SysTime::duration(static_cast<Ticks>(start_rng.uniform01() * static_cast<double>(spread.count())));
       for (CertKind kind : {CertKind::Client, CertKind::Serving}) {
-        rngs_.push_back(std::make_unique<Rng>(config_.seed * 0x100000001b3ULL + slots_.size() * 0x9e3779b97f4a7c15ULL));
+        rngs_.push_back(
+            std::make_unique<Rng>(config_.seed * 0x100000001b3ULL + slots_.size() * 0x9e3779b97f4a7c15ULL));
         Rng* rng = rngs_.back().get();
-        slots_.emplace_back(rotation::Lifecycle(kind, config_.policy, [rng] { return rng->uniform01(); }), node, kind);
+        slots_.emplace_back(rotation::Lifecycle(kind, config_.policy, [rng] { return rng->uniform01(); }),
+                            node, kind);
         Slot& s = slots_.back();
         if (config_.start == Start::Issued) {
           // Both certificates were issued together at epoch - offset; the agents start at the epoch.
-          s.on_disk = certificate(epoch() - offset, std::to_string(node) + (kind == CertKind::Client ? "c0" : "s0"));
+          s.on_disk =
+              certificate(epoch() - offset, std::to_string(node) + (kind == CertKind::Client ? "c0" : "s0"));
           s.has_certificate = true;
           s.not_after = s.on_disk->not_after;
           wake(s, epoch());
@@ -191,9 +213,12 @@ class Fleet {
   void schedule_fleet_events() {
     const auto period = std::chrono::duration_cast<SysTime::duration>(config_.api.cleaner_period);
     // csrcleaner started at some moment of its hour: its first poll is anywhere in the first period.
-    const SysTime first_poll = epoch() + SysTime::duration(static_cast<Ticks>(server_rng_.uniform01() * static_cast<double>(period.count())));
+    const SysTime first_poll =
+        epoch() +
+        SysTime::duration(static_cast<Ticks>(server_rng_.uniform01() * static_cast<double>(period.count())));
     push(first_poll, EventKind::Cleaner, 0, 0);
-    for (std::uint32_t i = 0; i < config_.api.outages.size(); ++i) push(config_.api.outages[i].from, EventKind::OutageStart, i, 0);
+    for (std::uint32_t i = 0; i < config_.api.outages.size(); ++i)
+      push(config_.api.outages[i].from, EventKind::OutageStart, i, 0);
     if (config_.disturbance) {
       push(config_.disturbance->from, EventKind::DisturbanceStart, 0, 0);
       push(config_.disturbance->to, EventKind::DisturbanceEnd, 0, 0);
@@ -235,13 +260,19 @@ class Fleet {
         drive(s, now);
         break;
       }
-      case EventKind::CsrDecide: decide(ev.target, ev.generation, now); break;
-      case EventKind::CsrSign: sign(ev.target, ev.generation, now); break;
+      case EventKind::CsrDecide:
+        decide(ev.target, ev.generation, now);
+        break;
+      case EventKind::CsrSign:
+        sign(ev.target, ev.generation, now);
+        break;
       case EventKind::Cleaner:
         clean(now);
         push(now + config_.api.cleaner_period, EventKind::Cleaner, 0, 0);
         break;
-      case EventKind::OutageStart: break_watches(now); break;
+      case EventKind::OutageStart:
+        break_watches(now);
+        break;
       case EventKind::DisturbanceStart:
         for (Slot& s : slots_) track(s, now);
         break;
@@ -277,7 +308,8 @@ class Fleet {
         case Step::Kind::GenerateKey: {
           // No real key: a name unique to this key stands for the name csr_name() derives from it.
           rotation::PendingCsr pending;
-          pending.name = std::to_string(s.node) + (s.kind == CertKind::Client ? "c" : "s") + std::to_string(++s.keys);
+          pending.name =
+              std::to_string(s.node) + (s.kind == CertKind::Client ? "c" : "s") + std::to_string(++s.keys);
           pending.key_sha256 = pending.name;
           s.machine.key_ready(pending);
           break;
@@ -324,9 +356,11 @@ class Fleet {
     if (s.kind != CertKind::Serving) return false;
     const auto& current = client_of(s).machine.current();
     if (current && now < current->not_after) return false;
-    s.machine.failed(rotation::Failure{"waiting for a valid client certificate to request the serving certificate as the node",
-                                       true, false, std::nullopt},
-                     now);
+    s.machine.failed(
+        rotation::Failure{
+            "waiting for a valid client certificate to request the serving certificate as the node", true,
+            false, std::nullopt},
+        now);
     return true;
   }
 
@@ -392,16 +426,22 @@ class Fleet {
   static CsrView view_of(const CsrObject& c, CsrObject::State as_of) {
     CsrView v;
     switch (as_of) {
-      case CsrObject::State::Pending: v.condition = CsrView::Condition::Pending; break;
-      case CsrObject::State::Approved: v.condition = CsrView::Condition::Approved; break;
-      case CsrObject::State::Issued: v.condition = CsrView::Condition::Issued; break;
+      case CsrObject::State::Pending:
+        v.condition = CsrView::Condition::Pending;
+        break;
+      case CsrObject::State::Approved:
+        v.condition = CsrView::Condition::Approved;
+        break;
+      case CsrObject::State::Issued:
+        v.condition = CsrView::Condition::Issued;
+        break;
       case CsrObject::State::Denied:
         v.condition = CsrView::Condition::Denied;
         v.reason = "SimulatedDenial";
         v.message = "denied by the serving approver";
         break;
     }
-    const std::uint64_t rv = as_of == CsrObject::State::Pending ? c.rv_created
+    const std::uint64_t rv = as_of == CsrObject::State::Pending  ? c.rv_created
                              : as_of == CsrObject::State::Issued ? c.rv_issued
                                                                  : c.rv_decided;
     v.resource_version = std::to_string(rv);
@@ -444,7 +484,8 @@ class Fleet {
       return false;
     }
     std::uint64_t from = 0;
-    std::from_chars(st.resource_version.data(), st.resource_version.data() + st.resource_version.size(), from);
+    std::from_chars(st.resource_version.data(), st.resource_version.data() + st.resource_version.size(),
+                    from);
     // Events since `from` arrive at once, in order: approval (or denial), then the certificate.
     if (c->rv_decided > from) {
       if (c->state == CsrObject::State::Denied) {
@@ -487,7 +528,8 @@ class Fleet {
     ++report_.installs;
     if (s.disturbed) {
       s.disturbed = false;
-      if (--disturbed_now_ == 0 && config_.disturbance && now >= config_.disturbance->to && !recovered_at_) recovered_at_ = now;
+      if (--disturbed_now_ == 0 && config_.disturbance && now >= config_.disturbance->to && !recovered_at_)
+        recovered_at_ = now;
     }
     if (s.kind == CertKind::Client) {
       // A serving request waiting for a client certificate can go now (agent: nudged).
@@ -551,7 +593,8 @@ class Fleet {
     ++report_.csrs_created;
     ++series().csrs_created[minute_of(now)];
     if (s.has_certificate && !rotation_buckets_.empty()) {
-      ++rotation_buckets_[std::min(rotation_buckets_.size() - 1, static_cast<std::size_t>((now - epoch()) / report_.rotation_bucket))];
+      ++rotation_buckets_[std::min(rotation_buckets_.size() - 1,
+                                   static_cast<std::size_t>((now - epoch()) / report_.rotation_bucket))];
     }
     auto& per_node = stored_per_node_[static_cast<std::size_t>(s.node)];
     ++per_node;
@@ -568,7 +611,8 @@ class Fleet {
   // The slot watching this CSR, if any.
   Slot* watcher(const CsrObject& c, std::uint32_t id) {
     Slot& s = slots_[c.slot];
-    return s.watching && s.csr == static_cast<std::int64_t>(id) && s.csr_generation == c.generation ? &s : nullptr;
+    return s.watching && s.csr == static_cast<std::int64_t>(id) && s.csr_generation == c.generation ? &s
+                                                                                                    : nullptr;
   }
 
   void decide(std::uint32_t id, std::uint32_t generation, SysTime now) {
@@ -645,7 +689,9 @@ class Fleet {
     for (Slot& s : slots_) {
       if (!s.watching) continue;
       end_watch(s);
-      s.machine.failed(rotation::Failure{"watch of csr " + s.filed_name + ": connection reset by peer", true, false, std::nullopt}, now);
+      s.machine.failed(rotation::Failure{"watch of csr " + s.filed_name + ": connection reset by peer", true,
+                                         false, std::nullopt},
+                       now);
       drive(s, now);
     }
   }
@@ -655,7 +701,8 @@ class Fleet {
   void set_stored(long stored, SysTime now) {
     report_.max_stored_csrs = std::max(report_.max_stored_csrs, stored);
     const std::size_t m = minute_of(now);
-    for (std::size_t i = stored_filled_ + 1; i < m; ++i) series().stored[i] = static_cast<std::uint32_t>(last_stored_);
+    for (std::size_t i = stored_filled_ + 1; i < m; ++i)
+      series().stored[i] = static_cast<std::uint32_t>(last_stored_);
     series().stored[m] = std::max(series().stored[m], static_cast<std::uint32_t>(stored));
     stored_filled_ = std::max(stored_filled_, m);
     last_stored_ = stored;
@@ -699,7 +746,8 @@ class Fleet {
     for (const Slot& s : slots_) {
       if (s.has_certificate && end_ >= s.not_after) record_expiry(s, std::nullopt);
     }
-    for (std::size_t i = stored_filled_ + 1; i < series().stored.size(); ++i) series().stored[i] = static_cast<std::uint32_t>(last_stored_);
+    for (std::size_t i = stored_filled_ + 1; i < series().stored.size(); ++i)
+      series().stored[i] = static_cast<std::uint32_t>(last_stored_);
     const auto& csrs = series().csrs_created;
     const auto& requests = series().requests;
     report_.peak_csrs_per_minute = *std::max_element(csrs.begin(), csrs.end());
@@ -711,30 +759,49 @@ class Fleet {
     report_.api_requests_per_node_day = static_cast<double>(report_.api_requests) / (config_.nodes * days);
     if (non_idle_ == 0) idle_time_ += end_ - idle_since_;
     report_.idle_days = std::chrono::duration<double, std::ratio<86400>>(idle_time_).count();
-    if (report_.idle_days > 0) report_.idle_api_requests_per_node_day = static_cast<double>(idle_requests_) / (config_.nodes * report_.idle_days);
+    if (report_.idle_days > 0)
+      report_.idle_api_requests_per_node_day =
+          static_cast<double>(idle_requests_) / (config_.nodes * report_.idle_days);
 
     const double window = config_.policy.window.to - config_.policy.window.from;
-    const auto first_window_ends = config_.start_spread + Seconds(static_cast<Seconds::rep>(config_.policy.window.to * static_cast<double>(config_.lifetime.count())));
+    const auto first_window_ends =
+        config_.start_spread + Seconds(static_cast<Seconds::rep>(
+                                   config_.policy.window.to * static_cast<double>(config_.lifetime.count())));
     if (!rotation_buckets_.empty() && config_.duration >= first_window_ends) {
-      const double bucket_minutes = std::chrono::duration<double, std::ratio<60>>(report_.rotation_bucket).count();
-      report_.peak_rotation_rate_per_minute = *std::max_element(rotation_buckets_.begin(), rotation_buckets_.end()) / bucket_minutes;
+      const double bucket_minutes =
+          std::chrono::duration<double, std::ratio<60>>(report_.rotation_bucket).count();
+      report_.peak_rotation_rate_per_minute =
+          *std::max_element(rotation_buckets_.begin(), rotation_buckets_.end()) / bucket_minutes;
       report_.even_rotation_rate_per_minute =
-          static_cast<double>(slots_.size()) / (window * std::chrono::duration<double, std::ratio<60>>(config_.lifetime).count());
+          static_cast<double>(slots_.size()) /
+          (window * std::chrono::duration<double, std::ratio<60>>(config_.lifetime).count());
     }
 
     if (config_.disturbance) {
       const std::size_t from = minute_of(config_.disturbance->from);
       const std::size_t to = minute_of(config_.disturbance->to);
       if (from >= 60) {
-        report_.steady_requests_per_minute = std::accumulate(requests.begin() + static_cast<std::ptrdiff_t>(from - 60), requests.begin() + static_cast<std::ptrdiff_t>(from), 0.0) / 60;
-        report_.steady_csrs_per_minute = std::accumulate(csrs.begin() + static_cast<std::ptrdiff_t>(from - 60), csrs.begin() + static_cast<std::ptrdiff_t>(from), 0.0) / 60;
+        report_.steady_requests_per_minute =
+            std::accumulate(requests.begin() + static_cast<std::ptrdiff_t>(from - 60),
+                            requests.begin() + static_cast<std::ptrdiff_t>(from), 0.0) /
+            60;
+        report_.steady_csrs_per_minute =
+            std::accumulate(csrs.begin() + static_cast<std::ptrdiff_t>(from - 60),
+                            csrs.begin() + static_cast<std::ptrdiff_t>(from), 0.0) /
+            60;
       }
       const std::size_t after = std::min(requests.size(), to + 60);
       if (to < after) {
-        report_.retry_peak_requests_per_minute = *std::max_element(requests.begin() + static_cast<std::ptrdiff_t>(to), requests.begin() + static_cast<std::ptrdiff_t>(after));
-        report_.retry_peak_csrs_per_minute = *std::max_element(csrs.begin() + static_cast<std::ptrdiff_t>(to), csrs.begin() + static_cast<std::ptrdiff_t>(after));
+        report_.retry_peak_requests_per_minute =
+            *std::max_element(requests.begin() + static_cast<std::ptrdiff_t>(to),
+                              requests.begin() + static_cast<std::ptrdiff_t>(after));
+        report_.retry_peak_csrs_per_minute =
+            *std::max_element(csrs.begin() + static_cast<std::ptrdiff_t>(to),
+                              csrs.begin() + static_cast<std::ptrdiff_t>(after));
       }
-      if (recovered_at_) report_.recovery_after_disturbance = std::chrono::duration_cast<Seconds>(*recovered_at_ - config_.disturbance->to);
+      if (recovered_at_)
+        report_.recovery_after_disturbance =
+            std::chrono::duration_cast<Seconds>(*recovered_at_ - config_.disturbance->to);
     }
   }
 

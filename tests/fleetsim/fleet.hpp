@@ -43,13 +43,13 @@ struct ApiServerModel {
   // as API Priority and Fairness answers when a priority level's queues are full.
   double capacity_per_second = 500;
   Seconds retry_after{1};
-  Seconds watch_timeout{300};           // the agent's timeoutSeconds per watch (daemon Tuning)
-  Latency approve_client{Millis(500), 0.5};   // kube-controller-manager csrapproving (SubjectAccessReview)
-  Latency approve_serving{Millis(2000), 0.7}; // an external serving approver (DNS and IP checks)
-  Latency sign{Millis(200), 0.5};             // kube-controller-manager csrsigning
-  std::vector<Window> outages;                // connection refused; controllers stop too
-  std::vector<Window> serving_approver_down;  // serving CSRs stay Pending
-  double deny_share = 0;                      // of serving CSRs, denied by the approver
+  Seconds watch_timeout{300};                  // the agent's timeoutSeconds per watch (daemon Tuning)
+  Latency approve_client{Millis(500), 0.5};    // kube-controller-manager csrapproving (SubjectAccessReview)
+  Latency approve_serving{Millis(2000), 0.7};  // an external serving approver (DNS and IP checks)
+  Latency sign{Millis(200), 0.5};              // kube-controller-manager csrsigning
+  std::vector<Window> outages;                 // connection refused; controllers stop too
+  std::vector<Window> serving_approver_down;   // serving CSRs stay Pending
+  double deny_share = 0;                       // of serving CSRs, denied by the approver
   // kube-controller-manager's csrcleaner: polls hourly, deletes issued or denied CSRs an hour
   // after the condition and CSRs without any condition a day after creation.
   Seconds cleaner_period{std::chrono::hours(1)};

@@ -22,7 +22,8 @@ FleetConfig fleet(std::string_view name) {
 // The promise: rotations spread so that the peak rate is N / (0.2 × lifetime), N certificates.
 double peak_over_promised_rate(const FleetReport& r) {
   const double certificates = 2.0 * r.config.nodes;
-  const double promised = certificates / (0.2 * std::chrono::duration<double, std::ratio<60>>(r.config.lifetime).count());
+  const double promised =
+      certificates / (0.2 * std::chrono::duration<double, std::ratio<60>>(r.config.lifetime).count());
   return r.peak_rotation_rate_per_minute.value_or(0) / promised;
 }
 
@@ -32,7 +33,8 @@ TEST(FleetPromise, RotationsOfAFleetIssuedTogetherPeakWithinTenPercentOfTheEvenR
   const FleetReport r = simulate(c);
   ASSERT_TRUE(r.peak_rotation_rate_per_minute);
   EXPECT_GT(r.csrs_created, 2 * kNodes);
-  EXPECT_NEAR(peak_over_promised_rate(r), 1.0, 0.10) << "peak " << *r.peak_rotation_rate_per_minute << " rotations/min";
+  EXPECT_NEAR(peak_over_promised_rate(r), 1.0, 0.10)
+      << "peak " << *r.peak_rotation_rate_per_minute << " rotations/min";
 }
 
 // The spread check is not vacuous: a fleet whose deadlines are not spread, or spread wider than
@@ -93,7 +95,8 @@ TEST(FleetPromise, ExpiryCheckSeesCertificatesExpiredDuringALongOutage) {
   const FleetReport r = simulate(fleet("outage-6h"));
   EXPECT_GT(r.expired.size(), static_cast<std::size_t>(kNodes / 2));
   EXPECT_EQ(r.expired_with_api_server_up, 0);
-  for (const ExpiredCertificate& e : r.expired) ASSERT_TRUE(e.renewed_at) << "node " << e.node << " never renewed";
+  for (const ExpiredCertificate& e : r.expired)
+    ASSERT_TRUE(e.renewed_at) << "node " << e.node << " never renewed";
 }
 
 }  // namespace

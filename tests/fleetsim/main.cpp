@@ -10,7 +10,8 @@
 
 int main(int argc, char** argv) {
   using namespace kcd::fleetsim;
-  CLI::App app{"Simulates N kubelet-certd nodes (the production rotation::Lifecycle) against a modelled API server"};
+  CLI::App app{
+      "Simulates N kubelet-certd nodes (the production rotation::Lifecycle) against a modelled API server"};
   int nodes = 10000;
   std::string name;
   std::uint64_t seed = 1;
@@ -21,11 +22,15 @@ int main(int argc, char** argv) {
   app.add_option("--scenario", name, "Scenario")->required()->check(CLI::IsMember(names));
   app.add_option("--seed", seed, "Random seed (same seed, same figures)")->capture_default_str();
   app.add_option("--days", days, "Simulated days instead of the scenario's")->check(CLI::PositiveNumber);
-  app.add_option("--capacity", capacity, "API server capacity in requests per second")->check(CLI::PositiveNumber);
-  app.add_option("--deny-share", deny_share, "Share of serving CSRs the approver denies")->check(CLI::Range(0.0, 1.0));
-  app.add_option("--backoff-initial", backoff_initial, "What-if: the first backoff ceiling in seconds (production: 1)")
+  app.add_option("--capacity", capacity, "API server capacity in requests per second")
       ->check(CLI::PositiveNumber);
-  app.add_option("--backoff-cap", backoff_cap, "What-if: the backoff cap in seconds (production: 300)")->check(CLI::PositiveNumber);
+  app.add_option("--deny-share", deny_share, "Share of serving CSRs the approver denies")
+      ->check(CLI::Range(0.0, 1.0));
+  app.add_option("--backoff-initial", backoff_initial,
+                 "What-if: the first backoff ceiling in seconds (production: 1)")
+      ->check(CLI::PositiveNumber);
+  app.add_option("--backoff-cap", backoff_cap, "What-if: the backoff cap in seconds (production: 300)")
+      ->check(CLI::PositiveNumber);
   app.add_option("--series", series_file, "Write requests, CSRs and 429s per minute to this file (TSV)");
   CLI11_PARSE(app, argc, argv);
 

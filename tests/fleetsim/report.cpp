@@ -7,8 +7,12 @@ namespace {
 
 using json = nlohmann::json;
 
-double hours_since_start(SysTime t) { return std::chrono::duration<double, std::ratio<3600>>(t - epoch()).count(); }
-double hours(Seconds s) { return std::chrono::duration<double, std::ratio<3600>>(s).count(); }
+double hours_since_start(SysTime t) {
+  return std::chrono::duration<double, std::ratio<3600>>(t - epoch()).count();
+}
+double hours(Seconds s) {
+  return std::chrono::duration<double, std::ratio<3600>>(s).count();
+}
 
 template <class T>
 json optional(const std::optional<T>& v) {
@@ -17,7 +21,8 @@ json optional(const std::optional<T>& v) {
 
 json windows(const std::vector<Window>& list) {
   json out = json::array();
-  for (const Window& w : list) out.push_back({{"start_hours", hours_since_start(w.from)}, {"end_hours", hours_since_start(w.to)}});
+  for (const Window& w : list)
+    out.push_back({{"start_hours", hours_since_start(w.from)}, {"end_hours", hours_since_start(w.to)}});
   return out;
 }
 
@@ -31,7 +36,8 @@ std::optional<double> ratio(const std::optional<std::uint32_t>& peak, const std:
 json summary_json(const FleetReport& r) {
   const FleetConfig& c = r.config;
   json model = {
-      {"start", c.start == Start::Bootstrap ? "bootstrap within the start spread" : "certificates issued within the start spread"},
+      {"start", c.start == Start::Bootstrap ? "bootstrap within the start spread"
+                                            : "certificates issued within the start spread"},
       {"start_spread_seconds", c.start_spread.count()},
       {"lifetime_hours", hours(c.lifetime)},
       {"simulated_days", hours(c.duration) / 24},
@@ -56,22 +62,26 @@ json summary_json(const FleetReport& r) {
         {"end_hours", hours_since_start(c.disturbance->to)},
         {"steady_requests_per_minute", optional(r.steady_requests_per_minute)},
         {"retry_peak_requests_per_minute", optional(r.retry_peak_requests_per_minute)},
-        {"retry_peak_over_steady_requests", optional(ratio(r.retry_peak_requests_per_minute, r.steady_requests_per_minute))},
+        {"retry_peak_over_steady_requests",
+         optional(ratio(r.retry_peak_requests_per_minute, r.steady_requests_per_minute))},
         {"steady_csrs_per_minute", optional(r.steady_csrs_per_minute)},
         {"retry_peak_csrs_per_minute", optional(r.retry_peak_csrs_per_minute)},
-        {"retry_peak_over_steady_csrs", optional(ratio(r.retry_peak_csrs_per_minute, r.steady_csrs_per_minute))},
+        {"retry_peak_over_steady_csrs",
+         optional(ratio(r.retry_peak_csrs_per_minute, r.steady_csrs_per_minute))},
         {"certificates_disturbed", r.disturbed_certificates},
-        {"recovery_seconds_after_end", r.recovery_after_disturbance ? json(r.recovery_after_disturbance->count()) : json(nullptr)},
+        {"recovery_seconds_after_end",
+         r.recovery_after_disturbance ? json(r.recovery_after_disturbance->count()) : json(nullptr)},
     };
   }
   json expired_list = json::array();
   for (std::size_t i = 0; i < r.expired.size() && i < 20; ++i) {
     const ExpiredCertificate& e = r.expired[i];
-    expired_list.push_back({{"node", e.node},
-                            {"cert", std::string(to_string(e.kind))},
-                            {"expired_at_hours", hours_since_start(e.expired_at)},
-                            {"renewed_at_hours", e.renewed_at ? json(hours_since_start(*e.renewed_at)) : json(nullptr)},
-                            {"api_server_up_day_before", e.api_server_up_day_before}});
+    expired_list.push_back(
+        {{"node", e.node},
+         {"cert", std::string(to_string(e.kind))},
+         {"expired_at_hours", hours_since_start(e.expired_at)},
+         {"renewed_at_hours", e.renewed_at ? json(hours_since_start(*e.renewed_at)) : json(nullptr)},
+         {"api_server_up_day_before", e.api_server_up_day_before}});
   }
   return {
       {"scenario", c.scenario},
@@ -97,9 +107,13 @@ json summary_json(const FleetReport& r) {
         {"throttled_429", r.throttled},
         {"refused_while_down", r.refused}}},
       {"disturbance", disturbance},
-      {"expired", {{"count", r.expired.size()}, {"with_api_server_up_a_day_before", r.expired_with_api_server_up}, {"first", expired_list}}},
+      {"expired",
+       {{"count", r.expired.size()},
+        {"with_api_server_up_a_day_before", r.expired_with_api_server_up},
+        {"first", expired_list}}},
       {"certificates_installed", r.installs},
-      {"runtime", {{"wall_seconds", r.wall_seconds}, {"events", r.events}, {"lifecycle_steps", r.lifecycle_steps}}},
+      {"runtime",
+       {{"wall_seconds", r.wall_seconds}, {"events", r.events}, {"lifecycle_steps", r.lifecycle_steps}}},
   };
 }
 
@@ -107,8 +121,8 @@ void write_series(std::ostream& out, const FleetReport& r) {
   const MinuteSeries& s = r.series;
   out << "minute\thours\tcsrs_created\trequests\tthrottled\trefused\tstored\tapi_down\n";
   for (std::size_t m = 0; m < s.requests.size(); ++m) {
-    out << m << '\t' << static_cast<double>(m) / 60 << '\t' << s.csrs_created[m] << '\t' << s.requests[m] << '\t'
-        << s.throttled[m] << '\t' << s.refused[m] << '\t' << s.stored[m] << '\t'
+    out << m << '\t' << static_cast<double>(m) / 60 << '\t' << s.csrs_created[m] << '\t' << s.requests[m]
+        << '\t' << s.throttled[m] << '\t' << s.refused[m] << '\t' << s.stored[m] << '\t'
         << in_any(r.config.api.outages, epoch() + std::chrono::minutes(m)) << '\n';
   }
 }

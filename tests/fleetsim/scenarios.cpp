@@ -40,8 +40,8 @@ FleetConfig with_outage(FleetConfig c, Seconds length) {
 }  // namespace
 
 const std::vector<std::string_view>& scenario_names() {
-  static const std::vector<std::string_view> names = {"bootstrap", "steady-1y", "steady-24h", "outage-10m",
-                                                      "outage-6h", "approver-down"};
+  static const std::vector<std::string_view> names = {"bootstrap",  "steady-1y", "steady-24h",
+                                                      "outage-10m", "outage-6h", "approver-down"};
   return names;
 }
 

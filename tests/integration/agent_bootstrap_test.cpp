@@ -38,14 +38,22 @@ class AgentBootstrap : public ::testing::Test {
   std::vector<std::string> args(std::vector<std::string> extra = {}) const {
     std::vector<std::string> a = {KCD_BINARY,
                                   "run",
-                                  "--config", (tmp_ / "absent-config.yaml").string(),
-                                  "--node-name", "worker-1",
-                                  "--bootstrap-kubeconfig", server_->bootstrap_kubeconfig_path().string(),
-                                  "--kubeconfig", kubeconfig().string(),
-                                  "--cert-dir", cert_dir().string(),
-                                  "--kubelet-config", (tmp_ / "config.yaml").string(),
-                                  "--client-ca-file", (tmp_ / "ca.crt").string(),
-                                  "--log-level", "trace",
+                                  "--config",
+                                  (tmp_ / "absent-config.yaml").string(),
+                                  "--node-name",
+                                  "worker-1",
+                                  "--bootstrap-kubeconfig",
+                                  server_->bootstrap_kubeconfig_path().string(),
+                                  "--kubeconfig",
+                                  kubeconfig().string(),
+                                  "--cert-dir",
+                                  cert_dir().string(),
+                                  "--kubelet-config",
+                                  (tmp_ / "config.yaml").string(),
+                                  "--client-ca-file",
+                                  (tmp_ / "ca.crt").string(),
+                                  "--log-level",
+                                  "trace",
                                   "--serving=false"};  // these tests are about the client certificate
     a.insert(a.end(), extra.begin(), extra.end());
     return a;
@@ -208,17 +216,19 @@ TEST_F(AgentBootstrap, ACsrWithOurNameButAnotherKeyIsNotTrusted) {
   auto other = rotation::generate_key(KeyAlgorithm::EcdsaP256);
   rotation::CsrRequest req;
   req.subject = {"system:node:worker-1", {"system:nodes"}};
-  const std::string body = nlohmann::json{{"apiVersion", "certificates.k8s.io/v1"},
-                                          {"kind", "CertificateSigningRequest"},
-                                          {"metadata", {{"name", name}}},
-                                          {"spec",
-                                           {{"request", base64_encode(rotation::build_csr_pem(other.get(), req))},
-                                            {"signerName", "kubernetes.io/kube-apiserver-client-kubelet"},
-                                            {"usages", {"digital signature", "key encipherment", "client auth"}}}}}
-                               .dump();
+  const std::string body =
+      nlohmann::json{{"apiVersion", "certificates.k8s.io/v1"},
+                     {"kind", "CertificateSigningRequest"},
+                     {"metadata", {{"name", name}}},
+                     {"spec",
+                      {{"request", base64_encode(rotation::build_csr_pem(other.get(), req))},
+                       {"signerName", "kubernetes.io/kube-apiserver-client-kubelet"},
+                       {"usages", {"digital signature", "key encipherment", "client auth"}}}}}
+          .dump();
   testing::RawHttps conn(server_->port(), server_->ca_pem());
-  conn.send(testing::http_request("POST", "/apis/certificates.k8s.io/v1/certificatesigningrequests", server_->port(),
-                                  {{"Authorization", "Bearer " + server_->admin_token()}, {"Content-Type", "application/json"}}, body));
+  conn.send(testing::http_request(
+      "POST", "/apis/certificates.k8s.io/v1/certificatesigningrequests", server_->port(),
+      {{"Authorization", "Bearer " + server_->admin_token()}, {"Content-Type", "application/json"}}, body));
   ASSERT_EQ(testing::parse_http_response(conn.read_response(5s)).status, 201);
   server_->approve(name, true);
   auto out = run_once({"--timeout", "5s"});

@@ -67,7 +67,8 @@ TEST_F(Faults, RevokedBootstrapTokenIsReportedAndANewKubeconfigIsPickedUpWithout
   start_devapi(opts);
   set([](devapi::Faults& f) { f.revoked_tokens = {"aaaaaa.0123456789abcdef"}; });
   auto d = daemon(kFast);
-  ASSERT_TRUE(eventually([&] { return d->err().find("401 Unauthorized") != std::string::npos; }, 10s)) << d->err();
+  ASSERT_TRUE(eventually([&] { return d->err().find("401 Unauthorized") != std::string::npos; }, 10s))
+      << d->err();
   EXPECT_TRUE(d->running());
   EXPECT_FALSE(current().has_value());
   // Configuration management drops a kubeconfig with a fresh token.
@@ -90,7 +91,8 @@ TEST_F(Faults, MissingBootstrapKubeconfigDroppedInLaterIsPickedUp) {
     if (a[i] == "--bootstrap-kubeconfig") a[i + 1] = later.string();
   }
   Subprocess d(a, tmp_ / "logs");
-  ASSERT_TRUE(eventually([&] { return d.err().find("bootstrap kubeconfig") != std::string::npos; }, 10s)) << d.err();
+  ASSERT_TRUE(eventually([&] { return d.err().find("bootstrap kubeconfig") != std::string::npos; }, 10s))
+      << d.err();
   fs::create_directories(later.parent_path());
   fs::copy_file(server_->bootstrap_kubeconfig_path(), later);
   EXPECT_TRUE(eventually([&] { return current().has_value(); }, 10s));

@@ -25,7 +25,8 @@ TEST_F(AgentHarness, DaemonCarriesBothCertificatesThroughThreeRotationsEach) {
   d->signal(SIGTERM);
   EXPECT_EQ(d->wait_for(5s), std::optional<int>(0));
   collect(*d);
-  EXPECT_TRUE(rotated) << "client serials " << client_serials.size() << ", serving serials " << serving_serials.size();
+  EXPECT_TRUE(rotated) << "client serials " << client_serials.size() << ", serving serials "
+                       << serving_serials.size();
   // Every CSR led to an installed certificate: no extra CSRs, never two for one key.
   const auto keys = csr_public_keys();
   EXPECT_EQ(std::set<std::string>(keys.begin(), keys.end()).size(), keys.size());
@@ -33,7 +34,8 @@ TEST_F(AgentHarness, DaemonCarriesBothCertificatesThroughThreeRotationsEach) {
   // Renewals were authenticated as the node (selfnodeclient), not with the bootstrap token.
   int renewals_as_node = 0;
   for (const auto& c : server_->list_csrs()) {
-    if (c["spec"]["username"] == "system:node:worker-1" && c["spec"]["signerName"] == "kubernetes.io/kube-apiserver-client-kubelet") {
+    if (c["spec"]["username"] == "system:node:worker-1" &&
+        c["spec"]["signerName"] == "kubernetes.io/kube-apiserver-client-kubelet") {
       ++renewals_as_node;
     }
   }
@@ -169,7 +171,8 @@ TEST_F(AgentHarness, ServingRequestThatAStrictApproverWouldDenyIsExplainedBefore
   auto out = run("run", {"--once", "--timeout", "10s"});
   EXPECT_NE(out.err.find("serving request breaks an approver rule"), std::string::npos) << out.err;
   EXPECT_NE(out.err.find("more than one DNS name SAN"), std::string::npos);
-  EXPECT_NE(out.err.find("DNS name other-host does not start with the node name worker-1"), std::string::npos);
+  EXPECT_NE(out.err.find("DNS name other-host does not start with the node name worker-1"),
+            std::string::npos);
   // And the strict approver indeed denies it: exit 4, the client certificate is still installed.
   EXPECT_EQ(out.exit_code, 4) << out.err;
   EXPECT_TRUE(current("kubelet-client").has_value());

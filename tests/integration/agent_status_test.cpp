@@ -128,7 +128,8 @@ TEST_F(Status, RunningDaemonIsShownAndMetricsAreScraped) {
   const int port = free_port();
   const fs::path textfile = tmp_ / "textfile" / "kubelet_certd.prom";
   fs::create_directories(textfile.parent_path());
-  auto d = daemon({"--metrics-address", "127.0.0.1:" + std::to_string(port), "--metrics-textfile", textfile.string()});
+  auto d = daemon(
+      {"--metrics-address", "127.0.0.1:" + std::to_string(port), "--metrics-textfile", textfile.string()});
   ASSERT_TRUE(eventually([&] { return current("kubelet-client") && current("kubelet-server"); }));
   std::this_thread::sleep_for(200ms);
 
@@ -147,25 +148,32 @@ TEST_F(Status, RunningDaemonIsShownAndMetricsAreScraped) {
   EXPECT_NE(res.find("Content-Type: text/plain; version=0.0.4"), std::string::npos);
   const std::string body = res.substr(res.find("\r\n\r\n") + 4);
   char expected[128];
-  std::snprintf(expected, sizeof expected, "kubelet_certd_certificate_expiration_timestamp_seconds{cert=\"client\"} %lld.000",
+  std::snprintf(expected, sizeof expected,
+                "kubelet_certd_certificate_expiration_timestamp_seconds{cert=\"client\"} %lld.000",
                 static_cast<long long>(std::chrono::system_clock::to_time_t(current()->not_after)));
   EXPECT_NE(body.find(expected), std::string::npos) << body;
   for (const char* needle :
        {"# TYPE kubelet_certd_certificate_expiration_timestamp_seconds gauge",
         "kubelet_certd_certificate_rotation_deadline_timestamp_seconds{cert=\"serving\"} ",
         "kubelet_certd_pending_csr_age_seconds{cert=\"client\"} 0.000",
-        "kubelet_certd_csrs_created_total{cert=\"client\"} 1", "kubelet_certd_csrs_created_total{cert=\"serving\"} 1",
+        "kubelet_certd_csrs_created_total{cert=\"client\"} 1",
+        "kubelet_certd_csrs_created_total{cert=\"serving\"} 1",
         "kubelet_certd_rotation_attempts_total{cert=\"client\",result=\"success\"} 1",
         "kubelet_certd_rotation_attempts_total{cert=\"client\",result=\"denied\"} 0",
-        "kubelet_certd_last_success_timestamp_seconds{cert=\"client\"} ", "kubelet_certd_certificate_valid{cert=\"serving\"} 1",
+        "kubelet_certd_last_success_timestamp_seconds{cert=\"client\"} ",
+        "kubelet_certd_certificate_valid{cert=\"serving\"} 1",
         // The daemon patched the kubelet's config file: the CIS results say so.
         "# TYPE kubelet_certd_cis_check gauge", "kubelet_certd_cis_check{id=\"4.2.1\",status=\"PASS\"} 1",
-        "kubelet_certd_cis_check{id=\"4.2.10\",status=\"PASS\"} 1", "kubelet_certd_cis_check{id=\"4.2.10\",status=\"FAIL\"} 0",
+        "kubelet_certd_cis_check{id=\"4.2.10\",status=\"PASS\"} 1",
+        "kubelet_certd_cis_check{id=\"4.2.10\",status=\"FAIL\"} 0",
         "kubelet_certd_cis_check{id=\"4.1.9\",status=\"PASS\"} 1"}) {
     EXPECT_NE(body.find(needle), std::string::npos) << needle << "\n" << body;
   }
   EXPECT_EQ(http_get(port, "/other").rfind("HTTP/1.1 404", 0), 0u);
-  EXPECT_TRUE(eventually([&] { return fs::exists(textfile) && read_text(textfile).find("kubelet_certd_csrs_created_total") != std::string::npos; }));
+  EXPECT_TRUE(eventually([&] {
+    return fs::exists(textfile) &&
+           read_text(textfile).find("kubelet_certd_csrs_created_total") != std::string::npos;
+  }));
 
   d->signal(SIGTERM);
   EXPECT_EQ(d->wait_for(5s), std::optional<int>(0));

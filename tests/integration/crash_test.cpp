@@ -12,8 +12,8 @@
 namespace kcd::testing {
 namespace {
 
-const std::vector<std::string> kSteps = {"key-written", "csr-filed", "cert-received", "file-written", "symlink-swapped",
-                                         "kubeconfig-written"};
+const std::vector<std::string> kSteps = {"key-written",  "csr-filed",       "cert-received",
+                                         "file-written", "symlink-swapped", "kubeconfig-written"};
 constexpr int kKilled = 128 + SIGKILL;
 
 class Crash : public AgentHarness {
@@ -62,7 +62,8 @@ TEST_F(Crash, KilledAtEveryStepOfBootstrapAndRotationResumesCleanly) {
   for (const bool serving : {false, true}) {
     for (const auto& step : kSteps) {
       for (const bool rotation : {false, true}) {
-        const std::string when = step + (rotation ? " (rotation)" : " (bootstrap)") + (serving ? " +serving" : "");
+        const std::string when =
+            step + (rotation ? " (rotation)" : " (bootstrap)") + (serving ? " +serving" : "");
         fs::remove_all(cert_dir());
         fs::remove(kubeconfig());
         write_config(serving ? "" : "serving: false\n");
@@ -88,8 +89,10 @@ TEST_F(Crash, KilledAtEveryStepOfBootstrapAndRotationResumesCleanly) {
         recover(when);
         if (step == "key-written" && !pending_pem.empty()) {
           // The key written before the crash is the key that got certified.
-          auto installed = rotation::load_private_key_pem(read_text(cert_dir() / "kubelet-client-current.pem"), "current");
-          EXPECT_TRUE(rotation::same_public_key(installed.get(), rotation::load_private_key_pem(pending_pem, "pending").get()))
+          auto installed =
+              rotation::load_private_key_pem(read_text(cert_dir() / "kubelet-client-current.pem"), "current");
+          EXPECT_TRUE(rotation::same_public_key(installed.get(),
+                                                rotation::load_private_key_pem(pending_pem, "pending").get()))
               << when;
         } else if (step != "key-written") {
           // The client CSR filed before the crash is the one installed: the recovery files none
@@ -119,7 +122,8 @@ TEST_F(Crash, KilledAtRandomMomentsNeverLeavesAHalfInstalledCertificate) {
     auto a = installed ? args("renew", {"all", "--once"}) : args("run", {"--once"});
     const auto started = std::chrono::steady_clock::now();
     Subprocess p(a, tmp_ / "logs");
-    std::this_thread::sleep_for(std::chrono::milliseconds(std::uniform_int_distribution<int>(0, window_ms[installed])(rng)));
+    std::this_thread::sleep_for(
+        std::chrono::milliseconds(std::uniform_int_distribution<int>(0, window_ms[installed])(rng)));
     p.signal(SIGKILL);
     auto code = p.wait_for(30s);
     ASSERT_TRUE(code.has_value());
@@ -127,8 +131,10 @@ TEST_F(Crash, KilledAtRandomMomentsNeverLeavesAHalfInstalledCertificate) {
     if (*code == kKilled) {
       ++killed;
     } else {
-      const auto took = std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - started);
-      window_ms[installed] = std::max(5, std::min(window_ms[installed], static_cast<int>(took.count() * 9 / 10)));
+      const auto took =
+          std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - started);
+      window_ms[installed] =
+          std::max(5, std::min(window_ms[installed], static_cast<int>(took.count() * 9 / 10)));
     }
     logs_ += p.err();
     check_invariants("random kill " + std::to_string(i) + " after " + std::to_string(runs) + " runs");

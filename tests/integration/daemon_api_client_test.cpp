@@ -34,14 +34,17 @@ using namespace std::chrono_literals;
 const fs::path kApi = fs::path(KCD_FIXTURES_DIR) / "k8s-api";
 const std::string kToken = "abcdef.0123456789abcdef";
 
-json fixture(const std::string& name) { return json::parse(testing::read_text(kApi / name)); }
+json fixture(const std::string& name) {
+  return json::parse(testing::read_text(kApi / name));
+}
 
 // The recorded response of a *.json exchange as HTTP/1.1 bytes (Content-Length framing).
 std::string recorded_response(const std::string& file) {
   const json f = fixture(file);
   const json& r = f["response"];
   std::string body = r["body_raw"];
-  std::string out = "HTTP/1.1 " + std::to_string(r["status"].get<int>()) + " " + r["reason"].get<std::string>() + "\r\n";
+  std::string out =
+      "HTTP/1.1 " + std::to_string(r["status"].get<int>()) + " " + r["reason"].get<std::string>() + "\r\n";
   for (const auto& [k, v] : r["headers"].items()) {
     if (k == "Content-Length" || k == "Transfer-Encoding") continue;
     out += k + ": " + v.get<std::string>() + "\r\n";
@@ -51,9 +54,9 @@ std::string recorded_response(const std::string& file) {
 }
 
 struct Seen {
-  std::string head;    // request line + headers
+  std::string head;  // request line + headers
   std::string body;
-  std::string peer_cn; // CN of the client certificate, if one was presented
+  std::string peer_cn;  // CN of the client certificate, if one was presented
 };
 
 // One-connection-at-a-time TLS server: reads a request, records it, answers with canned bytes.
@@ -62,10 +65,11 @@ class ReplayServer {
   struct Options {
     bool require_client_cert = false;
     std::vector<std::string> server_dns = {};  // empty: 127.0.0.1 + localhost
-    bool hold_open_after_reply = false;         // keep the connection (silent stream)
+    bool hold_open_after_reply = false;        // keep the connection (silent stream)
   };
 
-  ReplayServer(const testing::TestCa& ca, std::vector<std::string> replies) : ReplayServer(ca, std::move(replies), Options()) {}
+  ReplayServer(const testing::TestCa& ca, std::vector<std::string> replies)
+      : ReplayServer(ca, std::move(replies), Options()) {}
   ReplayServer(const testing::TestCa& ca, std::vector<std::string> replies, Options opts)
       : replies_(std::move(replies)), opts_(opts) {
     key_ = rotation::generate_key(KeyAlgorithm::EcdsaP256);
@@ -84,7 +88,8 @@ class ReplayServer {
     SSL_CTX_use_certificate(ctx_, cert_.get());
     SSL_CTX_use_PrivateKey(ctx_, key_.get());
     if (opts.require_client_cert) {
-      SSL_CTX_set_verify(ctx_, SSL_VERIFY_PEER | SSL_VERIFY_FAIL_IF_NO_PEER_CERT, [](int, X509_STORE_CTX*) { return 1; });
+      SSL_CTX_set_verify(ctx_, SSL_VERIFY_PEER | SSL_VERIFY_FAIL_IF_NO_PEER_CERT,
+                         [](int, X509_STORE_CTX*) { return 1; });
     }
     fd_ = ::socket(AF_INET, SOCK_STREAM, 0);
     sockaddr_in addr{};
@@ -123,7 +128,8 @@ class ReplayServer {
       SSL_set_fd(ssl, c);
       if (SSL_accept(ssl) == 1) {
         Seen s;
-        if (X509* peer = SSL_get0_peer_certificate(ssl)) s.peer_cn = rotation::inspect_certificate(peer).common_name;
+        if (X509* peer = SSL_get0_peer_certificate(ssl))
+          s.peer_cn = rotation::inspect_certificate(peer).common_name;
         std::string data;
         char buf[4096];
         std::size_t header_end = std::string::npos;
@@ -136,7 +142,8 @@ class ReplayServer {
         if (header_end != std::string::npos) {
           s.head = data.substr(0, header_end);
           std::size_t want = 0;
-          if (auto p = s.head.find("Content-Length: "); p != std::string::npos) want = std::stoul(s.head.substr(p + 16));
+          if (auto p = s.head.find("Content-Length: "); p != std::string::npos)
+            want = std::stoul(s.head.substr(p + 16));
           s.body = data.substr(header_end + 4);
           while (s.body.size() < want) {
             int n = SSL_read(ssl, buf, sizeof buf);
@@ -175,7 +182,9 @@ class ReplayServer {
 template <class T>
 T run(asio::io_context& io, asio::awaitable<T> op) {
   std::optional<T> result;
-  auto wrapper = [](asio::awaitable<T> inner, std::optional<T>& out) -> asio::awaitable<void> { out.emplace(co_await std::move(inner)); };
+  auto wrapper = [](asio::awaitable<T> inner, std::optional<T>& out) -> asio::awaitable<void> {
+    out.emplace(co_await std::move(inner));
+  };
   asio::co_spawn(io, wrapper(std::move(op), result), [](std::exception_ptr e) {
     if (e) std::rethrow_exception(e);
   });
@@ -186,7 +195,9 @@ T run(asio::io_context& io, asio::awaitable<T> op) {
 
 class ApiClientTest : public ::testing::Test {
  protected:
-  Endpoint endpoint(const std::string& url) const { return Endpoint{config::parse_server_url(url).value(), ca_.cert_pem(), std::nullopt}; }
+  Endpoint endpoint(const std::string& url) const {
+    return Endpoint{config::parse_server_url(url).value(), ca_.cert_pem(), std::nullopt};
+  }
   Credentials token() const {
     Credentials c;
     c.bearer_token = kToken;
@@ -211,7 +222,9 @@ TEST_F(ApiClientTest, CreateSendsWhatClientGoSendsAndParsesThe201) {
   EXPECT_EQ(result->resource_version, "252");
   auto seen = server.seen();
   ASSERT_EQ(seen.size(), 1u);
-  EXPECT_EQ(seen[0].head.rfind("POST /apis/certificates.k8s.io/v1/certificatesigningrequests HTTP/1.1\r\n", 0), 0u) << seen[0].head;
+  EXPECT_EQ(
+      seen[0].head.rfind("POST /apis/certificates.k8s.io/v1/certificatesigningrequests HTTP/1.1\r\n", 0), 0u)
+      << seen[0].head;
   EXPECT_NE(seen[0].head.find("Authorization: Bearer " + kToken), std::string::npos);
   EXPECT_NE(seen[0].head.find("Content-Type: application/json"), std::string::npos);
   EXPECT_NE(seen[0].head.find("Accept: application/json"), std::string::npos);
@@ -240,9 +253,12 @@ TEST_F(ApiClientTest, RecordedErrorsBecomeTypedResults) {
 }
 
 TEST_F(ApiClientTest, TooManyRequestsCarriesRetryAfter) {
-  const std::string body = R"({"kind":"Status","apiVersion":"v1","metadata":{},"status":"Failure","message":"Too many requests, please try again later.","reason":"TooManyRequests","details":{"retryAfterSeconds":1},"code":429})";
-  const std::string reply = "HTTP/1.1 429 Too Many Requests\r\nContent-Type: application/json\r\nRetry-After: 4\r\nContent-Length: " +
-                            std::to_string(body.size()) + "\r\n\r\n" + body;
+  const std::string body =
+      R"({"kind":"Status","apiVersion":"v1","metadata":{},"status":"Failure","message":"Too many requests, please try again later.","reason":"TooManyRequests","details":{"retryAfterSeconds":1},"code":429})";
+  const std::string reply =
+      "HTTP/1.1 429 Too Many Requests\r\nContent-Type: application/json\r\nRetry-After: "
+      "4\r\nContent-Length: " +
+      std::to_string(body.size()) + "\r\n\r\n" + body;
   ReplayServer server(ca_, {reply});
   Client client(io_, endpoint(server.url()), token());
   auto result = run(io_, client.get_csr("x"));
@@ -256,14 +272,20 @@ TEST_F(ApiClientTest, GetParsesAChunkedIssuedCsr) {
   const std::string body = f["response"]["body_raw"];
   char size[16];
   std::snprintf(size, sizeof size, "%zx", body.size());
-  const std::string reply = "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nTransfer-Encoding: chunked\r\n\r\n" +
-                            std::string(size) + "\r\n" + body + "\r\n0\r\n\r\n";
+  const std::string reply =
+      "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nTransfer-Encoding: chunked\r\n\r\n" +
+      std::string(size) + "\r\n" + body + "\r\n0\r\n\r\n";
   ReplayServer server(ca_, {reply});
   Client client(io_, endpoint(server.url()), token());
   auto result = run(io_, client.get_csr("node-csr-testnode1-ec-1795343548"));
   ASSERT_TRUE(result) << result.error().describe();
   EXPECT_TRUE(result->issued());
-  EXPECT_EQ(server.seen()[0].head.rfind("GET /apis/certificates.k8s.io/v1/certificatesigningrequests/node-csr-testnode1-ec-1795343548 HTTP/1.1", 0), 0u);
+  EXPECT_EQ(
+      server.seen()[0].head.rfind(
+          "GET /apis/certificates.k8s.io/v1/certificatesigningrequests/node-csr-testnode1-ec-1795343548 "
+          "HTTP/1.1",
+          0),
+      0u);
 }
 
 struct WatchRun {
@@ -271,12 +293,14 @@ struct WatchRun {
   std::vector<WatchEvent> events;
 };
 
-WatchRun watch(asio::io_context& io, Client& client, std::chrono::seconds read_deadline = 5s, bool stop_at_issued = true) {
+WatchRun watch(asio::io_context& io, Client& client, std::chrono::seconds read_deadline = 5s,
+               bool stop_at_issued = true) {
   WatchRun w;
-  w.end = run(io, client.watch_csr("node-csr-testnode1-ec-1795343548", "252", 300s, read_deadline, [&](const WatchEvent& ev) {
-    w.events.push_back(ev);
-    return !(stop_at_issued && ev.object.issued());
-  }));
+  w.end = run(io, client.watch_csr("node-csr-testnode1-ec-1795343548", "252", 300s, read_deadline,
+                                   [&](const WatchEvent& ev) {
+                                     w.events.push_back(ev);
+                                     return !(stop_at_issued && ev.object.issued());
+                                   }));
   return w;
 }
 
@@ -290,9 +314,13 @@ TEST_F(ApiClientTest, WatchDeliversTheRecordedBootstrapEvents) {
   EXPECT_TRUE(w.events[1].object.approved());
   EXPECT_TRUE(w.events[2].object.issued());
   const std::string head = server.seen()[0].head;
-  EXPECT_EQ(head.rfind("GET /apis/certificates.k8s.io/v1/certificatesigningrequests?fieldSelector=metadata.name%3Dnode-csr-testnode1-ec-1795343548"
-                       "&resourceVersion=252&timeoutSeconds=300&watch=true HTTP/1.1", 0),
-            0u)
+  EXPECT_EQ(
+      head.rfind("GET "
+                 "/apis/certificates.k8s.io/v1/"
+                 "certificatesigningrequests?fieldSelector=metadata.name%3Dnode-csr-testnode1-ec-1795343548"
+                 "&resourceVersion=252&timeoutSeconds=300&watch=true HTTP/1.1",
+                 0),
+      0u)
       << head;
 }
 
@@ -371,7 +399,8 @@ TEST_F(ApiClientTest, ServerFromAnotherCaIsRefused) {
   auto result = run(io_, client.get_csr("x"));
   ASSERT_FALSE(result);
   EXPECT_EQ(result.error().kind, ErrorKind::Tls);
-  EXPECT_NE(result.error().message.find("unable to get local issuer certificate"), std::string::npos) << result.error().message;
+  EXPECT_NE(result.error().message.find("unable to get local issuer certificate"), std::string::npos)
+      << result.error().message;
   EXPECT_TRUE(server.seen().empty()) << "a request was sent to an unverified server";
 }
 
@@ -402,7 +431,8 @@ TEST_F(ApiClientTest, ClientCertificateAuthenticationPresentsTheFilesCertificate
   spec.not_before = std::chrono::system_clock::now() - 1h;
   spec.not_after = std::chrono::system_clock::now() + 1h;
   auto cert = ca_.issue(key.get(), spec);
-  std::ofstream(tmp / "current.pem") << testing::to_pem(cert.get()) << rotation::private_key_to_pem(key.get());
+  std::ofstream(tmp / "current.pem") << testing::to_pem(cert.get())
+                                     << rotation::private_key_to_pem(key.get());
   ReplayServer::Options opts;
   opts.require_client_cert = true;
   ReplayServer server(ca_, {recorded_response("csr-get-as-node-200.json")}, opts);
@@ -425,14 +455,16 @@ TEST_F(ApiClientTest, MismatchedClientKeyIsAClearErrorNamingTheFile) {
   spec.subject = {"system:node:n1", {"system:nodes"}};
   spec.not_before = std::chrono::system_clock::now() - 1h;
   spec.not_after = std::chrono::system_clock::now() + 1h;
-  std::ofstream(tmp / "c.pem") << testing::to_pem(ca_.issue(key.get(), spec).get()) << rotation::private_key_to_pem(other.get());
+  std::ofstream(tmp / "c.pem") << testing::to_pem(ca_.issue(key.get(), spec).get())
+                               << rotation::private_key_to_pem(other.get());
   Credentials creds;
   creds.client_cert_file = tmp / "c.pem";
   creds.client_key_file = tmp / "c.pem";
   Client client(io_, endpoint("https://127.0.0.1:1"), creds);
   auto result = run(io_, client.get_csr("x"));
   ASSERT_FALSE(result);
-  EXPECT_NE(result.error().message.find((tmp / "c.pem").string()), std::string::npos) << result.error().message;
+  EXPECT_NE(result.error().message.find((tmp / "c.pem").string()), std::string::npos)
+      << result.error().message;
   EXPECT_NE(result.error().message.find("do not match"), std::string::npos);
 }
 

@@ -60,8 +60,8 @@ class AgentHarness : public ::testing::Test {
     std::string text = "apiVersion: kubelet-certd.io/v1alpha1\nkind: KubeletCertdConfiguration\n";
     write_fake_kubelet(fake_kubelet(), fake_kubelet_version);
     const std::string kubelet_path = "kubeletPath: " + fake_kubelet().string();
-    for (std::string line : {"nodeName: worker-1", "servingIPs: [127.0.0.1]", "servingDNSNames: []", "kubeletRestart: never",
-                             kubelet_path.c_str()}) {
+    for (std::string line : {"nodeName: worker-1", "servingIPs: [127.0.0.1]", "servingDNSNames: []",
+                             "kubeletRestart: never", kubelet_path.c_str()}) {
       const std::string key = line.substr(0, line.find(':') + 1);
       if (extra.find(key) == std::string::npos) text += line + "\n";
     }
@@ -74,11 +74,11 @@ class AgentHarness : public ::testing::Test {
       a.push_back(extra.front());
       extra.erase(extra.begin());
     }
-    for (std::string x : std::vector<std::string>{"--config", config_file().string(), "--bootstrap-kubeconfig",
-                          server_->bootstrap_kubeconfig_path().string(), "--kubeconfig", kubeconfig().string(),
-                          "--cert-dir", cert_dir().string(), "--kubelet-config", kubelet_config().string(),
-                          "--client-ca-file", client_ca().string(),
-                          "--log-level", "debug"}) {
+    for (std::string x : std::vector<std::string>{
+             "--config", config_file().string(), "--bootstrap-kubeconfig",
+             server_->bootstrap_kubeconfig_path().string(), "--kubeconfig", kubeconfig().string(),
+             "--cert-dir", cert_dir().string(), "--kubelet-config", kubelet_config().string(),
+             "--client-ca-file", client_ca().string(), "--log-level", "debug"}) {
       a.push_back(x);
     }
     a.insert(a.end(), extra.begin(), extra.end());
@@ -92,7 +92,8 @@ class AgentHarness : public ::testing::Test {
     return out;
   }
 
-  std::unique_ptr<Subprocess> daemon(std::vector<std::string> extra = {}, std::map<std::string, std::string> env = {}) {
+  std::unique_ptr<Subprocess> daemon(std::vector<std::string> extra = {},
+                                     std::map<std::string, std::string> env = {}) {
     return std::make_unique<Subprocess>(args("run", std::move(extra)), tmp_ / "logs", std::move(env));
   }
 
@@ -131,7 +132,8 @@ class AgentHarness : public ::testing::Test {
   std::multiset<std::string> csr_public_keys() const {
     std::multiset<std::string> keys;
     for (const auto& c : server_->list_csrs()) {
-      auto parsed = rotation::parse_csr_pem(base64_decode(c["spec"]["request"].get<std::string>()).value_or(std::string()));
+      auto parsed = rotation::parse_csr_pem(
+          base64_decode(c["spec"]["request"].get<std::string>()).value_or(std::string()));
       if (parsed) keys.insert(rotation::public_key_der(parsed->public_key.get()));
     }
     return keys;
@@ -139,7 +141,8 @@ class AgentHarness : public ::testing::Test {
 
   std::size_t log_count(const std::string& needle) const {
     std::size_t n = 0;
-    for (std::size_t pos = logs_.find(needle); pos != std::string::npos; pos = logs_.find(needle, pos + 1)) ++n;
+    for (std::size_t pos = logs_.find(needle); pos != std::string::npos; pos = logs_.find(needle, pos + 1))
+      ++n;
     return n;
   }
 

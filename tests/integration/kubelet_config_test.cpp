@@ -15,7 +15,9 @@ unsigned mode_of(const fs::path& p) {
   return ::stat(p.c_str(), &st) == 0 ? static_cast<unsigned>(st.st_mode & 07777) : 0u;
 }
 
-std::string fixture(const std::string& name) { return read_text(fs::path(KCD_FIXTURES_DIR) / "kubelet-config" / name); }
+std::string fixture(const std::string& name) {
+  return read_text(fs::path(KCD_FIXTURES_DIR) / "kubelet-config" / name);
+}
 
 class KubeletConfig : public AgentHarness {
  protected:
@@ -27,9 +29,13 @@ class KubeletConfig : public AgentHarness {
     // A kubeadm node: the kubelet's drop-in and flags file under a fake system root.
     root_ = tmp_ / "root";
     write(root_ / "etc/systemd/system/kubelet.service.d/10-kubeadm.conf",
-          "[Service]\nEnvironment=\"KUBELET_KUBECONFIG_ARGS=--kubeconfig=" + kubeconfig().string() + "\"\n"
-          "Environment=\"KUBELET_CONFIG_ARGS=--config=" + kubelet_config().string() + "\"\n"
-          "ExecStart=\nExecStart=/usr/bin/kubelet $KUBELET_KUBECONFIG_ARGS $KUBELET_CONFIG_ARGS $KUBELET_EXTRA_ARGS\n",
+          "[Service]\nEnvironment=\"KUBELET_KUBECONFIG_ARGS=--kubeconfig=" + kubeconfig().string() +
+              "\"\n"
+              "Environment=\"KUBELET_CONFIG_ARGS=--config=" +
+              kubelet_config().string() +
+              "\"\n"
+              "ExecStart=\nExecStart=/usr/bin/kubelet $KUBELET_KUBECONFIG_ARGS $KUBELET_CONFIG_ARGS "
+              "$KUBELET_EXTRA_ARGS\n",
           0644);
   }
 
@@ -66,10 +72,15 @@ TEST_F(KubeletConfig, DaemonWritesTheCaAndPatchesTheConfigKeepingABackup) {
 
   const std::string patched = read_text(kubelet_config());
   EXPECT_EQ(mode_of(kubelet_config()), 0600u);
-  EXPECT_NE(patched.find("tlsCertFile: " + (cert_dir() / "kubelet-server-current.pem").string()), std::string::npos) << patched;
+  EXPECT_NE(patched.find("tlsCertFile: " + (cert_dir() / "kubelet-server-current.pem").string()),
+            std::string::npos)
+      << patched;
   EXPECT_NE(patched.find("clientCAFile: " + client_ca().string()), std::string::npos) << patched;
-  EXPECT_NE(patched.find("# Owner: platform team (ticket OPS-1234). Do not remove these comments."), std::string::npos);
-  EXPECT_NE(patched.find("enabled: false      # TODO: turn off once monitoring v2 is live"), std::string::npos) << patched;
+  EXPECT_NE(patched.find("# Owner: platform team (ticket OPS-1234). Do not remove these comments."),
+            std::string::npos);
+  EXPECT_NE(patched.find("enabled: false      # TODO: turn off once monitoring v2 is live"),
+            std::string::npos)
+      << patched;
   // Patched at start (hardening, CA) and again once the serving certificate was installed:
   // the .bak is the version before the last change, the .orig the operator's own.
   EXPECT_EQ(read_text(fs::path(kubelet_config().string() + ".kubelet-certd.orig")), original);
@@ -83,7 +94,8 @@ TEST_F(KubeletConfig, DaemonWritesTheCaAndPatchesTheConfigKeepingABackup) {
 
   // A second run changes nothing (same bytes, same inode).
   const auto inode_before = fs::status(kubelet_config()).type();
-  struct stat st1 {}, st2 {};
+  struct stat st1 {
+  }, st2{};
   ::stat(kubelet_config().c_str(), &st1);
   auto again = run("run", {"--once"});
   ASSERT_EQ(again.exit_code, 0) << again.err;
@@ -100,7 +112,8 @@ TEST_F(KubeletConfig, MissingConfigIsCreatedAndMalformedOneIsLeftUntouched) {
   EXPECT_NE(created.find("kind: KubeletConfiguration"), std::string::npos);
   EXPECT_EQ(created.find("tlsCertFile"), std::string::npos) << "no serving certificate, no tlsCertFile";
 
-  const std::string bad = "apiVersion: kubelet.config.k8s.io/v1beta1\nkind: KubeletConfiguration\nreadOnlyPort: [10255\n";
+  const std::string bad =
+      "apiVersion: kubelet.config.k8s.io/v1beta1\nkind: KubeletConfiguration\nreadOnlyPort: [10255\n";
   write(kubelet_config(), bad, 0600);
   auto out = run("run", {"--once"});
   EXPECT_EQ(out.exit_code, 0) << "certificates still get issued: " << out.err;
@@ -126,7 +139,8 @@ TEST_F(KubeletConfig, CheckReportsJsonAndFixMakesEveryCheckPass) {
   const auto j = json::parse(before.out);
   ASSERT_EQ(j["checks"].size(), 20u);
   for (const auto& c : j["checks"]) {
-    for (const char* field : {"id", "title", "status", "evidence", "remediation"}) EXPECT_TRUE(c.contains(field)) << field;
+    for (const char* field : {"id", "title", "status", "evidence", "remediation"})
+      EXPECT_TRUE(c.contains(field)) << field;
   }
   auto s = statuses(j);
   EXPECT_EQ(s["4.1.5"], "FAIL");
@@ -142,25 +156,34 @@ TEST_F(KubeletConfig, CheckReportsJsonAndFixMakesEveryCheckPass) {
   EXPECT_FALSE(f["fixed"].empty());
   EXPECT_EQ(mode_of(kubeconfig()), 0600u);
   EXPECT_EQ(mode_of(kubelet_config()), 0600u);
-  EXPECT_EQ(read_text(fs::path(kubelet_config().string() + ".kubelet-certd.orig")), fixture("kubeadm.in.yaml"));
+  EXPECT_EQ(read_text(fs::path(kubelet_config().string() + ".kubelet-certd.orig")),
+            fixture("kubeadm.in.yaml"));
 
   // The table: kube-bench's look, and a summary.
   auto table = check();
   EXPECT_EQ(table.exit_code, 0);
-  EXPECT_NE(table.out.find("[PASS] 4.2.10 Ensure that the --rotate-certificates argument is not set to false"), std::string::npos)
+  EXPECT_NE(
+      table.out.find("[PASS] 4.2.10 Ensure that the --rotate-certificates argument is not set to false"),
+      std::string::npos)
       << table.out;
-  EXPECT_NE(table.out.find("== Summary ==\n20 checks PASS\n0 checks FAIL\n0 checks WARN\n"), std::string::npos) << table.out;
+  EXPECT_NE(table.out.find("== Summary ==\n20 checks PASS\n0 checks FAIL\n0 checks WARN\n"),
+            std::string::npos)
+      << table.out;
 }
 
 TEST_F(KubeletConfig, FlagsThatOverrideThePatchAreNamedWithTheirFile) {
   ASSERT_EQ(run("run", {"--once"}).exit_code, 0);
-  write(root_ / "etc/default/kubelet", "# extra flags\nKUBELET_EXTRA_ARGS=--read-only-port=10255 --rotate-certificates=false\n", 0644);
+  write(root_ / "etc/default/kubelet",
+        "# extra flags\nKUBELET_EXTRA_ARGS=--read-only-port=10255 --rotate-certificates=false\n", 0644);
   auto out = check();
   EXPECT_EQ(out.exit_code, 1) << out.out;  // 4.2.10 is scored
   EXPECT_NE(out.out.find("[FAIL] 4.2.10"), std::string::npos) << out.out;
   EXPECT_NE(out.out.find("[WARN] 4.2.4"), std::string::npos) << out.out;
-  EXPECT_NE(out.out.find("--read-only-port=10255 (/etc/default/kubelet:2) overrides readOnlyPort: 0"), std::string::npos) << out.out;
-  EXPECT_NE(out.out.find("--rotate-certificates=false (/etc/default/kubelet:2)"), std::string::npos) << out.out;
+  EXPECT_NE(out.out.find("--read-only-port=10255 (/etc/default/kubelet:2) overrides readOnlyPort: 0"),
+            std::string::npos)
+      << out.out;
+  EXPECT_NE(out.out.find("--rotate-certificates=false (/etc/default/kubelet:2)"), std::string::npos)
+      << out.out;
   EXPECT_NE(out.out.find("kubelet-certd rotates"), std::string::npos);
   // --fix cannot change a flag: still failing, and the file it was asked to patch is already right.
   EXPECT_EQ(check({"--fix"}).exit_code, 1);
@@ -168,7 +191,8 @@ TEST_F(KubeletConfig, FlagsThatOverrideThePatchAreNamedWithTheirFile) {
 
 TEST_F(KubeletConfig, FixRefusesAMalformedConfigAndChangesNothing) {
   ASSERT_EQ(run("run", {"--once", "--patch-kubelet-config=false"}).exit_code, 0);
-  const std::string bad = "apiVersion: kubelet.config.k8s.io/v1beta1\nkind: KubeletConfiguration\nreadOnlyPort: [10255\n";
+  const std::string bad =
+      "apiVersion: kubelet.config.k8s.io/v1beta1\nkind: KubeletConfiguration\nreadOnlyPort: [10255\n";
   write(kubelet_config(), bad, 0644);
   auto out = check({"--fix"});
   EXPECT_EQ(out.exit_code, 1);
@@ -187,7 +211,9 @@ TEST_F(KubeletConfig, OnKubelet124SeccompDefaultIsHeldBackAndCheckSaysWhy) {
   const std::string patched = read_text(kubelet_config());
   EXPECT_EQ(patched.find("seccompDefault"), std::string::npos) << patched;
   EXPECT_NE(patched.find("podPidsLimit: 4096"), std::string::npos) << patched;
-  EXPECT_NE(out.err.find("seccompDefault needs the SeccompDefault feature gate on kubelet 1.24"), std::string::npos) << out.err;
+  EXPECT_NE(out.err.find("seccompDefault needs the SeccompDefault feature gate on kubelet 1.24"),
+            std::string::npos)
+      << out.err;
 
   auto c = check({"-o", "json"});
   EXPECT_EQ(c.exit_code, 0) << c.out << c.err;
@@ -195,7 +221,9 @@ TEST_F(KubeletConfig, OnKubelet124SeccompDefaultIsHeldBackAndCheckSaysWhy) {
   EXPECT_EQ(statuses(j)["4.2.14"], "WARN");
   for (const auto& r : j["checks"]) {
     if (r["id"] == "4.2.14") {
-      EXPECT_NE(r["evidence"].get<std::string>().find("needs the SeccompDefault feature gate on kubelet 1.24"), std::string::npos)
+      EXPECT_NE(
+          r["evidence"].get<std::string>().find("needs the SeccompDefault feature gate on kubelet 1.24"),
+          std::string::npos)
           << r.dump();
     }
   }
@@ -224,7 +252,8 @@ TEST_F(KubeletConfig, DryRunPrintsTheDiffAndTheHeldBackKeysAndChangesNothing) {
   EXPECT_NE(out.out.find("\n+readOnlyPort: 0\n"), std::string::npos) << out.out;
   EXPECT_NE(out.out.find("\n+podPidsLimit: 4096\n"), std::string::npos) << out.out;
   EXPECT_EQ(out.out.find("+seccompDefault"), std::string::npos) << out.out;
-  EXPECT_NE(out.out.find("seccompDefault (CIS 4.2.14): seccompDefault needs the SeccompDefault feature gate on kubelet 1.24"),
+  EXPECT_NE(out.out.find("seccompDefault (CIS 4.2.14): seccompDefault needs the SeccompDefault feature gate "
+                         "on kubelet 1.24"),
             std::string::npos)
       << out.out;
   EXPECT_EQ(read_text(kubelet_config()), fixture("kubeadm.in.yaml"));
@@ -235,7 +264,8 @@ TEST_F(KubeletConfig, DryRunPrintsTheDiffAndTheHeldBackKeysAndChangesNothing) {
 }
 
 TEST_F(KubeletConfig, CheckWithABadSettingsFileExitsTwo) {
-  std::ofstream(config_file()) << "apiVersion: kubelet-certd.io/v1alpha1\nkind: KubeletCertdConfiguration\nhardening: strict\n";
+  std::ofstream(config_file())
+      << "apiVersion: kubelet-certd.io/v1alpha1\nkind: KubeletCertdConfiguration\nhardening: strict\n";
   auto out = check();
   EXPECT_EQ(out.exit_code, 2);
   EXPECT_NE(out.err.find("hardening"), std::string::npos) << out.err;

@@ -74,7 +74,8 @@ RawHttps::RawHttps(uint16_t port, const std::string& ca_pem, const std::string& 
   addr.sin_family = AF_INET;
   addr.sin_port = htons(port);
   addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  if (::connect(fd_, reinterpret_cast<sockaddr*>(&addr), sizeof addr) != 0) throw std::runtime_error("connect failed");
+  if (::connect(fd_, reinterpret_cast<sockaddr*>(&addr), sizeof addr) != 0)
+    throw std::runtime_error("connect failed");
   ctx_ = SSL_CTX_new(TLS_client_method());
   auto anchors = rotation::parse_certificates_pem(ca_pem, "ca");
   if (!anchors) throw std::runtime_error(anchors.error());
@@ -101,7 +102,8 @@ RawHttps::~RawHttps() {
 }
 
 void RawHttps::send(const std::string& bytes) {
-  if (SSL_write(ssl_, bytes.data(), static_cast<int>(bytes.size())) <= 0) throw std::runtime_error("SSL_write failed");
+  if (SSL_write(ssl_, bytes.data(), static_cast<int>(bytes.size())) <= 0)
+    throw std::runtime_error("SSL_write failed");
 }
 
 std::string RawHttps::read_response(std::chrono::milliseconds timeout) {
@@ -109,7 +111,8 @@ std::string RawHttps::read_response(std::chrono::milliseconds timeout) {
   char buf[16384];
   for (;;) {
     if (parse_http_response(received_).complete) break;
-    const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(until - std::chrono::steady_clock::now());
+    const auto left =
+        std::chrono::duration_cast<std::chrono::milliseconds>(until - std::chrono::steady_clock::now());
     if (left.count() <= 0) break;
     if (SSL_pending(ssl_) == 0) {
       pollfd p{fd_, POLLIN, 0};
@@ -123,10 +126,12 @@ std::string RawHttps::read_response(std::chrono::milliseconds timeout) {
 }
 
 std::string http_request(const std::string& method, const std::string& target, uint16_t port,
-                         const std::vector<std::pair<std::string, std::string>>& headers, const std::string& body) {
+                         const std::vector<std::pair<std::string, std::string>>& headers,
+                         const std::string& body) {
   std::string r = method + " " + target + " HTTP/1.1\r\nHost: 127.0.0.1:" + std::to_string(port) + "\r\n";
   for (const auto& [k, v] : headers) r += k + ": " + v + "\r\n";
-  if (!body.empty() || method == "POST" || method == "PUT") r += "Content-Length: " + std::to_string(body.size()) + "\r\n";
+  if (!body.empty() || method == "POST" || method == "PUT")
+    r += "Content-Length: " + std::to_string(body.size()) + "\r\n";
   r += "\r\n" + body;
   return r;
 }

@@ -18,10 +18,10 @@ namespace kcd::testing {
 struct HttpMessage {
   int status = 0;
   std::vector<std::pair<std::string, std::string>> headers;  // in wire order
-  std::string body;                                         // de-chunked
-  std::vector<std::string> chunks;                          // when chunked
+  std::string body;                                          // de-chunked
+  std::vector<std::string> chunks;                           // when chunked
   bool chunked = false;
-  bool complete = false;                                    // Content-Length reached / 0-chunk seen
+  bool complete = false;  // Content-Length reached / 0-chunk seen
   std::string header(const std::string& name) const;
 };
 
@@ -52,6 +52,7 @@ class RawHttps {
 
 // "METHOD target HTTP/1.1\r\nHost: ...\r\n<headers>\r\nContent-Length: n\r\n\r\n<body>".
 std::string http_request(const std::string& method, const std::string& target, uint16_t port,
-                         const std::vector<std::pair<std::string, std::string>>& headers, const std::string& body = {});
+                         const std::vector<std::pair<std::string, std::string>>& headers,
+                         const std::string& body = {});
 
 }  // namespace kcd::testing

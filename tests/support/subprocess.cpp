@@ -39,10 +39,12 @@ std::string read_text(const fs::path& path) {
   return ss.str();
 }
 
-Subprocess::Subprocess(std::vector<std::string> argv, fs::path log_dir, std::map<std::string, std::string> extra_env) {
+Subprocess::Subprocess(std::vector<std::string> argv, fs::path log_dir,
+                       std::map<std::string, std::string> extra_env) {
   fs::create_directories(log_dir);
   const int n = g_counter.fetch_add(1);
-  const std::string base = fs::path(argv.at(0)).filename().string() + "-" + std::to_string(::getpid()) + "-" + std::to_string(n);
+  const std::string base =
+      fs::path(argv.at(0)).filename().string() + "-" + std::to_string(::getpid()) + "-" + std::to_string(n);
   out_path_ = log_dir / (base + ".out");
   err_path_ = log_dir / (base + ".err");
 
@@ -99,17 +101,23 @@ std::optional<int> Subprocess::wait_for(std::chrono::milliseconds timeout) {
   }
 }
 
-bool Subprocess::running() { return !wait_for(std::chrono::milliseconds(0)).has_value(); }
+bool Subprocess::running() {
+  return !wait_for(std::chrono::milliseconds(0)).has_value();
+}
 
 void Subprocess::signal(int sig) {
   if (pid_ > 0 && !status_) ::kill(pid_, sig);
 }
 
-std::string Subprocess::out() const { return read_text(out_path_); }
-std::string Subprocess::err() const { return read_text(err_path_); }
+std::string Subprocess::out() const {
+  return read_text(out_path_);
+}
+std::string Subprocess::err() const {
+  return read_text(err_path_);
+}
 
-RunOutput run_process(std::vector<std::string> argv, const fs::path& log_dir, std::chrono::milliseconds timeout,
-                      std::map<std::string, std::string> extra_env) {
+RunOutput run_process(std::vector<std::string> argv, const fs::path& log_dir,
+                      std::chrono::milliseconds timeout, std::map<std::string, std::string> extra_env) {
   Subprocess p(std::move(argv), log_dir, std::move(extra_env));
   RunOutput out;
   auto code = p.wait_for(timeout);
@@ -126,7 +134,8 @@ RunOutput run_process(std::vector<std::string> argv, const fs::path& log_dir, st
 TempDir::TempDir() {
   const char* base = std::getenv("TMPDIR");
   std::string tmpl = std::string(base != nullptr ? base : "/tmp") + "/kcd-test-XXXXXX";
-  if (::mkdtemp(tmpl.data()) == nullptr) throw std::runtime_error("mkdtemp: " + std::string(std::strerror(errno)));
+  if (::mkdtemp(tmpl.data()) == nullptr)
+    throw std::runtime_error("mkdtemp: " + std::string(std::strerror(errno)));
   path_ = tmpl;
 }
 

@@ -33,22 +33,32 @@ std::string join(const std::vector<std::string>& parts) {
 
 // Kubernetes usage spelling -> the short names X509V3_EXT_conf understands.
 std::string eku_short(const std::string& k8s) {
-  static const std::map<std::string, std::string> kNames = {
-      {"client auth", "clientAuth"},         {"server auth", "serverAuth"},       {"code signing", "codeSigning"},
-      {"email protection", "emailProtection"}, {"timestamping", "timeStamping"},    {"ocsp signing", "OCSPSigning"},
-      {"ipsec end system", "ipsecEndSystem"}, {"ipsec tunnel", "ipsecTunnel"},      {"ipsec user", "ipsecUser"},
-      {"microsoft sgc", "msSGC"},             {"netscape sgc", "nsSGC"},            {"any", "anyExtendedKeyUsage"}};
+  static const std::map<std::string, std::string> kNames = {{"client auth", "clientAuth"},
+                                                            {"server auth", "serverAuth"},
+                                                            {"code signing", "codeSigning"},
+                                                            {"email protection", "emailProtection"},
+                                                            {"timestamping", "timeStamping"},
+                                                            {"ocsp signing", "OCSPSigning"},
+                                                            {"ipsec end system", "ipsecEndSystem"},
+                                                            {"ipsec tunnel", "ipsecTunnel"},
+                                                            {"ipsec user", "ipsecUser"},
+                                                            {"microsoft sgc", "msSGC"},
+                                                            {"netscape sgc", "nsSGC"},
+                                                            {"any", "anyExtendedKeyUsage"}};
   const auto it = kNames.find(k8s);
   return it != kNames.end() ? it->second : k8s;  // anything else: an OID or OpenSSL name as given
 }
 
 std::string ku_short(const std::string& k8s) {
-  static const std::map<std::string, std::string> kNames = {
-      {"digital signature", "digitalSignature"}, {"content commitment", "nonRepudiation"},
-      {"key encipherment", "keyEncipherment"},   {"data encipherment", "dataEncipherment"},
-      {"key agreement", "keyAgreement"},         {"cert sign", "keyCertSign"},
-      {"crl sign", "cRLSign"},                   {"encipher only", "encipherOnly"},
-      {"decipher only", "decipherOnly"}};
+  static const std::map<std::string, std::string> kNames = {{"digital signature", "digitalSignature"},
+                                                            {"content commitment", "nonRepudiation"},
+                                                            {"key encipherment", "keyEncipherment"},
+                                                            {"data encipherment", "dataEncipherment"},
+                                                            {"key agreement", "keyAgreement"},
+                                                            {"cert sign", "keyCertSign"},
+                                                            {"crl sign", "cRLSign"},
+                                                            {"encipher only", "encipherOnly"},
+                                                            {"decipher only", "decipherOnly"}};
   const auto it = kNames.find(k8s);
   if (it == kNames.end()) throw std::invalid_argument("CertSpec: unknown key usage \"" + k8s + "\"");
   return it->second;
@@ -75,12 +85,14 @@ ossl::X509Ptr build(EVP_PKEY* pub, const CertSpec& spec, X509* issuer_cert, EVP_
     BIGNUM* bn = serial.release();
     const int digits = BN_hex2bn(&bn, spec.serial_hex->c_str());
     serial.reset(bn);
-    ossl::check(digits > 0 && static_cast<std::size_t>(digits) == spec.serial_hex->size(), "BN_hex2bn", *spec.serial_hex);
+    ossl::check(digits > 0 && static_cast<std::size_t>(digits) == spec.serial_hex->size(), "BN_hex2bn",
+                *spec.serial_hex);
   } else {
     // 128 random bits, as Go's certificate signers use.
     ossl::check(BN_rand(serial.get(), 128, BN_RAND_TOP_ANY, BN_RAND_BOTTOM_ANY) == 1, "BN_rand");
   }
-  ossl::check(BN_to_ASN1_INTEGER(serial.get(), X509_get_serialNumber(cert.get())) != nullptr, "BN_to_ASN1_INTEGER");
+  ossl::check(BN_to_ASN1_INTEGER(serial.get(), X509_get_serialNumber(cert.get())) != nullptr,
+              "BN_to_ASN1_INTEGER");
   set_time(X509_getm_notBefore(cert.get()), spec.not_before);
   set_time(X509_getm_notAfter(cert.get()), spec.not_after);
   X509_NAME* name = X509_get_subject_name(cert.get());
@@ -88,17 +100,20 @@ ossl::X509Ptr build(EVP_PKEY* pub, const CertSpec& spec, X509* issuer_cert, EVP_
   for (const auto& f : spec.extra_subject_fields) {
     const auto eq = f.find('=');
     if (eq == std::string::npos || eq == 0) {
-      throw std::invalid_argument("CertSpec: extra subject field \"" + f + "\" is not of the form FIELD=value");
+      throw std::invalid_argument("CertSpec: extra subject field \"" + f +
+                                  "\" is not of the form FIELD=value");
     }
     add_name_entry(name, f.substr(0, eq), f.substr(eq + 1));
   }
   if (!spec.subject.common_name.empty()) add_name_entry(name, "CN", spec.subject.common_name);
-  ossl::check(X509_set_issuer_name(cert.get(), issuer_cert != nullptr ? X509_get_subject_name(issuer_cert) : name) == 1,
+  ossl::check(X509_set_issuer_name(cert.get(),
+                                   issuer_cert != nullptr ? X509_get_subject_name(issuer_cert) : name) == 1,
               "X509_set_issuer_name");
   ossl::check(X509_set_pubkey(cert.get(), pub) == 1, "X509_set_pubkey");
 
   X509* issuer = issuer_cert != nullptr ? issuer_cert : cert.get();
-  if (!spec.omit_basic_constraints) add_ext(cert.get(), issuer, NID_basic_constraints, spec.is_ca ? "critical,CA:TRUE" : "critical,CA:FALSE");
+  if (!spec.omit_basic_constraints)
+    add_ext(cert.get(), issuer, NID_basic_constraints, spec.is_ca ? "critical,CA:TRUE" : "critical,CA:FALSE");
   if (!spec.key_usages.empty()) {
     std::vector<std::string> ku;
     for (const auto& k : spec.key_usages) ku.push_back(ku_short(k));
@@ -124,7 +139,9 @@ ossl::X509Ptr build(EVP_PKEY* pub, const CertSpec& spec, X509* issuer_cert, EVP_
 
 }  // namespace
 
-std::string to_pem(X509* cert) { return rotation::certificate_to_pem(cert); }
+std::string to_pem(X509* cert) {
+  return rotation::certificate_to_pem(cert);
+}
 
 TestCa TestCa::create_root(const std::string& cn, KeyAlgorithm algorithm, std::chrono::hours validity) {
   auto key = rotation::generate_key(algorithm);
@@ -162,8 +179,12 @@ TestCa TestCa::create_intermediate(const std::string& cn) const {
   return TestCa(std::move(cert), std::move(key));
 }
 
-std::string TestCa::cert_pem() const { return to_pem(cert_.get()); }
-std::string TestCa::key_pem() const { return rotation::private_key_to_pem(key_.get()); }
+std::string TestCa::cert_pem() const {
+  return to_pem(cert_.get());
+}
+std::string TestCa::key_pem() const {
+  return rotation::private_key_to_pem(key_.get());
+}
 
 ossl::X509Ptr TestCa::issue(EVP_PKEY* subject_public_key, const CertSpec& spec) const {
   return build(subject_public_key, spec, cert_.get(), key_.get());

@@ -16,21 +16,23 @@ using SysTime = std::chrono::system_clock::time_point;
 
 struct CertSpec {
   rotation::Subject subject;
-  std::vector<std::string> extra_subject_fields;   // e.g. "OU=ops" (for bad-certificate tables)
+  std::vector<std::string> extra_subject_fields;  // e.g. "OU=ops" (for bad-certificate tables)
   std::vector<std::string> dns_names, ip_addresses, email_addresses, uris;
-  std::vector<std::string> ext_key_usages;         // Kubernetes spelling: "client auth", "server auth", "any", ...
-  std::vector<std::string> key_usages;             // "digital signature", "key encipherment", "cert sign", ... (critical)
-  bool is_ca = false;                              // basicConstraints CA:TRUE (critical), else CA:FALSE (critical)
+  std::vector<std::string> ext_key_usages;  // Kubernetes spelling: "client auth", "server auth", "any", ...
+  std::vector<std::string>
+      key_usages;      // "digital signature", "key encipherment", "cert sign", ... (critical)
+  bool is_ca = false;  // basicConstraints CA:TRUE (critical), else CA:FALSE (critical)
   bool omit_basic_constraints = false;
   SysTime not_before{};
   SysTime not_after{};
-  std::optional<std::string> serial_hex;           // random 128-bit when unset
+  std::optional<std::string> serial_hex;  // random 128-bit when unset
 };
 
 class TestCa {
  public:
   // A self-signed root (CA:TRUE, keyCertSign), valid from an hour ago for `validity`.
-  static TestCa create_root(const std::string& cn = "kubernetes", KeyAlgorithm algorithm = KeyAlgorithm::Rsa2048,
+  static TestCa create_root(const std::string& cn = "kubernetes",
+                            KeyAlgorithm algorithm = KeyAlgorithm::Rsa2048,
                             std::chrono::hours validity = std::chrono::hours(24 * 3650));
   // A CA from PEM (e.g. devapi's persisted one); throws std::runtime_error / ossl::Error.
   static TestCa load(std::string_view cert_pem, std::string_view key_pem);

@@ -18,10 +18,12 @@ const std::string kToken = "abcdef.0123456789abcdef";
 
 std::string kubeadm_bootstrap() {
   return "apiVersion: v1\nclusters:\n- cluster:\n    certificate-authority-data: " + base64_encode(kCa) +
-         "\n    server: https://10.0.0.1:6443\n  name: kubernetes\ncontexts:\n- context:\n    cluster: kubernetes\n"
+         "\n    server: https://10.0.0.1:6443\n  name: kubernetes\ncontexts:\n- context:\n    cluster: "
+         "kubernetes\n"
          "    user: tls-bootstrap-token-user\n  name: tls-bootstrap-token-user@kubernetes\n"
          "current-context: tls-bootstrap-token-user@kubernetes\nkind: Config\npreferences: {}\nusers:\n"
-         "- name: tls-bootstrap-token-user\n  user:\n    token: " + kToken + "\n";
+         "- name: tls-bootstrap-token-user\n  user:\n    token: " +
+         kToken + "\n";
 }
 
 class Kubeconfig_ : public ::testing::Test {
@@ -68,10 +70,13 @@ TEST_F(Kubeconfig_, ServerUrlTyposAreRefusedAtLoadWithTheirPosition) {
     text.replace(text.find("https://10.0.0.1:6443"), std::string("https://10.0.0.1:6443").size(), server);
     auto kc = parse_kubeconfig(text, "/etc/kubernetes/bootstrap-kubelet.conf");
     ASSERT_FALSE(kc) << server;
-    EXPECT_THAT(kc.error().format(), ::testing::HasSubstr("/etc/kubernetes/bootstrap-kubelet.conf:5:13: cluster.server: ")) << server;
+    EXPECT_THAT(kc.error().format(),
+                ::testing::HasSubstr("/etc/kubernetes/bootstrap-kubelet.conf:5:13: cluster.server: "))
+        << server;
     EXPECT_THAT(kc.error().format(), ::testing::HasSubstr(why)) << server;
   }
-  for (const std::string good : {"https://[fd00::1]:6443/prefix/", "https://api.example.com", "https://10.0.0.1:65535"}) {
+  for (const std::string good :
+       {"https://[fd00::1]:6443/prefix/", "https://api.example.com", "https://10.0.0.1:65535"}) {
     std::string text = kubeadm_bootstrap();
     text.replace(text.find("https://10.0.0.1:6443"), std::string("https://10.0.0.1:6443").size(), good);
     auto kc = parse_kubeconfig(text, "/x.conf");
@@ -83,8 +88,10 @@ TEST_F(Kubeconfig_, ServerUrlTyposAreRefusedAtLoadWithTheirPosition) {
 TEST_F(Kubeconfig_, ReadsKubeadmKubeletConfWithCertificateFiles) {
   const std::string text =
       "apiVersion: v1\nclusters:\n- cluster:\n    certificate-authority-data: " + base64_encode(kCa) +
-      "\n    server: https://cp.example:6443\n  name: default-cluster\ncontexts:\n- context:\n    cluster: default-cluster\n"
-      "    namespace: default\n    user: default-auth\n  name: default-context\ncurrent-context: default-context\n"
+      "\n    server: https://cp.example:6443\n  name: default-cluster\ncontexts:\n- context:\n    cluster: "
+      "default-cluster\n"
+      "    namespace: default\n    user: default-auth\n  name: default-context\ncurrent-context: "
+      "default-context\n"
       "kind: Config\npreferences: {}\nusers:\n- name: default-auth\n  user:\n"
       "    client-certificate: /var/lib/kubelet/pki/kubelet-client-current.pem\n"
       "    client-key: /var/lib/kubelet/pki/kubelet-client-current.pem\n";
@@ -99,7 +106,8 @@ TEST_F(Kubeconfig_, ResolvesRelativeCaFileAndTokenFileAgainstItsDirectory) {
   write("conf/ca.crt", kCa);
   write("conf/token", kToken + "\n");
   const std::string text =
-      "apiVersion: v1\nkind: Config\ncurrent-context: c\ncontexts:\n- name: c\n  context: {cluster: k, user: u}\n"
+      "apiVersion: v1\nkind: Config\ncurrent-context: c\ncontexts:\n- name: c\n  context: {cluster: k, user: "
+      "u}\n"
       "clusters:\n- name: k\n  cluster:\n    server: https://[::1]:6443\n    certificate-authority: ca.crt\n"
       "    tls-server-name: kubernetes.default\nusers:\n- name: u\n  user:\n    tokenFile: token\n";
   auto kc = load_kubeconfig(write("conf/kubeconfig", text));
@@ -113,8 +121,10 @@ TEST_F(Kubeconfig_, ResolvesRelativeCaFileAndTokenFileAgainstItsDirectory) {
 
 TEST_F(Kubeconfig_, ReadsEmbeddedClientCertificateAndKey) {
   const std::string text =
-      "apiVersion: v1\nkind: Config\ncurrent-context: c\ncontexts:\n- name: c\n  context: {cluster: k, user: u}\n"
-      "clusters:\n- name: k\n  cluster:\n    server: https://h:6443\n    certificate-authority-data: " + base64_encode(kCa) +
+      "apiVersion: v1\nkind: Config\ncurrent-context: c\ncontexts:\n- name: c\n  context: {cluster: k, user: "
+      "u}\n"
+      "clusters:\n- name: k\n  cluster:\n    server: https://h:6443\n    certificate-authority-data: " +
+      base64_encode(kCa) +
       "\nusers:\n- name: u\n  user:\n    client-certificate-data: " + base64_encode("CERT") +
       "\n    client-key-data: " + base64_encode("KEY") + "\n";
   auto kc = parse_kubeconfig(text, "/x");
@@ -153,13 +163,14 @@ INSTANTIATE_TEST_SUITE_P(
         Refusal{"InsecureSkipVerify", "    server:", "    insecure-skip-tls-verify: true\n    server:",
                 "cluster.insecure-skip-tls-verify", "refused"},
         Refusal{"PlainHttp", "https://10.0.0.1", "http://10.0.0.1", "cluster.server", "not an https:// URL"},
-        Refusal{"MissingContext", "current-context: tls-bootstrap-token-user@kubernetes", "current-context: other",
-                "current-context", "not defined under contexts"},
-        Refusal{"NoCurrentContext", "current-context: tls-bootstrap-token-user@kubernetes", "", "current-context",
-                "is not set"},
-        Refusal{"BadBase64", "certificate-authority-data: ", "certificate-authority-data: !!notbase64", "certificate-authority-data",
-                "not valid base64"},
-        Refusal{"ExecPlugin", "    token: " + kToken, "    exec:\n      command: aws", "user.exec", "not supported"},
+        Refusal{"MissingContext", "current-context: tls-bootstrap-token-user@kubernetes",
+                "current-context: other", "current-context", "not defined under contexts"},
+        Refusal{"NoCurrentContext", "current-context: tls-bootstrap-token-user@kubernetes", "",
+                "current-context", "is not set"},
+        Refusal{"BadBase64", "certificate-authority-data: ", "certificate-authority-data: !!notbase64",
+                "certificate-authority-data", "not valid base64"},
+        Refusal{"ExecPlugin", "    token: " + kToken, "    exec:\n      command: aws", "user.exec",
+                "not supported"},
         Refusal{"MissingCaFile", "certificate-authority-data: " + base64_encode(kCa),
                 "certificate-authority: /nonexistent/ca.crt", "cluster.certificate-authority", "cannot read"},
         Refusal{"NoCa", "    certificate-authority-data: " + base64_encode(kCa) + "\n", "", "cluster",
@@ -176,8 +187,10 @@ TEST(KubeletKubeconfig, IsExactlyWhatKubeletWritesAndReadsBack) {
   EXPECT_EQ(text,
             "apiVersion: v1\nclusters:\n- cluster:\n    certificate-authority-data: " + base64_encode(kCa) +
                 "\n    server: https://10.0.0.1:6443\n  name: default-cluster\ncontexts:\n- context:\n"
-                "    cluster: default-cluster\n    namespace: default\n    user: default-auth\n  name: default-context\n"
-                "current-context: default-context\nkind: Config\npreferences: {}\nusers:\n- name: default-auth\n  user:\n"
+                "    cluster: default-cluster\n    namespace: default\n    user: default-auth\n  name: "
+                "default-context\n"
+                "current-context: default-context\nkind: Config\npreferences: {}\nusers:\n- name: "
+                "default-auth\n  user:\n"
                 "    client-certificate: /var/lib/kubelet/pki/kubelet-client-current.pem\n"
                 "    client-key: /var/lib/kubelet/pki/kubelet-client-current.pem\n");
   auto kc = parse_kubeconfig(text, "/etc/kubernetes/kubelet.conf");
@@ -203,7 +216,8 @@ TEST(KubeletKubeconfig, KeepsACaFileReferenceAndTlsServerName) {
 }
 
 TEST(Base64, RoundTripsAndRejectsGarbage) {
-  for (const std::string& s : std::vector<std::string>{"", "a", "ab", "abc", "abcd", std::string("\0\xff\x10", 3)}) {
+  for (const std::string& s :
+       std::vector<std::string>{"", "a", "ab", "abc", "abcd", std::string("\0\xff\x10", 3)}) {
     EXPECT_EQ(base64_decode(base64_encode(s)), s);
   }
   EXPECT_EQ(base64_encode("hello"), "aGVsbG8=");

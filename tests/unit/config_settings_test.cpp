@@ -85,9 +85,9 @@ TEST_F(SettingsFile, FlagsWinOverTheFileForEveryKey) {
   auto s = load_file(
       "nodeName: file-node\nbootstrapKubeconfig: /file/b\nkubeconfig: /file/k\ncertDir: /file/pki\n"
       "kubeletConfig: /file/c\nkeyAlgorithm: RSA-2048\nclientExpirationSeconds: 700\nlogLevel: warn\n",
-      {"--node-name", "flag-node", "--bootstrap-kubeconfig", "/flag/b", "--kubeconfig", "/flag/k", "--cert-dir",
-       "/flag/pki", "--kubelet-config", "/flag/c", "--key-algorithm", "ECDSA-P384", "--client-expiration-seconds",
-       "86400", "--log-level", "error"});
+      {"--node-name", "flag-node", "--bootstrap-kubeconfig", "/flag/b", "--kubeconfig", "/flag/k",
+       "--cert-dir", "/flag/pki", "--kubelet-config", "/flag/c", "--key-algorithm", "ECDSA-P384",
+       "--client-expiration-seconds", "86400", "--log-level", "error"});
   ASSERT_TRUE(s) << s.error().format();
   EXPECT_EQ(s->node_name, "flag-node");
   EXPECT_EQ(s->bootstrap_kubeconfig, "/flag/b");
@@ -151,27 +151,66 @@ TEST_P(SettingsErrors, AreReportedWithFileLineColumnKeyAndHelp) {
   EXPECT_EQ(e.line, c.line) << e.format();
   EXPECT_EQ(e.column, c.column) << e.format();
   EXPECT_EQ(e.key, c.key) << e.format();
-  for (const auto& f : c.fragments) EXPECT_NE(e.format().find(f), std::string::npos) << e.format() << " lacks " << f;
+  for (const auto& f : c.fragments)
+    EXPECT_NE(e.format().find(f), std::string::npos) << e.format() << " lacks " << f;
 }
 
 INSTANTIATE_TEST_SUITE_P(
     Table, SettingsErrors,
     ::testing::Values(
-        ErrorCase{"UnknownKeyWithSuggestion", "nodeName: a\nnodename: b\n", 2, 1, "nodename",
+        ErrorCase{"UnknownKeyWithSuggestion",
+                  "nodeName: a\nnodename: b\n",
+                  2,
+                  1,
+                  "nodename",
                   {"unknown key \"nodename\"", "did you mean nodeName?", "allowed keys:"}},
-        ErrorCase{"UnknownKeyWithoutSuggestion", "frobnicate: 1\n", 1, 1, "frobnicate", {"unknown key", "allowed keys"}},
+        ErrorCase{"UnknownKeyWithoutSuggestion",
+                  "frobnicate: 1\n",
+                  1,
+                  1,
+                  "frobnicate",
+                  {"unknown key", "allowed keys"}},
         ErrorCase{"TypoInKey", "certdir: /x\n", 1, 1, "certdir", {"did you mean certDir?"}},
-        ErrorCase{"BadEnumWithSuggestion", "nodeName: a\nkeyAlgorithm: ECDSA-256\n", 2, 15, "keyAlgorithm",
+        ErrorCase{"BadEnumWithSuggestion",
+                  "nodeName: a\nkeyAlgorithm: ECDSA-256\n",
+                  2,
+                  15,
+                  "keyAlgorithm",
                   {"\"ECDSA-256\" is not allowed", "ECDSA-P256, ECDSA-P384, RSA-2048, RSA-3072, RSA-4096",
                    "did you mean ECDSA-P256?"}},
-        ErrorCase{"BadLogLevel", "logLevel: verbose\n", 1, 11, "logLevel", {"trace, debug, info, warn, error"}},
-        ErrorCase{"IntOutOfRange", "clientExpirationSeconds: 599\n", 1, 26, "clientExpirationSeconds",
+        ErrorCase{
+            "BadLogLevel", "logLevel: verbose\n", 1, 11, "logLevel", {"trace, debug, info, warn, error"}},
+        ErrorCase{"IntOutOfRange",
+                  "clientExpirationSeconds: 599\n",
+                  1,
+                  26,
+                  "clientExpirationSeconds",
                   {"599 is out of range", "600 to 2147483647"}},
-        ErrorCase{"IntTooBig", "clientExpirationSeconds: 2147483648\n", 1, 26, "clientExpirationSeconds", {"out of range"}},
-        ErrorCase{"NotAnInteger", "clientExpirationSeconds: 1h\n", 1, 26, "clientExpirationSeconds", {"not an integer"}},
-        ErrorCase{"ListInsteadOfScalar", "certDir:\n  - /a\n", 2, 3, "certDir", {"expected a single value, found a list"}},
+        ErrorCase{"IntTooBig",
+                  "clientExpirationSeconds: 2147483648\n",
+                  1,
+                  26,
+                  "clientExpirationSeconds",
+                  {"out of range"}},
+        ErrorCase{"NotAnInteger",
+                  "clientExpirationSeconds: 1h\n",
+                  1,
+                  26,
+                  "clientExpirationSeconds",
+                  {"not an integer"}},
+        ErrorCase{"ListInsteadOfScalar",
+                  "certDir:\n  - /a\n",
+                  2,
+                  3,
+                  "certDir",
+                  {"expected a single value, found a list"}},
         ErrorCase{"RelativePathInFile", "certDir: pki\n", 1, 10, "certDir", {"relative path", "absolute"}},
-        ErrorCase{"InvalidNodeName", "nodeName: Worker_1\n", 1, 11, "nodeName", {"not a valid node name", "uppercase"}},
+        ErrorCase{"InvalidNodeName",
+                  "nodeName: Worker_1\n",
+                  1,
+                  11,
+                  "nodeName",
+                  {"not a valid node name", "uppercase"}},
         ErrorCase{"NodeNameWithUnderscore", "nodeName: worker_1\n", 1, 11, "nodeName", {"contains '_'"}},
         ErrorCase{"DuplicateKey", "nodeName: a\nnodeName: b\n", 2, 1, "nodeName", {"duplicate key"}},
         ErrorCase{"WrongApiVersion", "apiVersion: v1\n", 1, 13, "apiVersion", {"kubelet-certd.io/v1alpha1"}},
@@ -216,9 +255,9 @@ TEST(Settings, NodeNameRules) {
 
 TEST(Settings, ReferenceTableListsEveryKeyAndFlag) {
   const std::string ref = describe_settings_reference();
-  for (const char* k : {"`nodeName`", "`--node-name`", "`bootstrapKubeconfig`", "`--bootstrap-kubeconfig`", "`kubeconfig`",
-                        "`certDir`", "`--cert-dir`", "`kubeletConfig`", "`keyAlgorithm`", "`clientExpirationSeconds`",
-                        "`--client-expiration-seconds`", "`--config`"}) {
+  for (const char* k : {"`nodeName`", "`--node-name`", "`bootstrapKubeconfig`", "`--bootstrap-kubeconfig`",
+                        "`kubeconfig`", "`certDir`", "`--cert-dir`", "`kubeletConfig`", "`keyAlgorithm`",
+                        "`clientExpirationSeconds`", "`--client-expiration-seconds`", "`--config`"}) {
     EXPECT_NE(ref.find(k), std::string::npos) << k;
   }
 }

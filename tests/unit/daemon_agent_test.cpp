@@ -42,8 +42,10 @@ class AgentTest : public ::testing::Test {
   void write_bootstrap_kubeconfig() {
     std::ofstream(settings_.bootstrap_kubeconfig)
         << "apiVersion: v1\nkind: Config\nclusters:\n- cluster:\n    certificate-authority-data: "
-        << base64_encode(server_.ca_pem()) << "\n    server: https://127.0.0.1:6443\n  name: fake\ncontexts:\n"
-        << "- context:\n    cluster: fake\n    user: bootstrap\n  name: bootstrap@fake\ncurrent-context: bootstrap@fake\n"
+        << base64_encode(server_.ca_pem())
+        << "\n    server: https://127.0.0.1:6443\n  name: fake\ncontexts:\n"
+        << "- context:\n    cluster: fake\n    user: bootstrap\n  name: bootstrap@fake\ncurrent-context: "
+           "bootstrap@fake\n"
         << "users:\n- name: bootstrap\n  user:\n    token: " << server_.bootstrap_token() << "\n";
   }
 
@@ -54,7 +56,8 @@ class AgentTest : public ::testing::Test {
     effects.kubeconfigs = std::make_shared<daemon::KubeconfigFiles>();
     effects.clock = clock_;
     effects.resolve = [](const std::string&) { return std::vector<std::string>{"10.0.0.5"}; };
-    agent_ = std::make_unique<daemon::Agent>(io_, settings_, tuning_, daemon::AgentEvents{}, std::move(effects));
+    agent_ =
+        std::make_unique<daemon::Agent>(io_, settings_, tuning_, daemon::AgentEvents{}, std::move(effects));
     for (CertKind kind : kinds) {
       ++running_;
       boost::asio::co_spawn(io_, agent_->run(kind), [this](std::exception_ptr e) {
@@ -83,7 +86,9 @@ class AgentTest : public ::testing::Test {
     agent_.reset();
   }
 
-  const rotation::Lifecycle& machine(CertKind kind = CertKind::Client) const { return *agent_->lifecycle(kind); }
+  const rotation::Lifecycle& machine(CertKind kind = CertKind::Client) const {
+    return *agent_->lifecycle(kind);
+  }
   int installs(CertKind kind = CertKind::Client) const {
     const auto* m = agent_->lifecycle(kind);
     return m ? m->installs() : 0;
@@ -100,7 +105,8 @@ class AgentTest : public ::testing::Test {
     server_.auto_approve_client = false;
     server_.faults.*fault = true;
     start();
-    ASSERT_TRUE(run_until([&] { return server_.requests("WATCH csr") >= 2 && server_.requests("GET csr") >= gets; }));
+    ASSERT_TRUE(
+        run_until([&] { return server_.requests("WATCH csr") >= 2 && server_.requests("GET csr") >= gets; }));
     server_.faults.*fault = false;
     server_.approve(server_.csrs().at(0).name, true);
     ASSERT_TRUE(run_until([&] { return installs() == 1; }));
@@ -155,7 +161,8 @@ TEST_F(AgentTest, RestartWhilePendingReusesTheSameCsr) {
   start();
   // The same key, so the same name: the agent looks the CSR up (or POSTs and gets 409) and
   // watches it again; it never files a second one.
-  ASSERT_TRUE(run_until([&] { return server_.requests("GET csr") > gets && server_.requests("WATCH csr") >= 3; }));
+  ASSERT_TRUE(
+      run_until([&] { return server_.requests("GET csr") > gets && server_.requests("WATCH csr") >= 3; }));
   EXPECT_EQ(server_.csrs_created(), 1);
   server_.approve(server_.csrs().at(0).name, true);
   ASSERT_TRUE(run_until([&] { return installs() == 1; }));

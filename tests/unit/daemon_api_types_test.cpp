@@ -12,7 +12,9 @@ using nlohmann::json;
 
 const fs::path kApi = fs::path(KCD_FIXTURES_DIR) / "k8s-api";
 
-json fixture(const std::string& name) { return json::parse(testing::read_text(kApi / name)); }
+json fixture(const std::string& name) {
+  return json::parse(testing::read_text(kApi / name));
+}
 
 TEST(ApiCsr, ParsesEveryRecordedCsrObject) {
   struct Case {
@@ -45,7 +47,8 @@ TEST(ApiCsr, ParsesEveryRecordedCsrObject) {
   EXPECT_EQ(created->name, "node-csr-testnode1-ec-1795343548");
   EXPECT_EQ(created->resource_version, "252");
   EXPECT_EQ(created->signer_name, "kubernetes.io/kube-apiserver-client-kubelet");
-  EXPECT_EQ(created->usages, (std::vector<std::string>{"digital signature", "key encipherment", "client auth"}));
+  EXPECT_EQ(created->usages,
+            (std::vector<std::string>{"digital signature", "key encipherment", "client auth"}));
   EXPECT_EQ(created->username, "system:bootstrap:abcdef");
   auto failed = parse_csr(fixture("csr-get-failed.json")["response"]["body"]);
   EXPECT_EQ(failed->terminal_condition()->reason, "SignerValidationFailure");
@@ -93,7 +96,8 @@ TEST(ApiStatus, EveryRecordedErrorBecomesItsKind) {
   };
   for (const auto& c : cases) {
     const json f = fixture(c.file);
-    const ApiError e = error_from_response(f["response"]["status"].get<int>(), f["response"]["body_raw"].get<std::string>(), "");
+    const ApiError e = error_from_response(f["response"]["status"].get<int>(),
+                                           f["response"]["body_raw"].get<std::string>(), "");
     EXPECT_EQ(e.kind, c.kind) << c.file;
     EXPECT_EQ(e.reason, c.reason) << c.file;
     EXPECT_EQ(e.http_status, f["response"]["status"].get<int>()) << c.file;
@@ -104,7 +108,9 @@ TEST(ApiStatus, EveryRecordedErrorBecomesItsKind) {
 
 TEST(ApiStatus, RetryAfterFromHeaderOrDetailsAndNonJsonBodies) {
   auto throttled = error_from_response(
-      429, R"({"kind":"Status","apiVersion":"v1","metadata":{},"status":"Failure","message":"Too many requests, please try again later.","reason":"TooManyRequests","details":{"retryAfterSeconds":3},"code":429})", "");
+      429,
+      R"({"kind":"Status","apiVersion":"v1","metadata":{},"status":"Failure","message":"Too many requests, please try again later.","reason":"TooManyRequests","details":{"retryAfterSeconds":3},"code":429})",
+      "");
   EXPECT_EQ(throttled.kind, ErrorKind::TooManyRequests);
   EXPECT_EQ(throttled.retry_after, std::chrono::seconds(3));
   EXPECT_TRUE(throttled.retryable());
@@ -149,7 +155,8 @@ TEST(ApiWatch, DecodesTheRecordedStreamsSplitAnywhere) {
 }
 
 TEST(ApiWatch, SeveralEventsInOnePieceAndGarbage) {
-  const std::string two = testing::read_text(kApi / "watch-csr-rv0.jsonl") + testing::read_text(kApi / "watch-csr-rv0.jsonl");
+  const std::string two =
+      testing::read_text(kApi / "watch-csr-rv0.jsonl") + testing::read_text(kApi / "watch-csr-rv0.jsonl");
   WatchDecoder d;
   EXPECT_EQ(d.feed(two).size(), 2u);
   auto bad = d.feed("{not json}\n");

@@ -73,7 +73,8 @@ class FakeSystemd : public KubeletEffects {
   bool answers = true;  // false: up, but healthz never says ok (yet)
   bool bus = true;
   std::function<bool(const std::string&)> refuses;
-  std::string refusal_text = "the SeccompDefault feature gate must be enabled in order to use the SeccompDefault configuration";
+  std::string refusal_text =
+      "the SeccompDefault feature gate must be enabled in order to use the SeccompDefault configuration";
   std::vector<std::string> restarts;
   std::string last_health;
   int polls = 0;
@@ -85,7 +86,9 @@ class FakeSystemd : public KubeletEffects {
   pid_t pids_ = 100;
 };
 
-bool has_seccomp(const std::string& text) { return text.find("seccompDefault: true") != std::string::npos; }
+bool has_seccomp(const std::string& text) {
+  return text.find("seccompDefault: true") != std::string::npos;
+}
 
 class KubeletChangeTest : public ::testing::Test {
  protected:
@@ -110,7 +113,9 @@ class KubeletChangeTest : public ::testing::Test {
     fs::permissions(p, static_cast<fs::perms>(0755));
     settings_.kubelet_path = p;
   }
-  static void write(const fs::path& p, const std::string& text) { std::ofstream(p, std::ios::binary) << text; }
+  static void write(const fs::path& p, const std::string& text) {
+    std::ofstream(p, std::ios::binary) << text;
+  }
   static std::string read(const fs::path& p) { return testing::read_text(p); }
 
   KubeletChange apply(FakeSystemd& fx) {
@@ -121,10 +126,12 @@ class KubeletChangeTest : public ::testing::Test {
 
   testing::TempDir tmp_;
   config::Settings settings_;
-  HealthPolicy policy_{std::chrono::seconds(60), std::chrono::milliseconds(5000), std::chrono::milliseconds(500)};
+  HealthPolicy policy_{std::chrono::seconds(60), std::chrono::milliseconds(5000),
+                       std::chrono::milliseconds(500)};
   KubeletPlan plan_;
   const std::string original_ =
-      "apiVersion: kubelet.config.k8s.io/v1beta1\nkind: KubeletConfiguration\n# ours\nreadOnlyPort: 10255\nhealthzPort: 10999\n";
+      "apiVersion: kubelet.config.k8s.io/v1beta1\nkind: KubeletConfiguration\n# ours\nreadOnlyPort: "
+      "10255\nhealthzPort: 10999\n";
 };
 
 TEST_F(KubeletChangeTest, AChangeTheKubeletAcceptsIsWrittenRestartedAndChecked) {
@@ -186,7 +193,8 @@ TEST_F(KubeletChangeTest, OnKubelet124SeccompDefaultIsNeverWritten) {
   EXPECT_FALSE(has_seccomp(read(settings_.kubelet_config)));
   EXPECT_NE(read(settings_.kubelet_config).find("readOnlyPort: 0"), std::string::npos);
   ASSERT_EQ(plan_.patch.held_back.size(), 1u);
-  EXPECT_EQ(plan_.patch.held_back[0].reason, "seccompDefault needs the SeccompDefault feature gate on kubelet 1.24");
+  EXPECT_EQ(plan_.patch.held_back[0].reason,
+            "seccompDefault needs the SeccompDefault feature gate on kubelet 1.24");
 }
 
 TEST_F(KubeletChangeTest, AKubeletThatIsNotRunningIsNotStarted) {
@@ -231,7 +239,8 @@ TEST_F(KubeletChangeTest, AKubeletThatNeverAnswersHealthzIsRolledBackAfterTheBou
     EXPECT_EQ(silent.restarts.size(), 2u);
     return r;
   }();
-  EXPECT_EQ(c.result, Result::RollbackFailed) << "even the old file does not bring healthz back: " << c.detail;
+  EXPECT_EQ(c.result, Result::RollbackFailed)
+      << "even the old file does not bring healthz back: " << c.detail;
   EXPECT_THAT(c.detail, HasSubstr("not healthy within 60s"));
   EXPECT_EQ(read(settings_.kubelet_config), original_);
 }

@@ -14,9 +14,14 @@ ChangeState sample() {
   ChangeState s;
   s.rollbacks = 2;
   s.kubelet = "v1.24.17 (running kubelet (pid 812, /usr/bin/kubelet))";
-  s.pending = PendingChange{"/var/lib/kubelet/config.yaml", "/var/lib/kubelet/config.yaml.kubelet-certd.bak", std::string(64, 'a'),
-                            {"seccompDefault", "readOnlyPort"}, "kubelet v1.24.17; hardening cis", *parse_rfc3339("2026-12-02T10:00:00.123Z")};
-  s.refused = RefusedChange{"kubelet v1.24.17; hardening cis", {{"seccompDefault", "the kubelet did not come back"}},
+  s.pending = PendingChange{"/var/lib/kubelet/config.yaml",
+                            "/var/lib/kubelet/config.yaml.kubelet-certd.bak",
+                            std::string(64, 'a'),
+                            {"seccompDefault", "readOnlyPort"},
+                            "kubelet v1.24.17; hardening cis",
+                            *parse_rfc3339("2026-12-02T10:00:00.123Z")};
+  s.refused = RefusedChange{"kubelet v1.24.17; hardening cis",
+                            {{"seccompDefault", "the kubelet did not come back"}},
                             *parse_rfc3339("2026-12-02T10:01:00Z")};
   return s;
 }
@@ -40,10 +45,14 @@ TEST(ChangeState, EveryFieldIsCheckedAndNamed) {
       {"\"rollbacks\": 2", "\"rollbacks\": \"2\"", "rollbacks: expected a whole number"},
       {"\"rollbacks\": 2", "\"rollbacks\": -1", "rollbacks: expected a whole number"},
       {"\"rollbacks\": 2", "\"rollbacks\": 2.5", "rollbacks: expected a whole number"},
-      {"\"config\": \"/var/lib/kubelet/config.yaml\"", "\"config\": 7", "pendingChange.config: expected a string"},
-      {"\"config\": \"/var/lib/kubelet/config.yaml\"", "\"config\": \"relative.yaml\"", "pendingChange.config: expected an absolute path"},
-      {std::string(64, 'a'), std::string(63, 'a') + "Z", "pendingChange.patchedSha256: expected 64 lowercase hex digits"},
-      {"\"seccompDefault\": \"the kubelet", "\"seccompDefault\": [\"the kubelet\"], \"x\": \"", "refused.keys.seccompDefault: expected a string"},
+      {"\"config\": \"/var/lib/kubelet/config.yaml\"", "\"config\": 7",
+       "pendingChange.config: expected a string"},
+      {"\"config\": \"/var/lib/kubelet/config.yaml\"", "\"config\": \"relative.yaml\"",
+       "pendingChange.config: expected an absolute path"},
+      {std::string(64, 'a'), std::string(63, 'a') + "Z",
+       "pendingChange.patchedSha256: expected 64 lowercase hex digits"},
+      {"\"seccompDefault\": \"the kubelet", "\"seccompDefault\": [\"the kubelet\"], \"x\": \"",
+       "refused.keys.seccompDefault: expected a string"},
       {"\"at\": \"2026-12-02T10:01:00.000Z\"", "\"at\": \"yesterday\"", "refused.at: not an RFC 3339 time"},
       {"\"kind\": \"KubeletChangeState\"", "\"kind\": \"State\"", "apiVersion/kind"},
       {"\"rollbacks\": 2", "\"rollbacks\": 2, \"extra\": true", "extra: unknown field"},

@@ -38,7 +38,8 @@ const char* kKubeadmDropIn =
     "EnvironmentFile=-/var/lib/kubelet/kubeadm-flags.env\n"
     "EnvironmentFile=-/etc/default/kubelet\n"
     "ExecStart=\n"
-    "ExecStart=/usr/bin/kubelet $KUBELET_KUBECONFIG_ARGS $KUBELET_CONFIG_ARGS $KUBELET_KUBEADM_ARGS $KUBELET_EXTRA_ARGS\n";
+    "ExecStart=/usr/bin/kubelet $KUBELET_KUBECONFIG_ARGS $KUBELET_CONFIG_ARGS $KUBELET_KUBEADM_ARGS "
+    "$KUBELET_EXTRA_ARGS\n";
 
 class Cis : public ::testing::Test {
  protected:
@@ -53,7 +54,8 @@ class Cis : public ::testing::Test {
           0644);
     write("etc/kubernetes/kubelet.conf", "apiVersion: v1\nkind: Config\n", 0600);
     write("etc/kubernetes/pki/ca.crt", "-----BEGIN CERTIFICATE-----\n", 0644);
-    write("var/lib/kubelet/config.yaml", read(fs::path(KCD_FIXTURES_DIR) / "kubelet-config/kubeadm.in.yaml"), 0644);
+    write("var/lib/kubelet/config.yaml", read(fs::path(KCD_FIXTURES_DIR) / "kubelet-config/kubeadm.in.yaml"),
+          0644);
   }
   void TearDown() override { fs::remove_all(root_); }
 
@@ -63,7 +65,9 @@ class Cis : public ::testing::Test {
     std::ofstream(p, std::ios::binary) << text;
     fs::permissions(p, mode);
   }
-  void write(const std::string& rel, const std::string& text, int mode) { write(rel, text, static_cast<fs::perms>(mode)); }
+  void write(const std::string& rel, const std::string& text, int mode) {
+    write(rel, text, static_cast<fs::perms>(mode));
+  }
 
   std::map<std::string, CisResult> run() {
     CisInputs in;
@@ -103,13 +107,14 @@ TEST_F(Cis, BuiltInDefinitionsCoverEveryCheckInScope) {
   const auto results = run_cis_checks(in);
   std::vector<std::string> ids;
   for (const auto& r : results) ids.push_back(r.id);
-  EXPECT_THAT(ids, ::testing::ElementsAre("4.1.5", "4.1.6", "4.1.7", "4.1.8", "4.1.9", "4.1.10", "4.2.1", "4.2.2", "4.2.3",
-                                          "4.2.4", "4.2.5", "4.2.6", "4.2.7", "4.2.8", "4.2.9", "4.2.10", "4.2.11", "4.2.12",
-                                          "4.2.13", "4.2.14"));
+  EXPECT_THAT(ids, ::testing::ElementsAre("4.1.5", "4.1.6", "4.1.7", "4.1.8", "4.1.9", "4.1.10", "4.2.1",
+                                          "4.2.2", "4.2.3", "4.2.4", "4.2.5", "4.2.6", "4.2.7", "4.2.8",
+                                          "4.2.9", "4.2.10", "4.2.11", "4.2.12", "4.2.13", "4.2.14"));
   for (const auto& r : results) {
     EXPECT_FALSE(r.title.empty()) << r.id;
     EXPECT_FALSE(r.remediation.empty()) << r.id;
-    EXPECT_EQ(r.remediation.find('$'), std::string::npos) << r.id << ": unexpanded variable in " << r.remediation;
+    EXPECT_EQ(r.remediation.find('$'), std::string::npos)
+        << r.id << ": unexpanded variable in " << r.remediation;
   }
 }
 
@@ -136,7 +141,8 @@ TEST_F(Cis, ExplicitFalseRotationFailsAbsentPasses) {
         0600);
   auto rs = run();
   EXPECT_EQ(rs["4.2.10"].status, CisStatus::Fail);
-  EXPECT_THAT(rs["4.2.10"].evidence, HasSubstr("{.rotateCertificates} = false in /var/lib/kubelet/config.yaml"));
+  EXPECT_THAT(rs["4.2.10"].evidence,
+              HasSubstr("{.rotateCertificates} = false in /var/lib/kubelet/config.yaml"));
   EXPECT_THAT(rs["4.2.10"].remediation, HasSubstr("kubelet-certd rotates"));
   EXPECT_EQ(rs["4.2.11"].status, CisStatus::Warn);
   patch_config();
@@ -148,7 +154,8 @@ TEST_F(Cis, ExplicitFalseRotationFailsAbsentPasses) {
 
 TEST_F(Cis, FlagOnTheCommandLineWinsOverTheFileAndIsNamedWithItsFile) {
   patch_config();
-  write("etc/default/kubelet", "KUBELET_EXTRA_ARGS=\"--read-only-port=10255 --anonymous-auth=true --rotate-certificates=false\"\n",
+  write("etc/default/kubelet",
+        "KUBELET_EXTRA_ARGS=\"--read-only-port=10255 --anonymous-auth=true --rotate-certificates=false\"\n",
         0644);
   auto rs = run();
   EXPECT_EQ(rs["4.2.1"].status, CisStatus::Fail);
@@ -162,8 +169,8 @@ TEST_F(Cis, FlagOnTheCommandLineWinsOverTheFileAndIsNamedWithItsFile) {
 TEST_F(Cis, RunningKubeletsCommandLineIsWhatCounts) {
   patch_config();
   // The files say nothing wrong, but the running process was started with another flag.
-  write("proc/4242/cmdline", "/usr/bin/kubelet\0--config=/var/lib/kubelet/config.yaml\0--hostname-override=x\0"s,
-        0444);
+  write("proc/4242/cmdline",
+        "/usr/bin/kubelet\0--config=/var/lib/kubelet/config.yaml\0--hostname-override=x\0"s, 0444);
   // It runs as root from a root-owned executable: the kubelet (see kubelet_detect_test for
   // processes that fail these checks).
   write("proc/4242/status", "Name:\tkubelet\nUid:\t0\t0\t0\t0\n", 0444);
@@ -196,7 +203,8 @@ TEST_F(Cis, FileModesAndMissingFiles) {
 }
 
 TEST_F(Cis, MalformedConfigFailsItsChecksNamingLineAndColumn) {
-  write("var/lib/kubelet/config.yaml", "kind: KubeletConfiguration\nauthentication:\n  anonymous: {enabled: false\n", 0600);
+  write("var/lib/kubelet/config.yaml",
+        "kind: KubeletConfiguration\nauthentication:\n  anonymous: {enabled: false\n", 0600);
   auto rs = run();
   EXPECT_EQ(rs["4.2.1"].status, CisStatus::Fail);
   EXPECT_EQ(rs["4.2.12"].status, CisStatus::Warn);
@@ -247,7 +255,8 @@ TEST(CisJsonPath, PrintsValuesAsGoYamlAndJsonpathDo) {
   EXPECT_EQ(cis_jsonpath(doc, "{.a.z}"), "");
   EXPECT_EQ(cis_jsonpath(doc, "{.a.e}"), "");
   EXPECT_EQ(cis_jsonpath(doc, "{.a.missing.deeper}"), "");
-  EXPECT_EQ(cis_jsonpath(doc, "{range .list[:]}{}{','}{end}"), "x,w,true,");  // yaml.v2: a plain y is YAML 1.1 true
+  EXPECT_EQ(cis_jsonpath(doc, "{range .list[:]}{}{','}{end}"),
+            "x,w,true,");  // yaml.v2: a plain y is YAML 1.1 true
   EXPECT_EQ(cis_jsonpath(doc, "{range .missing[:]}{}{','}{end}"), "");
   EXPECT_EQ(cis_jsonpath(doc, "{.map}"), "map[k:v]");
   EXPECT_EQ(cis_jsonpath(doc, "{.a[0]}"), std::nullopt);
@@ -256,16 +265,19 @@ TEST(CisJsonPath, PrintsValuesAsGoYamlAndJsonpathDo) {
 
 TEST(CisDefinitionsParse, UnknownPathsAndOperatorsAreRefused) {
   auto bad = parse_cis_definitions(
-      "groups:\n- id: 4.2\n  checks:\n  - id: 9.9\n    tests:\n      test_items:\n      - flag: --x\n        path: '{.a[*].b}'\n");
+      "groups:\n- id: 4.2\n  checks:\n  - id: 9.9\n    tests:\n      test_items:\n      - flag: --x\n        "
+      "path: '{.a[*].b}'\n");
   ASSERT_FALSE(bad);
   EXPECT_THAT(bad.error(), HasSubstr("9.9"));
-  auto op = parse_cis_definitions("groups:\n- checks:\n  - id: 9.8\n    tests:\n      bin_op: xor\n      test_items: []\n");
+  auto op = parse_cis_definitions(
+      "groups:\n- checks:\n  - id: 9.8\n    tests:\n      bin_op: xor\n      test_items: []\n");
   ASSERT_FALSE(op);
   EXPECT_THAT(op.error(), HasSubstr("bin_op"));
 }
 
 TEST(KubeletFlags, SplitWordsLikeTheShell) {
-  EXPECT_THAT(split_words("--a=b  \"--c=d e\" '--f=g' h\\ i"), ::testing::ElementsAre("--a=b", "--c=d e", "--f=g", "h i"));
+  EXPECT_THAT(split_words("--a=b  \"--c=d e\" '--f=g' h\\ i"),
+              ::testing::ElementsAre("--a=b", "--c=d e", "--f=g", "h i"));
   EXPECT_THAT(split_words(""), ::testing::IsEmpty());
 }
 

@@ -64,7 +64,8 @@ TEST_P(Golden, MatchesTheReviewedOutput) {
     std::ofstream(out_file, std::ios::binary) << r.text;
   }
   ASSERT_TRUE(fs::exists(out_file)) << out_file << " missing: run with KCD_UPDATE_GOLDEN=1 and review it";
-  EXPECT_EQ(r.text, read(out_file)) << "the patch of " << GetParam() << " changed; diff it against " << out_file;
+  EXPECT_EQ(r.text, read(out_file)) << "the patch of " << GetParam() << " changed; diff it against "
+                                    << out_file;
   EXPECT_TRUE(r.changed);
   EXPECT_FALSE(r.changes.empty());
 }
@@ -108,11 +109,27 @@ TEST_P(Golden, EveryLineNotPatchedIsKeptByteForByteAndInOrder) {
   // The output's lines contain the input's lines as a subsequence, except lines that held a
   // patched key; comments always survive.
   const auto a = lines_of(in), b = lines_of(r.text);
-  static const std::vector<std::string> patched = {"tlsCertFile", "tlsPrivateKeyFile", "clientCAFile", "enabled",
-                                                   "mode",        "readOnlyPort",      "tlsCipherSuites", "TLS_",
-                                                   "rotateCertificates", "serverTLSBootstrap", "RotateKubeletServerCertificate",
-                                                   "authentication", "authorization", "featureGates", "x509", "anonymous",
-                                                   "webhook", "{", "- ", "eventRecordQPS", "makeIPTablesUtilChains",
+  static const std::vector<std::string> patched = {"tlsCertFile",
+                                                   "tlsPrivateKeyFile",
+                                                   "clientCAFile",
+                                                   "enabled",
+                                                   "mode",
+                                                   "readOnlyPort",
+                                                   "tlsCipherSuites",
+                                                   "TLS_",
+                                                   "rotateCertificates",
+                                                   "serverTLSBootstrap",
+                                                   "RotateKubeletServerCertificate",
+                                                   "authentication",
+                                                   "authorization",
+                                                   "featureGates",
+                                                   "x509",
+                                                   "anonymous",
+                                                   "webhook",
+                                                   "{",
+                                                   "- ",
+                                                   "eventRecordQPS",
+                                                   "makeIPTablesUtilChains",
                                                    "streamingConnectionIdleTimeout"};
   size_t j = 0;
   for (const auto& line : a) {
@@ -160,7 +177,9 @@ TEST(KubeletConfigPatch, MissingFileBecomesANewConfiguration) {
 }
 
 TEST(KubeletConfigPatch, MalformedYamlNamesLineAndColumnAndReturnsNothing) {
-  const std::string bad = "apiVersion: kubelet.config.k8s.io/v1beta1\nkind: KubeletConfiguration\nauthentication:\n  anonymous: [enabled\n";
+  const std::string bad =
+      "apiVersion: kubelet.config.k8s.io/v1beta1\nkind: KubeletConfiguration\nauthentication:\n  anonymous: "
+      "[enabled\n";
   auto r = patch_kubelet_config(bad, full_patch(), "/var/lib/kubelet/config.yaml");
   ASSERT_FALSE(r);
   EXPECT_THAT(r.error().format(), HasSubstr("/var/lib/kubelet/config.yaml:"));
@@ -174,7 +193,9 @@ TEST(KubeletConfigPatch, AnotherKindIsRefused) {
 }
 
 TEST(KubeletConfigPatch, NonMappingSectionIsRefusedNotOverwritten) {
-  auto r = patch_kubelet_config("apiVersion: kubelet.config.k8s.io/v1beta1\nkind: KubeletConfiguration\nauthentication: yes\n", full_patch(), "x.yaml");
+  auto r = patch_kubelet_config(
+      "apiVersion: kubelet.config.k8s.io/v1beta1\nkind: KubeletConfiguration\nauthentication: yes\n",
+      full_patch(), "x.yaml");
   ASSERT_FALSE(r);
   EXPECT_THAT(r.error().format(), HasSubstr("authentication"));
 }
@@ -183,7 +204,8 @@ TEST(KubeletConfigPatch, WithoutServingCertificateTheTlsFilesAreNotTouched) {
   auto p = full_patch();
   p.tls_cert_file.reset();
   p.tls_private_key_file.reset();
-  const std::string in = "kind: KubeletConfiguration\napiVersion: kubelet.config.k8s.io/v1beta1\ntlsCertFile: /etc/old.crt\n";
+  const std::string in =
+      "kind: KubeletConfiguration\napiVersion: kubelet.config.k8s.io/v1beta1\ntlsCertFile: /etc/old.crt\n";
   const auto r = patch_ok(in, p, "x");
   EXPECT_EQ(YAML::Load(r.text)["tlsCertFile"].as<std::string>(), "/etc/old.crt");
   EXPECT_FALSE(YAML::Load(r.text)["tlsPrivateKeyFile"].IsDefined());

@@ -35,9 +35,12 @@ class Detect : public ::testing::Test {
     fs::permissions(p, mode);
   }
   // An executable that answers --version like a kubelet and leaves a mark when run.
-  fs::path fake_kubelet(const std::string& name, const std::string& version, fs::perms mode = fs::perms(0755)) {
+  fs::path fake_kubelet(const std::string& name, const std::string& version,
+                        fs::perms mode = fs::perms(0755)) {
     const fs::path p = root_ / "bin" / name;
-    write(p, "#!/bin/sh\ntouch " + (root_ / (name + ".ran")).string() + "\necho 'Kubernetes v" + version + "'\n", mode);
+    write(p,
+          "#!/bin/sh\ntouch " + (root_ / (name + ".ran")).string() + "\necho 'Kubernetes v" + version + "'\n",
+          mode);
     return p;
   }
   bool ran(const std::string& name) const { return fs::exists(root_ / (name + ".ran")); }
@@ -48,7 +51,8 @@ class Detect : public ::testing::Test {
     for (const auto& a : argv) cmdline += a + '\0';
     write(dir / "cmdline", cmdline);
     const std::string u = std::to_string(uid);
-    write(dir / "status", "Name:\tkubelet\nUmask:\t0022\nState:\tS (sleeping)\nUid:\t" + u + "\t" + u + "\t" + u + "\t" + u + "\n");
+    write(dir / "status", "Name:\tkubelet\nUmask:\t0022\nState:\tS (sleeping)\nUid:\t" + u + "\t" + u + "\t" +
+                              u + "\t" + u + "\n");
     fs::create_symlink(exe, dir / "exe");
   }
 
@@ -109,7 +113,8 @@ TEST_F(Detect, OnlyTheUnitsMainPidCountsWhenSystemdSaysWhichItIs) {
 
 TEST_F(Detect, WithoutARunningKubeletTheUnitsEffectiveExecStartIsUsed) {
   const fs::path exe = fake_kubelet("kubelet", "1.27.3");
-  write(root_ / "lib/systemd/system/kubelet.service", "[Service]\nExecStart=/usr/bin/kubelet\nRestart=always\n");
+  write(root_ / "lib/systemd/system/kubelet.service",
+        "[Service]\nExecStart=/usr/bin/kubelet\nRestart=always\n");
   // kubeadm's drop-in resets ExecStart= and names the binary again; a later drop-in wins.
   write(root_ / "etc/systemd/system/kubelet.service.d/10-kubeadm.conf",
         "[Service]\nExecStart=\nExecStart=/usr/bin/kubelet $KUBELET_KUBECONFIG_ARGS\n");
@@ -121,11 +126,14 @@ TEST_F(Detect, WithoutARunningKubeletTheUnitsEffectiveExecStartIsUsed) {
   EXPECT_EQ(e->where, "/etc/systemd/system/kubelet.service.d/20-custom.conf:3");
   // With the unit's program under the system root, its version is asked of it.
   write(root_ / "usr/local/k8s/kubelet", "#!/bin/sh\necho 'Kubernetes v1.27.3'\n", fs::perms(0755));
-  write(root_ / "etc/systemd/system/kubelet.service.d/30-local.conf", "[Service]\nExecStart=\nExecStart=/usr/local/k8s/kubelet\n");
+  write(root_ / "etc/systemd/system/kubelet.service.d/30-local.conf",
+        "[Service]\nExecStart=\nExecStart=/usr/local/k8s/kubelet\n");
   const KubeletBinary b = detect_kubelet(DetectOptions{root_, std::nullopt, "kubelet.service", 0});
   ASSERT_TRUE(b.version) << b.problem;
   EXPECT_EQ(*b.version, (Version{1, 27, 3}));
-  EXPECT_THAT(b.source, HasSubstr("ExecStart= of kubelet.service (/etc/systemd/system/kubelet.service.d/30-local.conf:3)"));
+  EXPECT_THAT(
+      b.source,
+      HasSubstr("ExecStart= of kubelet.service (/etc/systemd/system/kubelet.service.d/30-local.conf:3)"));
   const KubeletBinary none = detect_kubelet(DetectOptions{root_, std::nullopt, "no-such.service", 0});
   EXPECT_FALSE(none.version);
   EXPECT_THAT(none.problem, HasSubstr("no kubelet found"));

@@ -12,16 +12,21 @@ namespace kcd::kubelet {
 namespace {
 
 TEST(UnifiedDiff, ShowsAChangedValueAndAnInsertedKeyWithContext) {
-  const std::string before = "apiVersion: v1\nkind: K\n# keep\nreadOnlyPort: 10255\na: 1\nb: 2\nc: 3\nd: 4\ne: 5\nf: 6\ng: 7\n";
-  const std::string after = "apiVersion: v1\nkind: K\n# keep\nreadOnlyPort: 0\na: 1\nb: 2\nc: 3\nd: 4\ne: 5\nf: 6\ng: 7\nseccompDefault: true\n";
+  const std::string before =
+      "apiVersion: v1\nkind: K\n# keep\nreadOnlyPort: 10255\na: 1\nb: 2\nc: 3\nd: 4\ne: 5\nf: 6\ng: 7\n";
+  const std::string after =
+      "apiVersion: v1\nkind: K\n# keep\nreadOnlyPort: 0\na: 1\nb: 2\nc: 3\nd: 4\ne: 5\nf: 6\ng: "
+      "7\nseccompDefault: true\n";
   EXPECT_EQ(unified_diff(before, after, "var/lib/kubelet/config.yaml"),
             "--- a/var/lib/kubelet/config.yaml\n+++ b/var/lib/kubelet/config.yaml\n"
-            "@@ -1,7 +1,7 @@\n apiVersion: v1\n kind: K\n # keep\n-readOnlyPort: 10255\n+readOnlyPort: 0\n a: 1\n b: 2\n c: 3\n"
+            "@@ -1,7 +1,7 @@\n apiVersion: v1\n kind: K\n # keep\n-readOnlyPort: 10255\n+readOnlyPort: 0\n "
+            "a: 1\n b: 2\n c: 3\n"
             "@@ -9,3 +9,4 @@\n e: 5\n f: 6\n g: 7\n+seccompDefault: true\n");
   EXPECT_EQ(unified_diff(before, before, "x"), "");
   EXPECT_EQ(unified_diff("", "a: 1\n", "x"), "--- a/x\n+++ b/x\n@@ -0,0 +1,1 @@\n+a: 1\n");
   EXPECT_EQ(unified_diff("a: 1", "a: 2", "x"),
-            "--- a/x\n+++ b/x\n@@ -1,1 +1,1 @@\n-a: 1\n\\ No newline at end of file\n+a: 2\n\\ No newline at end of file\n");
+            "--- a/x\n+++ b/x\n@@ -1,1 +1,1 @@\n-a: 1\n\\ No newline at end of file\n+a: 2\n\\ No newline at "
+            "end of file\n");
 }
 
 // Applies a unified diff made by unified_diff() to `before`.
@@ -64,9 +69,15 @@ TEST(UnifiedDiff, AppliedToTheOldTextItGivesTheNewOneForRandomEdits) {
     for (int e = 0; e < edits; ++e) {
       const std::size_t at = edited.empty() ? 0 : rng() % (edited.size() + 1);
       switch (rng() % 3) {
-        case 0: edited.insert(edited.begin() + static_cast<long>(at), "new" + std::to_string(e) + ": x"); break;
-        case 1: if (at < edited.size()) edited.erase(edited.begin() + static_cast<long>(at)); break;
-        default: if (at < edited.size()) edited[at] = "changed: " + std::to_string(e); break;
+        case 0:
+          edited.insert(edited.begin() + static_cast<long>(at), "new" + std::to_string(e) + ": x");
+          break;
+        case 1:
+          if (at < edited.size()) edited.erase(edited.begin() + static_cast<long>(at));
+          break;
+        default:
+          if (at < edited.size()) edited[at] = "changed: " + std::to_string(e);
+          break;
       }
     }
     std::string a, b;

@@ -15,7 +15,8 @@ using ::testing::HasSubstr;
 
 constexpr int kNewestMinor = 36;  // the newest release the table was checked against
 
-std::optional<std::string> refused(const std::string& key, std::optional<Version> v, FeatureGates gates = {}) {
+std::optional<std::string> refused(const std::string& key, std::optional<Version> v,
+                                   FeatureGates gates = {}) {
   const KeyRule* rule = find_key_rule(key);
   EXPECT_NE(rule, nullptr) << key;
   return rule ? refusal(*rule, v, gates) : std::optional<std::string>("no rule");
@@ -37,7 +38,8 @@ TEST(KubeletVersion, ParsesWhatKubeletVersionPrints) {
 TEST(KubeletVersion, ServingCertificateRestartsOnlyWhereTheKubeletCannotReload) {
   EXPECT_TRUE(serving_restart_needed(RestartMode::Auto, Version{1, 30, 9}));
   EXPECT_FALSE(serving_restart_needed(RestartMode::Auto, Version{1, 31, 0}));
-  EXPECT_TRUE(serving_restart_needed(RestartMode::Auto, std::nullopt)) << "unknown: a restart beats a stale certificate";
+  EXPECT_TRUE(serving_restart_needed(RestartMode::Auto, std::nullopt))
+      << "unknown: a restart beats a stale certificate";
   EXPECT_TRUE(serving_restart_needed(RestartMode::Always, Version{1, 35, 0}));
   EXPECT_FALSE(serving_restart_needed(RestartMode::Never, Version{1, 24, 0}));
 }
@@ -68,7 +70,8 @@ TEST(KeyRules, SeccompDefaultFollowsItsFeatureGateStages) {
     EXPECT_THAT(*off, HasSubstr("turned off"));
   }
   // GA from 1.27 (the gate is gone from 1.29): always accepted.
-  for (int minor = 27; minor <= kNewestMinor; ++minor) EXPECT_FALSE(refused("seccompDefault", Version{1, minor, 0})) << minor;
+  for (int minor = 27; minor <= kNewestMinor; ++minor)
+    EXPECT_FALSE(refused("seccompDefault", Version{1, minor, 0})) << minor;
   // Before the field existed.
   auto old = refused("seccompDefault", Version{1, 21, 0});
   ASSERT_TRUE(old);
@@ -79,12 +82,14 @@ TEST(KeyRules, NoKubeletFoundMeansWhatEverySupportedVersionAccepts) {
   auto r = refused("seccompDefault", std::nullopt);
   ASSERT_TRUE(r);
   EXPECT_THAT(*r, HasSubstr("no kubelet found"));
-  EXPECT_FALSE(refused("seccompDefault", std::nullopt, {{"SeccompDefault", true}})) << "the operator turned the gate on";
+  EXPECT_FALSE(refused("seccompDefault", std::nullopt, {{"SeccompDefault", true}}))
+      << "the operator turned the gate on";
   EXPECT_FALSE(refused("readOnlyPort", std::nullopt));
 }
 
 TEST(KeyRules, FeatureGatesFlagIsParsedLikeTheKubeletDoes) {
-  const auto g = parse_feature_gates_flag("SeccompDefault=true, RotateKubeletServerCertificate=False,broken,=true");
+  const auto g =
+      parse_feature_gates_flag("SeccompDefault=true, RotateKubeletServerCertificate=False,broken,=true");
   EXPECT_EQ(g, (FeatureGates{{"SeccompDefault", true}, {"RotateKubeletServerCertificate", false}}));
 }
 
@@ -124,11 +129,16 @@ TEST(KeyRules, PatchWritesSeccompDefaultWhereTheGateIsOnOrNotNeeded) {
   EXPECT_NE(patch_for(Version{1, 30, 4}).text.find("seccompDefault: true"), std::string::npos);
   EXPECT_NE(patch_for(Version{1, 25, 0}).text.find("seccompDefault: true"), std::string::npos);
   // 1.24 with the gate in the file, or on the command line.
-  const std::string gated = "apiVersion: kubelet.config.k8s.io/v1beta1\nkind: KubeletConfiguration\nfeatureGates:\n  SeccompDefault: true\n";
+  const std::string gated =
+      "apiVersion: kubelet.config.k8s.io/v1beta1\nkind: KubeletConfiguration\nfeatureGates:\n  "
+      "SeccompDefault: true\n";
   EXPECT_NE(patch_for(Version{1, 24, 0}, gated).text.find("seccompDefault: true"), std::string::npos);
-  EXPECT_NE(patch_for(Version{1, 24, 0}, {}, {{"SeccompDefault", true}}).text.find("seccompDefault: true"), std::string::npos);
+  EXPECT_NE(patch_for(Version{1, 24, 0}, {}, {{"SeccompDefault", true}}).text.find("seccompDefault: true"),
+            std::string::npos);
   // 1.26 with the gate turned off in the file: held back.
-  const std::string off = "apiVersion: kubelet.config.k8s.io/v1beta1\nkind: KubeletConfiguration\nfeatureGates:\n  SeccompDefault: false\n";
+  const std::string off =
+      "apiVersion: kubelet.config.k8s.io/v1beta1\nkind: KubeletConfiguration\nfeatureGates:\n  "
+      "SeccompDefault: false\n";
   const PatchResult r = patch_for(Version{1, 26, 0}, off);
   EXPECT_EQ(r.text.find("seccompDefault: true"), std::string::npos);
   ASSERT_EQ(r.held_back.size(), 1u);

@@ -87,7 +87,10 @@ TEST(RotationDeadline, DrawsSpreadAcrossTheWindow) {
     auto d = draw_rotation_deadline(kNb, kNb + 1000h, {}, u);
     ASSERT_GE(d, kNb + 700h);
     ASSERT_LE(d, kNb + 900h);
-    if (d < kNb + 800h) ++low; else ++high;
+    if (d < kNb + 800h)
+      ++low;
+    else
+      ++high;
   }
   EXPECT_GT(low, 800);
   EXPECT_GT(high, 800);

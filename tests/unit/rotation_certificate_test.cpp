@@ -59,8 +59,8 @@ CertInfo inspect_fixture() {
 
 TEST(RotationCertificate, SignersCertificateFactsAgreeWithOpenSslCommandLine) {
   const CertInfo info = inspect_fixture();
-  auto cli = openssl_x509(kIssuedPem, {"-serial", "-issuer", "-nameopt", "RFC2253", "-fingerprint", "-sha256", "-dates",
-                                       "-dateopt", "iso_8601"});
+  auto cli = openssl_x509(kIssuedPem, {"-serial", "-issuer", "-nameopt", "RFC2253", "-fingerprint", "-sha256",
+                                       "-dates", "-dateopt", "iso_8601"});
   std::string serial = lower(cli.at("serial"));
   serial.erase(0, serial.find_first_not_of('0'));
   EXPECT_EQ(info.serial, serial);
@@ -75,7 +75,8 @@ TEST(RotationCertificate, SignersCertificateFactsAgreeWithOpenSslCommandLine) {
 }
 
 TEST(RotationCertificate, SignersCertificateFactsAgreeWithTheRecordersNotes) {
-  const auto exchange = nlohmann::json::parse(testing::read_text(kFixtures / "k8s-api/csr-get-approved-issued.json"));
+  const auto exchange =
+      nlohmann::json::parse(testing::read_text(kFixtures / "k8s-api/csr-get-approved-issued.json"));
   const auto& notes = exchange.at("notes").at("issued_certificate");
   // status.certificate of the recorded CSR, exactly as the client receives it.
   const auto body = nlohmann::json::parse(exchange.at("response").at("body_raw").get<std::string>());
@@ -154,17 +155,18 @@ CertSpec base(World& w) {
 INSTANTIATE_TEST_SUITE_P(
     Table, RotationCertificateFields,
     ::testing::Values(
-        FieldCase{"SubjectWithSeveralOrganizationsInOrder",
-                  [](World& w) {
-                    auto s = base(w);
-                    s.subject.organizations = {"system:nodes", "b-team", "a-team"};
-                    return s;
-                  },
-                  false, false,
-                  [](const CertInfo& i, const World&) {
-                    EXPECT_EQ(i.common_name, "system:node:n1");
-                    EXPECT_EQ(i.organizations, (std::vector<std::string>{"system:nodes", "b-team", "a-team"}));
-                  }},
+        FieldCase{
+            "SubjectWithSeveralOrganizationsInOrder",
+            [](World& w) {
+              auto s = base(w);
+              s.subject.organizations = {"system:nodes", "b-team", "a-team"};
+              return s;
+            },
+            false, false,
+            [](const CertInfo& i, const World&) {
+              EXPECT_EQ(i.common_name, "system:node:n1");
+              EXPECT_EQ(i.organizations, (std::vector<std::string>{"system:nodes", "b-team", "a-team"}));
+            }},
         FieldCase{"ServingSansWithIpv6InInetNtopForm",
                   [](World& w) {
                     auto s = base(w);
@@ -181,15 +183,17 @@ INSTANTIATE_TEST_SUITE_P(
         FieldCase{"ExtendedKeyUsagesInKubernetesSpellingAndOrder",
                   [](World& w) {
                     auto s = base(w);
-                    s.ext_key_usages = {"server auth", "client auth", "code signing", "email protection", "timestamping",
-                                        "ocsp signing", "ipsec end system", "any"};
+                    s.ext_key_usages = {"server auth",      "client auth",  "code signing",
+                                        "email protection", "timestamping", "ocsp signing",
+                                        "ipsec end system", "any"};
                     return s;
                   },
                   false, false,
                   [](const CertInfo& i, const World&) {
-                    EXPECT_EQ(i.ext_key_usages, (std::vector<std::string>{"server auth", "client auth", "code signing",
-                                                                          "email protection", "timestamping", "ocsp signing",
-                                                                          "ipsec end system", "any"}));
+                    EXPECT_EQ(i.ext_key_usages,
+                              (std::vector<std::string>{"server auth", "client auth", "code signing",
+                                                        "email protection", "timestamping", "ocsp signing",
+                                                        "ipsec end system", "any"}));
                   }},
         FieldCase{"UnknownExtendedKeyUsageAsDottedOid",
                   [](World& w) {
@@ -204,17 +208,18 @@ INSTANTIATE_TEST_SUITE_P(
         FieldCase{"EveryKeyUsage",
                   [](World& w) {
                     auto s = base(w);
-                    s.key_usages = {"decipher only", "encipher only", "crl sign",          "cert sign",        "key agreement",
-                                    "data encipherment", "key encipherment", "content commitment", "digital signature"};
+                    s.key_usages = {"decipher only",    "encipher only",      "crl sign",
+                                    "cert sign",        "key agreement",      "data encipherment",
+                                    "key encipherment", "content commitment", "digital signature"};
                     return s;
                   },
                   false, false,
                   [](const CertInfo& i, const World&) {
                     // In the bit order of RFC 5280, whatever order they were asked for.
-                    EXPECT_EQ(i.key_usages,
-                              (std::vector<std::string>{"digital signature", "content commitment", "key encipherment",
-                                                        "data encipherment", "key agreement", "cert sign", "crl sign",
-                                                        "encipher only", "decipher only"}));
+                    EXPECT_EQ(i.key_usages, (std::vector<std::string>{
+                                                "digital signature", "content commitment", "key encipherment",
+                                                "data encipherment", "key agreement", "cert sign", "crl sign",
+                                                "encipher only", "decipher only"}));
                   }},
         FieldCase{"NoKeyUsageExtensionMeansNoUsagesListed", base, false, false,
                   [](const CertInfo& i, const World&) {
@@ -228,7 +233,8 @@ INSTANTIATE_TEST_SUITE_P(
                     return s;
                   },
                   false, false, [](const CertInfo& i, const World&) { EXPECT_TRUE(i.is_ca); }},
-        FieldCase{"CaFalse", base, false, false, [](const CertInfo& i, const World&) { EXPECT_FALSE(i.is_ca); }},
+        FieldCase{"CaFalse", base, false, false,
+                  [](const CertInfo& i, const World&) { EXPECT_FALSE(i.is_ca); }},
         // keyCertSign without basicConstraints is not a CA for Go's x509 (IsCA is false).
         FieldCase{"NoBasicConstraintsIsNotACaEvenWithCertSign",
                   [](World& w) {
@@ -255,7 +261,8 @@ INSTANTIATE_TEST_SUITE_P(
         FieldCase{"RandomSerialIs128BitsOrLess", base, false, false,
                   [](const CertInfo& i, const World&) {
                     EXPECT_LE(i.serial.size(), 32u);
-                    EXPECT_GE(i.serial.size(), 16u) << "a 128-bit random serial under 64 bits is 2^-64 likely";
+                    EXPECT_GE(i.serial.size(), 16u)
+                        << "a 128-bit random serial under 64 bits is 2^-64 likely";
                     EXPECT_EQ(i.serial.find_first_not_of("0123456789abcdef"), std::string::npos);
                   }},
         FieldCase{"TimesToTheSecond",
@@ -276,7 +283,10 @@ INSTANTIATE_TEST_SUITE_P(
                     s.not_after = std::chrono::sys_days(std::chrono::year(2051) / 3 / 4) + 5h + 6min + 7s;
                     return s;
                   },
-                  false, false, [](const CertInfo& i, const World&) { EXPECT_EQ(to_rfc3339(i.not_after), "2051-03-04T05:06:07Z"); }},
+                  false, false,
+                  [](const CertInfo& i, const World&) {
+                    EXPECT_EQ(to_rfc3339(i.not_after), "2051-03-04T05:06:07Z");
+                  }},
         FieldCase{"RsaKeyAndRootIssuer", base, true, false,
                   [](const CertInfo& i, const World&) {
                     EXPECT_EQ(i.key_algorithm, "RSA 2048");
@@ -332,8 +342,8 @@ TEST(RotationCertificate, FingerprintIsSha256OverTheDer) {
 TEST(RotationCertificate, ParsesAChainInOrderSkippingOtherBlocks) {
   auto& w = world();
   auto leaf = w.intermediate.issue(w.ec.get(), base(w));
-  const std::string pem = testing::to_pem(leaf.get()) + private_key_to_pem(w.ec.get()) + w.intermediate.cert_pem() +
-                          "some trailing text\n" + w.root.cert_pem();
+  const std::string pem = testing::to_pem(leaf.get()) + private_key_to_pem(w.ec.get()) +
+                          w.intermediate.cert_pem() + "some trailing text\n" + w.root.cert_pem();
   auto chain = parse_certificates_pem(pem, "kubelet-client-current.pem");
   ASSERT_TRUE(chain) << chain.error();
   ASSERT_EQ(chain->size(), 3u);
@@ -370,7 +380,8 @@ INSTANTIATE_TEST_SUITE_P(
     Table, RotationCertificateChainRejects,
     ::testing::Values(
         BadChainCase{"Empty", [] { return std::string(); }, "no PEM CERTIFICATE block found"},
-        BadChainCase{"OnlyAKey", [] { return private_key_to_pem(world().ec.get()); }, "no PEM CERTIFICATE block found"},
+        BadChainCase{"OnlyAKey", [] { return private_key_to_pem(world().ec.get()); },
+                     "no PEM CERTIFICATE block found"},
         BadChainCase{"OnlyARequest",
                      [] { return testing::read_text(kFixtures / "k8s-api/testnode1-bootstrap-ec.csr.pem"); },
                      "no PEM CERTIFICATE block found"},

@@ -19,7 +19,8 @@ const fs::path kFixtures = KCD_FIXTURES_DIR;
 const std::vector<std::string> kClientUsages = {"digital signature", "key encipherment", "client auth"};
 const std::vector<std::string> kServingUsages = {"digital signature", "key encipherment", "server auth"};
 
-CsrRequest request(const std::string& node, std::vector<std::string> dns = {}, std::vector<std::string> ips = {}) {
+CsrRequest request(const std::string& node, std::vector<std::string> dns = {},
+                   std::vector<std::string> ips = {}) {
   CsrRequest r;
   r.subject.common_name = "system:node:" + node;
   r.subject.organizations = {"system:nodes"};
@@ -59,15 +60,18 @@ INSTANTIATE_TEST_SUITE_P(
         VectorCase{"P256Client", "csrname-p256.key", request("testnode1"), kClientUsages,
                    "node-csr-08oHr_Mv1C3OJkKn7ki-_8dRGmGVwaD0DIEKHHwPEsk"},
         // kubelet's usages for an ECDSA key (no key encipherment).
-        VectorCase{"P256ClientEcUsages", "csrname-p256.key", request("testnode1"), {"digital signature", "client auth"},
+        VectorCase{"P256ClientEcUsages",
+                   "csrname-p256.key",
+                   request("testnode1"),
+                   {"digital signature", "client auth"},
                    "node-csr-6e_R4bK_IvzEQqGWg7XG3OgUtJQQJcM87EcZMeZx6lk"},
-        VectorCase{"P256Serving", "csrname-p256.key", request("testnode1", {"testnode1"}, {"10.0.0.5"}), kServingUsages,
-                   "node-csr-xGEDH8s3l2AmxpQOY_XPAAioSKeiCmoWNarRPjgL6pQ"},
+        VectorCase{"P256Serving", "csrname-p256.key", request("testnode1", {"testnode1"}, {"10.0.0.5"}),
+                   kServingUsages, "node-csr-xGEDH8s3l2AmxpQOY_XPAAioSKeiCmoWNarRPjgL6pQ"},
         VectorCase{"Rsa2048Client", "csrname-rsa2048.key", request("worker-7"), kClientUsages,
                    "node-csr-NenpH6ARK2Lh7uRup75zj2Qbs2RztzEqSeNHPwox0f4"},
         VectorCase{"Rsa2048Serving", "csrname-rsa2048.key",
-                   request("worker-7", {"worker-7", "worker-7.example"}, {"10.0.0.7", "fd00::7"}), kServingUsages,
-                   "node-csr-5b52v86eh6YsP7y9Nai3ArTbtXVDxbcNEbm3CJ8uui4"}),
+                   request("worker-7", {"worker-7", "worker-7.example"}, {"10.0.0.7", "fd00::7"}),
+                   kServingUsages, "node-csr-5b52v86eh6YsP7y9Nai3ArTbtXVDxbcNEbm3CJ8uui4"}),
     [](const auto& i) { return i.param.name; });
 
 // The same derivation at test time on a fresh key, when python3 is there to do it.
@@ -82,9 +86,10 @@ TEST(RotationCsrName, MatchesAnIndependentComputationForAFreshKey) {
       "h=hashlib.new('sha512_256')\n"
       "for f in [open(sys.argv[1],'rb').read()]+[a.encode() for a in sys.argv[2:]]: h.update(enc(f)+b'|')\n"
       "print('node-csr-'+enc(h.digest()).decode())\n";
-  auto out = testing::run_process({"/usr/bin/python3", "-c", script, (tmp / "pub.der").string(), "system:node:fresh",
-                                   "system:nodes", "digital signature", "key encipherment", "client auth"},
-                                  tmp / "logs");
+  auto out =
+      testing::run_process({"/usr/bin/python3", "-c", script, (tmp / "pub.der").string(), "system:node:fresh",
+                            "system:nodes", "digital signature", "key encipherment", "client auth"},
+                           tmp / "logs");
   ASSERT_EQ(out.exit_code, 0) << out.err;
   EXPECT_EQ(csr_name(key.get(), request("fresh"), kClientUsages) + "\n", out.out);
 }
@@ -93,7 +98,8 @@ TEST(RotationCsrName, SameInputsGiveTheSameName) {
   auto key = generate_key(KeyAlgorithm::EcdsaP256);
   // A reloaded key (as after a restart) gives the same name as the key in memory.
   auto reloaded = load_private_key_pem(private_key_to_pem(key.get()), "reloaded");
-  EXPECT_EQ(csr_name(key.get(), request("n1"), kClientUsages), csr_name(reloaded.get(), request("n1"), kClientUsages));
+  EXPECT_EQ(csr_name(key.get(), request("n1"), kClientUsages),
+            csr_name(reloaded.get(), request("n1"), kClientUsages));
 }
 
 struct ChangeCase {
@@ -124,12 +130,14 @@ INSTANTIATE_TEST_SUITE_P(
         ChangeCase{"DnsName", [](CsrRequest& r, auto&) { r.dns_names = {"n1.example"}; }},
         ChangeCase{"DnsNameAdded", [](CsrRequest& r, auto&) { r.dns_names.push_back("n1.example"); }},
         ChangeCase{"IpAddress", [](CsrRequest& r, auto&) { r.ip_addresses = {"10.0.0.2"}; }},
-        ChangeCase{"SansRemoved", [](CsrRequest& r, auto&) {
+        ChangeCase{"SansRemoved",
+                   [](CsrRequest& r, auto&) {
                      r.dns_names.clear();
                      r.ip_addresses.clear();
                    }},
         // The '|' delimiter: moving a boundary between fields must change the digest.
-        ChangeCase{"FieldBoundaryMoved", [](CsrRequest& r, auto&) {
+        ChangeCase{"FieldBoundaryMoved",
+                   [](CsrRequest& r, auto&) {
                      r.subject.common_name += "system:nodes";
                      r.subject.organizations = {""};
                    }}),
@@ -151,7 +159,8 @@ TEST(RotationCsrName, IsAValidCsrObjectName) {
     EXPECT_EQ(name.rfind("node-csr-", 0), 0u) << name;
     // 32 digest bytes in unpadded base64 are 43 characters.
     EXPECT_EQ(name.size(), 9u + 43u) << name;
-    EXPECT_EQ(name.find_first_not_of("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-_", 9), std::string::npos)
+    EXPECT_EQ(name.find_first_not_of("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-_", 9),
+              std::string::npos)
         << name;
     EXPECT_EQ(name.find_first_of("/%="), std::string::npos) << name;
   }

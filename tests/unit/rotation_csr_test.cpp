@@ -21,7 +21,9 @@ namespace fs = std::filesystem;
 const fs::path kFixtures = KCD_FIXTURES_DIR;
 
 struct ExtensionStackFree {
-  void operator()(STACK_OF(X509_EXTENSION) * s) const noexcept { sk_X509_EXTENSION_pop_free(s, X509_EXTENSION_free); }
+  void operator()(STACK_OF(X509_EXTENSION) * s) const noexcept {
+    sk_X509_EXTENSION_pop_free(s, X509_EXTENSION_free);
+  }
 };
 using ExtensionStackPtr = std::unique_ptr<STACK_OF(X509_EXTENSION), ExtensionStackFree>;
 
@@ -69,7 +71,8 @@ std::string tbs_with_public_key_of(X509_REQ* theirs, X509_REQ* mine) {
   const std::string their_key = public_key_der(X509_REQ_get0_pubkey(theirs));
   const std::string my_key = public_key_der(X509_REQ_get0_pubkey(mine));
   const auto at = tbs.find(their_key);
-  if (at == std::string::npos || their_key.size() != my_key.size()) throw std::runtime_error("key not found in the request");
+  if (at == std::string::npos || their_key.size() != my_key.size())
+    throw std::runtime_error("key not found in the request");
   tbs.replace(at, their_key.size(), my_key);
   return tbs;
 }
@@ -90,7 +93,8 @@ TEST_P(RotationCsrAlgorithm, ClientRequestHasExactlyKubeletsFieldsAndAValidSigna
 
   EXPECT_EQ(X509_REQ_get_version(req.get()), X509_REQ_VERSION_1);
   // O before CN, exactly these two, as kubelet's Go code encodes pkix.Name.
-  const std::vector<std::pair<std::string, std::string>> expected = {{"O", "system:nodes"}, {"CN", "system:node:testnode1"}};
+  const std::vector<std::pair<std::string, std::string>> expected = {{"O", "system:nodes"},
+                                                                     {"CN", "system:node:testnode1"}};
   EXPECT_EQ(subject_entries(req.get()), expected);
   // No attributes at all: no extension request, no challenge password.
   EXPECT_EQ(X509_REQ_get_attr_count(req.get()), 0);
@@ -111,16 +115,17 @@ TEST_P(RotationCsrAlgorithm, ClientRequestHasExactlyKubeletsFieldsAndAValidSigna
   EXPECT_TRUE(parsed->other_subject_fields.empty());
 }
 
-INSTANTIATE_TEST_SUITE_P(Table, RotationCsrAlgorithm,
-                         ::testing::Values(CsrAlgorithmCase{KeyAlgorithm::EcdsaP256, NID_ecdsa_with_SHA256},
-                                           CsrAlgorithmCase{KeyAlgorithm::EcdsaP384, NID_ecdsa_with_SHA384},
-                                           CsrAlgorithmCase{KeyAlgorithm::Rsa2048, NID_sha256WithRSAEncryption},
-                                           CsrAlgorithmCase{KeyAlgorithm::Rsa3072, NID_sha256WithRSAEncryption}),
-                         [](const auto& i) {
-                           std::string n(to_string(i.param.algorithm));
-                           n.erase(std::remove(n.begin(), n.end(), '-'), n.end());
-                           return n;
-                         });
+INSTANTIATE_TEST_SUITE_P(
+    Table, RotationCsrAlgorithm,
+    ::testing::Values(CsrAlgorithmCase{KeyAlgorithm::EcdsaP256, NID_ecdsa_with_SHA256},
+                      CsrAlgorithmCase{KeyAlgorithm::EcdsaP384, NID_ecdsa_with_SHA384},
+                      CsrAlgorithmCase{KeyAlgorithm::Rsa2048, NID_sha256WithRSAEncryption},
+                      CsrAlgorithmCase{KeyAlgorithm::Rsa3072, NID_sha256WithRSAEncryption}),
+    [](const auto& i) {
+      std::string n(to_string(i.param.algorithm));
+      n.erase(std::remove(n.begin(), n.end(), '-'), n.end());
+      return n;
+    });
 
 TEST(RotationCsr, ClientRequestIsByteIdenticalToKubeletsRecordedOneApartFromTheKey) {
   auto theirs = read_req(testing::read_text(kFixtures / "k8s-api/testnode1-bootstrap-ec.csr.pem"));
@@ -183,13 +188,14 @@ TEST(RotationCsr, OpenSslCommandLineVerifiesAndReadsOurRequest) {
   r.dns_names = {"node-a"};
   r.ip_addresses = {"192.0.2.7"};
   std::ofstream(tmp / "req.pem") << build_csr_pem(key.get(), r);
-  auto out = testing::run_process({"/usr/bin/openssl", "req", "-in", (tmp / "req.pem").string(), "-noout", "-verify",
-                                   "-text", "-nameopt", "RFC2253"},
+  auto out = testing::run_process({"/usr/bin/openssl", "req", "-in", (tmp / "req.pem").string(), "-noout",
+                                   "-verify", "-text", "-nameopt", "RFC2253"},
                                   tmp / "logs");
   ASSERT_EQ(out.exit_code, 0) << out.err;
   const std::string all = out.out + out.err;
-  for (const char* expected : {"verify OK", "Version: 1 (0x0)", "Subject: CN=system:node:node-a,O=system:nodes",
-                               "ASN1 OID: secp384r1", "DNS:node-a, IP Address:192.0.2.7", "ecdsa-with-SHA384"}) {
+  for (const char* expected :
+       {"verify OK", "Version: 1 (0x0)", "Subject: CN=system:node:node-a,O=system:nodes",
+        "ASN1 OID: secp384r1", "DNS:node-a, IP Address:192.0.2.7", "ecdsa-with-SHA384"}) {
     EXPECT_NE(all.find(expected), std::string::npos) << "missing \"" << expected << "\" in:\n" << all;
   }
 }
@@ -231,7 +237,7 @@ TEST(RotationCsr, ParsesKubeletsRecordedRequests) {
 // A CSR built with OpenSSL directly, for what our builder never produces.
 struct ForeignCsr {
   std::vector<std::pair<std::string, std::string>> subject;
-  std::string san;  // X509V3 config form, e.g. "email:a@b,URI:spiffe://x"
+  std::string san;                // X509V3 config form, e.g. "email:a@b,URI:spiffe://x"
   EVP_PKEY* sign_with = nullptr;  // another key: the signature will not verify
 };
 
@@ -240,13 +246,14 @@ std::string foreign_csr(EVP_PKEY* key, const ForeignCsr& spec) {
   X509_REQ_set_version(req.get(), X509_REQ_VERSION_1);
   X509_NAME* name = X509_REQ_get_subject_name(req.get());
   for (const auto& [field, value] : spec.subject) {
-    X509_NAME_add_entry_by_txt(name, field.c_str(), MBSTRING_UTF8, reinterpret_cast<const unsigned char*>(value.c_str()), -1,
-                               -1, 0);
+    X509_NAME_add_entry_by_txt(name, field.c_str(), MBSTRING_UTF8,
+                               reinterpret_cast<const unsigned char*>(value.c_str()), -1, -1, 0);
   }
   X509_REQ_set_pubkey(req.get(), key);
   if (!spec.san.empty()) {
     ExtensionStackPtr exts(sk_X509_EXTENSION_new_null());
-    sk_X509_EXTENSION_push(exts.get(), X509V3_EXT_conf_nid(nullptr, nullptr, NID_subject_alt_name, spec.san.c_str()));
+    sk_X509_EXTENSION_push(exts.get(),
+                           X509V3_EXT_conf_nid(nullptr, nullptr, NID_subject_alt_name, spec.san.c_str()));
     X509_REQ_add_extensions(req.get(), exts.get());
   }
   if (X509_REQ_sign(req.get(), spec.sign_with != nullptr ? spec.sign_with : key, EVP_sha256()) <= 0) {
@@ -260,7 +267,8 @@ std::string foreign_csr(EVP_PKEY* key, const ForeignCsr& spec) {
 TEST(RotationCsr, ParsingReportsEmailAndUriNamesAndNormalisesIps) {
   auto key = generate_key(KeyAlgorithm::EcdsaP256);
   auto parsed = parse_csr_pem(foreign_csr(
-      key.get(), {{{"CN", "system:node:n1"}}, "DNS:n1,IP:fd00:0:0::0005,IP:10.1.2.3,email:root@n1.example,URI:spiffe://cluster/n1"}));
+      key.get(), {{{"CN", "system:node:n1"}},
+                  "DNS:n1,IP:fd00:0:0::0005,IP:10.1.2.3,email:root@n1.example,URI:spiffe://cluster/n1"}));
   ASSERT_TRUE(parsed) << parsed.error();
   EXPECT_EQ(parsed->dns_names, std::vector<std::string>{"n1"});
   EXPECT_EQ(parsed->ip_addresses, (std::vector<std::string>{"fd00::5", "10.1.2.3"}));
@@ -272,12 +280,12 @@ TEST(RotationCsr, ParsingReportsEmailAndUriNamesAndNormalisesIps) {
 TEST(RotationCsr, ParsingReportsSubjectFieldsBeyondCnAndO) {
   auto key = generate_key(KeyAlgorithm::EcdsaP256);
   auto parsed = parse_csr_pem(foreign_csr(key.get(), {{{"O", "system:nodes"},
-                                                        {"OU", "ops"},
-                                                        {"O", "system:masters"},
-                                                        {"CN", "system:node:n1"},
-                                                        {"CN", "system:node:n2"},
-                                                        {"C", "DE"}},
-                                                       ""}));
+                                                       {"OU", "ops"},
+                                                       {"O", "system:masters"},
+                                                       {"CN", "system:node:n1"},
+                                                       {"CN", "system:node:n2"},
+                                                       {"C", "DE"}},
+                                                      ""}));
   ASSERT_TRUE(parsed) << parsed.error();
   EXPECT_EQ(parsed->subject.common_name, "system:node:n1");
   EXPECT_EQ(parsed->subject.organizations, (std::vector<std::string>{"system:nodes", "system:masters"}));
@@ -324,10 +332,14 @@ INSTANTIATE_TEST_SUITE_P(
                    [] { return testing::read_text(kFixtures / "k8s-api/testnode1-client-issued.crt.pem"); },
                    "not a PEM CERTIFICATE REQUEST"},
         BadCsrCase{"BadBase64",
-                   [] { return std::string("-----BEGIN CERTIFICATE REQUEST-----\n!!!\n-----END CERTIFICATE REQUEST-----\n"); },
+                   [] {
+                     return std::string(
+                         "-----BEGIN CERTIFICATE REQUEST-----\n!!!\n-----END CERTIFICATE REQUEST-----\n");
+                   },
                    "does not parse"},
         BadCsrCase{"TruncatedDer", truncated_fixture, "does not parse"},
-        BadCsrCase{"NoEndLine", [] { return std::string("-----BEGIN CERTIFICATE REQUEST-----\nMIIB\n"); }, "does not parse"}),
+        BadCsrCase{"NoEndLine", [] { return std::string("-----BEGIN CERTIFICATE REQUEST-----\nMIIB\n"); },
+                   "does not parse"}),
     [](const auto& i) { return i.param.name; });
 
 }  // namespace

@@ -18,8 +18,8 @@ struct AlgorithmCase {
   KeyAlgorithm algorithm;
   const char* openssl_type;  // what EVP_PKEY_is_a must say
   int bits;
-  const char* curve;         // OpenSSL group name for EC, nullptr for RSA
-  const char* pem_label;     // kubelet's PEM block type
+  const char* curve;      // OpenSSL group name for EC, nullptr for RSA
+  const char* pem_label;  // kubelet's PEM block type
   const char* description;
 };
 
@@ -104,8 +104,8 @@ TEST(RotationKey, PublicKeyDerIsWhatOpenSslCommandLineExports) {
   for (auto alg : {KeyAlgorithm::EcdsaP256, KeyAlgorithm::Rsa2048}) {
     auto key = generate_key(alg);
     std::ofstream(tmp / "key.pem") << private_key_to_pem(key.get());
-    auto out = testing::run_process({"/usr/bin/openssl", "pkey", "-in", (tmp / "key.pem").string(), "-pubout", "-outform",
-                                     "DER", "-out", (tmp / "pub.der").string()},
+    auto out = testing::run_process({"/usr/bin/openssl", "pkey", "-in", (tmp / "key.pem").string(), "-pubout",
+                                     "-outform", "DER", "-out", (tmp / "pub.der").string()},
                                     tmp / "logs");
     ASSERT_EQ(out.exit_code, 0) << out.err;
     EXPECT_EQ(public_key_der(key.get()), testing::read_text(tmp / "pub.der")) << to_string(alg);
@@ -128,9 +128,10 @@ TEST(RotationKey, LoadsSec1Pkcs1AndPkcs8) {
 TEST(RotationKey, FindsTheKeyAfterTheCertificateChainOfAKubeletPem) {
   auto key = generate_key(KeyAlgorithm::EcdsaP256);
   // kubelet-client-<date>.pem: certificate chain first, then the key.
-  const std::string pem = "-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----\n"
-                          "-----BEGIN CERTIFICATE-----\nMIIC\n-----END CERTIFICATE-----\n" +
-                          private_key_to_pem(key.get());
+  const std::string pem =
+      "-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----\n"
+      "-----BEGIN CERTIFICATE-----\nMIIC\n-----END CERTIFICATE-----\n" +
+      private_key_to_pem(key.get());
   EXPECT_TRUE(same_public_key(load_private_key_pem(pem, "kubelet-client-current.pem").get(), key.get()));
 }
 
@@ -162,9 +163,10 @@ std::string encrypted_pem(bool traditional) {
   ossl::BioPtr bio(BIO_new(BIO_s_mem()));
   static const char kPass[] = "secret";
   const auto* pass = reinterpret_cast<const unsigned char*>(kPass);
-  const int ok = traditional
-                     ? PEM_write_bio_PrivateKey_traditional(bio.get(), key.get(), EVP_aes_128_cbc(), pass, 6, nullptr, nullptr)
-                     : PEM_write_bio_PrivateKey(bio.get(), key.get(), EVP_aes_128_cbc(), pass, 6, nullptr, nullptr);
+  const int ok = traditional ? PEM_write_bio_PrivateKey_traditional(bio.get(), key.get(), EVP_aes_128_cbc(),
+                                                                    pass, 6, nullptr, nullptr)
+                             : PEM_write_bio_PrivateKey(bio.get(), key.get(), EVP_aes_128_cbc(), pass, 6,
+                                                        nullptr, nullptr);
   if (ok != 1) throw ossl::Error("PEM_write_bio_PrivateKey");
   return ossl::bio_to_string(bio.get());
 }
@@ -173,16 +175,24 @@ INSTANTIATE_TEST_SUITE_P(
     Table, RotationKeyLoadRejects,
     ::testing::Values(
         BadKeyCase{"Empty", [] { return std::string(); }, "no EC, RSA or PKCS#8 PRIVATE KEY block"},
-        BadKeyCase{"OnlyACertificate", [] { return std::string("-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----\n"); },
-                   "no EC, RSA or PKCS#8 PRIVATE KEY block"},
+        BadKeyCase{
+            "OnlyACertificate",
+            [] { return std::string("-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----\n"); },
+            "no EC, RSA or PKCS#8 PRIVATE KEY block"},
         BadKeyCase{"EncryptedPkcs8", [] { return encrypted_pem(false); }, "encrypted"},
         // Proc-Type: 4,ENCRYPTED: refused without asking for a pass phrase on the terminal.
         BadKeyCase{"EncryptedTraditional", [] { return encrypted_pem(true); }, "encrypted"},
         BadKeyCase{"BadBase64",
-                   [] { return std::string("-----BEGIN EC PRIVATE KEY-----\n!!!!\n-----END EC PRIVATE KEY-----\n"); },
+                   [] {
+                     return std::string(
+                         "-----BEGIN EC PRIVATE KEY-----\n!!!!\n-----END EC PRIVATE KEY-----\n");
+                   },
                    "PEM_read_bio_PrivateKey: "},
         BadKeyCase{"TruncatedDer",
-                   [] { return std::string("-----BEGIN EC PRIVATE KEY-----\nMHcCAQEEIA==\n-----END EC PRIVATE KEY-----\n"); },
+                   [] {
+                     return std::string(
+                         "-----BEGIN EC PRIVATE KEY-----\nMHcCAQEEIA==\n-----END EC PRIVATE KEY-----\n");
+                   },
                    "PEM_read_bio_PrivateKey: "}),
     [](const auto& i) { return i.param.name; });
 
@@ -214,7 +224,8 @@ TEST(RotationKey, KeysWeDoNotGenerateAreDescribedButHaveNoAlgorithm) {
   };
   std::vector<Foreign> keys;
   keys.push_back({ossl::PKeyPtr(EVP_PKEY_Q_keygen(nullptr, nullptr, "EC", "P-521")), "ECDSA P-521"});
-  keys.push_back({ossl::PKeyPtr(EVP_PKEY_Q_keygen(nullptr, nullptr, "RSA", static_cast<size_t>(1024))), "RSA 1024"});
+  keys.push_back(
+      {ossl::PKeyPtr(EVP_PKEY_Q_keygen(nullptr, nullptr, "RSA", static_cast<size_t>(1024))), "RSA 1024"});
   keys.push_back({ossl::PKeyPtr(EVP_PKEY_Q_keygen(nullptr, nullptr, "ED25519")), "Ed25519"});
   for (const auto& k : keys) {
     ASSERT_NE(k.key, nullptr) << k.description;

@@ -29,7 +29,9 @@ LifecyclePolicy policy() {
   return p;
 }
 
-Lifecycle machine(double u = 0.5) { return Lifecycle(CertKind::Client, policy(), [u] { return u; }); }
+Lifecycle machine(double u = 0.5) {
+  return Lifecycle(CertKind::Client, policy(), [u] { return u; });
+}
 
 CsrView view(CsrView::Condition c, std::string rv = "10") {
   CsrView v;

@@ -68,26 +68,30 @@ TEST(NotOurs, OurRequestIsOursWhateverTheUsageOrder) {
   const auto pem = build_csr_pem(w.key.get(), request_for(CertKind::Client, w.node));
   std::vector<std::string> usages = usages_for(CertKind::Client);
   std::reverse(usages.begin(), usages.end());
-  EXPECT_EQ(not_ours(CertKind::Client, w.node, w.key.get(), {pem, signer_name(CertKind::Client), usages}), "");
+  EXPECT_EQ(not_ours(CertKind::Client, w.node, w.key.get(), {pem, signer_name(CertKind::Client), usages}),
+            "");
 }
 
 TEST(NotOurs, NamesWhatDiffers) {
   const auto& w = world();
   const auto pem = build_csr_pem(w.key.get(), request_for(CertKind::Client, w.node));
   const auto& usages = usages_for(CertKind::Client);
-  EXPECT_EQ(not_ours(CertKind::Client, w.node, w.other_key.get(), {pem, signer_name(CertKind::Client), usages}),
-            "its public key is not our pending key");
+  EXPECT_EQ(
+      not_ours(CertKind::Client, w.node, w.other_key.get(), {pem, signer_name(CertKind::Client), usages}),
+      "its public key is not our pending key");
   NodeIdentity renamed = w.node;
   renamed.node_name = "worker-2";
   EXPECT_EQ(not_ours(CertKind::Client, renamed, w.key.get(), {pem, signer_name(CertKind::Client), usages}),
             "its subject differs");
   EXPECT_EQ(not_ours(CertKind::Client, w.node, w.key.get(), {pem, signer_name(CertKind::Serving), usages}),
             "its signer is kubernetes.io/kubelet-serving");
-  EXPECT_EQ(not_ours(CertKind::Client, w.node, w.key.get(), {pem, signer_name(CertKind::Client), {"client auth"}}),
-            "its usages differ");
-  EXPECT_NE(not_ours(CertKind::Client, w.node, w.key.get(), {"garbage", signer_name(CertKind::Client), usages})
-                .find("its request does not parse"),
-            std::string::npos);
+  EXPECT_EQ(
+      not_ours(CertKind::Client, w.node, w.key.get(), {pem, signer_name(CertKind::Client), {"client auth"}}),
+      "its usages differ");
+  EXPECT_NE(
+      not_ours(CertKind::Client, w.node, w.key.get(), {"garbage", signer_name(CertKind::Client), usages})
+          .find("its request does not parse"),
+      std::string::npos);
 }
 
 TEST(Assess, AValidCertificateIsKept) {
@@ -101,10 +105,13 @@ TEST(Assess, AValidCertificateIsKept) {
 TEST(Assess, ExpiredAnotherAlgorithmOrAnotherNameMustBeReplaced) {
   const auto& w = world();
   const auto chain = w.issued(CertKind::Client, w.key.get(), w.node);
-  EXPECT_EQ(assess(CertKind::Client, w.node, chain, w.key.get(), w.now, w.anchors(), w.now).rfind("certificate expired at ", 0), 0u);
+  EXPECT_EQ(assess(CertKind::Client, w.node, chain, w.key.get(), w.now, w.anchors(), w.now)
+                .rfind("certificate expired at ", 0),
+            0u);
   NodeIdentity rsa = w.node;
   rsa.key_algorithm = KeyAlgorithm::Rsa2048;
-  EXPECT_NE(assess(CertKind::Client, rsa, chain, w.key.get(), w.now + 24h, w.anchors(), w.now).find("configured keyAlgorithm is"),
+  EXPECT_NE(assess(CertKind::Client, rsa, chain, w.key.get(), w.now + 24h, w.anchors(), w.now)
+                .find("configured keyAlgorithm is"),
             std::string::npos);
   NodeIdentity renamed = w.node;
   renamed.node_name = "worker-2";

@@ -52,7 +52,8 @@ TEST_F(StoreTest, InstallWritesKubeletLayoutAndSwapsTheLink) {
   auto chain = issue_for(key.get(), ca_);
   const auto t = std::chrono::sys_days{std::chrono::year{2026} / 11 / 22} + 10h + 32min + 28s;
   const fs::path file = store_.install(chain, key.get(), t);
-  EXPECT_TRUE(std::regex_match(file.filename().string(), std::regex(R"(kubelet-client-2026-11-2\d-\d\d-32-28\.pem)")))
+  EXPECT_TRUE(
+      std::regex_match(file.filename().string(), std::regex(R"(kubelet-client-2026-11-2\d-\d\d-32-28\.pem)")))
       << file;
   EXPECT_EQ(mode_of(file), 0600u);
   EXPECT_EQ(fs::read_symlink(store_.current_path()), file.filename());

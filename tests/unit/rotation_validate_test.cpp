@@ -126,52 +126,63 @@ TEST_P(RotationValidateAccepts, TheCertificate) {
 INSTANTIATE_TEST_SUITE_P(
     Table, RotationValidateAccepts,
     ::testing::Values(
-        GoodCase{"TheSignersFiveMinuteBackdate", [](World& w) { return chain_of(w.ca.issue(w.key.get(), w.client_spec())); }},
+        GoodCase{"TheSignersFiveMinuteBackdate",
+                 [](World& w) { return chain_of(w.ca.issue(w.key.get(), w.client_spec())); }},
         GoodCase{"NotBeforeAFewMinutesInOurFuture",  // our clock runs behind the signer's
                  [](World& w) {
-                   return chain_of(w.ca.issue(w.key.get(), client_with([&w](CertSpec& s) { s.not_before = w.now + 2min; })));
+                   return chain_of(w.ca.issue(
+                       w.key.get(), client_with([&w](CertSpec& s) { s.not_before = w.now + 2min; })));
                  }},
         GoodCase{"NotBeforeExactlyAtTheSkewLimit",
                  [](World& w) {
-                   return chain_of(w.ca.issue(w.key.get(), client_with([&w](CertSpec& s) { s.not_before = w.now + 5min; })));
+                   return chain_of(w.ca.issue(
+                       w.key.get(), client_with([&w](CertSpec& s) { s.not_before = w.now + 5min; })));
                  }},
         GoodCase{"NotAfterOneSecondFromNow",
                  [](World& w) {
-                   return chain_of(w.ca.issue(w.key.get(), client_with([&w](CertSpec& s) { s.not_after = w.now + 1s; })));
+                   return chain_of(
+                       w.ca.issue(w.key.get(), client_with([&w](CertSpec& s) { s.not_after = w.now + 1s; })));
                  }},
         GoodCase{"NoBasicConstraintsAtAll",
                  [](World& w) {
-                   return chain_of(w.ca.issue(w.key.get(), client_with([](CertSpec& s) { s.omit_basic_constraints = true; })));
+                   return chain_of(w.ca.issue(
+                       w.key.get(), client_with([](CertSpec& s) { s.omit_basic_constraints = true; })));
                  }},
         GoodCase{"MoreExtendedKeyUsagesThanNeeded",
                  [](World& w) {
                    return chain_of(w.ca.issue(w.key.get(), client_with([](CertSpec& s) {
-                     s.ext_key_usages = {"server auth", "client auth"};
-                   })));
+                                                s.ext_key_usages = {"server auth", "client auth"};
+                                              })));
                  }},
-        GoodCase{"AnRsaKey",
-                 [](World& w) { return chain_of(w.ca.issue(w.rsa_key.get(), w.client_spec())); },
+        GoodCase{"AnRsaKey", [](World& w) { return chain_of(w.ca.issue(w.rsa_key.get(), w.client_spec())); },
                  [](ValidationPolicy& p, World& w) { p.expected_key = w.rsa_key.get(); }},
         GoodCase{"AChainThroughAnIntermediate",
-                 [](World& w) { return chain_of(w.intermediate.issue(w.key.get(), w.client_spec()), &w.intermediate); }},
+                 [](World& w) {
+                   return chain_of(w.intermediate.issue(w.key.get(), w.client_spec()), &w.intermediate);
+                 }},
         // Like Go's x509.Verify: every certificate in the CA bundle is a trust anchor.
         GoodCase{"IssuedByAnIntermediateThatIsInTheCaBundle",
                  [](World& w) { return chain_of(w.intermediate.issue(w.key.get(), w.client_spec())); },
                  [](ValidationPolicy& p, World& w) { p.trust_anchors = {w.intermediate.cert()}; }},
         GoodCase{"ACaBundleWithSeveralCas",
                  [](World& w) { return chain_of(w.ca.issue(w.key.get(), w.client_spec())); },
-                 [](ValidationPolicy& p, World& w) { p.trust_anchors = {w.other_ca.cert(), w.ca.cert()}; }},
+                 [](ValidationPolicy& p, World& w) {
+                   p.trust_anchors = {w.other_ca.cert(), w.ca.cert()};
+                 }},
         GoodCase{"AServingCertificateWithTheRequestedSansInAnotherOrder",
                  [](World& w) {
                    return chain_of(w.ca.issue(w.key.get(), serving_with([](CertSpec& s) {
-                     s.dns_names = {"n1.example", "n1"};
-                     s.ip_addresses = {"fd00::1", "10.0.0.1"};
-                   })));
+                                                s.dns_names = {"n1.example", "n1"};
+                                                s.ip_addresses = {"fd00::1", "10.0.0.1"};
+                                              })));
                  },
                  [](ValidationPolicy&, World&) {}, Usage::ServerAuth},
         GoodCase{"AServingCertificateWhoseIpsWereConfiguredInAnotherSpelling",
                  [](World& w) { return chain_of(w.ca.issue(w.key.get(), w.serving_spec())); },
-                 [](ValidationPolicy& p, World&) { p.expected_ips = {"10.0.0.1", "FD00:0000::0001"}; }, Usage::ServerAuth}),
+                 [](ValidationPolicy& p, World&) {
+                   p.expected_ips = {"10.0.0.1", "FD00:0000::0001"};
+                 },
+                 Usage::ServerAuth}),
     [](const auto& i) { return i.param.name; });
 
 struct BadCase {
@@ -207,50 +218,73 @@ std::vector<ossl::X509Ptr> serving(const std::function<void(CertSpec&)>& change)
 INSTANTIATE_TEST_SUITE_P(
     Table, RotationValidateRejects,
     ::testing::Values(
-        BadCase{"EmptyChain", [](World&) { return std::vector<ossl::X509Ptr>{}; }, "no certificate in the response"},
-        BadCase{"WrongPublicKey", [](World& w) { return chain_of(w.ca.issue(w.other_key.get(), w.client_spec())); },
+        BadCase{"EmptyChain", [](World&) { return std::vector<ossl::X509Ptr>{}; },
+                "no certificate in the response"},
+        BadCase{"WrongPublicKey",
+                [](World& w) { return chain_of(w.ca.issue(w.other_key.get(), w.client_spec())); },
                 "public key (ECDSA P-256) is not the key we generated"},
-        BadCase{"KeyOfAnotherAlgorithm", [](World& w) { return chain_of(w.ca.issue(w.rsa_key.get(), w.client_spec())); },
+        BadCase{"KeyOfAnotherAlgorithm",
+                [](World& w) { return chain_of(w.ca.issue(w.rsa_key.get(), w.client_spec())); },
                 "public key (RSA 2048) is not the key we generated for this request (ECDSA P-256)"},
-        BadCase{"OtherCommonName", [](World&) { return client([](CertSpec& s) { s.subject.common_name = "system:node:n2"; }); },
+        BadCase{"OtherCommonName",
+                [](World&) { return client([](CertSpec& s) { s.subject.common_name = "system:node:n2"; }); },
                 "subject CN is \"system:node:n2\", expected \"system:node:n1\""},
         BadCase{"ExtraOrganization",
-                [](World&) { return client([](CertSpec& s) { s.subject.organizations.push_back("system:masters"); }); },
+                [](World&) {
+                  return client([](CertSpec& s) { s.subject.organizations.push_back("system:masters"); });
+                },
                 "subject O is [system:nodes, system:masters], expected [system:nodes]"},
-        BadCase{"MissingOrganization", [](World&) { return client([](CertSpec& s) { s.subject.organizations.clear(); }); },
+        BadCase{"MissingOrganization",
+                [](World&) { return client([](CertSpec& s) { s.subject.organizations.clear(); }); },
                 "subject O is [none], expected [system:nodes]"},
-        BadCase{"ExtraSubjectField", [](World&) { return client([](CertSpec& s) { s.extra_subject_fields = {"OU=ops"}; }); },
+        BadCase{"ExtraSubjectField",
+                [](World&) { return client([](CertSpec& s) { s.extra_subject_fields = {"OU=ops"}; }); },
                 "unexpected fields: OU=ops"},
         BadCase{"SecondCommonName",
-                [](World&) { return client([](CertSpec& s) { s.extra_subject_fields = {"CN=system:node:n2"}; }); },
+                [](World&) {
+                  return client([](CertSpec& s) { s.extra_subject_fields = {"CN=system:node:n2"}; });
+                },
                 "subject has 2 CNs [system:node:n2, system:node:n1]"},
-        BadCase{"ServerAuthForAClient", [](World&) { return client([](CertSpec& s) { s.ext_key_usages = {"server auth"}; }); },
+        BadCase{"ServerAuthForAClient",
+                [](World&) { return client([](CertSpec& s) { s.ext_key_usages = {"server auth"}; }); },
                 "extended key usage is [server auth], which lacks client auth"},
-        BadCase{"NoExtendedKeyUsage", [](World&) { return client([](CertSpec& s) { s.ext_key_usages.clear(); }); },
+        BadCase{"NoExtendedKeyUsage",
+                [](World&) { return client([](CertSpec& s) { s.ext_key_usages.clear(); }); },
                 "extended key usage is [none], which lacks client auth"},
-        BadCase{"OnlyAnyExtendedKeyUsage", [](World&) { return client([](CertSpec& s) { s.ext_key_usages = {"any"}; }); },
+        BadCase{"OnlyAnyExtendedKeyUsage",
+                [](World&) { return client([](CertSpec& s) { s.ext_key_usages = {"any"}; }); },
                 "extended key usage is [any], which lacks client auth"},
-        BadCase{"ClientAuthForAServer", [](World&) { return serving([](CertSpec& s) { s.ext_key_usages = {"client auth"}; }); },
+        BadCase{"ClientAuthForAServer",
+                [](World&) { return serving([](CertSpec& s) { s.ext_key_usages = {"client auth"}; }); },
                 "which lacks server auth", Usage::ServerAuth},
         BadCase{"CaCertificate", [](World&) { return client([](CertSpec& s) { s.is_ca = true; }); },
                 "CA certificate (basicConstraints CA:TRUE)"},
         BadCase{"ClientWithDnsSan", [](World&) { return client([](CertSpec& s) { s.dns_names = {"n1"}; }); },
                 "subject alternative names [DNS:n1]"},
-        BadCase{"ClientWithIpSan", [](World&) { return client([](CertSpec& s) { s.ip_addresses = {"10.0.0.1"}; }); },
+        BadCase{"ClientWithIpSan",
+                [](World&) { return client([](CertSpec& s) { s.ip_addresses = {"10.0.0.1"}; }); },
                 "subject alternative names [IP:10.0.0.1]"},
-        BadCase{"ClientWithEmailSan", [](World&) { return client([](CertSpec& s) { s.email_addresses = {"a@n1.example"}; }); },
+        BadCase{"ClientWithEmailSan",
+                [](World&) { return client([](CertSpec& s) { s.email_addresses = {"a@n1.example"}; }); },
                 "subject alternative names [email:a@n1.example]"},
-        BadCase{"ServingMissingDns", [](World&) { return serving([](CertSpec& s) { s.dns_names = {"n1"}; }); },
+        BadCase{"ServingMissingDns",
+                [](World&) { return serving([](CertSpec& s) { s.dns_names = {"n1"}; }); },
                 "DNS names are [n1], requested [n1, n1.example]", Usage::ServerAuth},
         BadCase{"ServingExtraDns",
                 [](World&) { return serving([](CertSpec& s) { s.dns_names.push_back("evil.example"); }); },
                 "DNS names are [n1, n1.example, evil.example]", Usage::ServerAuth},
-        BadCase{"ServingMissingIp", [](World&) { return serving([](CertSpec& s) { s.ip_addresses = {"10.0.0.1"}; }); },
+        BadCase{"ServingMissingIp",
+                [](World&) { return serving([](CertSpec& s) { s.ip_addresses = {"10.0.0.1"}; }); },
                 "IP addresses are [10.0.0.1], requested [10.0.0.1, fd00::1]", Usage::ServerAuth},
-        BadCase{"ServingOtherIp", [](World&) { return serving([](CertSpec& s) { s.ip_addresses = {"10.0.0.2", "fd00::1"}; }); },
+        BadCase{"ServingOtherIp",
+                [](World&) { return serving([](CertSpec& s) {
+                               s.ip_addresses = {"10.0.0.2", "fd00::1"};
+                             }); },
                 "IP addresses are [10.0.0.2, fd00::1]", Usage::ServerAuth},
-        BadCase{"ServingWithUriSan", [](World&) { return serving([](CertSpec& s) { s.uris = {"spiffe://cluster/n1"}; }); },
-                "not requested: [DNS:n1, DNS:n1.example, IP:10.0.0.1, IP:fd00::1, URI:spiffe://cluster/n1]", Usage::ServerAuth},
+        BadCase{"ServingWithUriSan",
+                [](World&) { return serving([](CertSpec& s) { s.uris = {"spiffe://cluster/n1"}; }); },
+                "not requested: [DNS:n1, DNS:n1.example, IP:10.0.0.1, IP:fd00::1, URI:spiffe://cluster/n1]",
+                Usage::ServerAuth},
         BadCase{"Expired",
                 [](World& w) {
                   return client([&w](CertSpec& s) {
@@ -259,28 +293,36 @@ INSTANTIATE_TEST_SUITE_P(
                   });
                 },
                 "it has expired (notAfter " + to_rfc3339(world().now - 1h)},
-        BadCase{"ExpiresThisVerySecond", [](World& w) { return client([&w](CertSpec& s) { s.not_after = w.now; }); },
+        BadCase{"ExpiresThisVerySecond",
+                [](World& w) { return client([&w](CertSpec& s) { s.not_after = w.now; }); },
                 "it has expired"},
-        BadCase{"NotYetValidBeyondTheSkew", [](World& w) { return client([&w](CertSpec& s) { s.not_before = w.now + 1h; }); },
+        BadCase{"NotYetValidBeyondTheSkew",
+                [](World& w) { return client([&w](CertSpec& s) { s.not_before = w.now + 1h; }); },
                 "not valid yet (notBefore " + to_rfc3339(world().now + 1h)},
         BadCase{"NotYetValidOneSecondBeyondTheSkew",
-                [](World& w) { return client([&w](CertSpec& s) { s.not_before = w.now + 5min + 1s; }); }, "not valid yet"},
+                [](World& w) { return client([&w](CertSpec& s) { s.not_before = w.now + 5min + 1s; }); },
+                "not valid yet"},
         BadCase{"NotYetValidWithoutSkewTolerance",
-                [](World& w) { return client([&w](CertSpec& s) { s.not_before = w.now + 1s; }); }, "not valid yet",
-                Usage::ClientAuth, [](ValidationPolicy& p, World&) { p.clock_skew = 0s; }},
-        BadCase{"SignedByAnotherCa", [](World& w) { return chain_of(w.other_ca.issue(w.key.get(), w.client_spec())); },
-                "does not chain to the cluster CA: unable to get local issuer certificate (issuer CN=someone-else)"},
+                [](World& w) { return client([&w](CertSpec& s) { s.not_before = w.now + 1s; }); },
+                "not valid yet", Usage::ClientAuth, [](ValidationPolicy& p, World&) { p.clock_skew = 0s; }},
+        BadCase{"SignedByAnotherCa",
+                [](World& w) { return chain_of(w.other_ca.issue(w.key.get(), w.client_spec())); },
+                "does not chain to the cluster CA: unable to get local issuer certificate (issuer "
+                "CN=someone-else)"},
         BadCase{"IntermediateMissingFromTheChain",
                 [](World& w) { return chain_of(w.intermediate.issue(w.key.get(), w.client_spec())); },
-                "does not chain to the cluster CA: unable to get local issuer certificate (issuer CN=kubernetes-intermediate)"},
+                "does not chain to the cluster CA: unable to get local issuer certificate (issuer "
+                "CN=kubernetes-intermediate)"},
         BadCase{"IntermediateFromAnotherCa",
                 [](World& w) {
                   static TestCa foreign = w.other_ca.create_intermediate("kubernetes-intermediate");
                   return chain_of(foreign.issue(w.key.get(), w.client_spec()), &foreign);
                 },
                 "does not chain to the cluster CA"},
-        BadCase{"NoClusterCaToCheckAgainst", [](World& w) { return chain_of(w.ca.issue(w.key.get(), w.client_spec())); },
-                "no cluster CA certificate", Usage::ClientAuth, [](ValidationPolicy& p, World&) { p.trust_anchors.clear(); }},
+        BadCase{"NoClusterCaToCheckAgainst",
+                [](World& w) { return chain_of(w.ca.issue(w.key.get(), w.client_spec())); },
+                "no cluster CA certificate", Usage::ClientAuth,
+                [](ValidationPolicy& p, World&) { p.trust_anchors.clear(); }},
         // The first failing fact in the documented order is the one reported.
         BadCase{"ExpiredAndFromAnotherCaReportsTheExpiry",
                 [](World& w) {

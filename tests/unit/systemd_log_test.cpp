@@ -9,7 +9,8 @@ namespace {
 using namespace std::chrono_literals;
 
 TEST(SystemdLog, FormatsMessageAndFields) {
-  EXPECT_EQ(format_event("csr filed", {{"csr", "node-csr-x"}, {"signer", "kubernetes.io/kube-apiserver-client-kubelet"}}),
+  EXPECT_EQ(format_event("csr filed",
+                         {{"csr", "node-csr-x"}, {"signer", "kubernetes.io/kube-apiserver-client-kubelet"}}),
             "csr filed csr=node-csr-x signer=kubernetes.io/kube-apiserver-client-kubelet");
 }
 
@@ -30,7 +31,8 @@ TEST(SystemdLog, RedactsBootstrapTokens) {
   EXPECT_EQ(redact("x=abcdef.0123456789abcdef"), "x=<redacted token>");
   // Not a token: wrong lengths or characters.
   EXPECT_EQ(redact("abcdefg.0123456789abcdef"), "abcdefg.0123456789abcdef");
-  EXPECT_EQ(redact("kubernetes.io/kube-apiserver-client-kubelet"), "kubernetes.io/kube-apiserver-client-kubelet");
+  EXPECT_EQ(redact("kubernetes.io/kube-apiserver-client-kubelet"),
+            "kubernetes.io/kube-apiserver-client-kubelet");
 }
 
 TEST(SystemdLog, RedactsBearerCredentials) {
@@ -38,7 +40,8 @@ TEST(SystemdLog, RedactsBearerCredentials) {
 }
 
 TEST(SystemdLog, RedactsPrivateKeyBlocks) {
-  const std::string pem = "before -----BEGIN EC PRIVATE KEY-----\nMHcCAQEE\n-----END EC PRIVATE KEY----- after";
+  const std::string pem =
+      "before -----BEGIN EC PRIVATE KEY-----\nMHcCAQEE\n-----END EC PRIVATE KEY----- after";
   EXPECT_EQ(redact(pem), "before <redacted private key> after");
   const std::string cert = "-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----";
   EXPECT_EQ(redact(cert), cert);
