@@ -1,6 +1,8 @@
 // A minimal std::expected stand-in (GCC 12 has no <expected>): expected outcomes are values.
 #pragma once
 
+#include "base/error.hpp"
+
 #include <cassert>
 #include <stdexcept>
 #include <type_traits>
@@ -23,10 +25,10 @@ class Unexpected {
 template <class E>
 Unexpected(E) -> Unexpected<E>;
 
-// Holds either a T or an error E. Accessing the wrong side throws std::logic_error
-// (a programming bug, never an expected outcome).
-template <class T, class E>
-class Expected {
+// Holds either a T or an error E (kcd::Error unless a unit has a reason to differ). Accessing
+// the wrong side throws std::logic_error (a programming bug, never an expected outcome).
+template <class T, class E = Error>
+class [[nodiscard]] Expected {
  public:
   Expected(T value) : v_(std::in_place_index<0>, std::move(value)) {}  // NOLINT: implicit by design
   template <class G>
@@ -76,7 +78,7 @@ class Expected {
 
 // Expected<void, E>: success carries nothing.
 template <class E>
-class Expected<void, E> {
+class [[nodiscard]] Expected<void, E> {
  public:
   Expected() = default;
   template <class G>
