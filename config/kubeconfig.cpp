@@ -17,29 +17,21 @@ namespace fs = std::filesystem;
 
 namespace {
 
-ConfigError err_at(const fs::path& source, const YAML::Node& node, std::string key, std::string message) {
-  ConfigError e;
-  e.file = source.string();
+Error err_at(const fs::path& source, const YAML::Node& node, std::string key, std::string message) {
+  Location where{source.string(), 0, 0, std::move(key)};
   const YAML::Mark m = node.Mark();
   if (m.line >= 0) {
-    e.line = m.line + 1;
-    e.column = m.column + 1;
+    where.line = m.line + 1;
+    where.column = m.column + 1;
   }
-  e.key = std::move(key);
-  e.message = std::move(message);
-  return e;
+  return config_error(std::move(where), std::move(message));
 }
 
-ConfigError err_file(const fs::path& source, std::string key, std::string message) {
-  ConfigError e;
-  e.file = source.string();
-  e.key = std::move(key);
-  e.message = std::move(message);
-  return e;
+Error err_file(const fs::path& source, std::string key, std::string message) {
+  return config_error(Location{source.string(), 0, 0, std::move(key)}, std::move(message));
 }
 
-Expected<std::string, ConfigError> read_small_file(const fs::path& path, const fs::path& source,
-                                                   const std::string& key) {
+Expected<std::string> read_small_file(const fs::path& path, const fs::path& source, const std::string& key) {
   std::ifstream in(path, std::ios::binary);
   if (!in) {
     return Unexpected(err_file(source, key, "cannot read " + path.string() + ": " + std::strerror(errno)));
@@ -55,9 +47,8 @@ fs::path resolve(const fs::path& p, const fs::path& source) {
 }
 
 // Finds the entry named `name` in a list of {name, <kind>: {...}} (clusters, contexts, users).
-Expected<YAML::Node, ConfigError> find_named(const YAML::Node& root, const char* list, const char* kind,
-                                             const std::string& name, const fs::path& source,
-                                             const char* referrer) {
+Expected<YAML::Node> find_named(const YAML::Node& root, const char* list, const char* kind,
+                                const std::string& name, const fs::path& source, const char* referrer) {
   const YAML::Node entries = root[list];
   if (entries && entries.IsSequence()) {
     for (const auto& entry : entries) {
@@ -83,8 +74,7 @@ std::optional<std::string> scalar(const YAML::Node& map, const char* key) {
 }
 
 // Base64 field decoding with a positioned error that never echoes the data.
-Expected<std::string, ConfigError> decode_field(const YAML::Node& map, const char* key,
-                                                const fs::path& source) {
+Expected<std::string> decode_field(const YAML::Node& map, const char* key, const fs::path& source) {
   const YAML::Node n = map[key];
   if (!n.IsScalar()) return Unexpected(err_at(source, n, key, "expected a base64 string"));
   auto decoded = base64_decode(n.Scalar());
@@ -94,17 +84,13 @@ Expected<std::string, ConfigError> decode_field(const YAML::Node& map, const cha
 
 }  // namespace
 
-Expected<Kubeconfig, ConfigError> parse_kubeconfig(std::string_view text, const fs::path& source) {
+Expected<Kubeconfig> parse_kubeconfig(std::string_view text, const fs::path& source) {
   YAML::Node root;
   try {
     root = YAML::Load(std::string(text));
   } catch (const YAML::ParserException& e) {
-    ConfigError err;
-    err.file = source.string();
-    err.line = e.mark.line + 1;
-    err.column = e.mark.column + 1;
-    err.message = "invalid YAML: " + e.msg;
-    return Unexpected(err);
+    return Unexpected(config_error(Location{source.string(), e.mark.line + 1, e.mark.column + 1, ""},
+                                   "invalid YAML: " + e.msg));
   }
   if (!root.IsMap())
     return Unexpected(
@@ -147,7 +133,7 @@ Expected<Kubeconfig, ConfigError> parse_kubeconfig(std::string_view text, const 
                "\"" + *server + "\" is not an https:// URL; the API server must be reached over TLS"));
   }
   auto url = parse_server_url(*server);
-  if (!url) return Unexpected(err_at(source, c["server"], "cluster.server", url.error()));
+  if (!url) return Unexpected(err_at(source, c["server"], "cluster.server", url.error().message));
   kc.server = *url;
   if (auto skip = scalar(c, "insecure-skip-tls-verify");
       skip && (*skip == "true" || *skip == "True" || *skip == "TRUE")) {
@@ -221,7 +207,7 @@ Expected<Kubeconfig, ConfigError> parse_kubeconfig(std::string_view text, const 
   return kc;
 }
 
-Expected<Kubeconfig, ConfigError> load_kubeconfig(const fs::path& path) {
+Expected<Kubeconfig> load_kubeconfig(const fs::path& path) {
   std::error_code ec;
   if (!fs::exists(path, ec)) return Unexpected(err_file(path, "", "does not exist"));
   if (!fs::is_regular_file(path, ec)) return Unexpected(err_file(path, "", "is not a regular file"));
@@ -267,14 +253,14 @@ bool is_ip_literal(const std::string& host) {
 
 }  // namespace
 
-Expected<ServerUrl, std::string> parse_server_url(const std::string& server) {
+Expected<ServerUrl> parse_server_url(const std::string& server) {
+  const auto bad = [](std::string message) { return Unexpected(config_error({}, std::move(message))); };
   constexpr std::string_view kScheme = "https://";
   const std::string quoted = "\"" + server + "\"";
-  if (server.rfind(kScheme, 0) != 0) return Unexpected(quoted + " is not an https:// URL");
+  if (server.rfind(kScheme, 0) != 0) return bad(quoted + " is not an https:// URL");
   if (server.find_first_of("?#@ \t") != std::string::npos) {
-    return Unexpected(
-        quoted +
-        ": user info, queries, fragments and spaces are not allowed; write https://host:port[/path]");
+    return bad(quoted +
+               ": user info, queries, fragments and spaces are not allowed; write https://host:port[/path]");
   }
   std::string rest = server.substr(kScheme.size());
   ServerUrl u;
@@ -285,18 +271,18 @@ Expected<ServerUrl, std::string> parse_server_url(const std::string& server) {
     u.path_prefix = rest.substr(slash);
     while (!u.path_prefix.empty() && u.path_prefix.back() == '/') u.path_prefix.pop_back();
   }
-  if (authority.empty()) return Unexpected(quoted + " has no host");
+  if (authority.empty()) return bad(quoted + " has no host");
   bool port_given = false;
   if (authority.front() == '[') {
     const auto close = authority.find(']');
-    if (close == std::string::npos) return Unexpected(quoted + ": unterminated IPv6 address");
+    if (close == std::string::npos) return bad(quoted + ": unterminated IPv6 address");
     u.host = authority.substr(1, close - 1);
     if (close + 1 < authority.size()) {
-      if (authority[close + 1] != ':') return Unexpected(quoted + ": expected :port after the IPv6 address");
+      if (authority[close + 1] != ':') return bad(quoted + ": expected :port after the IPv6 address");
       u.port = authority.substr(close + 2);
       port_given = true;
     }
-    if (!is_ip_literal(u.host)) return Unexpected(quoted + ": \"" + u.host + "\" is not an IPv6 address");
+    if (!is_ip_literal(u.host)) return bad(quoted + ": \"" + u.host + "\" is not an IPv6 address");
   } else {
     const auto colon = authority.rfind(':');
     u.host = authority.substr(0, colon);
@@ -305,14 +291,14 @@ Expected<ServerUrl, std::string> parse_server_url(const std::string& server) {
       port_given = true;
     }
     if (u.host.find(':') != std::string::npos)
-      return Unexpected(quoted + ": write an IPv6 address in brackets, e.g. https://[::1]:6443");
+      return bad(quoted + ": write an IPv6 address in brackets, e.g. https://[::1]:6443");
   }
-  if (u.host.empty()) return Unexpected(quoted + " has no host");
+  if (u.host.empty()) return bad(quoted + " has no host");
   if (!port_given) u.port = "443";
   const bool digits =
       !u.port.empty() && u.port.size() <= 5 && u.port.find_first_not_of("0123456789") == std::string::npos;
   if (!digits || std::stoi(u.port) < 1 || std::stoi(u.port) > 65535) {
-    return Unexpected(quoted + ": port \"" + u.port + "\" is not a number from 1 to 65535");
+    return bad(quoted + ": port \"" + u.port + "\" is not a number from 1 to 65535");
   }
   u.host_is_ip = is_ip_literal(u.host);
   return u;

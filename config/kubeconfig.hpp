@@ -21,8 +21,9 @@ struct ServerUrl {
   bool host_is_ip = false;
 };
 // https only, a host, an optional numeric port 1-65535, an optional path; no user info, query
-// or fragment. The error says what is wrong with `server`.
-Expected<ServerUrl, std::string> parse_server_url(const std::string& server);
+// or fragment. The error (ErrorKind::Config, no location: the loader adds it) says what is
+// wrong with `server`.
+Expected<ServerUrl> parse_server_url(const std::string& server);
 
 struct Kubeconfig {
   std::filesystem::path source;
@@ -40,9 +41,8 @@ struct Kubeconfig {
 // Reads and parses `path`. Reads the CA file and tokenFile it names (relative paths are
 // relative to the kubeconfig's directory, as kubectl resolves them) but not client
 // certificate/key files: those rotate, and the API client reads them per connection.
-Expected<Kubeconfig, ConfigError> load_kubeconfig(const std::filesystem::path& path);
-Expected<Kubeconfig, ConfigError> parse_kubeconfig(std::string_view text,
-                                                   const std::filesystem::path& source);
+Expected<Kubeconfig> load_kubeconfig(const std::filesystem::path& path);
+Expected<Kubeconfig> parse_kubeconfig(std::string_view text, const std::filesystem::path& source);
 
 // What the kubelet kubeconfig must say.
 struct KubeletKubeconfigSpec {

@@ -12,6 +12,7 @@
 #include <map>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 namespace CLI {
@@ -29,63 +30,68 @@ inline constexpr std::string_view kDefaultConfigFile = "/etc/kubelet-certd/confi
 enum class Hardening { Cis, Minimal, Off };
 // When the kubelet is restarted for a new serving certificate.
 enum class KubeletRestart { Auto, Always, Never };
+// How much the daemon logs.
+enum class LogLevel { Trace, Debug, Info, Warn, Error };
 std::string_view to_string(Hardening h);
 std::string_view to_string(KubeletRestart r);
+std::string_view to_string(LogLevel l);
 
+// A loopback address to listen on, parsed when the settings are loaded.
+struct ListenAddress {
+  std::string ip;            // an IP literal, 127.0.0.1 or ::1 ("localhost" is read as 127.0.0.1)
+  std::uint16_t port = 0;    // 1-65535
+  std::string text() const;  // "127.0.0.1:10271", "[::1]:10271"
+  bool operator==(const ListenAddress&) const = default;
+};
+
+// Every value typed and checked; the defaults come from the one settings table
+// (config/settings_table.cpp), which also writes --help, the README table and the man page.
 struct Settings {
-  std::string node_name;
-  std::filesystem::path bootstrap_kubeconfig = "/etc/kubernetes/bootstrap-kubelet.conf";
-  std::filesystem::path kubeconfig = "/etc/kubernetes/kubelet.conf";
-  std::filesystem::path cert_dir = "/var/lib/kubelet/pki";
-  std::filesystem::path kubelet_config = "/var/lib/kubelet/config.yaml";
-  KeyAlgorithm key_algorithm = KeyAlgorithm::EcdsaP256;
-  std::optional<std::int64_t> client_expiration_seconds;
-  std::string log_level = "info";
+  Settings();  // all defaults
+
+  std::string node_name;  // default (at load): the host name, lowercased
+  std::filesystem::path bootstrap_kubeconfig;
+  std::filesystem::path kubeconfig;
+  std::filesystem::path cert_dir;
+  std::filesystem::path kubelet_config;
+  KeyAlgorithm key_algorithm{};
+  std::optional<std::int64_t> client_expiration_seconds;  // unset: the signer's default
+  LogLevel log_level{};
 
   // Rotation: a uniformly random point of the lifetime, between these fractions.
-  double rotation_window_from = 0.7;
-  double rotation_window_to = 0.9;
+  double rotation_window_from = 0;
+  double rotation_window_to = 0;
   // After a denial, failure or vanished CSR, the next CSR waits at least this long.
-  std::chrono::seconds csr_create_interval{std::chrono::hours(1)};
-  int keep_certificates = 3;  // timestamped PEM files kept per certificate
+  std::chrono::seconds csr_create_interval{};
+  int keep_certificates = 0;  // timestamped PEM files kept per certificate
 
   // The serving certificate (kubernetes.io/kubelet-serving).
-  bool serving = true;
+  bool serving = false;
   std::vector<std::string> serving_ips;        // default: the host's non-loopback addresses
   std::vector<std::string> serving_dns_names;  // default: the host name, lowercased
   bool serving_ips_set = false;                // given (possibly as an empty list): no default
   bool serving_dns_names_set = false;
   std::optional<std::int64_t> serving_expiration_seconds;
-  KubeletRestart kubelet_restart = KubeletRestart::Auto;
-  std::string kubelet_unit = "kubelet.service";
+  KubeletRestart kubelet_restart{};
+  std::string kubelet_unit;
   // The kubelet binary whose version decides what is written (overrides finding the running
   // kubelet or its unit's ExecStart=); empty: detect.
   std::filesystem::path kubelet_path;
   // After a change to the kubelet's config file and its restart, how long the kubelet has to be
   // active (running) and answer healthz before the change is rolled back.
-  std::chrono::seconds kubelet_health_timeout{90};
+  std::chrono::seconds kubelet_health_timeout{};
 
   // The kubelet's own configuration file.
-  bool patch_kubelet_config = true;
-  Hardening hardening = Hardening::Cis;
-  std::filesystem::path client_ca_file = "/etc/kubernetes/pki/ca.crt";
+  bool patch_kubelet_config = false;
+  Hardening hardening{};
+  std::filesystem::path client_ca_file;
 
   // Observability.
-  std::string metrics_address = "127.0.0.1:10271";  // empty: no metrics endpoint
-  std::filesystem::path metrics_textfile;           // node_exporter textfile; empty: none
+  std::optional<ListenAddress> metrics_address;  // nullopt: no metrics endpoint
+  std::filesystem::path metrics_textfile;        // node_exporter textfile; empty: none
 
   std::filesystem::path config_file;  // the file actually read; empty when none
   bool operator==(const Settings&) const = default;
-};
-
-// A configuration problem, positioned: "file:line:column: key: message".
-struct ConfigError {
-  std::string file;     // a path, or "command line"
-  int line = 0;         // 1-based; 0 = not applicable
-  int column = 0;       // 1-based; 0 = not applicable
-  std::string key;      // the setting, flag or kubeconfig field concerned ("" if none)
-  std::string message;  // what is wrong and what is allowed
-  std::string format() const;
 };
 
 // The setting flags of one subcommand, as CLI11 parsed them.
@@ -120,15 +126,52 @@ struct Environment {
 Environment system_environment();
 
 // Reads --config (or the default file: missing = all defaults; an explicitly named file must
-// exist), applies it, then the flags, and validates everything. Never writes anything.
-Expected<Settings, ConfigError> load_settings(const SettingFlags& flags, const Environment& env);
+// exist), applies it, then the flags, and parses every value once into its typed field. Never
+// writes anything. Errors are ErrorKind::Config, positioned: "file:line:column: key: message"
+// (file "command line" and the flag as key for flags).
+Expected<Settings> load_settings(const SettingFlags& flags, const Environment& env);
 
 // The same from a YAML text (tests, check-config of a candidate file).
-Expected<Settings, ConfigError> parse_settings(std::string_view yaml_text, const std::string& source,
-                                               const Environment& env);
+Expected<Settings> parse_settings(std::string_view yaml_text, const std::string& source,
+                                  const Environment& env);
 
-// Markdown table of every key, flag, type and default (the README's reference).
+// What kind of value a setting holds (for documentation and the tests that cover every row).
+enum class SettingType {
+  Text,
+  Path,
+  OptionalPath,
+  NodeName,
+  Choice,
+  Boolean,
+  Integer,
+  Duration,
+  PercentWindow,
+  IpList,
+  DnsList,
+  ListenAddress
+};
+// One row of the settings table as documentation sees it.
+struct SettingInfo {
+  std::string key;   // in the settings file: "keepCertificates"
+  std::string flag;  // "--keep-certificates"
+  SettingType type;
+  std::string default_text;  // "3", or what the default depends on ("host name, lowercased")
+  std::string allowed;       // "1-100", "1s-720h", "cis, minimal, off"; empty: see the description
+  std::string description;
+  bool numeric() const;  // holds a number (Integer, Duration, PercentWindow, the port of ListenAddress)
+};
+std::vector<SettingInfo> describe_settings();
+
+// Markdown table of every key, flag, default and meaning (the README's reference).
 std::string describe_settings_reference();
+// The SETTINGS section of kubelet-certd(8), in roff.
+std::string describe_settings_man();
+// kubelet-certd(8): `man_template` (packaging/doc/kubelet-certd.8.in) with its @SETTINGS@ line
+// replaced by describe_settings_man() and @VERSION@ by `version`.
+std::string render_man_page(std::string_view man_template, std::string_view version);
+// /etc/kubelet-certd/config.yaml as packaged: apiVersion, kind and every key commented out
+// with its default and what is allowed. parse_settings() of it gives the defaults.
+std::string describe_settings_file();
 
 // Validates a Kubernetes node name (RFC 1123 DNS subdomain); an error explains why not.
 std::optional<std::string> node_name_problem(std::string_view name);

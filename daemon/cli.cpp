@@ -20,7 +20,7 @@ namespace kcd::daemon {
 
 namespace {
 
-int config_error(const config::ConfigError& e) {
+int report_config_error(const Error& e) {
   std::cerr << "kubelet-certd: " << e.format() << "\n";
   return kExitConfig;
 }
@@ -35,7 +35,7 @@ CLI::Option* add_duration(CLI::App& app, const std::string& name, DurationFlag& 
                           const std::string& help) {
   return app.add_option(name, flag.text, help)->check([&flag, name](const std::string& v) -> std::string {
     auto d = kcd::parse_duration(v);
-    if (!d) return name + ": " + d.error();
+    if (!d) return name + ": " + d.error().message;
     flag.parsed = *d;
     return {};
   });
@@ -227,13 +227,13 @@ int cli_main(int argc, char** argv) {
   const auto env = config::system_environment();
   if (*check_cmd) {
     auto settings = config::load_settings(check_flags, env);
-    if (!settings) return config_error(settings.error());
+    if (!settings) return report_config_error(settings.error());
     // The kubeconfigs are configuration too: each one present must load (a missing bootstrap
     // kubeconfig is normal once the node has joined).
     for (const auto& path : {settings->kubeconfig, settings->bootstrap_kubeconfig}) {
       std::error_code ec;
       if (!std::filesystem::exists(path, ec)) continue;
-      if (auto kc = config::load_kubeconfig(path); !kc) return config_error(kc.error());
+      if (auto kc = config::load_kubeconfig(path); !kc) return report_config_error(kc.error());
     }
     std::cout << "configuration valid"
               << (settings->config_file.empty() ? std::string(" (no config file; defaults and flags)")
@@ -243,7 +243,7 @@ int cli_main(int argc, char** argv) {
   }
   if (*cis_cmd) {
     auto settings = config::load_settings(cis_flags, env);
-    if (!settings) return config_error(settings.error());
+    if (!settings) return report_config_error(settings.error());
     try {
       const CheckReport report = run_check(*settings, cis_options);
       if (cis_options.output == "json") {
@@ -259,7 +259,7 @@ int cli_main(int argc, char** argv) {
   }
   if (*status_cmd) {
     auto settings = config::load_settings(status_flags, env);
-    if (!settings) return config_error(settings.error());
+    if (!settings) return report_config_error(settings.error());
     auto daemon = control_request(settings->cert_dir, {{"command", "status"}}, std::chrono::seconds(2));
     if (daemon && daemon->contains("error")) daemon.reset();
     const auto now = std::chrono::system_clock::now();
@@ -283,8 +283,8 @@ int cli_main(int argc, char** argv) {
   }
   if (*renew_cmd) {
     auto settings = config::load_settings(renew_flags, env);
-    if (!settings) return config_error(settings.error());
-    log::init(log::Target::Auto, settings->log_level);
+    if (!settings) return report_config_error(settings.error());
+    log::init(log::Target::Auto, config::to_string(settings->log_level));
     std::vector<rotation::CertKind> kinds;
     if (which == "client" || which == "all") kinds.push_back(rotation::CertKind::Client);
     if (which == "serving" || (which == "all" && settings->serving))
@@ -297,8 +297,8 @@ int cli_main(int argc, char** argv) {
   }
   if (*run_cmd) {
     auto settings = config::load_settings(run_flags, env);
-    if (!settings) return config_error(settings.error());
-    log::init(log::Target::Auto, settings->log_level);
+    if (!settings) return report_config_error(settings.error());
+    log::init(log::Target::Auto, config::to_string(settings->log_level));
     RunOptions options;
     options.once = once;
     options.timeout = timeout.parsed;

@@ -146,17 +146,14 @@ struct MetricsServer::Impl {
   }
 };
 
-MetricsServer::MetricsServer(asio::io_context& io, const std::string& address,
+MetricsServer::MetricsServer(asio::io_context& io, const config::ListenAddress& listen,
                              std::function<std::string()> render)
     : impl_(std::make_unique<Impl>(io, std::move(render))) {
-  const auto colon = address.rfind(':');
-  std::string host = address.substr(0, colon);
-  if (host.size() >= 2 && host.front() == '[') host = host.substr(1, host.size() - 2);
-  if (host == "localhost") host = "127.0.0.1";
+  const std::string address = listen.text();
   boost::system::error_code ec;
-  const auto ip = asio::ip::make_address(host, ec);
+  const auto ip = asio::ip::make_address(listen.ip, ec);
   if (ec) throw std::runtime_error("metricsAddress " + address + ": " + ec.message());
-  const tcp::endpoint ep(ip, static_cast<unsigned short>(std::stoi(address.substr(colon + 1))));
+  const tcp::endpoint ep(ip, listen.port);
   impl_->acceptor.open(ep.protocol(), ec);
   if (!ec) impl_->acceptor.set_option(tcp::acceptor::reuse_address(true), ec);
   if (!ec) impl_->acceptor.bind(ep, ec);

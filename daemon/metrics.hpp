@@ -2,6 +2,8 @@
 // address and optionally written to a node_exporter textfile.
 #pragma once
 
+#include "config/settings.hpp"
+
 #include <boost/asio/io_context.hpp>
 
 #include <chrono>
@@ -50,7 +52,8 @@ class MetricsServer {
  public:
   // Listens on host:port (loopback); GET /metrics answers render(). Throws std::runtime_error
   // naming the address when it cannot listen.
-  MetricsServer(boost::asio::io_context& io, const std::string& address, std::function<std::string()> render);
+  MetricsServer(boost::asio::io_context& io, const config::ListenAddress& address,
+                std::function<std::string()> render);
   ~MetricsServer();
   unsigned short port() const;
   void close();

@@ -96,12 +96,12 @@ class Supervisor {
       // Not fatal: the certificates matter more than the renew command.
       log::error("control socket unavailable", {{"error", e.what()}});
     }
-    if (!settings_.metrics_address.empty()) {
+    if (settings_.metrics_address) {
       try {
-        metrics_ = std::make_unique<MetricsServer>(io_, settings_.metrics_address,
+        metrics_ = std::make_unique<MetricsServer>(io_, *settings_.metrics_address,
                                                    [this] { return render_prometheus(snapshot()); });
-        log::info("metrics listening",
-                  {{"address", settings_.metrics_address}, {"port", static_cast<long>(metrics_->port())}});
+        log::info("metrics listening", {{"address", settings_.metrics_address->text()},
+                                        {"port", static_cast<long>(metrics_->port())}});
       } catch (const std::exception& e) {
         log::error("metrics endpoint unavailable",
                    {{"error", e.what()}, {"hint", "set metricsAddress to a free port, or empty"}});
@@ -377,7 +377,7 @@ class Supervisor {
       notifier_.ready();
       return;
     }
-    log::set_level(fresh->log_level);
+    log::set_level(config::to_string(fresh->log_level));
     if (fresh->cert_dir != settings_.cert_dir) {
       log::error(
           "configuration reload: certDir cannot change while running, keeping the running configuration",

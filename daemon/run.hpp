@@ -32,7 +32,7 @@ struct RunOptions {
   std::chrono::milliseconds timeout{std::chrono::minutes(5)};  // --once only
   Tuning tuning;
   // SIGHUP: re-read the settings; an error keeps the running configuration.
-  std::function<Expected<config::Settings, config::ConfigError>()> reload;
+  std::function<Expected<config::Settings>()> reload;
 };
 
 struct RunResult {

@@ -108,13 +108,8 @@ std::string describe(const YAML::Node& n) {
   return e.c_str();
 }
 
-ConfigError error_at(const std::filesystem::path& source, std::string message, int line = 0, int column = 0) {
-  ConfigError e;
-  e.file = source.string();
-  e.line = line;
-  e.column = column;
-  e.message = std::move(message);
-  return e;
+Error error_at(const std::filesystem::path& source, std::string message, int line = 0, int column = 0) {
+  return config_error(Location{source.string(), line, column, ""}, std::move(message));
 }
 
 // Quotes a path when YAML would not read it back as the same plain string.
@@ -146,9 +141,8 @@ const std::vector<std::string>& strong_cipher_suites() {
   return suites;
 }
 
-Expected<PatchResult, ConfigError> patch_kubelet_config(std::string_view original,
-                                                        const KubeletConfigPatch& patch,
-                                                        const std::filesystem::path& source) {
+Expected<PatchResult> patch_kubelet_config(std::string_view original, const KubeletConfigPatch& patch,
+                                           const std::filesystem::path& source) {
   std::string text(original);
   const bool fresh = text.find_first_not_of(" \t\r\n") == std::string::npos;
   if (fresh) text = "apiVersion: kubelet.config.k8s.io/v1beta1\nkind: KubeletConfiguration\n";

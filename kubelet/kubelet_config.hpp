@@ -17,8 +17,6 @@
 
 namespace kcd::kubelet {
 
-using config::ConfigError;
-
 using config::Hardening;
 
 // The only cipher suites CIS 4.2.12 (kube-bench) accepts.
@@ -59,10 +57,9 @@ struct PatchResult {
 // (never written as false: kube-bench fails 4.2.10 on an explicit false). The result is
 // re-parsed and compared with the intended document before it is returned. Idempotent.
 // Only keys of key_rules() are written, and only those the kubelet accepts (see HeldKey).
-// Errors (malformed YAML with line:column, wrong kind, a shape that cannot be edited) name
-// `source`; no text is returned then.
-Expected<PatchResult, ConfigError> patch_kubelet_config(std::string_view original,
-                                                        const KubeletConfigPatch& patch,
-                                                        const std::filesystem::path& source);
+// Errors (ErrorKind::Config: malformed YAML with line:column, wrong kind, a shape that cannot
+// be edited) name `source`; no text is returned then.
+Expected<PatchResult> patch_kubelet_config(std::string_view original, const KubeletConfigPatch& patch,
+                                           const std::filesystem::path& source);
 
 }  // namespace kcd::kubelet

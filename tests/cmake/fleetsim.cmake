@@ -3,7 +3,7 @@
 set(_f ${CMAKE_CURRENT_LIST_DIR}/../fleetsim)
 add_library(kcd_fleetsim STATIC ${_f}/fleet.cpp ${_f}/scenarios.cpp ${_f}/report.cpp)
 target_include_directories(kcd_fleetsim PUBLIC ${PROJECT_SOURCE_DIR})
-target_link_libraries(kcd_fleetsim PUBLIC kcd_options kcd_rotation nlohmann_json::nlohmann_json)
+target_link_libraries(kcd_fleetsim PUBLIC kcd_options kcd_rotation kcd_config nlohmann_json::nlohmann_json)
 add_executable(kubelet-certd-fleetsim ${_f}/main.cpp)
 target_link_libraries(kubelet-certd-fleetsim PRIVATE kcd_options kcd_fleetsim CLI11::CLI11)
 kcd_add_test(fleetsim_test SOURCES ${_f}/fleetsim_test.cpp LIBS kcd_fleetsim LABELS fleet)

@@ -17,7 +17,7 @@ void on_signal(int) {
 std::chrono::milliseconds duration_or_die(const std::string& flag, const std::string& text) {
   auto d = kcd::parse_duration(text);
   if (!d) {
-    std::cerr << "kubelet-certd-devapi: " << flag << ": " << d.error() << "\n";
+    std::cerr << "kubelet-certd-devapi: " << flag << ": " << d.error().message << "\n";
     std::exit(2);
   }
   return *d;

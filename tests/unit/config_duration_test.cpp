@@ -17,7 +17,7 @@ TEST(ConfigDuration, ParsesGoStyleDurations) {
                {"1000000us", 1s}, {"+5s", 5s},     {"8760h", 8760h}};
   for (const auto& c : cases) {
     auto d = parse_duration(c.text);
-    ASSERT_TRUE(d) << c.text << ": " << d.error();
+    ASSERT_TRUE(d) << c.text << ": " << d.error().message;
     EXPECT_EQ(*d, c.want) << c.text;
   }
 }
@@ -36,8 +36,8 @@ TEST(ConfigDuration, RejectsWithAReason) {
   for (const auto& c : cases) {
     auto d = parse_duration(c.text);
     ASSERT_FALSE(d) << c.text;
-    EXPECT_NE(d.error().find(c.fragment), std::string::npos) << c.text << ": " << d.error();
-    EXPECT_NE(d.error().find("90s, 5m, 1h"), std::string::npos);
+    EXPECT_NE(d.error().message.find(c.fragment), std::string::npos) << c.text << ": " << d.error().message;
+    EXPECT_NE(d.error().message.find("90s, 5m, 1h"), std::string::npos);
   }
 }
 

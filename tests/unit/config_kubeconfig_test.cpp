@@ -151,8 +151,8 @@ TEST_P(KubeconfigRefusals, NameTheFieldAndNeverTheToken) {
   text.replace(pos, r.from.size(), r.to);
   auto kc = parse_kubeconfig(text, "/etc/kubernetes/bootstrap-kubelet.conf");
   ASSERT_FALSE(kc) << r.name;
-  EXPECT_EQ(kc.error().key, r.key) << kc.error().format();
-  EXPECT_EQ(kc.error().file, "/etc/kubernetes/bootstrap-kubelet.conf");
+  EXPECT_EQ(kc.error().where.key, r.key) << kc.error().format();
+  EXPECT_EQ(kc.error().where.file, "/etc/kubernetes/bootstrap-kubelet.conf");
   EXPECT_NE(kc.error().format().find(r.fragment), std::string::npos) << kc.error().format();
   EXPECT_EQ(kc.error().format().find(kToken), std::string::npos) << "token leaked";
 }

@@ -4,8 +4,10 @@
 #include "tests/support/subprocess.hpp"
 
 #include <CLI/CLI.hpp>
+#include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <fstream>
 #include <sstream>
 
@@ -13,6 +15,7 @@ namespace kcd::config {
 namespace {
 
 namespace fs = std::filesystem;
+using ::testing::HasSubstr;
 
 Environment fake_env(std::string host = "Worker-1.Example", fs::path cwd = "/work") {
   Environment env;
@@ -22,11 +25,11 @@ Environment fake_env(std::string host = "Worker-1.Example", fs::path cwd = "/wor
 }
 
 struct Loaded {
-  Expected<Settings, ConfigError> result;
+  Expected<Settings> result;
 };
 
 // Parses argv with a real CLI::App and loads the settings.
-Expected<Settings, ConfigError> load(std::vector<std::string> args, const Environment& env = fake_env()) {
+Expected<Settings> load(std::vector<std::string> args, const Environment& env = fake_env()) {
   CLI::App app;
   SettingFlags flags;
   flags.add_to(app);
@@ -43,7 +46,7 @@ class SettingsFile : public ::testing::Test {
     std::ofstream(p) << text;
     return p;
   }
-  Expected<Settings, ConfigError> load_file(const std::string& text, std::vector<std::string> more = {}) {
+  Expected<Settings> load_file(const std::string& text, std::vector<std::string> more = {}) {
     std::vector<std::string> args = {"--config", write(text).string()};
     args.insert(args.end(), more.begin(), more.end());
     return load(args);
@@ -61,7 +64,7 @@ TEST_F(SettingsFile, EmptyFileMeansAllDefaults) {
   EXPECT_EQ(s->kubelet_config, "/var/lib/kubelet/config.yaml");
   EXPECT_EQ(s->key_algorithm, KeyAlgorithm::EcdsaP256);
   EXPECT_FALSE(s->client_expiration_seconds.has_value());
-  EXPECT_EQ(s->log_level, "info");
+  EXPECT_EQ(s->log_level, LogLevel::Info);
   EXPECT_EQ(s->config_file, tmp_ / "config.yaml");
 }
 
@@ -78,7 +81,7 @@ TEST_F(SettingsFile, EveryKeyIsRead) {
   EXPECT_EQ(s->kubelet_config, "/c.yaml");
   EXPECT_EQ(s->key_algorithm, KeyAlgorithm::Rsa3072);
   EXPECT_EQ(s->client_expiration_seconds, 3600);
-  EXPECT_EQ(s->log_level, "debug");
+  EXPECT_EQ(s->log_level, LogLevel::Debug);
 }
 
 TEST_F(SettingsFile, FlagsWinOverTheFileForEveryKey) {
@@ -96,7 +99,7 @@ TEST_F(SettingsFile, FlagsWinOverTheFileForEveryKey) {
   EXPECT_EQ(s->kubelet_config, "/flag/c");
   EXPECT_EQ(s->key_algorithm, KeyAlgorithm::EcdsaP384);
   EXPECT_EQ(s->client_expiration_seconds, 86400);
-  EXPECT_EQ(s->log_level, "error");
+  EXPECT_EQ(s->log_level, LogLevel::Error);
 }
 
 TEST(Settings, RelativeFlagPathsAreMadeAbsoluteAgainstTheWorkingDirectory) {
@@ -146,11 +149,12 @@ TEST_P(SettingsErrors, AreReportedWithFileLineColumnKeyAndHelp) {
   const auto& c = GetParam();
   auto s = load_file(c.yaml);
   ASSERT_FALSE(s) << "expected an error for " << c.name;
-  const ConfigError& e = s.error();
-  EXPECT_EQ(e.file, (tmp_ / "config.yaml").string());
-  EXPECT_EQ(e.line, c.line) << e.format();
-  EXPECT_EQ(e.column, c.column) << e.format();
-  EXPECT_EQ(e.key, c.key) << e.format();
+  const Error& e = s.error();
+  EXPECT_EQ(e.kind, ErrorKind::Config);
+  EXPECT_EQ(e.where.file, (tmp_ / "config.yaml").string());
+  EXPECT_EQ(e.where.line, c.line) << e.format();
+  EXPECT_EQ(e.where.column, c.column) << e.format();
+  EXPECT_EQ(e.where.key, c.key) << e.format();
   for (const auto& f : c.fragments)
     EXPECT_NE(e.format().find(f), std::string::npos) << e.format() << " lacks " << f;
 }
@@ -224,12 +228,12 @@ TEST(Settings, FlagErrorsNameTheFlag) {
   std::ofstream(tmp / "c.yaml") << "";
   auto s = load({"--config", (tmp / "c.yaml").string(), "--key-algorithm", "rsa-2048"});
   ASSERT_FALSE(s);
-  EXPECT_EQ(s.error().file, "command line");
-  EXPECT_EQ(s.error().key, "--key-algorithm");
+  EXPECT_EQ(s.error().where.file, "command line");
+  EXPECT_EQ(s.error().where.key, "--key-algorithm");
   EXPECT_NE(s.error().format().find("did you mean RSA-2048?"), std::string::npos) << s.error().format();
   auto t = load({"--config", (tmp / "c.yaml").string(), "--client-expiration-seconds", "10"});
   ASSERT_FALSE(t);
-  EXPECT_EQ(t.error().key, "--client-expiration-seconds");
+  EXPECT_EQ(t.error().where.key, "--client-expiration-seconds");
 }
 
 TEST(Settings, HostNameThatIsNotANodeNameAsksForNodeName) {
@@ -237,7 +241,7 @@ TEST(Settings, HostNameThatIsNotANodeNameAsksForNodeName) {
   std::ofstream(tmp / "c.yaml") << "";
   auto s = load({"--config", (tmp / "c.yaml").string()}, fake_env("my_host"));
   ASSERT_FALSE(s);
-  EXPECT_EQ(s.error().key, "nodeName");
+  EXPECT_EQ(s.error().where.key, "nodeName");
   EXPECT_NE(s.error().message.find("--node-name"), std::string::npos);
   auto ok = load({"--config", (tmp / "c.yaml").string(), "--node-name", "good"}, fake_env("my_host"));
   EXPECT_TRUE(ok);
@@ -293,6 +297,271 @@ TEST(SettingsReference, ReadmeTableIsTheGeneratedOne) {
   ASSERT_NE(end, std::string::npos);
   EXPECT_EQ(readme.substr(table_start, end - table_start), describe_settings_reference())
       << "regenerate the README's settings table from describe_settings_reference()";
+}
+
+}  // namespace
+}  // namespace kcd::config
+
+namespace kcd::config {
+namespace {
+
+// Issue 10, class 1: numbers that parse but mean nothing. Every numeric setting, from the file
+// and from its flag: each value is refused with its position, never read partly, rounded or
+// wrapped into something else.
+struct Hostile {
+  std::string key;
+  std::vector<std::string> values;
+};
+
+const std::vector<std::string> kNotWholeNumbers = {
+    "5x",      "5 ",    " 5",    "+600",   "1.5", "600.0", "1e3",
+    "1e400",   "0x258", "0600",  "0o1130", "nan", ".nan",  "NaN",
+    "inf",     ".inf",  "-.inf", "-1",     "-0",  "",      "99999999999999999999",
+    "600_000", "6,000"};
+
+const std::vector<Hostile>& hostile_numbers() {
+  static const std::vector<Hostile> table = [] {
+    std::vector<Hostile> t;
+    for (const char* key : {"clientExpirationSeconds", "servingExpirationSeconds"}) {
+      Hostile h{key, kNotWholeNumbers};
+      h.values.insert(h.values.end(), {"599", "0", "2147483648"});
+      t.push_back(h);
+    }
+    Hostile keep{"keepCertificates", kNotWholeNumbers};
+    for (auto& v : keep.values)
+      if (v == "+600") v = "+3";
+    keep.values.insert(keep.values.end(), {"0", "101", "3.0"});
+    t.push_back(keep);
+    const std::vector<std::string> durations = {"5x",     "5",
+                                                "0",      "0s",
+                                                "-1s",    "1500ms",
+                                                "0.5s",   "1.0000000001s",
+                                                "1ns",    "nan",
+                                                "NaNs",   "inf",
+                                                "infs",   "1e3s",
+                                                "1e400s", "0x10s",
+                                                "5m ",    " 5m",
+                                                "5 m",    "",
+                                                "1d",     "99999999999999999999h"};
+    Hostile interval{"csrCreateInterval", durations};
+    interval.values.push_back("721h");
+    t.push_back(interval);
+    Hostile health{"kubeletHealthTimeout", durations};
+    health.values.insert(health.values.end(), {"9s", "31m"});
+    t.push_back(health);
+    t.push_back(Hostile{"rotationWindow",
+                        {"nan%-90%",    "70%-nan%",   "inf%-90%",   "0%-90%",    "1e-9%-90%",  "0.001%-90%",
+                         "0.01%-0.02%", "49.99%-90%", "70%-95.01%", "70%-100%",  "70%-1e400%", "90%-70%",
+                         "70%",         "70%-90%x",   "-70%-90%",   "0x46%-90%", "070%-90%",   "70.123%-90%",
+                         "70%-90%-95%", "",           "70 %-90%",   "+70%-90%",  "70%%-90%"}});
+    t.push_back(Hostile{"metricsAddress",
+                        {"127.0.0.1:0", "127.0.0.1:65536", "127.0.0.1:+80", "127.0.0.1: 80", "127.0.0.1:80 ",
+                         "127.0.0.1:0x50", "127.0.0.1:080", "127.0.0.1:80.5", "127.0.0.1:1e3",
+                         "127.0.0.1:nan", "127.0.0.1:", "127.0.0.1:-80", "127.0.0.1:99999999999999999999"}});
+    return t;
+  }();
+  return table;
+}
+
+TEST(HostileNumbers, CoverEveryNumericSetting) {
+  for (const auto& s : describe_settings()) {
+    if (!s.numeric()) continue;
+    const bool covered = std::any_of(hostile_numbers().begin(), hostile_numbers().end(),
+                                     [&](const Hostile& h) { return h.key == s.key; });
+    EXPECT_TRUE(covered) << s.key << " is numeric but has no hostile values in this table";
+  }
+}
+
+// An existing, empty settings file: only the flags count.
+std::string empty_settings_file() {
+  static const testing::TempDir dir;
+  static const std::string path = [] {
+    const std::string p = (dir / "empty.yaml").string();
+    std::ofstream(p) << "";
+    return p;
+  }();
+  return path;
+}
+
+std::string flag_of(const std::string& key) {
+  for (const auto& s : describe_settings())
+    if (s.key == key) return s.flag;
+  ADD_FAILURE() << "no setting " << key;
+  return "";
+}
+
+TEST(HostileNumbers, AreRefusedFromTheFileWithLineAndColumn) {
+  for (const auto& h : hostile_numbers()) {
+    for (const auto& value : h.values) {
+      // Quoted, so that YAML hands over the text exactly as written (spaces included).
+      auto s = parse_settings("nodeName: n\n" + h.key + ": \"" + value + "\"\n",
+                              "/etc/kubelet-certd/config.yaml", fake_env());
+      if (value.empty() && h.key == "metricsAddress") continue;  // empty turns the endpoint off
+      ASSERT_FALSE(s) << h.key << ": \"" << value << "\" was accepted";
+      const Error& e = s.error();
+      EXPECT_EQ(e.kind, ErrorKind::Config);
+      EXPECT_EQ(e.where.file, "/etc/kubelet-certd/config.yaml");
+      EXPECT_EQ(e.where.line, 2) << e.format();
+      EXPECT_EQ(e.where.column, static_cast<int>(h.key.size()) + 3) << e.format();
+      EXPECT_EQ(e.where.key, h.key) << e.format();
+      EXPECT_EQ(e.format().rfind("/etc/kubelet-certd/config.yaml:2:" + std::to_string(h.key.size() + 3) +
+                                     ": " + h.key + ": ",
+                                 0),
+                0u)
+          << e.format();
+    }
+  }
+}
+
+TEST(HostileNumbers, AreRefusedFromTheCommandLineNamingTheFlag) {
+  for (const auto& h : hostile_numbers()) {
+    const std::string flag = flag_of(h.key);
+    for (const auto& value : h.values) {
+      if (value.empty()) continue;  // an empty flag value is "not given" (metricsAddress: off)
+      auto s = load({"--config", empty_settings_file(), flag + "=" + value});
+      ASSERT_FALSE(s) << flag << "=" << value << " was accepted";
+      const Error& e = s.error();
+      EXPECT_EQ(e.kind, ErrorKind::Config);
+      EXPECT_EQ(e.where.file, "command line");
+      EXPECT_EQ(e.where.key, flag);
+      EXPECT_EQ(e.format().rfind("command line: " + flag + ": ", 0), 0u) << e.format();
+    }
+  }
+}
+
+TEST(HostileNumbers, ErrorsSayWhatIsWrong) {
+  const auto message = [](const std::string& key, const std::string& value) {
+    auto s = parse_settings(key + ": \"" + value + "\"\n", "c.yaml", fake_env());
+    return s ? std::string("accepted") : s.error().format();
+  };
+  EXPECT_THAT(message("keepCertificates", "5x"),
+              HasSubstr("\"5x\" is not an integer; use a whole number from 1 to 100"));
+  EXPECT_THAT(message("keepCertificates", "010"), HasSubstr("leading zero"));
+  EXPECT_THAT(message("keepCertificates", "0x10"), HasSubstr("hexadecimal"));
+  EXPECT_THAT(message("keepCertificates", "101"), HasSubstr("101 is out of range"));
+  EXPECT_THAT(message("clientExpirationSeconds", "1e400"), HasSubstr("not an integer"));
+  EXPECT_THAT(message("csrCreateInterval", "1500ms"),
+              HasSubstr("not a whole number of seconds; use 1s to 720h"));
+  EXPECT_THAT(message("csrCreateInterval", "1.5ms"), HasSubstr("finer than a millisecond"));
+  EXPECT_THAT(message("kubeletHealthTimeout", "0"), HasSubstr("\"0\" is out of range; use 10s to 30m"));
+  EXPECT_THAT(message("rotationWindow", "nan%-90%"), HasSubstr("is not a window"));
+  EXPECT_THAT(message("rotationWindow", "0.01%-0.02%"), HasSubstr("CSR loop"));
+  EXPECT_THAT(message("rotationWindow", "70%-99%"), HasSubstr("before this one expires"));
+  EXPECT_THAT(message("rotationWindow", "90%-70%"), HasSubstr("FROM is above TO"));
+  EXPECT_THAT(message("metricsAddress", "127.0.0.1:0x50"), HasSubstr("port \"0x50\" is hexadecimal"));
+}
+
+TEST(ExactNumbers, AreStoredAsWritten) {
+  auto s = parse_settings(
+      "nodeName: n\nclientExpirationSeconds: 2147483647\nservingExpirationSeconds: 600\nkeepCertificates: "
+      "100\n"
+      "csrCreateInterval: 1h30m\nkubeletHealthTimeout: 1.5m\nrotationWindow: 50.5% - 95%\n"
+      "metricsAddress: \"[::1]:65535\"\n",
+      "c.yaml", fake_env());
+  ASSERT_TRUE(s) << s.error().format();
+  EXPECT_EQ(s->client_expiration_seconds, 2147483647);
+  EXPECT_EQ(s->serving_expiration_seconds, 600);
+  EXPECT_EQ(s->keep_certificates, 100);
+  EXPECT_EQ(s->csr_create_interval, std::chrono::seconds(5400));
+  EXPECT_EQ(s->kubelet_health_timeout, std::chrono::seconds(90));
+  EXPECT_DOUBLE_EQ(s->rotation_window_from, 0.505);
+  EXPECT_DOUBLE_EQ(s->rotation_window_to, 0.95);
+  ASSERT_TRUE(s->metrics_address);
+  EXPECT_EQ(s->metrics_address->ip, "::1");
+  EXPECT_EQ(s->metrics_address->port, 65535);
+  EXPECT_EQ(s->metrics_address->text(), "[::1]:65535");
+  auto flags = load({"--config", empty_settings_file(), "--rotation-window", "70-90", "--metrics-address",
+                     "localhost:1", "--csr-create-interval", "1s", "--keep-certificates", "1"});
+  ASSERT_TRUE(flags) << flags.error().format();
+  EXPECT_DOUBLE_EQ(flags->rotation_window_from, 0.7);
+  EXPECT_DOUBLE_EQ(flags->rotation_window_to, 0.9);
+  EXPECT_EQ(flags->metrics_address->ip, "127.0.0.1");
+  EXPECT_EQ(flags->csr_create_interval, std::chrono::seconds(1));
+  EXPECT_EQ(flags->keep_certificates, 1);
+}
+
+TEST(ExactNumbers, EmptyMetricsAddressTurnsTheEndpointOff) {
+  auto file = parse_settings("metricsAddress: \"\"\n", "c.yaml", fake_env());
+  ASSERT_TRUE(file) << file.error().format();
+  EXPECT_FALSE(file->metrics_address);
+  auto flag = load({"--config", empty_settings_file(), "--metrics-address", ""});
+  ASSERT_TRUE(flag) << flag.error().format();
+  EXPECT_FALSE(flag->metrics_address);
+}
+
+// Every default is written once, in the table, and read by the setting's own parser.
+TEST(SettingsTable, DefaultsAreTheTablesAndWithinTheirOwnRange) {
+  const Settings d;
+  EXPECT_EQ(d.bootstrap_kubeconfig, "/etc/kubernetes/bootstrap-kubelet.conf");
+  EXPECT_EQ(d.kubeconfig, "/etc/kubernetes/kubelet.conf");
+  EXPECT_EQ(d.cert_dir, "/var/lib/kubelet/pki");
+  EXPECT_EQ(d.kubelet_config, "/var/lib/kubelet/config.yaml");
+  EXPECT_EQ(d.key_algorithm, KeyAlgorithm::EcdsaP256);
+  EXPECT_FALSE(d.client_expiration_seconds);
+  EXPECT_FALSE(d.serving_expiration_seconds);
+  EXPECT_EQ(d.log_level, LogLevel::Info);
+  EXPECT_DOUBLE_EQ(d.rotation_window_from, 0.7);
+  EXPECT_DOUBLE_EQ(d.rotation_window_to, 0.9);
+  EXPECT_EQ(d.csr_create_interval, std::chrono::hours(1));
+  EXPECT_EQ(d.keep_certificates, 3);
+  EXPECT_TRUE(d.serving);
+  EXPECT_EQ(d.kubelet_restart, KubeletRestart::Auto);
+  EXPECT_EQ(d.kubelet_unit, "kubelet.service");
+  EXPECT_TRUE(d.kubelet_path.empty());
+  EXPECT_EQ(d.kubelet_health_timeout, std::chrono::seconds(90));
+  EXPECT_TRUE(d.patch_kubelet_config);
+  EXPECT_EQ(d.hardening, Hardening::Cis);
+  EXPECT_EQ(d.client_ca_file, "/etc/kubernetes/pki/ca.crt");
+  ASSERT_TRUE(d.metrics_address);
+  EXPECT_EQ(d.metrics_address->text(), "127.0.0.1:10271");
+  EXPECT_TRUE(d.metrics_textfile.empty());
+}
+
+// The packaged /etc/kubelet-certd/config.yaml is generated from the table: as shipped it means
+// all defaults, and with every literal default uncommented it still does.
+TEST(SettingsTable, PackagedSettingsFileSpellsOutTheDefaults) {
+  const std::string file = describe_settings_file();
+  auto shipped = parse_settings(file, "config.yaml", fake_env());
+  ASSERT_TRUE(shipped) << shipped.error().format();
+  std::string uncommented;
+  std::istringstream lines(file);
+  for (std::string line; std::getline(lines, line);) {
+    bool literal = false;
+    for (const auto& setting : describe_settings()) {
+      const std::string prefix = "# " + setting.key + ": ";
+      literal = literal ||
+                (line.rfind(prefix, 0) == 0 && line.size() > prefix.size() && line[prefix.size()] != ' ');
+    }
+    uncommented += (literal ? line.substr(2) : line) + "\n";
+  }
+  EXPECT_NE(uncommented, file);
+  auto spelled = parse_settings(uncommented, "config.yaml", fake_env());
+  ASSERT_TRUE(spelled) << spelled.error().format() << "\n" << uncommented;
+  Settings expected = *shipped;
+  EXPECT_EQ(*spelled, expected) << uncommented;
+  for (const auto& s : describe_settings())
+    EXPECT_NE(file.find("# " + s.key + ":"), std::string::npos) << s.key;
+}
+
+// kubelet-certd(8) is generated from the same table: every key and flag is in its SETTINGS
+// section, with roff's escapes, and nothing of the template is left unexpanded.
+TEST(SettingsTable, ManPageDocumentsEverySetting) {
+  std::ifstream in(std::string(KCD_SOURCE_DIR) + "/packaging/doc/kubelet-certd.8.in");
+  ASSERT_TRUE(in) << "packaging/doc/kubelet-certd.8.in not found";
+  std::stringstream ss;
+  ss << in.rdbuf();
+  const std::string page = render_man_page(ss.str(), "9.9.9");
+  EXPECT_EQ(page.find('@'), std::string::npos) << "an unexpanded @...@ is left";
+  EXPECT_THAT(page, HasSubstr(".TH KUBELET-CERTD 8"));
+  EXPECT_THAT(page, HasSubstr("kubelet-certd 9.9.9"));
+  EXPECT_THAT(page, HasSubstr(".SH SETTINGS\n"));
+  for (const auto& s : describe_settings()) {
+    std::string flag;
+    for (char c : s.flag) flag += c == '-' ? std::string("\\-") : std::string(1, c);
+    EXPECT_THAT(page, HasSubstr("\\fB" + s.key + "\\fR, \\fB" + flag + "\\fR")) << s.key;
+  }
+  EXPECT_THAT(page, HasSubstr("Default: 70%\\-90%."));
+  EXPECT_THAT(page, HasSubstr("Allowed: 1s\\-720h."));
 }
 
 }  // namespace

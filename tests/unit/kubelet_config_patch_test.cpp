@@ -183,7 +183,7 @@ TEST(KubeletConfigPatch, MalformedYamlNamesLineAndColumnAndReturnsNothing) {
   auto r = patch_kubelet_config(bad, full_patch(), "/var/lib/kubelet/config.yaml");
   ASSERT_FALSE(r);
   EXPECT_THAT(r.error().format(), HasSubstr("/var/lib/kubelet/config.yaml:"));
-  EXPECT_EQ(r.error().line, 5);
+  EXPECT_EQ(r.error().where.line, 5);
 }
 
 TEST(KubeletConfigPatch, AnotherKindIsRefused) {
