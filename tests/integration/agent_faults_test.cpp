@@ -1,7 +1,7 @@
 // Faults from devapi over real TLS, each with the outcome and the number of CSRs it may cost:
 // the API server down, dropped watches, a revoked token, a bootstrap kubeconfig dropped in
-// later, failures (--once's exit code), a server URL typo. Silent watches, 410, 429, 5xx,
-// denials, a CSR never approved and a certificate for the wrong key are covered in process
+// later, failures (--once's exit code), a server URL typo, numbers that mean nothing. Silent watches, 410,
+// 429, 5xx, denials, a CSR never approved and a certificate for the wrong key are covered in process
 // (tests/unit/daemon_agent_test.cpp, on the fake CSR API), without sleeping.
 #include "tests/integration/harness.hpp"
 
@@ -130,6 +130,30 @@ TEST_F(Faults, ServerUrlTypoIsAConfigurationErrorNeverACrash) {
   auto out = run("run", {"--once", "--timeout", "3s"});
   EXPECT_EQ(out.exit_code, 1) << "an error exit, not a signal: " << out.err;
   EXPECT_NE(out.err.find("is not a number from 1 to 65535"), std::string::npos) << out.err;
+  EXPECT_EQ(server_->csrs_created(), 0);
+}
+
+// Issue 10, class 1, end to end: a number that means nothing is a configuration error, from
+// the file (check-config exits 2 naming file:line:column) and from a flag, and `run --once`
+// refuses to start (exit 2) instead of filing CSRs in a loop.
+TEST_F(Faults, NumbersThatMeanNothingAreConfigurationErrors) {
+  write_config("serving: false\nrotationWindow: nan%-90%\n");
+  auto check = run("check-config");
+  EXPECT_EQ(check.exit_code, 2) << check.out << check.err;
+  EXPECT_NE(check.err.find(config_file().string() + ":9:17: rotationWindow: \"nan%-90%\" is not a window"),
+            std::string::npos)
+      << check.err;
+  auto once = run("run", with({"--once", "--timeout", "3s"}, kFast));
+  EXPECT_EQ(once.exit_code, 2) << once.err;
+
+  write_config("serving: false\n");
+  auto flag = run("check-config", {"--keep-certificates", "3x"});
+  EXPECT_EQ(flag.exit_code, 2) << flag.out << flag.err;
+  EXPECT_NE(flag.err.find("command line: --keep-certificates: \"3x\" is not an integer"), std::string::npos)
+      << flag.err;
+  auto window = run("check-config", {"--rotation-window", "0.01%-0.02%"});
+  EXPECT_EQ(window.exit_code, 2) << window.out << window.err;
+  EXPECT_NE(window.err.find("command line: --rotation-window: "), std::string::npos) << window.err;
   EXPECT_EQ(server_->csrs_created(), 0);
 }
 

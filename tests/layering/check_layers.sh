@@ -46,7 +46,7 @@ rm -f /tmp/kcd-layers.$$
 PURE="rotation/backoff rotation/certificate rotation/csr rotation/csr_name rotation/deadline rotation/key
       rotation/lifecycle rotation/node_request rotation/serving_policy rotation/state rotation/validate rotation/cert_kind
       kubelet/version kubelet/key_rules kubelet/kubelet_config kubelet/yaml_edit kubelet/diff kubelet/change_state
-      base/expected base/base64 base/rfc3339 base/duration base/suggest"
+      base/expected base/base64 base/rfc3339 base/duration base/number base/suggest"
 IO='<fstream>|<unistd.h>|<fcntl.h>|<netdb.h>|<spawn.h>|<sys/socket.h>|<sys/stat.h>|<poll.h>|<boost/asio|"base/files.hpp"|"rotation/store/|"daemon/|"systemd/'
 for unit in $PURE; do
   for f in "$unit.hpp" "$unit.cpp"; do
