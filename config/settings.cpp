@@ -178,31 +178,33 @@ std::optional<std::string> node_name_problem(std::string_view name) {
 }
 
 void SettingFlags::add_to(CLI::App& app) {
-  config_option_ = app.add_option(
-      "--config", config_,
-      "Settings file (default " + std::string(kDefaultConfigFile) + "; missing default file = all defaults)");
+  config_option_ = app.add_option("--config", config_,
+                                  "Settings file (default " + std::string(kDefaultConfigFile) +
+                                      "; missing default file = all defaults)")
+                       ->type_name("PATH");
   for (const auto& s : settings_table()) {
     Value& v = values_[s.key];
     std::string help = s.description + " [" + s.key + "; default: " + s.default_text() + "]";
-    if (!s.choices.empty()) {
-      help += " {" + join(s.choices, ",") + "}";
-    } else if (!s.allowed.empty() && s.type != SettingType::Boolean) {
+    if (s.type != SettingType::Boolean && s.type != SettingType::Choice && s.type != SettingType::NodeName &&
+        !s.allowed.empty())
       help += " (allowed: " + s.allowed + ")";
-    }
     if (s.type == SettingType::Boolean) {
       // --serving alone means true; --serving=false turns it off.
       v.option = app.add_option(s.flag, v.values, help)
                      ->expected(0, 1)
-                     ->multi_option_policy(CLI::MultiOptionPolicy::TakeLast);
+                     ->multi_option_policy(CLI::MultiOptionPolicy::TakeLast)
+                     ->type_name("[=true|false]");
     } else if (s.list) {
       v.option = app.add_option(s.flag, v.values, help)
                      ->expected(1)
                      ->multi_option_policy(CLI::MultiOptionPolicy::TakeAll)
-                     ->delimiter(',');
+                     ->delimiter(',')
+                     ->type_name(detail::metavar(s) + ",...");
     } else {
       v.option = app.add_option(s.flag, v.values, help)
                      ->expected(1)
-                     ->multi_option_policy(CLI::MultiOptionPolicy::TakeLast);
+                     ->multi_option_policy(CLI::MultiOptionPolicy::TakeLast)
+                     ->type_name(detail::metavar(s));
     }
   }
 }

@@ -39,35 +39,6 @@ std::string roff(std::string_view text) {
   return out;
 }
 
-std::string metavar(const detail::Setting& s) {
-  switch (s.type) {
-    case SettingType::Path:
-    case SettingType::OptionalPath:
-      return "PATH";
-    case SettingType::NodeName:
-      return "NAME";
-    case SettingType::Choice:
-      return "NAME";
-    case SettingType::Boolean:
-      return "true|false";
-    case SettingType::Integer:
-      return "N";
-    case SettingType::Duration:
-      return "DURATION";
-    case SettingType::PercentWindow:
-      return "FROM%\\-TO%";
-    case SettingType::IpList:
-      return "IP";
-    case SettingType::DnsList:
-      return "NAME";
-    case SettingType::ListenAddress:
-      return "HOST:PORT";
-    case SettingType::Text:
-      return "TEXT";
-  }
-  return "VALUE";
-}
-
 }  // namespace
 
 std::string describe_settings_reference() {
@@ -92,7 +63,8 @@ std::string describe_settings_man() {
       "a flag wins over the file.\n";
   for (const auto& s : settings_table()) {
     out += ".TP\n\\fB" + roff(s.key) + "\\fR, \\fB" + roff(s.flag) + "\\fR";
-    out += s.type == SettingType::Boolean ? "[=\\fItrue|false\\fR]" : " \\fI" + metavar(s) + "\\fR";
+    out += s.type == SettingType::Boolean ? "[=\\fItrue|false\\fR]"
+                                          : " \\fI" + roff(detail::metavar(s)) + "\\fR";
     out += "\n" + roff(s.description) + ".\n";
     if (!s.allowed.empty()) out += ".br\nAllowed: " + roff(s.allowed) + ".\n";
     if (s.list) out += ".br\nA YAML list in the file; the flag is repeatable or comma\\-separated.\n";

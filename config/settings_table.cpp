@@ -75,6 +75,34 @@ std::string join(const std::vector<std::string>& items, std::string_view separat
   return out;
 }
 
+std::string metavar(const Setting& s) {
+  switch (s.type) {
+    case SettingType::Path:
+    case SettingType::OptionalPath:
+      return "PATH";
+    case SettingType::NodeName:
+    case SettingType::DnsList:
+      return "NAME";
+    case SettingType::Choice:
+      return join(s.choices, "|");
+    case SettingType::Boolean:
+      return "true|false";
+    case SettingType::Integer:
+      return "N";
+    case SettingType::Duration:
+      return "DURATION";
+    case SettingType::PercentWindow:
+      return "FROM%-TO%";
+    case SettingType::IpList:
+      return "IP";
+    case SettingType::ListenAddress:
+      return "HOST:PORT";
+    case SettingType::Text:
+      return "TEXT";
+  }
+  return "VALUE";
+}
+
 std::string in_quotes(std::string_view text) {
   return "\"" + std::string(text) + "\"";
 }

@@ -49,6 +49,9 @@ struct Setting {
 const std::vector<Setting>& settings_table();
 const Setting* find_setting(std::string_view key);
 
+// What a flag's value is called in --help and the man page: PATH, N, DURATION, FROM%-TO%, ...
+std::string metavar(const Setting& s);
+
 std::string join(const std::vector<std::string>& items, std::string_view separator);
 std::string in_quotes(std::string_view text);
 
