@@ -36,7 +36,7 @@ struct HealthEndpoint {
 HealthEndpoint health_endpoint(const std::string& kubelet_config_text);
 
 struct HealthPolicy {
-  std::chrono::seconds timeout{90};        // kubeletHealthTimeout
+  std::chrono::seconds timeout{};          // kubeletHealthTimeout (its default is the settings table's)
   std::chrono::milliseconds settle{5000};  // must stay healthy this long
   std::chrono::milliseconds poll{500};
 };
