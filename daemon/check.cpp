@@ -54,10 +54,8 @@ Expected<CheckReport> run_check(const config::Settings& settings, const CheckOpt
   }
   kubelet::CisInputs in = cis_inputs(settings, ctx);
   // The files the kubelet really uses: its flags win over our settings.
-  const fs::path conf =
-      flag(in, "--config") ? fs::path(flag(in, "--config")->value) : settings.kubelet_config;
-  const fs::path kubeconfig =
-      flag(in, "--kubeconfig") ? fs::path(flag(in, "--kubeconfig")->value) : settings.kubeconfig;
+  const fs::path conf = kubelet::cis_kubelet_config(in.command_line, settings.kubelet_config);
+  const fs::path kubeconfig = kubelet::cis_kubeconfig(in.command_line, settings.kubeconfig);
   report.kubelet_config = conf;
   report.command_line_origin = in.command_line.origin;
   report.ignored = in.command_line.ignored;
@@ -131,8 +129,7 @@ Expected<CheckReport> run_check(const config::Settings& settings, const CheckOpt
     }
   }
   report.conflicts = kubelet_flag_conflicts(settings, in.command_line);
-  report.results = kubelet::run_cis_checks(in);
-  mark_held_back(report.results, report.held_back);
+  report.results = kubelet::run_cis_checks(in, report.held_back);
   return report;
 }
 

@@ -107,16 +107,6 @@ kubelet::CisInputs cis_inputs(const config::Settings& s, const KubeletContext& c
   return in;
 }
 
-void mark_held_back(std::vector<kubelet::CisResult>& results, const std::vector<kubelet::HeldKey>& held) {
-  for (const auto& h : held) {
-    for (auto& r : results) {
-      if (h.cis.empty() || r.id != h.cis || r.status == kubelet::CisStatus::Pass) continue;
-      r.status = kubelet::CisStatus::Warn;
-      r.evidence += "; not written by kubelet-certd: " + h.reason;
-    }
-  }
-}
-
 namespace {
 
 std::string sha256_hex(std::string_view text) {

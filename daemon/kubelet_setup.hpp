@@ -91,10 +91,6 @@ std::vector<std::string> kubelet_flag_conflicts(const config::Settings& settings
 // What the CIS checks read on this node: the configured paths, the kubelet's command line.
 kubelet::CisInputs cis_inputs(const config::Settings& settings, const KubeletContext& context = {});
 
-// CIS results adjusted for what the patch holds back: a check that does not pass because this
-// kubelet would refuse the setting is WARN, with the reason, not FAIL.
-void mark_held_back(std::vector<kubelet::CisResult>& results, const std::vector<kubelet::HeldKey>& held);
-
 // The backup of the previous kubelet-config.yaml: "<file>.kubelet-certd.bak"; the version
 // from before kubelet-certd first patched it stays in "<file>.kubelet-certd.orig".
 std::filesystem::path kubelet_config_backup(const std::filesystem::path& config);

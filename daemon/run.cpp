@@ -170,8 +170,8 @@ class Supervisor {
     if (snap.now - cis_refreshed_ > std::chrono::minutes(1)) {
       cis_refreshed_ = snap.now;
       cis_.clear();
-      auto results = kubelet::run_cis_checks(cis_inputs(settings_));
-      if (kubelet_) mark_held_back(results, kubelet_->summary().held_back);
+      const auto results = kubelet::run_cis_checks(
+          cis_inputs(settings_), kubelet_ ? kubelet_->summary().held_back : std::vector<kubelet::HeldKey>{});
       for (const auto& r : results) {
         cis_.push_back(CisMetric{r.id, std::string(kubelet::to_string(r.status))});
       }
