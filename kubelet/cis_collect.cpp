@@ -1,5 +1,7 @@
 #include "kubelet/cis_collect.hpp"
 
+#include "base/files.hpp"
+
 #include "kubelet/cis_kube_bench.hpp"
 
 #include <fcntl.h>
@@ -38,42 +40,10 @@ Expected<CisFileStat> stat_file(const fs::path& root, const fs::path& file) {
   return out;
 }
 
+// The one bounded reader (O_NONBLOCK, regular files only, capped): a FIFO or device planted on
+// the name is refused, never read.
 Expected<std::string> read_text(const fs::path& root, const fs::path& file) {
-  // O_NONBLOCK: a FIFO planted on the name must not hang the caller; only a regular file is read.
-  const int fd = ::open(under(root, file).c_str(), O_RDONLY | O_CLOEXEC | O_NONBLOCK);
-  if (fd < 0) return Unexpected(io_error("open", file.string(), errno));
-  struct stat st {};
-  int err = 0;
-  if (::fstat(fd, &st) != 0) {
-    err = errno;
-  } else if (S_ISDIR(st.st_mode)) {
-    err = EISDIR;
-  } else if (!S_ISREG(st.st_mode)) {
-    err = EINVAL;
-  }
-  if (err != 0) {
-    ::close(fd);
-    return Unexpected(io_error("read", file.string(), err));
-  }
-  std::string text;
-  char buf[8192];
-  for (;;) {
-    const ssize_t n = ::read(fd, buf, sizeof buf);
-    if (n < 0 && errno == EINTR) continue;
-    if (n < 0) {
-      err = errno;
-      ::close(fd);
-      return Unexpected(io_error("read", file.string(), err));
-    }
-    if (n == 0) break;
-    text.append(buf, static_cast<std::size_t>(n));
-    if (text.size() > kMaxConfigBytes) {
-      ::close(fd);
-      return Unexpected(io_error("read", file.string(), EFBIG));
-    }
-  }
-  ::close(fd);
-  return text;
+  return kcd::read_file(under(root, file), kMaxConfigBytes);
 }
 
 }  // namespace
