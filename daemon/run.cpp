@@ -170,8 +170,8 @@ class Supervisor {
     if (snap.now - cis_refreshed_ > std::chrono::minutes(1)) {
       cis_refreshed_ = snap.now;
       cis_.clear();
-      auto results = kubelet::run_cis_checks(cis_inputs(settings_));
-      if (kubelet_) mark_held_back(results, kubelet_->summary().held_back);
+      const auto results = kubelet::run_cis_checks(
+          cis_inputs(settings_), kubelet_ ? kubelet_->summary().held_back : std::vector<kubelet::HeldKey>{});
       for (const auto& r : results) {
         cis_.push_back(CisMetric{r.id, std::string(kubelet::to_string(r.status))});
       }
@@ -189,10 +189,11 @@ class Supervisor {
   // node_exporter's textfile collector reads whole files: written atomically, 0644.
   void write_textfile() {
     if (settings_.metrics_textfile.empty()) return;
-    try {
-      kcd::write_file_atomic(settings_.metrics_textfile, render_prometheus(snapshot()), 0644);
-    } catch (const std::exception& e) {
-      log::warn("metrics textfile not written", {{"path", settings_.metrics_textfile}, {"error", e.what()}});
+    if (auto written =
+            kcd::write_file_atomic(settings_.metrics_textfile, render_prometheus(snapshot()), 0644);
+        !written) {
+      log::warn("metrics textfile not written",
+                {{"path", settings_.metrics_textfile}, {"error", written.error().format()}});
     }
   }
 
@@ -419,11 +420,8 @@ class Supervisor {
 
 RunResult run(const config::Settings& settings, const RunOptions& options) {
   InstanceLock lock(settings.cert_dir);
-  try {
-    kcd::ensure_directory(settings.cert_dir, 0755);
-  } catch (const std::exception& e) {
-    return RunResult{kExitError, e.what()};
-  }
+  if (auto made = kcd::ensure_directory(settings.cert_dir, 0755); !made)
+    return RunResult{kExitError, made.error().format()};
   if (std::string err = lock.acquire(); !err.empty()) return RunResult{kExitError, err};
   Supervisor supervisor(settings, options);
   return supervisor.run();
