@@ -30,9 +30,12 @@ Unexpected(E) -> Unexpected<E>;
 template <class T, class E = Error>
 class [[nodiscard]] Expected {
  public:
-  Expected(T value) : v_(std::in_place_index<0>, std::move(value)) {}  // NOLINT: implicit by design
+  // Implicit by design, like std::expected: `return value;` and `return Unexpected(e);`.
+  // NOLINTNEXTLINE(google-explicit-constructor)
+  Expected(T value) : v_(std::in_place_index<0>, std::move(value)) {}
   template <class G>
-  Expected(Unexpected<G> u) : v_(std::in_place_index<1>, std::move(u.error())) {}  // NOLINT
+  // NOLINTNEXTLINE(google-explicit-constructor)
+  Expected(Unexpected<G> u) : v_(std::in_place_index<1>, std::move(u.error())) {}
 
   bool has_value() const { return v_.index() == 0; }
   explicit operator bool() const { return has_value(); }
@@ -82,7 +85,8 @@ class [[nodiscard]] Expected<void, E> {
  public:
   Expected() = default;
   template <class G>
-  Expected(Unexpected<G> u) : error_(std::move(u.error())), ok_(false) {}  // NOLINT
+  // NOLINTNEXTLINE(google-explicit-constructor)
+  Expected(Unexpected<G> u) : error_(std::move(u.error())), ok_(false) {}
 
   bool has_value() const { return ok_; }
   explicit operator bool() const { return ok_; }

@@ -54,7 +54,7 @@ kcd::Error error(std::string_view call, std::string_view context = {}, ErrorKind
 // a programming-level failure, thrown and caught only by main. what() as error() above.
 class CallFailed : public std::runtime_error {
  public:
-  CallFailed(std::string_view call, std::string_view context = {});
+  explicit CallFailed(std::string_view call, std::string_view context = {});
 };
 
 // Throws CallFailed(call, context) when ok is false; only for calls that fail when broken.

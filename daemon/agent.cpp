@@ -18,7 +18,7 @@ AgentDriver::AgentDriver(asio::io_context& io_context, config::Settings s, Tunin
     : io(io_context),
       settings(std::move(s)),
       node{settings.node_name, settings.serving_dns_names, settings.serving_ips, settings.key_algorithm},
-      tuning(std::move(t)),
+      tuning(t),
       events(std::move(e)),
       effects(std::move(fx)),
       uniform01(rotation::system_uniform01()) {}

@@ -60,7 +60,7 @@ void push_name(GENERAL_NAMES* names, int type, std::string_view value, const std
               what);
   GENERAL_NAME_set0_value(gn.get(), type, s.release());
   ossl::check(sk_GENERAL_NAME_push(names, gn.get()) > 0, "sk_GENERAL_NAME_push", what);
-  gn.release();  // now owned by `names`
+  static_cast<void>(gn.release());  // now owned by `names`
 }
 
 Expected<void> add_subject_alt_names(X509_REQ* req, const CsrRequest& request) {
@@ -83,7 +83,7 @@ Expected<void> add_subject_alt_names(X509_REQ* req, const CsrRequest& request) {
   ossl::X509ExtPtr ext(X509V3_EXT_i2d(NID_subject_alt_name, 0, names.get()));
   ossl::check(ext != nullptr, "X509V3_EXT_i2d", "subjectAltName");
   ossl::check(sk_X509_EXTENSION_push(exts.get(), ext.get()) > 0, "sk_X509_EXTENSION_push");
-  ext.release();  // now owned by `exts`
+  static_cast<void>(ext.release());  // now owned by `exts`
   ossl::check(X509_REQ_add_extensions(req, exts.get()) == 1, "X509_REQ_add_extensions");
   return {};
 }
