@@ -190,10 +190,11 @@ void roll_back(const config::Settings& s, kubelet::ChangeState& state, KubeletEf
   restore(pending.config, pending.backup);
   state.pending.reset();
   save_change_state(s.cert_dir, state);
-  // The kubelet was running before our change: bring it back even if it is now failed.
+  const RestartDecision decision =
+      decide_kubelet_restart(RestartCause::RollBack, s.kubelet_restart, seen_unit(fx.unit_state()), nullptr);
   const RestartCheck back = restart_and_check(
       fx, health_endpoint(pending.backup.empty() ? std::string() : kcd::read_file(pending.backup, 4 << 20)),
-      policy, false);
+      policy, decision.action);
   out.detail = failed.detail;
   if (back.result == RestartCheck::Result::Healthy) {
     out.result = KubeletChange::Result::RolledBack;
@@ -339,15 +340,15 @@ KubeletChange apply_kubelet_plan(const config::Settings& s, const KubeletPlan& p
     out.result = r;
     return out;
   };
-  if (fx == nullptr || s.kubelet_restart == config::KubeletRestart::Never)
-    return settle(KubeletChange::Result::Written);
-  const auto before = fx->unit_state();
-  if (before.state && !before.state->running() && before.state->active_state != "activating") {
-    out.detail =
-        "the kubelet is not running (" + before.state->describe() + "): not started by kubelet-certd";
+  if (fx == nullptr) return settle(KubeletChange::Result::Written);
+  const RestartDecision decision = decide_kubelet_restart(RestartCause::ConfigChanged, s.kubelet_restart,
+                                                          seen_unit(fx->unit_state()), nullptr);
+  if (decision.action == RestartDecision::Action::None) {
+    out.detail = decision.why;
     return settle(KubeletChange::Result::Written);
   }
-  const RestartCheck check = restart_and_check(*fx, health_endpoint(plan.patch.text), policy, true);
+  const RestartCheck check =
+      restart_and_check(*fx, health_endpoint(plan.patch.text), policy, decision.action);
   switch (check.result) {
     case RestartCheck::Result::Healthy:
       out.detail = check.detail;

@@ -1,0 +1,4 @@
+# Unit tests of the daemon's pure decisions and its control protocol: the kubelet restart
+# policy, the exit verdicts, the typed control protocol and the control socket in-process.
+set(_u ${CMAKE_CURRENT_LIST_DIR}/../unit)
+kcd_add_test(daemon_kubelet_restart_policy_test SOURCES ${_u}/daemon_kubelet_restart_policy_test.cpp LIBS kcd_daemon)
