@@ -21,7 +21,7 @@ using rotation::Step;
 using namespace std::chrono_literals;
 
 rotation::LifecyclePolicy production_policy() {
-  // As AgentDriver::run_of(): window and csrCreateInterval from the settings, backoff from Tuning.
+  // As AgentDriver::run_of(): window and csrCreateInterval from the settings, backoff from AgentTimings.
   const config::Settings settings;
   rotation::LifecyclePolicy policy;
   policy.window = {settings.rotation_window_from, settings.rotation_window_to};
