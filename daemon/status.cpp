@@ -136,7 +136,7 @@ std::vector<CertStatus> collect_status(const config::Settings& settings,
   return all;
 }
 
-std::string state_of(const CertStatus& s, SysTime now) {
+std::string status_word(const CertStatus& s, SysTime now) {
   if (!s.info) return s.problem == "missing" ? "missing" : "unusable";
   if (s.info->not_after <= now) return "expired";
   if (s.daemon_condition && *s.daemon_condition != rotation::Condition::Valid)
@@ -147,7 +147,7 @@ std::string state_of(const CertStatus& s, SysTime now) {
 int status_exit_code(const std::vector<CertStatus>& all, SysTime now) {
   for (const auto& s : all) {
     if (!s.required) continue;
-    const std::string st = state_of(s, now);
+    const std::string st = status_word(s, now);
     if (st == "missing" || st == "unusable" || st == "expired") return 1;
   }
   return 0;
@@ -163,7 +163,7 @@ std::string render_status_table(const std::vector<CertStatus>& all, SysTime now)
          s.info ? short_duration(std::chrono::duration_cast<std::chrono::seconds>(s.info->not_after - now))
                 : "<none>",
          s.rotation_deadline ? human_date(*s.rotation_deadline) : "<none>",
-         s.pending_csr.empty() ? "<none>" : s.pending_csr, state_of(s, now)});
+         s.pending_csr.empty() ? "<none>" : s.pending_csr, status_word(s, now)});
   }
   std::vector<std::size_t> width(rows.front().size(), 0);
   for (const auto& r : rows) {
@@ -209,8 +209,10 @@ std::string render_status_table(const std::vector<CertStatus>& all, SysTime now)
 nlohmann::json render_status_json(const std::vector<CertStatus>& all, SysTime now) {
   nlohmann::json certs = nlohmann::json::array();
   for (const auto& s : all) {
-    nlohmann::json j = {
-        {"name", s.name}, {"path", s.path.string()}, {"status", state_of(s, now)}, {"required", s.required}};
+    nlohmann::json j = {{"name", s.name},
+                        {"path", s.path.string()},
+                        {"status", status_word(s, now)},
+                        {"required", s.required}};
     if (s.info) {
       const auto& i = *s.info;
       j["commonName"] = i.common_name;

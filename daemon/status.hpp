@@ -39,7 +39,7 @@ std::vector<CertStatus> collect_status(const config::Settings& settings,
 
 // "valid", "expired", "missing", "unusable", or the daemon's condition when it is not valid
 // ("awaiting approval", ...); what the STATUS column and the JSON say.
-std::string state_of(const CertStatus& s, SysTime now);
+std::string status_word(const CertStatus& s, SysTime now);
 // Non-zero when a required certificate is missing or expired.
 int status_exit_code(const std::vector<CertStatus>& all, SysTime now);
 
