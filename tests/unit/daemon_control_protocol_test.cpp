@@ -84,7 +84,7 @@ TEST(ControlProtocol, EveryConditionAndPhaseHasOneWord) {
 }
 
 // Exactly what the daemon before the typed protocol wrote (describe_lifecycle, status_json).
-TEST(ControlProtocol, ARepliesOfThePreviousDaemonStillParse) {
+TEST(ControlProtocol, RepliesOfThePreviousDaemonStillParse) {
   const std::string old_status =
       R"({"certs":[{"condition":"valid","installs":1,"lastError":"","name":"client","phase":"idle",)"
       R"("reason":"valid until 2027-11-22T14:08:16Z","rotationDeadline":"2027-08-26T13:13:00Z","sha256":"ab12"},)"
