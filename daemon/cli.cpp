@@ -13,7 +13,7 @@
 
 #include <cstdio>
 #include <iostream>
-#include <map>
+#include <optional>
 #include <thread>
 
 namespace kcd::daemon {

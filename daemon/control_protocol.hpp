@@ -1,12 +1,5 @@
-// The control socket's protocol, typed: the requests `kubelet-certd renew` and `status` send to
-// a running daemon and the replies they get, one JSON object per line each way. The JSON form
-// is written and parsed here only, and parsing is strict: a malformed or unexpected message is
-// an error naming the field, never a crash or a silently defaulted value. Unknown extra fields
-// are ignored, so fields can be added without breaking an older client.
-//
-//   {"command":"status"}                    -> StatusReply
-//   {"command":"renew","certs":["client"]}  -> RenewReply {"ok":true,"before":<StatusReply>}
-//   anything the daemon refuses             -> {"error":"what is wrong"}
+// The control socket's typed protocol: the requests `renew` and `status` send to a running
+// daemon and its replies, with their JSON lines written and strictly parsed here only.
 #pragma once
 
 #include "base/expected.hpp"
@@ -23,6 +16,13 @@
 
 namespace kcd::daemon {
 
+// One JSON object per line each way:
+//   {"command":"status"}                    -> StatusReply
+//   {"command":"renew","certs":["client"]}  -> RenewReply {"ok":true,"before":<StatusReply>}
+//   anything the daemon refuses             -> {"error":"what is wrong"}
+// A malformed or unexpected message is an error naming the field, never a crash or a silently
+// defaulted value. Unknown extra fields are ignored, so fields can be added without breaking an
+// older client; the wire format is that of the untyped protocol before it.
 enum class ControlCommand { Status, Renew };
 std::string_view to_string(ControlCommand c);
 

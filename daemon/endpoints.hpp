@@ -1,6 +1,5 @@
-// The daemon's local endpoints wired to the running daemon: the control socket answered from
-// it (status, renew) and its metrics served on metricsAddress and written to metricsTextfile.
-// Neither is fatal when it cannot open: the certificates matter more.
+// The daemon's local endpoints wired to it: the control socket's answers (status, renew) and
+// the metrics served on metricsAddress and written to metricsTextfile.
 #pragma once
 
 #include "base/expected.hpp"
@@ -38,8 +37,8 @@ class Endpoints {
   Endpoints(const Endpoints&) = delete;
   Endpoints& operator=(const Endpoints&) = delete;
 
-  // Opens the control socket and, when metricsAddress is set, the metrics endpoint; a failure
-  // is logged and leaves that endpoint closed.
+  // Opens the control socket and, when metricsAddress is set, the metrics endpoint. Neither is
+  // fatal (the certificates matter more): a failure is logged and leaves that endpoint closed.
   void open();
   // Stops serving (a stopping daemon answers no more requests).
   void close();

@@ -1,7 +1,5 @@
-// The exit codes of the command line and the verdicts that choose them: a one-shot run (`run
-// --once`, `renew --once`) ends as soon as every certificate's condition decides it, or at its
-// timeout. Pure functions of the certificates' progress, shared by the supervisor and by
-// `renew --once` through a running daemon.
+// The command line's exit codes and the pure verdicts that choose them for a one-shot run from
+// the certificates' typed conditions, shared by the supervisor and `renew --once` through a daemon.
 #pragma once
 
 #include "daemon/control_protocol.hpp"
@@ -48,8 +46,8 @@ struct Verdict {
 // Is this certificate's part of a one-shot run done?
 bool finished(const CertificateProgress& c);
 
-// While the run goes on: the verdict once the certificates decide it (a denial or a fatal error
-// of any, or all finished), nullopt while one is still on its way.
+// A one-shot run ends as soon as the certificates decide it (a denial or a fatal error of any,
+// or all finished): the verdict then, nullopt while one is still on its way.
 std::optional<Verdict> once_verdict(const std::vector<CertificateProgress>& certs);
 
 // At the timeout: 3 (pending) when every unfinished certificate waits for approval or the

@@ -1,7 +1,6 @@
-// When kubelet-certd restarts the kubelet, decided in this one place: after a change of its
-// config file, after a new serving certificate, and to bring it back after a rollback. A pure
-// function of kubeletRestart, the unit as systemd sees it and, only where it matters, the
-// kubelet's version.
+// Whether kubelet-certd restarts the kubelet (after a config change, a new serving certificate,
+// a rollback), decided in this one place as a pure function of kubeletRestart, the unit's state
+// and, only where it matters, the kubelet's version.
 #pragma once
 
 #include "config/settings.hpp"

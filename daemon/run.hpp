@@ -1,5 +1,5 @@
-// `kubelet-certd run` (and `renew` without a daemon): one instance per node, then the
-// supervisor until it stops. What a run is asked to do and how it ended.
+// `kubelet-certd run` (and `renew` without a daemon): what a run is asked to do, how it ended,
+// and the run itself: the instance lock, then the supervisor until it stops.
 #pragma once
 
 #include "config/settings.hpp"

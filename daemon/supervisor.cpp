@@ -114,7 +114,8 @@ void Supervisor::on_agent_done(std::exception_ptr e) {
     start_agent();
     return;
   }
-  finish({static_cast<ExitCode>(result_.exit_code), result_.message});
+  // Every run ended (a stop or a verdict came first, which set the result): shut the loop down.
+  finish({kExitOk, {}});
 }
 
 void Supervisor::publish_status() {

@@ -1,8 +1,5 @@
-// The supervisor of `kubelet-certd run`, as Kea's controller is to its process: it owns the
-// event loop, the agent and the kubelet worker, stops on SIGTERM/SIGINT, re-reads the settings
-// on SIGHUP, pings the watchdog from the loop that does the work, and ends a one-shot run with
-// its exit verdict (daemon/exit_verdict). The instance lock is taken before it starts (run.cpp);
-// its endpoints (control socket, metrics) are wired in daemon/endpoints.
+// The supervisor of `kubelet-certd run` (Kea's controller to the agent's process): the event
+// loop, signals, SIGHUP reload, the watchdog, and the end of a one-shot run.
 #pragma once
 
 #include "daemon/agent.hpp"
@@ -22,6 +19,9 @@
 
 namespace kcd::daemon {
 
+// Owns the agent and the kubelet worker and runs them on its loop; the instance lock is taken
+// before it starts (run.cpp), its endpoints are wired in daemon/endpoints, and a one-shot run
+// ends with the verdict of daemon/exit_verdict.
 class Supervisor final : public RunningDaemon {
  public:
   Supervisor(config::Settings settings, RunOptions options);
