@@ -79,6 +79,8 @@ std::string Error::format() const {
     out += std::to_string(code);
     if (!reason.empty()) out += " " + reason;
     out += ": ";
+  } else if (kind >= ErrorKind::Network && where.empty()) {
+    out += std::string(to_string(kind)) + " error: ";  // no response: say what failed
   }
   out += message.empty() ? std::string(to_string(kind)) : message;
   if (retry_after) out += " (retry after " + std::to_string(retry_after->count()) + "s)";

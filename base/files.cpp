@@ -8,6 +8,7 @@
 #include <csignal>
 #include <cstdlib>
 #include <cstring>
+#include <cstdint>
 #include <random>
 
 namespace kcd {
@@ -16,13 +17,8 @@ namespace fs = std::filesystem;
 
 namespace {
 
-std::string describe(std::string_view operation, const fs::path& path, int err) {
-  std::string msg(operation);
-  msg += ' ';
-  msg += path.string();
-  msg += ": ";
-  msg += std::strerror(err);
-  return msg;
+Unexpected<Error> fail(std::string_view operation, const fs::path& path, int err) {
+  return Unexpected(io_error(operation, path.string(), err));
 }
 
 // A name for a temp file next to `path`, unique enough for concurrent writers.
@@ -64,82 +60,137 @@ class Fd {
 
 }  // namespace
 
-FileError::FileError(std::string_view operation, const fs::path& path, int err)
-    : std::runtime_error(describe(operation, path, err)), path_(path), code_(err) {}
-
-void fsync_directory(const fs::path& dir) {
+Expected<void> fsync_directory(const fs::path& dir) {
   Fd fd(::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
-  if (fd.get() < 0) throw FileError("open directory", dir, errno);
-  if (::fsync(fd.get()) != 0) throw FileError("fsync directory", dir, errno);
+  if (fd.get() < 0) return fail("open directory", dir, errno);
+  if (::fsync(fd.get()) != 0) return fail("fsync directory", dir, errno);
+  return {};
 }
 
-void write_file_atomic(const fs::path& path, std::string_view content, mode_t mode) {
+Expected<void> write_file_atomic(const fs::path& path, std::string_view content, mode_t mode) {
   const fs::path tmp = temp_name(path);
   Fd fd(::open(tmp.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, mode));
-  if (fd.get() < 0) throw FileError("create temporary file for", path, errno);
-  auto fail = [&](std::string_view op, int err) {
+  if (fd.get() < 0) return fail("create temporary file for", path, errno);
+  auto failed = [&](std::string_view op, int err) {
     ::unlink(tmp.c_str());
-    throw FileError(op, path, err);
+    return fail(op, path, err);
   };
-  if (::fchmod(fd.get(), mode) != 0) fail("chmod", errno);
+  if (::fchmod(fd.get(), mode) != 0) return failed("chmod", errno);
   std::size_t off = 0;
   while (off < content.size()) {
     ssize_t n = ::write(fd.get(), content.data() + off, content.size() - off);
     if (n < 0) {
       if (errno == EINTR) continue;
-      fail("write", errno);
+      return failed("write", errno);
     }
     off += static_cast<std::size_t>(n);
   }
-  if (::fsync(fd.get()) != 0) fail("fsync", errno);
-  if (::close(fd.release()) != 0) fail("close", errno);
-  if (::rename(tmp.c_str(), path.c_str()) != 0) fail("rename", errno);
-  fsync_directory(parent_or_dot(path));
+  if (::fsync(fd.get()) != 0) return failed("fsync", errno);
+  if (::close(fd.release()) != 0) return failed("close", errno);
+  if (::rename(tmp.c_str(), path.c_str()) != 0) return failed("rename", errno);
+  return fsync_directory(parent_or_dot(path));
 }
 
-void replace_symlink_atomic(const fs::path& link, const fs::path& target) {
+Expected<void> replace_symlink_atomic(const fs::path& link, const fs::path& target) {
   const fs::path tmp = temp_name(link);
-  if (::symlink(target.c_str(), tmp.c_str()) != 0) throw FileError("symlink", tmp, errno);
+  if (::symlink(target.c_str(), tmp.c_str()) != 0) return fail("symlink", tmp, errno);
   if (::rename(tmp.c_str(), link.c_str()) != 0) {
     int err = errno;
     ::unlink(tmp.c_str());
-    throw FileError("rename", link, err);
+    return fail("rename", link, err);
   }
-  fsync_directory(parent_or_dot(link));
+  return fsync_directory(parent_or_dot(link));
 }
 
-void remove_file_durable(const fs::path& path) {
+Expected<void> remove_file_durable(const fs::path& path) {
   if (::unlink(path.c_str()) != 0) {
-    if (errno == ENOENT) return;
-    throw FileError("remove", path, errno);
+    if (errno == ENOENT) return {};
+    return fail("remove", path, errno);
   }
-  fsync_directory(parent_or_dot(path));
+  return fsync_directory(parent_or_dot(path));
 }
 
-std::string read_file(const fs::path& path, std::size_t limit) {
-  Fd fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC));
-  if (fd.get() < 0) throw FileError("open", path, errno);
+namespace {
+
+Expected<std::string> read_bounded(const fs::path& path, std::size_t limit, bool private_file) {
+  const int flags = O_RDONLY | O_CLOEXEC | O_NONBLOCK | O_NOCTTY | (private_file ? O_NOFOLLOW : 0);
+  Fd fd(::open(path.c_str(), flags));
+  if (fd.get() < 0) {
+    if (private_file && errno == ELOOP) {
+      Error e = make_error(ErrorKind::Refused, "read " + path.string() +
+                                                   ": is a symlink; kubelet-certd never follows a link "
+                                                   "on its own private files (remove it)");
+      e.code = ELOOP;
+      return Unexpected(std::move(e));
+    }
+    return fail("open", path, errno);
+  }
+  struct stat st {};
+  if (::fstat(fd.get(), &st) != 0) return fail("stat", path, errno);
+  if (private_file && S_ISREG(st.st_mode) && (st.st_uid != ::geteuid() || (st.st_mode & 077) != 0)) {
+    Error e = make_error(
+        ErrorKind::Refused,
+        "read " + path.string() + ": owned by uid " + std::to_string(st.st_uid) + " with mode " +
+            [&] {
+              char m[8];
+              std::snprintf(m, sizeof m, "%04o", static_cast<unsigned>(st.st_mode & 07777));
+              return std::string(m);
+            }() +
+            "; a private file must be ours (uid " + std::to_string(::geteuid()) +
+            ") and closed to group and others: it may have been planted, so it is not used");
+    e.code = EPERM;
+    return Unexpected(std::move(e));
+  }
+  if (!S_ISREG(st.st_mode)) {
+    Error e = make_error(ErrorKind::Refused, "read " + path.string() +
+                                                 ": not a regular file (a FIFO, device, socket or "
+                                                 "directory is never read); point the setting at a file");
+    e.code = EINVAL;
+    return Unexpected(std::move(e));
+  }
+  auto too_big = [&] {
+    Error e =
+        make_error(ErrorKind::Refused, "read " + path.string() + ": larger than " + std::to_string(limit) +
+                                           " bytes, the most this file may hold");
+    e.code = EFBIG;
+    return Unexpected(std::move(e));
+  };
+  if (static_cast<std::uintmax_t>(st.st_size) > limit) return too_big();
   std::string out;
+  out.reserve(static_cast<std::size_t>(st.st_size));
   char buf[8192];
   for (;;) {
     ssize_t n = ::read(fd.get(), buf, sizeof buf);
     if (n < 0) {
       if (errno == EINTR) continue;
-      throw FileError("read", path, errno);
+      return fail("read", path, errno);
     }
     if (n == 0) break;
     out.append(buf, static_cast<std::size_t>(n));
-    if (out.size() > limit) throw FileError("read", path, EFBIG);
+    if (out.size() > limit) return too_big();
   }
   return out;
 }
 
-void ensure_directory(const fs::path& dir, mode_t mode) {
+}  // namespace
+
+Expected<std::string> read_file(const fs::path& path, std::size_t limit) {
+  return read_bounded(path, limit, false);
+}
+
+Expected<std::string> read_private_file(const fs::path& path, std::size_t limit) {
+  return read_bounded(path, limit, true);
+}
+
+Expected<void> ensure_directory(const fs::path& dir, mode_t mode) {
   std::error_code ec;
-  if (fs::is_directory(dir, ec)) return;
+  if (fs::is_directory(dir, ec)) return {};
   fs::path parent = dir.parent_path();
-  if (!parent.empty() && parent != dir) ensure_directory(parent, 0755);
-  if (::mkdir(dir.c_str(), mode) != 0 && errno != EEXIST) throw FileError("mkdir", dir, errno);
+  if (!parent.empty() && parent != dir) {
+    if (auto made = ensure_directory(parent, 0755); !made) return made;
+  }
+  if (::mkdir(dir.c_str(), mode) != 0 && errno != EEXIST) return fail("mkdir", dir, errno);
+  return {};
 }
 
 std::vector<fs::path> remove_stale_temp_files(const fs::path& dir, std::string_view prefix) {

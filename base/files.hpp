@@ -2,8 +2,9 @@
 // and the one-step symlink swap. A failure leaves the previous file untouched.
 #pragma once
 
+#include "base/expected.hpp"
+
 #include <filesystem>
-#include <stdexcept>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -11,38 +12,36 @@
 
 namespace kcd {
 
-// A filesystem operation failed; what() = "<operation> <path>: <strerror>".
-class FileError : public std::runtime_error {
- public:
-  FileError(std::string_view operation, const std::filesystem::path& path, int err);
-  const std::filesystem::path& path() const { return path_; }
-  int code() const { return code_; }
-
- private:
-  std::filesystem::path path_;
-  int code_;
-};
+// Every operation returns an ErrorKind::Io error on failure: message "<operation> <path>:
+// <strerror>", code = errno (ENOENT tells a missing file from a broken one).
 
 // Replaces `path` with `content` atomically: a temp file in the same directory is created
 // with `mode` (fchmod, independent of umask), written, fsync'ed, renamed over `path`, and the
-// directory is fsync'ed. The temp file is removed on any failure. Throws FileError.
-void write_file_atomic(const std::filesystem::path& path, std::string_view content, mode_t mode);
+// directory is fsync'ed. The temp file is removed on any failure.
+Expected<void> write_file_atomic(const std::filesystem::path& path, std::string_view content, mode_t mode);
 
 // Points symlink `link` at `target` in one step: symlink(target, tmp) + rename(tmp, link) +
-// directory fsync; there is never a moment without `link`. Throws FileError.
-void replace_symlink_atomic(const std::filesystem::path& link, const std::filesystem::path& target);
+// directory fsync; there is never a moment without `link`.
+Expected<void> replace_symlink_atomic(const std::filesystem::path& link, const std::filesystem::path& target);
 
-// fsync of a directory, so renames and unlinks in it survive a power loss. Throws FileError.
-void fsync_directory(const std::filesystem::path& dir);
+// fsync of a directory, so renames and unlinks in it survive a power loss.
+Expected<void> fsync_directory(const std::filesystem::path& dir);
 
-// Removes `path` if it exists and fsyncs its directory. Throws FileError (not on ENOENT).
-void remove_file_durable(const std::filesystem::path& path);
+// Removes `path` if it exists and fsyncs its directory (a missing file is success).
+Expected<void> remove_file_durable(const std::filesystem::path& path);
 
-// Reads a whole file; throws FileError. Refuses files over `limit` bytes.
-std::string read_file(const std::filesystem::path& path, std::size_t limit = 16 << 20);
+// The one reader of files that come from outside: opened with O_NONBLOCK (a FIFO never
+// blocks the daemon), refused unless fstat says regular file (no devices, FIFOs, sockets,
+// directories), refused over `limit` bytes (checked before reading and while reading, so a
+// growing file cannot grow our memory).
+Expected<std::string> read_file(const std::filesystem::path& path, std::size_t limit = 16 << 20);
 
-// Creates `dir` (and parents) with `mode` if missing. Throws FileError.
-void ensure_directory(const std::filesystem::path& dir, mode_t mode);
+// read_file for a secret we wrote ourselves (a private key): additionally refused when `path` is
+// a symlink (O_NOFOLLOW), owned by another user than ours, or open to group or others.
+Expected<std::string> read_private_file(const std::filesystem::path& path, std::size_t limit);
+
+// Creates `dir` (and parents) with `mode` if missing.
+Expected<void> ensure_directory(const std::filesystem::path& dir, mode_t mode);
 
 // Removes temp files write_file_atomic / replace_symlink_atomic left behind when the process
 // died between creating and renaming them: hidden ".<prefix>*.tmp-*" entries of `dir`. Only

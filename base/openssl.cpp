@@ -33,8 +33,12 @@ std::string format(std::string_view call, std::string_view context) {
 }
 }  // namespace
 
-Error::Error(std::string_view call, std::string_view context)
-    : std::runtime_error(format(call, context)), call_(call) {}
+kcd::Error error(std::string_view call, std::string_view context, ErrorKind kind) {
+  return make_error(kind, format(call, context));
+}
+
+CallFailed::CallFailed(std::string_view call, std::string_view context)
+    : std::runtime_error(format(call, context)) {}
 
 std::string asn1_to_utf8(const ASN1_STRING* s) {
   unsigned char* utf8 = nullptr;

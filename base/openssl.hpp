@@ -1,6 +1,8 @@
 // Owning wrappers for OpenSSL objects and errors that name the failing call.
 #pragma once
 
+#include "base/error.hpp"
+
 #include <openssl/bio.h>
 #include <openssl/err.h>
 #include <openssl/evp.h>
@@ -44,19 +46,20 @@ using BignumPtr = std::unique_ptr<BIGNUM, Deleter<BN_free>>;
 // ("reason1; reason2"); empty when the queue holds nothing.
 std::string drain_errors();
 
-// An OpenSSL call failed. what() = "<call>: <openssl reasons>[ (<file>)]".
-class Error : public std::runtime_error {
- public:
-  Error(std::string_view call, std::string_view context = {});
-  const std::string& call() const { return call_; }
+// An OpenSSL call failed: a kcd::Error of `kind` with message
+// "<call>: <openssl reasons>[ (<context>)]", draining OpenSSL's error queue.
+kcd::Error error(std::string_view call, std::string_view context = {}, ErrorKind kind = ErrorKind::Crypto);
 
- private:
-  std::string call_;
+// An OpenSSL call that fails only when something is broken (allocation, a library bug) failed:
+// a programming-level failure, thrown and caught only by main. what() as error() above.
+class CallFailed : public std::runtime_error {
+ public:
+  CallFailed(std::string_view call, std::string_view context = {});
 };
 
-// Throws Error(call, context) when ok is false; use for calls that only fail when broken.
+// Throws CallFailed(call, context) when ok is false; only for calls that fail when broken.
 inline void check(bool ok, std::string_view call, std::string_view context = {}) {
-  if (!ok) throw Error(call, context);
+  if (!ok) throw CallFailed(call, context);
 }
 
 // An ASN.1 string as UTF-8 (empty when it cannot be converted).

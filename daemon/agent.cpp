@@ -55,24 +55,24 @@ void AgentDriver::load_state_once() {
       log::info("stale temporary file removed", {{"path", p}});
   }
   auto loaded = rotation::load_state(settings.cert_dir);
-  if (!loaded.warning.empty())
+  if (!loaded)
     log::warn("state file ignored",
-              {{"path", settings.cert_dir / rotation::kStateFileName}, {"error", loaded.warning}});
-  state = loaded.state;
+              {{"path", settings.cert_dir / rotation::kStateFileName}, {"error", loaded.error().format()}});
+  state = loaded ? *loaded : rotation::State{};
   saved_state = state;
 }
 
 void AgentDriver::persist(CertificateRun& s) {
   state.of(s.kind) = s.machine.persistent();
   if (state == saved_state) return;
-  try {
-    kcd::ensure_directory(settings.cert_dir, 0755);
-    rotation::save_state(settings.cert_dir, state);
-    saved_state = state;
-  } catch (const std::exception& e) {
+  auto saved = kcd::ensure_directory(settings.cert_dir, 0755);
+  if (saved) saved = rotation::save_state(settings.cert_dir, state);
+  if (!saved) {
     log::error("state file not written",
-               {{"path", settings.cert_dir / rotation::kStateFileName}, {"error", e.what()}});
+               {{"path", settings.cert_dir / rotation::kStateFileName}, {"error", saved.error().format()}});
+    return;
   }
+  saved_state = state;
 }
 
 void AgentDriver::report(CertificateRun& s) {

@@ -11,30 +11,8 @@ namespace fs = std::filesystem;
 using rotation::CertKind;
 using rotation::Step;
 
-rotation::Failure failure_from(const api::ApiError& e, bool as_node) {
-  rotation::Failure f;
-  f.message = e.describe();
-  f.retry_after = e.retry_after;
-  f.unauthorized = e.kind == api::ErrorKind::Unauthorized && as_node;
-  switch (e.kind) {
-    case api::ErrorKind::Forbidden:
-    case api::ErrorKind::Invalid:
-    case api::ErrorKind::BadRequest:
-      f.retryable = false;
-      break;
-    case api::ErrorKind::Unauthorized:
-      // With the node certificate we can fall back to the bootstrap credential; with the
-      // bootstrap token itself nothing but a new token (from configuration management) helps.
-      f.retryable = as_node;
-      break;
-    default:
-      f.retryable = true;
-  }
-  return f;
-}
-
 std::optional<config::Kubeconfig> AgentDriver::try_kubeconfig(const fs::path& path,
-                                                              std::string* error) const {
+                                                              std::optional<Error>* error) const {
   auto kc = effects.kubeconfigs->load(path);
   if (!kc) {
     if (error) *error = kc.error();
@@ -43,18 +21,19 @@ std::optional<config::Kubeconfig> AgentDriver::try_kubeconfig(const fs::path& pa
   return *kc;
 }
 
-Expected<Connection, std::string> AgentDriver::connection(CertificateRun& s) const {
-  std::string kubelet_err, bootstrap_err;
+Expected<Connection> AgentDriver::connection(CertificateRun& s) const {
+  std::optional<Error> kubelet_err, bootstrap_err;
   auto kubelet = try_kubeconfig(settings.kubeconfig, &kubelet_err);
   auto bootstrap = try_kubeconfig(settings.bootstrap_kubeconfig, &bootstrap_err);
   const config::Kubeconfig* source = kubelet ? &*kubelet : bootstrap ? &*bootstrap : nullptr;
   if (source == nullptr) {
     std::string why = "no API server to talk to: neither " + settings.kubeconfig.string() + " nor " +
                       settings.bootstrap_kubeconfig.string() + " is usable";
-    if (!kubelet_err.empty()) why += "; " + kubelet_err;
-    if (!bootstrap_err.empty()) why += "; " + bootstrap_err;
+    if (kubelet_err) why += "; " + kubelet_err->format();
+    if (bootstrap_err) why += "; " + bootstrap_err->format();
     why += " (place a bootstrap kubeconfig at " + settings.bootstrap_kubeconfig.string() + ")";
-    return Unexpected(why);
+    // Waited for (retryable): configuration management may place the file any moment.
+    return Unexpected(make_error(ErrorKind::Io, why));
   }
   Connection c;
   c.endpoint.server = source->server;
@@ -67,7 +46,8 @@ Expected<Connection, std::string> AgentDriver::connection(CertificateRun& s) con
   const bool node_cert_usable = current && now() < current->not_after;
   if (s.kind == CertKind::Serving || (node_cert_usable && !s.machine.prefer_bootstrap())) {
     if (!node_cert_usable && s.kind == CertKind::Serving) {
-      return Unexpected(std::string(
+      return Unexpected(make_error(
+          ErrorKind::Io,
           "waiting for a valid client certificate to request the serving certificate as the node"));
     }
     const fs::path client = rotation::Store(settings.cert_dir, CertKind::Client).current_path();
@@ -82,9 +62,9 @@ Expected<Connection, std::string> AgentDriver::connection(CertificateRun& s) con
     why += node_cert_usable ? "the node's certificate was refused (401)"
                             : "there is no valid client certificate";
     why += " and the bootstrap kubeconfig " + settings.bootstrap_kubeconfig.string();
-    why += bootstrap_err.empty() ? " does not exist" : " is unusable: " + bootstrap_err;
+    why += !bootstrap_err ? " does not exist" : " is unusable: " + bootstrap_err->format();
     why += "; place a bootstrap kubeconfig there (it is picked up without a restart)";
-    return Unexpected(why);
+    return Unexpected(make_error(ErrorKind::Io, why));
   }
   if (bootstrap->token) {
     c.credentials.bearer_token = bootstrap->token;
@@ -96,8 +76,8 @@ Expected<Connection, std::string> AgentDriver::connection(CertificateRun& s) con
     c.credentials.client_key_file = bootstrap->client_key_file;
     c.auth_description = "client certificate from " + settings.bootstrap_kubeconfig.string();
   } else {
-    return Unexpected(settings.bootstrap_kubeconfig.string() +
-                      ": the current user has neither a token nor a client certificate");
+    return Unexpected(config_error(Location{settings.bootstrap_kubeconfig.string(), 0, 0, "users"},
+                                   "the current user has neither a token nor a client certificate"));
   }
   if (node_cert_usable)
     log::warn("falling back to the bootstrap kubeconfig",
@@ -114,7 +94,7 @@ bool AgentDriver::kubeconfig_stale(CertificateRun& s, const Connection& conn) co
          kc->client_key_file != std::optional<fs::path>(want);
 }
 
-Expected<void, std::string> AgentDriver::write_kubeconfig(CertificateRun& s, const Connection& conn) {
+Expected<void> AgentDriver::write_kubeconfig(CertificateRun& s, const Connection& conn) {
   config::KubeletKubeconfigSpec spec;
   spec.server = conn.endpoint.server.text;
   spec.ca_pem = conn.endpoint.ca_pem;
@@ -132,7 +112,7 @@ Expected<void, std::string> AgentDriver::write_kubeconfig(CertificateRun& s, con
 std::optional<Connection> AgentDriver::connection_or_failed(CertificateRun& s) {
   auto conn = connection(s);
   if (!conn) {
-    s.machine.failed(rotation::Failure{conn.error(), true, false, std::nullopt}, now());
+    s.machine.failed(conn.error(), now());
     return std::nullopt;
   }
   return std::move(*conn);

@@ -25,8 +25,6 @@ struct Connection {
   bool as_node = false;          // authenticated with the node's own certificate
 };
 
-// A Kubernetes error as the lifecycle sees it: retryable or not, and whether the credential was refused.
-rotation::Failure failure_from(const api::ApiError& e, bool as_node);
 // A CSR's condition as the lifecycle sees it.
 rotation::CsrView view_of(const api::Csr& csr);
 
@@ -58,19 +56,20 @@ struct AgentDriver {
 
   // ---- endpoint and credentials (agent_credentials.cpp)
   std::optional<config::Kubeconfig> try_kubeconfig(const std::filesystem::path& path,
-                                                   std::string* error) const;
+                                                   std::optional<Error>* error) const;
   // Server and CA: from the kubelet kubeconfig once it exists, else the bootstrap kubeconfig.
-  Expected<Connection, std::string> connection(CertificateRun& s) const;
+  Expected<Connection> connection(CertificateRun& s) const;
   // The connection, or nullopt once the lifecycle was told why there is none (a retryable failure).
   std::optional<Connection> connection_or_failed(CertificateRun& s);
   bool kubeconfig_stale(CertificateRun& s, const Connection& conn) const;
-  Expected<void, std::string> write_kubeconfig(CertificateRun& s, const Connection& conn);
+  Expected<void> write_kubeconfig(CertificateRun& s, const Connection& conn);
 
   // ---- steps (agent_steps.cpp, agent_watch.cpp, agent_install.cpp)
   boost::asio::awaitable<void> step(CertificateRun& s, const rotation::Step& st);
   rotation::Inspection inspect(CertificateRun& s);
   boost::asio::awaitable<void> sleep_until(CertificateRun& s, SysTime at);
   void ensure_pending_key(CertificateRun& s);
+  void discard_pending_key_logged(CertificateRun& s);
   boost::asio::awaitable<void> await_csr(CertificateRun& s, const rotation::Step& st);
   void install(CertificateRun& s, const rotation::Step& st);
 

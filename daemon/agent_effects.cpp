@@ -8,22 +8,20 @@ namespace kcd::daemon {
 
 namespace fs = std::filesystem;
 
-Expected<std::optional<config::Kubeconfig>, std::string> KubeconfigFiles::load(const fs::path& path) const {
+Expected<std::optional<config::Kubeconfig>> KubeconfigFiles::load(const fs::path& path) const {
   std::error_code ec;
   if (!fs::exists(path, ec)) return std::optional<config::Kubeconfig>();
   auto kc = config::load_kubeconfig(path);
-  if (!kc) return Unexpected(kc.error().format());
+  if (!kc) {
+    const auto& e = kc.error();
+    return Unexpected(config_error(Location{e.file, e.line, e.column, e.key}, e.message));
+  }
   return std::optional<config::Kubeconfig>(std::move(*kc));
 }
 
-Expected<void, std::string> KubeconfigFiles::write(const fs::path& path, const std::string& text) {
-  try {
-    kcd::ensure_directory(path.parent_path(), 0755);
-    kcd::write_file_atomic(path, text, 0600);
-  } catch (const std::exception& e) {
-    return Unexpected(std::string(e.what()));
-  }
-  return {};
+Expected<void> KubeconfigFiles::write(const fs::path& path, const std::string& text) {
+  if (auto made = kcd::ensure_directory(path.parent_path(), 0755); !made) return made;
+  return kcd::write_file_atomic(path, text, 0600);
 }
 
 std::chrono::steady_clock::duration SystemClock::pass(std::chrono::system_clock::duration span) {

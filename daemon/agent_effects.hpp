@@ -26,18 +26,16 @@ class KubeconfigSource {
  public:
   virtual ~KubeconfigSource() = default;
   // nullopt when there is none at `path`; an error (one line, with its position) when unusable.
-  virtual Expected<std::optional<config::Kubeconfig>, std::string> load(
-      const std::filesystem::path& path) const = 0;
+  virtual Expected<std::optional<config::Kubeconfig>> load(const std::filesystem::path& path) const = 0;
   // Replaces the kubeconfig at `path` with `text` in one step (mode 0600).
-  virtual Expected<void, std::string> write(const std::filesystem::path& path, const std::string& text) = 0;
+  virtual Expected<void> write(const std::filesystem::path& path, const std::string& text) = 0;
 };
 
 // The kubeconfig files on disk.
 class KubeconfigFiles final : public KubeconfigSource {
  public:
-  Expected<std::optional<config::Kubeconfig>, std::string> load(
-      const std::filesystem::path& path) const override;
-  Expected<void, std::string> write(const std::filesystem::path& path, const std::string& text) override;
+  Expected<std::optional<config::Kubeconfig>> load(const std::filesystem::path& path) const override;
+  Expected<void> write(const std::filesystem::path& path, const std::string& text) override;
 };
 
 // The wall clock the agent's deadlines are set in, and how its sleeps pass.

@@ -23,61 +23,62 @@ void AgentDriver::install(CertificateRun& s, const Step& st) {
   }
   auto conn = connection(s);
   if (!conn) {
-    s.machine.failed(rotation::Failure{conn.error(), true, false, std::nullopt}, t);
+    s.machine.failed(conn.error(), t);
     return;
   }
   auto chain =
       rotation::parse_certificates_pem(s.issued->certificate_pem, "status.certificate of csr " + st.csr);
   if (!chain) {
-    log::error("certificate rejected", {{"cert", kind_name}, {"csr", st.csr}, {"reason", chain.error()}});
-    s.machine.rejected(chain.error(), t);
+    log::error("certificate rejected",
+               {{"cert", kind_name}, {"csr", st.csr}, {"reason", chain.error().message}});
+    s.machine.rejected(chain.error().message, t);
     return;
   }
   auto anchors = rotation::parse_certificates_pem(conn->endpoint.ca_pem, "cluster CA");
   if (!anchors) {
-    s.machine.failed(rotation::Failure{anchors.error(), true, false, std::nullopt}, t);
+    s.machine.failed(anchors.error(), t);
     return;
   }
   auto verdict =
       rotation::validate_issued(*chain, rotation::policy_for(s.kind, node, s.pending_key.get(), *anchors, t));
   if (!verdict) {
-    log::error("certificate rejected", {{"cert", kind_name}, {"csr", st.csr}, {"reason", verdict.error()}});
-    s.machine.rejected(verdict.error(), t);
+    log::error("certificate rejected",
+               {{"cert", kind_name}, {"csr", st.csr}, {"reason", verdict.error().message}});
+    s.machine.rejected(verdict.error().message, t);
     return;
   }
   kcd::crash_point("cert-received");
-  try {
-    fs::path file = s.store.install(*chain, s.pending_key.get(), t);
-    log::info("certificate installed", {{"cert", kind_name},
-                                        {"csr", st.csr},
-                                        {"path", file},
-                                        {"serial", verdict->serial},
-                                        {"not_after", verdict->not_after}});
-    if (s.kind == CertKind::Client) {
-      if (auto written = write_kubeconfig(s, *conn); !written) throw std::runtime_error(written.error());
-    }
-    s.store.discard_pending_key();
-    s.pending_key.reset();
-    s.issued.reset();
-    for (const auto& removed : s.store.prune(settings.keep_certificates)) {
-      log::info("old certificate removed", {{"cert", kind_name}, {"path", removed}});
-    }
-    s.machine.installed(*verdict, t);
-    if (s.kind == CertKind::Serving && events.serving_installed) events.serving_installed(file);
-    if (s.kind == CertKind::Client) {
-      // A serving request waiting for a client certificate can go now.
-      if (auto& serving = runs[static_cast<int>(CertKind::Serving)];
-          serving && serving->machine.retry_now()) {
-        serving->nudged = true;
-        if (serving->sleeper) serving->sleeper->cancel();
-      }
-    }
-    log::info("rotation scheduled",
-              {{"cert", kind_name}, {"rotation_deadline", *s.machine.persistent().deadline}});
-  } catch (const std::exception& e) {
-    log::error("install failed", {{"cert", kind_name}, {"csr", st.csr}, {"error", e.what()}});
-    s.machine.failed(rotation::Failure{e.what(), true, false, std::nullopt}, t);
+  auto failed = [&](const Error& e) {
+    log::error("install failed", {{"cert", kind_name}, {"csr", st.csr}, {"error", e.format()}});
+    s.machine.failed(e, t);
+  };
+  auto file = s.store.install(*chain, s.pending_key.get(), t);
+  if (!file) return failed(file.error());
+  log::info("certificate installed", {{"cert", kind_name},
+                                      {"csr", st.csr},
+                                      {"path", *file},
+                                      {"serial", verdict->serial},
+                                      {"not_after", verdict->not_after}});
+  if (s.kind == CertKind::Client) {
+    if (auto written = write_kubeconfig(s, *conn); !written) return failed(written.error());
   }
+  if (auto removed = s.store.discard_pending_key(); !removed) return failed(removed.error());
+  s.pending_key.reset();
+  s.issued.reset();
+  for (const auto& removed : s.store.prune(settings.keep_certificates)) {
+    log::info("old certificate removed", {{"cert", kind_name}, {"path", removed}});
+  }
+  s.machine.installed(*verdict, t);
+  if (s.kind == CertKind::Serving && events.serving_installed) events.serving_installed(*file);
+  if (s.kind == CertKind::Client) {
+    // A serving request waiting for a client certificate can go now.
+    if (auto& serving = runs[static_cast<int>(CertKind::Serving)]; serving && serving->machine.retry_now()) {
+      serving->nudged = true;
+      if (serving->sleeper) serving->sleeper->cancel();
+    }
+  }
+  log::info("rotation scheduled",
+            {{"cert", kind_name}, {"rotation_deadline", *s.machine.persistent().deadline}});
 }
 
 }  // namespace kcd::daemon

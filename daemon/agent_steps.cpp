@@ -56,7 +56,7 @@ asio::awaitable<void> AgentDriver::step(CertificateRun& s, const Step& st) {
       if (auto written = write_kubeconfig(s, *conn); written) {
         s.machine.kubeconfig_written();
       } else {
-        s.machine.failed(rotation::Failure{written.error(), true, false, std::nullopt}, now());
+        s.machine.failed(written.error(), now());
       }
       break;
     }
@@ -80,15 +80,21 @@ asio::awaitable<void> AgentDriver::step(CertificateRun& s, const Step& st) {
     case Step::Kind::GenerateKey: {
       if (s.kind == CertKind::Serving && settings.serving_ips.empty()) {
         s.machine.failed(
-            rotation::Failure{"servingIPs is empty (the host has no non-loopback address): the kubelet and "
-                              "every approver need at least one IP SAN; set servingIPs or --serving=false",
-                              false, false, std::nullopt},
+            config_error(Location{{}, 0, 0, "servingIPs"},
+                         "empty (the host has no non-loopback address): the kubelet and every approver need "
+                         "at least one IP SAN; set servingIPs or --serving=false"),
             now());
         break;
       }
-      try {
+      {
         auto key = rotation::generate_key(settings.key_algorithm);
-        s.store.save_pending_key(key.get());
+        if (auto saved = s.store.save_pending_key(key.get()); !saved) {
+          log::error(
+              "pending key not written",
+              {{"cert", kind_name}, {"path", s.store.pending_key_path()}, {"error", saved.error().format()}});
+          s.machine.failed(saved.error(), now());
+          break;
+        }
         kcd::crash_point("key-written");
         rotation::PendingCsr p;
         p.name =
@@ -109,8 +115,6 @@ asio::awaitable<void> AgentDriver::step(CertificateRun& s, const Step& st) {
           }
         }
         s.machine.key_ready(p);
-      } catch (const std::exception& e) {
-        s.machine.failed(rotation::Failure{e.what(), true, false, std::nullopt}, now());
       }
       break;
     }
@@ -118,9 +122,14 @@ asio::awaitable<void> AgentDriver::step(CertificateRun& s, const Step& st) {
       ensure_pending_key(s);
       auto conn = connection_or_failed(s);
       if (!conn) break;
+      auto request_pem = rotation::build_csr_pem(s.pending_key.get(), rotation::request_for(s.kind, node));
+      if (!request_pem) {
+        s.machine.failed(request_pem.error(), now());
+        break;
+      }
       api::CsrCreate req;
       req.name = st.csr;
-      req.request_pem = rotation::build_csr_pem(s.pending_key.get(), rotation::request_for(s.kind, node));
+      req.request_pem = std::move(*request_pem);
       req.signer_name = std::string(rotation::signer_name(s.kind));
       req.usages = rotation::usages_for(s.kind);
       req.expiration_seconds = s.kind == CertKind::Client ? settings.client_expiration_seconds
@@ -138,13 +147,13 @@ asio::awaitable<void> AgentDriver::step(CertificateRun& s, const Step& st) {
                                 {"auth", conn->auth_description}});
         if (result->issued()) s.issued = *result;
         s.machine.submitted(view_of(*result), now());
-      } else if (result.error().kind == api::ErrorKind::AlreadyExists) {
+      } else if (result.error().kind == ErrorKind::AlreadyExists) {
         log::info("csr exists, resuming", {{"cert", kind_name}, {"csr", st.csr}});
         s.machine.already_exists();
       } else {
         log::warn("csr not filed",
-                  {{"cert", kind_name}, {"csr", st.csr}, {"error", result.error().describe()}});
-        s.machine.failed(failure_from(result.error(), conn->as_node), now());
+                  {{"cert", kind_name}, {"csr", st.csr}, {"error", result.error().format()}});
+        s.machine.failed(result.error(), now(), conn->as_node);
       }
       break;
     }
@@ -158,17 +167,18 @@ asio::awaitable<void> AgentDriver::step(CertificateRun& s, const Step& st) {
       s.active_request = nullptr;
       if (stop_requested) break;
       if (!result) {
-        if (result.error().kind == api::ErrorKind::NotFound) {
+        if (result.error().kind == ErrorKind::NotFound) {
           log::warn("csr gone", {{"cert", kind_name}, {"csr", st.csr}});
           s.machine.gone(now());
         } else {
-          s.machine.failed(failure_from(result.error(), conn->as_node), now());
+          s.machine.failed(result.error(), now(), conn->as_node);
         }
         break;
       }
-      if (std::string why = rotation::not_ours(s.kind, node, s.pending_key.get(),
-                                               {result->request_pem, result->signer_name, result->usages});
-          !why.empty()) {
+      if (auto ours = rotation::verify_ours(s.kind, node, s.pending_key.get(),
+                                            {result->request_pem, result->signer_name, result->usages});
+          !ours) {
+        const std::string& why = ours.error().message;
         log::error("csr is not ours", {{"cert", kind_name}, {"csr", st.csr}, {"reason", why}});
         s.machine.rejected("a CSR named " + st.csr + " exists but " + why, now());
         break;
@@ -184,17 +194,16 @@ asio::awaitable<void> AgentDriver::step(CertificateRun& s, const Step& st) {
       install(s, st);
       break;
     case Step::Kind::DiscardPending: {
-      try {
-        s.store.discard_pending_key();
-        s.pending_key.reset();
-        s.machine.discarded();
-        log::info("pending key discarded",
-                  {{"cert", kind_name},
-                   {"csr", st.csr},
-                   {"next_csr_not_before", s.machine.persistent().next_csr_not_before.value_or(now())}});
-      } catch (const std::exception& e) {
-        s.machine.failed(rotation::Failure{e.what(), true, false, std::nullopt}, now());
+      if (auto removed = s.store.discard_pending_key(); !removed) {
+        s.machine.failed(removed.error(), now());
+        break;
       }
+      s.pending_key.reset();
+      s.machine.discarded();
+      log::info("pending key discarded",
+                {{"cert", kind_name},
+                 {"csr", st.csr},
+                 {"next_csr_not_before", s.machine.persistent().next_csr_not_before.value_or(now())}});
       break;
     }
   }
@@ -216,17 +225,19 @@ rotation::Inspection AgentDriver::inspect(CertificateRun& s) {
 
   auto current = s.store.load_current();
   if (!current) {
-    ins.renew_reason = "current certificate unusable: " + current.error();
-    log::warn("current certificate unusable",
-              {{"cert", to_string(s.kind)}, {"path", s.store.current_path()}, {"error", current.error()}});
+    ins.renew_reason = "current certificate unusable: " + current.error().format();
+    log::warn(
+        "current certificate unusable",
+        {{"cert", to_string(s.kind)}, {"path", s.store.current_path()}, {"error", current.error().format()}});
   } else if (!current->has_value()) {
     ins.renew_reason = "no certificate";
   } else {
     const rotation::InstalledPair& pair = **current;
     if (t < pair.info.not_after) ins.current = pair.info;
-    ins.renew_reason =
-        rotation::assess(s.kind, node, pair.chain, pair.key.get(), pair.info.not_after, anchors, t);
-    if (!ins.renew_reason.empty()) {
+    auto usable =
+        rotation::verify_usable(s.kind, node, pair.chain, pair.key.get(), pair.info.not_after, anchors, t);
+    if (!usable) {
+      ins.renew_reason = usable.error().message;
       log::info("current certificate must be replaced",
                 {{"cert", to_string(s.kind)}, {"path", pair.file}, {"reason", ins.renew_reason}});
     }
@@ -235,10 +246,10 @@ rotation::Inspection AgentDriver::inspect(CertificateRun& s) {
   auto pending = s.store.load_pending_key();
   s.pending_key.reset();
   if (!pending) {
-    log::warn(
-        "pending key unusable, discarding it",
-        {{"cert", to_string(s.kind)}, {"path", s.store.pending_key_path()}, {"error", pending.error()}});
-    s.store.discard_pending_key();
+    log::warn("pending key unusable, discarding it", {{"cert", to_string(s.kind)},
+                                                      {"path", s.store.pending_key_path()},
+                                                      {"error", pending.error().format()}});
+    discard_pending_key_logged(s);
   } else if (pending->has_value()) {
     s.pending_key = std::move(**pending);
     bool leftover = false;
@@ -248,7 +259,7 @@ rotation::Inspection AgentDriver::inspect(CertificateRun& s) {
       leftover = true;
     }
     if (leftover) {
-      s.store.discard_pending_key();
+      discard_pending_key_logged(s);
       s.pending_key.reset();
     } else {
       rotation::PendingCsr p;
@@ -285,6 +296,12 @@ asio::awaitable<void> AgentDriver::sleep_until(CertificateRun& s, SysTime at) {
   }
   s.sleeper = nullptr;
   s.nudged = false;
+}
+
+void AgentDriver::discard_pending_key_logged(CertificateRun& s) {
+  // Not fatal here: a key that stays is found and judged again at the next inspection.
+  if (auto removed = s.store.discard_pending_key(); !removed)
+    log::warn("pending key not removed", {{"cert", to_string(s.kind)}, {"error", removed.error().format()}});
 }
 
 void AgentDriver::ensure_pending_key(CertificateRun& s) {

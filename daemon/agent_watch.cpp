@@ -70,8 +70,8 @@ asio::awaitable<void> AgentDriver::await_csr(CertificateRun& s, const Step& st) 
     co_return;
   }
   if (!result) {
-    log::warn("watch failed", {{"cert", kind_name}, {"csr", st.csr}, {"error", result.error().describe()}});
-    s.machine.failed(failure_from(result.error(), conn->as_node), t);
+    log::warn("watch failed", {{"cert", kind_name}, {"csr", st.csr}, {"error", result.error().format()}});
+    s.machine.failed(result.error(), t, conn->as_node);
     co_return;
   }
   const bool long_enough = now() - started >= timings.watch_timeout / 2;

@@ -19,25 +19,23 @@ namespace fs = std::filesystem;
 
 namespace {
 
-// Lowers a file's mode to `mask` (600 / 644) and makes it root:root; returns what it did.
-void tighten(const fs::path& file, mode_t mask, std::vector<std::string>& fixed) {
+// Lowers a file's mode to `mask` (600 / 644) and makes it root:root; adds what it did to `fixed`.
+Expected<void> tighten(const fs::path& file, mode_t mask, std::vector<std::string>& fixed) {
   struct stat st {};
-  if (file.empty() || ::stat(file.c_str(), &st) != 0) return;
+  if (file.empty() || ::stat(file.c_str(), &st) != 0) return {};
   const mode_t mode = st.st_mode & 07777;
   if ((mode & ~mask) != 0) {
-    if (::chmod(file.c_str(), mode & mask) != 0) {
-      throw std::runtime_error("chmod " + file.string() + ": " + std::strerror(errno));
-    }
+    if (::chmod(file.c_str(), mode & mask) != 0) return Unexpected(io_error("chmod", file.string(), errno));
     char buf[64];
     std::snprintf(buf, sizeof buf, ": mode %o -> %o", static_cast<unsigned>(mode),
                   static_cast<unsigned>(mode & mask));
     fixed.push_back(file.string() + buf);
   }
   if ((st.st_uid != 0 || st.st_gid != 0) && ::geteuid() == 0) {
-    if (::chown(file.c_str(), 0, 0) != 0)
-      throw std::runtime_error("chown " + file.string() + ": " + std::strerror(errno));
+    if (::chown(file.c_str(), 0, 0) != 0) return Unexpected(io_error("chown", file.string(), errno));
     fixed.push_back(file.string() + ": owner -> root:root");
   }
+  return {};
 }
 
 const kubelet::KubeletFlag* flag(const kubelet::CisInputs& in, const char* name) {
@@ -46,7 +44,7 @@ const kubelet::KubeletFlag* flag(const kubelet::CisInputs& in, const char* name)
 
 }  // namespace
 
-CheckReport run_check(const config::Settings& settings, const CheckOptions& options) {
+Expected<CheckReport> run_check(const config::Settings& settings, const CheckOptions& options) {
   CheckReport report;
   KubeletContext ctx;
   ctx.root = options.system_root;
@@ -56,10 +54,8 @@ CheckReport run_check(const config::Settings& settings, const CheckOptions& opti
   }
   kubelet::CisInputs in = cis_inputs(settings, ctx);
   // The files the kubelet really uses: its flags win over our settings.
-  const fs::path conf =
-      flag(in, "--config") ? fs::path(flag(in, "--config")->value) : settings.kubelet_config;
-  const fs::path kubeconfig =
-      flag(in, "--kubeconfig") ? fs::path(flag(in, "--kubeconfig")->value) : settings.kubeconfig;
+  const fs::path conf = kubelet::cis_kubelet_config(in.command_line, settings.kubelet_config);
+  const fs::path kubeconfig = kubelet::cis_kubeconfig(in.command_line, settings.kubeconfig);
   report.kubelet_config = conf;
   report.command_line_origin = in.command_line.origin;
   report.ignored = in.command_line.ignored;
@@ -68,13 +64,9 @@ CheckReport run_check(const config::Settings& settings, const CheckOptions& opti
   config::Settings s = settings;
   s.patch_kubelet_config = true;
   s.kubelet_config = conf;
-  std::optional<KubeletPlan> plan;
-  try {
-    plan = plan_kubelet(s, ctx);
-  } catch (const std::exception&) {
-    // A malformed file fails its checks (line:column in the evidence); only --fix must stop here.
-    if (options.fix) throw;
-  }
+  // A malformed file fails its checks (line:column in the evidence); only --fix must stop here.
+  auto plan = plan_kubelet(s, ctx);
+  if (!plan && options.fix) return Unexpected(plan.error());
   if (plan) {
     report.kubelet = plan->kubelet.describe();
     report.held_back = plan->patch.held_back;
@@ -85,17 +77,21 @@ CheckReport run_check(const config::Settings& settings, const CheckOptions& opti
     report.diff = plan->diff();
   } else if (options.fix) {
     SystemKubeletEffects fx(settings.kubelet_unit, nullptr);
-    const KubeletChange change = apply_kubelet_plan(s, *plan, &fx, health_policy(settings));
+    auto applied = apply_kubelet_plan(s, *plan, &fx, health_policy(settings));
+    if (!applied) return Unexpected(applied.error());
+    const KubeletChange& change = *applied;
     if (change.ca_written)
       report.fixed.push_back(s.client_ca_file.string() + ": written from the kubeconfig's CA");
     for (const auto& c : change.changes) report.fixed.push_back(conf.string() + ": " + c);
     if (!change.backup.empty())
       report.fixed.push_back(conf.string() + ": previous version kept as " + change.backup.string());
-    tighten(kubeconfig, 0600, report.fixed);
-    tighten(conf, 0600, report.fixed);
     fs::path ca = settings.client_ca_file;
     if (const auto* f = flag(in, "--client-ca-file")) ca = f->value;
-    tighten(ca, 0644, report.fixed);
+    for (const auto& [file, mask] :
+         {std::pair{kubeconfig, mode_t{0600}}, {conf, mode_t{0600}}, {ca, mode_t{0644}}}) {
+      if (auto tightened = tighten(file, mask, report.fixed); !tightened)
+        return Unexpected(tightened.error());
+    }
     const std::string unit = settings.kubelet_unit;
     switch (change.result) {
       case KubeletChange::Result::Unchanged:
@@ -129,14 +125,11 @@ CheckReport run_check(const config::Settings& settings, const CheckOptions& opti
     if (change.result == KubeletChange::Result::RolledBack ||
         change.result == KubeletChange::Result::RollbackFailed) {
       // What is held back now includes what the rollback refused.
-      try {
-        report.held_back = plan_kubelet(s, ctx).patch.held_back;
-      } catch (const std::exception&) {}
+      if (auto again = plan_kubelet(s, ctx)) report.held_back = again->patch.held_back;
     }
   }
   report.conflicts = kubelet_flag_conflicts(settings, in.command_line);
-  report.results = kubelet::run_cis_checks(in);
-  mark_held_back(report.results, report.held_back);
+  report.results = kubelet::run_cis_checks(in, report.held_back);
   return report;
 }
 

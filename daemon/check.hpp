@@ -37,7 +37,7 @@ struct CheckReport {
 // Runs the checks (after the fixes, with --fix; with --dry-run only the plan). The config file
 // patch is the daemon's, version rules, checked restart and rollback included. Throws
 // std::runtime_error naming the file when a fix cannot be applied; nothing else is changed then.
-CheckReport run_check(const config::Settings& settings, const CheckOptions& options);
+Expected<CheckReport> run_check(const config::Settings& settings, const CheckOptions& options);
 
 std::string render_check_table(const CheckReport& report);
 nlohmann::json render_check_json(const CheckReport& report);

@@ -236,18 +236,17 @@ int cli_main(int argc, char** argv) {
   if (*check_cmd) {
     auto settings = config::load_settings(check_flags, env);
     if (!settings) return report_config_error(settings.error());
-    try {
-      const CheckReport report = run_check(*settings, check_options);
-      if (check_options.output == "json") {
-        std::cout << render_check_json(report).dump(2) << "\n";
-      } else {
-        std::cout << render_check_table(report);
-      }
-      return check_exit_code(report);
-    } catch (const std::exception& e) {
-      std::cerr << "kubelet-certd: check --fix: " << e.what() << "\n";
+    const auto report = run_check(*settings, check_options);
+    if (!report) {
+      std::cerr << "kubelet-certd: check --fix: " << report.error().format() << "\n";
       return kExitError;
     }
+    if (check_options.output == "json") {
+      std::cout << render_check_json(*report).dump(2) << "\n";
+    } else {
+      std::cout << render_check_table(*report);
+    }
+    return check_exit_code(*report);
   }
   if (*status_cmd) {
     auto settings = config::load_settings(status_flags, env);

@@ -40,11 +40,8 @@ void Endpoints::close() {
 void Endpoints::certificates_changed() {
   const auto& path = daemon_.settings().metrics_textfile;
   if (path.empty()) return;
-  try {
-    kcd::write_file_atomic(path, render_prometheus(snapshot()), 0644);
-  } catch (const std::exception& e) {
-    log::warn("metrics textfile not written", {{"path", path}, {"error", e.what()}});
-  }
+  if (auto written = kcd::write_file_atomic(path, render_prometheus(snapshot()), 0644); !written)
+    log::warn("metrics textfile not written", {{"path", path}, {"error", written.error().format()}});
 }
 
 StatusReply Endpoints::status() const {
@@ -94,8 +91,7 @@ MetricsSnapshot Endpoints::snapshot() const {
   if (snap.now - cis_evaluated_ > std::chrono::minutes(1)) {
     cis_evaluated_ = snap.now;
     cis_.clear();
-    auto results = kubelet::run_cis_checks(cis_inputs(daemon_.settings()));
-    mark_held_back(results, k.held_back);
+    const auto results = kubelet::run_cis_checks(cis_inputs(daemon_.settings()), k.held_back);
     for (const auto& r : results) cis_.push_back(CisMetric{r.id, std::string(kubelet::to_string(r.status))});
   }
   snap.cis = cis_;

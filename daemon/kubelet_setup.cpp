@@ -3,6 +3,7 @@
 #include "config/kubeconfig.hpp"
 #include "kubelet/diff.hpp"
 #include "base/files.hpp"
+#include "base/openssl.hpp"
 
 #include <openssl/evp.h>
 
@@ -106,24 +107,13 @@ kubelet::CisInputs cis_inputs(const config::Settings& s, const KubeletContext& c
   return in;
 }
 
-void mark_held_back(std::vector<kubelet::CisResult>& results, const std::vector<kubelet::HeldKey>& held) {
-  for (const auto& h : held) {
-    for (auto& r : results) {
-      if (h.cis.empty() || r.id != h.cis || r.status == kubelet::CisStatus::Pass) continue;
-      r.status = kubelet::CisStatus::Warn;
-      r.evidence += "; not written by kubelet-certd: " + h.reason;
-    }
-  }
-}
-
 namespace {
 
 std::string sha256_hex(std::string_view text) {
   unsigned char md[EVP_MAX_MD_SIZE];
   unsigned int len = 0;
-  if (EVP_Digest(text.data(), text.size(), md, &len, EVP_sha256(), nullptr) != 1) {
-    throw std::runtime_error("EVP_Digest(SHA-256) failed");
-  }
+  ossl::check(EVP_Digest(text.data(), text.size(), md, &len, EVP_sha256(), nullptr) == 1,
+              "EVP_Digest(SHA-256)");
   std::string hex;
   char buf[3];
   for (unsigned int i = 0; i < len; ++i) {
@@ -145,25 +135,20 @@ std::string fingerprint_of(const config::Settings& s, const kubelet::KubeletBina
          "; certDir " + s.cert_dir.string();
 }
 
-std::string read_if_exists(const fs::path& p, bool& existed) {
-  try {
-    std::string text = kcd::read_file(p, 4 << 20);
-    existed = true;
-    return text;
-  } catch (const kcd::FileError& e) {
-    if (e.code() != ENOENT) throw;
-    existed = false;
-    return {};
-  }
+// The file's text, or nullopt when it does not exist.
+Expected<std::optional<std::string>> read_if_exists(const fs::path& p) {
+  auto text = kcd::read_file(p, 4 << 20);
+  if (text) return std::optional<std::string>(std::move(*text));
+  if (text.error().code == ENOENT) return std::optional<std::string>();
+  return Unexpected(text.error());
 }
 
 // Puts the previous text back (or removes a file we created).
-void restore(const fs::path& config, const std::string& backup) {
-  if (backup.empty()) {
-    kcd::remove_file_durable(config);
-    return;
-  }
-  kcd::write_file_atomic(config, kcd::read_file(backup, 4 << 20), 0600);
+Expected<void> restore(const fs::path& config, const std::string& backup) {
+  if (backup.empty()) return kcd::remove_file_durable(config);
+  auto text = kcd::read_file(backup, 4 << 20);
+  if (!text) return Unexpected(text.error());
+  return kcd::write_file_atomic(config, *text, 0600);
 }
 
 std::string join(const std::vector<std::string>& v, const char* sep) {
@@ -174,8 +159,8 @@ std::string join(const std::vector<std::string>& v, const char* sep) {
 
 // The kubelet did not come back after a change: record the refusal first (a crash must not
 // lead to the same change again), restore the previous file, bring the kubelet back.
-void roll_back(const config::Settings& s, kubelet::ChangeState& state, KubeletEffects& fx,
-               const HealthPolicy& policy, const RestartCheck& failed, KubeletChange& out) {
+Expected<void> roll_back(const config::Settings& s, kubelet::ChangeState& state, KubeletEffects& fx,
+                         const HealthPolicy& policy, const RestartCheck& failed, KubeletChange& out) {
   const kubelet::PendingChange pending = *state.pending;
   out.journal = fx.journal_tail();
   if (!state.refused || state.refused->fingerprint != pending.fingerprint)
@@ -186,15 +171,17 @@ void roll_back(const config::Settings& s, kubelet::ChangeState& state, KubeletEf
   state.refused->at = std::chrono::system_clock::now();
   ++state.rollbacks;
   out.refused_keys = pending.keys;
-  save_change_state(s.cert_dir, state);
-  restore(pending.config, pending.backup);
+  if (auto saved = save_change_state(s.cert_dir, state); !saved) return saved;
+  if (auto restored = restore(pending.config, pending.backup); !restored) return restored;
   state.pending.reset();
-  save_change_state(s.cert_dir, state);
+  if (auto saved = save_change_state(s.cert_dir, state); !saved) return saved;
+  // The health endpoint is the restored file's.
+  auto restored_text = read_if_exists(pending.config);
   const RestartDecision decision =
       decide_kubelet_restart(RestartCause::RollBack, s.kubelet_restart, seen_unit(fx.unit_state()), nullptr);
   const RestartCheck back = restart_and_check(
-      fx, health_endpoint(pending.backup.empty() ? std::string() : kcd::read_file(pending.backup, 4 << 20)),
-      policy, decision.action);
+      fx, health_endpoint(restored_text && *restored_text ? **restored_text : std::string()), policy,
+      decision.action);
   out.detail = failed.detail;
   if (back.result == RestartCheck::Result::Healthy) {
     out.result = KubeletChange::Result::RolledBack;
@@ -202,6 +189,7 @@ void roll_back(const config::Settings& s, kubelet::ChangeState& state, KubeletEf
     out.result = KubeletChange::Result::RollbackFailed;
     out.detail += "; after the rollback: " + back.detail;
   }
+  return {};
 }
 
 }  // namespace
@@ -226,31 +214,24 @@ std::string_view to_string(KubeletChange::Result r) {
   return "?";
 }
 
-kubelet::ChangeState load_change_state(const fs::path& cert_dir, std::string* warning) {
+Expected<kubelet::ChangeState> load_change_state(const fs::path& cert_dir) {
   const fs::path p = change_state_path(cert_dir);
-  bool existed = false;
-  std::string text;
-  try {
-    text = read_if_exists(p, existed);
-  } catch (const std::exception& e) {
-    if (warning) *warning = e.what();
-    return {};
-  }
-  if (!existed) return {};
-  auto parsed = kubelet::parse_change_state(text);
-  if (parsed.state) return *parsed.state;
+  auto text = read_if_exists(p);
+  if (!text) return Unexpected(text.error());
+  if (!*text) return kubelet::ChangeState{};
+  auto parsed = kubelet::parse_change_state(**text, p.string());
+  if (parsed) return parsed;
   // Set aside, never lost: the operator can read what it said.
+  Error e = parsed.error();
   const fs::path corrupt = fs::path(p.string() + ".corrupt");
   std::error_code ec;
   fs::rename(p, corrupt, ec);
-  if (warning)
-    *warning =
-        p.string() + ": " + parsed.error + "; set aside as " + corrupt.string() + " and started afresh";
-  return {};
+  if (!ec) e.message += "; set aside as " + corrupt.string() + " and started afresh";
+  return Unexpected(std::move(e));
 }
 
-void save_change_state(const fs::path& cert_dir, const kubelet::ChangeState& state) {
-  kcd::write_file_atomic(change_state_path(cert_dir), kubelet::serialize_change_state(state), 0600);
+Expected<void> save_change_state(const fs::path& cert_dir, const kubelet::ChangeState& state) {
+  return kcd::write_file_atomic(change_state_path(cert_dir), kubelet::serialize_change_state(state), 0600);
 }
 
 std::string KubeletPlan::diff() const {
@@ -258,7 +239,7 @@ std::string KubeletPlan::diff() const {
   return kubelet::unified_diff(original, patch.text, config.relative_path().string());
 }
 
-KubeletPlan plan_kubelet(const config::Settings& s, const KubeletContext& context) {
+Expected<KubeletPlan> plan_kubelet(const config::Settings& s, const KubeletContext& context) {
   KubeletPlan plan;
   plan.config = s.kubelet_config;
   std::error_code ec;
@@ -272,7 +253,11 @@ KubeletPlan plan_kubelet(const config::Settings& s, const KubeletContext& contex
   detect.main_pid = context.main_pid;
   plan.kubelet = kubelet::detect_kubelet(detect);
   plan.fingerprint = fingerprint_of(s, plan.kubelet);
-  plan.state = load_change_state(s.cert_dir, &plan.state_warning);
+  if (auto loaded = load_change_state(s.cert_dir)) {
+    plan.state = std::move(*loaded);
+  } else {
+    plan.state_warning = loaded.error().format();
+  }
 
   kubelet::KubeletConfigPatch patch;
   patch.hardening = s.hardening;
@@ -287,25 +272,33 @@ KubeletPlan plan_kubelet(const config::Settings& s, const KubeletContext& contex
   if (plan.state.refused && plan.state.refused->fingerprint == plan.fingerprint)
     patch.refused = plan.state.refused->keys;
 
-  plan.original = read_if_exists(s.kubelet_config, plan.existed);
+  auto original = read_if_exists(s.kubelet_config);
+  if (!original) return Unexpected(original.error());
+  plan.existed = original->has_value();
+  plan.original = original->value_or(std::string());
   if (!s.patch_kubelet_config) {
     plan.patch.text = plan.original;
     return plan;
   }
   auto patched = kubelet::patch_kubelet_config(plan.original, patch, s.kubelet_config);
-  if (!patched) throw std::runtime_error(patched.error().format());
+  if (!patched) {
+    const auto& e = patched.error();
+    return Unexpected(config_error(Location{e.file, e.line, e.column, e.key}, e.message));
+  }
   plan.patch = std::move(*patched);
   return plan;
 }
 
-KubeletChange apply_kubelet_plan(const config::Settings& s, const KubeletPlan& plan, KubeletEffects* fx,
-                                 const HealthPolicy& policy) {
+Expected<KubeletChange> apply_kubelet_plan(const config::Settings& s, const KubeletPlan& plan,
+                                           KubeletEffects* fx, const HealthPolicy& policy) {
   KubeletChange out;
   if (!plan.ca_pem.empty()) {
     std::error_code ec;
     if (!fs::exists(s.client_ca_file, ec)) {
-      kcd::ensure_directory(s.client_ca_file.parent_path(), 0755);
-      kcd::write_file_atomic(s.client_ca_file, plan.ca_pem, 0644);
+      if (auto made = kcd::ensure_directory(s.client_ca_file.parent_path(), 0755); !made)
+        return Unexpected(made.error());
+      if (auto written = kcd::write_file_atomic(s.client_ca_file, plan.ca_pem, 0644); !written)
+        return Unexpected(written.error());
       out.ca_written = true;
     }
   }
@@ -318,26 +311,36 @@ KubeletChange apply_kubelet_plan(const config::Settings& s, const KubeletPlan& p
   if (plan.existed) {
     std::error_code ec;
     const fs::path first = fs::path(plan.config.string() + ".kubelet-certd.orig");
-    if (!fs::exists(first, ec)) kcd::write_file_atomic(first, plan.original, 0600);
+    if (!fs::exists(first, ec)) {
+      if (auto written = kcd::write_file_atomic(first, plan.original, 0600); !written)
+        return Unexpected(written.error());
+    }
     out.backup = kubelet_config_backup(plan.config);
-    kcd::write_file_atomic(out.backup, plan.original, 0600);
+    if (auto written = kcd::write_file_atomic(out.backup, plan.original, 0600); !written)
+      return Unexpected(written.error());
     backup = out.backup.string();
   } else {
-    kcd::ensure_directory(plan.config.parent_path(), 0755);
+    if (auto made = kcd::ensure_directory(plan.config.parent_path(), 0755); !made)
+      return Unexpected(made.error());
   }
   state.kubelet = plan.kubelet.describe();
   state.pending =
       kubelet::PendingChange{plan.config.string(), backup,           sha256_hex(plan.patch.text),
                              plan.patch.keys,      plan.fingerprint, std::chrono::system_clock::now()};
-  save_change_state(s.cert_dir, state);
-  kcd::write_file_atomic(plan.config, plan.patch.text, 0600);
+  if (auto saved = save_change_state(s.cert_dir, state); !saved) return Unexpected(saved.error());
+  if (auto written = kcd::write_file_atomic(plan.config, plan.patch.text, 0600); !written) {
+    // Nothing changed in the kubelet's file: forget the change recorded a moment ago.
+    state.pending.reset();
+    (void)save_change_state(s.cert_dir, state);
+    return Unexpected(written.error());
+  }
   out.changes = plan.patch.changes;
   out.result = KubeletChange::Result::Written;
 
-  auto settle = [&](KubeletChange::Result r) {
+  auto settle = [&](KubeletChange::Result r) -> Expected<KubeletChange> {
     state.pending.reset();
-    save_change_state(s.cert_dir, state);
     out.result = r;
+    if (auto saved = save_change_state(s.cert_dir, state); !saved) return Unexpected(saved.error());
     return out;
   };
   if (fx == nullptr) return settle(KubeletChange::Result::Written);
@@ -361,30 +364,33 @@ KubeletChange apply_kubelet_plan(const config::Settings& s, const KubeletPlan& p
       out.result = KubeletChange::Result::Interrupted;
       return out;
     case RestartCheck::Result::Unhealthy:
-      roll_back(s, state, *fx, policy, check, out);
+      if (auto rolled = roll_back(s, state, *fx, policy, check, out); !rolled)
+        return Unexpected(rolled.error());
       return out;
   }
   return out;
 }
 
-KubeletChange recover_kubelet_change(const config::Settings& s, KubeletEffects& fx,
-                                     const HealthPolicy& policy) {
+Expected<KubeletChange> recover_kubelet_change(const config::Settings& s, KubeletEffects& fx,
+                                               const HealthPolicy& policy) {
   KubeletChange out;
-  std::string warning;
-  kubelet::ChangeState state = load_change_state(s.cert_dir, &warning);
+  auto loaded = load_change_state(s.cert_dir);
+  if (!loaded) return Unexpected(loaded.error());
+  kubelet::ChangeState state = std::move(*loaded);
   if (!state.pending) return out;
   const kubelet::PendingChange pending = *state.pending;
-  bool existed = false;
-  const std::string now = read_if_exists(pending.config, existed);
+  auto current = read_if_exists(pending.config);
+  if (!current) return Unexpected(current.error());
+  const std::string now = current->value_or(std::string());
   out.changes = {"unfinished change of " + pending.config + " (" + join(pending.keys, ", ") + ")"};
-  auto clear = [&](KubeletChange::Result r, std::string detail) {
+  auto clear = [&](KubeletChange::Result r, std::string detail) -> Expected<KubeletChange> {
     state.pending.reset();
-    save_change_state(s.cert_dir, state);
     out.result = r;
     out.detail = std::move(detail);
+    if (auto saved = save_change_state(s.cert_dir, state); !saved) return Unexpected(saved.error());
     return out;
   };
-  if (!existed || sha256_hex(now) != pending.patched_sha256) {
+  if (!current->has_value() || sha256_hex(now) != pending.patched_sha256) {
     return clear(KubeletChange::Result::Unchanged, "the change is no longer in the file: nothing to check");
   }
   const auto st = fx.unit_state();
@@ -408,7 +414,8 @@ KubeletChange recover_kubelet_change(const config::Settings& s, KubeletEffects& 
       out.detail = check.detail;
       return out;
     case RestartCheck::Result::Unhealthy:
-      roll_back(s, state, fx, policy, check, out);
+      if (auto rolled = roll_back(s, state, fx, policy, check, out); !rolled)
+        return Unexpected(rolled.error());
       return out;
   }
   return out;

@@ -43,9 +43,8 @@ struct KubeletPlan {
   std::string diff() const;            // unified diff of the change ("" when none)
 };
 
-// Throws std::runtime_error naming the file and the fix (a malformed config file); nothing is
-// changed then.
-KubeletPlan plan_kubelet(const config::Settings& settings, const KubeletContext& context);
+// An error names the file and the fix (a malformed or unreadable config file); nothing is changed.
+Expected<KubeletPlan> plan_kubelet(const config::Settings& settings, const KubeletContext& context);
 
 struct KubeletChange {
   enum class Result {
@@ -69,18 +68,20 @@ std::string_view to_string(KubeletChange::Result r);
 // Writes the CA file and the plan's config file (the previous version kept as .bak, the
 // operator's own as .orig), then restarts the kubelet through `fx` and checks it when
 // decide_kubelet_restart says so (else Written, `detail` saying why); rolls back when it does
-// not come back. `fx` null: write only. Throws std::runtime_error when a file cannot be written.
-KubeletChange apply_kubelet_plan(const config::Settings& settings, const KubeletPlan& plan,
-                                 KubeletEffects* fx, const HealthPolicy& policy);
+// not come back. `fx` null: write only. An error when a file cannot be written (the kubelet's
+// file is then the previous one).
+Expected<KubeletChange> apply_kubelet_plan(const config::Settings& settings, const KubeletPlan& plan,
+                                           KubeletEffects* fx, const HealthPolicy& policy);
 
 // At start: a change whose check did not finish (a crash, a stop) is checked now and rolled
 // back if the kubelet is not healthy. Result Unchanged when there was nothing to finish.
-KubeletChange recover_kubelet_change(const config::Settings& settings, KubeletEffects& fx,
-                                     const HealthPolicy& policy);
+Expected<KubeletChange> recover_kubelet_change(const config::Settings& settings, KubeletEffects& fx,
+                                               const HealthPolicy& policy);
 
-// The change record in certDir; a corrupt one is set aside as <file>.corrupt and `warning` says so.
-kubelet::ChangeState load_change_state(const std::filesystem::path& cert_dir, std::string* warning);
-void save_change_state(const std::filesystem::path& cert_dir, const kubelet::ChangeState& state);
+// The change record in certDir (an empty one when there is none); a corrupt one is set aside as
+// <file>.corrupt and the Corrupt error says so.
+Expected<kubelet::ChangeState> load_change_state(const std::filesystem::path& cert_dir);
+Expected<void> save_change_state(const std::filesystem::path& cert_dir, const kubelet::ChangeState& state);
 
 // Flags on the kubelet's command line that contradict what kubelet-certd sets in the file:
 // "--read-only-port=10255 (/etc/default/kubelet:1) overrides readOnlyPort: 0 ...".
@@ -89,10 +90,6 @@ std::vector<std::string> kubelet_flag_conflicts(const config::Settings& settings
 
 // What the CIS checks read on this node: the configured paths, the kubelet's command line.
 kubelet::CisInputs cis_inputs(const config::Settings& settings, const KubeletContext& context = {});
-
-// CIS results adjusted for what the patch holds back: a check that does not pass because this
-// kubelet would refuse the setting is WARN, with the reason, not FAIL.
-void mark_held_back(std::vector<kubelet::CisResult>& results, const std::vector<kubelet::HeldKey>& held);
 
 // The backup of the previous kubelet-config.yaml: "<file>.kubelet-certd.bak"; the version
 // from before kubelet-certd first patched it stays in "<file>.kubelet-certd.orig".

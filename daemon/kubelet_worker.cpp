@@ -154,7 +154,12 @@ void KubeletWorker::loop() {
 
 void KubeletWorker::do_recover(const config::Settings& s) {
   SystemKubeletEffects fx(s.kubelet_unit, &stop_);
-  const KubeletChange c = recover_kubelet_change(s, fx, health_policy(s));
+  const auto recovered = recover_kubelet_change(s, fx, health_policy(s));
+  if (!recovered) {
+    log::error("unfinished kubelet config change not checked", {{"error", recovered.error().format()}});
+    return;
+  }
+  const KubeletChange& c = *recovered;
   if (c.changes.empty()) return;
   log::info("checking an unfinished kubelet config change",
             {{"change", c.changes.front()}, {"result", std::string(to_string(c.result))}});
@@ -165,16 +170,15 @@ void KubeletWorker::do_recover(const config::Settings& s) {
 
 bool KubeletWorker::do_configure(const config::Settings& s, const std::string& why) {
   const KubeletContext ctx = system_context(s);
-  KubeletPlan plan;
-  try {
-    plan = plan_kubelet(s, ctx);
-  } catch (const std::exception& e) {
+  auto planned = plan_kubelet(s, ctx);
+  if (!planned) {
     log::error("kubelet-config.yaml not patched",
                {{"path", s.kubelet_config},
-                {"error", e.what()},
+                {"error", planned.error().format()},
                 {"hint", "fix the file, then systemctl reload kubelet-certd"}});
     return false;
   }
+  const KubeletPlan& plan = *planned;
   if (!plan.state_warning.empty())
     log::warn("kubelet change record unreadable", {{"error", plan.state_warning}});
   for (const auto& c : plan.conflicts) {
@@ -206,7 +210,15 @@ bool KubeletWorker::do_configure(const config::Settings& s, const std::string& w
                                              : "no kubelet found (" + plan.kubelet.problem +
                                                    "): writing only keys every kubelet from 1.24 accepts"}});
   SystemKubeletEffects fx(s.kubelet_unit, &stop_);
-  const KubeletChange c = apply_kubelet_plan(s, plan, &fx, health_policy(s));
+  const auto applied = apply_kubelet_plan(s, plan, &fx, health_policy(s));
+  if (!applied) {
+    log::error("kubelet-config.yaml not patched",
+               {{"path", s.kubelet_config},
+                {"error", applied.error().format()},
+                {"hint", "free the disk or fix the permissions, then systemctl reload kubelet-certd"}});
+    return false;
+  }
+  const KubeletChange& c = *applied;
   if (c.ca_written) log::info("cluster CA written for the kubelet", {{"path", s.client_ca_file}});
   if (!c.changes.empty()) {
     log::info("kubelet-config.yaml patched",
@@ -241,10 +253,9 @@ void KubeletWorker::do_serving(const config::Settings& s, const std::filesystem:
               {{"path", file}, {"why", decision.why}});
     return;
   }
-  std::string text;
-  try {
-    text = kcd::read_file(s.kubelet_config, 4 << 20);
-  } catch (const std::exception&) {}
+  // Unreadable: the default health endpoint.
+  auto read = kcd::read_file(s.kubelet_config, 4 << 20);
+  const std::string text = read ? *read : std::string();
   const RestartCheck check = restart_and_check(fx, health_endpoint(text), health_policy(s), decision.action);
   const std::string why = "serving certificate " + file.string() + " changed";
   switch (check.result) {

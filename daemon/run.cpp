@@ -14,11 +14,8 @@ std::vector<rotation::CertKind> managed_kinds(const config::Settings& settings) 
 
 RunResult run(const config::Settings& settings, const RunOptions& options) {
   InstanceLock lock(settings.cert_dir);
-  try {
-    kcd::ensure_directory(settings.cert_dir, 0755);
-  } catch (const std::exception& e) {
-    return RunResult{kExitError, e.what()};
-  }
+  if (auto made = kcd::ensure_directory(settings.cert_dir, 0755); !made)
+    return RunResult{kExitError, made.error().format()};
   if (auto held = lock.acquire(); !held) return RunResult{kExitError, held.error().format()};
   Supervisor supervisor(settings, options);
   return supervisor.run();

@@ -7,6 +7,7 @@
 #include "rotation/store/state_file.hpp"
 #include "rotation/store/store.hpp"
 
+#include <cerrno>
 #include <algorithm>
 #include <ctime>
 #include <sstream>
@@ -40,7 +41,7 @@ CertStatus from_store(const config::Settings& settings, CertKind kind, const rot
   s.path = store.current_path();
   auto current = store.load_current();
   if (!current) {
-    s.problem = current.error();
+    s.problem = current.error().format();
   } else if (!current->has_value()) {
     s.problem = "missing";
   } else {
@@ -64,10 +65,10 @@ CertStatus ca_status(const config::Settings& settings) {
   std::error_code ec;
   if (fs::exists(settings.client_ca_file, ec)) {
     s.path = settings.client_ca_file;
-    try {
-      pem = kcd::read_file(settings.client_ca_file, 1 << 20);
-    } catch (const std::exception& e) {
-      s.problem = e.what();
+    if (auto read = kcd::read_file(settings.client_ca_file, 1 << 20)) {
+      pem = std::move(*read);
+    } else {
+      s.problem = read.error().format();
     }
   } else {
     for (const auto& kc_path : {settings.kubeconfig, settings.bootstrap_kubeconfig}) {
@@ -85,7 +86,7 @@ CertStatus ca_status(const config::Settings& settings) {
     if (certs) {
       s.info = rotation::inspect_certificate(certs->front().get());
     } else {
-      s.problem = certs.error();
+      s.problem = certs.error().format();
     }
   }
   return s;
@@ -107,14 +108,11 @@ std::string short_duration(std::chrono::seconds d) {
 std::vector<CertStatus> collect_status(const config::Settings& settings,
                                        const std::optional<StatusReply>& daemon) {
   // Read-only: a corrupt state file is left for the daemon to set aside.
+  // Unreadable, missing or corrupt: shown as no state.
   rotation::State state;
-  try {
-    const auto path = settings.cert_dir / rotation::kStateFileName;
-    std::error_code ec;
-    if (std::filesystem::exists(path, ec))
-      state = rotation::parse_state(kcd::read_file(path, 1 << 20), path.string()).state;
-  } catch (const std::exception&) {
-    // Unreadable: shown as no state.
+  const auto path = settings.cert_dir / rotation::kStateFileName;
+  if (auto text = kcd::read_file(path, 1 << 20)) {
+    if (auto parsed = rotation::parse_state(*text, path.string())) state = *parsed;
   }
   std::vector<CertStatus> all;
   all.push_back(from_store(settings, CertKind::Client, state));
@@ -245,26 +243,23 @@ KubeletStatus collect_kubelet_status(const config::Settings& settings,
   KubeletStatus k;
   k.config = settings.kubelet_config;
   const auto path = settings.cert_dir / kubelet::kChangeStateFileName;
-  std::error_code ec;
-  if (std::filesystem::exists(path, ec)) {
-    try {
-      auto parsed = kubelet::parse_change_state(kcd::read_file(path, 1 << 20));
-      if (parsed.state) {
-        k.kubelet = parsed.state->kubelet;
-        k.rollbacks = parsed.state->rollbacks;
-        if (parsed.state->refused) {
-          k.refused = parsed.state->refused->keys;
-          k.refused_at = parsed.state->refused->at;
-        }
-        if (parsed.state->pending) {
-          k.pending = parsed.state->pending->config + " (" + join(parsed.state->pending->keys) + ") since " +
-                      to_rfc3339(parsed.state->pending->since);
-        }
-      } else {
-        k.problem = path.string() + ": " + parsed.error;
+  // Read-only: a corrupt record is left for the daemon to set aside.
+  auto text = kcd::read_file(path, 1 << 20);
+  if (!text && text.error().code != ENOENT) k.problem = text.error().format();
+  if (text) {
+    if (auto parsed = kubelet::parse_change_state(*text, path.string())) {
+      k.kubelet = parsed->kubelet;
+      k.rollbacks = parsed->rollbacks;
+      if (parsed->refused) {
+        k.refused = parsed->refused->keys;
+        k.refused_at = parsed->refused->at;
       }
-    } catch (const std::exception& e) {
-      k.problem = e.what();
+      if (parsed->pending) {
+        k.pending = parsed->pending->config + " (" + join(parsed->pending->keys) + ") since " +
+                    to_rfc3339(parsed->pending->since);
+      }
+    } else {
+      k.problem = parsed.error().format();
     }
   }
   if (daemon) {

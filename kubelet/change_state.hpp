@@ -4,6 +4,7 @@
 // after a rollback (never tried again in a loop), and the rollback count. Pure: text in, text out.
 #pragma once
 
+#include "base/expected.hpp"
 #include "base/rfc3339.hpp"
 
 #include <map>
@@ -46,12 +47,8 @@ struct ChangeState {
 
 std::string serialize_change_state(const ChangeState& state);
 
-// Every field is checked for its type and form; the first problem is returned as a message
-// ("refused.keys.seccompDefault: expected a string").
-struct ChangeStateParse {
-  std::optional<ChangeState> state;
-  std::string error;
-};
-ChangeStateParse parse_change_state(std::string_view text);
+// Every field is checked for its type and form; the first problem is an ErrorKind::Corrupt error
+// located at `source` ("refused.keys.seccompDefault: expected a string").
+Expected<ChangeState> parse_change_state(std::string_view text, const std::string& source);
 
 }  // namespace kcd::kubelet

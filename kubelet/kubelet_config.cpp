@@ -268,13 +268,17 @@ Expected<PatchResult, ConfigError> patch_kubelet_config(std::string_view origina
     }
     if (e.op == Edit::Op::Remove) {
       auto r = doc.remove(e.path);
-      if (!r) return Unexpected(error_at(source, r.error() + "; the file was left untouched"));
+      if (!r)
+        return Unexpected(
+            error_at(source, r.error().message + "; the file was left untouched", r.error().where.line));
       if (!*r) continue;
       result.changes.push_back("removed " + dotted(e.path) + " (was " + describe(current) + ")");
       result.keys.push_back(dotted(e.path));
     } else {
       auto r = e.op == Edit::Op::Set ? doc.set(e.path, e.value) : doc.set_list(e.path, e.items);
-      if (!r) return Unexpected(error_at(source, r.error() + "; the file was left untouched"));
+      if (!r)
+        return Unexpected(
+            error_at(source, r.error().message + "; the file was left untouched", r.error().where.line));
       std::string now = e.value;
       if (e.op == Edit::Op::SetList) {
         now = "[";

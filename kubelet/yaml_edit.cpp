@@ -217,25 +217,27 @@ std::string YamlText::value_of(const KeyLine& k) const {
   return lines_[k.line].substr(k.value_begin, k.value_end - k.value_begin);
 }
 
-Expected<void, std::string> YamlText::set_in_flow(const KeyLine& at, const KeyPath& rest,
-                                                  const std::string* value,
-                                                  const std::vector<std::string>* items, bool remove) {
+Expected<void> YamlText::set_in_flow(const KeyLine& at, const KeyPath& rest, const std::string* value,
+                                     const std::vector<std::string>* items, bool remove) {
   const std::string flow = value_of(at);
   if (flow.empty() || flow.front() != '{' || flow.back() != '}') {
-    return Unexpected("line " + std::to_string(at.line + 1) + ": the flow mapping of \"" + at.key +
-                      "\" spans several lines; write it in block style to let it be patched");
+    return Unexpected(
+        config_error(Location{{}, static_cast<int>(at.line + 1), 0, {}},
+                     "the flow mapping of \"" + at.key +
+                         "\" spans several lines; write it in block style to let it be patched"));
   }
   YAML::Node node;
   try {
     node = YAML::Load(flow);
   } catch (const YAML::Exception& e) {
-    return Unexpected("line " + std::to_string(at.line + 1) + ": " + e.what());
+    return Unexpected(config_error(Location{{}, static_cast<int>(at.line + 1), 0, {}}, e.what()));
   }
   YAML::Node cur = node;
   for (std::size_t i = 0; i + 1 < rest.size(); ++i) {
     YAML::Node next = cur[rest[i]];
     if (next.IsDefined() && !next.IsNull() && !next.IsMap()) {
-      return Unexpected("line " + std::to_string(at.line + 1) + ": \"" + rest[i] + "\" is not a mapping");
+      return Unexpected(config_error(Location{{}, static_cast<int>(at.line + 1), 0, {}},
+                                     "\"" + rest[i] + "\" is not a mapping"));
     }
     if (!next.IsDefined() || next.IsNull()) {
       if (remove) return {};
@@ -262,8 +264,8 @@ Expected<void, std::string> YamlText::set_in_flow(const KeyLine& at, const KeyPa
   return {};
 }
 
-Expected<void, std::string> YamlText::set_impl(const KeyPath& path, const std::string* value,
-                                               const std::vector<std::string>* items) {
+Expected<void> YamlText::set_impl(const KeyPath& path, const std::string* value,
+                                  const std::vector<std::string>* items) {
   std::size_t begin = 0, end = lines_.size();
   std::optional<KeyLine> parent;
   const int unit = indent_unit();
@@ -277,8 +279,9 @@ Expected<void, std::string> YamlText::set_impl(const KeyPath& path, const std::s
                              false);
         }
         if (!pv.empty() && pv.front() != '#') {
-          return Unexpected("line " + std::to_string(parent->line + 1) + ": " + join(path, i) +
-                            " has a value, but a mapping is needed to set " + join(path, path.size()));
+          return Unexpected(config_error(
+              Location{{}, static_cast<int>(parent->line + 1), 0, {}},
+              join(path, i) + " has a value, but a mapping is needed to set " + join(path, path.size())));
         }
       }
       int ci = child_indent(begin, end);
@@ -286,8 +289,8 @@ Expected<void, std::string> YamlText::set_impl(const KeyPath& path, const std::s
         std::size_t first = begin;
         while (first < end && (blank_or_comment(lines_[first]) || is_document_marker(lines_[first]))) ++first;
         if (first < end && is_sequence_item(lines_[first], ci)) {
-          return Unexpected("line " + std::to_string(parent->line + 1) + ": " + join(path, i) +
-                            " is a list, not a mapping");
+          return Unexpected(config_error(Location{{}, static_cast<int>(parent->line + 1), 0, {}},
+                                         join(path, i) + " is a list, not a mapping"));
         }
       }
       if (ci < 0) ci = parent ? parent->indent + unit : 0;
@@ -319,8 +322,10 @@ Expected<void, std::string> YamlText::set_impl(const KeyPath& path, const std::s
       if (!v.empty() && v.front() == '&') anchor = v.substr(0, v.find(' ') + 1);
       if (value != nullptr) {
         if (!v.empty() && v.front() != '&' && (v.front() == '|' || v.front() == '>')) {
-          return Unexpected("line " + std::to_string(f.key.line + 1) + ": " + join(path, path.size()) +
-                            " is a block scalar; write it as a plain value to let it be patched");
+          return Unexpected(
+              config_error(Location{{}, static_cast<int>(f.key.line + 1), 0, {}},
+                           join(path, path.size()) +
+                               " is a block scalar; write it as a plain value to let it be patched"));
         }
         if (f.key.value_begin == f.key.value_end) {
           // "key:" (null or a nested block): the new value goes on the key line.
@@ -366,8 +371,9 @@ Expected<void, std::string> YamlText::set_impl(const KeyPath& path, const std::s
                          false);
     }
     if (!v.empty() && v.front() != '&') {
-      return Unexpected("line " + std::to_string(f.key.line + 1) + ": " + join(path, i + 1) + " is \"" + v +
-                        "\", but a mapping is needed to set " + join(path, path.size()));
+      return Unexpected(config_error(Location{{}, static_cast<int>(f.key.line + 1), 0, {}},
+                                     join(path, i + 1) + " is \"" + v +
+                                         "\", but a mapping is needed to set " + join(path, path.size())));
     }
     parent = f.key;
     begin = f.key.line + 1;
@@ -376,15 +382,15 @@ Expected<void, std::string> YamlText::set_impl(const KeyPath& path, const std::s
   return {};
 }
 
-Expected<void, std::string> YamlText::set(const KeyPath& path, const std::string& value) {
+Expected<void> YamlText::set(const KeyPath& path, const std::string& value) {
   return set_impl(path, &value, nullptr);
 }
 
-Expected<void, std::string> YamlText::set_list(const KeyPath& path, const std::vector<std::string>& items) {
+Expected<void> YamlText::set_list(const KeyPath& path, const std::vector<std::string>& items) {
   return set_impl(path, nullptr, &items);
 }
 
-Expected<bool, std::string> YamlText::remove(const KeyPath& path) {
+Expected<bool> YamlText::remove(const KeyPath& path) {
   std::size_t begin = 0, end = lines_.size();
   std::optional<KeyLine> parent;
   for (std::size_t i = 0; i < path.size(); ++i) {

@@ -22,11 +22,11 @@ class YamlText {
 
   // Sets `path` to `value` (YAML text for a scalar: "false", "0", "/a/b", "\"quoted\"").
   // Missing parents are created as block mappings.
-  Expected<void, std::string> set(const KeyPath& path, const std::string& value);
+  Expected<void> set(const KeyPath& path, const std::string& value);
   // Sets `path` to a sequence of scalars, in the document's block-sequence style.
-  Expected<void, std::string> set_list(const KeyPath& path, const std::vector<std::string>& items);
+  Expected<void> set_list(const KeyPath& path, const std::vector<std::string>& items);
   // Removes `path` (and anything nested under it). Returns false when it was not there.
-  Expected<bool, std::string> remove(const KeyPath& path);
+  Expected<bool> remove(const KeyPath& path);
 
   std::string text() const;
 
@@ -51,10 +51,10 @@ class YamlText {
   int child_indent(std::size_t begin, std::size_t end) const;
   int indent_unit() const;
   std::string value_of(const KeyLine& k) const;
-  Expected<void, std::string> set_in_flow(const KeyLine& at, const KeyPath& rest, const std::string* value,
-                                          const std::vector<std::string>* items, bool remove);
-  Expected<void, std::string> set_impl(const KeyPath& path, const std::string* value,
-                                       const std::vector<std::string>* items);
+  Expected<void> set_in_flow(const KeyLine& at, const KeyPath& rest, const std::string* value,
+                             const std::vector<std::string>* items, bool remove);
+  Expected<void> set_impl(const KeyPath& path, const std::string* value,
+                          const std::vector<std::string>* items);
 
   std::vector<std::string> lines_;
   std::string eol_ = "\n";

@@ -124,8 +124,7 @@ std::vector<std::string> key_usage_names(uint32_t ku) {
 
 }  // namespace
 
-Expected<std::vector<ossl::X509Ptr>, std::string> parse_certificates_pem(std::string_view pem,
-                                                                         std::string_view source) {
+Expected<std::vector<ossl::X509Ptr>> parse_certificates_pem(std::string_view pem, std::string_view source) {
   std::vector<ossl::X509Ptr> out;
   static constexpr std::string_view kBegin = "-----BEGIN CERTIFICATE-----";
   static constexpr std::string_view kEnd = "-----END CERTIFICATE-----";
@@ -133,21 +132,25 @@ Expected<std::vector<ossl::X509Ptr>, std::string> parse_certificates_pem(std::st
   while ((pos = pem.find(kBegin, pos)) != std::string_view::npos) {
     std::size_t end = pem.find(kEnd, pos);
     if (end == std::string_view::npos) {
-      return Unexpected(std::string(source) + ": certificate " + std::to_string(out.size() + 1) +
-                        " has no \"-----END CERTIFICATE-----\" line");
+      return Unexpected(make_error(ErrorKind::Corrupt, std::string(source) + ": certificate " +
+                                                           std::to_string(out.size() + 1) +
+                                                           " has no \"-----END CERTIFICATE-----\" line"));
     }
     end += kEnd.size();
     ERR_clear_error();
     auto bio = ossl::mem_bio(pem.substr(pos, end - pos));
     ossl::X509Ptr cert(PEM_read_bio_X509(bio.get(), nullptr, nullptr, nullptr));
     if (!cert) {
-      return Unexpected(std::string(source) + ": certificate " + std::to_string(out.size() + 1) +
-                        " does not parse: " + ossl::drain_errors());
+      return Unexpected(make_error(ErrorKind::Corrupt, std::string(source) + ": certificate " +
+                                                           std::to_string(out.size() + 1) +
+                                                           " does not parse: " + ossl::drain_errors()));
     }
     out.push_back(std::move(cert));
     pos = end;
   }
-  if (out.empty()) return Unexpected(std::string(source) + ": no PEM CERTIFICATE block found");
+  if (out.empty())
+    return Unexpected(
+        make_error(ErrorKind::Corrupt, std::string(source) + ": no PEM CERTIFICATE block found"));
   return out;
 }
 

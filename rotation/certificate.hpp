@@ -15,8 +15,7 @@ using SysTime = std::chrono::system_clock::time_point;
 
 // Every "CERTIFICATE" block in `pem`, in order (other blocks, e.g. keys, are skipped).
 // An error names `source` and what is wrong (no certificate, bad base64, bad DER).
-Expected<std::vector<ossl::X509Ptr>, std::string> parse_certificates_pem(std::string_view pem,
-                                                                         std::string_view source);
+Expected<std::vector<ossl::X509Ptr>> parse_certificates_pem(std::string_view pem, std::string_view source);
 
 std::string certificate_to_pem(X509* cert);
 

@@ -22,13 +22,18 @@ struct ExtensionStackFree {
 using ExtensionStackPtr = std::unique_ptr<STACK_OF(X509_EXTENSION), ExtensionStackFree>;
 
 // Textual IP -> the 4 or 16 octets a SAN carries (IPv4 as 4 octets, as Go's x509 writes it).
-std::string ip_octets(const std::string& text) {
+Error corrupt(std::string why) {
+  return make_error(ErrorKind::Corrupt, std::move(why));
+}
+
+// nullopt when `text` is neither an IPv4 nor an IPv6 address.
+std::optional<std::string> ip_octets(const std::string& text) {
   std::array<unsigned char, 16> buf{};
   if (inet_pton(AF_INET, text.c_str(), buf.data()) == 1)
     return std::string(reinterpret_cast<char*>(buf.data()), 4);
   if (inet_pton(AF_INET6, text.c_str(), buf.data()) == 1)
     return std::string(reinterpret_cast<char*>(buf.data()), 16);
-  throw std::invalid_argument("subjectAltName IP address \"" + text + "\" is not an IPv4 or IPv6 address");
+  return std::nullopt;
 }
 
 void add_entry(X509_NAME* name, const char* field, const std::string& value) {
@@ -58,11 +63,19 @@ void push_name(GENERAL_NAMES* names, int type, std::string_view value, const std
   gn.release();  // now owned by `names`
 }
 
-void add_subject_alt_names(X509_REQ* req, const CsrRequest& request) {
+Expected<void> add_subject_alt_names(X509_REQ* req, const CsrRequest& request) {
   ossl::GeneralNamesPtr names(sk_GENERAL_NAME_new_null());
   ossl::check(names != nullptr, "sk_GENERAL_NAME_new_null");
   for (const auto& dns : request.dns_names) push_name(names.get(), GEN_DNS, dns, "DNS:" + dns);
-  for (const auto& ip : request.ip_addresses) push_name(names.get(), GEN_IPADD, ip_octets(ip), "IP:" + ip);
+  for (const auto& ip : request.ip_addresses) {
+    auto octets = ip_octets(ip);
+    if (!octets) {
+      return Unexpected(make_error(ErrorKind::Config,
+                                   "subjectAltName IP address \"" + ip + "\" is not an IPv4 or IPv6 address",
+                                   Location{{}, 0, 0, "servingIPs"}));
+    }
+    push_name(names.get(), GEN_IPADD, *octets, "IP:" + ip);
+  }
 
   ExtensionStackPtr exts(sk_X509_EXTENSION_new_null());
   ossl::check(exts != nullptr, "sk_X509_EXTENSION_new_null");
@@ -72,6 +85,7 @@ void add_subject_alt_names(X509_REQ* req, const CsrRequest& request) {
   ossl::check(sk_X509_EXTENSION_push(exts.get(), ext.get()) > 0, "sk_X509_EXTENSION_push");
   ext.release();  // now owned by `exts`
   ossl::check(X509_REQ_add_extensions(req, exts.get()) == 1, "X509_REQ_add_extensions");
+  return {};
 }
 
 // Appends the SANs of `ext` to `out`; false when the extension does not parse.
@@ -102,7 +116,7 @@ bool read_subject_alt_names(X509_EXTENSION* ext, ParsedCsr& out) {
 
 }  // namespace
 
-std::string build_csr_pem(EVP_PKEY* key, const CsrRequest& request) {
+Expected<std::string> build_csr_pem(EVP_PKEY* key, const CsrRequest& request) {
   ossl::X509ReqPtr req(X509_REQ_new());
   ossl::check(req != nullptr, "X509_REQ_new");
   ossl::check(X509_REQ_set_version(req.get(), X509_REQ_VERSION_1) == 1, "X509_REQ_set_version");
@@ -113,7 +127,9 @@ std::string build_csr_pem(EVP_PKEY* key, const CsrRequest& request) {
   ossl::check(X509_REQ_set_pubkey(req.get(), key) == 1, "X509_REQ_set_pubkey");
 
   // Client requests carry no extension request at all, exactly like kubelet's.
-  if (!request.dns_names.empty() || !request.ip_addresses.empty()) add_subject_alt_names(req.get(), request);
+  if (!request.dns_names.empty() || !request.ip_addresses.empty()) {
+    if (auto added = add_subject_alt_names(req.get(), request); !added) return Unexpected(added.error());
+  }
 
   ossl::check(X509_REQ_sign(req.get(), key, digest_for(key)) > 0, "X509_REQ_sign",
               request.subject.common_name);
@@ -123,20 +139,20 @@ std::string build_csr_pem(EVP_PKEY* key, const CsrRequest& request) {
   return ossl::bio_to_string(bio.get());
 }
 
-Expected<ParsedCsr, std::string> parse_csr_pem(std::string_view pem) {
+Expected<ParsedCsr> parse_csr_pem(std::string_view pem) {
   if (pem.find("-----BEGIN CERTIFICATE REQUEST-----") == std::string_view::npos) {
-    return Unexpected(
-        std::string("not a PEM CERTIFICATE REQUEST (no \"-----BEGIN CERTIFICATE REQUEST-----\" line)"));
+    return Unexpected(corrupt(
+        std::string("not a PEM CERTIFICATE REQUEST (no \"-----BEGIN CERTIFICATE REQUEST-----\" line)")));
   }
   ERR_clear_error();
   auto bio = ossl::mem_bio(pem);
   ossl::X509ReqPtr req(PEM_read_bio_X509_REQ(bio.get(), nullptr, nullptr, nullptr));
-  if (!req) return Unexpected("the CERTIFICATE REQUEST does not parse: " + ossl::drain_errors());
+  if (!req) return Unexpected(corrupt("the CERTIFICATE REQUEST does not parse: " + ossl::drain_errors()));
 
   ParsedCsr out;
   out.public_key.reset(X509_REQ_get_pubkey(req.get()));
   if (!out.public_key)
-    return Unexpected("the CERTIFICATE REQUEST has no usable public key: " + ossl::drain_errors());
+    return Unexpected(corrupt("the CERTIFICATE REQUEST has no usable public key: " + ossl::drain_errors()));
   out.signature_valid = X509_REQ_verify(req.get(), out.public_key.get()) == 1;
   ERR_clear_error();
 
@@ -169,8 +185,8 @@ Expected<ParsedCsr, std::string> parse_csr_pem(std::string_view pem) {
       X509_EXTENSION* ext = sk_X509_EXTENSION_value(exts.get(), i);
       if (OBJ_obj2nid(X509_EXTENSION_get_object(ext)) != NID_subject_alt_name) continue;
       if (!read_subject_alt_names(ext, out)) {
-        return Unexpected("the CERTIFICATE REQUEST's subjectAltName extension does not parse: " +
-                          ossl::drain_errors());
+        return Unexpected(corrupt("the CERTIFICATE REQUEST's subjectAltName extension does not parse: " +
+                                  ossl::drain_errors()));
       }
     }
   }

@@ -26,8 +26,9 @@ struct CsrRequest {
 // Builds a PEM "CERTIFICATE REQUEST" signed by `key` (SHA-256; SHA-384 for P-384).
 // The subject is exactly O=<organizations...>, CN=<common_name> (as kubelet orders it);
 // SANs go into a subjectAltName extension request only when present.
-// Throws ossl::Error on failure or std::invalid_argument for an unparsable IP address.
-std::string build_csr_pem(EVP_PKEY* key, const CsrRequest& request);
+// An IP address that does not parse is a Config error (key servingIPs). OpenSSL calls that
+// fail only when something is broken (allocation) throw ossl::CallFailed.
+Expected<std::string> build_csr_pem(EVP_PKEY* key, const CsrRequest& request);
 
 struct ParsedCsr {
   Subject subject;
@@ -42,6 +43,6 @@ struct ParsedCsr {
 };
 
 // Parses a PEM CSR; an error string says what is wrong ("not a PEM CERTIFICATE REQUEST", ...).
-Expected<ParsedCsr, std::string> parse_csr_pem(std::string_view pem);
+Expected<ParsedCsr> parse_csr_pem(std::string_view pem);
 
 }  // namespace kcd::rotation

@@ -72,7 +72,7 @@ std::string private_key_to_pem(EVP_PKEY* key) {
   return ossl::bio_to_string(bio.get());
 }
 
-ossl::PKeyPtr load_private_key_pem(std::string_view pem, std::string_view source) {
+Expected<ossl::PKeyPtr> load_private_key_pem(std::string_view pem, std::string_view source) {
   // Skip any blocks before the key (a kubelet PEM holds the certificate chain first).
   static constexpr std::array<std::string_view, 3> kMarkers = {
       "-----BEGIN EC PRIVATE KEY-----", "-----BEGIN RSA PRIVATE KEY-----", "-----BEGIN PRIVATE KEY-----"};
@@ -83,20 +83,22 @@ ossl::PKeyPtr load_private_key_pem(std::string_view pem, std::string_view source
   if (start == std::string_view::npos) {
     ERR_clear_error();
     const bool encrypted = pem.find("-----BEGIN ENCRYPTED PRIVATE KEY-----") != std::string_view::npos;
-    throw ossl::Error(
+    return Unexpected(ossl::error(
         "PEM_read_bio_PrivateKey",
         std::string(source) +
-            std::string(encrypted ? kEncrypted : ": no EC, RSA or PKCS#8 PRIVATE KEY block found"));
+            std::string(encrypted ? kEncrypted : ": no EC, RSA or PKCS#8 PRIVATE KEY block found"),
+        ErrorKind::Corrupt));
   }
   // An OpenSSL-encrypted traditional key announces itself in the block's headers.
   const std::string_view block = pem.substr(start, pem.find("-----END", start) - start);
   if (block.find("Proc-Type: 4,ENCRYPTED") != std::string_view::npos) {
     ERR_clear_error();
-    throw ossl::Error("PEM_read_bio_PrivateKey", std::string(source) + std::string(kEncrypted));
+    return Unexpected(ossl::error("PEM_read_bio_PrivateKey", std::string(source) + std::string(kEncrypted),
+                                  ErrorKind::Corrupt));
   }
   auto bio = ossl::mem_bio(pem.substr(start));
   EVP_PKEY* key = PEM_read_bio_PrivateKey(bio.get(), nullptr, refuse_passphrase, nullptr);
-  ossl::check(key != nullptr, "PEM_read_bio_PrivateKey", source);
+  if (key == nullptr) return Unexpected(ossl::error("PEM_read_bio_PrivateKey", source, ErrorKind::Corrupt));
   return ossl::PKeyPtr(key);
 }
 

@@ -2,6 +2,7 @@
 #pragma once
 
 #include "base/key_algorithm.hpp"
+#include "base/expected.hpp"
 #include "base/openssl.hpp"
 
 #include <optional>
@@ -11,7 +12,7 @@
 namespace kcd::rotation {
 
 // Generates a fresh key with OpenSSL EVP (EVP_PKEY_Q_keygen / EVP_PKEY_keygen).
-// Throws ossl::Error naming the failing call.
+// Throws ossl::CallFailed naming the failing call (it fails only when OpenSSL is broken).
 ossl::PKeyPtr generate_key(KeyAlgorithm algorithm);
 
 // PEM of the private key in the form kubelet itself writes: SEC1 "EC PRIVATE KEY" for
@@ -20,8 +21,8 @@ std::string private_key_to_pem(EVP_PKEY* key);
 
 // Parses the first private key found in `pem` (SEC1, PKCS#1 or PKCS#8; other PEM blocks
 // such as certificates before it are skipped). `source` (a path or "client-key-data")
-// names the origin in the error. Throws ossl::Error on failure.
-ossl::PKeyPtr load_private_key_pem(std::string_view pem, std::string_view source);
+// names the origin in the error; a key that does not parse or is encrypted is ErrorKind::Corrupt.
+Expected<ossl::PKeyPtr> load_private_key_pem(std::string_view pem, std::string_view source);
 
 // DER SubjectPublicKeyInfo of the key's public half (what Go's x509.MarshalPKIXPublicKey gives).
 std::string public_key_der(EVP_PKEY* key);

@@ -254,9 +254,9 @@ void Lifecycle::watch_ended(bool progressed, SysTime now) {
     return;
   }
   // A watch that ends at once, again and again, is backed off like any other failure.
-  failed(Failure{"watch of csr " + (state_.pending ? state_.pending->name : std::string()) +
-                     " ended without events",
-                 true, false, std::nullopt},
+  failed(make_error(ErrorKind::Network, "watch of csr " +
+                                            (state_.pending ? state_.pending->name : std::string()) +
+                                            " ended without events"),
          now);
 }
 
@@ -315,13 +315,14 @@ void Lifecycle::set_error(const std::string& message, SysTime now) {
   reason_ = message;
 }
 
-void Lifecycle::failed(const Failure& failure, SysTime now) {
-  set_error(failure.message, now);
+void Lifecycle::failed(const Error& error, SysTime now, bool node_credential) {
+  set_error(error.format(), now);
   ++outcomes_["error"];
-  if (failure.unauthorized) prefer_bootstrap_ = true;
-  fatal_error_ = !failure.retryable;
+  const bool node_refused = node_credential && error.kind == ErrorKind::Unauthorized;
+  if (node_refused) prefer_bootstrap_ = true;
+  fatal_error_ = !(error.retryable || node_refused);
   if (phase_ != Phase::Backoff) resume_phase_ = phase_ == Phase::Awaiting ? Phase::Looking : phase_;
-  retry_at_ = now + backoff_.next(failure.retry_after);
+  retry_at_ = now + backoff_.next(error.retry_after);
   phase_ = Phase::Backoff;
 }
 

@@ -21,6 +21,7 @@
 //              CONDITION column) shows it: Pending, Approved, Issued, Denied, Failed.
 #pragma once
 
+#include "base/error.hpp"
 #include "rotation/backoff.hpp"
 #include "rotation/cert_kind.hpp"
 #include "rotation/certificate.hpp"
@@ -64,13 +65,6 @@ struct CsrView {
   std::string resource_version;
   std::string reason;   // condition reason (KubectlDeny, SignerValidationFailure, ...)
   std::string message;  // condition message
-};
-
-struct Failure {
-  std::string message;                              // one line, no secrets
-  bool retryable = true;                            // false: 403/422/400, configuration problems
-  bool unauthorized = false;                        // 401: the credential used is no good
-  std::optional<std::chrono::seconds> retry_after;  // from the server
 };
 
 enum class Phase {
@@ -131,7 +125,11 @@ class Lifecycle {
   void installed(const CertInfo& info, SysTime now);
   void rejected(const std::string& why, SysTime now);
   void discarded();
-  void failed(const Failure& failure, SysTime now);
+  // A step failed. Backs off (honouring error.retry_after) and resumes the phase. Whether the
+  // failure is fatal follows error.retryable (base/error's one policy), with one exception
+  // decided here: a 401 to the node's own certificate (`node_credential`) is not fatal, the
+  // next attempt falls back to the bootstrap credential.
+  void failed(const Error& error, SysTime now, bool node_credential = false);
   // Ends a backoff early because what it waited for changed (returns whether it was backing off).
   bool retry_now();
 

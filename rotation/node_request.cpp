@@ -38,31 +38,41 @@ ValidationPolicy policy_for(CertKind kind, const NodeIdentity& node, EVP_PKEY* k
   return policy;
 }
 
-std::string not_ours(CertKind kind, const NodeIdentity& node, EVP_PKEY* pending_key, const FiledCsr& csr) {
+namespace {
+Unexpected<Error> refuse(std::string why) {
+  return Unexpected(make_error(ErrorKind::Refused, std::move(why)));
+}
+}  // namespace
+
+Expected<void> verify_ours(CertKind kind, const NodeIdentity& node, EVP_PKEY* pending_key,
+                           const FiledCsr& csr) {
   auto parsed = parse_csr_pem(csr.request_pem);
-  if (!parsed) return "its request does not parse: " + parsed.error();
-  if (!same_public_key(parsed->public_key.get(), pending_key)) return "its public key is not our pending key";
-  if (!(parsed->subject == request_for(kind, node).subject)) return "its subject differs";
-  if (csr.signer_name != signer_name(kind)) return "its signer is " + std::string(csr.signer_name);
+  if (!parsed) return refuse("its request does not parse: " + parsed.error().message);
+  if (!same_public_key(parsed->public_key.get(), pending_key))
+    return refuse("its public key is not our pending key");
+  if (!(parsed->subject == request_for(kind, node).subject)) return refuse("its subject differs");
+  if (csr.signer_name != signer_name(kind)) return refuse("its signer is " + std::string(csr.signer_name));
   auto want = usages_for(kind);
   auto got = csr.usages;
   std::sort(want.begin(), want.end());
   std::sort(got.begin(), got.end());
-  if (want != got) return "its usages differ";
+  if (want != got) return refuse("its usages differ");
   return {};
 }
 
-std::string assess(CertKind kind, const NodeIdentity& node, const std::vector<ossl::X509Ptr>& chain,
-                   EVP_PKEY* key, SysTime not_after, const std::vector<ossl::X509Ptr>& anchors, SysTime now) {
-  if (now >= not_after) return "certificate expired at " + to_rfc3339(not_after);
+Expected<void> verify_usable(CertKind kind, const NodeIdentity& node, const std::vector<ossl::X509Ptr>& chain,
+                             EVP_PKEY* key, SysTime not_after, const std::vector<ossl::X509Ptr>& anchors,
+                             SysTime now) {
+  if (now >= not_after) return refuse("certificate expired at " + to_rfc3339(not_after));
   auto alg = key_algorithm_of(key);
   if (!alg || *alg != node.key_algorithm) {
-    return "key is " + describe_key(key) + ", configured keyAlgorithm is " +
-           std::string(to_string(node.key_algorithm));
+    return refuse("key is " + describe_key(key) + ", configured keyAlgorithm is " +
+                  std::string(to_string(node.key_algorithm)));
   }
   if (anchors.empty()) return {};  // the chain cannot be checked without a CA: keep the certificate
   auto verdict = validate_issued(chain, policy_for(kind, node, key, anchors, now));
-  return verdict ? std::string() : verdict.error();
+  if (!verdict) return Unexpected(verdict.error());
+  return {};
 }
 
 }  // namespace kcd::rotation

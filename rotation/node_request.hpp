@@ -42,14 +42,17 @@ struct FiledCsr {
   std::vector<std::string> usages;
 };
 
-// Why the CSR found on the server is not the one we would file with `pending_key` ("" when it
-// is ours): another key, subject, signer or set of usages means someone else filed it.
-std::string not_ours(CertKind kind, const NodeIdentity& node, EVP_PKEY* pending_key, const FiledCsr& csr);
+// Succeeds when the CSR found on the server is the one we would file with `pending_key`; else a
+// Refused error says what differs: another key, subject, signer or set of usages means someone
+// else filed it.
+Expected<void> verify_ours(CertKind kind, const NodeIdentity& node, EVP_PKEY* pending_key,
+                           const FiledCsr& csr);
 
-// Why the installed certificate of `kind` must be replaced at `now` ("" when it is fine):
-// expired, a key algorithm other than the configured one, or (when the cluster CA is known)
-// not what policy_for() demands.
-std::string assess(CertKind kind, const NodeIdentity& node, const std::vector<ossl::X509Ptr>& chain,
-                   EVP_PKEY* key, SysTime not_after, const std::vector<ossl::X509Ptr>& anchors, SysTime now);
+// Succeeds when the installed certificate of `kind` may stay at `now`; else a Refused error
+// says why it must be replaced: expired, a key algorithm other than the configured one, or
+// (when the cluster CA is known) not what policy_for() demands.
+Expected<void> verify_usable(CertKind kind, const NodeIdentity& node, const std::vector<ossl::X509Ptr>& chain,
+                             EVP_PKEY* key, SysTime not_after, const std::vector<ossl::X509Ptr>& anchors,
+                             SysTime now);
 
 }  // namespace kcd::rotation

@@ -1,5 +1,6 @@
 #include "rotation/state.hpp"
 
+#include "base/json_reader.hpp"
 #include "base/rfc3339.hpp"
 
 #include <nlohmann/json.hpp>
@@ -12,32 +13,6 @@ using nlohmann::json;
 
 void put_time(json& j, const char* key, const std::optional<SysTime>& t) {
   if (t) j[key] = to_rfc3339(*t, true);
-}
-
-// A field that is present must have its type and form; the first one that does not is named.
-struct Invalid {
-  std::string what;
-};
-
-const json* field(const json& obj, const char* key) {
-  auto it = obj.find(key);
-  return it == obj.end() ? nullptr : &*it;
-}
-
-std::string get_string(const json& obj, const char* key, const std::string& at, std::size_t max = 4096) {
-  const json* v = field(obj, key);
-  if (v == nullptr) return {};
-  if (!v->is_string()) throw Invalid{at + key + ": expected a string"};
-  const auto& s = v->get_ref<const std::string&>();
-  if (s.size() > max) throw Invalid{at + key + ": longer than " + std::to_string(max) + " bytes"};
-  return s;
-}
-
-std::optional<SysTime> get_time(const json& obj, const char* key, const std::string& at) {
-  if (field(obj, key) == nullptr) return std::nullopt;
-  auto t = parse_rfc3339(get_string(obj, key, at, 64));
-  if (!t) throw Invalid{at + key + ": not an RFC 3339 time"};
-  return t;
 }
 
 json cert_to_json(const CertState& c) {
@@ -60,35 +35,40 @@ json cert_to_json(const CertState& c) {
   return j;
 }
 
-CertState cert_from_json(const json& j, const std::string& at) {
+CertState cert_from_json(JsonReader& r, const json& j, const std::string& at) {
   CertState c;
-  if (!j.is_object()) throw Invalid{at + ": expected an object"};
-  if (const json* p = field(j, "pendingCSR")) {
+  if (!r.object(j, at)) return c;
+  if (const json* p = JsonReader::find(j, "pendingCSR")) {
     const std::string pat = at + ".pendingCSR.";
-    if (!p->is_object()) throw Invalid{at + ".pendingCSR: expected an object"};
-    PendingCsr pending;
-    pending.name = get_string(*p, "name", pat, 253);
-    pending.key_sha256 = get_string(*p, "keySha256", pat, 64);
-    if (const json* f = field(*p, "filed")) {
-      if (!f->is_boolean()) throw Invalid{pat + "filed: expected true or false"};
-      pending.filed = f->get<bool>();
+    if (r.object(*p, at + ".pendingCSR")) {
+      PendingCsr pending;
+      if (const json* v = JsonReader::find(*p, "name")) pending.name = r.string(*v, pat + "name", 253);
+      if (const json* v = JsonReader::find(*p, "keySha256"))
+        pending.key_sha256 = r.string(*v, pat + "keySha256", 64);
+      if (const json* v = JsonReader::find(*p, "filed")) pending.filed = r.boolean(*v, pat + "filed");
+      if (const json* v = JsonReader::find(*p, "filedAt"))
+        pending.filed_at = r.time(*v, pat + "filedAt").value_or(SysTime{});
+      if (!pending.name.empty()) c.pending = pending;
     }
-    if (auto t = get_time(*p, "filedAt", pat)) pending.filed_at = *t;
-    if (!pending.name.empty()) c.pending = pending;
   }
   const std::string fat = at + ".";
-  c.deadline = get_time(j, "rotationDeadline", fat);
-  c.deadline_cert_sha256 = get_string(j, "rotationDeadlineCertSha256", fat, 64);
-  c.last_csr_created = get_time(j, "lastCSRCreated", fat);
-  c.next_csr_not_before = get_time(j, "nextCSRNotBefore", fat);
-  c.last_success = get_time(j, "lastSuccess", fat);
-  c.last_error = get_string(j, "lastError", fat);
-  c.last_error_at = get_time(j, "lastErrorAt", fat);
-  if (const json* n = field(j, "csrsCreated")) {
-    if (!n->is_number_integer() || n->get<long long>() < 0)
-      throw Invalid{fat + "csrsCreated: expected a whole number from 0"};
-    c.csrs_created = n->get<long>();
-  }
+  auto time = [&](const char* key) -> std::optional<SysTime> {
+    const json* v = JsonReader::find(j, key);
+    return v ? r.time(*v, fat + key) : std::nullopt;
+  };
+  auto string = [&](const char* key, std::size_t max) {
+    const json* v = JsonReader::find(j, key);
+    return v ? r.string(*v, fat + key, max) : std::string();
+  };
+  c.deadline = time("rotationDeadline");
+  c.deadline_cert_sha256 = string("rotationDeadlineCertSha256", 64);
+  c.last_csr_created = time("lastCSRCreated");
+  c.next_csr_not_before = time("nextCSRNotBefore");
+  c.last_success = time("lastSuccess");
+  c.last_error = string("lastError", 4096);
+  c.last_error_at = time("lastErrorAt");
+  if (const json* n = JsonReader::find(j, "csrsCreated"))
+    c.csrs_created = static_cast<long>(r.whole(*n, fat + "csrsCreated", 1'000'000'000'000LL));
   return c;
 }
 
@@ -102,24 +82,18 @@ std::string serialize_state(const State& state) {
   return j.dump(2) + "\n";
 }
 
-StateLoad parse_state(std::string_view text, const std::string& source) {
-  StateLoad out;
+Expected<State> parse_state(std::string_view text, const std::string& source) {
   json j = json::parse(text, nullptr, /*allow_exceptions=*/false);
   if (j.is_discarded() || !j.is_object()) {
-    out.warning = source + ": not valid JSON; starting from an empty state";
-    out.corrupt = true;
-    return out;
+    return Unexpected(make_error(ErrorKind::Corrupt, "not valid JSON", Location{source, 0, 0, {}}));
   }
-  try {
-    State st;
-    if (auto it = j.find("client"); it != j.end()) st.client = cert_from_json(*it, "client");
-    if (auto it = j.find("serving"); it != j.end()) st.serving = cert_from_json(*it, "serving");
-    out.state = st;
-  } catch (const Invalid& e) {
-    out.warning = source + ": " + e.what + "; starting from an empty state";
-    out.corrupt = true;
-  }
-  return out;
+  JsonReader r;
+  State st;
+  if (auto it = j.find("client"); it != j.end()) st.client = cert_from_json(r, *it, "client");
+  if (auto it = j.find("serving"); it != j.end()) st.serving = cert_from_json(r, *it, "serving");
+  if (r.problem())
+    return Unexpected(make_error(ErrorKind::Corrupt, *r.problem(), Location{source, 0, 0, {}}));
+  return st;
 }
 
 }  // namespace kcd::rotation

@@ -2,6 +2,8 @@
 // not forget — the CSR in flight, the drawn rotation deadline, the last error.
 #pragma once
 
+#include "base/expected.hpp"
+
 #include "rotation/cert_kind.hpp"
 
 #include <chrono>
@@ -47,13 +49,9 @@ struct State {
 inline constexpr std::string_view kStateFileName = "kubelet-certd-state.json";
 
 std::string serialize_state(const State& state);
-// A corrupt text is reported (the caller logs it and starts from an empty State: everything in
-// it can be rediscovered, at worst by drawing a new deadline).
-struct StateLoad {
-  State state;
-  std::string warning;   // non-empty when the file existed but could not be used
-  bool corrupt = false;  // the text is not a state file: set it aside, do not overwrite it
-};
-StateLoad parse_state(std::string_view text, const std::string& source);
+// Every field is checked for its type and form; the first that is wrong is named in an
+// ErrorKind::Corrupt error located at `source` (the caller sets the file aside and starts from an
+// empty State: everything in it can be rediscovered, at worst by drawing a new deadline).
+Expected<State> parse_state(std::string_view text, const std::string& source);
 
 }  // namespace kcd::rotation

@@ -134,85 +134,89 @@ std::string verify_chain(const std::vector<ossl::X509Ptr>& chain, const std::vec
   return reason != nullptr ? reason : "verification failed";
 }
 
+// Why an issued certificate is not installed: the daemon logs it and files a new request.
+Unexpected<Error> reject(std::string why) {
+  return Unexpected(make_error(ErrorKind::Refused, std::move(why)));
+}
+
 }  // namespace
 
-Expected<CertInfo, std::string> validate_issued(const std::vector<ossl::X509Ptr>& chain,
-                                                const ValidationPolicy& policy) {
-  if (chain.empty() || !chain.front()) return Unexpected(std::string("no certificate in the response"));
+Expected<CertInfo> validate_issued(const std::vector<ossl::X509Ptr>& chain, const ValidationPolicy& policy) {
+  if (chain.empty() || !chain.front()) return reject(std::string("no certificate in the response"));
   X509* leaf = chain.front().get();
   CertInfo info = inspect_certificate(leaf);
 
   EVP_PKEY* pub = X509_get0_pubkey(leaf);
   if (policy.expected_key == nullptr || !same_public_key(pub, policy.expected_key)) {
-    return Unexpected("its public key (" + describe_key(pub) +
-                      ") is not the key we generated for this request (" + describe_key(policy.expected_key) +
-                      ")");
+    return reject("its public key (" + describe_key(pub) +
+                  ") is not the key we generated for this request (" + describe_key(policy.expected_key) +
+                  ")");
   }
   const SubjectExtras extras = subject_extras(leaf);
   // Two CNs are ambiguous: OpenSSL reads the first, Go's pkix.Name the last.
   if (extras.common_names.size() > 1) {
-    return Unexpected("its subject has " + std::to_string(extras.common_names.size()) + " CNs [" +
-                      list(extras.common_names) + "], expected only \"" +
-                      policy.expected_subject.common_name + "\"");
+    return reject("its subject has " + std::to_string(extras.common_names.size()) + " CNs [" +
+                  list(extras.common_names) + "], expected only \"" + policy.expected_subject.common_name +
+                  "\"");
   }
   if (info.common_name != policy.expected_subject.common_name) {
-    return Unexpected("its subject CN is \"" + info.common_name + "\", expected \"" +
-                      policy.expected_subject.common_name + "\"");
+    return reject("its subject CN is \"" + info.common_name + "\", expected \"" +
+                  policy.expected_subject.common_name + "\"");
   }
   if (info.organizations != policy.expected_subject.organizations) {
-    return Unexpected("its subject O is [" + list(info.organizations) + "], expected [" +
-                      list(policy.expected_subject.organizations) + "]");
+    return reject("its subject O is [" + list(info.organizations) + "], expected [" +
+                  list(policy.expected_subject.organizations) + "]");
   }
   if (!extras.others.empty()) {
-    return Unexpected("its subject has unexpected fields: " + list(extras.others) +
-                      " (only CN and O were requested)");
+    return reject("its subject has unexpected fields: " + list(extras.others) +
+                  " (only CN and O were requested)");
   }
   const std::string usage = policy.usage == Usage::ClientAuth ? "client auth" : "server auth";
   if (std::find(info.ext_key_usages.begin(), info.ext_key_usages.end(), usage) == info.ext_key_usages.end()) {
-    return Unexpected("its extended key usage is [" + list(info.ext_key_usages) + "], which lacks " + usage);
+    return reject("its extended key usage is [" + list(info.ext_key_usages) + "], which lacks " + usage);
   }
-  if (info.is_ca) return Unexpected(std::string("it is a CA certificate (basicConstraints CA:TRUE)"));
+  if (info.is_ca) return reject(std::string("it is a CA certificate (basicConstraints CA:TRUE)"));
 
   const auto sans = all_sans(leaf);
   if (policy.usage == Usage::ClientAuth) {
     if (!sans.empty()) {
-      return Unexpected("it has subject alternative names [" + list(sans) +
-                        "], but a client certificate must have no subject alternative names");
+      return reject("it has subject alternative names [" + list(sans) +
+                    "], but a client certificate must have no subject alternative names");
     }
   } else {
     if (sorted(info.dns_names) != sorted(policy.expected_dns)) {
-      return Unexpected("its DNS names are [" + list(info.dns_names) + "], requested [" +
-                        list(policy.expected_dns) + "]");
+      return reject("its DNS names are [" + list(info.dns_names) + "], requested [" +
+                    list(policy.expected_dns) + "]");
     }
     std::vector<std::string> expected_ips;
     for (const auto& ip : policy.expected_ips) expected_ips.push_back(canonical_ip(ip));
     if (sorted(info.ip_addresses) != sorted(expected_ips)) {
-      return Unexpected("its IP addresses are [" + list(info.ip_addresses) + "], requested [" +
-                        list(policy.expected_ips) + "]");
+      return reject("its IP addresses are [" + list(info.ip_addresses) + "], requested [" +
+                    list(policy.expected_ips) + "]");
     }
     if (info.dns_names.size() + info.ip_addresses.size() != sans.size()) {
-      return Unexpected("it has subject alternative names that were not requested: [" + list(sans) + "]");
+      return reject("it has subject alternative names that were not requested: [" + list(sans) + "]");
     }
   }
 
   if (info.not_before > policy.now + policy.clock_skew) {
-    return Unexpected("it is not valid yet (notBefore " + to_rfc3339(info.not_before) + ", now " +
-                      to_rfc3339(policy.now) + "; is this node's clock behind?)");
+    return reject("it is not valid yet (notBefore " + to_rfc3339(info.not_before) + ", now " +
+                  to_rfc3339(policy.now) + "; is this node's clock behind?)");
   }
   if (info.not_after <= policy.now) {
-    return Unexpected("it has expired (notAfter " + to_rfc3339(info.not_after) + ", now " +
-                      to_rfc3339(policy.now) + ")");
+    return reject("it has expired (notAfter " + to_rfc3339(info.not_after) + ", now " +
+                  to_rfc3339(policy.now) + ")");
   }
 
   if (policy.trust_anchors.empty()) {
-    return Unexpected(std::string("it cannot be checked: no cluster CA certificate to verify it against"));
+    return reject(std::string("it cannot be checked: no cluster CA certificate to verify it against"));
   }
   // Validity was judged above with our skew tolerance; the chain is checked at a moment
   // inside the leaf's validity (now, or its notBefore when that is still a few minutes
   // ahead) so that X509_verify_cert judges only signatures and CA constraints.
   const SysTime check_at = std::max(policy.now, info.not_before);
   if (auto why = verify_chain(chain, policy.trust_anchors, check_at); !why.empty()) {
-    return Unexpected("it does not chain to the cluster CA: " + why + " (issuer " + info.issuer + ")");
+    return reject("it does not chain to the cluster CA: " + why + " (issuer " + info.issuer + ")");
   }
   return info;
 }

@@ -34,7 +34,6 @@ struct ValidationPolicy {
 // the intermediates that follow the leaf (X509_verify_cert, purpose any; like Go's
 // x509.Verify any certificate in the CA bundle is an anchor, also an intermediate).
 // On success, the leaf's CertInfo.
-Expected<CertInfo, std::string> validate_issued(const std::vector<ossl::X509Ptr>& chain,
-                                                const ValidationPolicy& policy);
+Expected<CertInfo> validate_issued(const std::vector<ossl::X509Ptr>& chain, const ValidationPolicy& policy);
 
 }  // namespace kcd::rotation

@@ -37,13 +37,6 @@ namespace {
 
 constexpr std::string_view kCsrPath = "/apis/certificates.k8s.io/v1/certificatesigningrequests";
 
-ApiError make_error(ErrorKind kind, std::string message) {
-  ApiError e;
-  e.kind = kind;
-  e.message = std::move(message);
-  return e;
-}
-
 std::string url_escape(std::string_view s) {
   static const char* hex = "0123456789ABCDEF";
   std::string out;
@@ -96,7 +89,7 @@ struct Client::Impl {
   bool cancelled = false;
   std::list<std::function<void()>> cancellers;
 
-  ApiError from_ec(const boost::system::error_code& ec, std::string_view during) const {
+  Error from_ec(const boost::system::error_code& ec, std::string_view during) const {
     if (cancelled) return make_error(ErrorKind::Cancelled, "cancelled");
     if (ec == beast::error::timeout)
       return make_error(ErrorKind::Timeout,
@@ -105,43 +98,42 @@ struct Client::Impl {
                       std::string(during) + " " + endpoint.server.text + ": " + ec.message());
   }
 
-  Expected<std::shared_ptr<ssl::context>, ApiError> make_context() const {
+  Expected<std::shared_ptr<ssl::context>> make_context() const {
     auto ctx = std::make_shared<ssl::context>(ssl::context::tls_client);
     SSL_CTX* c = ctx->native_handle();
     SSL_CTX_set_min_proto_version(c, TLS1_2_VERSION);
     ctx->set_verify_mode(ssl::verify_peer);
     auto anchors = rotation::parse_certificates_pem(endpoint.ca_pem, "cluster CA");
-    if (!anchors) return Unexpected(make_error(ErrorKind::Tls, anchors.error()));
+    if (!anchors) return Unexpected(make_error(ErrorKind::Tls, anchors.error().message));
     X509_STORE* store = SSL_CTX_get_cert_store(c);
     for (auto& a : *anchors) X509_STORE_add_cert(store, a.get());
     ERR_clear_error();
 
     if (credentials.client_cert_file || credentials.client_cert_pem) {
       std::string cert_pem, key_pem, cert_src = "client-certificate-data", key_src = "client-key-data";
-      try {
-        if (credentials.client_cert_file) {
-          cert_src = credentials.client_cert_file->string();
-          cert_pem = kcd::read_file(*credentials.client_cert_file, 1 << 20);
-        } else {
-          cert_pem = *credentials.client_cert_pem;
-        }
-        if (credentials.client_key_file) {
-          key_src = credentials.client_key_file->string();
-          key_pem = kcd::read_file(*credentials.client_key_file, 1 << 20);
-        } else if (credentials.client_key_pem) {
-          key_pem = *credentials.client_key_pem;
-        }
-      } catch (const std::exception& ex) {
-        return Unexpected(make_error(ErrorKind::Tls, std::string("client certificate: ") + ex.what()));
+      if (credentials.client_cert_file) {
+        cert_src = credentials.client_cert_file->string();
+        auto read = kcd::read_file(*credentials.client_cert_file, 1 << 20);
+        if (!read)
+          return Unexpected(make_error(ErrorKind::Tls, "client certificate: " + read.error().message));
+        cert_pem = std::move(*read);
+      } else {
+        cert_pem = *credentials.client_cert_pem;
+      }
+      if (credentials.client_key_file) {
+        key_src = credentials.client_key_file->string();
+        auto read = kcd::read_file(*credentials.client_key_file, 1 << 20);
+        if (!read)
+          return Unexpected(make_error(ErrorKind::Tls, "client certificate: " + read.error().message));
+        key_pem = std::move(*read);
+      } else if (credentials.client_key_pem) {
+        key_pem = *credentials.client_key_pem;
       }
       auto chain = rotation::parse_certificates_pem(cert_pem, cert_src);
-      if (!chain) return Unexpected(make_error(ErrorKind::Tls, chain.error()));
-      ossl::PKeyPtr key;
-      try {
-        key = rotation::load_private_key_pem(key_pem, key_src);
-      } catch (const std::exception& ex) {
-        return Unexpected(make_error(ErrorKind::Tls, std::string("client key: ") + ex.what()));
-      }
+      if (!chain) return Unexpected(make_error(ErrorKind::Tls, chain.error().message));
+      auto loaded = rotation::load_private_key_pem(key_pem, key_src);
+      if (!loaded) return Unexpected(make_error(ErrorKind::Tls, "client key: " + loaded.error().message));
+      ossl::PKeyPtr key = std::move(*loaded);
       if (SSL_CTX_use_certificate(c, chain->front().get()) != 1 ||
           SSL_CTX_use_PrivateKey(c, key.get()) != 1 || SSL_CTX_check_private_key(c) != 1) {
         ERR_clear_error();
@@ -279,14 +271,14 @@ struct Client::Impl {
     }
     auto j = nlohmann::json::parse(res.body(), nullptr, false);
     if (j.is_discarded()) {
-      ApiError e = make_error(ErrorKind::Unexpected, "response is not JSON");
-      e.http_status = status;
+      Error e = make_error(ErrorKind::Unexpected, "response is not JSON");
+      e.code = status;
       return Unexpected(e);
     }
     auto csr = parse_csr(j);
     if (!csr) {
-      ApiError e = make_error(ErrorKind::Unexpected, "unexpected response: " + csr.error());
-      e.http_status = status;
+      Error e = make_error(ErrorKind::Unexpected, "unexpected response: " + csr.error().message);
+      e.code = status;
       return Unexpected(e);
     }
     return *csr;

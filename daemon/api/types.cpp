@@ -9,71 +9,6 @@ namespace kcd::api {
 using nlohmann::json;
 using nlohmann::ordered_json;
 
-std::string_view to_string(ErrorKind k) {
-  switch (k) {
-    case ErrorKind::Network:
-      return "network";
-    case ErrorKind::Timeout:
-      return "timeout";
-    case ErrorKind::Tls:
-      return "tls";
-    case ErrorKind::Unauthorized:
-      return "unauthorized";
-    case ErrorKind::Forbidden:
-      return "forbidden";
-    case ErrorKind::NotFound:
-      return "not found";
-    case ErrorKind::AlreadyExists:
-      return "already exists";
-    case ErrorKind::Conflict:
-      return "conflict";
-    case ErrorKind::Gone:
-      return "gone";
-    case ErrorKind::Invalid:
-      return "invalid";
-    case ErrorKind::BadRequest:
-      return "bad request";
-    case ErrorKind::TooManyRequests:
-      return "too many requests";
-    case ErrorKind::ServerError:
-      return "server error";
-    case ErrorKind::Unexpected:
-      return "unexpected response";
-    case ErrorKind::Cancelled:
-      return "cancelled";
-  }
-  return "?";
-}
-
-bool ApiError::retryable() const {
-  switch (kind) {
-    case ErrorKind::Network:
-    case ErrorKind::Timeout:
-    case ErrorKind::TooManyRequests:
-    case ErrorKind::ServerError:
-    case ErrorKind::Gone:
-    case ErrorKind::Conflict:
-    case ErrorKind::Tls:  // a CA rotation in progress, a proxy restarting: try again later
-      return true;
-    default:
-      return false;
-  }
-}
-
-std::string ApiError::describe() const {
-  std::string out;
-  if (http_status != 0) {
-    out = std::to_string(http_status);
-    if (!reason.empty()) out += " " + reason;
-    out += ": ";
-  } else {
-    out = std::string(to_string(kind)) + " error: ";
-  }
-  out += message.empty() ? std::string(to_string(kind)) : message;
-  if (retry_after) out += " (retry after " + std::to_string(retry_after->count()) + "s)";
-  return out;
-}
-
 namespace {
 
 std::string str(const json& j, const char* key) {
@@ -156,10 +91,11 @@ std::string csr_create_body(const CsrCreate& r) {
   return body.dump();
 }
 
-Expected<Csr, std::string> parse_csr(const json& o) {
-  if (!o.is_object()) return Unexpected(std::string("not a JSON object"));
+Expected<Csr> parse_csr(const json& o) {
+  if (!o.is_object()) return Unexpected(make_error(ErrorKind::Unexpected, std::string("not a JSON object")));
   if (str(o, "kind") != "CertificateSigningRequest") {
-    return Unexpected("kind is \"" + str(o, "kind") + "\", expected CertificateSigningRequest");
+    return Unexpected(make_error(ErrorKind::Unexpected,
+                                 "kind is \"" + str(o, "kind") + "\", expected CertificateSigningRequest"));
   }
   Csr c;
   const json& meta = o.value("metadata", json::object());
@@ -168,10 +104,12 @@ Expected<Csr, std::string> parse_csr(const json& o) {
   c.resource_version = str(meta, "resourceVersion");
   c.creation_timestamp = str(meta, "creationTimestamp");
   const json& spec = o.value("spec", json::object());
-  if (!spec.is_object()) return Unexpected(std::string("spec is not an object"));
+  if (!spec.is_object())
+    return Unexpected(make_error(ErrorKind::Unexpected, std::string("spec is not an object")));
   if (auto req = str(spec, "request"); !req.empty()) {
     auto decoded = base64_decode(req);
-    if (!decoded) return Unexpected(std::string("spec.request is not valid base64"));
+    if (!decoded)
+      return Unexpected(make_error(ErrorKind::Unexpected, std::string("spec.request is not valid base64")));
     c.request_pem = *decoded;
   }
   c.signer_name = str(spec, "signerName");
@@ -200,21 +138,24 @@ Expected<Csr, std::string> parse_csr(const json& o) {
     }
     if (auto cert = str(status, "certificate"); !cert.empty()) {
       auto decoded = base64_decode(cert);
-      if (!decoded) return Unexpected(std::string("status.certificate is not valid base64"));
+      if (!decoded)
+        return Unexpected(
+            make_error(ErrorKind::Unexpected, std::string("status.certificate is not valid base64")));
       c.certificate_pem = *decoded;
     }
   }
   return c;
 }
 
-ApiError error_from_status_object(const json& status, int fallback_code) {
-  ApiError e;
+Error error_from_status_object(const json& status, int fallback_code) {
+  Error e;
   int code = fallback_code;
   if (auto it = status.find("code"); it != status.end() && it->is_number_integer()) code = it->get<int>();
-  e.http_status = code;
+  e.code = code;
   e.reason = str(status, "reason");
   e.message = str(status, "message");
   e.kind = kind_for(code, e.reason);
+  e.retryable = retryable_by_default(e.kind);
   if (auto d = status.find("details"); d != status.end() && d->is_object()) {
     if (auto ra = d->find("retryAfterSeconds");
         ra != d->end() && ra->is_number_integer() && ra->get<long long>() > 0) {
@@ -224,15 +165,15 @@ ApiError error_from_status_object(const json& status, int fallback_code) {
   return e;
 }
 
-ApiError error_from_response(int http_status, std::string_view body, std::string_view retry_after_header) {
-  ApiError e;
+Error error_from_response(int http_status, std::string_view body, std::string_view retry_after_header) {
+  Error e;
   json j = json::parse(body, nullptr, false);
   if (!j.is_discarded() && j.is_object() && str(j, "kind") == "Status") {
     e = error_from_status_object(j, http_status);
-    e.http_status = http_status;
+    e.code = http_status;
     e.kind = kind_for(http_status, e.reason);
   } else {
-    e.http_status = http_status;
+    e.code = http_status;
     e.kind = kind_for(http_status, {});
     std::string text(body.substr(0, 200));
     while (!text.empty() && (text.back() == '\n' || text.back() == '\r')) text.pop_back();
@@ -241,16 +182,14 @@ ApiError error_from_response(int http_status, std::string_view body, std::string
   if (!retry_after_header.empty()) {
     if (auto ra = parse_retry_after(retry_after_header)) e.retry_after = ra;
   }
+  e.retryable = retryable_by_default(e.kind);
   return e;
 }
 
 Result<WatchEvent> parse_watch_line(std::string_view line) {
   json j = json::parse(line, nullptr, false);
   auto bad = [](std::string why) {
-    ApiError e;
-    e.kind = ErrorKind::Unexpected;
-    e.message = "malformed watch event: " + why;
-    return Unexpected(e);
+    return Unexpected(make_error(ErrorKind::Unexpected, "malformed watch event: " + why));
   };
   if (j.is_discarded() || !j.is_object()) return bad("not JSON");
   const std::string type = str(j, "type");
@@ -279,7 +218,7 @@ Result<WatchEvent> parse_watch_line(std::string_view line) {
     return ev;
   }
   auto csr = parse_csr(*obj);
-  if (!csr) return bad(csr.error());
+  if (!csr) return bad(csr.error().message);
   ev.object = std::move(*csr);
   return ev;
 }

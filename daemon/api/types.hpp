@@ -32,37 +32,11 @@ struct Credentials {
   std::optional<std::string> client_cert_pem, client_key_pem;
 };
 
-enum class ErrorKind {
-  Network,
-  Timeout,
-  Tls,
-  Unauthorized,
-  Forbidden,
-  NotFound,
-  AlreadyExists,
-  Conflict,
-  Gone,
-  Invalid,
-  BadRequest,
-  TooManyRequests,
-  ServerError,
-  Unexpected,
-  Cancelled
-};
-std::string_view to_string(ErrorKind k);
-
-struct ApiError {
-  ErrorKind kind = ErrorKind::Unexpected;
-  int http_status = 0;                              // 0 when there was no HTTP response
-  std::string reason;                               // Status.reason
-  std::string message;                              // Status.message, or the network/TLS problem
-  std::optional<std::chrono::seconds> retry_after;  // Retry-After / details.retryAfterSeconds
-  bool retryable() const;
-  std::string describe() const;  // one line, no secrets
-};
-
+// Every failure of a request is a kcd::Error: kind from the HTTP status and Status.reason,
+// code = the HTTP status (0 without a response), reason = Status.reason, retry_after from
+// Retry-After or details.retryAfterSeconds, retryable by the one policy in base/error.
 template <class T>
-using Result = Expected<T, ApiError>;
+using Result = Expected<T>;
 
 struct CsrCondition {
   std::string type, status, reason, message, last_update_time;
@@ -96,16 +70,16 @@ struct CsrCreate {
 
 // The POST body, in the shape client-go sends.
 std::string csr_create_body(const CsrCreate& request);
-Expected<Csr, std::string> parse_csr(const nlohmann::json& object);
+Expected<Csr> parse_csr(const nlohmann::json& object);
 
 // An error from an HTTP status, its body (a Status when JSON) and its Retry-After header.
-ApiError error_from_response(int http_status, std::string_view body, std::string_view retry_after_header);
-ApiError error_from_status_object(const nlohmann::json& status, int fallback_code);
+Error error_from_response(int http_status, std::string_view body, std::string_view retry_after_header);
+Error error_from_status_object(const nlohmann::json& status, int fallback_code);
 
 struct WatchEvent {
   enum class Type { Added, Modified, Deleted, Bookmark, Error } type = Type::Added;
   Csr object;
-  std::optional<ApiError> error;  // ERROR events: the Status (e.g. 410 Expired)
+  std::optional<Error> error;  // ERROR events: the Status (e.g. 410 Expired)
 };
 
 // Splits a watch body into events: one JSON object per line; a line may arrive in pieces

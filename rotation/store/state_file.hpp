@@ -8,9 +8,11 @@
 
 namespace kcd::rotation {
 
-// A missing file is an empty State; an unreadable or corrupt one is an empty State with a warning.
-StateLoad load_state(const std::filesystem::path& cert_dir);
-// Atomic, 0600. Throws FileError.
-void save_state(const std::filesystem::path& cert_dir, const State& state);
+// A missing file is an empty State. An unreadable one is an Io error; a corrupt one (see
+// parse_state) is set aside as <file>.corrupt and a Corrupt error says so. On either error the
+// caller logs it and starts from an empty State.
+Expected<State> load_state(const std::filesystem::path& cert_dir);
+// Atomic, 0600.
+Expected<void> save_state(const std::filesystem::path& cert_dir, const State& state);
 
 }  // namespace kcd::rotation

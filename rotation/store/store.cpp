@@ -25,7 +25,7 @@ fs::path Store::pending_key_path() const {
   return dir_ / ("kubelet-certd-" + std::string(to_string(kind_)) + "-pending.key");
 }
 
-Expected<std::optional<InstalledPair>, std::string> Store::load_current() const {
+Expected<std::optional<InstalledPair>> Store::load_current() const {
   const fs::path link = current_path();
   std::error_code ec;
   auto st = fs::symlink_status(link, ec);
@@ -35,61 +35,61 @@ Expected<std::optional<InstalledPair>, std::string> Store::load_current() const 
   pair.file = link;
   if (fs::is_symlink(st)) {
     fs::path target = fs::read_symlink(link, ec);
-    if (ec) return Unexpected(link.string() + ": cannot read symlink: " + ec.message());
+    if (ec)
+      return Unexpected(make_error(ErrorKind::Io, link.string() + ": cannot read symlink: " + ec.message()));
     pair.file = target.is_absolute() ? target : dir_ / target;
   }
-  std::string pem;
-  try {
-    pem = read_file(link, 1 << 20);
-  } catch (const FileError& e) {
-    return Unexpected(std::string(e.what()) +
-                      (e.code() == ENOENT ? " (dangling symlink; a new certificate will be requested)" : ""));
+  auto pem = read_file(link, 1 << 20);
+  if (!pem) {
+    Error e = pem.error();
+    if (e.code == ENOENT) e.message += " (dangling symlink; a new certificate will be requested)";
+    return Unexpected(std::move(e));
   }
-  auto chain = parse_certificates_pem(pem, pair.file.string());
+  auto chain = parse_certificates_pem(*pem, pair.file.string());
   if (!chain) return Unexpected(chain.error());
   pair.chain = std::move(*chain);
-  try {
-    pair.key = load_private_key_pem(pem, pair.file.string());
-  } catch (const std::exception& e) {
-    return Unexpected(pair.file.string() + ": no usable private key: " + e.what());
+  auto key = load_private_key_pem(*pem, pair.file.string());
+  if (!key) {
+    return Unexpected(make_error(ErrorKind::Corrupt,
+                                 pair.file.string() + ": no usable private key: " + key.error().message));
   }
+  pair.key = std::move(*key);
   X509* leaf = pair.chain.front().get();
   if (X509_check_private_key(leaf, pair.key.get()) != 1) {
     ossl::drain_errors();
-    return Unexpected(pair.file.string() + ": the private key does not match the certificate");
+    return Unexpected(make_error(ErrorKind::Corrupt,
+                                 pair.file.string() + ": the private key does not match the certificate"));
   }
   pair.info = inspect_certificate(leaf);
   return std::optional<InstalledPair>{std::move(pair)};
 }
 
-Expected<std::optional<ossl::PKeyPtr>, std::string> Store::load_pending_key() const {
+Expected<std::optional<ossl::PKeyPtr>> Store::load_pending_key() const {
   const fs::path path = pending_key_path();
-  std::string pem;
-  try {
-    pem = read_file(path, 1 << 16);
-  } catch (const FileError& e) {
-    if (e.code() == ENOENT) return std::optional<ossl::PKeyPtr>{};
-    return Unexpected(std::string(e.what()));
+  // A key someone else could have planted (or read) is never used: a certificate for it would
+  // give them the node's identity.
+  auto pem = read_private_file(path, 1 << 16);
+  if (!pem) {
+    if (pem.error().code == ENOENT) return std::optional<ossl::PKeyPtr>{};
+    return Unexpected(pem.error());
   }
-  try {
-    return std::optional<ossl::PKeyPtr>{load_private_key_pem(pem, path.string())};
-  } catch (const std::exception& e) {
-    return Unexpected(std::string(e.what()));
-  }
+  auto key = load_private_key_pem(*pem, path.string());
+  if (!key) return Unexpected(key.error());
+  return std::optional<ossl::PKeyPtr>{std::move(*key)};
 }
 
-void Store::save_pending_key(EVP_PKEY* key) const {
-  ensure_directory(dir_, 0755);
-  write_file_atomic(pending_key_path(), private_key_to_pem(key), 0600);
+Expected<void> Store::save_pending_key(EVP_PKEY* key) const {
+  if (auto made = ensure_directory(dir_, 0755); !made) return made;
+  return write_file_atomic(pending_key_path(), private_key_to_pem(key), 0600);
 }
 
-void Store::discard_pending_key() const {
-  remove_file_durable(pending_key_path());
+Expected<void> Store::discard_pending_key() const {
+  return remove_file_durable(pending_key_path());
 }
 
-fs::path Store::install(const std::vector<ossl::X509Ptr>& chain, EVP_PKEY* key,
-                        std::chrono::system_clock::time_point now) const {
-  ensure_directory(dir_, 0755);
+Expected<fs::path> Store::install(const std::vector<ossl::X509Ptr>& chain, EVP_PKEY* key,
+                                  std::chrono::system_clock::time_point now) const {
+  if (auto made = ensure_directory(dir_, 0755); !made) return Unexpected(made.error());
   // Never overwrite an existing file (a renewal within the second of the previous install):
   // the current certificate must stay untouched until the symlink swap, so take the next free
   // second; the name keeps the kubelet's format and still sorts after the older files.
@@ -107,9 +107,11 @@ fs::path Store::install(const std::vector<ossl::X509Ptr>& chain, EVP_PKEY* key,
   std::string content;
   for (const auto& cert : chain) content += certificate_to_pem(cert.get());
   content += private_key_to_pem(key);
-  write_file_atomic(dir_ / name, content, 0600);
+  if (auto written = write_file_atomic(dir_ / name, content, 0600); !written)
+    return Unexpected(written.error());
   crash_point("file-written");
-  replace_symlink_atomic(current_path(), name);
+  if (auto swapped = replace_symlink_atomic(current_path(), name); !swapped)
+    return Unexpected(swapped.error());
   crash_point("symlink-swapped");
   return dir_ / name;
 }
@@ -141,7 +143,8 @@ std::vector<fs::path> Store::prune(int keep) const {
     if (!ec && files[i] == current) continue;
     if (::unlink(files[i].c_str()) == 0) removed.push_back(files[i]);
   }
-  if (!removed.empty()) fsync_directory(dir_);
+  // Best effort: a prune the disk forgets is redone at the next install.
+  if (!removed.empty()) (void)fsync_directory(dir_);
   return removed;
 }
 

@@ -35,21 +35,23 @@ class Store {
 
   // nullopt when there is no current link; an error (naming the file and the problem) when it
   // is dangling, unreadable, lacks a certificate or key, or the key does not match the leaf.
-  Expected<std::optional<InstalledPair>, std::string> load_current() const;
+  Expected<std::optional<InstalledPair>> load_current() const;
 
   // The key generated for the CSR in flight. nullopt when there is none; an error when the
-  // file exists but is unusable (the caller discards it and starts over with a new key).
-  Expected<std::optional<ossl::PKeyPtr>, std::string> load_pending_key() const;
+  // file exists but is unusable: not a regular file, a symlink, not owned by us, readable or
+  // writable by group or others (it could have been planted), or not a key. The caller
+  // discards it and starts over with a new key.
+  Expected<std::optional<ossl::PKeyPtr>> load_pending_key() const;
   // Written 0600 and fsync'ed BEFORE the CSR is filed, so a restart resumes with the same key.
-  void save_pending_key(EVP_PKEY* key) const;
-  void discard_pending_key() const;
+  Expected<void> save_pending_key(EVP_PKEY* key) const;
+  Expected<void> discard_pending_key() const;
 
   // Writes <prefix>-YYYY-MM-DD-HH-MM-SS.pem (chain, then key; 0600; fsync) named after `now`
   // in local time as kubelet does (the next free second if that name is taken), swaps `-current.pem` to it in
   // one rename, fsyncs the directory, and returns the new file's path. The previous pair stays current until
-  // the rename. Throws FileError.
-  std::filesystem::path install(const std::vector<ossl::X509Ptr>& chain, EVP_PKEY* key,
-                                std::chrono::system_clock::time_point now) const;
+  // the rename.
+  Expected<std::filesystem::path> install(const std::vector<ossl::X509Ptr>& chain, EVP_PKEY* key,
+                                          std::chrono::system_clock::time_point now) const;
 
   // Removes all but the newest `keep` timestamped files, never the one `-current.pem` points
   // at (so at most keep + 1 remain). Returns the removed paths.

@@ -194,7 +194,7 @@ void Controllers::run_signer(const std::string& name) {
   std::optional<std::string> problem;
   std::string eku;
   if (!parsed) {
-    problem = "unable to parse csr: " + parsed.error();
+    problem = "unable to parse csr: " + parsed.error().message;
   } else if (c.signer == kKubeletClientSigner) {
     problem = kubelet_client_problem(c.usages, *parsed);
     eku = "client auth";

@@ -12,6 +12,7 @@
 #include "tests/devapi/generated.hpp"
 #include "tests/devapi/http_server.hpp"
 #include "tests/devapi/store.hpp"
+#include "tests/support/must.hpp"
 #include "tests/support/test_ca.hpp"
 
 #include <boost/asio/io_context.hpp>
@@ -44,7 +45,7 @@ testing::TestCa load_or_create_ca(const std::filesystem::path& state_dir) {
   const auto cert = state_dir / "ca.crt";
   const auto key = state_dir / "ca.key";
   if (file_exists(cert) && file_exists(key))
-    return testing::TestCa::load(kcd::read_file(cert), kcd::read_file(key));
+    return testing::TestCa::load(testing::must(kcd::read_file(cert)), testing::must(kcd::read_file(key)));
   return testing::TestCa::create_root("kubernetes", KeyAlgorithm::Rsa2048);
 }
 
@@ -83,9 +84,9 @@ struct Server::ControlPlane {
   // admin, the admin token, and devapi.json naming them all.
   void write_state_files() const {
     const auto& dir = options.state_dir;
-    kcd::ensure_directory(dir, 0700);
-    kcd::write_file_atomic(dir / "ca.crt", ca.cert_pem(), 0644);
-    kcd::write_file_atomic(dir / "ca.key", ca.key_pem(), 0600);
+    testing::must(kcd::ensure_directory(dir, 0700));
+    testing::must(kcd::write_file_atomic(dir / "ca.crt", ca.cert_pem(), 0644));
+    testing::must(kcd::write_file_atomic(dir / "ca.key", ca.key_pem(), 0600));
     auto kubeconfig = [&](const std::string& user, const std::string& token) {
       return "apiVersion: v1\nkind: Config\nclusters:\n- cluster:\n    certificate-authority-data: " +
              base64_encode(ca.cert_pem()) + "\n    server: " + url() +
@@ -93,10 +94,12 @@ struct Server::ControlPlane {
              "\n  name: " + user + "@devapi\ncurrent-context: " + user + "@devapi\nusers:\n- name: " + user +
              "\n  user:\n    token: " + token + "\n";
     };
-    kcd::write_file_atomic(dir / "bootstrap-kubelet.conf",
-                           kubeconfig("tls-bootstrap-token-user", options.bootstrap_tokens.front()), 0600);
-    kcd::write_file_atomic(dir / "admin.conf", kubeconfig("kubernetes-admin", options.admin_token), 0600);
-    kcd::write_file_atomic(dir / "admin.token", options.admin_token + "\n", 0600);
+    testing::must(kcd::write_file_atomic(
+        dir / "bootstrap-kubelet.conf",
+        kubeconfig("tls-bootstrap-token-user", options.bootstrap_tokens.front()), 0600));
+    testing::must(kcd::write_file_atomic(dir / "admin.conf",
+                                         kubeconfig("kubernetes-admin", options.admin_token), 0600));
+    testing::must(kcd::write_file_atomic(dir / "admin.token", options.admin_token + "\n", 0600));
     json info = {{"url", url()},
                  {"port", bound_port},
                  {"caFile", (dir / "ca.crt").string()},
@@ -104,7 +107,7 @@ struct Server::ControlPlane {
                  {"adminKubeconfig", (dir / "admin.conf").string()},
                  {"adminTokenFile", (dir / "admin.token").string()},
                  {"pid", static_cast<long>(::getpid())}};
-    kcd::write_file_atomic(dir / "devapi.json", info.dump(2) + "\n", 0644);
+    testing::must(kcd::write_file_atomic(dir / "devapi.json", info.dump(2) + "\n", 0644));
   }
 
   // Runs fn on the io thread and waits for its result.

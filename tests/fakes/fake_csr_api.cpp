@@ -19,8 +19,8 @@ namespace kcd::testing {
 namespace {
 
 // A Status body as kube-apiserver sends it, through the same parser the real client uses.
-api::ApiError status_error(int code, const std::string& reason, const std::string& message,
-                           const std::string& retry_after_header = {}) {
+Error status_error(int code, const std::string& reason, const std::string& message,
+                   const std::string& retry_after_header = {}) {
   const nlohmann::json status = {
       {"kind", "Status"},    {"apiVersion", "v1"}, {"metadata", nlohmann::json::object()},
       {"status", "Failure"}, {"message", message}, {"reason", reason},
@@ -107,8 +107,9 @@ api::Result<std::string> FakeCsrApiServer::admit(const std::string& verb,
     user = "system:bootstrap:" + token.substr(0, token.find('.'));
   } else if (credentials.client_cert_file) {
     if (faults.reject_client_certs) return Unexpected(status_error(401, "Unauthorized", "Unauthorized"));
-    auto chain =
-        rotation::parse_certificates_pem(kcd::read_file(*credentials.client_cert_file), "client certificate");
+    auto pem = kcd::read_file(*credentials.client_cert_file);
+    if (!pem) return Unexpected(status_error(401, "Unauthorized", "Unauthorized"));
+    auto chain = rotation::parse_certificates_pem(*pem, "client certificate");
     if (!chain || chain->empty()) return Unexpected(status_error(401, "Unauthorized", "Unauthorized"));
     user = rotation::inspect_certificate(chain->front().get()).common_name;
   } else {
@@ -243,7 +244,7 @@ void FakeCsrApiServer::sign(api::Csr& csr) {
   auto parsed = rotation::parse_csr_pem(csr.request_pem);
   if (!parsed) {
     csr.conditions.push_back(condition("Failed", "SignerValidationFailure",
-                                       "unable to parse csr: " + parsed.error(), clock_.now()));
+                                       "unable to parse csr: " + parsed.error().message, clock_.now()));
     modified(csr);
     return;
   }

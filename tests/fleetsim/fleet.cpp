@@ -359,9 +359,8 @@ class Fleet {
     const auto& current = client_of(s).machine.current();
     if (current && now < current->not_after) return false;
     s.machine.failed(
-        rotation::Failure{
-            "waiting for a valid client certificate to request the serving certificate as the node", true,
-            false, std::nullopt},
+        make_error(ErrorKind::Io,
+                   "waiting for a valid client certificate to request the serving certificate as the node"),
         now);
     return true;
   }
@@ -399,14 +398,17 @@ class Fleet {
     return Answer::Served;
   }
 
-  // failure_from() in daemon/agent_credentials.cpp for the two errors modelled: a refused connection is a
-  // retryable Network error without Retry-After; a 429 is retryable and carries Retry-After.
-  rotation::Failure failure_for(Answer answer) const {
+  // The two errors modelled, as the API client reports them: a refused connection is a Network error
+  // without Retry-After; a 429 carries Retry-After. base/error's policy makes both retryable.
+  Error failure_for(Answer answer) const {
     if (answer == Answer::Refused) {
-      return rotation::Failure{"connect https://api:6443: connection refused", true, false, std::nullopt};
+      return make_error(ErrorKind::Network, "connect https://api:6443: connection refused");
     }
-    return rotation::Failure{"429 TooManyRequests: too many requests, please try again later", true, false,
-                             config_.api.retry_after};
+    Error e = make_error(ErrorKind::TooManyRequests, "too many requests, please try again later");
+    e.code = 429;
+    e.reason = "TooManyRequests";
+    e.retry_after = config_.api.retry_after;
+    return e;
   }
 
   // One request of the run's, as the agent makes it; false when it failed (and the lifecycle
@@ -691,9 +693,8 @@ class Fleet {
     for (CertificateRun& s : runs_) {
       if (!s.watching) continue;
       end_watch(s);
-      s.machine.failed(rotation::Failure{"watch of csr " + s.filed_name + ": connection reset by peer", true,
-                                         false, std::nullopt},
-                       now);
+      s.machine.failed(
+          make_error(ErrorKind::Network, "watch of csr " + s.filed_name + ": connection reset by peer"), now);
       drive(s, now);
     }
   }

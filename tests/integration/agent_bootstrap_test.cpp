@@ -5,6 +5,7 @@
 #include "base/base64.hpp"
 #include "rotation/csr.hpp"
 #include "rotation/key.hpp"
+#include "tests/support/must.hpp"
 #include "tests/support/raw_https.hpp"
 #include "tests/devapi/server.hpp"
 #include "tests/support/subprocess.hpp"
@@ -115,11 +116,11 @@ TEST_F(AgentBootstrap, BootstrapsFromTheBootstrapKubeconfigToAnInstalledCertific
   const std::string pem = testing::read_text(target);
   EXPECT_LT(pem.find("BEGIN CERTIFICATE"), pem.find("PRIVATE KEY"));
   auto chain = rotation::parse_certificates_pem(pem, target.string());
-  ASSERT_TRUE(chain) << chain.error();
+  ASSERT_TRUE(chain) << chain.error().format();
   auto info = rotation::inspect_certificate(chain->front().get());
   EXPECT_EQ(info.common_name, "system:node:worker-1");
   EXPECT_EQ(info.organizations, std::vector<std::string>{"system:nodes"});
-  auto key = rotation::load_private_key_pem(pem, target.string());
+  auto key = testing::must(rotation::load_private_key_pem(pem, target.string()));
   EXPECT_EQ(X509_check_private_key(chain->front().get(), key.get()), 1);
   EXPECT_EQ(rotation::describe_key(key.get()), "ECDSA P-256");
 
@@ -221,7 +222,7 @@ TEST_F(AgentBootstrap, ACsrWithOurNameButAnotherKeyIsNotTrusted) {
                      {"kind", "CertificateSigningRequest"},
                      {"metadata", {{"name", name}}},
                      {"spec",
-                      {{"request", base64_encode(rotation::build_csr_pem(other.get(), req))},
+                      {{"request", base64_encode(testing::must(rotation::build_csr_pem(other.get(), req)))},
                        {"signerName", "kubernetes.io/kube-apiserver-client-kubelet"},
                        {"usages", {"digital signature", "key encipherment", "client auth"}}}}}
           .dump();

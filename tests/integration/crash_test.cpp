@@ -3,6 +3,7 @@
 // a current symlink, if present, resolves to a complete certificate+key that match; the
 // kubeconfig, if present, points at it; no key ever has two CSRs; a filed CSR is reused.
 #include "config/kubeconfig.hpp"
+#include "tests/support/must.hpp"
 #include "tests/integration/harness.hpp"
 
 #include <csignal>
@@ -89,10 +90,10 @@ TEST_F(Crash, KilledAtEveryStepOfBootstrapAndRotationResumesCleanly) {
         recover(when);
         if (step == "key-written" && !pending_pem.empty()) {
           // The key written before the crash is the key that got certified.
-          auto installed =
-              rotation::load_private_key_pem(read_text(cert_dir() / "kubelet-client-current.pem"), "current");
-          EXPECT_TRUE(rotation::same_public_key(installed.get(),
-                                                rotation::load_private_key_pem(pending_pem, "pending").get()))
+          auto installed = testing::must(rotation::load_private_key_pem(
+              read_text(cert_dir() / "kubelet-client-current.pem"), "current"));
+          EXPECT_TRUE(rotation::same_public_key(
+              installed.get(), testing::must(rotation::load_private_key_pem(pending_pem, "pending")).get()))
               << when;
         } else if (step != "key-written") {
           // The client CSR filed before the crash is the one installed: the recovery files none

@@ -217,7 +217,7 @@ TEST_F(ApiClientTest, CreateSendsWhatClientGoSendsAndParsesThe201) {
   req.usages = recorded["spec"]["usages"].get<std::vector<std::string>>();
   req.request_pem = testing::read_text(kApi / "testnode1-bootstrap-ec.csr.pem");
   auto result = run(io_, client.create_csr(req));
-  ASSERT_TRUE(result) << result.error().describe();
+  ASSERT_TRUE(result) << result.error().format();
   EXPECT_EQ(result->name, "node-csr-testnode1-ec-1795343548");
   EXPECT_EQ(result->resource_version, "252");
   auto seen = server.seen();
@@ -247,8 +247,8 @@ TEST_F(ApiClientTest, RecordedErrorsBecomeTypedResults) {
     Client client(io_, endpoint(server.url()), token());
     auto result = run(io_, client.get_csr("x"));
     ASSERT_FALSE(result) << c.file;
-    EXPECT_EQ(result.error().kind, c.kind) << c.file << ": " << result.error().describe();
-    EXPECT_EQ(result.error().describe().find(kToken), std::string::npos);
+    EXPECT_EQ(result.error().kind, c.kind) << c.file << ": " << result.error().format();
+    EXPECT_EQ(result.error().format().find(kToken), std::string::npos);
   }
 }
 
@@ -278,7 +278,7 @@ TEST_F(ApiClientTest, GetParsesAChunkedIssuedCsr) {
   ReplayServer server(ca_, {reply});
   Client client(io_, endpoint(server.url()), token());
   auto result = run(io_, client.get_csr("node-csr-testnode1-ec-1795343548"));
-  ASSERT_TRUE(result) << result.error().describe();
+  ASSERT_TRUE(result) << result.error().format();
   EXPECT_TRUE(result->issued());
   EXPECT_EQ(
       server.seen()[0].head.rfind(
@@ -289,7 +289,7 @@ TEST_F(ApiClientTest, GetParsesAChunkedIssuedCsr) {
 }
 
 struct WatchRun {
-  Result<WatchEnd> end = Unexpected(ApiError{});
+  Result<WatchEnd> end = Unexpected(Error{});
   std::vector<WatchEvent> events;
 };
 
@@ -308,7 +308,7 @@ TEST_F(ApiClientTest, WatchDeliversTheRecordedBootstrapEvents) {
   ReplayServer server(ca_, {testing::read_text(kApi / "watch-csr-bootstrap-ec.http-raw.txt")});
   Client client(io_, endpoint(server.url()), token());
   auto w = watch(io_, client);
-  ASSERT_TRUE(w.end) << w.end.error().describe();
+  ASSERT_TRUE(w.end) << w.end.error().format();
   EXPECT_EQ(*w.end, WatchEnd::ByHandler);
   ASSERT_EQ(w.events.size(), 3u);
   EXPECT_TRUE(w.events[1].object.approved());
@@ -328,10 +328,10 @@ TEST_F(ApiClientTest, WatchTooOldDeliversTheErrorEvent) {
   ReplayServer server(ca_, {testing::read_text(kApi / "watch-csr-rv-too-old.http-raw.txt")});
   Client client(io_, endpoint(server.url()), token());
   auto w = watch(io_, client);
-  ASSERT_TRUE(w.end) << w.end.error().describe();
+  ASSERT_TRUE(w.end) << w.end.error().format();
   ASSERT_EQ(w.events.size(), 1u);
   EXPECT_EQ(w.events[0].type, WatchEvent::Type::Error);
-  EXPECT_EQ(w.events[0].error->http_status, 410);
+  EXPECT_EQ(w.events[0].error->code, 410);
   EXPECT_EQ(*w.end, WatchEnd::ServerClosed);
 }
 
@@ -339,7 +339,7 @@ TEST_F(ApiClientTest, WatchEndedByTimeoutSecondsIsServerClosed) {
   ReplayServer server(ca_, {testing::read_text(kApi / "watch-csr-timeoutseconds-2.http-raw.txt")});
   Client client(io_, endpoint(server.url()), token());
   auto w = watch(io_, client);
-  ASSERT_TRUE(w.end) << w.end.error().describe();
+  ASSERT_TRUE(w.end) << w.end.error().format();
   EXPECT_EQ(*w.end, WatchEnd::ServerClosed);
   EXPECT_TRUE(w.events.empty());
 }
@@ -354,7 +354,7 @@ TEST_F(ApiClientTest, SilentWatchHitsTheReadDeadline) {
   Client client(io_, endpoint(server.url()), token());
   const auto t0 = std::chrono::steady_clock::now();
   auto w = watch(io_, client, 1s);
-  ASSERT_TRUE(w.end) << w.end.error().describe();
+  ASSERT_TRUE(w.end) << w.end.error().format();
   EXPECT_EQ(*w.end, WatchEnd::Silent);
   EXPECT_LT(std::chrono::steady_clock::now() - t0, 3s);
 }
@@ -389,7 +389,7 @@ TEST_F(ApiClientTest, ConnectionRefusedIsANetworkError) {
   auto result = run(io_, client.get_csr("x"));
   ASSERT_FALSE(result);
   EXPECT_EQ(result.error().kind, ErrorKind::Network);
-  EXPECT_TRUE(result.error().retryable());
+  EXPECT_TRUE(result.error().retryable);
 }
 
 TEST_F(ApiClientTest, ServerFromAnotherCaIsRefused) {
@@ -441,7 +441,7 @@ TEST_F(ApiClientTest, ClientCertificateAuthenticationPresentsTheFilesCertificate
   creds.client_key_file = tmp / "current.pem";
   Client client(io_, endpoint(server.url()), creds);
   auto result = run(io_, client.get_csr("x"));
-  ASSERT_TRUE(result) << result.error().describe();
+  ASSERT_TRUE(result) << result.error().format();
   ASSERT_EQ(server.seen().size(), 1u);
   EXPECT_EQ(server.seen()[0].peer_cn, "system:node:n1");
   EXPECT_EQ(server.seen()[0].head.find("Authorization"), std::string::npos);

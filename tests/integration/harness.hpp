@@ -124,7 +124,7 @@ class AgentHarness : public ::testing::Test {
     auto chain = rotation::parse_certificates_pem(pem, link.string());
     if (!chain) return std::nullopt;
     auto key = rotation::load_private_key_pem(pem, link.string());
-    if (X509_check_private_key(chain->front().get(), key.get()) != 1) return std::nullopt;
+    if (!key || X509_check_private_key(chain->front().get(), key->get()) != 1) return std::nullopt;
     return rotation::inspect_certificate(chain->front().get());
   }
 

@@ -78,14 +78,14 @@ RawHttps::RawHttps(uint16_t port, const std::string& ca_pem, const std::string& 
     throw std::runtime_error("connect failed");
   ctx_ = SSL_CTX_new(TLS_client_method());
   auto anchors = rotation::parse_certificates_pem(ca_pem, "ca");
-  if (!anchors) throw std::runtime_error(anchors.error());
+  if (!anchors) throw std::runtime_error(anchors.error().format());
   for (auto& a : *anchors) X509_STORE_add_cert(SSL_CTX_get_cert_store(ctx_), a.get());
   SSL_CTX_set_verify(ctx_, SSL_VERIFY_PEER, nullptr);
   if (!client_cert_pem.empty()) {
     auto chain = rotation::parse_certificates_pem(client_cert_pem, "client cert");
     auto key = rotation::load_private_key_pem(client_key_pem, "client key");
     SSL_CTX_use_certificate(ctx_, chain->front().get());
-    SSL_CTX_use_PrivateKey(ctx_, key.get());
+    SSL_CTX_use_PrivateKey(ctx_, key->get());
   }
   ssl_ = SSL_new(ctx_);
   SSL_set_fd(ssl_, fd_);

@@ -158,12 +158,13 @@ TestCa TestCa::create_root(const std::string& cn, KeyAlgorithm algorithm, std::c
 
 TestCa TestCa::load(std::string_view cert_pem, std::string_view key_pem) {
   auto certs = rotation::parse_certificates_pem(cert_pem, "CA certificate");
-  if (!certs) throw std::runtime_error(certs.error());
+  if (!certs) throw std::runtime_error(certs.error().format());
   auto key = rotation::load_private_key_pem(key_pem, "CA key");
-  if (!rotation::same_public_key(X509_get0_pubkey(certs->front().get()), key.get())) {
+  if (!key) throw std::runtime_error(key.error().format());
+  if (!rotation::same_public_key(X509_get0_pubkey(certs->front().get()), key->get())) {
     throw std::runtime_error("CA key does not belong to the CA certificate");
   }
-  return TestCa(std::move(certs->front()), std::move(key));
+  return TestCa(std::move(certs->front()), std::move(*key));
 }
 
 TestCa TestCa::create_intermediate(const std::string& cn) const {

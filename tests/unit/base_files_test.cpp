@@ -29,7 +29,7 @@ int entries(const fs::path& dir) {
 TEST(RotationAtomicFile, WritesContentWithTheRequestedModeRegardlessOfUmask) {
   testing::TempDir tmp;
   const mode_t old = ::umask(0);
-  write_file_atomic(tmp / "a.pem", "hello", 0600);
+  ASSERT_TRUE(write_file_atomic(tmp / "a.pem", "hello", 0600));
   ::umask(old);
   EXPECT_EQ(testing::read_text(tmp / "a.pem"), "hello");
   EXPECT_EQ(mode_of(tmp / "a.pem"), 0600u);
@@ -38,37 +38,37 @@ TEST(RotationAtomicFile, WritesContentWithTheRequestedModeRegardlessOfUmask) {
 
 TEST(RotationAtomicFile, ReplacesAnExistingFileAndItsMode) {
   testing::TempDir tmp;
-  write_file_atomic(tmp / "f", "old", 0644);
-  write_file_atomic(tmp / "f", "new content", 0600);
+  ASSERT_TRUE(write_file_atomic(tmp / "f", "old", 0644));
+  ASSERT_TRUE(write_file_atomic(tmp / "f", "new content", 0600));
   EXPECT_EQ(testing::read_text(tmp / "f"), "new content");
   EXPECT_EQ(mode_of(tmp / "f"), 0600u);
 }
 
 TEST(RotationAtomicFile, FailureLeavesThePreviousFileAndNoTempFile) {
   testing::TempDir tmp;
-  write_file_atomic(tmp / "f", "old", 0600);
+  ASSERT_TRUE(write_file_atomic(tmp / "f", "old", 0600));
   // A directory where the file should go makes the rename fail.
   fs::create_directory(tmp / "d");
-  EXPECT_THROW(write_file_atomic(tmp / "d", "x", 0600), FileError);
+  EXPECT_FALSE(write_file_atomic(tmp / "d", "x", 0600));
   EXPECT_EQ(testing::read_text(tmp / "f"), "old");
   EXPECT_EQ(entries(tmp.path()), 2);
 }
 
 TEST(RotationAtomicFile, ErrorNamesThePathAndTheReason) {
-  try {
-    write_file_atomic("/nonexistent-dir-kcd/x.pem", "x", 0600);
-    FAIL() << "expected FileError";
-  } catch (const FileError& e) {
-    EXPECT_NE(std::string(e.what()).find("/nonexistent-dir-kcd/x.pem"), std::string::npos) << e.what();
-    EXPECT_NE(std::string(e.what()).find("No such file or directory"), std::string::npos) << e.what();
-  }
+  const auto written = write_file_atomic("/nonexistent-dir-kcd/x.pem", "x", 0600);
+  ASSERT_FALSE(written);
+  const std::string text = written.error().format();
+  EXPECT_EQ(written.error().kind, ErrorKind::Io);
+  EXPECT_EQ(written.error().code, ENOENT);
+  EXPECT_NE(text.find("/nonexistent-dir-kcd/x.pem"), std::string::npos) << text;
+  EXPECT_NE(text.find("No such file or directory"), std::string::npos) << text;
 }
 
 TEST(RotationAtomicFile, SymlinkSwapNeverLeavesAMomentWithoutTheLink) {
   testing::TempDir tmp;
-  write_file_atomic(tmp / "a", "A", 0600);
-  write_file_atomic(tmp / "b", "B", 0600);
-  replace_symlink_atomic(tmp / "current", "a");
+  ASSERT_TRUE(write_file_atomic(tmp / "a", "A", 0600));
+  ASSERT_TRUE(write_file_atomic(tmp / "b", "B", 0600));
+  ASSERT_TRUE(replace_symlink_atomic(tmp / "current", "a"));
   std::atomic<bool> stop{false};
   std::atomic<int> missing{0};
   std::thread reader([&] {
@@ -77,7 +77,7 @@ TEST(RotationAtomicFile, SymlinkSwapNeverLeavesAMomentWithoutTheLink) {
       if (::lstat((tmp / "current").c_str(), &st) != 0) ++missing;
     }
   });
-  for (int i = 0; i < 2000; ++i) replace_symlink_atomic(tmp / "current", i % 2 ? "a" : "b");
+  for (int i = 0; i < 2000; ++i) ASSERT_TRUE(replace_symlink_atomic(tmp / "current", i % 2 ? "a" : "b"));
   stop = true;
   reader.join();
   EXPECT_EQ(missing.load(), 0);
@@ -87,17 +87,55 @@ TEST(RotationAtomicFile, SymlinkSwapNeverLeavesAMomentWithoutTheLink) {
 
 TEST(RotationAtomicFile, RemoveDurableIgnoresMissingFiles) {
   testing::TempDir tmp;
-  EXPECT_NO_THROW(remove_file_durable(tmp / "missing"));
-  write_file_atomic(tmp / "f", "x", 0600);
-  remove_file_durable(tmp / "f");
+  EXPECT_TRUE(remove_file_durable(tmp / "missing"));
+  ASSERT_TRUE(write_file_atomic(tmp / "f", "x", 0600));
+  ASSERT_TRUE(remove_file_durable(tmp / "f"));
   EXPECT_FALSE(fs::exists(tmp / "f"));
 }
 
 TEST(RotationAtomicFile, ReadFileRefusesHugeFiles) {
   testing::TempDir tmp;
-  write_file_atomic(tmp / "f", std::string(100, 'x'), 0600);
-  EXPECT_EQ(read_file(tmp / "f").size(), 100u);
-  EXPECT_THROW(read_file(tmp / "f", 10), FileError);
+  ASSERT_TRUE(write_file_atomic(tmp / "f", std::string(100, 'x'), 0600));
+  EXPECT_EQ(read_file(tmp / "f")->size(), 100u);
+  const auto big = read_file(tmp / "f", 10);
+  ASSERT_FALSE(big);
+  EXPECT_EQ(big.error().code, EFBIG);
+  EXPECT_NE(big.error().format().find("larger than 10 bytes"), std::string::npos) << big.error().format();
+}
+
+// Nothing that is not a regular file is ever read: a FIFO would block the daemon (past
+// --timeout and SIGTERM), a device like /dev/zero would grow memory without end.
+TEST(RotationAtomicFile, ReadFileRefusesWhatIsNotARegularFileWithoutBlocking) {
+  testing::TempDir tmp;
+  ASSERT_EQ(::mkfifo((tmp / "fifo").c_str(), 0600), 0);
+  for (const fs::path& p : {tmp / "fifo", fs::path("/dev/zero"), fs::path("/dev/null"), tmp.path()}) {
+    const auto read = read_file(p, 1 << 20);
+    ASSERT_FALSE(read) << p;
+    EXPECT_NE(read.error().format().find("not a regular file"), std::string::npos) << read.error().format();
+  }
+}
+
+TEST(RotationAtomicFile, PrivateFilesMustBeOursClosedAndNotLinks) {
+  testing::TempDir tmp;
+  ASSERT_TRUE(write_file_atomic(tmp / "key", "secret", 0600));
+  EXPECT_EQ(*read_private_file(tmp / "key", 100), "secret");
+  ASSERT_EQ(::chmod((tmp / "key").c_str(), 0640), 0);
+  auto open_to_group = read_private_file(tmp / "key", 100);
+  ASSERT_FALSE(open_to_group);
+  EXPECT_NE(open_to_group.error().format().find("mode 0640"), std::string::npos)
+      << open_to_group.error().format();
+  ASSERT_EQ(::chmod((tmp / "key").c_str(), 0600), 0);
+  fs::create_symlink(tmp / "key", tmp / "link");
+  auto linked = read_private_file(tmp / "link", 100);
+  ASSERT_FALSE(linked);
+  EXPECT_NE(linked.error().format().find("is a symlink"), std::string::npos) << linked.error().format();
+  if (::geteuid() == 0) {
+    ASSERT_EQ(::chown((tmp / "key").c_str(), 65534, 65534), 0);
+    auto foreign = read_private_file(tmp / "key", 100);
+    ASSERT_FALSE(foreign);
+    EXPECT_NE(foreign.error().format().find("owned by uid 65534"), std::string::npos)
+        << foreign.error().format();
+  }
 }
 
 }  // namespace

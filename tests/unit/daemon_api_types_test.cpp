@@ -32,7 +32,7 @@ TEST(ApiCsr, ParsesEveryRecordedCsrObject) {
   };
   for (const auto& c : cases) {
     auto csr = parse_csr(fixture(c.file)["response"]["body"]);
-    ASSERT_TRUE(csr) << c.file << ": " << csr.error();
+    ASSERT_TRUE(csr) << c.file << ": " << csr.error().format();
     EXPECT_EQ(csr->approved(), c.approved) << c.file;
     EXPECT_EQ(csr->denied(), c.denied) << c.file;
     EXPECT_EQ(csr->failed(), c.failed) << c.file;
@@ -96,13 +96,13 @@ TEST(ApiStatus, EveryRecordedErrorBecomesItsKind) {
   };
   for (const auto& c : cases) {
     const json f = fixture(c.file);
-    const ApiError e = error_from_response(f["response"]["status"].get<int>(),
-                                           f["response"]["body_raw"].get<std::string>(), "");
+    const Error e = error_from_response(f["response"]["status"].get<int>(),
+                                        f["response"]["body_raw"].get<std::string>(), "");
     EXPECT_EQ(e.kind, c.kind) << c.file;
     EXPECT_EQ(e.reason, c.reason) << c.file;
-    EXPECT_EQ(e.http_status, f["response"]["status"].get<int>()) << c.file;
+    EXPECT_EQ(e.code, f["response"]["status"].get<int>()) << c.file;
     EXPECT_EQ(e.message, f["response"]["body"]["message"].get<std::string>()) << c.file;
-    EXPECT_NE(e.describe().find(e.message), std::string::npos);
+    EXPECT_NE(e.format().find(e.message), std::string::npos);
   }
 }
 
@@ -113,13 +113,13 @@ TEST(ApiStatus, RetryAfterFromHeaderOrDetailsAndNonJsonBodies) {
       "");
   EXPECT_EQ(throttled.kind, ErrorKind::TooManyRequests);
   EXPECT_EQ(throttled.retry_after, std::chrono::seconds(3));
-  EXPECT_TRUE(throttled.retryable());
+  EXPECT_TRUE(throttled.retryable);
   auto header = error_from_response(503, "upstream connect error", "7");
   EXPECT_EQ(header.kind, ErrorKind::ServerError);
   EXPECT_EQ(header.retry_after, std::chrono::seconds(7));
   EXPECT_EQ(header.message, "upstream connect error");
-  EXPECT_FALSE(error_from_response(403, "{}", "").retryable());
-  EXPECT_FALSE(error_from_response(422, "{}", "").retryable());
+  EXPECT_FALSE(error_from_response(403, "{}", "").retryable);
+  EXPECT_FALSE(error_from_response(422, "{}", "").retryable);
 }
 
 // Feeds `text` to a decoder in pieces of `step` bytes.

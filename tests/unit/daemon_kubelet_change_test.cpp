@@ -4,6 +4,7 @@
 // played by a fake at the edge (unit states, restarts, healthz, the journal) in virtual time;
 // everything else (files, state record, version detection) is real.
 #include "daemon/kubelet_setup.hpp"
+#include "tests/support/must.hpp"
 #include "tests/support/subprocess.hpp"
 
 #include <gmock/gmock.h>
@@ -119,10 +120,13 @@ class KubeletChangeTest : public ::testing::Test {
   static std::string read(const fs::path& p) { return testing::read_text(p); }
 
   KubeletChange apply(FakeSystemd& fx) {
-    plan_ = plan_kubelet(settings_, {tmp_.path(), 0});
-    return apply_kubelet_plan(settings_, plan_, &fx, policy_);
+    plan_ = testing::must(plan_kubelet(settings_, {tmp_.path(), 0}));
+    return testing::must(apply_kubelet_plan(settings_, plan_, &fx, policy_));
   }
-  kubelet::ChangeState state() { return load_change_state(settings_.cert_dir, nullptr); }
+  KubeletChange recover(FakeSystemd& fx) {
+    return testing::must(recover_kubelet_change(settings_, fx, policy_));
+  }
+  kubelet::ChangeState state() { return testing::must(load_change_state(settings_.cert_dir)); }
 
   testing::TempDir tmp_;
   config::Settings settings_;
@@ -229,13 +233,13 @@ TEST_F(KubeletChangeTest, AKubeletThatNeverAnswersHealthzIsRolledBackAfterTheBou
   FakeSystemd fx(settings_.kubelet_config);
   fx.refuses = nullptr;
   const KubeletChange c = [&] {
-    plan_ = plan_kubelet(settings_, {tmp_.path(), 0});
+    plan_ = testing::must(plan_kubelet(settings_, {tmp_.path(), 0}));
     // Comes up (active, running) but never answers ok.
     struct Silent : FakeSystemd {
       using FakeSystemd::FakeSystemd;
       bool healthz(const std::string&, int) override { return false; }
     } silent(settings_.kubelet_config);
-    const auto r = apply_kubelet_plan(settings_, plan_, &silent, policy_);
+    const auto r = testing::must(apply_kubelet_plan(settings_, plan_, &silent, policy_));
     EXPECT_EQ(silent.restarts.size(), 2u);
     return r;
   }();
@@ -258,14 +262,14 @@ TEST_F(KubeletChangeTest, AChangeLeftUncheckedByAStopIsFinishedAtTheNextStart) {
   FakeSystemd next(settings_.kubelet_config);
   next.refuses = has_seccomp;
   next.start();
-  const KubeletChange r = recover_kubelet_change(settings_, next, policy_);
+  const KubeletChange r = recover(next);
   EXPECT_EQ(r.result, Result::RolledBack) << r.detail;
   EXPECT_EQ(read(settings_.kubelet_config), original_);
   EXPECT_FALSE(state().pending);
   EXPECT_EQ(state().rollbacks, 1);
 
   // Nothing pending: nothing to do.
-  EXPECT_EQ(recover_kubelet_change(settings_, next, policy_).result, Result::Unchanged);
+  EXPECT_EQ(recover(next).result, Result::Unchanged);
 }
 
 TEST_F(KubeletChangeTest, AnUncheckedChangeIsNotRolledBackBlindWhenSystemdCannotBeAsked) {
@@ -275,7 +279,7 @@ TEST_F(KubeletChangeTest, AnUncheckedChangeIsNotRolledBackBlindWhenSystemdCannot
   ASSERT_EQ(apply(fx).result, Result::Interrupted);
   FakeSystemd blind(settings_.kubelet_config);
   blind.bus = false;
-  const KubeletChange r = recover_kubelet_change(settings_, blind, policy_);
+  const KubeletChange r = recover(blind);
   EXPECT_EQ(r.result, Result::Interrupted) << r.detail;
   EXPECT_THAT(r.detail, HasSubstr("cannot be read"));
   EXPECT_TRUE(has_seccomp(read(settings_.kubelet_config))) << "left as it is";
@@ -288,7 +292,7 @@ TEST_F(KubeletChangeTest, AnUncheckedChangeThatTheKubeletRunsHappilyIsConfirmed)
   ASSERT_EQ(apply(fx).result, Result::Interrupted);
   FakeSystemd next(settings_.kubelet_config);
   next.start();
-  const KubeletChange r = recover_kubelet_change(settings_, next, policy_);
+  const KubeletChange r = recover(next);
   EXPECT_EQ(r.result, Result::Healthy) << r.detail;
   EXPECT_TRUE(has_seccomp(read(settings_.kubelet_config)));
   EXPECT_TRUE(next.restarts.empty()) << "checking does not restart";
@@ -297,9 +301,10 @@ TEST_F(KubeletChangeTest, AnUncheckedChangeThatTheKubeletRunsHappilyIsConfirmed)
 
 TEST_F(KubeletChangeTest, ACorruptChangeRecordIsSetAsideAndRebuilt) {
   write(settings_.cert_dir / kubelet::kChangeStateFileName, "{\"apiVersion\": 3}");
-  std::string warning;
-  EXPECT_EQ(load_change_state(settings_.cert_dir, &warning), kubelet::ChangeState{});
-  EXPECT_THAT(warning, HasSubstr("set aside"));
+  const auto loaded = load_change_state(settings_.cert_dir);
+  ASSERT_FALSE(loaded);
+  EXPECT_EQ(loaded.error().kind, ErrorKind::Corrupt);
+  EXPECT_THAT(loaded.error().format(), HasSubstr("set aside"));
   EXPECT_TRUE(fs::exists(settings_.cert_dir / (std::string(kubelet::kChangeStateFileName) + ".corrupt")));
   FakeSystemd fx(settings_.kubelet_config);
   EXPECT_EQ(apply(fx).result, Result::Healthy);

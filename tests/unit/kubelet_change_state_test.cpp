@@ -28,12 +28,12 @@ ChangeState sample() {
 
 TEST(ChangeState, RoundTripsExactly) {
   const ChangeState s = sample();
-  const auto parsed = parse_change_state(serialize_change_state(s));
-  ASSERT_TRUE(parsed.state) << parsed.error;
-  EXPECT_EQ(*parsed.state, s);
-  const auto empty = parse_change_state(serialize_change_state(ChangeState{}));
-  ASSERT_TRUE(empty.state) << empty.error;
-  EXPECT_EQ(*empty.state, ChangeState{});
+  const auto parsed = parse_change_state(serialize_change_state(s), "state.json");
+  ASSERT_TRUE(parsed) << parsed.error().format();
+  EXPECT_EQ(*parsed, s);
+  const auto empty = parse_change_state(serialize_change_state(ChangeState{}), "state.json");
+  ASSERT_TRUE(empty) << empty.error().format();
+  EXPECT_EQ(*empty, ChangeState{});
 }
 
 TEST(ChangeState, EveryFieldIsCheckedAndNamed) {
@@ -62,12 +62,13 @@ TEST(ChangeState, EveryFieldIsCheckedAndNamed) {
     const auto at = text.find(c.from);
     ASSERT_NE(at, std::string::npos) << c.from << " in\n" << good;
     text.replace(at, c.from.size(), c.to);
-    const auto parsed = parse_change_state(text);
-    EXPECT_FALSE(parsed.state) << text;
-    EXPECT_THAT(parsed.error, HasSubstr(c.error)) << text;
+    const auto parsed = parse_change_state(text, "state.json");
+    ASSERT_FALSE(parsed) << text;
+    EXPECT_EQ(parsed.error().kind, ErrorKind::Corrupt);
+    EXPECT_THAT(parsed.error().format(), HasSubstr("state.json: " + c.error)) << text;
   }
-  EXPECT_EQ(parse_change_state("{not json").error, "not valid JSON");
-  EXPECT_THAT(parse_change_state("[]").error, HasSubstr("expected an object"));
+  EXPECT_EQ(parse_change_state("{not json", "state.json").error().format(), "state.json: not valid JSON");
+  EXPECT_THAT(parse_change_state("[]", "state.json").error().message, HasSubstr("expected an object"));
 }
 
 }  // namespace

@@ -268,11 +268,11 @@ TEST(CisDefinitionsParse, UnknownPathsAndOperatorsAreRefused) {
       "groups:\n- id: 4.2\n  checks:\n  - id: 9.9\n    tests:\n      test_items:\n      - flag: --x\n        "
       "path: '{.a[*].b}'\n");
   ASSERT_FALSE(bad);
-  EXPECT_THAT(bad.error(), HasSubstr("9.9"));
+  EXPECT_THAT(bad.error().format(), HasSubstr("9.9"));
   auto op = parse_cis_definitions(
       "groups:\n- checks:\n  - id: 9.8\n    tests:\n      bin_op: xor\n      test_items: []\n");
   ASSERT_FALSE(op);
-  EXPECT_THAT(op.error(), HasSubstr("bin_op"));
+  EXPECT_THAT(op.error().format(), HasSubstr("bin_op"));
 }
 
 TEST(KubeletFlags, SplitWordsLikeTheShell) {

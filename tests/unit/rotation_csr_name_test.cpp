@@ -3,6 +3,7 @@
 #include "rotation/csr_name.hpp"
 
 #include "rotation/key.hpp"
+#include "tests/support/must.hpp"
 #include "tests/support/subprocess.hpp"
 
 #include <gtest/gtest.h>
@@ -30,7 +31,7 @@ CsrRequest request(const std::string& node, std::vector<std::string> dns = {},
 }
 
 ossl::PKeyPtr fixture_key(const std::string& name) {
-  return load_private_key_pem(testing::read_text(kFixtures / "crypto" / name), name);
+  return testing::must(load_private_key_pem(testing::read_text(kFixtures / "crypto" / name), name));
 }
 
 struct VectorCase {
@@ -97,7 +98,7 @@ TEST(RotationCsrName, MatchesAnIndependentComputationForAFreshKey) {
 TEST(RotationCsrName, SameInputsGiveTheSameName) {
   auto key = generate_key(KeyAlgorithm::EcdsaP256);
   // A reloaded key (as after a restart) gives the same name as the key in memory.
-  auto reloaded = load_private_key_pem(private_key_to_pem(key.get()), "reloaded");
+  auto reloaded = testing::must(load_private_key_pem(private_key_to_pem(key.get()), "reloaded"));
   EXPECT_EQ(csr_name(key.get(), request("n1"), kClientUsages),
             csr_name(reloaded.get(), request("n1"), kClientUsages));
 }

@@ -237,7 +237,7 @@ TEST(RotationLifecycle, RetryableFailureBacksOffAndReturnsToThePhase) {
   auto m = machine(1.0);
   m.inspected(needs("no certificate"), kT0);
   m.key_ready(pending("node-csr-x"));
-  m.failed(Failure{"connection refused", true, false, std::nullopt}, kT0);
+  m.failed(make_error(ErrorKind::Network, "connection refused"), kT0);
   Step s = m.next(kT0);
   ASSERT_EQ(s.kind, Kind::Sleep);
   EXPECT_EQ(s.at, kT0 + 1s);  // u=1: the whole first ceiling
@@ -246,7 +246,7 @@ TEST(RotationLifecycle, RetryableFailureBacksOffAndReturnsToThePhase) {
   EXPECT_EQ(m.next(kT0 + 500ms).kind, Kind::Sleep);
   m.woke(kT0 + 1s);
   EXPECT_EQ(m.next(kT0 + 1s).kind, Kind::Submit);
-  m.failed(Failure{"connection refused", true, false, std::nullopt}, kT0 + 1s);
+  m.failed(make_error(ErrorKind::Network, "connection refused"), kT0 + 1s);
   EXPECT_EQ(m.next(kT0 + 1s).at, kT0 + 3s);  // ceiling doubled
 }
 
@@ -254,7 +254,9 @@ TEST(RotationLifecycle, RetryAfterIsHonoured) {
   auto m = machine(0.0);
   m.inspected(needs("no certificate"), kT0);
   m.key_ready(pending("node-csr-x"));
-  m.failed(Failure{"429 TooManyRequests", true, false, 7s}, kT0);
+  Error throttled = make_error(ErrorKind::TooManyRequests, "too many requests");
+  throttled.retry_after = 7s;
+  m.failed(throttled, kT0);
   EXPECT_EQ(m.next(kT0).at, kT0 + 7s);
 }
 
@@ -263,7 +265,7 @@ TEST(RotationLifecycle, WatchFailureResumesWithAFreshLookup) {
   m.inspected(needs("no certificate"), kT0);
   m.key_ready(pending("node-csr-x"));
   m.submitted(view(CsrView::Condition::Pending), kT0);
-  m.failed(Failure{"read timeout", true, false, std::nullopt}, kT0);
+  m.failed(make_error(ErrorKind::Timeout, "read timeout"), kT0);
   m.woke(kT0 + 1min);
   EXPECT_EQ(m.next(kT0 + 1min).kind, Kind::Lookup);
 }
@@ -289,8 +291,9 @@ TEST(RotationLifecycle, UnauthorizedAsNodeFallsBackToBootstrap) {
   m.inspected(needs("certificate expired"), kT0);
   m.key_ready(pending("node-csr-x"));
   EXPECT_FALSE(m.prefer_bootstrap());
-  m.failed(Failure{"401 Unauthorized", true, true, std::nullopt}, kT0);
+  m.failed(make_error(ErrorKind::Unauthorized, "Unauthorized"), kT0, /*node_credential=*/true);
   EXPECT_TRUE(m.prefer_bootstrap());
+  EXPECT_FALSE(m.fatal_error());  // the bootstrap credential is tried next
   m.woke(kT0 + 10min);
   m.submitted(view(CsrView::Condition::Issued), kT0 + 10min);
   m.installed(cert(kT0, kT0 + 10h), kT0 + 10min);
@@ -301,8 +304,18 @@ TEST(RotationLifecycle, NonRetryableErrorIsFatalForOneShotRuns) {
   auto m = machine();
   m.inspected(needs("no certificate"), kT0);
   m.key_ready(pending("node-csr-x"));
-  m.failed(Failure{"403 Forbidden", false, false, std::nullopt}, kT0);
+  m.failed(make_error(ErrorKind::Forbidden, "forbidden"), kT0);
   EXPECT_TRUE(m.fatal_error());
+}
+
+TEST(RotationLifecycle, UnauthorizedBootstrapTokenIsFatalAndNotAFallback) {
+  auto m = machine();
+  m.inspected(needs("no certificate"), kT0);
+  m.key_ready(pending("node-csr-x"));
+  m.failed(make_error(ErrorKind::Unauthorized, "Unauthorized"), kT0, /*node_credential=*/false);
+  EXPECT_TRUE(m.fatal_error());  // only a new token from configuration management helps
+  EXPECT_FALSE(m.prefer_bootstrap());
+  EXPECT_EQ(m.persistent().last_error, "unauthorized error: Unauthorized");
 }
 
 TEST(RotationLifecycle, RenewRequestStartsARotationWhileIdle) {

@@ -63,68 +63,79 @@ TEST(NodeRequest, ServingAsksForTheConfiguredSans) {
   EXPECT_EQ(usages_for(CertKind::Serving).back(), "server auth");
 }
 
-TEST(NotOurs, OurRequestIsOursWhateverTheUsageOrder) {
+TEST(VerifyOurs, OurRequestIsOursWhateverTheUsageOrder) {
   const auto& w = world();
-  const auto pem = build_csr_pem(w.key.get(), request_for(CertKind::Client, w.node));
+  const auto pem = *build_csr_pem(w.key.get(), request_for(CertKind::Client, w.node));
   std::vector<std::string> usages = usages_for(CertKind::Client);
   std::reverse(usages.begin(), usages.end());
-  EXPECT_EQ(not_ours(CertKind::Client, w.node, w.key.get(), {pem, signer_name(CertKind::Client), usages}),
-            "");
+  EXPECT_TRUE(
+      verify_ours(CertKind::Client, w.node, w.key.get(), {pem, signer_name(CertKind::Client), usages}));
 }
 
-TEST(NotOurs, NamesWhatDiffers) {
+TEST(VerifyOurs, NamesWhatDiffers) {
   const auto& w = world();
-  const auto pem = build_csr_pem(w.key.get(), request_for(CertKind::Client, w.node));
+  const auto pem = *build_csr_pem(w.key.get(), request_for(CertKind::Client, w.node));
   const auto& usages = usages_for(CertKind::Client);
   EXPECT_EQ(
-      not_ours(CertKind::Client, w.node, w.other_key.get(), {pem, signer_name(CertKind::Client), usages}),
+      verify_ours(CertKind::Client, w.node, w.other_key.get(), {pem, signer_name(CertKind::Client), usages})
+          .error()
+          .message,
       "its public key is not our pending key");
   NodeIdentity renamed = w.node;
   renamed.node_name = "worker-2";
-  EXPECT_EQ(not_ours(CertKind::Client, renamed, w.key.get(), {pem, signer_name(CertKind::Client), usages}),
+  EXPECT_EQ(verify_ours(CertKind::Client, renamed, w.key.get(), {pem, signer_name(CertKind::Client), usages})
+                .error()
+                .message,
             "its subject differs");
-  EXPECT_EQ(not_ours(CertKind::Client, w.node, w.key.get(), {pem, signer_name(CertKind::Serving), usages}),
+  EXPECT_EQ(verify_ours(CertKind::Client, w.node, w.key.get(), {pem, signer_name(CertKind::Serving), usages})
+                .error()
+                .message,
             "its signer is kubernetes.io/kubelet-serving");
-  EXPECT_EQ(
-      not_ours(CertKind::Client, w.node, w.key.get(), {pem, signer_name(CertKind::Client), {"client auth"}}),
-      "its usages differ");
+  EXPECT_EQ(verify_ours(CertKind::Client, w.node, w.key.get(),
+                        {pem, signer_name(CertKind::Client), {"client auth"}})
+                .error()
+                .message,
+            "its usages differ");
   EXPECT_NE(
-      not_ours(CertKind::Client, w.node, w.key.get(), {"garbage", signer_name(CertKind::Client), usages})
-          .find("its request does not parse"),
+      verify_ours(CertKind::Client, w.node, w.key.get(), {"garbage", signer_name(CertKind::Client), usages})
+          .error()
+          .message.find("its request does not parse"),
       std::string::npos);
 }
 
-TEST(Assess, AValidCertificateIsKept) {
+TEST(VerifyUsable, AValidCertificateIsKept) {
   const auto& w = world();
   const auto chain = w.issued(CertKind::Client, w.key.get(), w.node);
-  EXPECT_EQ(assess(CertKind::Client, w.node, chain, w.key.get(), w.now + 24h, w.anchors(), w.now), "");
+  EXPECT_TRUE(verify_usable(CertKind::Client, w.node, chain, w.key.get(), w.now + 24h, w.anchors(), w.now));
   // Without the cluster CA the chain cannot be checked: kept.
-  EXPECT_EQ(assess(CertKind::Client, w.node, chain, w.key.get(), w.now + 24h, {}, w.now), "");
+  EXPECT_TRUE(verify_usable(CertKind::Client, w.node, chain, w.key.get(), w.now + 24h, {}, w.now));
 }
 
-TEST(Assess, ExpiredAnotherAlgorithmOrAnotherNameMustBeReplaced) {
+TEST(VerifyUsable, ExpiredAnotherAlgorithmOrAnotherNameMustBeReplaced) {
   const auto& w = world();
   const auto chain = w.issued(CertKind::Client, w.key.get(), w.node);
-  EXPECT_EQ(assess(CertKind::Client, w.node, chain, w.key.get(), w.now, w.anchors(), w.now)
-                .rfind("certificate expired at ", 0),
+  EXPECT_EQ(verify_usable(CertKind::Client, w.node, chain, w.key.get(), w.now, w.anchors(), w.now)
+                .error()
+                .message.rfind("certificate expired at ", 0),
             0u);
   NodeIdentity rsa = w.node;
   rsa.key_algorithm = KeyAlgorithm::Rsa2048;
-  EXPECT_NE(assess(CertKind::Client, rsa, chain, w.key.get(), w.now + 24h, w.anchors(), w.now)
-                .find("configured keyAlgorithm is"),
+  EXPECT_NE(verify_usable(CertKind::Client, rsa, chain, w.key.get(), w.now + 24h, w.anchors(), w.now)
+                .error()
+                .message.find("configured keyAlgorithm is"),
             std::string::npos);
   NodeIdentity renamed = w.node;
   renamed.node_name = "worker-2";
-  EXPECT_NE(assess(CertKind::Client, renamed, chain, w.key.get(), w.now + 24h, w.anchors(), w.now), "");
+  EXPECT_FALSE(verify_usable(CertKind::Client, renamed, chain, w.key.get(), w.now + 24h, w.anchors(), w.now));
 }
 
-TEST(Assess, ServingSansMustMatchTheConfiguration) {
+TEST(VerifyUsable, ServingSansMustMatchTheConfiguration) {
   const auto& w = world();
   const auto chain = w.issued(CertKind::Serving, w.key.get(), w.node);
-  EXPECT_EQ(assess(CertKind::Serving, w.node, chain, w.key.get(), w.now + 24h, w.anchors(), w.now), "");
+  EXPECT_TRUE(verify_usable(CertKind::Serving, w.node, chain, w.key.get(), w.now + 24h, w.anchors(), w.now));
   NodeIdentity moved = w.node;
   moved.serving_ips = {"10.0.0.6"};
-  EXPECT_NE(assess(CertKind::Serving, moved, chain, w.key.get(), w.now + 24h, w.anchors(), w.now), "");
+  EXPECT_FALSE(verify_usable(CertKind::Serving, moved, chain, w.key.get(), w.now + 24h, w.anchors(), w.now));
 }
 
 }  // namespace

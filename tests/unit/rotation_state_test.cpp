@@ -25,28 +25,37 @@ TEST(RotationState, RoundTripsEveryField) {
   s.client.last_error_at = t;
   s.client.csrs_created = 7;
   s.serving.pending = PendingCsr{"node-csr-srv", "00ff", false, {}};
-  save_state(tmp.path(), s);
+  ASSERT_TRUE(save_state(tmp.path(), s));
   struct stat st {};
   ASSERT_EQ(::stat((tmp / std::string(kStateFileName)).c_str(), &st), 0);
   EXPECT_EQ(st.st_mode & 0777, 0600u);
   auto loaded = load_state(tmp.path());
-  EXPECT_TRUE(loaded.warning.empty());
-  EXPECT_EQ(loaded.state, s);
+  ASSERT_TRUE(loaded) << loaded.error().format();
+  EXPECT_EQ(*loaded, s);
+}
+
+TEST(RotationState, AFifoIsRefusedWithoutBlocking) {
+  testing::TempDir tmp;
+  ASSERT_EQ(::mkfifo((tmp / std::string(kStateFileName)).c_str(), 0600), 0);
+  auto loaded = load_state(tmp.path());  // would block forever on a plain open()
+  ASSERT_FALSE(loaded);
+  EXPECT_NE(loaded.error().format().find("not a regular file"), std::string::npos) << loaded.error().format();
 }
 
 TEST(RotationState, MissingFileIsAnEmptyStateWithoutWarning) {
   testing::TempDir tmp;
   auto loaded = load_state(tmp.path());
-  EXPECT_TRUE(loaded.warning.empty());
-  EXPECT_EQ(loaded.state, State{});
+  ASSERT_TRUE(loaded) << loaded.error().format();
+  EXPECT_EQ(*loaded, State{});
 }
 
 TEST(RotationState, CorruptFileIsReportedAndIgnored) {
   testing::TempDir tmp;
-  write_file_atomic(tmp / std::string(kStateFileName), "{not json", 0600);
+  ASSERT_TRUE(write_file_atomic(tmp / std::string(kStateFileName), "{not json", 0600));
   auto loaded = load_state(tmp.path());
-  EXPECT_NE(loaded.warning.find("not valid JSON"), std::string::npos);
-  EXPECT_EQ(loaded.state, State{});
+  ASSERT_FALSE(loaded);
+  EXPECT_EQ(loaded.error().kind, ErrorKind::Corrupt);
+  EXPECT_NE(loaded.error().format().find("not valid JSON"), std::string::npos);
 }
 
 // Valid JSON of the wrong shape used to abort `status` and the daemon (SIGABRT from the JSON
@@ -65,10 +74,13 @@ TEST(RotationState, WrongTypesAreNamedAndTheFileSetAside) {
   for (const auto& [text, why] : cases) {
     testing::TempDir tmp;
     const auto path = tmp / std::string(kStateFileName);
-    write_file_atomic(path, text, 0600);
+    ASSERT_TRUE(write_file_atomic(path, text, 0600));
     const auto loaded = load_state(tmp.path());
-    EXPECT_NE(loaded.warning.find(why), std::string::npos) << text << " -> " << loaded.warning;
-    EXPECT_EQ(loaded.state, State{}) << text;
+    ASSERT_FALSE(loaded) << text;
+    EXPECT_EQ(loaded.error().kind, ErrorKind::Corrupt) << text;
+    EXPECT_NE(loaded.error().format().find(why), std::string::npos)
+        << text << " -> " << loaded.error().format();
+    EXPECT_EQ(loaded.error().where.file, path.string()) << text;
     EXPECT_FALSE(std::filesystem::exists(path)) << text;
     EXPECT_EQ(testing::read_text(std::filesystem::path(path.string() + ".corrupt")), text);
   }

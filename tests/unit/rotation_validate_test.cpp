@@ -90,7 +90,7 @@ TEST(RotationValidate, AcceptsAGoodClientCertificateAndReturnsItsFacts) {
   auto cert = w.ca.issue(w.key.get(), w.client_spec());
   const auto expected = inspect_certificate(cert.get());
   auto result = validate_issued(chain_of(std::move(cert)), w.policy());
-  ASSERT_TRUE(result) << result.error();
+  ASSERT_TRUE(result) << result.error().format();
   EXPECT_EQ(result->common_name, "system:node:n1");
   EXPECT_EQ(result->organizations, std::vector<std::string>{"system:nodes"});
   EXPECT_EQ(result->issuer, "CN=kubernetes");
@@ -120,7 +120,7 @@ TEST_P(RotationValidateAccepts, TheCertificate) {
   auto policy = w.policy(c.usage);
   c.adjust(policy, w);
   auto result = validate_issued(c.make(w), policy);
-  EXPECT_TRUE(result) << c.name << ": " << result.error();
+  EXPECT_TRUE(result) << c.name << ": " << result.error().format();
 }
 
 INSTANTIATE_TEST_SUITE_P(
@@ -203,7 +203,8 @@ TEST_P(RotationValidateRejects, NamingTheFailingFact) {
   c.adjust(policy, w);
   auto result = validate_issued(c.make(w), policy);
   ASSERT_FALSE(result) << c.name << " was accepted";
-  EXPECT_NE(result.error().find(c.fragment), std::string::npos) << c.name << ": " << result.error();
+  EXPECT_NE(result.error().message.find(c.fragment), std::string::npos)
+      << c.name << ": " << result.error().format();
   EXPECT_EQ(ERR_peek_error(), 0u) << "errors left on OpenSSL's queue";
 }
 
