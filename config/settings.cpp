@@ -208,8 +208,9 @@ const std::vector<Setting>& schema() {
       {"kubeletRestart",
        "--kubelet-restart",
        Type::Enum,
-       "Restart the kubelet after its serving certificate changed: auto (only kubelets older than 1.31, "
-       "which do not reload it), always, never",
+       "When the kubelet is restarted (never one that is not running): auto restarts it after a change "
+       "to its config file and after a new serving certificate if it is older than 1.31 (which does "
+       "not reload it), always after both, never restarts nothing and logs the command to run",
        "auto",
        {"auto", "always", "never"},
        0,

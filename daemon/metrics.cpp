@@ -10,6 +10,7 @@
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
 
+#include <charconv>
 #include <cstdio>
 
 namespace kcd::daemon {
@@ -103,8 +104,9 @@ std::string render_prometheus(const MetricsSnapshot& s) {
   return out;
 }
 
-struct MetricsServer::Impl {
-  Impl(asio::io_context& io, std::function<std::string()> r) : acceptor(io), render(std::move(r)) {}
+// The listening socket and its accept loop; each connection is one GET and one answer.
+struct MetricsServer::Listener {
+  Listener(asio::io_context& io, std::function<std::string()> r) : acceptor(io), render(std::move(r)) {}
   tcp::acceptor acceptor;
   std::function<std::string()> render;
 
@@ -146,23 +148,40 @@ struct MetricsServer::Impl {
   }
 };
 
-MetricsServer::MetricsServer(asio::io_context& io, const std::string& address,
-                             std::function<std::string()> render)
-    : impl_(std::make_unique<Impl>(io, std::move(render))) {
+MetricsServer::MetricsServer(std::unique_ptr<Listener> listener) : listener_(std::move(listener)) {}
+
+Expected<std::unique_ptr<MetricsServer>> MetricsServer::listen(asio::io_context& io,
+                                                               const std::string& address,
+                                                               std::function<std::string()> render) {
+  auto fail = [&](const std::string& why) {
+    return Unexpected(make_error(ErrorKind::Config, why, Location{"", 0, 0, "metricsAddress " + address}));
+  };
   const auto colon = address.rfind(':');
+  if (colon == std::string::npos) return fail("expected host:port");
   std::string host = address.substr(0, colon);
   if (host.size() >= 2 && host.front() == '[') host = host.substr(1, host.size() - 2);
   if (host == "localhost") host = "127.0.0.1";
   boost::system::error_code ec;
   const auto ip = asio::ip::make_address(host, ec);
-  if (ec) throw std::runtime_error("metricsAddress " + address + ": " + ec.message());
-  const tcp::endpoint ep(ip, static_cast<unsigned short>(std::stoi(address.substr(colon + 1))));
-  impl_->acceptor.open(ep.protocol(), ec);
-  if (!ec) impl_->acceptor.set_option(tcp::acceptor::reuse_address(true), ec);
-  if (!ec) impl_->acceptor.bind(ep, ec);
-  if (!ec) impl_->acceptor.listen(asio::socket_base::max_listen_connections, ec);
-  if (ec) throw std::runtime_error("metricsAddress " + address + ": " + ec.message());
-  asio::co_spawn(io, impl_->accept_loop(), asio::detached);
+  if (ec) return fail(ec.message());
+  unsigned port = 0;
+  const std::string port_text = address.substr(colon + 1);
+  const auto [end, perr] = std::from_chars(port_text.data(), port_text.data() + port_text.size(), port);
+  if (perr != std::errc() || end != port_text.data() + port_text.size() || port > 65535)
+    return fail("\"" + port_text + "\" is not a port");
+  const tcp::endpoint ep(ip, static_cast<unsigned short>(port));
+  auto listener = std::make_unique<Listener>(io, std::move(render));
+  listener->acceptor.open(ep.protocol(), ec);
+  if (!ec) listener->acceptor.set_option(tcp::acceptor::reuse_address(true), ec);
+  if (!ec) listener->acceptor.bind(ep, ec);
+  if (!ec) listener->acceptor.listen(asio::socket_base::max_listen_connections, ec);
+  if (ec) {
+    Error e = make_error(ErrorKind::Io, ec.message(), Location{"", 0, 0, "metricsAddress " + address});
+    e.code = ec.value();
+    return Unexpected(std::move(e));
+  }
+  asio::co_spawn(io, listener->accept_loop(), asio::detached);
+  return std::unique_ptr<MetricsServer>(new MetricsServer(std::move(listener)));
 }
 
 MetricsServer::~MetricsServer() {
@@ -171,12 +190,12 @@ MetricsServer::~MetricsServer() {
 
 unsigned short MetricsServer::port() const {
   boost::system::error_code ec;
-  return impl_->acceptor.local_endpoint(ec).port();
+  return listener_->acceptor.local_endpoint(ec).port();
 }
 
 void MetricsServer::close() {
   boost::system::error_code ec;
-  impl_->acceptor.close(ec);
+  listener_->acceptor.close(ec);
 }
 
 }  // namespace kcd::daemon
