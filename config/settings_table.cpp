@@ -463,11 +463,13 @@ std::vector<Setting> make_table() {
                                    &Settings::serving_expiration_seconds, std::nullopt,
                                    "unset (the signer's default)", 600, 2147483647,
                                    "Requested lifetime of the serving certificate (spec.expirationSeconds)"));
-  t.push_back(
-      choice_setting("kubeletRestart", "--kubelet-restart", &Settings::kubelet_restart,
-                     {KubeletRestart::Auto, KubeletRestart::Always, KubeletRestart::Never}, "auto",
-                     "Restart the kubelet after its serving certificate changed: auto (only kubelets older "
-                     "than 1.31, which do not reload it), always, never"));
+  t.push_back(choice_setting(
+      "kubeletRestart", "--kubelet-restart", &Settings::kubelet_restart,
+      {KubeletRestart::Auto, KubeletRestart::Always, KubeletRestart::Never}, "auto",
+      "When the kubelet is restarted (never one that is not running): auto restarts it after a "
+      "change to its config file and after a new serving certificate if it is older than 1.31 "
+      "(which does not reload it), always after both, never restarts nothing and logs the "
+      "command to run"));
   t.push_back(
       text_setting("kubeletUnit", "--kubelet-unit", &Settings::kubelet_unit, "kubelet.service",
                    "The kubelet's systemd unit: restarted over D-Bus (TryRestartUnit) and checked; its "

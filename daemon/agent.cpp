@@ -13,12 +13,12 @@ namespace fs = std::filesystem;
 using rotation::CertKind;
 using rotation::Step;
 
-AgentDriver::AgentDriver(asio::io_context& io_context, config::Settings s, Tuning t, AgentEvents e,
+AgentDriver::AgentDriver(asio::io_context& io_context, config::Settings s, AgentTimings t, AgentEvents e,
                          AgentEffects fx)
     : io(io_context),
       settings(std::move(s)),
       node{settings.node_name, settings.serving_dns_names, settings.serving_ips, settings.key_algorithm},
-      tuning(t),
+      timings(t),
       events(std::move(e)),
       effects(std::move(fx)),
       uniform01(rotation::system_uniform01()) {}
@@ -27,7 +27,7 @@ CertificateRun& AgentDriver::run_of(CertKind kind) {
   auto& s = runs[static_cast<int>(kind)];
   if (!s) {
     rotation::LifecyclePolicy policy;
-    policy.backoff = tuning.backoff;
+    policy.backoff = timings.backoff;
     policy.window = {settings.rotation_window_from, settings.rotation_window_to};
     policy.csr_create_interval = settings.csr_create_interval;
     s = std::make_unique<CertificateRun>(CertificateRun{kind,
@@ -84,9 +84,9 @@ void AgentDriver::report(CertificateRun& s) {
   if (events.condition) events.condition(s.kind, s.machine.condition());
 }
 
-Agent::Agent(asio::io_context& io, config::Settings settings, Tuning tuning, AgentEvents events,
+Agent::Agent(asio::io_context& io, config::Settings settings, AgentTimings timings, AgentEvents events,
              AgentEffects effects)
-    : driver_(std::make_unique<AgentDriver>(io, std::move(settings), tuning, std::move(events),
+    : driver_(std::make_unique<AgentDriver>(io, std::move(settings), timings, std::move(events),
                                             std::move(effects))) {}
 
 Agent::~Agent() = default;

@@ -21,8 +21,9 @@ namespace kcd::daemon {
 
 struct AgentDriver;
 
-// Timings that tests and the demo shorten; production uses the defaults.
-struct Tuning {
+// How long the agent waits for what (its effects, the things it acts through, are
+// AgentEffects). Tests and the demo shorten them; production uses the defaults.
+struct AgentTimings {
   std::chrono::seconds watch_timeout{300};  // timeoutSeconds of each watch
   std::chrono::seconds watch_grace{30};     // silence beyond timeoutSeconds = a dead stream
   std::chrono::seconds request_timeout{30};
@@ -42,13 +43,13 @@ struct AgentEvents {
 
 class Agent {
  public:
-  Agent(boost::asio::io_context& io, config::Settings settings, Tuning tuning, AgentEvents events,
+  Agent(boost::asio::io_context& io, config::Settings settings, AgentTimings timings, AgentEvents events,
         AgentEffects effects);
   ~Agent();
   Agent(const Agent&) = delete;
   Agent& operator=(const Agent&) = delete;
 
-  // Runs the lifecycle of `kind` until stop() (daemon) or until `until` says to stop.
+  // Runs the lifecycle of `kind` until stop() (the owner stops a one-shot run once its verdict is known).
   boost::asio::awaitable<void> run(rotation::CertKind kind);
 
   // Ends every run() promptly: sleeping timers and requests in flight are cancelled.

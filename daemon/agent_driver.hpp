@@ -44,7 +44,7 @@ struct CertificateRun {
 
 // Performs the steps of every certificate's lifecycle with the effects it was given.
 struct AgentDriver {
-  AgentDriver(boost::asio::io_context& io_context, config::Settings s, Tuning t, AgentEvents e,
+  AgentDriver(boost::asio::io_context& io_context, config::Settings s, AgentTimings t, AgentEvents e,
               AgentEffects fx);
 
   SysTime now() const { return effects.clock->now(); }
@@ -76,7 +76,7 @@ struct AgentDriver {
   boost::asio::io_context& io;
   config::Settings settings;
   rotation::NodeIdentity node;
-  Tuning tuning;
+  AgentTimings timings;
   AgentEvents events;
   AgentEffects effects;
   std::function<double()> uniform01;

@@ -1,6 +1,6 @@
 // The effects the agent is given instead of building them: the CSR API, the kubeconfig files,
 // the clock and name resolution (client-go's certificate manager Config{ClientsetFn, now} is
-// the model). run() passes the real ones; tests pass fakes and a virtual clock.
+// the model). The supervisor passes the real ones; tests pass fakes and a virtual clock.
 #pragma once
 
 #include "base/expected.hpp"

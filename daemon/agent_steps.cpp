@@ -289,7 +289,7 @@ asio::awaitable<void> AgentDriver::sleep_until(CertificateRun& s, SysTime at) {
     if (t >= at) break;
     // Wall-clock deadlines: wake at least every max_sleep_chunk to notice clock jumps and
     // suspend, which a steady timer alone would not.
-    auto wait = std::min<SysClock::duration>(at - t, tuning.max_sleep_chunk);
+    auto wait = std::min<SysClock::duration>(at - t, timings.max_sleep_chunk);
     timer.expires_after(effects.clock->pass(wait));
     boost::system::error_code ec;
     co_await timer.async_wait(asio::redirect_error(asio::use_awaitable, ec));

@@ -48,8 +48,8 @@ asio::awaitable<void> AgentDriver::await_csr(CertificateRun& s, const Step& st) 
   };
   s.active_request = client.get();
   const auto started = now();
-  auto result = co_await client->watch_csr(st.csr, st.resource_version, tuning.watch_timeout,
-                                           tuning.watch_timeout + tuning.watch_grace, handler);
+  auto result = co_await client->watch_csr(st.csr, st.resource_version, timings.watch_timeout,
+                                           timings.watch_timeout + timings.watch_grace, handler);
   s.active_request = nullptr;
   if (stop_requested) co_return;
   const auto t = now();
@@ -74,7 +74,7 @@ asio::awaitable<void> AgentDriver::await_csr(CertificateRun& s, const Step& st) 
     s.machine.failed(result.error(), t, conn->as_node);
     co_return;
   }
-  const bool long_enough = now() - started >= tuning.watch_timeout / 2;
+  const bool long_enough = now() - started >= timings.watch_timeout / 2;
   if (*result == api::WatchEnd::Silent)
     log::warn("watch silent, reconnecting", {{"cert", kind_name}, {"csr", st.csr}});
   s.machine.watch_ended(*result != api::WatchEnd::Silent && (events_seen > 0 || long_enough), t);

@@ -13,7 +13,7 @@
 
 #include <cstdio>
 #include <iostream>
-#include <map>
+#include <optional>
 #include <thread>
 
 namespace kcd::daemon {
@@ -41,77 +41,69 @@ CLI::Option* add_duration(CLI::App& app, const std::string& name, DurationFlag& 
   });
 }
 
+std::string names_of(const std::vector<rotation::CertKind>& kinds) {
+  std::string out;
+  for (auto k : kinds) out += (out.empty() ? "" : ", ") + std::string(rotation::to_string(k));
+  return out;
+}
+
 // `renew`: through the running daemon's control socket, or in-process under the lock.
 int renew(const config::Settings& settings, const std::vector<rotation::CertKind>& kinds, bool once,
-          std::chrono::milliseconds timeout, const Tuning& tuning) {
-  nlohmann::json names = nlohmann::json::array();
-  for (auto k : kinds) names.push_back(std::string(to_string(k)));
-  auto reply = control_request(settings.cert_dir, {{"command", "renew"}, {"certs", names}});
+          std::chrono::milliseconds timeout, const AgentTimings& timings) {
+  auto reply = request_renewal(settings.cert_dir, kinds);
   if (!reply) {
+    std::cerr << "kubelet-certd: " << reply.error().format() << "\n";
+    return kExitError;
+  }
+  if (!*reply) {
     // No daemon: rotate here, holding the same lock a daemon would.
     RunOptions options;
     options.once = true;
     options.renew = kinds;
     options.timeout = timeout;
-    options.tuning = tuning;
+    options.timings = timings;
     RunResult result = run(settings, options);
     std::FILE* out = result.exit_code == kExitOk ? stdout : stderr;
     std::fprintf(out, "kubelet-certd: %s\n", log::redact(result.message).c_str());
     return result.exit_code;
   }
-  if (reply->contains("error")) {
-    std::cerr << "kubelet-certd: " << (*reply)["error"].get<std::string>() << "\n";
-    return kExitError;
-  }
   if (!once) {
-    std::cout << "kubelet-certd: renewal of " << names.dump() << " requested from the running daemon\n";
+    std::cout << "kubelet-certd: renewal of " << names_of(kinds) << " requested from the running daemon\n";
     return kExitOk;
   }
-  std::map<std::string, int> before;
-  for (const auto& c : (*reply)["before"]["certs"]) before[c["name"]] = c["installs"];
+  const StatusReply before = (*reply)->before;
   const auto until = std::chrono::steady_clock::now() + timeout;
-  std::string last;
-  bool awaiting_approval = false;  // from the daemon's condition field, never from its prose
   for (;;) {
-    auto status = control_request(settings.cert_dir, {{"command", "status"}});
-    if (!status || status->contains("error")) {
+    auto status = request_status(settings.cert_dir);
+    if (!status) {
+      std::cerr << "kubelet-certd: " << status.error().format() << "\n";
+      return kExitError;
+    }
+    if (!*status) {
       std::cerr << "kubelet-certd: the daemon went away while renewing\n";
       return kExitError;
     }
-    bool all = true;
-    last.clear();
-    awaiting_approval = false;
-    for (const auto& c : (*status)["certs"]) {
-      const std::string name = c["name"];
-      if (std::find(names.begin(), names.end(), name) == names.end()) continue;
-      if (c["condition"] == "denied") {
-        std::cerr << "kubelet-certd: " << name << ": " << c["lastError"].get<std::string>() << "\n";
-        return kExitDenied;
+    // The exit code comes from the daemon's typed conditions, as run --once decides in-process.
+    const auto progress = renewal_progress(**status, before, kinds);
+    if (auto verdict = once_verdict(progress)) {
+      if (verdict->code == kExitOk) {
+        std::cout << "kubelet-certd: renewed " << names_of(kinds) << "\n";
+      } else {
+        std::cerr << "kubelet-certd: " << log::redact(verdict->message) << "\n";
       }
-      if (c["installs"].get<int>() <= before[name] || c["condition"] != "valid") {
-        all = false;
-        last += name + ": " + c["reason"].get<std::string>() + "; ";
-        const std::string condition = c.value("condition", "");
-        if (condition == to_string(rotation::Condition::AwaitingApproval) ||
-            condition == to_string(rotation::Condition::AwaitingSigner)) {
-          awaiting_approval = true;
-        }
-      }
-    }
-    if (all) {
-      std::cout << "kubelet-certd: renewed " << names.dump() << "\n";
-      return kExitOk;
+      return verdict->code;
     }
     if (std::chrono::steady_clock::now() >= until) {
-      std::cerr << "kubelet-certd: timed out: " << last << "\n";
-      return awaiting_approval ? kExitPending : kExitError;
+      const Verdict verdict = timeout_verdict(progress, timeout);
+      std::cerr << "kubelet-certd: " << log::redact(verdict.message) << "\n";
+      return verdict.code;
     }
     std::this_thread::sleep_for(std::chrono::milliseconds(200));
   }
 }
 
 // Timings that tests and the demo shorten (hidden from --help).
-struct TuningFlags {
+struct TimingFlags {
   DurationFlag watch_timeout{"", {}}, backoff_initial{"", {}}, backoff_cap{"", {}};
 
   void add_to(CLI::App& app) {
@@ -120,8 +112,8 @@ struct TuningFlags {
     add_duration(app, "--backoff-cap", backoff_cap, "")->group("");
   }
 
-  Tuning tuning() const {
-    Tuning t;
+  AgentTimings timings() const {
+    AgentTimings t;
     if (!watch_timeout.text.empty()) {
       t.watch_timeout = std::max(std::chrono::seconds(1),
                                  std::chrono::duration_cast<std::chrono::seconds>(watch_timeout.parsed));
@@ -153,9 +145,9 @@ int cli_main(int argc, char** argv) {
       "--timeout, 4 denied/failed/rejected");
   DurationFlag timeout{"5m", std::chrono::minutes(5)};
   add_duration(*run_cmd, "--timeout", timeout, "With --once: how long to wait for pending work (default 5m)");
-  // Tuning knobs for tests and demos; hidden from --help.
-  TuningFlags run_tuning;
-  run_tuning.add_to(*run_cmd);
+  // Timings for tests and demos; hidden from --help.
+  TimingFlags run_timings;
+  run_timings.add_to(*run_cmd);
 
   // renew
   CLI::App* renew_cmd = app.add_subcommand(
@@ -171,8 +163,8 @@ int cli_main(int argc, char** argv) {
   DurationFlag renew_timeout{"5m", std::chrono::minutes(5)};
   add_duration(*renew_cmd, "--timeout", renew_timeout,
                "How long to wait for the new certificate(s) (default 5m)");
-  TuningFlags renew_tuning;
-  renew_tuning.add_to(*renew_cmd);
+  TimingFlags renew_timings;
+  renew_timings.add_to(*renew_cmd);
 
   // status
   CLI::App* status_cmd = app.add_subcommand("status",
@@ -186,32 +178,32 @@ int cli_main(int argc, char** argv) {
       ->check(CLI::IsMember({"table", "json"}));
 
   // check
-  CLI::App* cis_cmd = app.add_subcommand(
+  CLI::App* check_cmd = app.add_subcommand(
       "check",
       "Report the CIS kubelet checks 4.1.5-4.1.10 and 4.2.1-4.2.14 as kube-bench evaluates them "
       "(exit 1 when one FAILs); --fix patches kubelet-config.yaml and file modes/owners");
-  config::SettingFlags cis_flags;
-  cis_flags.add_to(*cis_cmd);
-  CheckOptions cis_options;
-  cis_cmd->add_option("-o,--output", cis_options.output, "table or json")
+  config::SettingFlags check_flags;
+  check_flags.add_to(*check_cmd);
+  CheckOptions check_options;
+  check_cmd->add_option("-o,--output", check_options.output, "table or json")
       ->check(CLI::IsMember({"table", "json"}));
-  cis_cmd->add_flag("--fix", cis_options.fix,
-                    "Apply the kubelet-config.yaml patch and the file mode/owner fixes first");
-  cis_cmd
+  check_cmd->add_flag("--fix", check_options.fix,
+                      "Apply the kubelet-config.yaml patch and the file mode/owner fixes first");
+  check_cmd
       ->add_flag(
-          "--dry-run", cis_options.dry_run,
+          "--dry-run", check_options.dry_run,
           "With --fix: print the unified diff --fix would write and the keys it holds back; change nothing")
       ->needs("--fix");
-  cis_cmd
-      ->add_option("--system-root", cis_options.system_root,
+  check_cmd
+      ->add_option("--system-root", check_options.system_root,
                    "Where the kubelet's service files and /proc are read (tests)")
       ->group("");
 
   // check-config
-  CLI::App* check_cmd = app.add_subcommand(
+  CLI::App* check_config_cmd = app.add_subcommand(
       "check-config", "Validate the configuration and the flags, then exit (0 valid, 2 invalid)");
-  config::SettingFlags check_flags;
-  check_flags.add_to(*check_cmd);
+  config::SettingFlags check_config_flags;
+  check_config_flags.add_to(*check_config_cmd);
 
   app.add_subcommand("version", "Print the version")->callback([] {
     std::cout << "kubelet-certd " << KCD_VERSION << "\n";
@@ -225,8 +217,8 @@ int cli_main(int argc, char** argv) {
   }
 
   const auto env = config::system_environment();
-  if (*check_cmd) {
-    auto settings = config::load_settings(check_flags, env);
+  if (*check_config_cmd) {
+    auto settings = config::load_settings(check_config_flags, env);
     if (!settings) return report_config_error(settings.error());
     // The kubeconfigs are configuration too: each one present must load (a missing bootstrap
     // kubeconfig is normal once the node has joined).
@@ -241,15 +233,15 @@ int cli_main(int argc, char** argv) {
               << "\n";
     return kExitOk;
   }
-  if (*cis_cmd) {
-    auto settings = config::load_settings(cis_flags, env);
+  if (*check_cmd) {
+    auto settings = config::load_settings(check_flags, env);
     if (!settings) return report_config_error(settings.error());
-    const auto report = run_check(*settings, cis_options);
+    const auto report = run_check(*settings, check_options);
     if (!report) {
       std::cerr << "kubelet-certd: check --fix: " << report.error().format() << "\n";
       return kExitError;
     }
-    if (cis_options.output == "json") {
+    if (check_options.output == "json") {
       std::cout << render_check_json(*report).dump(2) << "\n";
     } else {
       std::cout << render_check_table(*report);
@@ -259,23 +251,37 @@ int cli_main(int argc, char** argv) {
   if (*status_cmd) {
     auto settings = config::load_settings(status_flags, env);
     if (!settings) return report_config_error(settings.error());
-    auto daemon = control_request(settings->cert_dir, {{"command", "status"}}, std::chrono::seconds(2));
-    if (daemon && daemon->contains("error")) daemon.reset();
+    // The running daemon's live view, when one answers; the files alone otherwise.
+    std::optional<StatusReply> daemon;
+    std::string daemon_problem;
+    if (auto asked = request_status(settings->cert_dir, std::chrono::seconds(2)); asked) {
+      daemon = *asked;
+    } else {
+      daemon_problem = asked.error().format();
+      std::cerr << "kubelet-certd: the running daemon's status is unavailable: " << daemon_problem << "\n";
+    }
     const auto now = std::chrono::system_clock::now();
     const auto all = collect_status(*settings, daemon);
     const KubeletStatus kubelet_status = collect_kubelet_status(*settings, daemon);
     if (status_output == "json") {
       auto j = render_status_json(all, now);
       j["kubeletConfig"] = kubelet_status_json(kubelet_status);
-      j["daemon"] = daemon ? nlohmann::json{{"running", true}, {"pid", (*daemon)["pid"]}}
-                           : nlohmann::json{{"running", false}};
+      if (daemon) {
+        j["daemon"] = nlohmann::json{{"running", true}, {"pid", daemon->pid}};
+      } else if (!daemon_problem.empty()) {
+        j["daemon"] = nlohmann::json{{"running", true}, {"error", daemon_problem}};
+      } else {
+        j["daemon"] = nlohmann::json{{"running", false}};
+      }
       std::cout << j.dump(2) << "\n";
     } else {
       std::cout << render_status_table(all, now);
       std::cout << render_kubelet_status(kubelet_status);
       std::cout << "\ndaemon: "
-                << (daemon ? "running (pid " + std::to_string((*daemon)["pid"].get<long>()) + ")"
-                           : std::string("not running"))
+                << (daemon ? "running (pid " + std::to_string(daemon->pid) + ")"
+                    : !daemon_problem.empty()
+                        ? "running, but its status is unavailable (" + daemon_problem + ")"
+                        : std::string("not running"))
                 << "\n";
     }
     return status_exit_code(all, now);
@@ -292,7 +298,7 @@ int cli_main(int argc, char** argv) {
       std::cerr << "kubelet-certd: the serving certificate is turned off (serving: false)\n";
       return kExitConfig;
     }
-    return renew(*settings, kinds, renew_once, renew_timeout.parsed, renew_tuning.tuning());
+    return renew(*settings, kinds, renew_once, renew_timeout.parsed, renew_timings.timings());
   }
   if (*run_cmd) {
     auto settings = config::load_settings(run_flags, env);
@@ -301,7 +307,7 @@ int cli_main(int argc, char** argv) {
     RunOptions options;
     options.once = once;
     options.timeout = timeout.parsed;
-    options.tuning = run_tuning.tuning();
+    options.timings = run_timings.timings();
     options.reload = [&run_flags, env] { return config::load_settings(run_flags, env); };
     RunResult result = run(*settings, options);
     if (once || result.exit_code != kExitOk) {

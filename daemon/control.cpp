@@ -25,8 +25,9 @@ namespace kcd::daemon {
 namespace asio = boost::asio;
 using local = asio::local::stream_protocol;
 
-struct ControlServer::Impl {
-  Impl(asio::io_context& io, std::filesystem::path p, Handler h)
+// The listening socket and its accept loop; each connection is one request and one reply.
+struct ControlServer::Listener {
+  Listener(asio::io_context& io, std::filesystem::path p, Handler h)
       : acceptor(io), path(std::move(p)), handler(std::move(h)) {}
   local::acceptor acceptor;
   std::filesystem::path path;
@@ -49,14 +50,10 @@ struct ControlServer::Impl {
     std::istream in(&buf);
     std::string line;
     std::getline(in, line);
-    nlohmann::json reply;
-    nlohmann::json request = nlohmann::json::parse(line, nullptr, false);
-    if (request.is_discarded() || !request.is_object()) {
-      reply = {{"error", "request is not a JSON object"}};
-    } else {
-      reply = handler(request);
-    }
-    const std::string out = reply.dump() + "\n";
+    auto request = parse_request(line);
+    const ControlReply reply =
+        request ? handler(*request) : ControlReply(ErrorReply{request.error().message});
+    const std::string out = to_line(reply) + "\n";
     co_await asio::async_write(socket, asio::buffer(out), asio::redirect_error(asio::use_awaitable, ec));
   }
 
@@ -73,18 +70,36 @@ struct ControlServer::Impl {
   }
 };
 
-ControlServer::ControlServer(asio::io_context& io, const std::filesystem::path& dir, Handler handler)
-    : impl_(std::make_unique<Impl>(io, dir / kControlSocketName, std::move(handler))) {
-  ::unlink(impl_->path.c_str());
+ControlServer::ControlServer(std::unique_ptr<Listener> listener) : listener_(std::move(listener)) {}
+
+Expected<std::unique_ptr<ControlServer>> ControlServer::open(asio::io_context& io,
+                                                             const std::filesystem::path& dir,
+                                                             Handler handler) {
+  auto listener = std::make_unique<Listener>(io, dir / kControlSocketName, std::move(handler));
+  const std::string path = listener->path.string();
+  sockaddr_un addr{};
+  if (path.size() >= sizeof addr.sun_path) {
+    return Unexpected(make_error(ErrorKind::Config,
+                                 "the path is too long for a socket (at most " +
+                                     std::to_string(sizeof addr.sun_path - 1) +
+                                     " bytes); use a shorter certDir",
+                                 Location{path, 0, 0, ""}));
+  }
+  ::unlink(path.c_str());
   boost::system::error_code ec;
   const mode_t old = ::umask(0177);
-  impl_->acceptor.open(local(), ec);
-  if (!ec) impl_->acceptor.bind(local::endpoint(impl_->path.string()), ec);
+  listener->acceptor.open(local(), ec);
+  if (!ec) listener->acceptor.bind(local::endpoint(path), ec);
   ::umask(old);
-  if (!ec) impl_->acceptor.listen(asio::socket_base::max_listen_connections, ec);
-  if (ec) throw std::runtime_error("control socket " + impl_->path.string() + ": " + ec.message());
-  ::chmod(impl_->path.c_str(), 0600);
-  asio::co_spawn(io, impl_->accept_loop(), asio::detached);
+  if (!ec) listener->acceptor.listen(asio::socket_base::max_listen_connections, ec);
+  if (ec) {
+    Error e = io_error("control socket", path, ec.value());
+    e.message = "control socket " + path + ": " + ec.message();
+    return Unexpected(std::move(e));
+  }
+  ::chmod(path.c_str(), 0600);
+  asio::co_spawn(io, listener->accept_loop(), asio::detached);
+  return std::unique_ptr<ControlServer>(new ControlServer(std::move(listener)));
 }
 
 ControlServer::~ControlServer() {
@@ -92,34 +107,39 @@ ControlServer::~ControlServer() {
 }
 
 void ControlServer::close() {
-  if (impl_->closed) return;
-  impl_->closed = true;
+  if (listener_->closed) return;
+  listener_->closed = true;
   boost::system::error_code ec;
-  impl_->acceptor.close(ec);
-  ::unlink(impl_->path.c_str());
+  listener_->acceptor.close(ec);
+  ::unlink(listener_->path.c_str());
 }
 
-std::optional<nlohmann::json> control_request(const std::filesystem::path& dir, const nlohmann::json& request,
-                                              std::chrono::milliseconds timeout) {
+Expected<std::optional<std::string>> control_exchange(const std::filesystem::path& dir,
+                                                      const std::string& line,
+                                                      std::chrono::milliseconds timeout) {
   const std::string path = (dir / kControlSocketName).string();
   sockaddr_un addr{};
-  if (path.size() >= sizeof addr.sun_path)
-    return nlohmann::json{{"error", "control socket path too long: " + path}};
+  if (path.size() >= sizeof addr.sun_path) {
+    return Unexpected(make_error(ErrorKind::Config,
+                                 "the path is too long for a socket; use a shorter certDir",
+                                 Location{path, 0, 0, ""}));
+  }
   const int fd = ::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-  if (fd < 0) return nlohmann::json{{"error", std::string("socket: ") + std::strerror(errno)}};
+  if (fd < 0) return Unexpected(io_error("socket", path, errno));
+  struct Closer {
+    int fd;
+    ~Closer() { ::close(fd); }
+  } closer{fd};
   addr.sun_family = AF_UNIX;
   std::memcpy(addr.sun_path, path.c_str(), path.size() + 1);
   if (::connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) != 0) {
     const int err = errno;
-    ::close(fd);
-    if (err == ENOENT || err == ECONNREFUSED) return std::nullopt;
-    return nlohmann::json{{"error", "cannot connect to " + path + ": " + std::strerror(err)}};
+    if (err == ENOENT || err == ECONNREFUSED) return std::optional<std::string>();
+    return Unexpected(io_error("cannot connect to", path, err));
   }
-  const std::string out = request.dump() + "\n";
-  if (::write(fd, out.data(), out.size()) != static_cast<ssize_t>(out.size())) {
-    ::close(fd);
-    return nlohmann::json{{"error", "cannot write to " + path}};
-  }
+  const std::string out = line + "\n";
+  if (::send(fd, out.data(), out.size(), MSG_NOSIGNAL) != static_cast<ssize_t>(out.size()))
+    return Unexpected(io_error("cannot write to", path, errno));
   std::string reply;
   const auto until = std::chrono::steady_clock::now() + timeout;
   char buf[4096];
@@ -127,15 +147,44 @@ std::optional<nlohmann::json> control_request(const std::filesystem::path& dir, 
     const auto left =
         std::chrono::duration_cast<std::chrono::milliseconds>(until - std::chrono::steady_clock::now());
     pollfd p{fd, POLLIN, 0};
-    if (left.count() <= 0 || ::poll(&p, 1, static_cast<int>(left.count())) <= 0) break;
+    if (left.count() <= 0 || ::poll(&p, 1, static_cast<int>(left.count())) <= 0) {
+      return Unexpected(make_error(
+          ErrorKind::Timeout, "no reply from the daemon within " + std::to_string(timeout.count()) + " ms",
+          Location{path, 0, 0, ""}));
+    }
     const ssize_t n = ::read(fd, buf, sizeof buf);
-    if (n <= 0) break;
+    if (n < 0) return Unexpected(io_error("cannot read from", path, errno));
+    if (n == 0) break;  // closed: what came so far is the reply (parsing says if it is one)
     reply.append(buf, static_cast<std::size_t>(n));
   }
-  ::close(fd);
-  auto j = nlohmann::json::parse(reply.substr(0, reply.find('\n')), nullptr, false);
-  if (j.is_discarded()) return nlohmann::json{{"error", "no reply from the daemon on " + path}};
-  return j;
+  return std::optional<std::string>(reply.substr(0, reply.find('\n')));
+}
+
+namespace {
+
+// Sends `request` and parses the reply with `parse`.
+template <class Reply, class Parse>
+Expected<std::optional<Reply>> ask(const std::filesystem::path& dir, const ControlRequest& request,
+                                   std::chrono::milliseconds timeout, Parse parse) {
+  auto line = control_exchange(dir, to_line(request), timeout);
+  if (!line) return Unexpected(std::move(line).error());
+  if (!*line) return std::optional<Reply>();
+  auto reply = parse(**line, (dir / kControlSocketName).string());
+  if (!reply) return Unexpected(std::move(reply).error());
+  return std::optional<Reply>(std::move(*reply));
+}
+
+}  // namespace
+
+Expected<std::optional<StatusReply>> request_status(const std::filesystem::path& dir,
+                                                    std::chrono::milliseconds timeout) {
+  return ask<StatusReply>(dir, ControlRequest{ControlCommand::Status, {}}, timeout, parse_status_reply);
+}
+
+Expected<std::optional<RenewReply>> request_renewal(const std::filesystem::path& dir,
+                                                    const std::vector<rotation::CertKind>& certs,
+                                                    std::chrono::milliseconds timeout) {
+  return ask<RenewReply>(dir, ControlRequest{ControlCommand::Renew, certs}, timeout, parse_renew_reply);
 }
 
 }  // namespace kcd::daemon

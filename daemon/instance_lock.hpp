@@ -2,8 +2,9 @@
 // process lifetime (the kernel releases it on any exit, even SIGKILL).
 #pragma once
 
+#include "base/expected.hpp"
+
 #include <filesystem>
-#include <string>
 
 namespace kcd::daemon {
 
@@ -14,8 +15,8 @@ class InstanceLock {
   InstanceLock(const InstanceLock&) = delete;
   InstanceLock& operator=(const InstanceLock&) = delete;
 
-  // "" once held; otherwise what is wrong and what to do (another instance, a planted link).
-  std::string acquire();
+  // Held from now on; otherwise what is wrong and what to do (another instance, a planted link).
+  Expected<void> acquire();
 
  private:
   std::filesystem::path path_;

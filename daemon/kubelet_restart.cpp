@@ -12,6 +12,7 @@
 
 #include <cerrno>
 #include <cstring>
+#include <stdexcept>
 #include <thread>
 
 namespace kcd::daemon {
@@ -125,12 +126,20 @@ HealthEndpoint health_endpoint(const std::string& text) {
   return h;
 }
 
+KubeletUnitSeen seen_unit(const systemd::UnitStateResult& unit) {
+  if (!unit.state) return {KubeletUnitSeen::State::Unknown, unit.error};
+  const bool up = unit.state->running() || unit.state->active_state == "activating";
+  return {up ? KubeletUnitSeen::State::Up : KubeletUnitSeen::State::Down, unit.state->describe()};
+}
+
 RestartCheck restart_and_check(KubeletEffects& fx, const HealthEndpoint& health, const HealthPolicy& policy,
-                               bool only_if_running) {
+                               RestartDecision::Action action) {
+  if (action == RestartDecision::Action::None)
+    throw std::logic_error("restart_and_check: the policy decided not to restart");
   const auto before = fx.unit_state();
   const pid_t old_pid = before.state ? before.state->main_pid : 0;
   const std::uint32_t restarts = before.state ? before.state->n_restarts : 0;
-  const auto r = fx.restart(only_if_running);
+  const auto r = fx.restart(action == RestartDecision::Action::TryRestart);
   if (!r.ok) return {RestartCheck::Result::NotRestarted, r.error};
   return wait_healthy(fx, health, policy, old_pid, restarts, old_pid != 0);
 }

@@ -4,6 +4,7 @@
 // are tested without a systemd; SystemKubeletEffects is the real thing.
 #pragma once
 
+#include "daemon/kubelet_restart_policy.hpp"
 #include "systemd/dbus.hpp"
 
 #include <atomic>
@@ -51,9 +52,13 @@ struct RestartCheck {
   std::string detail;
 };
 
-// Restarts the unit and waits until it is healthy or the bound passes.
+// The unit as the restart policy needs to see it.
+KubeletUnitSeen seen_unit(const systemd::UnitStateResult& unit);
+
+// Performs what the policy decided (TryRestart or Restart; never None) and waits until the
+// kubelet is healthy or the bound passes.
 RestartCheck restart_and_check(KubeletEffects& fx, const HealthEndpoint& health, const HealthPolicy& policy,
-                               bool only_if_running);
+                               RestartDecision::Action action);
 // Waits for the kubelet as it runs now to be healthy (no restart): after a crash of ours
 // between a change and its check.
 RestartCheck check_health(KubeletEffects& fx, const HealthEndpoint& health, const HealthPolicy& policy);

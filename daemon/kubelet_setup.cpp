@@ -175,11 +175,13 @@ Expected<void> roll_back(const config::Settings& s, kubelet::ChangeState& state,
   if (auto restored = restore(pending.config, pending.backup); !restored) return restored;
   state.pending.reset();
   if (auto saved = save_change_state(s.cert_dir, state); !saved) return saved;
-  // The kubelet was running before our change: bring it back even if it is now failed. The
-  // health endpoint is the restored file's.
+  // The health endpoint is the restored file's.
   auto restored_text = read_if_exists(pending.config);
+  const RestartDecision decision =
+      decide_kubelet_restart(RestartCause::RollBack, s.kubelet_restart, seen_unit(fx.unit_state()), nullptr);
   const RestartCheck back = restart_and_check(
-      fx, health_endpoint(restored_text && *restored_text ? **restored_text : std::string()), policy, false);
+      fx, health_endpoint(restored_text && *restored_text ? **restored_text : std::string()), policy,
+      decision.action);
   out.detail = failed.detail;
   if (back.result == RestartCheck::Result::Healthy) {
     out.result = KubeletChange::Result::RolledBack;
@@ -338,15 +340,15 @@ Expected<KubeletChange> apply_kubelet_plan(const config::Settings& s, const Kube
     if (auto saved = save_change_state(s.cert_dir, state); !saved) return Unexpected(saved.error());
     return out;
   };
-  if (fx == nullptr || s.kubelet_restart == config::KubeletRestart::Never)
-    return settle(KubeletChange::Result::Written);
-  const auto before = fx->unit_state();
-  if (before.state && !before.state->running() && before.state->active_state != "activating") {
-    out.detail =
-        "the kubelet is not running (" + before.state->describe() + "): not started by kubelet-certd";
+  if (fx == nullptr) return settle(KubeletChange::Result::Written);
+  const RestartDecision decision = decide_kubelet_restart(RestartCause::ConfigChanged, s.kubelet_restart,
+                                                          seen_unit(fx->unit_state()), nullptr);
+  if (decision.action == RestartDecision::Action::None) {
+    out.detail = decision.why;
     return settle(KubeletChange::Result::Written);
   }
-  const RestartCheck check = restart_and_check(*fx, health_endpoint(plan.patch.text), policy, true);
+  const RestartCheck check =
+      restart_and_check(*fx, health_endpoint(plan.patch.text), policy, decision.action);
   switch (check.result) {
     case RestartCheck::Result::Healthy:
       out.detail = check.detail;

@@ -48,11 +48,11 @@ Expected<KubeletPlan> plan_kubelet(const config::Settings& settings, const Kubel
 
 struct KubeletChange {
   enum class Result {
-    Unchanged,     // nothing to write
-    Written,       // written; the kubelet was not restarted (kubeletRestart: never, not running, no effects)
-    NotRestarted,  // written; the restart could not be requested (`detail`)
-    Healthy,       // written, restarted, and the kubelet came back
-    RolledBack,    // the kubelet did not come back: the previous file was restored and it came back with it
+    Unchanged,       // nothing to write
+    Written,         // written; the kubelet was not restarted (`detail`: the restart policy's reason)
+    NotRestarted,    // written; the restart could not be requested (`detail`)
+    Healthy,         // written, restarted, and the kubelet came back
+    RolledBack,      // the kubelet did not come back: the previous file was restored and it came back with it
     RollbackFailed,  // restored, but the kubelet did not come back even so (`detail`)
     Interrupted,     // a stop came while checking; the next start finishes the check
   } result = Result::Unchanged;
@@ -66,8 +66,8 @@ struct KubeletChange {
 std::string_view to_string(KubeletChange::Result r);
 
 // Writes the CA file and the plan's config file (the previous version kept as .bak, the
-// operator's own as .orig), then, unless kubeletRestart is never or the kubelet is not running
-// (it is never started by us), restarts it through `fx` and checks it; rolls back when it does
+// operator's own as .orig), then restarts the kubelet through `fx` and checks it when
+// decide_kubelet_restart says so (else Written, `detail` saying why); rolls back when it does
 // not come back. `fx` null: write only. An error when a file cannot be written (the kubelet's
 // file is then the previous one).
 Expected<KubeletChange> apply_kubelet_plan(const config::Settings& settings, const KubeletPlan& plan,

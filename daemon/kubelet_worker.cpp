@@ -1,7 +1,7 @@
 #include "daemon/kubelet_worker.hpp"
 
 #include "daemon/kubelet_setup.hpp"
-#include "kubelet/version.hpp"
+#include "kubelet/detect.hpp"
 #include "base/files.hpp"
 #include "systemd/log.hpp"
 
@@ -33,9 +33,7 @@ void log_change(const config::Settings& s, const KubeletChange& c, const std::st
     case KubeletChange::Result::Written:
       if (!c.changes.empty()) {
         log::warn("kubelet must be restarted to apply its new configuration",
-                  {{"unit", unit},
-                   {"why", c.detail.empty() ? std::string("kubeletRestart: never") : c.detail},
-                   {"hint", "systemctl restart " + unit}});
+                  {{"unit", unit}, {"why", c.detail}, {"hint", "systemctl restart " + unit}});
       }
       break;
     case KubeletChange::Result::NotRestarted:
@@ -240,25 +238,25 @@ bool KubeletWorker::do_configure(const config::Settings& s, const std::string& w
 }
 
 void KubeletWorker::do_serving(const config::Settings& s, const std::filesystem::path& file) {
-  const auto mode = s.kubelet_restart;
-  std::optional<kubelet::Version> version;
-  if (mode == kubelet::RestartMode::Auto) {
-    kubelet::DetectOptions d;
-    if (!s.kubelet_path.empty()) d.kubelet_path = s.kubelet_path;
-    d.unit = s.kubelet_unit;
-    d.main_pid = system_context(s).main_pid;
-    version = kubelet::detect_kubelet(d).version;
-  }
-  if (!kubelet::serving_restart_needed(mode, version)) {
-    log::info("kubelet reloads the serving certificate by itself",
-              {{"path", file}, {"kubelet_restart", std::string(config::to_string(s.kubelet_restart))}});
+  SystemKubeletEffects fx(s.kubelet_unit, &stop_);
+  const systemd::UnitStateResult unit = fx.unit_state();
+  const RestartDecision decision = decide_kubelet_restart(
+      RestartCause::ServingCertificateChanged, s.kubelet_restart, seen_unit(unit), [&] {
+        kubelet::DetectOptions d;
+        if (!s.kubelet_path.empty()) d.kubelet_path = s.kubelet_path;
+        d.unit = s.kubelet_unit;
+        d.main_pid = unit.state ? unit.state->main_pid : 0;
+        return kubelet::detect_kubelet(d).version;
+      });
+  if (decision.action == RestartDecision::Action::None) {
+    log::info("kubelet not restarted for its new serving certificate",
+              {{"path", file}, {"why", decision.why}});
     return;
   }
-  SystemKubeletEffects fx(s.kubelet_unit, &stop_);
   // Unreadable: the default health endpoint.
   auto read = kcd::read_file(s.kubelet_config, 4 << 20);
   const std::string text = read ? *read : std::string();
-  const RestartCheck check = restart_and_check(fx, health_endpoint(text), health_policy(s), true);
+  const RestartCheck check = restart_and_check(fx, health_endpoint(text), health_policy(s), decision.action);
   const std::string why = "serving certificate " + file.string() + " changed";
   switch (check.result) {
     case RestartCheck::Result::Healthy:

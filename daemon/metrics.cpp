@@ -10,6 +10,7 @@
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
 
+#include <charconv>
 #include <cstdio>
 
 namespace kcd::daemon {
@@ -103,8 +104,9 @@ std::string render_prometheus(const MetricsSnapshot& s) {
   return out;
 }
 
-struct MetricsServer::Impl {
-  Impl(asio::io_context& io, std::function<std::string()> r) : acceptor(io), render(std::move(r)) {}
+// The listening socket and its accept loop; each connection is one GET and one answer.
+struct MetricsServer::Listener {
+  Listener(asio::io_context& io, std::function<std::string()> r) : acceptor(io), render(std::move(r)) {}
   tcp::acceptor acceptor;
   std::function<std::string()> render;
 
@@ -146,20 +148,31 @@ struct MetricsServer::Impl {
   }
 };
 
-MetricsServer::MetricsServer(asio::io_context& io, const config::ListenAddress& listen,
-                             std::function<std::string()> render)
-    : impl_(std::make_unique<Impl>(io, std::move(render))) {
-  const std::string address = listen.text();
+MetricsServer::MetricsServer(std::unique_ptr<Listener> listener) : listener_(std::move(listener)) {}
+
+Expected<std::unique_ptr<MetricsServer>> MetricsServer::listen(asio::io_context& io,
+                                                               const config::ListenAddress& listen_on,
+                                                               std::function<std::string()> render) {
+  // The address was parsed once, with the settings: an IP literal and a port.
+  const std::string address = listen_on.text();
   boost::system::error_code ec;
-  const auto ip = asio::ip::make_address(listen.ip, ec);
-  if (ec) throw std::runtime_error("metricsAddress " + address + ": " + ec.message());
-  const tcp::endpoint ep(ip, listen.port);
-  impl_->acceptor.open(ep.protocol(), ec);
-  if (!ec) impl_->acceptor.set_option(tcp::acceptor::reuse_address(true), ec);
-  if (!ec) impl_->acceptor.bind(ep, ec);
-  if (!ec) impl_->acceptor.listen(asio::socket_base::max_listen_connections, ec);
-  if (ec) throw std::runtime_error("metricsAddress " + address + ": " + ec.message());
-  asio::co_spawn(io, impl_->accept_loop(), asio::detached);
+  const auto ip = asio::ip::make_address(listen_on.ip, ec);
+  if (ec)
+    return Unexpected(
+        make_error(ErrorKind::Config, ec.message(), Location{"", 0, 0, "metricsAddress " + address}));
+  const tcp::endpoint ep(ip, listen_on.port);
+  auto listener = std::make_unique<Listener>(io, std::move(render));
+  listener->acceptor.open(ep.protocol(), ec);
+  if (!ec) listener->acceptor.set_option(tcp::acceptor::reuse_address(true), ec);
+  if (!ec) listener->acceptor.bind(ep, ec);
+  if (!ec) listener->acceptor.listen(asio::socket_base::max_listen_connections, ec);
+  if (ec) {
+    Error e = make_error(ErrorKind::Io, ec.message(), Location{"", 0, 0, "metricsAddress " + address});
+    e.code = ec.value();
+    return Unexpected(std::move(e));
+  }
+  asio::co_spawn(io, listener->accept_loop(), asio::detached);
+  return std::unique_ptr<MetricsServer>(new MetricsServer(std::move(listener)));
 }
 
 MetricsServer::~MetricsServer() {
@@ -168,12 +181,12 @@ MetricsServer::~MetricsServer() {
 
 unsigned short MetricsServer::port() const {
   boost::system::error_code ec;
-  return impl_->acceptor.local_endpoint(ec).port();
+  return listener_->acceptor.local_endpoint(ec).port();
 }
 
 void MetricsServer::close() {
   boost::system::error_code ec;
-  impl_->acceptor.close(ec);
+  listener_->acceptor.close(ec);
 }
 
 }  // namespace kcd::daemon

@@ -2,6 +2,7 @@
 // address and optionally written to a node_exporter textfile.
 #pragma once
 
+#include "base/expected.hpp"
 #include "config/settings.hpp"
 
 #include <boost/asio/io_context.hpp>
@@ -50,17 +51,21 @@ std::string render_prometheus(const MetricsSnapshot& snapshot);
 
 class MetricsServer {
  public:
-  // Listens on host:port (loopback); GET /metrics answers render(). Throws std::runtime_error
-  // naming the address when it cannot listen.
-  MetricsServer(boost::asio::io_context& io, const config::ListenAddress& address,
-                std::function<std::string()> render);
+  // Listens on host:port (loopback) and serves GET /metrics with render() on `io`. The error
+  // names the address.
+  static Expected<std::unique_ptr<MetricsServer>> listen(boost::asio::io_context& io,
+                                                         const config::ListenAddress& address,
+                                                         std::function<std::string()> render);
   ~MetricsServer();
+  MetricsServer(const MetricsServer&) = delete;
+  MetricsServer& operator=(const MetricsServer&) = delete;
   unsigned short port() const;
   void close();
 
  private:
-  struct Impl;
-  std::unique_ptr<Impl> impl_;
+  struct Listener;
+  explicit MetricsServer(std::unique_ptr<Listener> listener);
+  std::unique_ptr<Listener> listener_;
 };
 
 }  // namespace kcd::daemon

@@ -106,7 +106,7 @@ std::string short_duration(std::chrono::seconds d) {
 }
 
 std::vector<CertStatus> collect_status(const config::Settings& settings,
-                                       const std::optional<nlohmann::json>& daemon) {
+                                       const std::optional<StatusReply>& daemon) {
   // Read-only: a corrupt state file is left for the daemon to set aside.
   // Unreadable, missing or corrupt: shown as no state.
   rotation::State state;
@@ -120,32 +120,32 @@ std::vector<CertStatus> collect_status(const config::Settings& settings,
   serving.required = settings.serving;
   all.push_back(serving);
   all.push_back(ca_status(settings));
-  if (daemon && daemon->contains("certs")) {
-    for (const auto& c : (*daemon)["certs"]) {
+  if (daemon) {
+    for (const CertificateReport& c : daemon->certs) {
       for (auto& s : all) {
-        if (s.name != c.value("name", "")) continue;
-        s.daemon_state = c.value("condition", "");
-        if (c.contains("pendingCSR")) s.pending_csr = c["pendingCSR"];
-        if (!c.value("lastError", "").empty()) s.last_error = c["lastError"];
-        if (c.contains("rotationDeadline"))
-          s.rotation_deadline = parse_rfc3339(c["rotationDeadline"].get<std::string>());
+        if (s.name != rotation::to_string(c.kind)) continue;
+        s.daemon_condition = c.condition;
+        if (c.pending_csr) s.pending_csr = *c.pending_csr;
+        if (!c.last_error.empty()) s.last_error = c.last_error;
+        if (c.rotation_deadline) s.rotation_deadline = c.rotation_deadline;
       }
     }
   }
   return all;
 }
 
-std::string state_of(const CertStatus& s, SysTime now) {
+std::string status_word(const CertStatus& s, SysTime now) {
   if (!s.info) return s.problem == "missing" ? "missing" : "unusable";
   if (s.info->not_after <= now) return "expired";
-  if (!s.daemon_state.empty() && s.daemon_state != "valid") return s.daemon_state;
+  if (s.daemon_condition && *s.daemon_condition != rotation::Condition::Valid)
+    return std::string(to_string(*s.daemon_condition));
   return "valid";
 }
 
 int status_exit_code(const std::vector<CertStatus>& all, SysTime now) {
   for (const auto& s : all) {
     if (!s.required) continue;
-    const std::string st = state_of(s, now);
+    const std::string st = status_word(s, now);
     if (st == "missing" || st == "unusable" || st == "expired") return 1;
   }
   return 0;
@@ -161,7 +161,7 @@ std::string render_status_table(const std::vector<CertStatus>& all, SysTime now)
          s.info ? short_duration(std::chrono::duration_cast<std::chrono::seconds>(s.info->not_after - now))
                 : "<none>",
          s.rotation_deadline ? human_date(*s.rotation_deadline) : "<none>",
-         s.pending_csr.empty() ? "<none>" : s.pending_csr, state_of(s, now)});
+         s.pending_csr.empty() ? "<none>" : s.pending_csr, status_word(s, now)});
   }
   std::vector<std::size_t> width(rows.front().size(), 0);
   for (const auto& r : rows) {
@@ -207,8 +207,10 @@ std::string render_status_table(const std::vector<CertStatus>& all, SysTime now)
 nlohmann::json render_status_json(const std::vector<CertStatus>& all, SysTime now) {
   nlohmann::json certs = nlohmann::json::array();
   for (const auto& s : all) {
-    nlohmann::json j = {
-        {"name", s.name}, {"path", s.path.string()}, {"status", state_of(s, now)}, {"required", s.required}};
+    nlohmann::json j = {{"name", s.name},
+                        {"path", s.path.string()},
+                        {"status", status_word(s, now)},
+                        {"required", s.required}};
     if (s.info) {
       const auto& i = *s.info;
       j["commonName"] = i.common_name;
@@ -237,7 +239,7 @@ nlohmann::json render_status_json(const std::vector<CertStatus>& all, SysTime no
 }
 
 KubeletStatus collect_kubelet_status(const config::Settings& settings,
-                                     const std::optional<nlohmann::json>& daemon) {
+                                     const std::optional<StatusReply>& daemon) {
   KubeletStatus k;
   k.config = settings.kubelet_config;
   const auto path = settings.cert_dir / kubelet::kChangeStateFileName;
@@ -260,18 +262,9 @@ KubeletStatus collect_kubelet_status(const config::Settings& settings,
       k.problem = parsed.error().format();
     }
   }
-  if (daemon && daemon->contains("kubelet") && (*daemon)["kubelet"].is_object()) {
-    const auto& d = (*daemon)["kubelet"];
-    if (d.contains("kubelet") && d["kubelet"].is_string() && !d["kubelet"].get<std::string>().empty())
-      k.kubelet = d["kubelet"];
-    if (d.contains("heldBack") && d["heldBack"].is_array()) {
-      for (const auto& h : d["heldBack"]) {
-        if (h.is_object() && h.contains("key") && h.contains("reason") && h["key"].is_string() &&
-            h["reason"].is_string()) {
-          k.held_back.emplace_back(h["key"].get<std::string>(), h["reason"].get<std::string>());
-        }
-      }
-    }
+  if (daemon) {
+    if (!daemon->kubelet.kubelet.empty()) k.kubelet = daemon->kubelet.kubelet;
+    for (const HeldBackReport& h : daemon->kubelet.held_back) k.held_back.emplace_back(h.key, h.reason);
   }
   return k;
 }

@@ -3,7 +3,9 @@
 #pragma once
 
 #include "config/settings.hpp"
+#include "daemon/control_protocol.hpp"
 #include "rotation/certificate.hpp"
+#include "rotation/lifecycle.hpp"
 
 #include <nlohmann/json.hpp>
 
@@ -27,16 +29,17 @@ struct CertStatus {
   std::string pending_csr;
   std::optional<SysTime> pending_since;
   std::string last_error;
-  std::string daemon_state;  // condition reported by a running daemon ("" without one)
-  bool required = true;      // counts for the exit code
+  std::optional<rotation::Condition> daemon_condition;  // what a running daemon reports (none without one)
+  bool required = true;                                 // counts for the exit code
 };
 
 // Reads the store, the state file and the CA; `daemon` is the control socket's status reply.
 std::vector<CertStatus> collect_status(const config::Settings& settings,
-                                       const std::optional<nlohmann::json>& daemon);
+                                       const std::optional<StatusReply>& daemon);
 
-// "valid", "expired", "missing", or the problem; what the STATUS column and the JSON say.
-std::string state_of(const CertStatus& s, SysTime now);
+// "valid", "expired", "missing", "unusable", or the daemon's condition when it is not valid
+// ("awaiting approval", ...); what the STATUS column and the JSON say.
+std::string status_word(const CertStatus& s, SysTime now);
 // Non-zero when a required certificate is missing or expired.
 int status_exit_code(const std::vector<CertStatus>& all, SysTime now);
 
@@ -58,7 +61,7 @@ struct KubeletStatus {
   std::string problem;  // the record could not be read
 };
 KubeletStatus collect_kubelet_status(const config::Settings& settings,
-                                     const std::optional<nlohmann::json>& daemon);
+                                     const std::optional<StatusReply>& daemon);
 std::string render_kubelet_status(const KubeletStatus& k);
 nlohmann::json kubelet_status_json(const KubeletStatus& k);
 

@@ -50,16 +50,8 @@ std::optional<Version> parse_version(std::string_view text) {
   return std::nullopt;
 }
 
-bool serving_restart_needed(RestartMode mode, const std::optional<Version>& version) {
-  switch (mode) {
-    case RestartMode::Always:
-      return true;
-    case RestartMode::Never:
-      return false;
-    case RestartMode::Auto:
-      return !version || *version < Version{1, 31, 0};
-  }
-  return true;
+bool reloads_serving_certificate(const Version& version) {
+  return version >= Version{1, 31, 0};
 }
 
 }  // namespace kcd::kubelet

@@ -2,8 +2,6 @@
 // it means for reloading the serving certificate.
 #pragma once
 
-#include "config/settings.hpp"
-
 #include <compare>
 #include <optional>
 #include <string>
@@ -27,11 +25,9 @@ inline constexpr Version kOldestSupported{1, 24, 0};
 // "Kubernetes v1.30.2" (or "v1.30.2-eks-abc", "1.30") -> {1, 30, 2}. Anything else: nullopt.
 std::optional<Version> parse_version(std::string_view text);
 
-using RestartMode = config::KubeletRestart;
-
-// Must the kubelet be restarted to pick up a new serving certificate? auto = unless it is
-// 1.31 or newer (ReloadKubeletServerCertificateFile, on by default, re-reads tlsCertFile).
-// An unknown version under auto restarts: a stale serving certificate is worse than a restart.
-bool serving_restart_needed(RestartMode mode, const std::optional<Version>& version);
+// Does this kubelet pick up a new serving certificate by itself? 1.31 and newer do
+// (ReloadKubeletServerCertificateFile, on by default, re-reads tlsCertFile). Whether the kubelet
+// is restarted is decided in daemon/kubelet_restart_policy, from this and kubeletRestart.
+bool reloads_serving_certificate(const Version& version);
 
 }  // namespace kcd::kubelet

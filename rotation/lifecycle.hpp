@@ -7,6 +7,18 @@
 //   Submitting -409-> Looking (GET) -> Awaiting; a watch that ends -> Looking -> Awaiting
 //   Denied / Failed / rejected certificate / CSR gone -> Discarding -> Generating (rate-limited)
 //   any retryable error -> Backoff -> the phase that failed
+//
+// Words, each for one thing:
+//   Phase      where the machine is, i.e. what it does next (Inspecting ... Backoff). Internal:
+//              logged and reported, never decided on outside this file.
+//   Condition  the outcome so far as others act on it (Starting, Valid, AwaitingApproval,
+//              AwaitingSigner, Denied, Error), derived from the phase and the last outcome. The
+//              control protocol, `kubelet-certd status` and the one-shot exit codes decide on it.
+//   State      what survives a restart: CertState (rotation/state.hpp), in the state file;
+//              persistent() here.
+//   Status     words for people: reason() here, systemd's STATUS= line, the `status` command.
+//   CsrView::Condition  the CSR's own condition as the API server (and kubectl get csr's
+//              CONDITION column) shows it: Pending, Approved, Issued, Denied, Failed.
 #pragma once
 
 #include "base/error.hpp"
@@ -88,7 +100,8 @@ struct Step {
 };
 std::string_view to_string(Step::Kind k);
 
-// What a one-shot run (`run --once`) reports when it stops.
+// The certificate's outcome so far (see the glossary above). Denied covers every verdict that
+// needs a new CSR: denied, failed, or an issued certificate that was rejected.
 enum class Condition { Starting, Valid, AwaitingApproval, AwaitingSigner, Denied, Error };
 
 class Lifecycle {
@@ -128,8 +141,9 @@ class Lifecycle {
   // True once a 401 was returned while authenticating with the node's own certificate:
   // the driver falls back to the bootstrap kubeconfig until the next success.
   bool prefer_bootstrap() const { return prefer_bootstrap_; }
-  // The last denial / failure / rejection, for one-shot exit codes.
+  // The last outcome was a denial / failure / rejection (Condition::Denied).
   bool terminal_failure() const { return terminal_failure_; }
+  // The last error will not go away by retrying (a one-shot run gives up on it).
   bool fatal_error() const { return fatal_error_; }
   const std::string& reason() const { return reason_; }
   // Certificates installed by this machine (a forced renewal is done once this grows).

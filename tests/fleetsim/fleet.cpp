@@ -21,7 +21,7 @@ using rotation::Step;
 using namespace std::chrono_literals;
 
 rotation::LifecyclePolicy production_policy() {
-  // As AgentDriver::run_of(): window and csrCreateInterval from the settings, backoff from Tuning.
+  // As AgentDriver::run_of(): window and csrCreateInterval from the settings, backoff from AgentTimings.
   const config::Settings settings;
   rotation::LifecyclePolicy policy;
   policy.window = {settings.rotation_window_from, settings.rotation_window_to};
@@ -105,7 +105,7 @@ struct Later {
 // A CertificateSigningRequest object as the API server stores it.
 struct CsrObject {
   enum class State : std::uint8_t { Pending, Approved, Issued, Denied };
-  std::uint32_t slot = 0;
+  std::uint32_t run = 0;         // index of the CertificateRun that filed it
   std::uint32_t generation = 0;  // bumped when the entry is reused for another object
   bool live = false;
   bool will_deny = false;
@@ -117,10 +117,10 @@ struct CsrObject {
   SysTime verdict_at;  // when the watch of its owner ends with a verdict: denial or certificate
 };
 
-// The driver's side of one lifecycle: what daemon/agent_driver.hpp keeps in its CertificateRun, plus the
-// disk.
-struct Slot {
-  Slot(rotation::Lifecycle m, int n, CertKind k) : machine(std::move(m)), node(n), kind(k) {}
+// The driver's side of one lifecycle, named as daemon/agent_driver.hpp names it: what the agent
+// keeps per certificate, plus the disk.
+struct CertificateRun {
+  CertificateRun(rotation::Lifecycle m, int n, CertKind k) : machine(std::move(m)), node(n), kind(k) {}
   rotation::Lifecycle machine;
   int node = 0;
   CertKind kind = CertKind::Client;
@@ -158,7 +158,7 @@ class Fleet {
     if (report_.rotation_bucket.count() > 0)
       rotation_buckets_.assign(static_cast<std::size_t>(config.duration / report_.rotation_bucket) + 1, 0);
     stored_per_node_.assign(static_cast<std::size_t>(config.nodes), 0);
-    build_slots();
+    build_runs();
     schedule_fleet_events();
   }
 
@@ -179,10 +179,10 @@ class Fleet {
 
   // ---- setup -------------------------------------------------------------------------
 
-  void build_slots() {
+  void build_runs() {
     const auto count = static_cast<std::size_t>(config_.nodes) * 2;
     rngs_.reserve(count);
-    slots_.reserve(count);
+    runs_.reserve(count);
     Rng start_rng(config_.seed * 2);
     for (int node = 0; node < config_.nodes; ++node) {
       const auto spread = std::chrono::duration_cast<SysTime::duration>(config_.start_spread);
@@ -190,11 +190,11 @@ class Fleet {
           SysTime::duration(static_cast<Ticks>(start_rng.uniform01() * static_cast<double>(spread.count())));
       for (CertKind kind : {CertKind::Client, CertKind::Serving}) {
         rngs_.push_back(
-            std::make_unique<Rng>(config_.seed * 0x100000001b3ULL + slots_.size() * 0x9e3779b97f4a7c15ULL));
+            std::make_unique<Rng>(config_.seed * 0x100000001b3ULL + runs_.size() * 0x9e3779b97f4a7c15ULL));
         Rng* rng = rngs_.back().get();
-        slots_.emplace_back(rotation::Lifecycle(kind, config_.policy, [rng] { return rng->uniform01(); }),
-                            node, kind);
-        Slot& s = slots_.back();
+        runs_.emplace_back(rotation::Lifecycle(kind, config_.policy, [rng] { return rng->uniform01(); }),
+                           node, kind);
+        CertificateRun& s = runs_.back();
         if (config_.start == Start::Issued) {
           // Both certificates were issued together at epoch - offset; the agents start at the epoch.
           s.on_disk =
@@ -207,7 +207,7 @@ class Fleet {
         }
       }
     }
-    non_idle_ = static_cast<long>(slots_.size());
+    non_idle_ = static_cast<long>(runs_.size());
   }
 
   void schedule_fleet_events() {
@@ -240,19 +240,21 @@ class Fleet {
     events_.push(Event{ticks(at), target, generation, kind});
   }
 
-  std::uint32_t index_of(const Slot& s) const { return static_cast<std::uint32_t>(&s - slots_.data()); }
+  std::uint32_t index_of(const CertificateRun& s) const {
+    return static_cast<std::uint32_t>(&s - runs_.data());
+  }
 
-  void wake(Slot& s, SysTime at) { push(at, EventKind::Wake, index_of(s), ++s.wake_generation); }
+  void wake(CertificateRun& s, SysTime at) { push(at, EventKind::Wake, index_of(s), ++s.wake_generation); }
 
   void dispatch(const Event& ev, SysTime now) {
     switch (ev.kind) {
       case EventKind::Wake: {
-        Slot& s = slots_[ev.target];
+        CertificateRun& s = runs_[ev.target];
         if (ev.generation == s.wake_generation && !s.watching) drive(s, now);
         break;
       }
       case EventKind::WatchTimeout: {
-        Slot& s = slots_[ev.target];
+        CertificateRun& s = runs_[ev.target];
         if (!s.watching || ev.generation != s.watch_generation) break;
         // timeoutSeconds reached: the agent counts a watch that lasted long enough as progress.
         end_watch(s);
@@ -274,7 +276,7 @@ class Fleet {
         break_watches(now);
         break;
       case EventKind::DisturbanceStart:
-        for (Slot& s : slots_) track(s, now);
+        for (CertificateRun& s : runs_) track(s, now);
         break;
       case EventKind::DisturbanceEnd:
         if (disturbed_now_ == 0 && !recovered_at_) recovered_at_ = now;
@@ -284,7 +286,7 @@ class Fleet {
 
   // ---- the driver: one lifecycle's steps, as Agent::run and AgentDriver::step ------------
 
-  void drive(Slot& s, SysTime now) {
+  void drive(CertificateRun& s, SysTime now) {
     for (int guard = 0;; ++guard) {
       if (guard > 64) throw std::logic_error("a lifecycle asked for 64 steps without waiting");
       track(s, now);
@@ -337,7 +339,7 @@ class Fleet {
     }
   }
 
-  rotation::Inspection inspect(const Slot& s, SysTime now) const {
+  rotation::Inspection inspect(const CertificateRun& s, SysTime now) const {
     rotation::Inspection ins;
     if (s.on_disk && now < s.on_disk->not_after) {
       ins.current = s.on_disk;
@@ -347,12 +349,12 @@ class Fleet {
     return ins;
   }
 
-  const Slot& client_of(const Slot& s) const { return slots_[index_of(s) & ~1U]; }
-  Slot& serving_of(const Slot& s) { return slots_[index_of(s) | 1U]; }
+  const CertificateRun& client_of(const CertificateRun& s) const { return runs_[index_of(s) & ~1U]; }
+  CertificateRun& serving_of(const CertificateRun& s) { return runs_[index_of(s) | 1U]; }
 
   // AgentDriver::connection(): the serving request goes out as the node, with a valid client
   // certificate; the client request falls back to the bootstrap token (always valid here).
-  bool no_connection(Slot& s, SysTime now) {
+  bool no_connection(CertificateRun& s, SysTime now) {
     if (s.kind != CertKind::Serving) return false;
     const auto& current = client_of(s).machine.current();
     if (current && now < current->not_after) return false;
@@ -409,9 +411,9 @@ class Fleet {
     return e;
   }
 
-  // One request of the slot's, as the agent makes it; false when it failed (and the lifecycle
+  // One request of the run's, as the agent makes it; false when it failed (and the lifecycle
   // was told, as the agent tells it).
-  bool send(Slot& s, SysTime now) {
+  bool send(CertificateRun& s, SysTime now) {
     if (no_connection(s, now)) return false;
     const Answer answer = request(now);
     if (answer == Answer::Served) return true;
@@ -419,7 +421,7 @@ class Fleet {
     return false;
   }
 
-  CsrObject* filed_csr(const Slot& s, const std::string& name) {
+  CsrObject* filed_csr(const CertificateRun& s, const std::string& name) {
     if (s.csr < 0 || name != s.filed_name) return nullptr;
     CsrObject& c = csrs_[static_cast<std::size_t>(s.csr)];
     return c.live && c.generation == s.csr_generation ? &c : nullptr;
@@ -450,7 +452,7 @@ class Fleet {
     return v;
   }
 
-  void observe(Slot& s, const CsrObject& c, CsrObject::State as_of, SysTime now) {
+  void observe(CertificateRun& s, const CsrObject& c, CsrObject::State as_of, SysTime now) {
     if (as_of == CsrObject::State::Issued) {
       s.issued = true;
       s.issued_at = c.issued_at;
@@ -458,7 +460,7 @@ class Fleet {
     s.machine.observed(view_of(c, as_of), now);
   }
 
-  void submit(Slot& s, const Step& st, SysTime now) {
+  void submit(CertificateRun& s, const Step& st, SysTime now) {
     if (!send(s, now)) return;
     const CsrObject& c = create_csr(s, now);
     s.filed_name = st.csr;
@@ -466,7 +468,7 @@ class Fleet {
     s.machine.submitted(view_of(c, c.state), now);
   }
 
-  void lookup(Slot& s, const Step& st, SysTime now) {
+  void lookup(CertificateRun& s, const Step& st, SysTime now) {
     if (!send(s, now)) return;
     const CsrObject* c = filed_csr(s, st.csr);
     if (c == nullptr) {
@@ -476,8 +478,8 @@ class Fleet {
     observe(s, *c, c->state, now);
   }
 
-  // Opens a watch from the step's resourceVersion; true when it stays open (the slot waits).
-  bool await(Slot& s, const Step& st, SysTime now) {
+  // Opens a watch from the step's resourceVersion; true when it stays open (the run waits).
+  bool await(CertificateRun& s, const Step& st, SysTime now) {
     if (!send(s, now)) return false;
     s.approved_logged = false;
     const CsrObject* c = filed_csr(s, st.csr);
@@ -510,12 +512,12 @@ class Fleet {
     return true;
   }
 
-  void end_watch(Slot& s) {
+  void end_watch(CertificateRun& s) {
     s.watching = false;
     ++s.watch_generation;
   }
 
-  void install(Slot& s, const Step& st, SysTime now) {
+  void install(CertificateRun& s, const Step& st, SysTime now) {
     if (!s.issued || st.csr != s.filed_name) {
       s.machine.watch_ended(true, now);  // resumed without the certificate in memory: fetch it
       return;
@@ -535,7 +537,7 @@ class Fleet {
     }
     if (s.kind == CertKind::Client) {
       // A serving request waiting for a client certificate can go now (agent: nudged).
-      Slot& serving = serving_of(s);
+      CertificateRun& serving = serving_of(s);
       if (serving.machine.retry_now()) wake(serving, now);
     }
   }
@@ -563,7 +565,7 @@ class Fleet {
     return at;
   }
 
-  const CsrObject& create_csr(Slot& s, SysTime now) {
+  const CsrObject& create_csr(CertificateRun& s, SysTime now) {
     std::size_t id;
     if (!free_csrs_.empty()) {
       id = free_csrs_.back();
@@ -576,7 +578,7 @@ class Fleet {
     const std::uint32_t generation = c.generation + 1;
     c = CsrObject{};
     c.generation = generation;
-    c.slot = index_of(s);
+    c.run = index_of(s);
     c.live = true;
     c.created = now;
     c.rv_created = ++resource_version_;
@@ -610,9 +612,9 @@ class Fleet {
     return c.live && c.generation == generation ? &c : nullptr;
   }
 
-  // The slot watching this CSR, if any.
-  Slot* watcher(const CsrObject& c, std::uint32_t id) {
-    Slot& s = slots_[c.slot];
+  // The run watching this CSR, if any.
+  CertificateRun* watcher(const CsrObject& c, std::uint32_t id) {
+    CertificateRun& s = runs_[c.run];
     return s.watching && s.csr == static_cast<std::int64_t>(id) && s.csr_generation == c.generation ? &s
                                                                                                     : nullptr;
   }
@@ -622,7 +624,7 @@ class Fleet {
     if (c == nullptr) return;  // garbage-collected while pending
     c->decided_at = now;
     c->rv_decided = ++resource_version_;
-    Slot* s = watcher(*c, id);
+    CertificateRun* s = watcher(*c, id);
     if (c->will_deny) {
       c->state = CsrObject::State::Denied;
       ++report_.denied;
@@ -647,7 +649,7 @@ class Fleet {
     c->state = CsrObject::State::Issued;
     c->issued_at = now;
     c->rv_issued = ++resource_version_;
-    if (Slot* s = watcher(*c, id)) {
+    if (CertificateRun* s = watcher(*c, id)) {
       end_watch(*s);
       observe(*s, *c, CsrObject::State::Issued, now);
       drive(*s, now);
@@ -678,9 +680,9 @@ class Fleet {
     csrs_[moved].live_index = c.live_index;
     live_csrs_.pop_back();
     free_csrs_.push_back(id);
-    --stored_per_node_[static_cast<std::size_t>(slots_[c.slot].node)];
+    --stored_per_node_[static_cast<std::size_t>(runs_[c.run].node)];
     set_stored(static_cast<long>(live_csrs_.size()), now);
-    if (Slot* s = watcher(c, id)) {  // the DELETED event
+    if (CertificateRun* s = watcher(c, id)) {  // the DELETED event
       end_watch(*s);
       s->machine.gone(now);
       drive(*s, now);
@@ -688,7 +690,7 @@ class Fleet {
   }
 
   void break_watches(SysTime now) {
-    for (Slot& s : slots_) {
+    for (CertificateRun& s : runs_) {
       if (!s.watching) continue;
       end_watch(s);
       s.machine.failed(
@@ -710,7 +712,7 @@ class Fleet {
   }
 
   // After each step: idle stretches of the fleet, and which certificates the disturbance touched.
-  void track(Slot& s, SysTime now) {
+  void track(CertificateRun& s, SysTime now) {
     const bool idle = s.machine.phase() == Phase::Idle;
     if (idle != s.idle) {
       s.idle = idle;
@@ -730,7 +732,7 @@ class Fleet {
                         [&](const Window& w) { return w.from < day.to && day.from < w.to; });
   }
 
-  void record_expiry(const Slot& s, std::optional<SysTime> renewed_at) {
+  void record_expiry(const CertificateRun& s, std::optional<SysTime> renewed_at) {
     ExpiredCertificate e{s.node, s.kind, s.not_after, renewed_at, api_up_for_day_before(s.not_after)};
     if (e.api_server_up_day_before) ++report_.expired_with_api_server_up;
     report_.expired.push_back(e);
@@ -744,7 +746,7 @@ class Fleet {
   }
 
   void finish() {
-    for (const Slot& s : slots_) {
+    for (const CertificateRun& s : runs_) {
       if (s.has_certificate && end_ >= s.not_after) record_expiry(s, std::nullopt);
     }
     for (std::size_t i = stored_filled_ + 1; i < series().stored.size(); ++i)
@@ -774,7 +776,7 @@ class Fleet {
       report_.peak_rotation_rate_per_minute =
           *std::max_element(rotation_buckets_.begin(), rotation_buckets_.end()) / bucket_minutes;
       report_.even_rotation_rate_per_minute =
-          static_cast<double>(slots_.size()) /
+          static_cast<double>(runs_.size()) /
           (window * std::chrono::duration<double, std::ratio<60>>(config_.lifetime).count());
     }
 
@@ -811,7 +813,7 @@ class Fleet {
   SysTime end_;
   Rng server_rng_;
   std::vector<std::unique_ptr<Rng>> rngs_;  // stable addresses: each Lifecycle's uniform01 points at one
-  std::vector<Slot> slots_;                 // node i: client at 2i, serving at 2i+1
+  std::vector<CertificateRun> runs_;        // node i: client at 2i, serving at 2i+1
   std::priority_queue<Event, std::vector<Event>, Later> events_;
   std::vector<CsrObject> csrs_;
   std::vector<std::uint32_t> live_csrs_;

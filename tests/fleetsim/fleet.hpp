@@ -43,7 +43,7 @@ struct ApiServerModel {
   // as API Priority and Fairness answers when a priority level's queues are full.
   double capacity_per_second = 500;
   Seconds retry_after{1};
-  Seconds watch_timeout{300};                  // the agent's timeoutSeconds per watch (daemon Tuning)
+  Seconds watch_timeout{300};                  // the agent's timeoutSeconds per watch (daemon AgentTimings)
   Latency approve_client{Millis(500), 0.5};    // kube-controller-manager csrapproving (SubjectAccessReview)
   Latency approve_serving{Millis(2000), 0.7};  // an external serving approver (DNS and IP checks)
   Latency sign{Millis(200), 0.5};              // kube-controller-manager csrsigning
@@ -78,7 +78,7 @@ struct FleetConfig {
   std::optional<Window> disturbance;
 };
 
-// The policy daemon/agent.cpp gives each Lifecycle from the default settings and tuning.
+// The policy daemon/agent.cpp gives each Lifecycle from the default settings and timings.
 rotation::LifecyclePolicy production_policy();
 
 // The origin of virtual time (any fixed instant; figures are relative to it).

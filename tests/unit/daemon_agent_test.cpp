@@ -57,7 +57,7 @@ class AgentTest : public ::testing::Test {
     effects.clock = clock_;
     effects.resolve = [](const std::string&) { return std::vector<std::string>{"10.0.0.5"}; };
     agent_ =
-        std::make_unique<daemon::Agent>(io_, settings_, tuning_, daemon::AgentEvents{}, std::move(effects));
+        std::make_unique<daemon::Agent>(io_, settings_, timings_, daemon::AgentEvents{}, std::move(effects));
     for (CertKind kind : kinds) {
       ++running_;
       boost::asio::co_spawn(io_, agent_->run(kind), [this](std::exception_ptr e) {
@@ -117,7 +117,7 @@ class AgentTest : public ::testing::Test {
   std::shared_ptr<VirtualClock> clock_ = std::make_shared<VirtualClock>();
   FakeCsrApiServer server_{*clock_};
   config::Settings settings_;
-  daemon::Tuning tuning_;
+  daemon::AgentTimings timings_;
   boost::asio::io_context io_;
   std::unique_ptr<daemon::Agent> agent_;
   int running_ = 0;
@@ -214,8 +214,8 @@ TEST_F(AgentTest, CertificateForTheWrongKeyIsRejectedAndRateLimited) {
 }
 
 TEST_F(AgentTest, TooManyRequestsHonoursRetryAfter) {
-  tuning_.backoff.initial = 100ms;
-  tuning_.backoff.cap = 500ms;
+  timings_.backoff.initial = 100ms;
+  timings_.backoff.cap = 500ms;
   server_.faults.throttle_next = 2;
   server_.faults.retry_after_seconds = 7;
   const auto t0 = clock_->now();
@@ -227,7 +227,7 @@ TEST_F(AgentTest, TooManyRequestsHonoursRetryAfter) {
 }
 
 TEST_F(AgentTest, ServerErrorsAreRetried) {
-  tuning_.backoff.initial = 100ms;
+  timings_.backoff.initial = 100ms;
   server_.faults.fail_next_with_5xx = 3;
   start();
   ASSERT_TRUE(run_until([&] { return installs() == 1; }));
@@ -259,7 +259,7 @@ TEST_F(AgentTest, RenewalAsTheNodeUsesTheClientCertificate) {
 
 TEST_F(AgentTest, ClockJumpPastTheDeadlineRotatesWithinASleepChunk) {
   server_.signing_duration = 1h;  // 65 minutes with the 5-minute backdating; rotation after 45-58
-  tuning_.max_sleep_chunk = 60s;
+  timings_.max_sleep_chunk = 60s;
   start();
   ASSERT_TRUE(run_until([&] { return installs() == 1; }));
   const auto installed = clock_->now();

@@ -35,13 +35,12 @@ TEST(KubeletVersion, ParsesWhatKubeletVersionPrints) {
   EXPECT_EQ((Version{1, 9, 3}).minor_string(), "1.9");
 }
 
-TEST(KubeletVersion, ServingCertificateRestartsOnlyWhereTheKubeletCannotReload) {
-  EXPECT_TRUE(serving_restart_needed(RestartMode::Auto, Version{1, 30, 9}));
-  EXPECT_FALSE(serving_restart_needed(RestartMode::Auto, Version{1, 31, 0}));
-  EXPECT_TRUE(serving_restart_needed(RestartMode::Auto, std::nullopt))
-      << "unknown: a restart beats a stale certificate";
-  EXPECT_TRUE(serving_restart_needed(RestartMode::Always, Version{1, 35, 0}));
-  EXPECT_FALSE(serving_restart_needed(RestartMode::Never, Version{1, 24, 0}));
+// Whether kubelet-certd restarts the kubelet for it is daemon/kubelet_restart_policy's decision.
+TEST(KubeletVersion, KubeletsFrom131ReloadTheirServingCertificate) {
+  EXPECT_FALSE(reloads_serving_certificate(Version{1, 30, 9}));
+  EXPECT_TRUE(reloads_serving_certificate(Version{1, 31, 0}));
+  EXPECT_TRUE(reloads_serving_certificate(Version{1, 35, 0}));
+  EXPECT_FALSE(reloads_serving_certificate(Version{1, 24, 0}));
 }
 
 // Every key but seccompDefault is accepted, ungated, by every supported kubelet.

@@ -1,0 +1,232 @@
+#include "daemon/supervisor.hpp"
+
+#include "rotation/store/store.hpp"
+#include "systemd/log.hpp"
+
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/post.hpp>
+
+#include <algorithm>
+#include <csignal>
+
+namespace kcd::daemon {
+
+namespace asio = boost::asio;
+using rotation::CertKind;
+using rotation::Condition;
+
+Supervisor::Supervisor(config::Settings settings, RunOptions options)
+    : settings_(std::move(settings)),
+      options_(std::move(options)),
+      signals_(io_, SIGINT, SIGTERM, SIGHUP),
+      watchdog_(io_),
+      deadline_(io_),
+      endpoints_(io_, *this) {}
+
+Supervisor::~Supervisor() = default;
+
+RunResult Supervisor::run() {
+  log::info("starting", {{"version", KCD_VERSION},
+                         {"node", settings_.node_name},
+                         {"cert_dir", settings_.cert_dir},
+                         {"mode", options_.once ? "once" : "daemon"},
+                         {"serving", settings_.serving}});
+  endpoints_.open();
+  wait_signals();
+  // The kubelet's config file is patched (and the kubelet restarted and checked) on a worker
+  // thread: the loop that pings the watchdog never waits for the kubelet.
+  kubelet_ =
+      std::make_unique<KubeletWorker>([this] { asio::post(io_, [this] { endpoints_.kubelet_changed(); }); });
+  kubelet_->recover(settings_);
+  kubelet_->configure(settings_, "start");
+  start_agent();
+  for (CertKind k : options_.renew) agent_->renew(k);
+  if (options_.once) arm_timeout();
+  arm_watchdog();
+  // READY=1 as soon as the loop runs: the kubelet's start must never wait for the API server
+  // (on a control-plane node the kubelet itself runs the API server as a static pod).
+  asio::post(io_, [this] { notifier_.ready(); });
+  io_.run();
+  // A one-shot run ends after the kubelet's checks; a stop (signal) ended them already.
+  kubelet_->drain();
+  kubelet_.reset();
+  endpoints_.close();
+  notifier_.stopping();
+  log::info("stopped", {{"exit_code", result_.exit_code}, {"reason", result_.message}});
+  return result_;
+}
+
+std::vector<const rotation::Lifecycle*> Supervisor::lifecycles() const {
+  std::vector<const rotation::Lifecycle*> out;
+  if (!agent_) return out;
+  for (CertKind k : kinds_) {
+    if (const rotation::Lifecycle* m = agent_->lifecycle(k)) out.push_back(m);
+  }
+  return out;
+}
+
+KubeletSummary Supervisor::kubelet_summary() const {
+  return kubelet_ ? kubelet_->summary() : KubeletSummary{};
+}
+
+Expected<void> Supervisor::renew(const std::vector<CertKind>& certs) {
+  for (CertKind k : certs) {
+    if (std::find(kinds_.begin(), kinds_.end(), k) == kinds_.end()) {
+      return Unexpected(make_error(ErrorKind::Config,
+                                   "the serving certificate is turned off (serving: false)",
+                                   Location{"", 0, 0, "serving"}));
+    }
+  }
+  for (CertKind k : certs) agent_->renew(k);
+  return {};
+}
+
+void Supervisor::start_agent() {
+  AgentEvents ev;
+  ev.status = [this](CertKind, const std::string&) { publish_status(); };
+  ev.condition = [this](CertKind, Condition) { evaluate_once(); };
+  ev.serving_installed = [this](const std::filesystem::path& file) {
+    kubelet_->serving_changed(settings_, file);
+  };
+  agent_ = std::make_unique<Agent>(io_, settings_, options_.timings, ev,
+                                   production_effects(io_, options_.timings.request_timeout));
+  kinds_ = managed_kinds(settings_);
+  for (CertKind k : kinds_) {
+    ++running_;
+    asio::co_spawn(io_, agent_->run(k), [this](std::exception_ptr e) { on_agent_done(e); });
+  }
+}
+
+void Supervisor::on_agent_done(std::exception_ptr e) {
+  --running_;
+  if (e) {
+    try {
+      std::rethrow_exception(e);
+    } catch (const std::exception& ex) {
+      // A bug, not an expected failure: the run ends with it.
+      log::error("internal error", {{"error", ex.what()}});
+      finish({kExitError, std::string("internal error: ") + ex.what()});
+    }
+  }
+  if (running_ > 0) return;
+  if (restart_pending_ && !finished_) {
+    restart_pending_ = false;
+    start_agent();
+    return;
+  }
+  // Every run ended (a stop or a verdict came first, which set the result): shut the loop down.
+  finish({kExitOk, {}});
+}
+
+void Supervisor::publish_status() {
+  endpoints_.certificates_changed();
+  std::string line;
+  for (const rotation::Lifecycle* m : lifecycles())
+    line += (line.empty() ? "" : "; ") + std::string(rotation::to_string(m->kind())) + ": " + m->reason();
+  notifier_.status(line);
+}
+
+std::vector<CertificateProgress> Supervisor::progress() const {
+  std::vector<CertificateProgress> out;
+  for (CertKind k : kinds_) {
+    CertificateProgress p;
+    p.kind = k;
+    const rotation::Lifecycle* m = agent_ ? agent_->lifecycle(k) : nullptr;
+    if (m == nullptr) {
+      p.reason = "not started";
+      out.push_back(p);
+      continue;
+    }
+    p.condition = m->condition();
+    p.fatal_error = m->fatal_error();
+    p.renewal_requested = std::find(options_.renew.begin(), options_.renew.end(), k) != options_.renew.end();
+    p.installs = m->installs();
+    p.reason = m->reason();
+    p.last_error = m->persistent().last_error;
+    p.installed = rotation::Store(settings_.cert_dir, k).current_path();
+    if (m->current()) p.not_after = m->current()->not_after;
+    out.push_back(std::move(p));
+  }
+  return out;
+}
+
+// One-shot runs end as soon as the outcome is known for every certificate.
+void Supervisor::evaluate_once() {
+  if (!options_.once || finished_) return;
+  if (auto verdict = once_verdict(progress())) finish(std::move(*verdict));
+}
+
+void Supervisor::finish(Verdict verdict) {
+  if (!finished_) {
+    finished_ = true;
+    result_.exit_code = verdict.code;
+    result_.message = std::move(verdict.message);
+  }
+  if (agent_) agent_->stop();
+  signals_.cancel();
+  watchdog_.cancel();
+  deadline_.cancel();
+  endpoints_.close();
+}
+
+void Supervisor::arm_timeout() {
+  deadline_.expires_after(options_.timeout);
+  deadline_.async_wait([this](boost::system::error_code ec) {
+    if (ec || finished_) return;
+    finish(timeout_verdict(progress(), options_.timeout));
+  });
+}
+
+void Supervisor::arm_watchdog() {
+  auto interval = notifier_.watchdog_interval();
+  if (!interval || finished_) return;
+  watchdog_.expires_after(*interval);
+  watchdog_.async_wait([this](boost::system::error_code ec) {
+    if (ec) return;
+    // Pinged from the loop that does the work: a hung loop stops the pings.
+    notifier_.watchdog();
+    arm_watchdog();
+  });
+}
+
+void Supervisor::wait_signals() {
+  signals_.async_wait([this](boost::system::error_code ec, int sig) {
+    if (ec) return;
+    if (sig == SIGHUP) {
+      reload();
+      wait_signals();
+      return;
+    }
+    log::info("signal received, stopping", {{"signal", sig == SIGTERM ? "SIGTERM" : "SIGINT"}});
+    kubelet_->stop();
+    finish(stop_verdict(options_.once));
+  });
+}
+
+void Supervisor::reload() {
+  if (!options_.reload) return;
+  notifier_.reloading();
+  auto fresh = options_.reload();
+  if (!fresh) {
+    log::error("configuration reload failed, keeping the running configuration",
+               {{"error", fresh.error().format()}});
+    notifier_.ready();
+    return;
+  }
+  log::set_level(config::to_string(fresh->log_level));
+  if (fresh->cert_dir != settings_.cert_dir) {
+    log::error(
+        "configuration reload: certDir cannot change while running, keeping the running configuration",
+        {{"running", settings_.cert_dir}, {"new", fresh->cert_dir}, {"hint", "restart the service instead"}});
+    notifier_.ready();
+    return;
+  }
+  settings_ = *fresh;
+  log::info("configuration reloaded", {{"path", settings_.config_file}});
+  kubelet_->configure(settings_, "configuration reloaded");
+  restart_pending_ = true;
+  agent_->stop();
+  notifier_.ready();
+}
+
+}  // namespace kcd::daemon

@@ -1,0 +1,7 @@
+# Unit tests of the daemon's pure decisions and its control protocol: the kubelet restart
+# policy, the exit verdicts, the typed control protocol and the control socket in-process.
+set(_u ${CMAKE_CURRENT_LIST_DIR}/../unit)
+kcd_add_test(daemon_kubelet_restart_policy_test SOURCES ${_u}/daemon_kubelet_restart_policy_test.cpp LIBS kcd_daemon)
+kcd_add_test(daemon_exit_verdict_test SOURCES ${_u}/daemon_exit_verdict_test.cpp LIBS kcd_daemon)
+kcd_add_test(daemon_control_protocol_test SOURCES ${_u}/daemon_control_protocol_test.cpp LIBS kcd_daemon)
+kcd_add_test(daemon_control_test SOURCES ${_u}/daemon_control_test.cpp LIBS kcd_daemon kcd_testsupport)
