@@ -31,7 +31,7 @@ CertificateRun& AgentDriver::run_of(CertKind kind) {
     policy.window = {settings.rotation_window_from, settings.rotation_window_to};
     policy.csr_create_interval = settings.csr_create_interval;
     s = std::make_unique<CertificateRun>(CertificateRun{kind,
-                                                        rotation::Store(settings.cert_dir, kind),
+                                                        effects.stores(kind),
                                                         rotation::Lifecycle(kind, policy, uniform01),
                                                         nullptr,
                                                         std::nullopt,

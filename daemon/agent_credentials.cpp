@@ -88,7 +88,7 @@ Expected<Connection> AgentDriver::connection(CertificateRun& s) const {
 bool AgentDriver::kubeconfig_stale(CertificateRun& s, const Connection& conn) const {
   auto kc = try_kubeconfig(settings.kubeconfig, nullptr);
   if (!kc) return true;
-  const fs::path want = s.store.current_path();
+  const fs::path want = s.store->current_path();
   return kc->server.text != conn.endpoint.server.text || kc->ca_pem != conn.endpoint.ca_pem ||
          kc->client_certificate_file != std::optional<fs::path>(want) ||
          kc->client_key_file != std::optional<fs::path>(want);
@@ -99,13 +99,13 @@ Expected<void> AgentDriver::write_kubeconfig(CertificateRun& s, const Connection
   spec.server = conn.endpoint.server.text;
   spec.ca_pem = conn.endpoint.ca_pem;
   spec.tls_server_name = conn.endpoint.tls_server_name;
-  spec.client_certificate = s.store.current_path();
-  spec.client_key = s.store.current_path();
+  spec.client_certificate = s.store->current_path();
+  spec.client_key = s.store->current_path();
   auto written = effects.kubeconfigs->write(settings.kubeconfig, config::render_kubelet_kubeconfig(spec));
   if (!written) return written;
   kcd::crash_point("kubeconfig-written");
   log::info("kubeconfig written",
-            {{"path", settings.kubeconfig}, {"client_certificate", s.store.current_path()}});
+            {{"path", settings.kubeconfig}, {"client_certificate", s.store->current_path()}});
   return {};
 }
 

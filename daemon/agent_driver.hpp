@@ -31,7 +31,7 @@ rotation::CsrView view_of(const api::Csr& csr);
 // One certificate's lifecycle and what its steps have in hand.
 struct CertificateRun {
   rotation::CertKind kind;
-  rotation::Store store;
+  std::unique_ptr<rotation::CertStore> store;
   rotation::Lifecycle machine;
   ossl::PKeyPtr pending_key;
   std::optional<api::Csr> issued;                // the CSR whose certificate awaits Install

@@ -26,7 +26,14 @@ std::chrono::steady_clock::duration SystemClock::pass(std::chrono::system_clock:
   return std::chrono::duration_cast<std::chrono::steady_clock::duration>(span) + std::chrono::milliseconds(1);
 }
 
-AgentEffects production_effects(boost::asio::io_context& io, std::chrono::seconds request_timeout) {
+StoreFactory store_files(const fs::path& cert_dir) {
+  return [cert_dir](rotation::CertKind kind) {
+    return std::unique_ptr<rotation::CertStore>(std::make_unique<rotation::Store>(cert_dir, kind));
+  };
+}
+
+AgentEffects production_effects(boost::asio::io_context& io, std::chrono::seconds request_timeout,
+                                const fs::path& cert_dir) {
   AgentEffects effects;
   effects.csr_api = [&io, request_timeout](const api::Endpoint& endpoint,
                                            const api::Credentials& credentials) {
@@ -35,6 +42,7 @@ AgentEffects production_effects(boost::asio::io_context& io, std::chrono::second
     return std::unique_ptr<api::CsrApi>(std::make_unique<api::Client>(io, endpoint, credentials, options));
   };
   effects.kubeconfigs = std::make_shared<KubeconfigFiles>();
+  effects.stores = store_files(cert_dir);
   effects.clock = std::make_shared<SystemClock>();
   effects.resolve = resolve_host;
   return effects;

@@ -6,6 +6,7 @@
 #include "base/expected.hpp"
 #include "config/kubeconfig.hpp"
 #include "daemon/api/csr_api.hpp"
+#include "rotation/store/store.hpp"
 
 #include <boost/asio/io_context.hpp>
 
@@ -57,15 +58,22 @@ class SystemClock final : public Clock {
 // The addresses a DNS name resolves to (the serving-CSR approver pre-check).
 using Resolver = std::function<std::vector<std::string>(const std::string& name)>;
 
+// Where each certificate's files live (key, pending key, timestamped files, -current.pem).
+using StoreFactory = std::function<std::unique_ptr<rotation::CertStore>(rotation::CertKind kind)>;
+// The kubelet's own layout in `cert_dir` (rotation::Store).
+StoreFactory store_files(const std::filesystem::path& cert_dir);
+
 struct AgentEffects {
   api::CsrApiFactory csr_api;
   std::shared_ptr<KubeconfigSource> kubeconfigs;
+  StoreFactory stores;
   std::shared_ptr<Clock> clock;
   Resolver resolve;
 };
 
 // The real effects: api::Client on `io` (each request bounded by `request_timeout`), the
-// kubeconfig files, the system clock and getaddrinfo.
-AgentEffects production_effects(boost::asio::io_context& io, std::chrono::seconds request_timeout);
+// kubeconfig files, the certificate files in `cert_dir`, the system clock and getaddrinfo.
+AgentEffects production_effects(boost::asio::io_context& io, std::chrono::seconds request_timeout,
+                                const std::filesystem::path& cert_dir);
 
 }  // namespace kcd::daemon

@@ -52,7 +52,7 @@ void AgentDriver::install(CertificateRun& s, const Step& st) {
     log::error("install failed", {{"cert", kind_name}, {"csr", st.csr}, {"error", e.format()}});
     s.machine.failed(e, t);
   };
-  auto file = s.store.install(*chain, s.pending_key.get(), t);
+  auto file = s.store->install(*chain, s.pending_key.get(), t);
   if (!file) return failed(file.error());
   log::info("certificate installed", {{"cert", kind_name},
                                       {"csr", st.csr},
@@ -62,10 +62,10 @@ void AgentDriver::install(CertificateRun& s, const Step& st) {
   if (s.kind == CertKind::Client) {
     if (auto written = write_kubeconfig(s, *conn); !written) return failed(written.error());
   }
-  if (auto removed = s.store.discard_pending_key(); !removed) return failed(removed.error());
+  if (auto removed = s.store->discard_pending_key(); !removed) return failed(removed.error());
   s.pending_key.reset();
   s.issued.reset();
-  for (const auto& removed : s.store.prune(settings.keep_certificates)) {
+  for (const auto& removed : s.store->prune(settings.keep_certificates)) {
     log::info("old certificate removed", {{"cert", kind_name}, {"path", removed}});
   }
   s.machine.installed(*verdict, t);

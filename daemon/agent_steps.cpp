@@ -44,7 +44,7 @@ asio::awaitable<void> AgentDriver::step(CertificateRun& s, const Step& st) {
       if (s.machine.phase() == rotation::Phase::Idle && s.machine.current()) {
         const auto& info = *s.machine.current();
         log::info("certificate valid", {{"cert", kind_name},
-                                        {"path", s.store.current_path()},
+                                        {"path", s.store->current_path()},
                                         {"not_after", info.not_after},
                                         {"rotation_deadline", *s.machine.persistent().deadline}});
       }
@@ -88,10 +88,10 @@ asio::awaitable<void> AgentDriver::step(CertificateRun& s, const Step& st) {
       }
       {
         auto key = rotation::generate_key(settings.key_algorithm);
-        if (auto saved = s.store.save_pending_key(key.get()); !saved) {
-          log::error(
-              "pending key not written",
-              {{"cert", kind_name}, {"path", s.store.pending_key_path()}, {"error", saved.error().format()}});
+        if (auto saved = s.store->save_pending_key(key.get()); !saved) {
+          log::error("pending key not written", {{"cert", kind_name},
+                                                 {"path", s.store->pending_key_path()},
+                                                 {"error", saved.error().format()}});
           s.machine.failed(saved.error(), now());
           break;
         }
@@ -103,7 +103,7 @@ asio::awaitable<void> AgentDriver::step(CertificateRun& s, const Step& st) {
         s.pending_key = std::move(key);
         log::info("key generated", {{"cert", kind_name},
                                     {"algorithm", to_string(settings.key_algorithm)},
-                                    {"path", s.store.pending_key_path()},
+                                    {"path", s.store->pending_key_path()},
                                     {"reason", st.reason}});
         if (s.kind == CertKind::Serving) {
           // Said before filing: a strict approver (postfinance/kubelet-csr-approver) would deny these.
@@ -194,7 +194,7 @@ asio::awaitable<void> AgentDriver::step(CertificateRun& s, const Step& st) {
       install(s, st);
       break;
     case Step::Kind::DiscardPending: {
-      if (auto removed = s.store.discard_pending_key(); !removed) {
+      if (auto removed = s.store->discard_pending_key(); !removed) {
         s.machine.failed(removed.error(), now());
         break;
       }
@@ -223,12 +223,12 @@ rotation::Inspection AgentDriver::inspect(CertificateRun& s) {
     if (parsed) anchors = std::move(*parsed);
   }
 
-  auto current = s.store.load_current();
+  auto current = s.store->load_current();
   if (!current) {
     ins.renew_reason = "current certificate unusable: " + current.error().format();
-    log::warn(
-        "current certificate unusable",
-        {{"cert", to_string(s.kind)}, {"path", s.store.current_path()}, {"error", current.error().format()}});
+    log::warn("current certificate unusable", {{"cert", to_string(s.kind)},
+                                               {"path", s.store->current_path()},
+                                               {"error", current.error().format()}});
   } else if (!current->has_value()) {
     ins.renew_reason = "no certificate";
   } else {
@@ -243,11 +243,11 @@ rotation::Inspection AgentDriver::inspect(CertificateRun& s) {
     }
   }
 
-  auto pending = s.store.load_pending_key();
+  auto pending = s.store->load_pending_key();
   s.pending_key.reset();
   if (!pending) {
     log::warn("pending key unusable, discarding it", {{"cert", to_string(s.kind)},
-                                                      {"path", s.store.pending_key_path()},
+                                                      {"path", s.store->pending_key_path()},
                                                       {"error", pending.error().format()}});
     discard_pending_key_logged(s);
   } else if (pending->has_value()) {
@@ -300,13 +300,13 @@ asio::awaitable<void> AgentDriver::sleep_until(CertificateRun& s, SysTime at) {
 
 void AgentDriver::discard_pending_key_logged(CertificateRun& s) {
   // Not fatal here: a key that stays is found and judged again at the next inspection.
-  if (auto removed = s.store.discard_pending_key(); !removed)
+  if (auto removed = s.store->discard_pending_key(); !removed)
     log::warn("pending key not removed", {{"cert", to_string(s.kind)}, {"error", removed.error().format()}});
 }
 
 void AgentDriver::ensure_pending_key(CertificateRun& s) {
   if (s.pending_key) return;
-  auto loaded = s.store.load_pending_key();
+  auto loaded = s.store->load_pending_key();
   if (loaded && loaded->has_value()) s.pending_key = std::move(**loaded);
 }
 

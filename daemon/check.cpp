@@ -49,8 +49,7 @@ Expected<CheckReport> run_check(const config::Settings& settings, const CheckOpt
   KubeletContext ctx;
   ctx.root = options.system_root;
   if (options.system_root == "/") {
-    if (const auto st = systemd::unit_state(settings.kubelet_unit); st.state)
-      ctx.main_pid = st.state->main_pid;
+    if (const auto st = systemd::unit_state(settings.kubelet_unit)) ctx.main_pid = st->main_pid;
   }
   kubelet::CisInputs in = cis_inputs(settings, ctx);
   // The files the kubelet really uses: its flags win over our settings.

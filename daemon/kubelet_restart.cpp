@@ -38,8 +38,8 @@ Observation observe(KubeletEffects& fx, const HealthEndpoint& health, pid_t old_
                     std::uint32_t restarts_before, bool need_new_pid) {
   Observation o;
   const auto st = fx.unit_state();
-  if (st.state) {
-    const systemd::UnitState& u = *st.state;
+  if (st) {
+    const systemd::UnitState& u = *st;
     o.now = "unit " + u.describe();
     o.pid = u.main_pid;
     if (u.active_state == "failed") {
@@ -56,10 +56,10 @@ Observation observe(KubeletEffects& fx, const HealthEndpoint& health, pid_t old_
       return o;
     }
   } else {
-    o.now = "unit state unknown (" + st.error + ")";
+    o.now = "unit state unknown (" + st.error().message + ")";
   }
   if (health.port == 0) {
-    o.healthy = st.state.has_value();  // healthz off: the unit's state alone decides
+    o.healthy = st.has_value();  // healthz off: the unit's state alone decides
     return o;
   }
   if (!fx.healthz(health.host, health.port)) {
@@ -126,10 +126,10 @@ HealthEndpoint health_endpoint(const std::string& text) {
   return h;
 }
 
-KubeletUnitSeen seen_unit(const systemd::UnitStateResult& unit) {
-  if (!unit.state) return {KubeletUnitSeen::State::Unknown, unit.error};
-  const bool up = unit.state->running() || unit.state->active_state == "activating";
-  return {up ? KubeletUnitSeen::State::Up : KubeletUnitSeen::State::Down, unit.state->describe()};
+KubeletUnitSeen seen_unit(const Expected<systemd::UnitState>& unit) {
+  if (!unit) return {KubeletUnitSeen::State::Unknown, unit.error().message};
+  const bool up = unit->running() || unit->active_state == "activating";
+  return {up ? KubeletUnitSeen::State::Up : KubeletUnitSeen::State::Down, unit->describe()};
 }
 
 RestartCheck restart_and_check(KubeletEffects& fx, const HealthEndpoint& health, const HealthPolicy& policy,
@@ -137,23 +137,23 @@ RestartCheck restart_and_check(KubeletEffects& fx, const HealthEndpoint& health,
   if (action == RestartDecision::Action::None)
     throw std::logic_error("restart_and_check: the policy decided not to restart");
   const auto before = fx.unit_state();
-  const pid_t old_pid = before.state ? before.state->main_pid : 0;
-  const std::uint32_t restarts = before.state ? before.state->n_restarts : 0;
+  const pid_t old_pid = before ? before->main_pid : 0;
+  const std::uint32_t restarts = before ? before->n_restarts : 0;
   const auto r = fx.restart(action == RestartDecision::Action::TryRestart);
-  if (!r.ok) return {RestartCheck::Result::NotRestarted, r.error};
+  if (!r) return {RestartCheck::Result::NotRestarted, r.error().message};
   return wait_healthy(fx, health, policy, old_pid, restarts, old_pid != 0);
 }
 
 RestartCheck check_health(KubeletEffects& fx, const HealthEndpoint& health, const HealthPolicy& policy) {
   const auto before = fx.unit_state();
-  return wait_healthy(fx, health, policy, 0, before.state ? before.state->n_restarts : 0, false);
+  return wait_healthy(fx, health, policy, 0, before ? before->n_restarts : 0, false);
 }
 
-systemd::UnitStateResult SystemKubeletEffects::unit_state() {
+Expected<systemd::UnitState> SystemKubeletEffects::unit_state() {
   return systemd::unit_state(unit_);
 }
 
-systemd::RestartResult SystemKubeletEffects::restart(bool only_if_running) {
+Expected<std::string> SystemKubeletEffects::restart(bool only_if_running) {
   return systemd::restart_unit(unit_, only_if_running);
 }
 

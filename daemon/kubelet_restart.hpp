@@ -17,9 +17,9 @@ namespace kcd::daemon {
 class KubeletEffects {
  public:
   virtual ~KubeletEffects() = default;
-  virtual systemd::UnitStateResult unit_state() = 0;
+  virtual Expected<systemd::UnitState> unit_state() = 0;
   // only_if_running: TryRestartUnit (never starts a stopped kubelet); else RestartUnit.
-  virtual systemd::RestartResult restart(bool only_if_running) = 0;
+  virtual Expected<std::string> restart(bool only_if_running) = 0;
   // GET http://host:port/healthz answered 200 "ok".
   virtual bool healthz(const std::string& host, int port) = 0;
   virtual std::vector<std::string> journal_tail() = 0;
@@ -53,7 +53,7 @@ struct RestartCheck {
 };
 
 // The unit as the restart policy needs to see it.
-KubeletUnitSeen seen_unit(const systemd::UnitStateResult& unit);
+KubeletUnitSeen seen_unit(const Expected<systemd::UnitState>& unit);
 
 // Performs what the policy decided (TryRestart or Restart; never None) and waits until the
 // kubelet is healthy or the bound passes.
@@ -68,8 +68,8 @@ class SystemKubeletEffects : public KubeletEffects {
  public:
   SystemKubeletEffects(std::string unit, const std::atomic<bool>* stop)
       : unit_(std::move(unit)), stop_(stop) {}
-  systemd::UnitStateResult unit_state() override;
-  systemd::RestartResult restart(bool only_if_running) override;
+  Expected<systemd::UnitState> unit_state() override;
+  Expected<std::string> restart(bool only_if_running) override;
   bool healthz(const std::string& host, int port) override;
   std::vector<std::string> journal_tail() override;
   bool wait(std::chrono::milliseconds d) override;

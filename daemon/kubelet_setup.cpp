@@ -391,14 +391,15 @@ Expected<KubeletChange> recover_kubelet_change(const config::Settings& s, Kubele
     return clear(KubeletChange::Result::Unchanged, "the change is no longer in the file: nothing to check");
   }
   const auto st = fx.unit_state();
-  if (st.state && (st.state->active_state == "inactive" || st.state->load_state != "loaded")) {
+  if (st && (st->active_state == "inactive" || st->load_state != "loaded")) {
     return clear(KubeletChange::Result::Written,
-                 "the kubelet is not running (" + st.state->describe() + "): nothing to check");
+                 "the kubelet is not running (" + st->describe() + "): nothing to check");
   }
-  if (!st.state) {
+  if (!st) {
     // Without systemd's word a silent healthz proves nothing: keep the record for a start that can see.
     out.result = KubeletChange::Result::Interrupted;
-    out.detail = "the kubelet unit's state cannot be read (" + st.error + "); the change stays recorded";
+    out.detail =
+        "the kubelet unit's state cannot be read (" + st.error().message + "); the change stays recorded";
     return out;
   }
   const RestartCheck check = check_health(fx, health_endpoint(now), policy);

@@ -18,7 +18,7 @@ std::string join(const std::vector<std::string>& v, const char* sep) {
 KubeletContext system_context(const config::Settings& s) {
   KubeletContext ctx;
   const auto st = systemd::unit_state(s.kubelet_unit);
-  if (st.state) ctx.main_pid = st.state->main_pid;
+  if (st) ctx.main_pid = st->main_pid;
   return ctx;
 }
 
@@ -239,15 +239,16 @@ bool KubeletWorker::do_configure(const config::Settings& s, const std::string& w
 
 void KubeletWorker::do_serving(const config::Settings& s, const std::filesystem::path& file) {
   SystemKubeletEffects fx(s.kubelet_unit, &stop_);
-  const systemd::UnitStateResult unit = fx.unit_state();
-  const RestartDecision decision = decide_kubelet_restart(
-      RestartCause::ServingCertificateChanged, s.kubelet_restart, seen_unit(unit), [&] {
-        kubelet::DetectOptions d;
-        if (!s.kubelet_path.empty()) d.kubelet_path = s.kubelet_path;
-        d.unit = s.kubelet_unit;
-        d.main_pid = unit.state ? unit.state->main_pid : 0;
-        return kubelet::detect_kubelet(d).version;
-      });
+  const Expected<systemd::UnitState> unit = fx.unit_state();
+  const RestartDecision decision = decide_kubelet_restart(RestartCause::ServingCertificateChanged,
+                                                          s.kubelet_restart, seen_unit(unit), [&] {
+                                                            kubelet::DetectOptions d;
+                                                            if (!s.kubelet_path.empty())
+                                                              d.kubelet_path = s.kubelet_path;
+                                                            d.unit = s.kubelet_unit;
+                                                            d.main_pid = unit ? unit->main_pid : 0;
+                                                            return kubelet::detect_kubelet(d).version;
+                                                          });
   if (decision.action == RestartDecision::Action::None) {
     log::info("kubelet not restarted for its new serving certificate",
               {{"path", file}, {"why", decision.why}});

@@ -88,8 +88,9 @@ void Supervisor::start_agent() {
   ev.serving_installed = [this](const std::filesystem::path& file) {
     kubelet_->serving_changed(settings_, file);
   };
-  agent_ = std::make_unique<Agent>(io_, settings_, options_.timings, ev,
-                                   production_effects(io_, options_.timings.request_timeout));
+  agent_ =
+      std::make_unique<Agent>(io_, settings_, options_.timings, ev,
+                              production_effects(io_, options_.timings.request_timeout, settings_.cert_dir));
   kinds_ = managed_kinds(settings_);
   for (CertKind k : kinds_) {
     ++running_;

@@ -75,10 +75,12 @@ std::string describe_mode(const struct stat& st) {
   return buf;
 }
 
-std::string untrusted_stat(const struct stat& st) {
-  if (!S_ISREG(st.st_mode)) return "not a regular file";
-  if (st.st_uid != 0) return "not owned by root (" + describe_mode(st) + ")";
-  if ((st.st_mode & 022) != 0) return "writable by group or others (" + describe_mode(st) + ")";
+// Refused: what makes an executable unsafe to run as root ("not owned by root (...)").
+Expected<void> trusted_stat(const struct stat& st) {
+  auto refuse = [](std::string why) { return Unexpected(make_error(ErrorKind::Refused, std::move(why))); };
+  if (!S_ISREG(st.st_mode)) return refuse("not a regular file");
+  if (st.st_uid != 0) return refuse("not owned by root (" + describe_mode(st) + ")");
+  if ((st.st_mode & 022) != 0) return refuse("writable by group or others (" + describe_mode(st) + ")");
   return {};
 }
 
@@ -185,10 +187,12 @@ RunOutput run_version(const fs::path& exe, bool hyperkube) {
 
 }  // namespace
 
-std::string untrusted_executable(const fs::path& binary) {
+Expected<void> trusted_executable(const fs::path& binary) {
   struct stat st {};
-  if (::stat(binary.c_str(), &st) != 0) return std::string("cannot stat it: ") + std::strerror(errno);
-  return untrusted_stat(st);
+  if (::stat(binary.c_str(), &st) != 0) {
+    return Unexpected(make_error(ErrorKind::Io, std::string("cannot stat it: ") + std::strerror(errno)));
+  }
+  return trusted_stat(st);
 }
 
 std::optional<RunningKubelet> find_running_kubelet(const fs::path& root, pid_t main_pid,
@@ -236,8 +240,8 @@ std::optional<RunningKubelet> find_running_kubelet(const fs::path& root, pid_t m
         continue;
       }
       k.exe_hidden = true;
-    } else if (auto why = untrusted_stat(st); !why.empty()) {
-      skip("its executable is " + why);
+    } else if (auto trusted = trusted_stat(st); !trusted) {
+      skip("its executable is " + trusted.error().message);
       continue;
     } else {
       k.exe = fs::read_symlink(dir / "exe", ec);
@@ -332,8 +336,8 @@ KubeletBinary detect_kubelet(const DetectOptions& o) {
         "no kubelet found: none running as root, and " + o.unit + " has no ExecStart= with an absolute path";
     return k;
   }
-  if (auto why = untrusted_executable(*k.path); !why.empty()) {
-    k.problem = k.path->string() + " (" + k.source + ") is not run: it is " + why;
+  if (auto trusted = trusted_executable(*k.path); !trusted) {
+    k.problem = k.path->string() + " (" + k.source + ") is not run: it is " + trusted.error().message;
     return k;
   }
   const RunOutput out = run_version(*k.path, hyperkube);

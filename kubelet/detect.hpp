@@ -4,6 +4,7 @@
 // the kubeletPath setting, which overrides both. Reads /proc and unit files under `root`.
 #pragma once
 
+#include "base/expected.hpp"
 #include "kubelet/version.hpp"
 
 #include <sys/types.h>
@@ -39,9 +40,9 @@ struct ExecStart {
 // is not an absolute path.
 std::optional<ExecStart> unit_exec_start(const std::filesystem::path& root, const std::string& unit);
 
-// Why `binary` may not be run as root ("" when it may): it must be a regular file owned by
-// root that neither group nor others can write.
-std::string untrusted_executable(const std::filesystem::path& binary);
+// Succeeds when `binary` may be run as root: a regular file owned by root that neither group nor
+// others can write; else a Refused (or Io) error saying why.
+Expected<void> trusted_executable(const std::filesystem::path& binary);
 
 struct KubeletBinary {
   std::optional<std::filesystem::path> path;  // what `--version` was asked of

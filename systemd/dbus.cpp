@@ -25,14 +25,15 @@ std::string bus_error(const sd_bus_error& e, int r) {
   return e.message != nullptr ? std::string(e.message) : std::string(std::strerror(-r));
 }
 
-Bus open_system_bus(std::string& error) {
+Unexpected<Error> failed(std::string what) {
+  return Unexpected(make_error(ErrorKind::Io, std::move(what)));
+}
+
+Expected<Bus> open_system_bus() {
   sd_bus* raw = nullptr;
   const int r = sd_bus_open_system(&raw);
   Bus bus(raw);
-  if (r < 0) {
-    error = std::string("cannot connect to the system bus: ") + std::strerror(-r);
-    return nullptr;
-  }
+  if (r < 0) return failed(std::string("cannot connect to the system bus: ") + std::strerror(-r));
   sd_bus_set_method_call_timeout(bus.get(), kTimeoutUsec);
   return bus;
 }
@@ -44,14 +45,14 @@ std::string UnitState::describe() const {
          std::to_string(n_restarts);
 }
 
-RestartResult try_restart_unit(const std::string& unit) {
+Expected<std::string> try_restart_unit(const std::string& unit) {
   return restart_unit(unit, true);
 }
 
-RestartResult restart_unit(const std::string& unit, bool only_if_running) {
-  RestartResult result;
-  Bus bus = open_system_bus(result.error);
-  if (!bus) return result;
+Expected<std::string> restart_unit(const std::string& unit, bool only_if_running) {
+  auto opened = open_system_bus();
+  if (!opened) return Unexpected(opened.error());
+  Bus bus = std::move(*opened);
   sd_bus_error error = SD_BUS_ERROR_NULL;
   sd_bus_message* reply_raw = nullptr;
   const int r = sd_bus_call_method(
@@ -59,24 +60,21 @@ RestartResult restart_unit(const std::string& unit, bool only_if_running) {
       only_if_running ? "TryRestartUnit" : "RestartUnit", &error, &reply_raw, "ss", unit.c_str(), "replace");
   std::unique_ptr<sd_bus_message, MessageUnref> reply(reply_raw);
   if (r < 0) {
-    result.error = bus_error(error, r);
+    std::string why = bus_error(error, r);
     sd_bus_error_free(&error);
-    return result;
+    return failed(std::move(why));
   }
   const char* job = nullptr;
-  if (sd_bus_message_read(reply.get(), "o", &job) >= 0 && job != nullptr) result.job = job;
-  result.ok = true;
-  return result;
+  return std::string(sd_bus_message_read(reply.get(), "o", &job) >= 0 && job != nullptr ? job : "");
 }
 
-UnitStateResult unit_state(const std::string& unit) {
-  UnitStateResult result;
-  Bus bus = open_system_bus(result.error);
-  if (!bus) return result;
+Expected<UnitState> unit_state(const std::string& unit) {
+  auto opened = open_system_bus();
+  if (!opened) return Unexpected(opened.error());
+  Bus bus = std::move(*opened);
   char* path_raw = nullptr;
   if (int r = sd_bus_path_encode("/org/freedesktop/systemd1/unit", unit.c_str(), &path_raw); r < 0) {
-    result.error = std::string("cannot name unit ") + unit + ": " + std::strerror(-r);
-    return result;
+    return failed(std::string("cannot name unit ") + unit + ": " + std::strerror(-r));
   }
   const std::unique_ptr<char, decltype(&std::free)> path(path_raw, &std::free);
   UnitState st;
@@ -104,13 +102,12 @@ UnitStateResult unit_state(const std::string& unit) {
     }
   }
   if (r < 0) {
-    result.error = "cannot read the state of " + unit + ": " + bus_error(error, r);
+    std::string why = "cannot read the state of " + unit + ": " + bus_error(error, r);
     sd_bus_error_free(&error);
-    return result;
+    return failed(std::move(why));
   }
   st.main_pid = static_cast<pid_t>(pid);
-  result.state = st;
-  return result;
+  return st;
 }
 
 }  // namespace kcd::systemd

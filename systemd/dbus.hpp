@@ -2,6 +2,8 @@
 // kubelet is restarted after a change, and how we see whether it came back.
 #pragma once
 
+#include "base/expected.hpp"
+
 #include <sys/types.h>
 
 #include <cstdint>
@@ -10,18 +12,14 @@
 
 namespace kcd::systemd {
 
-struct RestartResult {
-  bool ok = false;
-  std::string job;    // the job object path systemd returned
-  std::string error;  // "Access denied", "Unit kubelet.service not loaded", ...
-};
-
 // org.freedesktop.systemd1.Manager.TryRestartUnit(unit, "replace") on the system bus: restarts
-// the unit if it is running, does nothing if it is not. Blocking (sd-bus, 5 s at most).
-RestartResult try_restart_unit(const std::string& unit);
+// the unit if it is running, does nothing if it is not. Blocking (sd-bus, 5 s at most). The job
+// object path systemd returned, or an Io error with systemd's text ("Access denied", "Unit
+// kubelet.service not loaded", no system bus).
+Expected<std::string> try_restart_unit(const std::string& unit);
 // RestartUnit when !only_if_running: also starts a stopped or failed unit (used only to bring
 // back a kubelet that a change of ours stopped).
-RestartResult restart_unit(const std::string& unit, bool only_if_running);
+Expected<std::string> restart_unit(const std::string& unit, bool only_if_running);
 
 struct UnitState {
   std::string load_state;    // "loaded", "not-found", ...
@@ -33,12 +31,8 @@ struct UnitState {
   std::string describe() const;  // "active (running), MainPID 812, NRestarts 0"
 };
 
-// The unit's ActiveState, SubState, MainPID and NRestarts; an error text when systemd cannot
-// be asked (no system bus, access denied). Blocking, 5 s at most.
-struct UnitStateResult {
-  std::optional<UnitState> state;
-  std::string error;
-};
-UnitStateResult unit_state(const std::string& unit);
+// The unit's ActiveState, SubState, MainPID and NRestarts; an Io error when systemd cannot be
+// asked (no system bus, access denied). Blocking, 5 s at most.
+Expected<UnitState> unit_state(const std::string& unit);
 
 }  // namespace kcd::systemd

@@ -54,6 +54,7 @@ class AgentTest : public ::testing::Test {
     daemon::AgentEffects effects;
     effects.csr_api = server_.factory();
     effects.kubeconfigs = std::make_shared<daemon::KubeconfigFiles>();
+    effects.stores = stores_ ? stores_ : daemon::store_files(settings_.cert_dir);
     effects.clock = clock_;
     effects.resolve = [](const std::string&) { return std::vector<std::string>{"10.0.0.5"}; };
     agent_ =
@@ -114,6 +115,7 @@ class AgentTest : public ::testing::Test {
   }
 
   TempDir tmp_;
+  daemon::StoreFactory stores_;  // empty: the files in certDir
   std::shared_ptr<VirtualClock> clock_ = std::make_shared<VirtualClock>();
   FakeCsrApiServer server_{*clock_};
   config::Settings settings_;
@@ -136,6 +138,51 @@ TEST_F(AgentTest, BootstrapsFromTheBootstrapKubeconfigToAnInstalledCertificate) 
   EXPECT_EQ(csrs[0].username, "system:bootstrap:abcdef");
   EXPECT_EQ(csrs[0].signer_name, "kubernetes.io/kube-apiserver-client-kubelet");
   EXPECT_EQ(machine().phase(), rotation::Phase::Idle);
+}
+
+// The disk is full when the certificate comes: the install fails without touching anything, the
+// agent backs off and installs the same CSR's certificate once there is room again: no second CSR.
+class FullDiskStore final : public rotation::CertStore {
+ public:
+  FullDiskStore(const fs::path& dir, CertKind kind, int* failures) : disk_(dir, kind), failures_(failures) {}
+  fs::path current_path() const override { return disk_.current_path(); }
+  fs::path pending_key_path() const override { return disk_.pending_key_path(); }
+  Expected<std::optional<rotation::InstalledPair>> load_current() const override {
+    return disk_.load_current();
+  }
+  Expected<std::optional<ossl::PKeyPtr>> load_pending_key() const override {
+    return disk_.load_pending_key();
+  }
+  Expected<void> save_pending_key(EVP_PKEY* key) const override { return disk_.save_pending_key(key); }
+  Expected<void> discard_pending_key() const override { return disk_.discard_pending_key(); }
+  Expected<fs::path> install(const std::vector<ossl::X509Ptr>& chain, EVP_PKEY* key,
+                             std::chrono::system_clock::time_point now) const override {
+    if (*failures_ > 0) {
+      --*failures_;
+      return Unexpected(io_error("write", disk_.current_path().string(), ENOSPC));
+    }
+    return disk_.install(chain, key, now);
+  }
+  std::vector<fs::path> prune(int keep) const override { return disk_.prune(keep); }
+
+ private:
+  rotation::Store disk_;
+  int* failures_;
+};
+
+TEST_F(AgentTest, AFullDiskAtInstallIsRetriedWithTheSameCsr) {
+  int failures = 3;
+  stores_ = [&](CertKind kind) {
+    return std::unique_ptr<rotation::CertStore>(
+        std::make_unique<FullDiskStore>(settings_.cert_dir, kind, &failures));
+  };
+  start();
+  ASSERT_TRUE(run_until([&] { return installs() == 1; }));
+  EXPECT_EQ(failures, 0);
+  EXPECT_EQ(server_.csrs_created(), 1);
+  EXPECT_TRUE(current().has_value());
+  EXPECT_EQ(machine().phase(), rotation::Phase::Idle);
+  EXPECT_EQ(machine().outcomes().at("error"), 3);
 }
 
 TEST_F(AgentTest, ValidCertificateMeansNoRequestAtAllAfterARestart) {

@@ -27,18 +27,21 @@ class FakeSystemd : public KubeletEffects {
  public:
   explicit FakeSystemd(fs::path config) : config_(std::move(config)) {}
 
-  systemd::UnitStateResult unit_state() override {
+  Expected<systemd::UnitState> unit_state() override {
     ++polls;
-    if (!bus) return {std::nullopt, "cannot connect to the system bus: No such file or directory"};
-    return {unit, ""};
+    if (!bus) return Unexpected(no_bus());
+    return unit;
   }
-  systemd::RestartResult restart(bool only_if_running) override {
-    if (!bus) return {false, "", "cannot connect to the system bus: No such file or directory"};
+  Expected<std::string> restart(bool only_if_running) override {
+    if (!bus) return Unexpected(no_bus());
     restarts.push_back(only_if_running ? "try-restart" : "restart");
     const bool up = unit.active_state == "active" || unit.active_state == "activating";
-    if (only_if_running && !up) return {true, "/job/1", ""};
+    if (only_if_running && !up) return std::string("/job/1");
     start();
-    return {true, "/job/2", ""};
+    return std::string("/job/2");
+  }
+  static Error no_bus() {
+    return make_error(ErrorKind::Io, "cannot connect to the system bus: No such file or directory");
   }
   bool healthz(const std::string& host, int port) override {
     last_health = host + ":" + std::to_string(port);
