@@ -1,4 +1,5 @@
 #include "config/kubeconfig.hpp"
+#include "base/files.hpp"
 
 #include <arpa/inet.h>
 
@@ -32,13 +33,15 @@ Error err_file(const fs::path& source, std::string key, std::string message) {
 }
 
 Expected<std::string> read_small_file(const fs::path& path, const fs::path& source, const std::string& key) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) {
-    return Unexpected(err_file(source, key, "cannot read " + path.string() + ": " + std::strerror(errno)));
+  // The one bounded reader: regular files only, O_NONBLOCK, at most 1 MiB.
+  auto read = kcd::read_file(path, 1 << 20);
+  if (!read) {
+    const Error& e = read.error();
+    const std::string why =
+        e.kind == ErrorKind::Io ? std::strerror(e.code) : e.message.substr(e.message.find(": ") + 2);
+    return Unexpected(err_file(source, key, "cannot read " + path.string() + ": " + why));
   }
-  std::stringstream ss;
-  ss << in.rdbuf();
-  return ss.str();
+  return read;
 }
 
 fs::path resolve(const fs::path& p, const fs::path& source) {

@@ -1,4 +1,5 @@
 #include "config/settings.hpp"
+#include "base/files.hpp"
 
 #include "base/suggest.hpp"
 #include "config/settings_table.hpp"
@@ -277,14 +278,10 @@ Expected<Settings> load_settings(const SettingFlags& flags, const Environment& e
   } else if (!fs::is_regular_file(st)) {
     return Unexpected(config_error(Location{file.string(), 0, 0, ""}, "not a regular file"));
   } else {
-    std::ifstream in(file, std::ios::binary);
-    if (!in) {
-      return Unexpected(config_error(Location{file.string(), 0, 0, ""},
-                                     std::string("cannot read: ") + std::strerror(errno)));
-    }
-    std::stringstream ss;
-    ss << in.rdbuf();
-    text = ss.str();
+    // The one bounded reader: a FIFO or device put in the file's place is refused, not read.
+    auto read = kcd::read_file(file, 1 << 20);
+    if (!read) return Unexpected(config_error(Location{file.string(), 0, 0, ""}, read.error().message));
+    text = std::move(*read);
     have_file = true;
   }
   if (have_file) {

@@ -1,4 +1,5 @@
 #include "kubelet/detect.hpp"
+#include "base/files.hpp"
 
 #include <fcntl.h>
 #include <poll.h>
@@ -27,14 +28,11 @@ fs::path under(const fs::path& root, const fs::path& abs) {
   return root / abs.relative_path();
 }
 
-// Small files of /proc and units: read at most `limit` bytes.
+// Small files of /proc and units through the one bounded reader (regular files only, at most
+// `limit` bytes); "" when unreadable.
 std::string read_small(const fs::path& p, std::size_t limit = 1 << 20) {
-  std::ifstream in(p, std::ios::binary);
-  if (!in) return {};
-  std::string out(limit, '\0');
-  in.read(out.data(), static_cast<std::streamsize>(limit));
-  out.resize(static_cast<std::size_t>(in.gcount()));
-  return out;
+  auto read = kcd::read_file(p, limit);
+  return read ? std::move(*read) : std::string();
 }
 
 std::string trim(std::string s) {
