@@ -354,12 +354,23 @@ Expected<ControlRequest> parse_request(std::string_view line) {
   return request;
 }
 
-Expected<StatusReply> parse_status_reply(std::string_view line, std::string_view source) {
-  Reader r;
-  const json j = parse_object(line, r);
+namespace {
+// A reply's object, or the daemon's refusal ({"error": ...}) as the error; a malformed line leaves
+// its problem in `r`.
+Expected<json> reply_object(std::string_view line, Reader& r) {
+  json j = parse_object(line, r);
   if (!r.problem()) {
     if (auto e = refusal(j, r)) return Unexpected(*e);
   }
+  return j;
+}
+}  // namespace
+
+Expected<StatusReply> parse_status_reply(std::string_view line, std::string_view source) {
+  Reader r;
+  auto object = reply_object(line, r);
+  if (!object) return Unexpected(object.error());
+  const json& j = *object;
   StatusReply s = read_status(j, "", r);
   if (r.problem()) return Unexpected(malformed(source, *r.problem()));
   return s;
@@ -367,10 +378,9 @@ Expected<StatusReply> parse_status_reply(std::string_view line, std::string_view
 
 Expected<RenewReply> parse_renew_reply(std::string_view line, std::string_view source) {
   Reader r;
-  const json j = parse_object(line, r);
-  if (!r.problem()) {
-    if (auto e = refusal(j, r)) return Unexpected(*e);
-  }
+  auto object = reply_object(line, r);
+  if (!object) return Unexpected(object.error());
+  const json& j = *object;
   const json& ok = r.member(j, "", "ok");
   if (!r.problem() && ok != json(true)) r.fail("ok", "expected true, got " + ok.dump());
   RenewReply reply;
