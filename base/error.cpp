@@ -75,7 +75,7 @@ std::string Error::format() const {
     out += ": ";
   }
   if (!where.key.empty()) out += where.key + ": ";
-  if (code != 0 && kind != ErrorKind::Io) {
+  if (code != 0 && kind >= ErrorKind::Network) {  // an HTTP status; an errno is not shown as one
     out += std::to_string(code);
     if (!reason.empty()) out += " " + reason;
     out += ": ";

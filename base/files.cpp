@@ -182,6 +182,77 @@ Expected<std::string> read_private_file(const fs::path& path, std::size_t limit)
   return read_bounded(path, limit, true);
 }
 
+namespace {
+
+std::string octal_mode(mode_t mode) {
+  char m[8];
+  std::snprintf(m, sizeof m, "%04o", static_cast<unsigned>(mode & 07777));
+  return m;
+}
+
+// One directory on the way: who may change what is in it.
+Expected<void> check_one_directory(const fs::path& dir, const fs::path& asked, bool is_target) {
+  struct stat st {};
+  if (::stat(dir.c_str(), &st) != 0) return fail("stat", dir, errno);
+  const uid_t me = ::geteuid();
+  const std::string which = is_target ? dir.string() : dir.string() + " (a parent of " + asked.string() + ")";
+  auto refuse = [&](std::string why, std::string fix) {
+    Error e = make_error(ErrorKind::Refused,
+                         which + ": " + why +
+                             ", so another user could plant or swap files there that kubelet-certd would "
+                             "trust (a pending key, a link on one of its names); fix: " +
+                             fix);
+    e.code = EPERM;
+    return Unexpected(std::move(e));
+  };
+  if (!S_ISDIR(st.st_mode))
+    return Unexpected(
+        make_error(ErrorKind::Refused, which + ": not a directory; point the setting at a directory"));
+  if (st.st_uid != 0 && st.st_uid != me) {
+    return refuse("owned by uid " + std::to_string(st.st_uid) + " (not root" +
+                      (me != 0 ? " or uid " + std::to_string(me) : std::string()) + ")",
+                  "chown root " + dir.string());
+  }
+  const bool sticky = (st.st_mode & S_ISVTX) != 0;
+  if ((st.st_mode & 022) != 0 && (is_target || !sticky)) {
+    return refuse(std::string("writable by ") + ((st.st_mode & 002) != 0 ? "others" : "its group") +
+                      " (mode " + octal_mode(st.st_mode) + ")",
+                  "chmod go-w " + dir.string());
+  }
+  return {};
+}
+
+// `dir` and every parent of it up to /; `dir` itself is held to the stricter rule when it is
+// the directory asked about (not a parent standing in for one that does not exist yet).
+Expected<void> check_directory_chain(const fs::path& dir, const fs::path& asked, bool dir_is_target) {
+  bool first = true;
+  for (fs::path p = dir;; p = p.parent_path()) {
+    if (auto ok = check_one_directory(p, asked, first && dir_is_target); !ok) return ok;
+    first = false;
+    if (!p.has_relative_path()) break;  // reached /
+  }
+  return {};
+}
+
+}  // namespace
+
+Expected<void> check_private_directory(const fs::path& dir) {
+  std::error_code ec;
+  fs::path asked = fs::absolute(dir, ec).lexically_normal();
+  if (ec) return fail("resolve", dir, ec.value());
+  if (asked.filename().empty() && asked.has_relative_path())
+    asked = asked.parent_path();  // "/a/b/" -> "/a/b"
+  // The nearest part that exists: what is missing we create ourselves (mode 0755).
+  fs::path existing = asked;
+  while (!fs::exists(existing, ec) && existing.has_relative_path()) existing = existing.parent_path();
+  const bool is_target = existing == asked;
+  if (auto ok = check_directory_chain(existing, asked, is_target); !ok) return ok;
+  const fs::path real = fs::canonical(existing, ec);
+  if (ec) return fail("resolve", existing, ec.value());
+  if (real != existing) return check_directory_chain(real, asked, is_target);
+  return {};
+}
+
 Expected<void> ensure_directory(const fs::path& dir, mode_t mode) {
   std::error_code ec;
   if (fs::is_directory(dir, ec)) return {};

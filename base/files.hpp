@@ -40,6 +40,15 @@ Expected<std::string> read_file(const std::filesystem::path& path, std::size_t l
 // a symlink (O_NOFOLLOW), owned by another user than ours, or open to group or others.
 Expected<std::string> read_private_file(const std::filesystem::path& path, std::size_t limit);
 
+// Refuses a directory that someone other than us could change, since anything planted there
+// (a pending key, a link on one of our names) would be trusted. The directory and each of its
+// parents must be owned by root or by us and closed to writing by group and others; a parent
+// with the sticky bit (such as /tmp) may be open, the directory itself may not. Both the path
+// as given and the one its symlinks resolve to are checked. A directory that does not exist
+// yet is judged by its nearest existing parent, since we create the rest. ErrorKind::Refused,
+// the message names the directory, what is wrong and the command that fixes it.
+Expected<void> check_private_directory(const std::filesystem::path& dir);
+
 // Creates `dir` (and parents) with `mode` if missing.
 Expected<void> ensure_directory(const std::filesystem::path& dir, mode_t mode);
 

@@ -4,6 +4,7 @@
 #include <arpa/inet.h>
 
 #include "base/base64.hpp"
+#include "base/yaml_text.hpp"
 
 #include <yaml-cpp/yaml.h>
 
@@ -219,32 +220,73 @@ Expected<Kubeconfig> load_kubeconfig(const fs::path& path) {
   return parse_kubeconfig(*text, path);
 }
 
-std::string render_kubelet_kubeconfig(const KubeletKubeconfigSpec& spec) {
-  std::string out = "apiVersion: v1\nclusters:\n- cluster:\n";
-  if (spec.ca_file) {
-    out += "    certificate-authority: " + spec.ca_file->string() + "\n";
+namespace {
+
+// One string value: plain when every YAML reader reads it as this string, else double-quoted
+// (base/yaml_text.hpp).
+void emit_value(YAML::Emitter& out, std::string_view key, const std::string& value) {
+  out << YAML::Key << std::string(key) << YAML::Value;
+  if (kcd::is_plain_yaml_safe(value)) {
+    out << value;
   } else {
-    out += "    certificate-authority-data: " + base64_encode(spec.ca_pem) + "\n";
+    out << YAML::DoubleQuoted << value;
   }
-  out += "    server: " + spec.server + "\n";
-  if (spec.tls_server_name) out += "    tls-server-name: " + *spec.tls_server_name + "\n";
-  out +=
-      "  name: default-cluster\n"
-      "contexts:\n"
-      "- context:\n"
-      "    cluster: default-cluster\n"
-      "    namespace: default\n"
-      "    user: default-auth\n"
-      "  name: default-context\n"
-      "current-context: default-context\n"
-      "kind: Config\n"
-      "preferences: {}\n"
-      "users:\n"
-      "- name: default-auth\n"
-      "  user:\n";
-  out += "    client-certificate: " + spec.client_certificate.string() + "\n";
-  out += "    client-key: " + spec.client_key.string() + "\n";
-  return out;
+}
+
+}  // namespace
+
+Expected<std::string> render_kubelet_kubeconfig(const KubeletKubeconfigSpec& spec) {
+  YAML::Emitter out;
+  out.SetOutputCharset(YAML::EscapeNonAscii);
+  out << YAML::BeginMap;
+  emit_value(out, "apiVersion", "v1");
+  out << YAML::Key << "clusters" << YAML::Value << YAML::BeginSeq << YAML::BeginMap;
+  out << YAML::Key << "cluster" << YAML::Value << YAML::BeginMap;
+  emit_value(out, "certificate-authority-data", base64_encode(spec.ca_pem));
+  emit_value(out, "server", spec.server);
+  if (spec.tls_server_name) emit_value(out, "tls-server-name", *spec.tls_server_name);
+  out << YAML::EndMap;
+  emit_value(out, "name", "default-cluster");
+  out << YAML::EndMap << YAML::EndSeq;
+  out << YAML::Key << "contexts" << YAML::Value << YAML::BeginSeq << YAML::BeginMap;
+  out << YAML::Key << "context" << YAML::Value << YAML::BeginMap;
+  emit_value(out, "cluster", "default-cluster");
+  emit_value(out, "namespace", "default");
+  emit_value(out, "user", "default-auth");
+  out << YAML::EndMap;
+  emit_value(out, "name", "default-context");
+  out << YAML::EndMap << YAML::EndSeq;
+  emit_value(out, "current-context", "default-context");
+  emit_value(out, "kind", "Config");
+  out << YAML::Key << "preferences" << YAML::Value << YAML::Flow << YAML::BeginMap << YAML::EndMap;
+  out << YAML::Key << "users" << YAML::Value << YAML::BeginSeq << YAML::BeginMap;
+  emit_value(out, "name", "default-auth");
+  out << YAML::Key << "user" << YAML::Value << YAML::BeginMap;
+  emit_value(out, "client-certificate", spec.client_certificate.string());
+  emit_value(out, "client-key", spec.client_key.string());
+  out << YAML::EndMap << YAML::EndMap << YAML::EndSeq << YAML::EndMap;
+  if (!out.good()) {
+    return Unexpected(
+        make_error(ErrorKind::Unexpected, "kubelet kubeconfig: emitter failed: " + out.GetLastError()));
+  }
+  std::string text = std::string(out.c_str()) + "\n";
+
+  // Read back with our own loader before it replaces anything: what the kubelet will read must
+  // be what was meant.
+  auto back = parse_kubeconfig(text, "<kubelet kubeconfig being written>");
+  const auto differs = [](std::string what) {
+    return Unexpected(
+        make_error(ErrorKind::Unexpected,
+                   "kubelet kubeconfig: internal error: the generated file reads back with another " + what +
+                       "; nothing was written"));
+  };
+  if (!back) return differs("meaning (" + back.error().format() + ")");
+  if (back->server.text != spec.server) return differs("server");
+  if (back->ca_pem != spec.ca_pem) return differs("CA");
+  if (back->tls_server_name != spec.tls_server_name) return differs("tls-server-name");
+  if (back->client_certificate_file != spec.client_certificate) return differs("client-certificate");
+  if (back->client_key_file != spec.client_key) return differs("client-key");
+  return text;
 }
 
 namespace {

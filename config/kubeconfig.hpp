@@ -47,15 +47,17 @@ Expected<Kubeconfig> parse_kubeconfig(std::string_view text, const std::filesyst
 // What the kubelet kubeconfig must say.
 struct KubeletKubeconfigSpec {
   std::string server;
-  std::string ca_pem;                            // embedded as certificate-authority-data ...
-  std::optional<std::filesystem::path> ca_file;  // ... unless the bootstrap kubeconfig used a file
+  std::string ca_pem;  // embedded as certificate-authority-data
   std::optional<std::string> tls_server_name;
   std::filesystem::path client_certificate;
   std::filesystem::path client_key;
 };
 
-// Byte-for-byte the file kubelet writes after TLS bootstrap (writeKubeconfigFromBootstrapping):
-// cluster "default-cluster", context "default-context", user "default-auth".
-std::string render_kubelet_kubeconfig(const KubeletKubeconfigSpec& spec);
+// The file kubelet writes after TLS bootstrap (writeKubeconfigFromBootstrapping): cluster
+// "default-cluster", context "default-context", user "default-auth". Produced by yaml-cpp's
+// emitter (values that YAML could read as something else are double-quoted) and read back
+// with parse_kubeconfig before it is returned: an error instead of a file that means
+// something else.
+Expected<std::string> render_kubelet_kubeconfig(const KubeletKubeconfigSpec& spec);
 
 }  // namespace kcd::config

@@ -147,6 +147,7 @@ Expected<void> apply_yaml(std::string_view text, const std::string& source, cons
       if (!(s->empty_turns_off && v.Scalar().empty())) values.push_back(RawValue{v.Scalar(), vo});
     }
     if (auto r = s->parse(settings, values, context); !r) return r;
+    settings.origins.by_key[key] = vo;
   }
   return {};
 }
@@ -213,6 +214,12 @@ void SettingFlags::add_to(CLI::App& app) {
 std::optional<std::string> SettingFlags::config_file() const {
   if (config_option_ != nullptr && config_option_->count() > 0) return config_;
   return std::nullopt;
+}
+
+Location SettingOrigins::of(std::string_view key) const {
+  auto it = by_key.find(key);
+  if (it != by_key.end()) return it->second;
+  return Location{"", 0, 0, std::string(key) + " (default)"};
 }
 
 Environment system_environment() {
@@ -307,6 +314,7 @@ Expected<Settings> load_settings(const SettingFlags& flags, const Environment& e
     }
     if (values.empty() && !s.list && !s.empty_turns_off) continue;
     if (auto r = s.parse(settings, values, context); !r) return Unexpected(r.error());
+    settings.origins.by_key[s.key] = where;
   }
   if (auto r = apply_defaults(settings, env, have_file ? file.string() : "command line"); !r)
     return Unexpected(r.error());

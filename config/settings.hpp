@@ -44,6 +44,15 @@ struct ListenAddress {
   bool operator==(const ListenAddress&) const = default;
 };
 
+// Where each value was given: a settings file position or a flag. A default has none. Never
+// makes two Settings differ: the same values written on other lines are the same settings.
+struct SettingOrigins {
+  std::map<std::string, Location, std::less<>> by_key;
+  // The value's position, or just the key (and "(default)") when it was not given.
+  Location of(std::string_view key) const;
+  bool operator==(const SettingOrigins&) const { return true; }
+};
+
 // Every value typed and checked; the defaults come from the one settings table
 // (config/settings_table.cpp), which also writes --help, the README table and the man page.
 struct Settings {
@@ -91,6 +100,7 @@ struct Settings {
   std::filesystem::path metrics_textfile;        // node_exporter textfile; empty: none
 
   std::filesystem::path config_file;  // the file actually read; empty when none
+  SettingOrigins origins;
   bool operator==(const Settings&) const = default;
 };
 

@@ -101,7 +101,9 @@ Expected<void> AgentDriver::write_kubeconfig(CertificateRun& s, const Connection
   spec.tls_server_name = conn.endpoint.tls_server_name;
   spec.client_certificate = s.store->current_path();
   spec.client_key = s.store->current_path();
-  auto written = effects.kubeconfigs->write(settings.kubeconfig, config::render_kubelet_kubeconfig(spec));
+  auto text = config::render_kubelet_kubeconfig(spec);
+  if (!text) return Unexpected(text.error());
+  auto written = effects.kubeconfigs->write(settings.kubeconfig, *text);
   if (!written) return written;
   kcd::crash_point("kubeconfig-written");
   log::info("kubeconfig written",

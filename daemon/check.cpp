@@ -2,6 +2,7 @@
 
 #include "daemon/kubelet_setup.hpp"
 #include "daemon/kubelet_worker.hpp"
+#include "daemon/settings_check.hpp"
 #include "systemd/dbus.hpp"
 
 #include <sys/stat.h>
@@ -75,6 +76,7 @@ Expected<CheckReport> run_check(const config::Settings& settings, const CheckOpt
   if (options.fix && options.dry_run) {
     report.diff = plan->diff();
   } else if (options.fix) {
+    if (auto trusted = check_written_directories(s, true); !trusted) return Unexpected(trusted.error());
     SystemKubeletEffects fx(settings.kubelet_unit, nullptr);
     auto applied = apply_kubelet_plan(s, *plan, &fx, health_policy(settings));
     if (!applied) return Unexpected(applied.error());

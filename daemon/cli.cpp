@@ -6,6 +6,7 @@
 #include "daemon/check.hpp"
 #include "daemon/control.hpp"
 #include "daemon/run.hpp"
+#include "daemon/settings_check.hpp"
 #include "daemon/status.hpp"
 #include "systemd/log.hpp"
 
@@ -218,7 +219,7 @@ int cli_main(int argc, char** argv) {
 
   const auto env = config::system_environment();
   if (*check_config_cmd) {
-    auto settings = config::load_settings(check_config_flags, env);
+    auto settings = load_checked_settings(check_config_flags, env);
     if (!settings) return report_config_error(settings.error());
     // The kubeconfigs are configuration too: each one present must load (a missing bootstrap
     // kubeconfig is normal once the node has joined).
@@ -234,7 +235,7 @@ int cli_main(int argc, char** argv) {
     return kExitOk;
   }
   if (*check_cmd) {
-    auto settings = config::load_settings(check_flags, env);
+    auto settings = load_checked_settings(check_flags, env);
     if (!settings) return report_config_error(settings.error());
     const auto report = run_check(*settings, check_options);
     if (!report) {
@@ -242,14 +243,15 @@ int cli_main(int argc, char** argv) {
       return kExitError;
     }
     if (check_options.output == "json") {
-      std::cout << render_check_json(*report).dump(2) << "\n";
+      std::cout << render_check_json(*report).dump(2, ' ', false, nlohmann::json::error_handler_t::replace)
+                << "\n";
     } else {
       std::cout << render_check_table(*report);
     }
     return check_exit_code(*report);
   }
   if (*status_cmd) {
-    auto settings = config::load_settings(status_flags, env);
+    auto settings = load_checked_settings(status_flags, env);
     if (!settings) return report_config_error(settings.error());
     // The running daemon's live view, when one answers; the files alone otherwise.
     std::optional<StatusReply> daemon;
@@ -273,7 +275,7 @@ int cli_main(int argc, char** argv) {
       } else {
         j["daemon"] = nlohmann::json{{"running", false}};
       }
-      std::cout << j.dump(2) << "\n";
+      std::cout << j.dump(2, ' ', false, nlohmann::json::error_handler_t::replace) << "\n";
     } else {
       std::cout << render_status_table(all, now);
       std::cout << render_kubelet_status(kubelet_status);
@@ -287,7 +289,7 @@ int cli_main(int argc, char** argv) {
     return status_exit_code(all, now);
   }
   if (*renew_cmd) {
-    auto settings = config::load_settings(renew_flags, env);
+    auto settings = load_checked_settings(renew_flags, env);
     if (!settings) return report_config_error(settings.error());
     log::init(log::Target::Auto, config::to_string(settings->log_level));
     std::vector<rotation::CertKind> kinds;
@@ -301,14 +303,14 @@ int cli_main(int argc, char** argv) {
     return renew(*settings, kinds, renew_once, renew_timeout.parsed, renew_timings.timings());
   }
   if (*run_cmd) {
-    auto settings = config::load_settings(run_flags, env);
+    auto settings = load_checked_settings(run_flags, env);
     if (!settings) return report_config_error(settings.error());
     log::init(log::Target::Auto, config::to_string(settings->log_level));
     RunOptions options;
     options.once = once;
     options.timeout = timeout.parsed;
     options.timings = run_timings.timings();
-    options.reload = [&run_flags, env] { return config::load_settings(run_flags, env); };
+    options.reload = [&run_flags, env] { return load_checked_settings(run_flags, env); };
     RunResult result = run(*settings, options);
     if (once || result.exit_code != kExitOk) {
       std::FILE* out = result.exit_code == kExitOk ? stdout : stderr;

@@ -318,11 +318,11 @@ json to_json(const ControlReply& r) {
 }
 
 std::string to_line(const ControlRequest& r) {
-  return to_json(r).dump();
+  return to_json(r).dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
 }
 
 std::string to_line(const ControlReply& r) {
-  return to_json(r).dump();
+  return to_json(r).dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
 }
 
 Expected<ControlRequest> parse_request(std::string_view line) {
@@ -342,7 +342,8 @@ Expected<ControlRequest> parse_request(std::string_view line) {
   if (certs == j.end() || !certs->is_array() || certs->empty())
     return Unexpected(make_error(ErrorKind::BadRequest, "renew: certs must list client and/or serving"));
   for (const auto& c : *certs) {
-    const std::string cert = c.is_string() ? c.get<std::string>() : c.dump();
+    const std::string cert = c.is_string() ? c.get<std::string>()
+                                           : c.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
     const auto kind = parse_cert_kind(cert);
     if (!kind) {
       return Unexpected(make_error(ErrorKind::BadRequest,
@@ -382,7 +383,8 @@ Expected<RenewReply> parse_renew_reply(std::string_view line, std::string_view s
   if (!object) return Unexpected(object.error());
   const json& j = *object;
   const json& ok = r.member(j, "", "ok");
-  if (!r.problem() && ok != json(true)) r.fail("ok", "expected true, got " + ok.dump());
+  if (!r.problem() && ok != json(true))
+    r.fail("ok", "expected true, got " + ok.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace));
   RenewReply reply;
   reply.before = read_status(r.member(j, "", "before"), "before", r);
   if (r.problem()) return Unexpected(malformed(source, *r.problem()));

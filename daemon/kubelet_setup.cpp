@@ -216,10 +216,11 @@ std::string_view to_string(KubeletChange::Result r) {
 
 Expected<kubelet::ChangeState> load_change_state(const fs::path& cert_dir) {
   const fs::path p = change_state_path(cert_dir);
-  auto text = read_if_exists(p);
+  // Our own file: never through a link, only when ours and closed to others.
+  auto text = kcd::read_private_file(p, 1 << 20);
+  if (!text && text.error().code == ENOENT) return kubelet::ChangeState{};
   if (!text) return Unexpected(text.error());
-  if (!*text) return kubelet::ChangeState{};
-  auto parsed = kubelet::parse_change_state(**text, p.string());
+  auto parsed = kubelet::parse_change_state(*text, p.string());
   if (parsed) return parsed;
   // Set aside, never lost: the operator can read what it said.
   Error e = parsed.error();
@@ -231,7 +232,16 @@ Expected<kubelet::ChangeState> load_change_state(const fs::path& cert_dir) {
 }
 
 Expected<void> save_change_state(const fs::path& cert_dir, const kubelet::ChangeState& state) {
-  return kcd::write_file_atomic(change_state_path(cert_dir), kubelet::serialize_change_state(state), 0600);
+  const fs::path p = change_state_path(cert_dir);
+  // Read back with our own loader before it replaces the old record.
+  const std::string text = kubelet::serialize_change_state(state);
+  auto back = kubelet::parse_change_state(text, p.string());
+  if (!back || kubelet::serialize_change_state(*back) != text) {
+    return Unexpected(
+        make_error(ErrorKind::Unexpected, p.string() + ": internal error: the record does not read back as "
+                                                       "written; the previous file is kept"));
+  }
+  return kcd::write_file_atomic(p, text, 0600);
 }
 
 std::string KubeletPlan::diff() const {

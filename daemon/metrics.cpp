@@ -32,6 +32,23 @@ void family(std::string& out, const std::string& name, const std::string& type, 
   out += "# HELP " + name + " " + help + "\n# TYPE " + name + " " + type + "\n";
 }
 
+// A label value in the text exposition format: backslash, double quote and newline escaped, so a
+// value can never end its label or its line.
+std::string label_value(std::string_view v) {
+  std::string out;
+  for (char c : v) {
+    if (c == '\\')
+      out += "\\\\";
+    else if (c == '"')
+      out += "\\\"";
+    else if (c == '\n')
+      out += "\\n";
+    else
+      out += c;
+  }
+  return out;
+}
+
 }  // namespace
 
 std::string render_prometheus(const MetricsSnapshot& s) {
@@ -40,7 +57,7 @@ std::string render_prometheus(const MetricsSnapshot& s) {
                       const std::function<std::optional<std::string>(const CertMetrics&)>& value) {
     family(out, name, type, help);
     for (const auto& c : s.certs) {
-      if (auto v = value(c)) out += name + "{cert=\"" + c.cert + "\"} " + *v + "\n";
+      if (auto v = value(c)) out += name + "{cert=\"" + label_value(c.cert) + "\"} " + *v + "\n";
     }
   };
   per_cert("kubelet_certd_certificate_expiration_timestamp_seconds", "gauge",
@@ -73,15 +90,15 @@ std::string render_prometheus(const MetricsSnapshot& s) {
   for (const auto& c : s.certs) {
     for (const char* result : {"success", "denied", "failed", "rejected", "gone", "error"}) {
       const auto it = c.attempts.find(result);
-      out += "kubelet_certd_rotation_attempts_total{cert=\"" + c.cert + "\",result=\"" + result + "\"} " +
-             std::to_string(it == c.attempts.end() ? 0 : it->second) + "\n";
+      out += "kubelet_certd_rotation_attempts_total{cert=\"" + label_value(c.cert) + "\",result=\"" + result +
+             "\"} " + std::to_string(it == c.attempts.end() ? 0 : it->second) + "\n";
     }
   }
   if (!s.cis.empty()) {
     family(out, "kubelet_certd_cis_check", "gauge", "CIS kubelet checks: 1 for the check's current status.");
     for (const auto& c : s.cis) {
       for (const char* st : {"PASS", "FAIL", "WARN"}) {
-        out += "kubelet_certd_cis_check{id=\"" + c.id + "\",status=\"" + st + "\"} " +
+        out += "kubelet_certd_cis_check{id=\"" + label_value(c.id) + "\",status=\"" + st + "\"} " +
                (c.status == st ? "1" : "0") + "\n";
       }
     }
@@ -96,7 +113,7 @@ std::string render_prometheus(const MetricsSnapshot& s) {
   for (const auto& k : s.kubelet.held_keys) {
     const bool refused = std::find(s.kubelet.refused_keys.begin(), s.kubelet.refused_keys.end(), k) !=
                          s.kubelet.refused_keys.end();
-    out += "kubelet_certd_kubelet_config_key_held{key=\"" + k + "\",reason=\"" +
+    out += "kubelet_certd_kubelet_config_key_held{key=\"" + label_value(k) + "\",reason=\"" +
            (refused ? "rollback" : "version") + "\"} 1\n";
   }
   family(out, "kubelet_certd_build_info", "gauge", "Version of kubelet-certd.");

@@ -2,6 +2,7 @@
 
 #include "base/files.hpp"
 #include "daemon/instance_lock.hpp"
+#include "daemon/settings_check.hpp"
 #include "daemon/supervisor.hpp"
 
 namespace kcd::daemon {
@@ -13,9 +14,15 @@ std::vector<rotation::CertKind> managed_kinds(const config::Settings& settings) 
 }
 
 RunResult run(const config::Settings& settings, const RunOptions& options) {
+  // Nothing is created or written in a folder another user could change.
+  if (auto trusted = check_written_directories(settings, settings.patch_kubelet_config); !trusted)
+    return RunResult{kExitError, trusted.error().format()};
   InstanceLock lock(settings.cert_dir);
   if (auto made = kcd::ensure_directory(settings.cert_dir, 0755); !made)
     return RunResult{kExitError, made.error().format()};
+  // Once more now that certDir exists: it was created by us, not planted in between.
+  if (auto trusted = check_private_directory(settings.cert_dir); !trusted)
+    return RunResult{kExitError, "certDir: " + trusted.error().format()};
   if (auto held = lock.acquire(); !held) return RunResult{kExitError, held.error().format()};
   Supervisor supervisor(settings, options);
   return supervisor.run();

@@ -1,6 +1,7 @@
 #include "daemon/status.hpp"
 
 #include "config/kubeconfig.hpp"
+#include "base/outside_text.hpp"
 #include "base/rfc3339.hpp"
 #include "kubelet/change_state.hpp"
 #include "base/files.hpp"
@@ -111,7 +112,7 @@ std::vector<CertStatus> collect_status(const config::Settings& settings,
   // Unreadable, missing or corrupt: shown as no state.
   rotation::State state;
   const auto path = settings.cert_dir / rotation::kStateFileName;
-  if (auto text = kcd::read_file(path, 1 << 20)) {
+  if (auto text = kcd::read_private_file(path, 1 << 20)) {
     if (auto parsed = rotation::parse_state(*text, path.string())) state = *parsed;
   }
   std::vector<CertStatus> all;
@@ -152,6 +153,9 @@ int status_exit_code(const std::vector<CertStatus>& all, SysTime now) {
 }
 
 std::string render_status_table(const std::vector<CertStatus>& all, SysTime now) {
+  // A certificate's names, a CSR name and an error can carry text from outside (a CA, an API
+  // server): escaped so it cannot move the terminal's cursor or fake a line of this table.
+  const auto shown = [](std::string_view text) { return outside_text(text, 4096); };
   std::vector<std::vector<std::string>> rows = {
       {"CERTIFICATE", "EXPIRES", "RESIDUAL TIME", "ROTATION DEADLINE", "PENDING CSR", "STATUS"}};
   for (const auto& s : all) {
@@ -161,7 +165,7 @@ std::string render_status_table(const std::vector<CertStatus>& all, SysTime now)
          s.info ? short_duration(std::chrono::duration_cast<std::chrono::seconds>(s.info->not_after - now))
                 : "<none>",
          s.rotation_deadline ? human_date(*s.rotation_deadline) : "<none>",
-         s.pending_csr.empty() ? "<none>" : s.pending_csr, status_word(s, now)});
+         s.pending_csr.empty() ? "<none>" : shown(s.pending_csr), status_word(s, now)});
   }
   std::vector<std::size_t> width(rows.front().size(), 0);
   for (const auto& r : rows) {
@@ -179,27 +183,27 @@ std::string render_status_table(const std::vector<CertStatus>& all, SysTime now)
     if (!s.required && !s.info) continue;
     out << "\n" << s.name << ": " << s.path.string() << "\n";
     if (!s.info) {
-      out << "  problem       " << s.problem << "\n";
+      out << "  problem       " << shown(s.problem) << "\n";
     } else {
       const auto& i = *s.info;
       std::string subject = "CN=" + i.common_name;
       for (const auto& o : i.organizations) subject += ", O=" + o;
-      out << "  subject       " << subject << "\n";
+      out << "  subject       " << shown(subject) << "\n";
       std::vector<std::string> sans;
       for (const auto& d : i.dns_names) sans.push_back("DNS:" + d);
       for (const auto& ip : i.ip_addresses) sans.push_back("IP:" + ip);
-      out << "  SANs          " << (sans.empty() ? "<none>" : join(sans)) << "\n";
-      out << "  issuer        " << i.issuer << "\n";
+      out << "  SANs          " << (sans.empty() ? "<none>" : shown(join(sans))) << "\n";
+      out << "  issuer        " << shown(i.issuer) << "\n";
       out << "  serial        " << i.serial << "\n";
       out << "  key           " << i.key_algorithm << "\n";
       out << "  valid         " << to_rfc3339(i.not_before) << " .. " << to_rfc3339(i.not_after) << "\n";
     }
     if (s.pending_since) {
-      out << "  pending CSR   " << s.pending_csr << " (filed "
+      out << "  pending CSR   " << shown(s.pending_csr) << " (filed "
           << short_duration(std::chrono::duration_cast<std::chrono::seconds>(now - *s.pending_since))
           << " ago)\n";
     }
-    if (!s.last_error.empty()) out << "  last error    " << s.last_error << "\n";
+    if (!s.last_error.empty()) out << "  last error    " << shown(s.last_error) << "\n";
   }
   return out.str();
 }
@@ -244,7 +248,7 @@ KubeletStatus collect_kubelet_status(const config::Settings& settings,
   k.config = settings.kubelet_config;
   const auto path = settings.cert_dir / kubelet::kChangeStateFileName;
   // Read-only: a corrupt record is left for the daemon to set aside.
-  auto text = kcd::read_file(path, 1 << 20);
+  auto text = kcd::read_private_file(path, 1 << 20);
   if (!text && text.error().code != ENOENT) k.problem = text.error().format();
   if (text) {
     if (auto parsed = kubelet::parse_change_state(*text, path.string())) {

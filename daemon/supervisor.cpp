@@ -1,5 +1,6 @@
 #include "daemon/supervisor.hpp"
 
+#include "daemon/settings_check.hpp"
 #include "rotation/store/store.hpp"
 #include "systemd/log.hpp"
 
@@ -208,6 +209,10 @@ void Supervisor::reload() {
   if (!options_.reload) return;
   notifier_.reloading();
   auto fresh = options_.reload();
+  if (fresh) {
+    if (auto trusted = check_written_directories(*fresh, fresh->patch_kubelet_config); !trusted)
+      fresh = Unexpected(trusted.error());
+  }
   if (!fresh) {
     log::error("configuration reload failed, keeping the running configuration",
                {{"error", fresh.error().format()}});

@@ -30,7 +30,7 @@ std::string serialize_change_state(const ChangeState& s) {
                     {"keys", s.refused->keys},
                     {"at", to_rfc3339(s.refused->at, true)}};
   }
-  return j.dump(2) + "\n";
+  return j.dump(2, ' ', false, nlohmann::json::error_handler_t::replace) + "\n";
 }
 
 Expected<ChangeState> parse_change_state(std::string_view text, const std::string& source) {

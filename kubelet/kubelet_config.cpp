@@ -1,5 +1,6 @@
 #include "kubelet/kubelet_config.hpp"
 
+#include "base/yaml_text.hpp"
 #include "kubelet/yaml_edit.hpp"
 
 #include <yaml-cpp/yaml.h>
@@ -113,18 +114,6 @@ Error error_at(const std::filesystem::path& source, std::string message, int lin
 }
 
 // Quotes a path when YAML would not read it back as the same plain string.
-std::string yaml_string(const std::string& s) {
-  const bool plain = !s.empty() && s.find_first_of(":#{}[],&*!|>'\"%@`") == std::string::npos &&
-                     s.front() != '-' && s.front() != '?' && s.front() != ' ' && s.back() != ' ';
-  if (plain) return s;
-  std::string out = "\"";
-  for (char c : s) {
-    if (c == '"' || c == '\\') out += '\\';
-    out += c;
-  }
-  return out + "\"";
-}
-
 std::optional<std::string> refused_by(const KubeletConfigPatch& patch, const std::string& key) {
   auto it = patch.refused.find(key);
   if (it == patch.refused.end()) return std::nullopt;
@@ -172,13 +161,14 @@ Expected<PatchResult> patch_kubelet_config(std::string_view original, const Kube
     return [want](const YAML::Node& n) { return !n.IsDefined() || !n.IsScalar() || n.Scalar() != want; };
   };
   if (patch.tls_cert_file)
-    set({"tlsCertFile"}, yaml_string(patch.tls_cert_file->string()), differs(patch.tls_cert_file->string()));
+    set({"tlsCertFile"}, kcd::yaml_scalar(patch.tls_cert_file->string()),
+        differs(patch.tls_cert_file->string()));
   if (patch.tls_private_key_file) {
-    set({"tlsPrivateKeyFile"}, yaml_string(patch.tls_private_key_file->string()),
+    set({"tlsPrivateKeyFile"}, kcd::yaml_scalar(patch.tls_private_key_file->string()),
         differs(patch.tls_private_key_file->string()));
   }
   if (patch.client_ca_file) {
-    set({"authentication", "x509", "clientCAFile"}, yaml_string(patch.client_ca_file->string()),
+    set({"authentication", "x509", "clientCAFile"}, kcd::yaml_scalar(patch.client_ca_file->string()),
         differs(patch.client_ca_file->string()));
   }
   if (patch.hardening != Hardening::Off) {

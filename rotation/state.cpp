@@ -79,7 +79,7 @@ std::string serialize_state(const State& state) {
             {"kind", "State"},
             {"client", cert_to_json(state.client)},
             {"serving", cert_to_json(state.serving)}};
-  return j.dump(2) + "\n";
+  return j.dump(2, ' ', false, nlohmann::json::error_handler_t::replace) + "\n";
 }
 
 Expected<State> parse_state(std::string_view text, const std::string& source) {

@@ -1,5 +1,6 @@
 #include "systemd/log.hpp"
 
+#include "base/outside_text.hpp"
 #include "base/rfc3339.hpp"
 
 #include <spdlog/sinks/base_sink.h>
@@ -64,10 +65,6 @@ void append_value(std::string& out, std::string_view v) {
     }
   }
   out += '"';
-}
-
-bool is_token_char(char c) {
-  return (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9');
 }
 
 int syslog_priority(spdlog::level::level_enum l) {
@@ -159,48 +156,7 @@ std::string format_event(std::string_view message, std::initializer_list<Field> 
 }
 
 std::string redact(std::string_view text) {
-  std::string out;
-  out.reserve(text.size());
-  std::size_t i = 0;
-  while (i < text.size()) {
-    // PEM private key blocks: "-----BEGIN ... PRIVATE KEY-----" up to the matching END line.
-    if (text.compare(i, 11, "-----BEGIN ") == 0) {
-      std::size_t eol = text.find("-----", i + 11);
-      if (eol != std::string_view::npos) {
-        std::string_view label = text.substr(i + 11, eol - (i + 11));
-        if (label.size() >= 11 && label.substr(label.size() - 11) == "PRIVATE KEY") {
-          std::string end_marker = "-----END " + std::string(label) + "-----";
-          std::size_t end = text.find(end_marker, eol);
-          out += "<redacted private key>";
-          i = end == std::string_view::npos ? text.size() : end + end_marker.size();
-          continue;
-        }
-      }
-    }
-    // "Bearer <credential>": whatever follows is a secret.
-    if (text.compare(i, 7, "Bearer ") == 0) {
-      out += "Bearer <redacted>";
-      i += 7;
-      while (i < text.size() && !std::isspace(static_cast<unsigned char>(text[i])) && text[i] != '"') ++i;
-      continue;
-    }
-    // Bootstrap tokens: [a-z0-9]{6}\.[a-z0-9]{16}, not part of a longer word.
-    if (i + 23 <= text.size() && text[i + 6] == '.' && (i == 0 || !is_token_char(text[i - 1]))) {
-      bool match = true;
-      for (std::size_t k = 0; k < 23 && match; ++k) {
-        if (k == 6) continue;
-        match = is_token_char(text[i + k]);
-      }
-      if (match && (i + 23 == text.size() || !is_token_char(text[i + 23]))) {
-        out += "<redacted token>";
-        i += 23;
-        continue;
-      }
-    }
-    out += text[i];
-    ++i;
-  }
-  return out;
+  return kcd::redact_secrets(text);
 }
 
 void set_level(std::string_view level) {

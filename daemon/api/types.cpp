@@ -1,6 +1,7 @@
 #include "daemon/api/types.hpp"
 
 #include "base/base64.hpp"
+#include "base/outside_text.hpp"
 
 #include <charconv>
 
@@ -88,7 +89,7 @@ std::string csr_create_body(const CsrCreate& r) {
   body["apiVersion"] = "certificates.k8s.io/v1";
   body["metadata"] = ordered_json{{"name", r.name}};
   body["spec"] = spec;
-  return body.dump();
+  return body.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
 }
 
 Expected<Csr> parse_csr(const json& o) {
@@ -132,8 +133,11 @@ Expected<Csr> parse_csr(const json& o) {
     if (auto it = status.find("conditions"); it != status.end() && it->is_array()) {
       for (const auto& cj : *it) {
         if (!cj.is_object()) continue;
-        c.conditions.push_back(CsrCondition{str(cj, "type"), str(cj, "status"), str(cj, "reason"),
-                                            str(cj, "message"), str(cj, "lastUpdateTime")});
+        // The server's words reach status, the state file and the terminal: escaped and bounded.
+        c.conditions.push_back(
+            CsrCondition{outside_text(str(cj, "type"), 64), outside_text(str(cj, "status"), 16),
+                         outside_text(str(cj, "reason"), 128), outside_text(str(cj, "message")),
+                         outside_text(str(cj, "lastUpdateTime"), 64)});
       }
     }
     if (auto cert = str(status, "certificate"); !cert.empty()) {
@@ -152,8 +156,8 @@ Error error_from_status_object(const json& status, int fallback_code) {
   int code = fallback_code;
   if (auto it = status.find("code"); it != status.end() && it->is_number_integer()) code = it->get<int>();
   e.code = code;
-  e.reason = str(status, "reason");
-  e.message = str(status, "message");
+  e.reason = outside_text(str(status, "reason"), 128);
+  e.message = outside_text(str(status, "message"));
   e.kind = kind_for(code, e.reason);
   e.retryable = retryable_by_default(e.kind);
   if (auto d = status.find("details"); d != status.end() && d->is_object()) {
@@ -175,9 +179,9 @@ Error error_from_response(int http_status, std::string_view body, std::string_vi
   } else {
     e.code = http_status;
     e.kind = kind_for(http_status, {});
-    std::string text(body.substr(0, 200));
-    while (!text.empty() && (text.back() == '\n' || text.back() == '\r')) text.pop_back();
-    e.message = text.empty() ? "HTTP " + std::to_string(http_status) : text;
+    std::string_view text = body.substr(0, 200);
+    while (!text.empty() && (text.back() == '\n' || text.back() == '\r')) text.remove_suffix(1);
+    e.message = text.empty() ? "HTTP " + std::to_string(http_status) : outside_text(text, 200);
   }
   if (!retry_after_header.empty()) {
     if (auto ra = parse_retry_after(retry_after_header)) e.retry_after = ra;

@@ -8,7 +8,9 @@ namespace kcd::rotation {
 
 Expected<State> load_state(const std::filesystem::path& cert_dir) {
   const auto path = cert_dir / kStateFileName;
-  auto text = read_file(path, 1 << 20);
+  // Our own file: never through a link, only when ours and closed to others (a planted state
+  // file is ignored, and replaced at the next save).
+  auto text = read_private_file(path, 1 << 20);
   if (!text) {
     if (text.error().code == ENOENT) return State{};
     return Unexpected(text.error());
@@ -28,7 +30,17 @@ Expected<State> load_state(const std::filesystem::path& cert_dir) {
 }
 
 Expected<void> save_state(const std::filesystem::path& cert_dir, const State& state) {
-  return write_file_atomic(cert_dir / kStateFileName, serialize_state(state), 0600);
+  const auto path = cert_dir / kStateFileName;
+  // Read back with our own loader before it replaces the old file: what the next start reads
+  // must say what this one meant.
+  const std::string text = serialize_state(state);
+  auto back = parse_state(text, path.string());
+  if (!back || serialize_state(*back) != text) {
+    return Unexpected(
+        make_error(ErrorKind::Unexpected, path.string() + ": internal error: the state does not read back as "
+                                                          "written; the previous file is kept"));
+  }
+  return write_file_atomic(path, text, 0600);
 }
 
 }  // namespace kcd::rotation

@@ -10,3 +10,4 @@ add_test(NAME man_page_lint
   COMMAND sh -c "out=$(LC_ALL=C.UTF-8 MANWIDTH=80 man --warnings -E UTF-8 -l -Tutf8 -Z \"$1\" 2>&1 >/dev/null) && [ -z \"$out\" ] && echo \"man page ok\" || { echo \"$out\"; exit 1; }"
           sh ${PROJECT_BINARY_DIR}/packaging/kubelet-certd.8)
 set_tests_properties(man_page_lint PROPERTIES LABELS unit)
+kcd_add_test(base_outside_text_test SOURCES ${_u}/base_outside_text_test.cpp LIBS kcd_base ${KCD_YAML_TARGET})

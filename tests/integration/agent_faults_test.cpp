@@ -5,6 +5,8 @@
 // (tests/unit/daemon_agent_test.cpp, on the fake CSR API), without sleeping.
 #include "tests/integration/harness.hpp"
 
+#include <sys/stat.h>
+
 #include <csignal>
 
 namespace kcd::testing {
@@ -155,6 +157,42 @@ TEST_F(Faults, NumbersThatMeanNothingAreConfigurationErrors) {
   EXPECT_EQ(window.exit_code, 2) << window.out << window.err;
   EXPECT_NE(window.err.find("command line: --rotation-window: "), std::string::npos) << window.err;
   EXPECT_EQ(server_->csrs_created(), 0);
+}
+
+// Issue 10, class 4, end to end: a certDir another user can write is refused before anything
+// is created or requested (exit 1, naming the folder and the fix).
+TEST_F(Faults, AFolderOthersCanWriteIsRefusedBeforeAnythingHappens) {
+  write_config("serving: false\n");
+  fs::create_directories(cert_dir());
+  ASSERT_EQ(::chmod(cert_dir().c_str(), 0777), 0);
+  auto out = run("run", with({"--once", "--timeout", "3s"}, kFast));
+  EXPECT_EQ(out.exit_code, 1) << out.err;
+  EXPECT_NE(out.err.find("certDir: " + cert_dir().string() + ": writable by others (mode 0777)"),
+            std::string::npos)
+      << out.err;
+  EXPECT_NE(out.err.find("fix: chmod go-w " + cert_dir().string()), std::string::npos) << out.err;
+  EXPECT_TRUE(fs::is_empty(cert_dir())) << "no lock, key or state was created";
+  EXPECT_FALSE(fs::exists(kubeconfig()));
+  EXPECT_EQ(total_requests(), 0);
+  ASSERT_EQ(::chmod(cert_dir().c_str(), 0755), 0);
+  auto fixed = run("run", with({"--once", "--timeout", "20s"}, kFast));
+  EXPECT_EQ(fixed.exit_code, 0) << fixed.err;
+}
+
+// Issue 10, class 5, end to end: two outputs on one file is a configuration error (exit 2)
+// for check-config and for run, and nothing is written.
+TEST_F(Faults, TwoOutputsOnOneFileAreAConfigurationError) {
+  write_config("serving: false\nmetricsTextfile: " + kubeconfig().string() + "\n");
+  auto check = run("check-config");
+  EXPECT_EQ(check.exit_code, 2) << check.out << check.err;
+  EXPECT_NE(check.err.find("metricsTextfile: " + kubeconfig().string() +
+                           " is also kubeconfig (command line: --kubeconfig)"),
+            std::string::npos)
+      << check.err;
+  auto once = run("run", with({"--once", "--timeout", "3s"}, kFast));
+  EXPECT_EQ(once.exit_code, 2) << once.err;
+  EXPECT_FALSE(fs::exists(cert_dir()));
+  EXPECT_EQ(total_requests(), 0);
 }
 
 }  // namespace

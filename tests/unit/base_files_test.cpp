@@ -138,5 +138,70 @@ TEST(RotationAtomicFile, PrivateFilesMustBeOursClosedAndNotLinks) {
   }
 }
 
+// Issue 10, class 4: a folder someone else can change is never trusted with our files.
+std::string refused(const fs::path& dir) {
+  auto checked = check_private_directory(dir);
+  return checked ? std::string() : checked.error().format();
+}
+
+TEST(PrivateDirectory, OursAndClosedIsTrusted) {
+  testing::TempDir tmp;  // 0700 under the sticky /tmp
+  fs::create_directory(tmp / "pki");
+  ASSERT_EQ(::chmod((tmp / "pki").c_str(), 0755), 0);
+  EXPECT_EQ(refused(tmp / "pki"), "");
+  EXPECT_EQ(refused(tmp / "pki/"), "");
+  EXPECT_EQ(refused(tmp / "pki/not/yet/made"), "") << "judged by the nearest folder that exists";
+}
+
+TEST(PrivateDirectory, WritableByGroupOrOthersIsRefusedWithTheFix) {
+  testing::TempDir tmp;
+  fs::create_directory(tmp / "pki");
+  for (mode_t mode : {0775, 0757, 01777}) {
+    ASSERT_EQ(::chmod((tmp / "pki").c_str(), mode), 0);
+    const std::string why = refused(tmp / "pki");
+    EXPECT_NE(why.find((tmp / "pki").string() + ": writable by"), std::string::npos) << why;
+    EXPECT_NE(why.find("fix: chmod go-w " + (tmp / "pki").string()), std::string::npos) << why;
+    EXPECT_NE(why.find("pending key"), std::string::npos) << why;
+  }
+}
+
+TEST(PrivateDirectory, AnOpenParentIsRefusedUnlessSticky) {
+  testing::TempDir tmp;
+  fs::create_directories(tmp / "open/pki");
+  ASSERT_EQ(::chmod((tmp / "open").c_str(), 0777), 0);
+  std::string why = refused(tmp / "open/pki");
+  EXPECT_NE(why.find((tmp / "open").string() + " (a parent of " + (tmp / "open/pki").string() +
+                     "): writable by others"),
+            std::string::npos)
+      << why;
+  EXPECT_NE(refused(tmp / "open/missing"), "") << "a folder we would create in an open parent";
+  ASSERT_EQ(::chmod((tmp / "open").c_str(), 01777), 0);
+  EXPECT_EQ(refused(tmp / "open/pki"), "") << "a sticky parent (like /tmp) cannot have our folder swapped";
+  EXPECT_EQ(refused(tmp / "open/missing"), "")
+      << "creatable there; whoever creates it first owns it, and the caller checks again after creating";
+}
+
+TEST(PrivateDirectory, ALinkIsJudgedByWhereItLeads) {
+  testing::TempDir tmp;
+  fs::create_directories(tmp / "shared/pki");
+  ASSERT_EQ(::chmod((tmp / "shared").c_str(), 0777), 0);
+  fs::create_directory_symlink(tmp / "shared/pki", tmp / "pki");
+  const std::string why = refused(tmp / "pki");
+  EXPECT_NE(why.find((tmp / "shared").string()), std::string::npos) << why;
+}
+
+TEST(PrivateDirectory, AForeignOwnerIsRefusedWithTheFix) {
+  if (::geteuid() != 0) GTEST_SKIP() << "needs root to give a folder away";
+  testing::TempDir tmp;
+  fs::create_directory(tmp / "pki");
+  ASSERT_EQ(::chown((tmp / "pki").c_str(), 65534, 65534), 0);
+  const std::string why = refused(tmp / "pki");
+  EXPECT_NE(why.find("owned by uid 65534"), std::string::npos) << why;
+  EXPECT_NE(why.find("fix: chown root " + (tmp / "pki").string()), std::string::npos) << why;
+  fs::create_directory(tmp / "mine");
+  ASSERT_EQ(::chown((tmp / "mine").c_str(), 0, 65534), 0);
+  EXPECT_EQ(refused(tmp / "mine"), "") << "a foreign group without group write is harmless";
+}
+
 }  // namespace
 }  // namespace kcd::rotation

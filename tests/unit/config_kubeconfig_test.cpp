@@ -177,22 +177,37 @@ INSTANTIATE_TEST_SUITE_P(
                 "neither certificate-authority-data nor certificate-authority"}),
     [](const ::testing::TestParamInfo<Refusal>& i) { return i.param.name; });
 
-TEST(KubeletKubeconfig, IsExactlyWhatKubeletWritesAndReadsBack) {
+// The names kubelet writes after TLS bootstrap, laid out by yaml-cpp's emitter.
+TEST(KubeletKubeconfig, HasKubeletsNamesAndReadsBack) {
   KubeletKubeconfigSpec spec;
   spec.server = "https://10.0.0.1:6443";
   spec.ca_pem = kCa;
   spec.client_certificate = "/var/lib/kubelet/pki/kubelet-client-current.pem";
   spec.client_key = "/var/lib/kubelet/pki/kubelet-client-current.pem";
-  const std::string text = render_kubelet_kubeconfig(spec);
+  const std::string text = render_kubelet_kubeconfig(spec).value();
   EXPECT_EQ(text,
-            "apiVersion: v1\nclusters:\n- cluster:\n    certificate-authority-data: " + base64_encode(kCa) +
-                "\n    server: https://10.0.0.1:6443\n  name: default-cluster\ncontexts:\n- context:\n"
-                "    cluster: default-cluster\n    namespace: default\n    user: default-auth\n  name: "
-                "default-context\n"
-                "current-context: default-context\nkind: Config\npreferences: {}\nusers:\n- name: "
-                "default-auth\n  user:\n"
-                "    client-certificate: /var/lib/kubelet/pki/kubelet-client-current.pem\n"
-                "    client-key: /var/lib/kubelet/pki/kubelet-client-current.pem\n");
+            "apiVersion: v1\n"
+            "clusters:\n"
+            "  - cluster:\n"
+            "      certificate-authority-data: " +
+                base64_encode(kCa) +
+                "\n"
+                "      server: https://10.0.0.1:6443\n"
+                "    name: default-cluster\n"
+                "contexts:\n"
+                "  - context:\n"
+                "      cluster: default-cluster\n"
+                "      namespace: default\n"
+                "      user: default-auth\n"
+                "    name: default-context\n"
+                "current-context: default-context\n"
+                "kind: Config\n"
+                "preferences: {}\n"
+                "users:\n"
+                "  - name: default-auth\n"
+                "    user:\n"
+                "      client-certificate: /var/lib/kubelet/pki/kubelet-client-current.pem\n"
+                "      client-key: /var/lib/kubelet/pki/kubelet-client-current.pem\n");
   auto kc = parse_kubeconfig(text, "/etc/kubernetes/kubelet.conf");
   ASSERT_TRUE(kc) << kc.error().format();
   EXPECT_EQ(kc->server.text, spec.server);
@@ -202,17 +217,39 @@ TEST(KubeletKubeconfig, IsExactlyWhatKubeletWritesAndReadsBack) {
   EXPECT_EQ(kc->current_context, "default-context");
 }
 
-TEST(KubeletKubeconfig, KeepsACaFileReferenceAndTlsServerName) {
+TEST(KubeletKubeconfig, KeepsTheTlsServerName) {
   KubeletKubeconfigSpec spec;
   spec.server = "https://h:6443";
-  spec.ca_file = "/etc/kubernetes/pki/ca.crt";
+  spec.ca_pem = kCa;
   spec.tls_server_name = "kubernetes";
   spec.client_certificate = "/p/c.pem";
   spec.client_key = "/p/c.pem";
-  const std::string text = render_kubelet_kubeconfig(spec);
-  EXPECT_NE(text.find("    certificate-authority: /etc/kubernetes/pki/ca.crt\n"), std::string::npos);
-  EXPECT_NE(text.find("    tls-server-name: kubernetes\n"), std::string::npos);
-  EXPECT_EQ(text.find("certificate-authority-data"), std::string::npos);
+  const std::string text = render_kubelet_kubeconfig(spec).value();
+  EXPECT_NE(text.find("      tls-server-name: kubernetes\n"), std::string::npos) << text;
+}
+
+// Issue 10, class 7: kubelet.conf comes from an emitter and reads back as meant, whatever the
+// paths look like (a path YAML reads as something else was once written unquoted).
+TEST(KubeletKubeconfig, PathsYamlWouldMisreadAreQuotedAndReadBackTheSame) {
+  for (const std::string dir :
+       {"/var/lib/kubelet/pki yes", "/p/a: b", "/p/#x", "/p/'q\"", "/p/\xc3\xbc", "/p/\tt"}) {
+    KubeletKubeconfigSpec spec;
+    spec.server = "https://[fd00::1]:6443/prefix";
+    spec.ca_pem = kCa;
+    spec.tls_server_name = "yes";
+    spec.client_certificate = dir + "/kubelet-client-current.pem";
+    spec.client_key = dir + "/kubelet-client-current.pem";
+    auto text = render_kubelet_kubeconfig(spec);
+    ASSERT_TRUE(text) << text.error().format();
+    auto kc = parse_kubeconfig(*text, "/etc/kubernetes/kubelet.conf");
+    ASSERT_TRUE(kc) << kc.error().format() << "\n" << *text;
+    EXPECT_EQ(kc->client_certificate_file, spec.client_certificate) << *text;
+    EXPECT_EQ(kc->client_key_file, spec.client_key) << *text;
+    EXPECT_EQ(kc->server.text, spec.server);
+    EXPECT_EQ(kc->tls_server_name, std::optional<std::string>("yes"));
+    EXPECT_NE(text->find("tls-server-name: \"yes\""), std::string::npos)
+        << "Go's YAML would read yes as true";
+  }
 }
 
 TEST(Base64, RoundTripsAndRejectsGarbage) {

@@ -106,6 +106,32 @@ TEST(ApiStatus, EveryRecordedErrorBecomesItsKind) {
   }
 }
 
+// Issue 10, class 10: what the server says reaches status, the state file and the terminal
+// only redacted, escaped and bounded; a decision word such as Denied is unchanged.
+TEST(ApiOutsideText, ServerWordsAreEscapedAndRedactedWhereTheyEnter) {
+  json denied = fixture("csr-get-denied.json")["response"]["body"];
+  auto& condition = denied["status"]["conditions"][0];
+  condition["message"] = "denied \x1b[2J\x1b[Hkubelet-certd: renewed client\nby abcdef.0123456789abcdef";
+  condition["reason"] = std::string("Policy\xff");
+  auto csr = parse_csr(denied);
+  ASSERT_TRUE(csr) << csr.error().format();
+  ASSERT_TRUE(csr->denied());
+  const CsrCondition* c = csr->terminal_condition();
+  ASSERT_NE(c, nullptr);
+  EXPECT_EQ(c->message, "denied \\x1b[2J\\x1b[Hkubelet-certd: renewed client\\nby <redacted token>");
+  EXPECT_EQ(c->reason, "Policy\\xff");
+  EXPECT_EQ(c->type, "Denied");
+
+  json status = fixture("csr-create-422-invalid-usage.json")["response"]["body"];
+  status["message"] = std::string(100000, 'x') + "\x07";
+  status["reason"] = "Invalid\r\nX-Injected: 1";
+  const Error e = error_from_response(422, status.dump(), "");
+  EXPECT_LE(e.message.size(), 1100u);
+  EXPECT_EQ(e.reason, "Invalid\\r\\nX-Injected: 1");
+  const Error raw = error_from_response(500, "<html>\x1b]0;title\x07 Bearer s3cr3t</html>", "");
+  EXPECT_EQ(raw.message, "<html>\\x1b]0;title\\x07 Bearer <redacted>");
+}
+
 TEST(ApiStatus, RetryAfterFromHeaderOrDetailsAndNonJsonBodies) {
   auto throttled = error_from_response(
       429,

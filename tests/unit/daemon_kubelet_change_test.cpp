@@ -303,7 +303,9 @@ TEST_F(KubeletChangeTest, AnUncheckedChangeThatTheKubeletRunsHappilyIsConfirmed)
 }
 
 TEST_F(KubeletChangeTest, ACorruptChangeRecordIsSetAsideAndRebuilt) {
-  write(settings_.cert_dir / kubelet::kChangeStateFileName, "{\"apiVersion\": 3}");
+  const fs::path record = settings_.cert_dir / kubelet::kChangeStateFileName;
+  write(record, "{\"apiVersion\": 3}");
+  fs::permissions(record, fs::perms::owner_read | fs::perms::owner_write);  // as the daemon writes it
   const auto loaded = load_change_state(settings_.cert_dir);
   ASSERT_FALSE(loaded);
   EXPECT_EQ(loaded.error().kind, ErrorKind::Corrupt);

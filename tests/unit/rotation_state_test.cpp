@@ -42,6 +42,27 @@ TEST(RotationState, AFifoIsRefusedWithoutBlocking) {
   EXPECT_NE(loaded.error().format().find("not a regular file"), std::string::npos) << loaded.error().format();
 }
 
+// Issue 10, class 4: the state file is ours; a link planted on its name, or a file others can
+// write, is not read (and the next save replaces it rather than writing through it).
+TEST(RotationState, APlantedLinkOrAnOpenFileIsNotRead) {
+  testing::TempDir tmp;
+  State s;
+  s.client.csrs_created = 3;
+  ASSERT_TRUE(save_state(tmp.path(), s));
+  const auto path = tmp / std::string(kStateFileName);
+  std::filesystem::rename(path, tmp / "elsewhere.json");
+  std::filesystem::create_symlink(tmp / "elsewhere.json", path);
+  auto linked = load_state(tmp.path());
+  ASSERT_FALSE(linked);
+  EXPECT_NE(linked.error().format().find("is a symlink"), std::string::npos) << linked.error().format();
+  ASSERT_TRUE(save_state(tmp.path(), s));
+  EXPECT_FALSE(std::filesystem::is_symlink(path)) << "replaced, not written through";
+  ASSERT_EQ(::chmod(path.c_str(), 0666), 0);
+  auto open = load_state(tmp.path());
+  ASSERT_FALSE(open);
+  EXPECT_NE(open.error().format().find("mode 0666"), std::string::npos) << open.error().format();
+}
+
 TEST(RotationState, MissingFileIsAnEmptyStateWithoutWarning) {
   testing::TempDir tmp;
   auto loaded = load_state(tmp.path());
