@@ -42,7 +42,7 @@ struct LeaseRecord {
 
 class LeaderElector {
  public:
-  LeaderElector(std::string identity, LeaderTimings timings = {});
+  explicit LeaderElector(std::string identity, LeaderTimings timings = {});
 
   // What to write after reading the Lease (`observed`, nullopt when it does not exist).
   enum class Op { Create, Update, None };
