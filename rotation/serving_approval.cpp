@@ -1,8 +1,7 @@
 #include "rotation/serving_approval.hpp"
 
+#include "base/cidr.hpp"
 #include "rotation/cert_kind.hpp"
-
-#include <arpa/inet.h>
 
 #include <algorithm>
 #include <array>
@@ -16,43 +15,6 @@ namespace {
 
 constexpr std::string_view kNodePrefix = "system:node:";
 constexpr std::string_view kNodesGroup = "system:nodes";
-
-// An IP address in binary form (4 or 16 bytes), or nullopt.
-std::optional<std::vector<unsigned char>> ip_bytes(const std::string& text) {
-  std::array<unsigned char, 16> buf{};
-  if (inet_pton(AF_INET, text.c_str(), buf.data()) == 1)
-    return std::vector<unsigned char>(buf.begin(), buf.begin() + 4);
-  if (inet_pton(AF_INET6, text.c_str(), buf.data()) == 1)
-    return std::vector<unsigned char>(buf.begin(), buf.end());
-  return std::nullopt;
-}
-
-struct Cidr {
-  std::vector<unsigned char> base;
-  int bits = 0;
-};
-
-std::optional<Cidr> parse_cidr(const std::string& text) {
-  const auto slash = text.find('/');
-  if (slash == std::string::npos) return std::nullopt;
-  auto base = ip_bytes(text.substr(0, slash));
-  const std::string len = text.substr(slash + 1);
-  if (!base || len.empty() || len.size() > 3 || len.find_first_not_of("0123456789") != std::string::npos)
-    return std::nullopt;
-  const int bits = std::stoi(len);
-  if (bits > static_cast<int>(base->size() * 8)) return std::nullopt;
-  return Cidr{std::move(*base), bits};
-}
-
-bool in_cidr(const std::vector<unsigned char>& ip, const Cidr& c) {
-  if (ip.size() != c.base.size()) return false;
-  int bits = c.bits;
-  for (std::size_t i = 0; i < ip.size() && bits > 0; ++i, bits -= 8) {
-    const unsigned mask = bits >= 8 ? 0xffu : (0xffu << (8 - bits)) & 0xffu;
-    if ((ip[i] & mask) != (c.base[i] & mask)) return false;
-  }
-  return true;
-}
 
 std::string lower(std::string s) {
   std::transform(s.begin(), s.end(), s.begin(),
@@ -89,11 +51,6 @@ std::string_view to_string(Verdict v) {
 std::optional<std::string> node_of_username(const std::string& username) {
   if (username.rfind(kNodePrefix, 0) != 0 || username.size() == kNodePrefix.size()) return std::nullopt;
   return username.substr(kNodePrefix.size());
-}
-
-std::optional<std::string> cidr_problem(const std::string& cidr) {
-  if (parse_cidr(cidr)) return std::nullopt;
-  return "\"" + cidr + "\" is not a CIDR (an IPv4 or IPv6 address, '/', a prefix length in range)";
 }
 
 ServingDecision decide_serving_csr(const ServingCsr& csr, const std::optional<std::vector<NodeAddress>>& node,
@@ -170,12 +127,8 @@ ServingDecision decide_serving_csr(const ServingCsr& csr, const std::optional<st
   }
   if (!policy.allowed_ip_ranges.empty()) {
     for (const auto& ip : r.ip_addresses) {
-      const auto bytes = ip_bytes(ip);
-      const bool inside = bytes && std::any_of(policy.allowed_ip_ranges.begin(),
-                                               policy.allowed_ip_ranges.end(), [&](const std::string& c) {
-                                                 auto cidr = parse_cidr(c);
-                                                 return cidr && in_cidr(*bytes, *cidr);
-                                               });
+      const bool inside = std::any_of(policy.allowed_ip_ranges.begin(), policy.allowed_ip_ranges.end(),
+                                      [&](const std::string& c) { return ip_in_cidr(ip, c); });
       if (!inside) {
         return deny("IpNotAllowed",
                     "IP SAN " + ip + " is not in the allowed ranges " + join(policy.allowed_ip_ranges));

@@ -67,7 +67,4 @@ std::optional<std::string> node_of_username(const std::string& username);
 ServingDecision decide_serving_csr(const ServingCsr& csr, const std::optional<std::vector<NodeAddress>>& node,
                                    const ServingApprovalPolicy& policy);
 
-// A CIDR ("10.0.0.0/8", "fd00::/64") that parses; otherwise why not (for settings validation).
-std::optional<std::string> cidr_problem(const std::string& cidr);
-
 }  // namespace kcd::rotation

@@ -1,6 +1,7 @@
 // Issue 11: the one implementation of the serving CSR rules, as tables: approve, leave pending,
 // deny (with the rule that failed).
 #include "rotation/serving_approval.hpp"
+#include "base/cidr.hpp"
 #include "rotation/key.hpp"
 
 #include <gtest/gtest.h>
@@ -165,6 +166,12 @@ TEST(ServingRulesCidr, ProblemsAreNamed) {
   EXPECT_FALSE(cidr_problem("fd00::/64"));
   for (const char* bad : {"10.0.0.0", "10.0.0.0/33", "fd00::/129", "x/8", "10.0.0.0/", "10.0.0.0/-1"})
     EXPECT_TRUE(cidr_problem(bad)) << bad;
+  EXPECT_TRUE(ip_in_cidr("10.1.2.3", "10.0.0.0/8"));
+  EXPECT_TRUE(ip_in_cidr("10.0.0.7", "10.0.0.6/31"));
+  EXPECT_FALSE(ip_in_cidr("10.0.0.8", "10.0.0.6/31"));
+  EXPECT_TRUE(ip_in_cidr("fd00:0::11", "fd00::/64"));
+  EXPECT_FALSE(ip_in_cidr("10.0.0.1", "fd00::/64"));
+  EXPECT_TRUE(ip_in_cidr("192.168.1.1", "0.0.0.0/0"));
 }
 
 }  // namespace
