@@ -84,6 +84,10 @@ Expected<void> apply_defaults(Settings& settings, const Environment& env, const 
     if (!node_name_problem(host)) settings.serving_dns_names.push_back(host);
   }
   if (!settings.serving_ips_set && env.addresses) settings.serving_ips = env.addresses();
+  if (settings.approver_identity.empty()) {
+    const std::string host = default_node_name(env);
+    settings.approver_identity = node_name_problem(host) ? std::string("kubelet-certd-approver") : host;
+  }
   return {};
 }
 
@@ -179,12 +183,13 @@ std::optional<std::string> node_name_problem(std::string_view name) {
   return std::nullopt;
 }
 
-void SettingFlags::add_to(CLI::App& app) {
+void SettingFlags::add_to(CLI::App& app, SettingScope scope) {
   config_option_ = app.add_option("--config", config_,
                                   "Settings file (default " + std::string(kDefaultConfigFile) +
                                       "; missing default file = all defaults)")
                        ->type_name("PATH");
   for (const auto& s : settings_table()) {
+    if (s.scope != scope && s.scope != SettingScope::Both) continue;
     Value& v = values_[s.key];
     std::string help = s.description + " [" + s.key + "; default: " + s.default_text() + "]";
     if (s.type != SettingType::Boolean && s.type != SettingType::Choice && s.type != SettingType::NodeName &&

@@ -36,6 +36,10 @@ std::string_view to_string(Hardening h);
 std::string_view to_string(KubeletRestart r);
 std::string_view to_string(LogLevel l);
 
+// Which command a setting is for: the agent (run, renew, status, check, check-config), the
+// serving CSR approver (approve), or both. All of them live in the one settings file.
+enum class SettingScope { Agent, Approver, Both };
+
 // A loopback address to listen on, parsed when the settings are loaded.
 struct ListenAddress {
   std::string ip;            // an IP literal, 127.0.0.1 or ::1 ("localhost" is read as 127.0.0.1)
@@ -99,6 +103,15 @@ struct Settings {
   std::optional<ListenAddress> metrics_address;  // nullopt: no metrics endpoint
   std::filesystem::path metrics_textfile;        // node_exporter textfile; empty: none
 
+  // `kubelet-certd approve`: the kubernetes.io/kubelet-serving CSR approver.
+  std::filesystem::path approver_kubeconfig;            // its own identity's kubeconfig
+  std::string approver_identity;                        // the Lease holder; default (at load): the host name
+  std::string approver_dns_name_pattern;                // ECMAScript regex; empty: any DNS SAN of the Node
+  std::vector<std::string> approver_allowed_ip_ranges;  // CIDRs; empty: any IP SAN of the Node
+  std::int64_t approver_max_expiration_seconds = 0;
+  std::optional<ListenAddress> approver_metrics_address;  // nullopt: no metrics endpoint
+  std::chrono::seconds approver_resync_period{};          // relist every CSR this often
+
   std::filesystem::path config_file;  // the file actually read; empty when none
   SettingOrigins origins;
   bool operator==(const Settings&) const = default;
@@ -111,8 +124,8 @@ class SettingFlags {
   SettingFlags(const SettingFlags&) = delete;  // CLI11 keeps pointers into it
   SettingFlags& operator=(const SettingFlags&) = delete;
 
-  // Registers --config and one flag per setting on `app`.
-  void add_to(CLI::App& app);
+  // Registers --config and one flag per setting of `scope` (and of both) on `app`.
+  void add_to(CLI::App& app, SettingScope scope = SettingScope::Agent);
 
   struct Value {
     std::vector<std::string> values;
@@ -158,7 +171,9 @@ enum class SettingType {
   PercentWindow,
   IpList,
   DnsList,
-  ListenAddress
+  ListenAddress,
+  Pattern,
+  CidrList
 };
 // One row of the settings table as documentation sees it.
 struct SettingInfo {
@@ -168,6 +183,7 @@ struct SettingInfo {
   std::string default_text;  // "3", or what the default depends on ("host name, lowercased")
   std::string allowed;       // "1-100", "1s-720h", "cis, minimal, off"; empty: see the description
   std::string description;
+  SettingScope scope = SettingScope::Agent;
   bool numeric() const;  // holds a number (Integer, Duration, PercentWindow, the port of ListenAddress)
 };
 std::vector<SettingInfo> describe_settings();

@@ -18,6 +18,8 @@ std::string allowed_suffix(const detail::Setting& s) {
     case SettingType::PercentWindow:
     case SettingType::ListenAddress:
       return " (" + s.allowed + ")";
+    case SettingType::CidrList:
+      return " (CIDRs such as 10.0.0.0/8 or fd00::/64)";
     default:
       return "";
   }
@@ -60,7 +62,8 @@ std::string describe_settings_man() {
       roff(kDefaultConfigFile) +
       "\nand a flag of\n"
       ".BR run ,\n.BR renew ,\n.BR status ,\n.B check\nand\n.BR check\\-config ;\n"
-      "a flag wins over the file.\n";
+      "those whose meaning starts with approve: are flags of\n.B approve\ninstead.\n"
+      "A flag wins over the file.\n";
   for (const auto& s : settings_table()) {
     out += ".TP\n\\fB" + roff(s.key) + "\\fR, \\fB" + roff(s.flag) + "\\fR";
     out += s.type == SettingType::Boolean ? "[=\\fItrue|false\\fR]"

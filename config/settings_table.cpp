@@ -1,5 +1,6 @@
 #include "config/settings_table.hpp"
 
+#include "base/cidr.hpp"
 #include "base/duration.hpp"
 #include "base/number.hpp"
 #include "base/suggest.hpp"
@@ -9,6 +10,7 @@
 #include <algorithm>
 #include <array>
 #include <cctype>
+#include <regex>
 #include <stdexcept>
 
 namespace kcd::config {
@@ -99,6 +101,10 @@ std::string metavar(const Setting& s) {
       return "HOST:PORT";
     case SettingType::Text:
       return "TEXT";
+    case SettingType::Pattern:
+      return "REGEX";
+    case SettingType::CidrList:
+      return "CIDR";
   }
   return "VALUE";
 }
@@ -381,15 +387,16 @@ Setting dns_list_setting(std::string key, std::string flag, std::string default_
 }
 
 // host:port on loopback (the metrics carry nothing secret, but stay off the network).
-Setting listen_address_setting(std::string key, std::string flag, std::string default_value,
+Setting listen_address_setting(std::string key, std::string flag,
+                               std::optional<ListenAddress> Settings::*field, std::string default_value,
                                std::string description) {
   Setting s = row(std::move(key), std::move(flag), SettingType::ListenAddress, std::move(description));
   s.default_value = std::move(default_value);
   s.allowed = "127.0.0.1, ::1 or localhost; port 1-65535; empty disables";
   s.empty_turns_off = true;
-  s.parse = [](Settings& out, const Values& v, const ParseContext&) -> Expected<void> {
+  s.parse = [field](Settings& out, const Values& v, const ParseContext&) -> Expected<void> {
     if (v.empty() || v.front().text.empty()) {
-      out.metrics_address.reset();
+      (out.*field).reset();
       return {};
     }
     const std::string& text = v.front().text;
@@ -409,8 +416,61 @@ Setting listen_address_setting(std::string key, std::string flag, std::string de
       return Unexpected(
           at(v.front(), in_quotes(text) + ": metrics are served on loopback only; use 127.0.0.1 or ::1"));
     }
-    out.metrics_address =
-        ListenAddress{host == "localhost" ? "127.0.0.1" : host, static_cast<std::uint16_t>(*port)};
+    out.*field = ListenAddress{host == "localhost" ? "127.0.0.1" : host, static_cast<std::uint16_t>(*port)};
+    return {};
+  };
+  return s;
+}
+
+// A name for this process (the approver's Lease holder): a node name's rules; default at load.
+Setting identity_setting(std::string key, std::string flag, std::string default_doc,
+                         std::string description) {
+  Setting s = row(std::move(key), std::move(flag), SettingType::NodeName, std::move(description));
+  s.default_doc = std::move(default_doc);
+  s.allowed = "a DNS subdomain (RFC 1123): lowercase letters, digits, '-' and '.'";
+  s.parse = [](Settings& out, const Values& v, const ParseContext&) -> Expected<void> {
+    if (auto problem = node_name_problem(v.front().text))
+      return Unexpected(at(v.front(), in_quotes(v.front().text) + " is not a valid name: " + *problem));
+    out.approver_identity = v.front().text;
+    return {};
+  };
+  return s;
+}
+
+// A regular expression (ECMAScript) that must compile; empty: none.
+Setting pattern_setting(std::string key, std::string flag, std::string description) {
+  Setting s = row(std::move(key), std::move(flag), SettingType::Pattern, std::move(description));
+  s.default_doc = "none";
+  s.empty_turns_off = true;
+  s.parse = [](Settings& out, const Values& v, const ParseContext&) -> Expected<void> {
+    if (v.empty() || v.front().text.empty()) {
+      out.approver_dns_name_pattern.clear();
+      return {};
+    }
+    const std::string& text = v.front().text;
+    if (text.size() > 1024) return Unexpected(at(v.front(), "longer than 1024 characters"));
+    try {
+      const std::regex compiled(text, std::regex::ECMAScript);
+    } catch (const std::regex_error& e) {
+      return Unexpected(at(v.front(), in_quotes(text) + " is not a regular expression (" + e.what() + ")"));
+    }
+    out.approver_dns_name_pattern = text;
+    return {};
+  };
+  return s;
+}
+
+Setting cidr_list_setting(std::string key, std::string flag, std::string description) {
+  Setting s = row(std::move(key), std::move(flag), SettingType::CidrList, std::move(description));
+  s.default_doc = "none";
+  s.list = true;
+  s.parse = [](Settings& out, const Values& v, const ParseContext&) -> Expected<void> {
+    std::vector<std::string> ranges;
+    for (const auto& item : v) {
+      if (auto problem = cidr_problem(item.text)) return Unexpected(at(item, *problem));
+      ranges.push_back(item.text);
+    }
+    out.approver_allowed_ip_ranges = std::move(ranges);
     return {};
   };
   return s;
@@ -496,8 +556,8 @@ std::vector<Setting> make_table() {
       "clientCAFile", "--client-ca-file", &Settings::client_ca_file, "/etc/kubernetes/pki/ca.crt",
       "The kubelet's client CA file (authentication.x509.clientCAFile); written from the "
       "kubeconfig's CA when absent"));
-  t.push_back(listen_address_setting("metricsAddress", "--metrics-address", "127.0.0.1:10271",
-                                     "Prometheus metrics on this loopback host:port"));
+  t.push_back(listen_address_setting("metricsAddress", "--metrics-address", &Settings::metrics_address,
+                                     "127.0.0.1:10271", "Prometheus metrics on this loopback host:port"));
   t.push_back(optional_path_setting("metricsTextfile", "--metrics-textfile", &Settings::metrics_textfile,
                                     "none",
                                     "Also write the metrics to this file, atomically (node_exporter textfile "
@@ -506,6 +566,35 @@ std::vector<Setting> make_table() {
       choice_setting("logLevel", "--log-level", &Settings::log_level,
                      {LogLevel::Trace, LogLevel::Debug, LogLevel::Info, LogLevel::Warn, LogLevel::Error},
                      "info", "Log verbosity"));
+  t.back().scope = SettingScope::Both;
+  // kubelet-certd approve.
+  const auto approver = [&t](Setting s) {
+    s.scope = SettingScope::Approver;
+    t.push_back(std::move(s));
+  };
+  approver(path_setting("approverKubeconfig", "--kubeconfig", &Settings::approver_kubeconfig,
+                        "/etc/kubernetes/kubelet-certd-approver.conf",
+                        "approve: kubeconfig of the approver's own identity (RBAC: "
+                        "/usr/share/kubelet-certd/approver-rbac.yaml)"));
+  approver(identity_setting(
+      "approverIdentity", "--identity", "host name, lowercased",
+      "approve: this replica's name as holder of the Lease kube-system/kubelet-certd-approver"));
+  approver(pattern_setting("approverDNSNamePattern", "--dns-name-pattern",
+                           "approve: every DNS SAN must also match this regular expression (whole name, "
+                           "ECMAScript); empty: any name among the Node's addresses"));
+  approver(cidr_list_setting("approverAllowedIPRanges", "--allowed-ip-range",
+                             "approve: every IP SAN must also be in one of these ranges; empty: any address "
+                             "among the Node's"));
+  approver(whole_number_setting("approverMaxExpirationSeconds", "--max-expiration-seconds",
+                                &Settings::approver_max_expiration_seconds, std::string("31708800"), "", 600,
+                                2147483647,
+                                "approve: the longest spec.expirationSeconds approved (default 367 days)"));
+  approver(listen_address_setting("approverMetricsAddress", "--metrics-address",
+                                  &Settings::approver_metrics_address, "127.0.0.1:10272",
+                                  "approve: Prometheus metrics on this loopback host:port"));
+  approver(duration_setting("approverResyncPeriod", "--resync-period", &Settings::approver_resync_period,
+                            "10m", seconds(60), hours(24),
+                            "approve: list every CSR again this often, besides the watch"));
   return t;
 }
 
@@ -538,7 +627,7 @@ Settings::Settings() {
 std::vector<SettingInfo> describe_settings() {
   std::vector<SettingInfo> out;
   for (const auto& s : detail::settings_table())
-    out.push_back(SettingInfo{s.key, s.flag, s.type, s.default_text(), s.allowed, s.description});
+    out.push_back(SettingInfo{s.key, s.flag, s.type, s.default_text(), s.allowed, s.description, s.scope});
   return out;
 }
 

@@ -35,10 +35,11 @@ struct Setting {
   // (nullopt: the default depends on the host or means "unset", as default_doc says).
   std::optional<std::string> default_value;
   std::string default_doc;
-  std::string allowed;               // the allowed values or range, for people
-  std::vector<std::string> choices;  // Choice: the names, for the error and the did-you-mean
-  bool list = false;                 // a YAML list in the file, a repeatable flag
-  bool empty_turns_off = false;      // an empty value means "none" (metricsAddress, metricsTextfile)
+  std::string allowed;                       // the allowed values or range, for people
+  std::vector<std::string> choices;          // Choice: the names, for the error and the did-you-mean
+  bool list = false;                         // a YAML list in the file, a repeatable flag
+  bool empty_turns_off = false;              // an empty value means "none" (metricsAddress, metricsTextfile)
+  SettingScope scope = SettingScope::Agent;  // which command's flags it is
   // Reads `values` (one for a scalar, none for an empty value that turns the setting off, one
   // per item for a list) into the typed field. Errors are positioned at the offending value.
   std::function<Expected<void>(Settings&, const std::vector<RawValue>&, const ParseContext&)> parse;

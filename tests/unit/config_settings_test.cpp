@@ -29,11 +29,12 @@ struct Loaded {
   Expected<Settings> result;
 };
 
-// Parses argv with a real CLI::App and loads the settings.
-Expected<Settings> load(std::vector<std::string> args, const Environment& env = fake_env()) {
+// Parses argv with a real CLI::App (the flags of `scope`) and loads the settings.
+Expected<Settings> load(std::vector<std::string> args, const Environment& env = fake_env(),
+                        SettingScope scope = SettingScope::Agent) {
   CLI::App app;
   SettingFlags flags;
-  flags.add_to(app);
+  flags.add_to(app, scope);
   std::vector<const char*> argv = {"kubelet-certd"};
   for (auto& a : args) argv.push_back(a.c_str());
   app.parse(static_cast<int>(argv.size()), argv.data());
@@ -344,6 +345,12 @@ const std::vector<Hostile>& hostile_numbers() {
                                                 "5m ",    " 5m",
                                                 "5 m",    "",
                                                 "1d",     "99999999999999999999h"};
+    Hostile max_expiration{"approverMaxExpirationSeconds", kNotWholeNumbers};
+    max_expiration.values.insert(max_expiration.values.end(), {"599", "0", "2147483648"});
+    t.push_back(max_expiration);
+    Hostile resync{"approverResyncPeriod", durations};
+    resync.values.insert(resync.values.end(), {"59s", "25h"});
+    t.push_back(resync);
     Hostile interval{"csrCreateInterval", durations};
     interval.values.push_back("721h");
     t.push_back(interval);
@@ -355,10 +362,12 @@ const std::vector<Hostile>& hostile_numbers() {
                          "0.01%-0.02%", "49.99%-90%", "70%-95.01%", "70%-100%",  "70%-1e400%", "90%-70%",
                          "70%",         "70%-90%x",   "-70%-90%",   "0x46%-90%", "070%-90%",   "70.123%-90%",
                          "70%-90%-95%", "",           "70 %-90%",   "+70%-90%",  "70%%-90%"}});
-    t.push_back(Hostile{"metricsAddress",
-                        {"127.0.0.1:0", "127.0.0.1:65536", "127.0.0.1:+80", "127.0.0.1: 80", "127.0.0.1:80 ",
-                         "127.0.0.1:0x50", "127.0.0.1:080", "127.0.0.1:80.5", "127.0.0.1:1e3",
-                         "127.0.0.1:nan", "127.0.0.1:", "127.0.0.1:-80", "127.0.0.1:99999999999999999999"}});
+    for (const char* key : {"metricsAddress", "approverMetricsAddress"})
+      t.push_back(
+          Hostile{key,
+                  {"127.0.0.1:0", "127.0.0.1:65536", "127.0.0.1:+80", "127.0.0.1: 80", "127.0.0.1:80 ",
+                   "127.0.0.1:0x50", "127.0.0.1:080", "127.0.0.1:80.5", "127.0.0.1:1e3", "127.0.0.1:nan",
+                   "127.0.0.1:", "127.0.0.1:-80", "127.0.0.1:99999999999999999999"}});
     return t;
   }();
   return table;
@@ -391,13 +400,19 @@ std::string flag_of(const std::string& key) {
   return "";
 }
 
+SettingScope scope_of(const std::string& key) {
+  for (const auto& s : describe_settings())
+    if (s.key == key) return s.scope;
+  return SettingScope::Agent;
+}
+
 TEST(HostileNumbers, AreRefusedFromTheFileWithLineAndColumn) {
   for (const auto& h : hostile_numbers()) {
     for (const auto& value : h.values) {
       // Quoted, so that YAML hands over the text exactly as written (spaces included).
       auto s = parse_settings("nodeName: n\n" + h.key + ": \"" + value + "\"\n",
                               "/etc/kubelet-certd/config.yaml", fake_env());
-      if (value.empty() && h.key == "metricsAddress") continue;  // empty turns the endpoint off
+      if (value.empty() && h.key.find("etricsAddress") != std::string::npos) continue;  // empty: off
       ASSERT_FALSE(s) << h.key << ": \"" << value << "\" was accepted";
       const Error& e = s.error();
       EXPECT_EQ(e.kind, ErrorKind::Config);
@@ -419,7 +434,7 @@ TEST(HostileNumbers, AreRefusedFromTheCommandLineNamingTheFlag) {
     const std::string flag = flag_of(h.key);
     for (const auto& value : h.values) {
       if (value.empty()) continue;  // an empty flag value is "not given" (metricsAddress: off)
-      auto s = load({"--config", empty_settings_file(), flag + "=" + value});
+      auto s = load({"--config", empty_settings_file(), flag + "=" + value}, fake_env(), scope_of(h.key));
       ASSERT_FALSE(s) << flag << "=" << value << " was accepted";
       const Error& e = s.error();
       EXPECT_EQ(e.kind, ErrorKind::Config);
@@ -428,6 +443,48 @@ TEST(HostileNumbers, AreRefusedFromTheCommandLineNamingTheFlag) {
       EXPECT_EQ(e.format().rfind("command line: " + flag + ": ", 0), 0u) << e.format();
     }
   }
+}
+
+// Issue 11: the approver's settings share the file; their flags belong to `approve` only.
+TEST(ApproverSettings, DefaultsFileFlagsAndErrors) {
+  auto d = parse_settings("", "c.yaml", fake_env());
+  ASSERT_TRUE(d) << d.error().format();
+  EXPECT_EQ(d->approver_kubeconfig, "/etc/kubernetes/kubelet-certd-approver.conf");
+  EXPECT_EQ(d->approver_identity, "worker-1.example");
+  EXPECT_EQ(d->approver_max_expiration_seconds, 367LL * 86400);
+  EXPECT_EQ(d->approver_resync_period, std::chrono::minutes(10));
+  ASSERT_TRUE(d->approver_metrics_address);
+  EXPECT_EQ(d->approver_metrics_address->text(), "127.0.0.1:10272");
+  EXPECT_TRUE(d->approver_dns_name_pattern.empty());
+  EXPECT_TRUE(d->approver_allowed_ip_ranges.empty());
+
+  auto f = parse_settings(
+      "approverDNSNamePattern: '^[a-z0-9-]+\\.nodes\\.example$'\n"
+      "approverAllowedIPRanges: [10.0.0.0/8, 'fd00::/64']\napproverIdentity: cp-1\n",
+      "c.yaml", fake_env());
+  ASSERT_TRUE(f) << f.error().format();
+  EXPECT_EQ(f->approver_dns_name_pattern, "^[a-z0-9-]+\\.nodes\\.example$");
+  EXPECT_EQ(f->approver_allowed_ip_ranges, (std::vector<std::string>{"10.0.0.0/8", "fd00::/64"}));
+  EXPECT_EQ(f->approver_identity, "cp-1");
+
+  auto bad_pattern = parse_settings("approverDNSNamePattern: '(['\n", "c.yaml", fake_env());
+  ASSERT_FALSE(bad_pattern);
+  EXPECT_THAT(bad_pattern.error().format(),
+              HasSubstr("c.yaml:1:25: approverDNSNamePattern: \"([\" is not a regular"));
+  auto bad_range = parse_settings("approverAllowedIPRanges: [10.0.0.0/33]\n", "c.yaml", fake_env());
+  ASSERT_FALSE(bad_range);
+  EXPECT_THAT(bad_range.error().format(),
+              HasSubstr("c.yaml:1:27: approverAllowedIPRanges: \"10.0.0.0/33\" is not a CIDR"));
+
+  auto flags = load({"--config", empty_settings_file(), "--kubeconfig", "/etc/a.conf", "--allowed-ip-range",
+                     "10.0.0.0/8,192.168.0.0/16", "--log-level", "debug"},
+                    fake_env(), SettingScope::Approver);
+  ASSERT_TRUE(flags) << flags.error().format();
+  EXPECT_EQ(flags->approver_kubeconfig, "/etc/a.conf");
+  EXPECT_EQ(flags->kubeconfig, "/etc/kubernetes/kubelet.conf") << "approve's --kubeconfig is the approver's";
+  EXPECT_EQ(flags->approver_allowed_ip_ranges.size(), 2u);
+  EXPECT_EQ(flags->log_level, LogLevel::Debug);
+  EXPECT_THROW(load({"--identity", "x"}), CLI::ParseError) << "not a flag of the agent's commands";
 }
 
 TEST(HostileNumbers, ErrorsSayWhatIsWrong) {
