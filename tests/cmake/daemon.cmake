@@ -5,3 +5,4 @@ kcd_add_test(daemon_kubelet_restart_policy_test SOURCES ${_u}/daemon_kubelet_res
 kcd_add_test(daemon_exit_verdict_test SOURCES ${_u}/daemon_exit_verdict_test.cpp LIBS kcd_daemon)
 kcd_add_test(daemon_control_protocol_test SOURCES ${_u}/daemon_control_protocol_test.cpp LIBS kcd_daemon)
 kcd_add_test(daemon_control_test SOURCES ${_u}/daemon_control_test.cpp LIBS kcd_daemon kcd_testsupport)
+kcd_add_test(daemon_listener_test SOURCES ${_u}/daemon_listener_test.cpp LIBS kcd_daemon kcd_testsupport)
