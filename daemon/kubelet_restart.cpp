@@ -150,11 +150,11 @@ RestartCheck check_health(KubeletEffects& fx, const HealthEndpoint& health, cons
 }
 
 Expected<systemd::UnitState> SystemKubeletEffects::unit_state() {
-  return systemd::unit_state(unit_);
+  return systemd::unit_state(unit_, stop_);
 }
 
 Expected<std::string> SystemKubeletEffects::restart(bool only_if_running) {
-  return systemd::restart_unit(unit_, only_if_running);
+  return systemd::restart_unit(unit_, only_if_running, stop_);
 }
 
 std::vector<std::string> SystemKubeletEffects::journal_tail() {

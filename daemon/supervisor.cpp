@@ -1,5 +1,6 @@
 #include "daemon/supervisor.hpp"
 
+#include "daemon/off_loop.hpp"
 #include "rotation/store/store.hpp"
 #include "systemd/log.hpp"
 
@@ -51,6 +52,9 @@ RunResult Supervisor::run() {
   kubelet_->drain();
   kubelet_.reset();
   endpoints_.close();
+  // A key generation cancelled by the stop ends at OpenSSL's next callback: let it, so it never
+  // runs while the process exits. A hung name resolution is not waited for.
+  wait_for_off_loop_calls(std::chrono::milliseconds(500));
   notifier_.stopping();
   log::info("stopped", {{"exit_code", result_.exit_code}, {"reason", result_.message}});
   return result_;
@@ -79,6 +83,10 @@ Expected<void> Supervisor::renew(const std::vector<CertKind>& certs) {
   }
   for (CertKind k : certs) agent_->renew(k);
   return {};
+}
+
+void Supervisor::refresh_cis() {
+  if (kubelet_) kubelet_->refresh_cis(settings_);
 }
 
 void Supervisor::start_agent() {
