@@ -9,6 +9,8 @@
 
 #include <boost/asio/executor_work_guard.hpp>
 #include <boost/asio/io_context.hpp>
+#include <boost/asio/local/connect_pair.hpp>
+#include <boost/asio/local/stream_protocol.hpp>
 #include <boost/asio/post.hpp>
 #include <gtest/gtest.h>
 
@@ -114,6 +116,60 @@ TEST(Listeners, ClosingAListenerClosesItsIdleConnectionsSoTheLoopCanEnd) {
       << "the loop still had work after both listeners were closed";
   if (ended.wait_for(std::chrono::seconds(0)) != std::future_status::ready) io.stop();
   EXPECT_EQ(idle.closed_by_peer(std::chrono::milliseconds(0)), idle.size());
+}
+
+using local = asio::local::stream_protocol;
+
+// A connected pair: the server's end for the table, the client's end to watch.
+std::pair<local::socket, local::socket> socket_pair(asio::io_context& io) {
+  local::socket server(io), client(io);
+  asio::local::connect_pair(server, client);
+  return {std::move(server), std::move(client)};
+}
+
+bool closed_by_server(local::socket& client) {
+  char c;
+  boost::system::error_code ec;
+  client.non_blocking(true);
+  return client.read_some(asio::buffer(&c, 1), ec) == 0 && ec == asio::error::eof;
+}
+
+TEST(Listeners, AtTheCapTheOldestIdleConnectionMakesRoomAndBusyOnesAreKept) {
+  asio::io_context io;
+  ConnectionTable<local::socket> table(
+      ListenerLimits{2, std::chrono::seconds(60), std::chrono::milliseconds(1)});
+  auto [s1, c1] = socket_pair(io);
+  auto [s2, c2] = socket_pair(io);
+  auto [s3, c3] = socket_pair(io);
+  auto [s4, c4] = socket_pair(io);
+  auto first = table.admit(std::move(s1));
+  auto second = table.admit(std::move(s2));
+  second->answering = true;
+  ASSERT_NE(table.admit(std::move(s3)), nullptr);
+  EXPECT_TRUE(closed_by_server(c1)) << "the oldest idle one made room";
+  EXPECT_FALSE(closed_by_server(c2)) << "a connection being answered is never evicted";
+  EXPECT_EQ(table.size(), 2u);
+  table.close_oldest_idle();  // the third one: now every connection is busy
+  auto busy = table.admit(std::move(s4));
+  ASSERT_NE(busy, nullptr);
+  busy->answering = true;
+  auto [s5, c5] = socket_pair(io);
+  EXPECT_EQ(table.admit(std::move(s5)), nullptr) << "every connection busy: the newcomer is refused";
+  EXPECT_TRUE(closed_by_server(c5));
+  table.close_all();
+  EXPECT_EQ(table.size(), 0u);
+  EXPECT_TRUE(closed_by_server(c2));
+}
+
+TEST(Listeners, AConnectionStillOpenAtItsDeadlineIsClosed) {
+  asio::io_context io;
+  ConnectionTable<local::socket> table(
+      ListenerLimits{4, std::chrono::milliseconds(20), std::chrono::milliseconds(1)});
+  auto [server, client] = socket_pair(io);
+  auto c = table.admit(std::move(server));
+  io.run();  // until the deadline fired: nothing else is pending
+  EXPECT_FALSE(c->socket.is_open());
+  EXPECT_TRUE(closed_by_server(client));
 }
 
 TEST(Listeners, OutOfResourcesIsTheDescriptorAndMemoryShortageOnly) {
