@@ -40,6 +40,7 @@ RunResult Supervisor::run() {
       std::make_unique<KubeletWorker>([this] { asio::post(io_, [this] { endpoints_.kubelet_changed(); }); });
   kubelet_->recover(settings_);
   kubelet_->configure(settings_, "start");
+  refresh_cis();  // the metrics show the CIS results from the start (a render only formats them)
   start_agent();
   for (CertKind k : options_.renew) agent_->renew(k);
   if (options_.once) arm_timeout();
@@ -86,7 +87,8 @@ Expected<void> Supervisor::renew(const std::vector<CertKind>& certs) {
 }
 
 void Supervisor::refresh_cis() {
-  if (kubelet_) kubelet_->refresh_cis(settings_);
+  if (!kubelet_ || (!settings_.metrics_address && settings_.metrics_textfile.empty())) return;
+  kubelet_->refresh_cis(settings_);
 }
 
 void Supervisor::start_agent() {
@@ -233,6 +235,7 @@ void Supervisor::reload() {
   settings_ = *fresh;
   log::info("configuration reloaded", {{"path", settings_.config_file}});
   kubelet_->configure(settings_, "configuration reloaded");
+  refresh_cis();
   restart_pending_ = true;
   agent_->stop();
   notifier_.ready();
