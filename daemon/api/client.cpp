@@ -9,7 +9,6 @@
 
 #include "daemon/api/client.hpp"
 #include "daemon/off_loop.hpp"
-#include "daemon/resolve.hpp"
 
 #include "base/files.hpp"
 #include "rotation/certificate.hpp"
@@ -52,8 +51,10 @@ std::shared_ptr<daemon::detail::OffLoopCount> api_lookups() {
 
 // Built outside the coroutine that awaits it: GCC 12 mishandles lambda temporaries (with
 // captured strings) in a co_await expression.
-std::function<Expected<std::vector<std::string>>(const std::atomic<bool>&)> address_lookup(std::string host) {
-  return [host = std::move(host)](const std::atomic<bool>&) { return daemon::lookup_addresses(host); };
+std::function<Expected<std::vector<std::string>>(const std::atomic<bool>&)> address_lookup(
+    std::function<Expected<std::vector<std::string>>(const std::string&)> lookup, std::string host) {
+  return
+      [lookup = std::move(lookup), host = std::move(host)](const std::atomic<bool>&) { return lookup(host); };
 }
 
 constexpr std::string_view kCsrPath = "/apis/certificates.k8s.io/v1/certificatesigningrequests";
@@ -182,7 +183,7 @@ struct Client::Impl {
       CancelGuard guard(*this, [&waiting] {
         if (waiting != nullptr) waiting->cancel();
       });
-      auto work = address_lookup(url->host);
+      auto work = address_lookup(options.lookup, url->host);
       auto found = co_await lookups.call<Expected<std::vector<std::string>>>(
           std::move(work), options.connect_timeout, &waiting);
       switch (found.end) {
