@@ -21,7 +21,9 @@ AgentDriver::AgentDriver(asio::io_context& io_context, config::Settings s, Agent
       timings(t),
       events(std::move(e)),
       effects(std::move(fx)),
-      uniform01(rotation::system_uniform01()) {}
+      uniform01(rotation::system_uniform01()),
+      keygen_calls(io_context, kMaxKeyGenerations),
+      resolve_calls(io_context, kMaxHungLookups) {}
 
 CertificateRun& AgentDriver::run_of(CertKind kind) {
   auto& s = runs[static_cast<int>(kind)];
@@ -35,6 +37,7 @@ CertificateRun& AgentDriver::run_of(CertKind kind) {
                                                         rotation::Lifecycle(kind, policy, uniform01),
                                                         nullptr,
                                                         std::nullopt,
+                                                        nullptr,
                                                         nullptr,
                                                         nullptr,
                                                         false,
@@ -111,6 +114,7 @@ void Agent::stop() {
     if (!s) continue;
     if (s->sleeper) s->sleeper->cancel();
     if (s->active_request) s->active_request->cancel();
+    if (s->off_loop) s->off_loop->cancel();
   }
 }
 

@@ -6,16 +6,29 @@
 
 #include "daemon/agent.hpp"
 #include "daemon/api/csr_api.hpp"
+#include "daemon/off_loop.hpp"
 #include "rotation/node_request.hpp"
 #include "rotation/store/store.hpp"
 
 #include <boost/asio/steady_timer.hpp>
 
+#include <chrono>
+#include <cstddef>
 #include <memory>
 #include <optional>
 #include <string>
 
 namespace kcd::daemon {
+
+// Calls off the loop: one key generation per certificate; name resolutions that never answer
+// keep their thread, and past this many the serving pre-check is skipped (with a warning).
+inline constexpr std::size_t kMaxKeyGenerations = 2;
+inline constexpr std::size_t kMaxHungLookups = 4;
+// The serving pre-check's name resolution: past this, the check is skipped (with a warning)
+// and the CSR filed anyway; the approver will judge.
+inline constexpr std::chrono::seconds kResolveDeadline{5};
+// A key generation that has not finished by then counts as failed (and is retried with backoff).
+inline constexpr std::chrono::minutes kKeyGenerationDeadline{2};
 
 // The API server and cluster CA, and how we authenticate, for one step.
 struct Connection {
@@ -37,6 +50,7 @@ struct CertificateRun {
   std::optional<api::Csr> issued;                // the CSR whose certificate awaits Install
   boost::asio::steady_timer* sleeper = nullptr;  // the timer run() is waiting on, if any
   api::CsrApi* active_request = nullptr;         // the API the request in flight uses, if any
+  OffLoopWait* off_loop = nullptr;               // the call off the loop it waits for, if any
   bool renew_requested = false;
   bool nudged = false;  // what a backoff waits for has changed: re-check now
   std::string last_status;
@@ -69,6 +83,7 @@ struct AgentDriver {
   rotation::Inspection inspect(CertificateRun& s);
   boost::asio::awaitable<void> sleep_until(CertificateRun& s, SysTime at);
   void ensure_pending_key(CertificateRun& s);
+  boost::asio::awaitable<void> check_serving_request(CertificateRun& s, const std::string& csr);
   void discard_pending_key_logged(CertificateRun& s);
   boost::asio::awaitable<void> await_csr(CertificateRun& s, const rotation::Step& st);
   void install(CertificateRun& s, const rotation::Step& st);
@@ -81,6 +96,10 @@ struct AgentDriver {
   AgentEffects effects;
   std::function<double()> uniform01;
   bool stop_requested = false;
+  // Key generation (one per certificate at a time) and the serving pre-check's name
+  // resolution: blocking calls, run off the loop that pings the watchdog.
+  OffLoop keygen_calls;
+  OffLoop resolve_calls;
   std::unique_ptr<CertificateRun> runs[2];
   rotation::State state;
   rotation::State saved_state;

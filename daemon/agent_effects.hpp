@@ -6,10 +6,12 @@
 #include "base/expected.hpp"
 #include "config/kubeconfig.hpp"
 #include "daemon/api/csr_api.hpp"
+#include "rotation/key.hpp"
 #include "rotation/store/store.hpp"
 
 #include <boost/asio/io_context.hpp>
 
+#include <atomic>
 #include <chrono>
 #include <filesystem>
 #include <functional>
@@ -55,8 +57,13 @@ class SystemClock final : public Clock {
   std::chrono::steady_clock::duration pass(std::chrono::system_clock::duration span) override;
 };
 
-// The addresses a DNS name resolves to (the serving-CSR approver pre-check).
+// The addresses a DNS name resolves to (the serving-CSR approver pre-check). Blocking: the agent
+// calls it off the loop, with a deadline (daemon/off_loop.hpp).
 using Resolver = std::function<std::vector<std::string>(const std::string& name)>;
+
+// A fresh private key; null when `stop` turned true first. Blocking (RSA-4096 takes seconds):
+// the agent calls it off the loop.
+using KeyGenerator = std::function<ossl::PKeyPtr(KeyAlgorithm algorithm, const std::atomic<bool>& stop)>;
 
 // Where each certificate's files live (key, pending key, timestamped files, -current.pem).
 using StoreFactory = std::function<std::unique_ptr<rotation::CertStore>(rotation::CertKind kind)>;
@@ -69,10 +76,14 @@ struct AgentEffects {
   StoreFactory stores;
   std::shared_ptr<Clock> clock;
   Resolver resolve;
+  KeyGenerator generate_key = [](KeyAlgorithm algorithm, const std::atomic<bool>& stop) {
+    return rotation::generate_key(algorithm, &stop);
+  };
 };
 
 // The real effects: api::Client on `io` (each request bounded by `request_timeout`), the
-// kubeconfig files, the certificate files in `cert_dir`, the system clock and getaddrinfo.
+// kubeconfig files, the certificate files in `cert_dir`, the system clock, getaddrinfo and
+// OpenSSL's key generation.
 AgentEffects production_effects(boost::asio::io_context& io, std::chrono::seconds request_timeout,
                                 const std::filesystem::path& cert_dir);
 

@@ -36,6 +36,61 @@ rotation::CsrView view_of(const api::Csr& csr) {
   return v;
 }
 
+namespace {
+
+// The calls made off the loop, built outside the coroutines that await them: GCC 12 mishandles
+// lambda temporaries (with captured strings) in a co_await expression.
+std::function<std::vector<std::string>(const std::atomic<bool>&)> serving_check(
+    std::string node_name, rotation::CsrRequest request, std::optional<std::int64_t> expiration,
+    Resolver resolve) {
+  return [node_name = std::move(node_name), request = std::move(request), expiration,
+          resolve = std::move(resolve)](const std::atomic<bool>&) {
+    return rotation::check_serving_request(node_name, request, expiration, resolve);
+  };
+}
+
+std::function<ossl::PKeyPtr(const std::atomic<bool>&)> key_generation(KeyGenerator generate,
+                                                                      KeyAlgorithm algorithm) {
+  return [generate = std::move(generate), algorithm](const std::atomic<bool>& stop) {
+    return generate(algorithm, stop);
+  };
+}
+
+}  // namespace
+
+// Said before filing: a strict approver (postfinance/kubelet-csr-approver) would deny these. The
+// DNS lookups run off the loop with a deadline: a DNS outage delays nothing but this warning.
+asio::awaitable<void> AgentDriver::check_serving_request(CertificateRun& s, const std::string& csr) {
+  const auto kind_name = to_string(s.kind);
+  auto work = serving_check(settings.node_name, rotation::request_for(s.kind, node),
+                            settings.serving_expiration_seconds, effects.resolve);
+  auto checked =
+      co_await resolve_calls.call<std::vector<std::string>>(std::move(work), kResolveDeadline, &s.off_loop);
+  switch (checked.end) {
+    case OffLoopEnd::Done:
+      for (const auto& problem : *checked.value) {
+        log::warn("serving request breaks an approver rule",
+                  {{"cert", kind_name}, {"csr", csr}, {"rule", problem}});
+      }
+      break;
+    case OffLoopEnd::TimedOut:
+      log::warn("serving request approver pre-check skipped",
+                {{"cert", kind_name},
+                 {"csr", csr},
+                 {"why", "name resolution did not answer within " + std::to_string(kResolveDeadline.count()) +
+                             " s"}});
+      break;
+    case OffLoopEnd::Busy:
+      log::warn("serving request approver pre-check skipped",
+                {{"cert", kind_name},
+                 {"csr", csr},
+                 {"why", std::to_string(kMaxHungLookups) + " earlier name resolutions still hang"}});
+      break;
+    case OffLoopEnd::Cancelled:
+      break;
+  }
+}
+
 asio::awaitable<void> AgentDriver::step(CertificateRun& s, const Step& st) {
   const auto kind_name = to_string(s.kind);
   switch (st.kind) {
@@ -87,7 +142,20 @@ asio::awaitable<void> AgentDriver::step(CertificateRun& s, const Step& st) {
         break;
       }
       {
-        auto key = rotation::generate_key(settings.key_algorithm);
+        // RSA-4096 takes seconds: generated off the loop, abandoned on stop().
+        auto work = key_generation(effects.generate_key, settings.key_algorithm);
+        auto generated =
+            co_await keygen_calls.call<ossl::PKeyPtr>(std::move(work), kKeyGenerationDeadline, &s.off_loop);
+        if (stop_requested) break;
+        if (generated.end != OffLoopEnd::Done || !*generated.value) {
+          s.machine.failed(make_error(ErrorKind::Crypto,
+                                      "key generation (" + std::string(to_string(settings.key_algorithm)) +
+                                          ") did not finish within " +
+                                          std::to_string(kKeyGenerationDeadline.count()) + " min"),
+                           now());
+          break;
+        }
+        ossl::PKeyPtr key = std::move(*generated.value);
         if (auto saved = s.store->save_pending_key(key.get()); !saved) {
           log::error("pending key not written", {{"cert", kind_name},
                                                  {"path", s.store->pending_key_path()},
@@ -105,16 +173,8 @@ asio::awaitable<void> AgentDriver::step(CertificateRun& s, const Step& st) {
                                     {"algorithm", to_string(settings.key_algorithm)},
                                     {"path", s.store->pending_key_path()},
                                     {"reason", st.reason}});
-        if (s.kind == CertKind::Serving) {
-          // Said before filing: a strict approver (postfinance/kubelet-csr-approver) would deny these.
-          for (const auto& problem :
-               rotation::check_serving_request(settings.node_name, rotation::request_for(s.kind, node),
-                                               settings.serving_expiration_seconds, effects.resolve)) {
-            log::warn("serving request breaks an approver rule",
-                      {{"cert", kind_name}, {"csr", p.name}, {"rule", problem}});
-          }
-        }
         s.machine.key_ready(p);
+        if (s.kind == CertKind::Serving) co_await check_serving_request(s, p.name);
       }
       break;
     }

@@ -1,5 +1,6 @@
 #include "daemon/control.hpp"
 
+#include "daemon/listener.hpp"
 #include "systemd/log.hpp"
 
 #include <boost/asio/co_spawn.hpp>
@@ -25,28 +26,38 @@ namespace kcd::daemon {
 namespace asio = boost::asio;
 using local = asio::local::stream_protocol;
 
+// `renew` and `status` ask one question each and wait 5 s for the answer (request_status).
+const ListenerLimits kControlLimits{16, std::chrono::seconds(5), std::chrono::milliseconds(250)};
+
 // The listening socket and its accept loop; each connection is one request and one reply.
 struct ControlServer::Listener {
   Listener(asio::io_context& io, std::filesystem::path p, Handler h)
-      : acceptor(io), path(std::move(p)), handler(std::move(h)) {}
+      : acceptor(io), table(kControlLimits), path(std::move(p)), handler(std::move(h)) {}
   local::acceptor acceptor;
+  ConnectionTable<local::socket> table;
+  ReserveFd reserve;
   std::filesystem::path path;
   Handler handler;
   bool closed = false;
 
-  asio::awaitable<void> serve(local::socket socket) {
+  asio::awaitable<void> serve(ConnectionTable<local::socket>::Handle c) {
     // Only root or our own user: the socket file is 0600 too, this is the second lock.
     ucred cred{};
     socklen_t len = sizeof cred;
-    if (::getsockopt(socket.native_handle(), SOL_SOCKET, SO_PEERCRED, &cred, &len) != 0 ||
+    if (::getsockopt(c->socket.native_handle(), SOL_SOCKET, SO_PEERCRED, &cred, &len) != 0 ||
         (cred.uid != 0 && cred.uid != ::geteuid())) {
       log::warn("control connection refused", {{"uid", static_cast<long>(cred.uid)}});
+      table.release(c);
       co_return;
     }
     boost::system::error_code ec;
     asio::streambuf buf(64 * 1024);
-    co_await asio::async_read_until(socket, buf, '\n', asio::redirect_error(asio::use_awaitable, ec));
-    if (ec) co_return;
+    co_await asio::async_read_until(c->socket, buf, '\n', asio::redirect_error(asio::use_awaitable, ec));
+    if (ec) {
+      table.release(c);  // timed out, evicted, too long, or the client went away
+      co_return;
+    }
+    c->answering = true;
     std::istream in(&buf);
     std::string line;
     std::getline(in, line);
@@ -54,19 +65,8 @@ struct ControlServer::Listener {
     const ControlReply reply =
         request ? handler(*request) : ControlReply(ErrorReply{request.error().message});
     const std::string out = to_line(reply) + "\n";
-    co_await asio::async_write(socket, asio::buffer(out), asio::redirect_error(asio::use_awaitable, ec));
-  }
-
-  asio::awaitable<void> accept_loop() {
-    while (!closed) {
-      boost::system::error_code ec;
-      local::socket socket = co_await acceptor.async_accept(asio::redirect_error(asio::use_awaitable, ec));
-      if (ec) {
-        if (!acceptor.is_open()) co_return;
-        continue;
-      }
-      asio::co_spawn(acceptor.get_executor(), serve(std::move(socket)), asio::detached);
-    }
+    co_await asio::async_write(c->socket, asio::buffer(out), asio::redirect_error(asio::use_awaitable, ec));
+    table.release(c);
   }
 };
 
@@ -98,7 +98,12 @@ Expected<std::unique_ptr<ControlServer>> ControlServer::open(asio::io_context& i
     return Unexpected(std::move(e));
   }
   ::chmod(path.c_str(), 0600);
-  asio::co_spawn(io, listener->accept_loop(), asio::detached);
+  Listener& l = *listener;
+  asio::co_spawn(
+      io,
+      accept_connections(l.acceptor, l.table, l.reserve, "control " + path,
+                         [&l](ConnectionTable<local::socket>::Handle c) { return l.serve(std::move(c)); }),
+      asio::detached);
   return std::unique_ptr<ControlServer>(new ControlServer(std::move(listener)));
 }
 
@@ -111,6 +116,7 @@ void ControlServer::close() {
   listener_->closed = true;
   boost::system::error_code ec;
   listener_->acceptor.close(ec);
+  listener_->table.close_all();
   ::unlink(listener_->path.c_str());
 }
 

@@ -20,6 +20,10 @@ namespace kcd::daemon {
 
 inline constexpr std::string_view kControlSocketName = "kubelet-certd.sock";
 
+struct ListenerLimits;
+// Connections the control socket holds at once, and how long each may stay (daemon/listener.hpp).
+extern const ListenerLimits kControlLimits;
+
 class ControlServer {
  public:
   // Called on the loop for every well-formed request; a malformed one is answered with an

@@ -89,13 +89,11 @@ MetricsSnapshot Endpoints::snapshot() const {
     snap.certs.push_back(c);
   }
   const KubeletSummary k = daemon_.kubelet_summary();
-  if (snap.now - cis_evaluated_ > std::chrono::minutes(1)) {
-    cis_evaluated_ = snap.now;
-    cis_.clear();
-    const auto results = kubelet::run_cis_checks(cis_inputs(daemon_.settings()), k.held_back);
-    for (const auto& r : results) cis_.push_back(CisMetric{r.id, std::string(kubelet::to_string(r.status))});
-  }
-  snap.cis = cis_;
+  // Only formatted here: the checks read files and /proc, on the kubelet worker.
+  if (k.cis_evaluated == std::chrono::steady_clock::time_point{} ||
+      std::chrono::steady_clock::now() - k.cis_evaluated > kCisRefreshInterval)
+    daemon_.refresh_cis();
+  for (const auto& r : k.cis) snap.cis.push_back(CisMetric{r.id, std::string(kubelet::to_string(r.status))});
   snap.kubelet.rollbacks = k.rollbacks;
   snap.kubelet.refused_keys = k.refused_keys;
   for (const auto& h : k.held_back) snap.kubelet.held_keys.push_back(h.key);

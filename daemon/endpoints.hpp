@@ -29,6 +29,8 @@ class RunningDaemon {
   virtual KubeletSummary kubelet_summary() const = 0;
   // Rotate these now; an error (for the requester) when one is not managed.
   virtual Expected<void> renew(const std::vector<rotation::CertKind>& certs) = 0;
+  // Re-evaluate the CIS checks off the loop; kubelet_summary() has them once done.
+  virtual void refresh_cis() {}
 };
 
 class Endpoints {
@@ -45,8 +47,9 @@ class Endpoints {
 
   // The certificates moved on: the metrics textfile is rewritten.
   void certificates_changed();
-  // The kubelet's config file changed: the CIS results are re-evaluated at the next snapshot.
-  void kubelet_changed() { cis_evaluated_ = {}; }
+  // The kubelet's config file changed or the CIS results were re-evaluated: the metrics
+  // textfile is rewritten.
+  void kubelet_changed() { certificates_changed(); }
 
   // The control socket's answer to one request.
   ControlReply answer(const ControlRequest& request);
@@ -59,9 +62,10 @@ class Endpoints {
   RunningDaemon& daemon_;
   std::unique_ptr<ControlServer> control_;
   std::unique_ptr<MetricsServer> metrics_;
-  // The CIS results read files and /proc: at most once a minute, and after every patch.
-  mutable std::chrono::system_clock::time_point cis_evaluated_{};
-  mutable std::vector<CisMetric> cis_;
 };
+
+// The CIS results read files and /proc: a snapshot older than this asks for a fresh evaluation
+// (on the kubelet worker; the metrics show the last one meanwhile).
+inline constexpr std::chrono::minutes kCisRefreshInterval{1};
 
 }  // namespace kcd::daemon

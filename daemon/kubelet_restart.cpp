@@ -150,11 +150,11 @@ RestartCheck check_health(KubeletEffects& fx, const HealthEndpoint& health, cons
 }
 
 Expected<systemd::UnitState> SystemKubeletEffects::unit_state() {
-  return systemd::unit_state(unit_);
+  return systemd::unit_state(unit_, stop_);
 }
 
 Expected<std::string> SystemKubeletEffects::restart(bool only_if_running) {
-  return systemd::restart_unit(unit_, only_if_running);
+  return systemd::restart_unit(unit_, only_if_running, stop_);
 }
 
 std::vector<std::string> SystemKubeletEffects::journal_tail() {
@@ -190,13 +190,17 @@ bool SystemKubeletEffects::healthz(const std::string& host, int port) {
   } closer{fd};
   const int rc = ::connect(fd, res->ai_addr, res->ai_addrlen);
   ::freeaddrinfo(res);
+  // 2 s per step, in 100 ms slices: a stop (SIGTERM) is never held up by a kubelet that
+  // accepts the connection and then says nothing.
   auto ready = [&](short events) {
     pollfd p{fd, events, 0};
-    int n;
-    do {
-      n = ::poll(&p, 1, 2000);
-    } while (n < 0 && errno == EINTR);
-    return n == 1 && (p.revents & (events | POLLHUP)) != 0;
+    for (int slice = 0; slice < 20; ++slice) {
+      if (stop_ != nullptr && stop_->load()) return false;
+      const int n = ::poll(&p, 1, 100);
+      if (n < 0 && errno == EINTR) continue;
+      if (n != 0) return n == 1 && (p.revents & (events | POLLHUP)) != 0;
+    }
+    return false;
   };
   if (rc != 0) {
     if (errno != EINPROGRESS || !ready(POLLOUT)) return false;

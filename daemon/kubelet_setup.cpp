@@ -261,6 +261,7 @@ Expected<KubeletPlan> plan_kubelet(const config::Settings& s, const KubeletConte
   if (!s.kubelet_path.empty()) detect.kubelet_path = s.kubelet_path;
   detect.unit = s.kubelet_unit;
   detect.main_pid = context.main_pid;
+  detect.stop = context.stop;
   plan.kubelet = kubelet::detect_kubelet(detect);
   plan.fingerprint = fingerprint_of(s, plan.kubelet);
   if (auto loaded = load_change_state(s.cert_dir)) {

@@ -14,6 +14,7 @@
 #include "kubelet/kubelet_config.hpp"
 #include "kubelet/kubelet_flags.hpp"
 
+#include <atomic>
 #include <filesystem>
 #include <string>
 #include <vector>
@@ -25,6 +26,7 @@ namespace kcd::daemon {
 struct KubeletContext {
   std::filesystem::path root = "/";
   pid_t main_pid = 0;
+  const std::atomic<bool>* stop = nullptr;  // true: `kubelet --version` is killed at once (SIGTERM)
 };
 
 // What configuring the kubelet would do now; computing it changes nothing.

@@ -15,9 +15,10 @@ std::string join(const std::vector<std::string>& v, const char* sep) {
   return out;
 }
 
-KubeletContext system_context(const config::Settings& s) {
+KubeletContext system_context(const config::Settings& s, const std::atomic<bool>* stop) {
   KubeletContext ctx;
-  const auto st = systemd::unit_state(s.kubelet_unit);
+  ctx.stop = stop;
+  const auto st = systemd::unit_state(s.kubelet_unit, stop);
   if (st) ctx.main_pid = st->main_pid;
   return ctx;
 }
@@ -105,6 +106,34 @@ void KubeletWorker::serving_changed(const config::Settings& s, std::filesystem::
   });
 }
 
+void KubeletWorker::refresh_cis(const config::Settings& s) {
+  {
+    std::lock_guard lock(mu_);
+    if (cis_queued_) return;
+    cis_queued_ = true;
+  }
+  enqueue([this, s] {
+    {
+      std::lock_guard lock(mu_);
+      cis_queued_ = false;
+    }
+    do_cis(s);
+    changed_();
+  });
+}
+
+void KubeletWorker::do_cis(const config::Settings& s) {
+  std::vector<kubelet::HeldKey> held;
+  {
+    std::lock_guard lock(mu_);
+    held = summary_.held_back;
+  }
+  auto results = kubelet::run_cis_checks(cis_inputs(s), held);
+  std::lock_guard lock(mu_);
+  summary_.cis = std::move(results);
+  summary_.cis_evaluated = std::chrono::steady_clock::now();
+}
+
 void KubeletWorker::stop() {
   {
     std::lock_guard lock(mu_);
@@ -164,12 +193,14 @@ void KubeletWorker::do_recover(const config::Settings& s) {
   log::info("checking an unfinished kubelet config change",
             {{"change", c.changes.front()}, {"result", std::string(to_string(c.result))}});
   log_change(s, c, "unfinished change from a previous run");
-  if (c.result == KubeletChange::Result::RolledBack || c.result == KubeletChange::Result::RollbackFailed)
+  if (c.result == KubeletChange::Result::RolledBack || c.result == KubeletChange::Result::RollbackFailed) {
+    do_cis(s);
     changed_();
+  }
 }
 
 bool KubeletWorker::do_configure(const config::Settings& s, const std::string& why) {
-  const KubeletContext ctx = system_context(s);
+  const KubeletContext ctx = system_context(s, &stop_);
   auto planned = plan_kubelet(s, ctx);
   if (!planned) {
     log::error("kubelet-config.yaml not patched",
@@ -178,6 +209,9 @@ bool KubeletWorker::do_configure(const config::Settings& s, const std::string& w
                 {"hint", "fix the file, then systemctl reload kubelet-certd"}});
     return false;
   }
+  // A stop cut `kubelet --version` or a D-Bus call short: the plan may lack the version, so
+  // nothing is written (the next start plans again).
+  if (stop_) return false;
   const KubeletPlan& plan = *planned;
   if (!plan.state_warning.empty())
     log::warn("kubelet change record unreadable", {{"error", plan.state_warning}});
@@ -233,7 +267,10 @@ bool KubeletWorker::do_configure(const config::Settings& s, const std::string& w
     summary_.rollbacks++;
     summary_.refused_keys = c.refused_keys;
   }
-  if (!c.changes.empty() || c.ca_written) changed_();
+  if (!c.changes.empty() || c.ca_written) {
+    do_cis(s);
+    changed_();
+  }
   return !c.changes.empty();
 }
 
@@ -247,6 +284,7 @@ void KubeletWorker::do_serving(const config::Settings& s, const std::filesystem:
                                                               d.kubelet_path = s.kubelet_path;
                                                             d.unit = s.kubelet_unit;
                                                             d.main_pid = unit ? unit->main_pid : 0;
+                                                            d.stop = &stop_;
                                                             return kubelet::detect_kubelet(d).version;
                                                           });
   if (decision.action == RestartDecision::Action::None) {

@@ -6,9 +6,11 @@
 
 #include "config/settings.hpp"
 #include "daemon/kubelet_restart.hpp"
+#include "kubelet/cis.hpp"
 #include "kubelet/kubelet_config.hpp"
 
 #include <atomic>
+#include <chrono>
 #include <condition_variable>
 #include <deque>
 #include <filesystem>
@@ -25,12 +27,16 @@ struct KubeletSummary {
   long rollbacks = 0;
   std::vector<kubelet::HeldKey> held_back;  // what the patch does not write, and why
   std::vector<std::string> refused_keys;    // refused after a rollback
+  // The CIS checks as last evaluated on the worker (files and /proc are read there, never on
+  // the loop): after every task that changed the kubelet's config, and on refresh_cis().
+  std::vector<kubelet::CisResult> cis;
+  std::chrono::steady_clock::time_point cis_evaluated{};  // zero: not yet
 };
 
 class KubeletWorker {
  public:
-  // `changed` runs on the worker thread after each task that changed the kubelet's config
-  // (the Supervisor posts from there to its loop).
+  // `changed` runs on the worker thread after each task that changed the kubelet's config, or
+  // re-evaluated the CIS checks (the Supervisor posts from there to its loop).
   explicit KubeletWorker(std::function<void()> changed);
   ~KubeletWorker();
   KubeletWorker(const KubeletWorker&) = delete;
@@ -43,6 +49,9 @@ class KubeletWorker {
   // A new serving certificate: patch (the first one adds tlsCertFile), else restart the
   // kubelet (and check it) if this version does not reload it by itself.
   void serving_changed(const config::Settings& settings, std::filesystem::path file);
+
+  // Re-evaluates the CIS checks for the metrics (at most one such task queued at a time).
+  void refresh_cis(const config::Settings& settings);
 
   // Ends every wait early and drops queued tasks; the thread ends after its current task.
   void stop();
@@ -57,12 +66,14 @@ class KubeletWorker {
   bool do_configure(const config::Settings& settings, const std::string& why);
   void do_serving(const config::Settings& settings, const std::filesystem::path& file);
   void do_recover(const config::Settings& settings);
+  void do_cis(const config::Settings& settings);
 
   std::function<void()> changed_;
   mutable std::mutex mu_;
   std::condition_variable cv_;
   std::deque<std::function<void()>> tasks_;
   bool busy_ = false;
+  bool cis_queued_ = false;
   std::atomic<bool> stop_{false};
   KubeletSummary summary_;
   std::thread thread_;

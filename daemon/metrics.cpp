@@ -1,5 +1,7 @@
 #include "daemon/metrics.hpp"
 
+#include "daemon/listener.hpp"
+
 #include <algorithm>
 
 #include <boost/asio/co_spawn.hpp>
@@ -50,6 +52,9 @@ std::string label_value(std::string_view v) {
 }
 
 }  // namespace
+
+// Prometheus scrapes one request at a time: 64 covers several scrapers and curl by hand.
+const ListenerLimits kMetricsLimits{64, std::chrono::seconds(10), std::chrono::milliseconds(250)};
 
 std::string render_prometheus(const MetricsSnapshot& s) {
   std::string out;
@@ -123,18 +128,23 @@ std::string render_prometheus(const MetricsSnapshot& s) {
 
 // The listening socket and its accept loop; each connection is one GET and one answer.
 struct MetricsServer::Listener {
-  Listener(asio::io_context& io, std::function<std::string()> r) : acceptor(io), render(std::move(r)) {}
+  Listener(asio::io_context& io, std::function<std::string()> r)
+      : acceptor(io), table(kMetricsLimits), render(std::move(r)) {}
   tcp::acceptor acceptor;
+  ConnectionTable<tcp::socket> table;
+  ReserveFd reserve;
   std::function<std::string()> render;
 
-  asio::awaitable<void> serve(tcp::socket socket) {
-    beast::tcp_stream stream(std::move(socket));
+  asio::awaitable<void> serve(ConnectionTable<tcp::socket>::Handle c) {
     beast::flat_buffer buffer;
     http::request<http::empty_body> req;
     boost::system::error_code ec;
-    stream.expires_after(std::chrono::seconds(10));
-    co_await http::async_read(stream, buffer, req, asio::redirect_error(asio::use_awaitable, ec));
-    if (ec) co_return;
+    co_await http::async_read(c->socket, buffer, req, asio::redirect_error(asio::use_awaitable, ec));
+    if (ec) {
+      table.release(c);  // timed out, evicted, or the client went away
+      co_return;
+    }
+    c->answering = true;
     http::response<http::string_body> res;
     res.version(req.version());
     res.keep_alive(false);
@@ -148,20 +158,9 @@ struct MetricsServer::Listener {
       res.body() = "kubelet-certd serves /metrics only\n";
     }
     res.prepare_payload();
-    co_await http::async_write(stream, res, asio::redirect_error(asio::use_awaitable, ec));
-    stream.socket().shutdown(tcp::socket::shutdown_both, ec);
-  }
-
-  asio::awaitable<void> accept_loop() {
-    for (;;) {
-      boost::system::error_code ec;
-      tcp::socket socket = co_await acceptor.async_accept(asio::redirect_error(asio::use_awaitable, ec));
-      if (ec) {
-        if (!acceptor.is_open()) co_return;
-        continue;
-      }
-      asio::co_spawn(acceptor.get_executor(), serve(std::move(socket)), asio::detached);
-    }
+    co_await http::async_write(c->socket, res, asio::redirect_error(asio::use_awaitable, ec));
+    c->socket.shutdown(tcp::socket::shutdown_both, ec);
+    table.release(c);
   }
 };
 
@@ -188,7 +187,12 @@ Expected<std::unique_ptr<MetricsServer>> MetricsServer::listen(asio::io_context&
     e.code = ec.value();
     return Unexpected(std::move(e));
   }
-  asio::co_spawn(io, listener->accept_loop(), asio::detached);
+  Listener& l = *listener;
+  asio::co_spawn(
+      io,
+      accept_connections(l.acceptor, l.table, l.reserve, "metrics " + address,
+                         [&l](ConnectionTable<tcp::socket>::Handle c) { return l.serve(std::move(c)); }),
+      asio::detached);
   return std::unique_ptr<MetricsServer>(new MetricsServer(std::move(listener)));
 }
 
@@ -204,6 +208,7 @@ unsigned short MetricsServer::port() const {
 void MetricsServer::close() {
   boost::system::error_code ec;
   listener_->acceptor.close(ec);
+  listener_->table.close_all();
 }
 
 }  // namespace kcd::daemon

@@ -49,6 +49,10 @@ struct MetricsSnapshot {
 // Prometheus text format 0.0.4, every family with HELP and TYPE, names kubelet_certd_*.
 std::string render_prometheus(const MetricsSnapshot& snapshot);
 
+struct ListenerLimits;
+// Connections the metrics endpoint holds at once, and how long each may stay (daemon/listener.hpp).
+extern const ListenerLimits kMetricsLimits;
+
 class MetricsServer {
  public:
   // Listens on host:port (loopback) and serves GET /metrics with render() on `io`. The error

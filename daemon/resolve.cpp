@@ -9,13 +9,14 @@
 
 namespace kcd::daemon {
 
-std::vector<std::string> resolve_host(const std::string& name) {
+Expected<std::vector<std::string>> lookup_addresses(const std::string& name) {
   std::vector<std::string> out;
   addrinfo hints{};
   hints.ai_family = AF_UNSPEC;
   hints.ai_socktype = SOCK_STREAM;
   addrinfo* res = nullptr;
-  if (::getaddrinfo(name.c_str(), nullptr, &hints, &res) != 0) return out;
+  if (const int rc = ::getaddrinfo(name.c_str(), nullptr, &hints, &res); rc != 0)
+    return Unexpected(make_error(ErrorKind::Network, "cannot resolve " + name + ": " + ::gai_strerror(rc)));
   for (addrinfo* a = res; a != nullptr; a = a->ai_next) {
     char text[INET6_ADDRSTRLEN] = {};
     if (a->ai_family == AF_INET) {
@@ -28,7 +29,14 @@ std::vector<std::string> resolve_host(const std::string& name) {
     if (std::find(out.begin(), out.end(), text) == out.end()) out.push_back(text);
   }
   ::freeaddrinfo(res);
+  if (out.empty())
+    return Unexpected(make_error(ErrorKind::Network, "cannot resolve " + name + ": no address"));
   return out;
+}
+
+std::vector<std::string> resolve_host(const std::string& name) {
+  auto found = lookup_addresses(name);
+  return found ? std::move(*found) : std::vector<std::string>();
 }
 
 }  // namespace kcd::daemon

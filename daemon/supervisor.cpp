@@ -1,6 +1,7 @@
 #include "daemon/supervisor.hpp"
 
 #include "daemon/settings_check.hpp"
+#include "daemon/off_loop.hpp"
 #include "rotation/store/store.hpp"
 #include "systemd/log.hpp"
 
@@ -40,6 +41,7 @@ RunResult Supervisor::run() {
       std::make_unique<KubeletWorker>([this] { asio::post(io_, [this] { endpoints_.kubelet_changed(); }); });
   kubelet_->recover(settings_);
   kubelet_->configure(settings_, "start");
+  refresh_cis();  // the metrics show the CIS results from the start (a render only formats them)
   start_agent();
   for (CertKind k : options_.renew) agent_->renew(k);
   if (options_.once) arm_timeout();
@@ -52,6 +54,9 @@ RunResult Supervisor::run() {
   kubelet_->drain();
   kubelet_.reset();
   endpoints_.close();
+  // A key generation cancelled by the stop ends at OpenSSL's next callback: let it, so it never
+  // runs while the process exits. A hung name resolution is not waited for.
+  wait_for_off_loop_calls(std::chrono::milliseconds(500));
   notifier_.stopping();
   log::info("stopped", {{"exit_code", result_.exit_code}, {"reason", result_.message}});
   return result_;
@@ -80,6 +85,11 @@ Expected<void> Supervisor::renew(const std::vector<CertKind>& certs) {
   }
   for (CertKind k : certs) agent_->renew(k);
   return {};
+}
+
+void Supervisor::refresh_cis() {
+  if (!kubelet_ || (!settings_.metrics_address && settings_.metrics_textfile.empty())) return;
+  kubelet_->refresh_cis(settings_);
 }
 
 void Supervisor::start_agent() {
@@ -230,6 +240,7 @@ void Supervisor::reload() {
   settings_ = *fresh;
   log::info("configuration reloaded", {{"path", settings_.config_file}});
   kubelet_->configure(settings_, "configuration reloaded");
+  refresh_cis();
   restart_pending_ = true;
   agent_->stop();
   notifier_.ready();

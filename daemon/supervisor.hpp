@@ -38,6 +38,7 @@ class Supervisor final : public RunningDaemon {
   std::vector<const rotation::Lifecycle*> lifecycles() const override;
   KubeletSummary kubelet_summary() const override;
   Expected<void> renew(const std::vector<rotation::CertKind>& certs) override;
+  void refresh_cis() override;
 
  private:
   void start_agent();

@@ -15,6 +15,7 @@
 #include <cstring>
 #include <fstream>
 #include <map>
+#include <thread>
 
 extern char** environ;
 
@@ -103,8 +104,9 @@ struct RunOutput {
   std::string error;
 };
 
-// posix_spawn (safe in a threaded process), stdout captured up to 4 KiB, 5 s deadline.
-RunOutput run_version(const fs::path& exe, bool hyperkube) {
+// posix_spawn (safe in a threaded process), stdout captured up to 4 KiB, 5 s deadline for the
+// output and the exit together; `stop` kills the child at the next 100 ms slice.
+RunOutput run_version(const fs::path& exe, bool hyperkube, const std::atomic<bool>* stop) {
   RunOutput r;
   int pipefd[2];
   if (::pipe2(pipefd, O_CLOEXEC) != 0) {
@@ -149,34 +151,48 @@ RunOutput run_version(const fs::path& exe, bool hyperkube) {
     return r;
   }
   const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(5);
-  char buf[512];
-  bool timed_out = false;
-  while (true) {
+  auto stopped = [stop] { return stop != nullptr && stop->load(); };
+  // Milliseconds to wait next: at most 100, so a stop is seen; 0 once the deadline passed.
+  auto slice = [&deadline] {
     const auto left =
         std::chrono::duration_cast<std::chrono::milliseconds>(deadline - std::chrono::steady_clock::now())
             .count();
-    if (left <= 0) {
-      timed_out = true;
+    return static_cast<int>(std::clamp<long long>(left, 0, 100));
+  };
+  char buf[512];
+  bool cut_short = false;
+  while (true) {
+    if (stopped() || slice() == 0) {
+      cut_short = true;
       break;
     }
     pollfd p{pipefd[0], POLLIN, 0};
-    const int n = ::poll(&p, 1, static_cast<int>(left));
+    const int n = ::poll(&p, 1, slice());
     if (n < 0 && errno == EINTR) continue;
-    if (n <= 0) {
-      timed_out = n == 0;
-      break;
-    }
+    if (n < 0) break;
+    if (n == 0) continue;
     const ssize_t got = ::read(pipefd[0], buf, sizeof buf);
     if (got < 0 && errno == EINTR) continue;
     if (got <= 0) break;
     if (r.out.size() < 4096) r.out.append(buf, static_cast<std::size_t>(got));
   }
   ::close(pipefd[0]);
-  if (timed_out) ::kill(pid, SIGKILL);
+  // Its output ended (or it closed stdout and lives on): it must exit within the same deadline.
   int status = 0;
-  while (::waitpid(pid, &status, 0) < 0 && errno == EINTR) {}
-  if (timed_out) {
-    r.error = path + " --version did not answer within 5 s";
+  while (!cut_short) {
+    const pid_t w = ::waitpid(pid, &status, WNOHANG);
+    if (w == pid || (w < 0 && errno != EINTR)) break;
+    if (stopped() || slice() == 0) {
+      cut_short = true;
+      break;
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(std::min(slice(), 10)));
+  }
+  if (cut_short) {
+    ::kill(pid, SIGKILL);
+    while (::waitpid(pid, &status, 0) < 0 && errno == EINTR) {}
+    r.error =
+        stopped() ? path + " --version: stopped (SIGTERM)" : path + " --version did not answer within 5 s";
     return r;
   }
   r.ran = true;
@@ -338,7 +354,7 @@ KubeletBinary detect_kubelet(const DetectOptions& o) {
     k.problem = k.path->string() + " (" + k.source + ") is not run: it is " + trusted.error().message;
     return k;
   }
-  const RunOutput out = run_version(*k.path, hyperkube);
+  const RunOutput out = run_version(*k.path, hyperkube, o.stop);
   if (!out.ran) {
     k.problem = out.error;
     return k;

@@ -9,6 +9,7 @@
 
 #include <sys/types.h>
 
+#include <atomic>
 #include <filesystem>
 #include <optional>
 #include <string>
@@ -59,10 +60,13 @@ struct DetectOptions {
   std::optional<std::filesystem::path> kubelet_path;  // the kubeletPath setting
   std::string unit = "kubelet.service";
   pid_t main_pid = 0;  // the unit's MainPID, 0 when unknown
+  // Turns true on SIGTERM: `--version` is killed at once rather than waited for.
+  const std::atomic<bool>* stop = nullptr;
 };
 
 // Runs `<binary> --version` (5 s at most, output capped, no shell, clean environment) for the
-// first source that names a kubelet. Never throws.
+// first source that names a kubelet; the child is killed when it has not exited by then, or at
+// once on `stop`. Never throws.
 KubeletBinary detect_kubelet(const DetectOptions& options);
 
 }  // namespace kcd::kubelet

@@ -1,11 +1,15 @@
 #include "rotation/key.hpp"
 
 #include <openssl/core_names.h>
+#include <openssl/err.h>
+#include <openssl/evp.h>
 #include <openssl/pem.h>
+#include <openssl/rsa.h>
 #include <openssl/x509.h>
 
 #include <algorithm>
 #include <array>
+#include <memory>
 
 namespace kcd::rotation {
 
@@ -49,16 +53,39 @@ std::string curve_name(EVP_PKEY* key) {
   return std::string(name.data(), len);
 }
 
+// OpenSSL's progress callback during generation: 0 abandons it.
+int keep_generating(EVP_PKEY_CTX* ctx) {
+  const auto* stop = static_cast<const std::atomic<bool>*>(EVP_PKEY_CTX_get_app_data(ctx));
+  return stop != nullptr && stop->load() ? 0 : 1;
+}
+
 }  // namespace
 
-ossl::PKeyPtr generate_key(KeyAlgorithm algorithm) {
+ossl::PKeyPtr generate_key(KeyAlgorithm algorithm, const std::atomic<bool>* stop) {
   const KeySpec spec = spec_of(algorithm);
-  // EVP_PKEY_Q_keygen's RSA form uses the public exponent 65537; EC keys carry the named
-  // curve (not explicit parameters), as Go's crypto/ecdsa does.
-  EVP_PKEY* key = spec.curve != nullptr ? EVP_PKEY_Q_keygen(nullptr, nullptr, spec.type, spec.curve)
-                                        : EVP_PKEY_Q_keygen(nullptr, nullptr, spec.type, spec.rsa_bits);
-  ossl::check(key != nullptr, "EVP_PKEY_Q_keygen",
-              "generating a " + std::string(to_string(algorithm)) + " key");
+  const std::string what = "generating a " + std::string(to_string(algorithm)) + " key";
+  if (stop != nullptr && stop->load()) return nullptr;
+  std::unique_ptr<EVP_PKEY_CTX, decltype(&EVP_PKEY_CTX_free)> ctx(
+      EVP_PKEY_CTX_new_from_name(nullptr, spec.type, nullptr), &EVP_PKEY_CTX_free);
+  ossl::check(ctx != nullptr, "EVP_PKEY_CTX_new_from_name", what);
+  ossl::check(EVP_PKEY_keygen_init(ctx.get()) == 1, "EVP_PKEY_keygen_init", what);
+  // RSA keys use the public exponent 65537 (OpenSSL's default); EC keys carry the named curve
+  // (not explicit parameters), as Go's crypto/ecdsa does.
+  if (spec.curve != nullptr) {
+    ossl::check(EVP_PKEY_CTX_set_group_name(ctx.get(), spec.curve) == 1, "EVP_PKEY_CTX_set_group_name", what);
+  } else {
+    ossl::check(EVP_PKEY_CTX_set_rsa_keygen_bits(ctx.get(), static_cast<int>(spec.rsa_bits)) == 1,
+                "EVP_PKEY_CTX_set_rsa_keygen_bits", what);
+  }
+  EVP_PKEY_CTX_set_app_data(ctx.get(), const_cast<std::atomic<bool>*>(stop));
+  EVP_PKEY_CTX_set_cb(ctx.get(), keep_generating);
+  EVP_PKEY* key = nullptr;
+  const int generated = EVP_PKEY_generate(ctx.get(), &key);
+  if (generated != 1 && stop != nullptr && stop->load()) {
+    ERR_clear_error();
+    return nullptr;
+  }
+  ossl::check(generated == 1 && key != nullptr, "EVP_PKEY_generate", what);
   return ossl::PKeyPtr(key);
 }
 

@@ -5,15 +5,18 @@
 #include "base/expected.hpp"
 #include "base/openssl.hpp"
 
+#include <atomic>
 #include <optional>
 #include <string>
 #include <string_view>
 
 namespace kcd::rotation {
 
-// Generates a fresh key with OpenSSL EVP (EVP_PKEY_Q_keygen / EVP_PKEY_keygen).
-// Throws ossl::CallFailed naming the failing call (it fails only when OpenSSL is broken).
-ossl::PKeyPtr generate_key(KeyAlgorithm algorithm);
+// Generates a fresh key with OpenSSL EVP (EVP_PKEY_generate). RSA-4096 takes seconds: when
+// `stop` turns true meanwhile, generation is abandoned at OpenSSL's next progress callback and
+// the result is null. Throws ossl::CallFailed naming the failing call (it fails only when
+// OpenSSL is broken). Runs off the event loop (daemon/off_loop.hpp).
+ossl::PKeyPtr generate_key(KeyAlgorithm algorithm, const std::atomic<bool>* stop = nullptr);
 
 // PEM of the private key in the form kubelet itself writes: SEC1 "EC PRIVATE KEY" for
 // ECDSA, PKCS#1 "RSA PRIVATE KEY" for RSA. Unencrypted. Never log the result.

@@ -6,6 +6,7 @@
 
 #include <sys/types.h>
 
+#include <atomic>
 #include <cstdint>
 #include <optional>
 #include <string>
@@ -15,11 +16,13 @@ namespace kcd::systemd {
 // org.freedesktop.systemd1.Manager.TryRestartUnit(unit, "replace") on the system bus: restarts
 // the unit if it is running, does nothing if it is not. Blocking (sd-bus, 5 s at most). The job
 // object path systemd returned, or an Io error with systemd's text ("Access denied", "Unit
-// kubelet.service not loaded", no system bus).
-Expected<std::string> try_restart_unit(const std::string& unit);
+// kubelet.service not loaded", no system bus). `stop` turning true (SIGTERM) ends the wait
+// within 100 ms, as an error.
+Expected<std::string> try_restart_unit(const std::string& unit, const std::atomic<bool>* stop = nullptr);
 // RestartUnit when !only_if_running: also starts a stopped or failed unit (used only to bring
 // back a kubelet that a change of ours stopped).
-Expected<std::string> restart_unit(const std::string& unit, bool only_if_running);
+Expected<std::string> restart_unit(const std::string& unit, bool only_if_running,
+                                   const std::atomic<bool>* stop = nullptr);
 
 struct UnitState {
   std::string load_state;    // "loaded", "not-found", ...
@@ -32,7 +35,7 @@ struct UnitState {
 };
 
 // The unit's ActiveState, SubState, MainPID and NRestarts; an Io error when systemd cannot be
-// asked (no system bus, access denied). Blocking, 5 s at most.
-Expected<UnitState> unit_state(const std::string& unit);
+// asked (no system bus, access denied). Blocking, 5 s at most per property; `stop` as above.
+Expected<UnitState> unit_state(const std::string& unit, const std::atomic<bool>* stop = nullptr);
 
 }  // namespace kcd::systemd

@@ -8,6 +8,7 @@
 #include <boost/asio/ssl.hpp>
 
 #include "daemon/api/client.hpp"
+#include "daemon/off_loop.hpp"
 
 #include "base/files.hpp"
 #include "rotation/certificate.hpp"
@@ -31,9 +32,30 @@ namespace asio = boost::asio;
 namespace beast = boost::beast;
 namespace http = beast::http;
 namespace ssl = asio::ssl;
+using daemon::OffLoop;
+using daemon::OffLoopEnd;
+using daemon::OffLoopWait;
 using tcp = asio::ip::tcp;
 
 namespace {
+
+// Lookups of the API server's name that never answer keep their thread; past this many, a
+// request fails at once (and is retried with backoff) instead of starting another.
+constexpr std::size_t kMaxHungApiLookups = 4;
+
+// Shared by every client of the process.
+std::shared_ptr<daemon::detail::OffLoopCount> api_lookups() {
+  static const auto count = std::make_shared<daemon::detail::OffLoopCount>();
+  return count;
+}
+
+// Built outside the coroutine that awaits it: GCC 12 mishandles lambda temporaries (with
+// captured strings) in a co_await expression.
+std::function<Expected<std::vector<std::string>>(const std::atomic<bool>&)> address_lookup(
+    std::function<Expected<std::vector<std::string>>(const std::string&)> lookup, std::string host) {
+  return
+      [lookup = std::move(lookup), host = std::move(host)](const std::atomic<bool>&) { return lookup(host); };
+}
 
 constexpr std::string_view kCsrPath = "/apis/certificates.k8s.io/v1/certificatesigningrequests";
 
@@ -152,26 +174,33 @@ struct Client::Impl {
     if (!ctx) co_return Unexpected(ctx.error());
 
     boost::system::error_code ec;
-    tcp::resolver resolver(io);
-    tcp::resolver::results_type results;
+    // getaddrinfo runs off the loop: Asio's resolver would hold a stop (and this request's
+    // deadline) for as long as a dead DNS server keeps getaddrinfo waiting.
+    std::vector<tcp::endpoint> results;
     {
-      CancelGuard guard(*this, [&resolver] { resolver.cancel(); });
-      asio::steady_timer limit(io);
-      limit.expires_after(options.connect_timeout);
-      bool timed_out = false;
-      limit.async_wait([&resolver, &timed_out](boost::system::error_code wait_ec) {
-        if (wait_ec) return;  // cancelled: the resolve finished first (and may be gone)
-        timed_out = true;
-        resolver.cancel();
+      OffLoop lookups(io, kMaxHungApiLookups, api_lookups());
+      OffLoopWait* waiting = nullptr;
+      CancelGuard guard(*this, [&waiting] {
+        if (waiting != nullptr) waiting->cancel();
       });
-      results = co_await resolver.async_resolve(url->host, url->port,
-                                                asio::redirect_error(asio::use_awaitable, ec));
-      limit.cancel();
-      if (ec) {
-        if (timed_out)
+      auto work = address_lookup(options.lookup, url->host);
+      auto found = co_await lookups.call<Expected<std::vector<std::string>>>(
+          std::move(work), options.connect_timeout, &waiting);
+      switch (found.end) {
+        case OffLoopEnd::Done:
+          break;
+        case OffLoopEnd::Cancelled:
+          co_return Unexpected(make_error(ErrorKind::Cancelled, "cancelled"));
+        case OffLoopEnd::TimedOut:
           co_return Unexpected(make_error(ErrorKind::Timeout, "resolving " + url->host + " timed out"));
-        co_return Unexpected(from_ec(ec, "resolving"));
+        case OffLoopEnd::Busy:
+          co_return Unexpected(make_error(ErrorKind::Network, "resolving " + url->host + ": " +
+                                                                  std::to_string(kMaxHungApiLookups) +
+                                                                  " earlier lookups still hang"));
       }
+      if (!*found.value) co_return Unexpected(make_error(ErrorKind::Network, found.value->error().message));
+      const auto port = static_cast<unsigned short>(std::stoi(url->port));
+      for (const auto& address : **found.value) results.emplace_back(asio::ip::make_address(address), port);
     }
 
     Conn conn;

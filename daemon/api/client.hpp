@@ -5,6 +5,7 @@
 
 #include "daemon/api/csr_api.hpp"
 #include "daemon/api/types.hpp"
+#include "daemon/resolve.hpp"
 
 #include <boost/asio/awaitable.hpp>
 #include <boost/asio/io_context.hpp>
@@ -12,6 +13,7 @@
 #include <functional>
 #include <memory>
 #include <string>
+#include <vector>
 
 namespace kcd::api {
 
@@ -20,6 +22,10 @@ struct Options {
   std::chrono::seconds request_timeout{30};
   std::string user_agent = std::string("kubelet-certd/") + KCD_VERSION;
   std::size_t body_limit = 4u << 20;
+  // The addresses of the API server's host (getaddrinfo; tests pass one that hangs). Blocking:
+  // called off the loop, bounded by connect_timeout.
+  std::function<Expected<std::vector<std::string>>(const std::string& host)> lookup =
+      daemon::lookup_addresses;
 };
 
 struct Stats {

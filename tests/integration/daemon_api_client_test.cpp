@@ -359,6 +359,48 @@ TEST_F(ApiClientTest, SilentWatchHitsTheReadDeadline) {
   EXPECT_LT(std::chrono::steady_clock::now() - t0, 3s);
 }
 
+// Issue 10, class 12: a DNS server that never answers. The lookup runs off the loop, so a
+// cancel (SIGTERM) and the connect deadline end the request although getaddrinfo never returns.
+TEST_F(ApiClientTest, AHungNameLookupEndsAtTheConnectDeadlineOrACancel) {
+  struct Hang {
+    std::mutex mu;
+    std::condition_variable cv;
+    bool released = false;
+  };
+  auto hang = std::make_shared<Hang>();
+  Options options;
+  options.connect_timeout = 1s;
+  options.lookup = [hang](const std::string&) -> Expected<std::vector<std::string>> {
+    std::unique_lock lock(hang->mu);
+    hang->cv.wait(lock, [&] { return hang->released; });
+    return std::vector<std::string>{"127.0.0.1"};
+  };
+  const Endpoint api = endpoint("https://apiserver.example.invalid:6443");
+  CsrCreate req;
+  req.name = "node-csr-hung-dns";
+  {
+    Client client(io_, api, token(), options);
+    auto r = run(io_, client.create_csr(req));
+    ASSERT_FALSE(r);
+    EXPECT_EQ(r.error().kind, ErrorKind::Timeout) << r.error().format();
+    EXPECT_NE(r.error().message.find("resolving apiserver.example.invalid timed out"), std::string::npos);
+  }
+  {
+    options.connect_timeout = 60s;
+    Client client(io_, api, token(), options);
+    asio::steady_timer timer(io_, 100ms);
+    timer.async_wait([&](boost::system::error_code) { client.cancel(); });
+    auto r = run(io_, client.create_csr(req));
+    ASSERT_FALSE(r);
+    EXPECT_EQ(r.error().kind, ErrorKind::Cancelled) << r.error().format();
+  }
+  {
+    std::lock_guard lock(hang->mu);
+    hang->released = true;
+  }
+  hang->cv.notify_all();
+}
+
 TEST_F(ApiClientTest, CancelAbortsAWatchWithinMilliseconds) {
   std::string raw = testing::read_text(kApi / "watch-csr-during-apiserver-restart.http-raw.txt");
   raw = raw.substr(0, raw.find("\r\n\r\n") + 4);

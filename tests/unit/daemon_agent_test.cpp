@@ -9,10 +9,15 @@
 #include "tests/support/subprocess.hpp"
 
 #include <boost/asio/co_spawn.hpp>
+#include <boost/asio/post.hpp>
 
 #include <gtest/gtest.h>
 
+#include <atomic>
+#include <condition_variable>
 #include <fstream>
+#include <mutex>
+#include <thread>
 
 namespace kcd::testing {
 namespace {
@@ -56,7 +61,8 @@ class AgentTest : public ::testing::Test {
     effects.kubeconfigs = std::make_shared<daemon::KubeconfigFiles>();
     effects.stores = stores_ ? stores_ : daemon::store_files(settings_.cert_dir);
     effects.clock = clock_;
-    effects.resolve = [](const std::string&) { return std::vector<std::string>{"10.0.0.5"}; };
+    effects.resolve = resolve_;
+    if (generate_key_) effects.generate_key = generate_key_;
     agent_ =
         std::make_unique<daemon::Agent>(io_, settings_, timings_, daemon::AgentEvents{}, std::move(effects));
     for (CertKind kind : kinds) {
@@ -116,6 +122,8 @@ class AgentTest : public ::testing::Test {
 
   TempDir tmp_;
   daemon::StoreFactory stores_;  // empty: the files in certDir
+  daemon::Resolver resolve_ = [](const std::string&) { return std::vector<std::string>{"10.0.0.5"}; };
+  daemon::KeyGenerator generate_key_;  // empty: OpenSSL's
   std::shared_ptr<VirtualClock> clock_ = std::make_shared<VirtualClock>();
   FakeCsrApiServer server_{*clock_};
   config::Settings settings_;
@@ -346,6 +354,70 @@ TEST_F(AgentTest, ServingCertificateWaitsForTheClientAndIsRequestedAsTheNode) {
       EXPECT_EQ(csr.username, "system:node:worker-1");
     }
   }
+}
+
+// Blocks whoever waits on it until it is opened; shared with threads that may outlive a test.
+struct Gate {
+  std::mutex mu;
+  std::condition_variable cv;
+  bool open = false;
+  std::atomic<bool> entered{false};
+  void wait() {
+    entered = true;
+    std::unique_lock lock(mu);
+    cv.wait(lock, [this] { return open; });
+  }
+  void release() {
+    {
+      std::lock_guard lock(mu);
+      open = true;
+    }
+    cv.notify_all();
+  }
+};
+
+bool within_seconds(const std::atomic<bool>& flag, int seconds) {
+  for (int i = 0; i < seconds * 100 && !flag; ++i) std::this_thread::sleep_for(10ms);
+  return flag;
+}
+
+// Issue 10, class 12: a resolver that never answers (a DNS outage) holds up neither the loop
+// nor a stop. The serving pre-check's lookups run off the loop.
+TEST_F(AgentTest, AHungNameResolutionNeitherBlocksTheLoopNorAStop) {
+  settings_.serving = true;
+  server_.auto_approve_serving = true;
+  auto dns = std::make_shared<Gate>();
+  resolve_ = [dns](const std::string&) {
+    dns->wait();
+    return std::vector<std::string>{"10.0.0.5"};
+  };
+  start({CertKind::Client, CertKind::Serving});
+  ASSERT_TRUE(run_until([&] { return installs(CertKind::Client) == 1 && dns->entered; }));
+  bool served = false;
+  boost::asio::post(io_, [&served] { served = true; });
+  EXPECT_TRUE(run_until([&] { return served; })) << "the loop kept running while the lookup hangs";
+  EXPECT_EQ(installs(CertKind::Serving), 0);
+  stop();  // expects every run to end: the wait for the lookup is cancelled
+  dns->release();
+}
+
+// RSA-4096 takes seconds: the key is generated off the loop, and a stop abandons it.
+TEST_F(AgentTest, AKeyGenerationInProgressNeitherBlocksTheLoopNorAStop) {
+  auto entered = std::make_shared<std::atomic<bool>>(false);
+  generate_key_ = [entered](KeyAlgorithm, const std::atomic<bool>& stop) {
+    *entered = true;
+    while (!stop) std::this_thread::sleep_for(1ms);
+    return ossl::PKeyPtr();
+  };
+  start();
+  ASSERT_TRUE(run_until([&] { return entered->load(); }) || within_seconds(*entered, 10));
+  bool served = false;
+  boost::asio::post(io_, [&served] { served = true; });
+  EXPECT_TRUE(run_until([&] { return served; })) << "the loop kept running while the key is generated";
+  stop();
+  EXPECT_EQ(server_.csrs_created(), 0);
+  EXPECT_FALSE(fs::exists(rotation::Store(settings_.cert_dir, CertKind::Client).pending_key_path()))
+      << "an abandoned generation writes no key";
 }
 
 }  // namespace

@@ -208,8 +208,14 @@ class FakeDaemon : public RunningDaemon {
     k.kubelet = "v1.30.4";
     k.rollbacks = 2;
     k.held_back = {{"seccompDefault", "4.2.14", "needs its feature gate"}};
+    k.cis = cis;
+    k.cis_evaluated = cis_evaluated;
     return k;
   }
+  void refresh_cis() override { ++cis_refreshes; }
+  std::vector<kubelet::CisResult> cis;
+  std::chrono::steady_clock::time_point cis_evaluated{};
+  int cis_refreshes = 0;
   Expected<void> renew(const std::vector<CertKind>& certs) override {
     for (CertKind k : certs) {
       if (k == CertKind::Serving)
@@ -257,6 +263,30 @@ TEST(Endpoints, RenewHandsTheRequestOverAndRepliesWithTheStatusBefore) {
   ASSERT_NE(error, nullptr);
   EXPECT_EQ(error->message, "the serving certificate is turned off (serving: false)");
   EXPECT_EQ(daemon.renewed.size(), 1u) << "nothing more was renewed";
+}
+
+// Issue 10, class 12: the CIS checks read files and /proc, so a metrics render must not run
+// them: it formats what the kubelet worker evaluated last and asks it for fresh results when
+// those are missing or older than a minute.
+TEST(Endpoints, MetricsFormatTheLastCisResultsAndAskTheWorkerForFreshOnes) {
+  asio::io_context io;
+  FakeDaemon daemon;
+  Endpoints endpoints(io, daemon);
+  kubelet::CisResult r;
+  r.id = "4.2.1";
+  r.status = kubelet::CisStatus::Pass;
+  daemon.cis = {r};
+  MetricsSnapshot snap = endpoints.snapshot();
+  ASSERT_EQ(snap.cis.size(), 1u);
+  EXPECT_EQ(snap.cis[0].id, "4.2.1");
+  EXPECT_EQ(snap.cis[0].status, "PASS");
+  EXPECT_EQ(daemon.cis_refreshes, 1) << "never evaluated: a refresh is asked for";
+  daemon.cis_evaluated = std::chrono::steady_clock::now();
+  (void)endpoints.snapshot();
+  EXPECT_EQ(daemon.cis_refreshes, 1) << "fresh results are only formatted";
+  daemon.cis_evaluated = std::chrono::steady_clock::now() - kCisRefreshInterval - std::chrono::seconds(1);
+  (void)endpoints.snapshot();
+  EXPECT_EQ(daemon.cis_refreshes, 2);
 }
 
 }  // namespace

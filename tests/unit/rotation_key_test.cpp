@@ -10,6 +10,7 @@
 #include <algorithm>
 #include <fstream>
 #include <functional>
+#include <thread>
 
 namespace kcd::rotation {
 namespace {
@@ -90,6 +91,26 @@ INSTANTIATE_TEST_SUITE_P(Table, RotationKeyAlgorithm, ::testing::ValuesIn(kAlgor
   n.erase(std::remove(n.begin(), n.end(), '-'), n.end());
   return n;
 });
+
+// The daemon generates keys off its loop and asks a generation to stop on SIGTERM: RSA-4096
+// can take seconds, and the stop must hold within 2 s.
+TEST(RotationKey, AStopRequestedBeforeOrDuringGenerationAbandonsIt) {
+  std::atomic<bool> stop{true};
+  EXPECT_EQ(generate_key(KeyAlgorithm::Rsa4096, &stop), nullptr);
+  EXPECT_EQ(generate_key(KeyAlgorithm::EcdsaP256, &stop), nullptr);
+  // Turned on while OpenSSL searches for primes: abandoned at its next progress callback.
+  std::atomic<bool> later{false};
+  std::thread flip([&later] { later = true; });
+  auto key = generate_key(KeyAlgorithm::Rsa4096, &later);
+  flip.join();
+  if (key) {
+    EXPECT_EQ(EVP_PKEY_get_bits(key.get()), 4096) << "finished before the stop: a whole key";
+  }
+  std::atomic<bool> go_on{false};
+  auto whole = generate_key(KeyAlgorithm::Rsa2048, &go_on);
+  ASSERT_NE(whole, nullptr);
+  EXPECT_EQ(EVP_PKEY_get_bits(whole.get()), 2048);
+}
 
 TEST(RotationKey, EveryGeneratedKeyIsNew) {
   auto a = generate_key(KeyAlgorithm::EcdsaP256);
