@@ -151,9 +151,9 @@ const std::vector<std::string>& strong_cipher_suites() {
 
 Expected<PatchResult> patch_kubelet_config(std::string_view original, const KubeletConfigPatch& patch,
                                            const std::filesystem::path& source) {
-  if (original.size() > kMaxKubeletConfigBytes) {
+  if (original.size() > patch.max_bytes) {
     return Unexpected(
-        error_at(source, "over a limit: larger than " + std::to_string(kMaxKubeletConfigBytes) +
+        error_at(source, "over a limit: larger than " + std::to_string(patch.max_bytes) +
                              " bytes, which no kubelet config file is; the file was left untouched"));
   }
   std::string text(original);
