@@ -1,5 +1,7 @@
 #include "daemon/control.hpp"
 
+#include "daemon/accept_backoff.hpp"
+
 #include "systemd/log.hpp"
 
 #include <boost/asio/co_spawn.hpp>
@@ -58,13 +60,16 @@ struct ControlServer::Listener {
   }
 
   asio::awaitable<void> accept_loop() {
+    rotation::Backoff backoff = accept_backoff();
     while (!closed) {
       boost::system::error_code ec;
       local::socket socket = co_await acceptor.async_accept(asio::redirect_error(asio::use_awaitable, ec));
       if (ec) {
         if (!acceptor.is_open()) co_return;
+        co_await pause_after_accept_error(backoff);
         continue;
       }
+      backoff.reset();
       asio::co_spawn(acceptor.get_executor(), serve(std::move(socket)), asio::detached);
     }
   }

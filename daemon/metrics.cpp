@@ -1,5 +1,7 @@
 #include "daemon/metrics.hpp"
 
+#include "daemon/accept_backoff.hpp"
+
 #include <algorithm>
 
 #include <boost/asio/co_spawn.hpp>
@@ -136,13 +138,16 @@ struct MetricsServer::Listener {
   }
 
   asio::awaitable<void> accept_loop() {
+    rotation::Backoff backoff = accept_backoff();
     for (;;) {
       boost::system::error_code ec;
       tcp::socket socket = co_await acceptor.async_accept(asio::redirect_error(asio::use_awaitable, ec));
       if (ec) {
         if (!acceptor.is_open()) co_return;
+        co_await pause_after_accept_error(backoff);
         continue;
       }
+      backoff.reset();
       asio::co_spawn(acceptor.get_executor(), serve(std::move(socket)), asio::detached);
     }
   }
