@@ -92,7 +92,7 @@ Expected<std::string> decode_field(const YAML::Node& map, const char* key, const
 Expected<Kubeconfig> parse_kubeconfig(std::string_view text, const fs::path& source) {
   auto loaded = load_yaml(text, source.string(), ErrorKind::Config);
   if (!loaded) return Unexpected(std::move(loaded.error()));
-  YAML::Node root = std::move(*loaded);
+  YAML::Node root = *loaded;
   if (!root.IsMap())
     return Unexpected(
         err_file(source, "", "not a kubeconfig (expected a mapping with clusters, contexts, users)"));

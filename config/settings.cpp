@@ -94,7 +94,7 @@ Expected<void> apply_yaml(std::string_view text, const std::string& source, cons
                           Settings& settings) {
   auto loaded = load_yaml(text, source, ErrorKind::Config);
   if (!loaded) return Unexpected(std::move(loaded.error()));
-  YAML::Node root = std::move(*loaded);
+  YAML::Node root = *loaded;
   if (root.IsNull()) return {};  // empty file or only comments: all defaults
   if (!root.IsMap()) {
     return Unexpected(

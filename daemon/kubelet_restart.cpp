@@ -112,7 +112,7 @@ HealthEndpoint health_endpoint(const std::string& text) {
   try {
     auto loaded = load_yaml(text, "", ErrorKind::Config);
     if (!loaded) return h;
-    YAML::Node doc = std::move(*loaded);  // not const: a const Node yields invalid nodes for absent keys
+    YAML::Node doc = *loaded;  // not const: a const Node yields invalid nodes for absent keys
     if (!doc.IsMap()) return h;
     if (const YAML::Node a = doc["healthzBindAddress"]; a.IsDefined() && a.IsScalar() && !a.Scalar().empty())
       h.host = a.Scalar();

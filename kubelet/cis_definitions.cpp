@@ -161,7 +161,7 @@ class DefinitionsParser {
   Expected<CisDefinitions> definitions(std::string_view yaml) const {
     auto loaded = load_yaml(yaml, source_, ErrorKind::Corrupt);
     if (!loaded) return Unexpected(std::move(loaded.error()));
-    YAML::Node root = std::move(*loaded);
+    YAML::Node root = *loaded;
     CisDefinitions defs;
     defs.source = source_;
     if (!root.IsMap() || !root["groups"].IsSequence()) {

@@ -166,7 +166,7 @@ Expected<PatchResult> patch_kubelet_config(std::string_view original, const Kube
     e.message += "; fix the file (it was left untouched)";
     return Unexpected(std::move(e));
   }
-  YAML::Node before = std::move(*loaded);
+  YAML::Node before = *loaded;
   if (!before.IsMap())
     return Unexpected(error_at(source, "not a KubeletConfiguration (the document is not a mapping)"));
   const std::string kind = scalar_or(before["kind"], "");
@@ -306,7 +306,7 @@ Expected<PatchResult> patch_kubelet_config(std::string_view original, const Kube
     return Unexpected(error_at(source, "internal error: the patched text does not read back (" +
                                            reloaded.error().message + "); the file was left untouched"));
   }
-  const YAML::Node after = std::move(*reloaded);
+  const YAML::Node after = *reloaded;
   for (const Edit* e : applied) apply_to_tree(before, *e);
   if (!equal_nodes(after, before)) {
     return Unexpected(error_at(

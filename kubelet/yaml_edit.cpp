@@ -231,7 +231,7 @@ Expected<void> YamlText::set_in_flow(const KeyLine& at, const KeyPath& rest, con
     return Unexpected(
         config_error(Location{{}, static_cast<int>(at.line + 1), 0, {}}, std::move(loaded.error().message)));
   }
-  YAML::Node node = std::move(*loaded);
+  YAML::Node node = *loaded;
   YAML::Node cur = node;
   for (std::size_t i = 0; i + 1 < rest.size(); ++i) {
     YAML::Node next = cur[rest[i]];
