@@ -6,6 +6,8 @@
 #include "base/base64.hpp"
 #include "base/yaml_text.hpp"
 
+#include "base/yaml.hpp"
+
 #include <yaml-cpp/yaml.h>
 
 #include <cerrno>
@@ -89,13 +91,9 @@ Expected<std::string> decode_field(const YAML::Node& map, const char* key, const
 }  // namespace
 
 Expected<Kubeconfig> parse_kubeconfig(std::string_view text, const fs::path& source) {
-  YAML::Node root;
-  try {
-    root = YAML::Load(std::string(text));
-  } catch (const YAML::ParserException& e) {
-    return Unexpected(config_error(Location{source.string(), e.mark.line + 1, e.mark.column + 1, ""},
-                                   "invalid YAML: " + e.msg));
-  }
+  auto loaded = load_yaml(text, source.string(), ErrorKind::Config);
+  if (!loaded) return Unexpected(std::move(loaded.error()));
+  YAML::Node root = *loaded;
   if (!root.IsMap())
     return Unexpected(
         err_file(source, "", "not a kubeconfig (expected a mapping with clusters, contexts, users)"));

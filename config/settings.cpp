@@ -10,6 +10,8 @@
 #include <net/if.h>
 #include <netinet/in.h>
 #include <unistd.h>
+#include "base/yaml.hpp"
+
 #include <yaml-cpp/yaml.h>
 
 #include <algorithm>
@@ -94,13 +96,9 @@ Expected<void> apply_defaults(Settings& settings, const Environment& env, const 
 // Applies the YAML document to `settings`: each value is read once, by its row of the table.
 Expected<void> apply_yaml(std::string_view text, const std::string& source, const Environment& env,
                           Settings& settings) {
-  YAML::Node root;
-  try {
-    root = YAML::Load(std::string(text));
-  } catch (const YAML::ParserException& e) {
-    return Unexpected(
-        config_error(Location{source, e.mark.line + 1, e.mark.column + 1, ""}, "invalid YAML: " + e.msg));
-  }
+  auto loaded = load_yaml(text, source, ErrorKind::Config);
+  if (!loaded) return Unexpected(std::move(loaded.error()));
+  YAML::Node root = *loaded;
   if (root.IsNull()) return {};  // empty file or only comments: all defaults
   if (!root.IsMap()) {
     return Unexpected(

@@ -34,7 +34,8 @@ void AgentDriver::install(CertificateRun& s, const Step& st) {
     s.machine.rejected(chain.error().message, t);
     return;
   }
-  auto anchors = rotation::parse_certificates_pem(conn->endpoint.ca_pem, "cluster CA");
+  auto anchors =
+      rotation::parse_certificates_pem(conn->endpoint.ca_pem, "cluster CA", rotation::kMaxBundleCertificates);
   if (!anchors) {
     s.machine.failed(anchors.error(), t);
     return;

@@ -279,7 +279,8 @@ rotation::Inspection AgentDriver::inspect(CertificateRun& s) {
   auto conn = connection(s);
   std::vector<ossl::X509Ptr> anchors;
   if (conn) {
-    auto parsed = rotation::parse_certificates_pem(conn->endpoint.ca_pem, "cluster CA");
+    auto parsed = rotation::parse_certificates_pem(conn->endpoint.ca_pem, "cluster CA",
+                                                   rotation::kMaxBundleCertificates);
     if (parsed) anchors = std::move(*parsed);
   }
 

@@ -63,10 +63,13 @@ asio::awaitable<void> AgentDriver::await_csr(CertificateRun& s, const Step& st) 
     s.machine.gone(t);
     co_return;
   }
+  // Only a watch that ran about as long as asked is followed by a new one at once; every other
+  // end goes through the backoff (a server answering 410 every time gets the policy's rate).
+  const bool long_enough = t - started >= timings.watch_timeout / 2;
   if (expired) {
     // 410: our resourceVersion fell out of the watch window; GET, then watch from the new one.
     log::info("watch expired, relisting", {{"cert", kind_name}, {"csr", st.csr}});
-    s.machine.watch_ended(true, t);
+    s.machine.watch_ended(long_enough, t, "watch of csr " + st.csr + " expired (410 Gone)");
     co_return;
   }
   if (!result) {
@@ -74,10 +77,14 @@ asio::awaitable<void> AgentDriver::await_csr(CertificateRun& s, const Step& st) 
     s.machine.failed(result.error(), t, conn->as_node);
     co_return;
   }
-  const bool long_enough = now() - started >= timings.watch_timeout / 2;
   if (*result == api::WatchEnd::Silent)
     log::warn("watch silent, reconnecting", {{"cert", kind_name}, {"csr", st.csr}});
-  s.machine.watch_ended(*result != api::WatchEnd::Silent && (events_seen > 0 || long_enough), t);
+  const bool silent = *result == api::WatchEnd::Silent;
+  s.machine.watch_ended(
+      !silent && long_enough, t,
+      "watch of csr " + st.csr +
+          (silent ? std::string(" went silent")
+                  : " ended after " + std::to_string(events_seen) + " events, before its timeout"));
 }
 
 }  // namespace kcd::daemon

@@ -1,4 +1,5 @@
 #include "daemon/kubelet_restart.hpp"
+#include "base/yaml.hpp"
 
 #include "systemd/journal.hpp"
 
@@ -109,7 +110,9 @@ RestartCheck wait_healthy(KubeletEffects& fx, const HealthEndpoint& health, cons
 HealthEndpoint health_endpoint(const std::string& text) {
   HealthEndpoint h;
   try {
-    YAML::Node doc = YAML::Load(text);  // not const: a const Node yields invalid nodes for absent keys
+    auto loaded = load_yaml(text, "", ErrorKind::Config);
+    if (!loaded) return h;
+    YAML::Node doc = *loaded;  // not const: a const Node yields invalid nodes for absent keys
     if (!doc.IsMap()) return h;
     if (const YAML::Node a = doc["healthzBindAddress"]; a.IsDefined() && a.IsScalar() && !a.Scalar().empty())
       h.host = a.Scalar();

@@ -137,7 +137,7 @@ std::string fingerprint_of(const config::Settings& s, const kubelet::KubeletBina
 
 // The file's text, or nullopt when it does not exist.
 Expected<std::optional<std::string>> read_if_exists(const fs::path& p) {
-  auto text = kcd::read_file(p, 4 << 20);
+  auto text = kcd::read_file(p, kubelet::kMaxKubeletConfigBytes);
   if (text) return std::optional<std::string>(std::move(*text));
   if (text.error().code == ENOENT) return std::optional<std::string>();
   return Unexpected(text.error());
@@ -146,7 +146,7 @@ Expected<std::optional<std::string>> read_if_exists(const fs::path& p) {
 // Puts the previous text back (or removes a file we created).
 Expected<void> restore(const fs::path& config, const std::string& backup) {
   if (backup.empty()) return kcd::remove_file_durable(config);
-  auto text = kcd::read_file(backup, 4 << 20);
+  auto text = kcd::read_file(backup, kubelet::kMaxKubeletConfigBytes);
   if (!text) return Unexpected(text.error());
   return kcd::write_file_atomic(config, *text, 0600);
 }

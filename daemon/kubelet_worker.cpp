@@ -213,6 +213,8 @@ bool KubeletWorker::do_configure(const config::Settings& s, const std::string& w
   // nothing is written (the next start plans again).
   if (stop_) return false;
   const KubeletPlan& plan = *planned;
+  // A stop that came while the plan was computed: nothing is written.
+  if (stop_) return false;
   if (!plan.state_warning.empty())
     log::warn("kubelet change record unreadable", {{"error", plan.state_warning}});
   for (const auto& c : plan.conflicts) {
@@ -293,7 +295,7 @@ void KubeletWorker::do_serving(const config::Settings& s, const std::filesystem:
     return;
   }
   // Unreadable: the default health endpoint.
-  auto read = kcd::read_file(s.kubelet_config, 4 << 20);
+  auto read = kcd::read_file(s.kubelet_config, kubelet::kMaxKubeletConfigBytes);
   const std::string text = read ? *read : std::string();
   const RestartCheck check = restart_and_check(fx, health_endpoint(text), health_policy(s), decision.action);
   const std::string why = "serving certificate " + file.string() + " changed";

@@ -83,7 +83,7 @@ CertStatus ca_status(const config::Settings& settings) {
     if (pem.empty() && s.problem.empty()) s.problem = "missing";
   }
   if (!pem.empty()) {
-    auto certs = rotation::parse_certificates_pem(pem, s.path.string());
+    auto certs = rotation::parse_certificates_pem(pem, s.path.string(), rotation::kMaxBundleCertificates);
     if (certs) {
       s.info = rotation::inspect_certificate(certs->front().get());
     } else {

@@ -34,9 +34,14 @@ RunResult Supervisor::run() {
                          {"mode", options_.once ? "once" : "daemon"},
                          {"serving", settings_.serving}});
   endpoints_.open();
+  // Signals, the one-shot timeout and the watchdog first: they hold during everything below,
+  // the kubelet config patch included.
   wait_signals();
+  if (options_.once) arm_timeout();
+  arm_watchdog();
   // The kubelet's config file is patched (and the kubelet restarted and checked) on a worker
-  // thread: the loop that pings the watchdog never waits for the kubelet.
+  // thread: the loop that pings the watchdog never waits for the kubelet. The patch's work is
+  // bounded (base/yaml's limits, a linear editor), so a stop waits for it briefly at most.
   kubelet_ =
       std::make_unique<KubeletWorker>([this] { asio::post(io_, [this] { endpoints_.kubelet_changed(); }); });
   kubelet_->recover(settings_);
@@ -44,8 +49,6 @@ RunResult Supervisor::run() {
   refresh_cis();  // the metrics show the CIS results from the start (a render only formats them)
   start_agent();
   for (CertKind k : options_.renew) agent_->renew(k);
-  if (options_.once) arm_timeout();
-  arm_watchdog();
   // READY=1 as soon as the loop runs: the kubelet's start must never wait for the API server
   // (on a control-plane node the kubelet itself runs the API server as a static pod).
   asio::post(io_, [this] { notifier_.ready(); });
@@ -185,6 +188,8 @@ void Supervisor::arm_timeout() {
   deadline_.expires_after(options_.timeout);
   deadline_.async_wait([this](boost::system::error_code ec) {
     if (ec || finished_) return;
+    // --timeout holds for the kubelet's work too: a check cut short is finished at the next start.
+    if (kubelet_) kubelet_->stop();
     finish(timeout_verdict(progress(), options_.timeout));
   });
 }
@@ -210,7 +215,7 @@ void Supervisor::wait_signals() {
       return;
     }
     log::info("signal received, stopping", {{"signal", sig == SIGTERM ? "SIGTERM" : "SIGINT"}});
-    kubelet_->stop();
+    if (kubelet_) kubelet_->stop();
     finish(stop_verdict(options_.once));
   });
 }

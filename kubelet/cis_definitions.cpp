@@ -1,5 +1,7 @@
 #include "kubelet/cis_definitions.hpp"
 
+#include "base/yaml.hpp"
+
 #include <yaml-cpp/yaml.h>
 
 #include <array>
@@ -157,13 +159,9 @@ class DefinitionsParser {
   }
 
   Expected<CisDefinitions> definitions(std::string_view yaml) const {
-    YAML::Node root;
-    try {
-      root = YAML::Load(std::string(yaml));
-    } catch (const YAML::Exception& e) {
-      Location where{source_, e.mark.line + 1, e.mark.column + 1, ""};
-      return Unexpected(make_error(ErrorKind::Corrupt, "invalid YAML (" + e.msg + ")", std::move(where)));
-    }
+    auto loaded = load_yaml(yaml, source_, ErrorKind::Corrupt);
+    if (!loaded) return Unexpected(std::move(loaded.error()));
+    YAML::Node root = *loaded;
     CisDefinitions defs;
     defs.source = source_;
     if (!root.IsMap() || !root["groups"].IsSequence()) {

@@ -1,5 +1,8 @@
 #include "kubelet/cis_kube_bench.hpp"
 
+#include "base/yaml.hpp"
+#include "kubelet/kubelet_config.hpp"
+
 #include <yaml-cpp/yaml.h>
 
 #include <algorithm>
@@ -207,13 +210,14 @@ struct CisConfigDocument::Impl {
 
 Expected<CisConfigDocument> CisConfigDocument::parse(const std::string& text, const std::string& file) {
   auto impl = std::make_shared<Impl>();
-  try {
-    impl->root = YAML::Load(text);
-  } catch (const YAML::Exception& e) {
-    Location where{file, e.mark.line >= 0 ? e.mark.line + 1 : 0, e.mark.line >= 0 ? e.mark.column + 1 : 0,
-                   ""};
-    return Unexpected(make_error(ErrorKind::Corrupt, "not valid YAML (" + e.msg + ")", std::move(where)));
+  if (text.size() > kMaxKubeletConfigBytes) {
+    return Unexpected(make_error(
+        ErrorKind::Corrupt, "over a limit: larger than " + std::to_string(kMaxKubeletConfigBytes) + " bytes",
+        Location{file, 0, 0, ""}));
   }
+  auto loaded = load_yaml(text, file, ErrorKind::Corrupt);
+  if (!loaded) return Unexpected(std::move(loaded.error()));
+  impl->root = *loaded;
   CisConfigDocument doc;
   doc.impl_ = std::move(impl);
   return doc;

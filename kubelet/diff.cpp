@@ -39,7 +39,9 @@ std::vector<Edit> shortest_edit(const std::vector<std::string_view>& a,
   const long off = max + 1;
   long found_d = -1;
   for (long d = 0; d <= std::min(max, kMaxD); ++d) {
-    trace.push_back(v);
+    // Only diagonals -d..d can matter at step d: keep those, not all of v (O(D^2), not O(N*D),
+    // memory: a 100,000-line file would need gigabytes otherwise).
+    trace.emplace_back(v.begin() + (off - d), v.begin() + (off + d + 1));
     for (long k = -d; k <= d; k += 2) {
       long x = (k == -d || (k != d && v[static_cast<std::size_t>(off + k - 1)] <
                                           v[static_cast<std::size_t>(off + k + 1)]))
@@ -65,11 +67,11 @@ std::vector<Edit> shortest_edit(const std::vector<std::string_view>& a,
   long y = m;
   for (long d = found_d; d > 0; --d) {
     const std::vector<long>& pv = trace[static_cast<std::size_t>(d)];
+    const auto at = [&](long diagonal) { return pv[static_cast<std::size_t>(diagonal + d)]; };
     const long k = x - y;
-    const bool down = k == -d || (k != d && pv[static_cast<std::size_t>(off + k - 1)] <
-                                                pv[static_cast<std::size_t>(off + k + 1)]);
+    const bool down = k == -d || (k != d && at(k - 1) < at(k + 1));
     const long pk = down ? k + 1 : k - 1;
-    const long px = pv[static_cast<std::size_t>(off + pk)];
+    const long px = at(pk);
     const long py = px - pk;
     while (x > px + (down ? 0 : 1) && y > py + (down ? 1 : 0)) {
       --x, --y;

@@ -3,9 +3,12 @@
 #include "base/yaml_text.hpp"
 #include "kubelet/yaml_edit.hpp"
 
+#include "base/yaml.hpp"
+
 #include <yaml-cpp/yaml.h>
 
 #include <functional>
+#include <unordered_map>
 
 namespace kcd::kubelet {
 
@@ -58,9 +61,14 @@ bool equal_nodes(const YAML::Node& a, const YAML::Node& b) {
       return true;
     case YAML::NodeType::Map: {
       if (a.size() != b.size()) return false;
+      // yaml-cpp finds a key by a linear scan: index b once, so the compare stays linear.
+      // The first of duplicate keys wins, as in yaml-cpp's own lookup.
+      std::unordered_map<std::string, YAML::Node> index;
+      index.reserve(b.size());
+      for (auto it = b.begin(); it != b.end(); ++it) index.emplace(it->first.Scalar(), it->second);
       for (auto it = a.begin(); it != a.end(); ++it) {
-        const std::string k = it->first.Scalar();
-        if (!b[k].IsDefined() || !equal_nodes(it->second, b[k])) return false;
+        const auto found = index.find(it->first.Scalar());
+        if (found == index.end() || !equal_nodes(it->second, found->second)) return false;
       }
       return true;
     }
@@ -132,17 +140,22 @@ const std::vector<std::string>& strong_cipher_suites() {
 
 Expected<PatchResult> patch_kubelet_config(std::string_view original, const KubeletConfigPatch& patch,
                                            const std::filesystem::path& source) {
+  if (original.size() > patch.max_bytes) {
+    return Unexpected(
+        error_at(source, "over a limit: larger than " + std::to_string(patch.max_bytes) +
+                             " bytes, which no kubelet config file is; the file was left untouched"));
+  }
   std::string text(original);
   const bool fresh = text.find_first_not_of(" \t\r\n") == std::string::npos;
   if (fresh) text = "apiVersion: kubelet.config.k8s.io/v1beta1\nkind: KubeletConfiguration\n";
 
-  YAML::Node before;
-  try {
-    before = YAML::Load(text);
-  } catch (const YAML::ParserException& e) {
-    return Unexpected(error_at(source, "invalid YAML: " + e.msg + "; fix the file (it was left untouched)",
-                               e.mark.line + 1, e.mark.column + 1));
+  auto loaded = load_yaml(text, source.string(), ErrorKind::Config);
+  if (!loaded) {
+    Error e = std::move(loaded.error());
+    e.message += "; fix the file (it was left untouched)";
+    return Unexpected(std::move(e));
   }
+  YAML::Node before = *loaded;
   if (!before.IsMap())
     return Unexpected(error_at(source, "not a KubeletConfiguration (the document is not a mapping)"));
   const std::string kind = scalar_or(before["kind"], "");
@@ -227,7 +240,7 @@ Expected<PatchResult> patch_kubelet_config(std::string_view original, const Kube
   for (const auto& [gate, on] : patch.flag_gates) gates[gate] = on;
 
   YamlText doc(text);
-  YAML::Node expected = YAML::Clone(before);
+  std::vector<const Edit*> applied;  // applied to `before` afterwards: the document intended
   PatchResult result;
   for (const auto& e : edits) {
     const YAML::Node current = lookup(before, e.path);
@@ -272,20 +285,20 @@ Expected<PatchResult> patch_kubelet_config(std::string_view original, const Kube
       result.changes.push_back(dotted(e.path) + ": " + describe(current) + " -> " + now);
       result.keys.push_back(dotted(e.path));
     }
-    apply_to_tree(expected, e);
+    applied.push_back(&e);
   }
   result.text = doc.text();
   result.changed = fresh || result.text != original;
 
   // The edit must read back as exactly the intended document, or nothing is written.
-  YAML::Node after;
-  try {
-    after = YAML::Load(result.text);
-  } catch (const YAML::ParserException& e) {
-    return Unexpected(error_at(source, "internal error: the patched text does not parse (" + e.msg +
-                                           "); the file was left untouched"));
+  auto reloaded = load_yaml(result.text, source.string(), ErrorKind::Config);
+  if (!reloaded) {
+    return Unexpected(error_at(source, "internal error: the patched text does not read back (" +
+                                           reloaded.error().message + "); the file was left untouched"));
   }
-  if (!equal_nodes(after, expected)) {
+  const YAML::Node after = *reloaded;
+  for (const Edit* e : applied) apply_to_tree(before, *e);
+  if (!equal_nodes(after, before)) {
     return Unexpected(error_at(
         source,
         "internal error: the patched text does not read back as intended; the file was left untouched"));

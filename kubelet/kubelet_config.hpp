@@ -19,6 +19,11 @@ namespace kcd::kubelet {
 
 using config::Hardening;
 
+// The largest kubelet config file read, patched or checked. A real one is a few KiB; the bound
+// keeps the worst case of a patch (two parses and a compare) well under a second, so SIGTERM
+// and --timeout hold while it runs.
+inline constexpr std::size_t kMaxKubeletConfigBytes = 256u << 10;
+
 // The only cipher suites CIS 4.2.12 (kube-bench) accepts.
 const std::vector<std::string>& strong_cipher_suites();
 
@@ -34,6 +39,8 @@ struct KubeletConfigPatch {
   FeatureGates flag_gates;
   // Keys refused after a rollback (key -> why): held back too.
   std::map<std::string, std::string> refused;
+  // Larger originals are refused (the bench lifts it to measure the editor on 100,000 keys).
+  std::size_t max_bytes = kMaxKubeletConfigBytes;
 };
 
 // A change the patch would make but does not, and why.
@@ -58,7 +65,8 @@ struct PatchResult {
 // re-parsed and compared with the intended document before it is returned. Idempotent.
 // Only keys of key_rules() are written, and only those the kubelet accepts (see HeldKey).
 // Errors (ErrorKind::Config: malformed YAML with line:column, wrong kind, a shape that cannot
-// be edited) name `source`; no text is returned then.
+// be edited, over kMaxKubeletConfigBytes or base/yaml's limits) name `source`; no text is
+// returned then. Linear in the size of `original`.
 Expected<PatchResult> patch_kubelet_config(std::string_view original, const KubeletConfigPatch& patch,
                                            const std::filesystem::path& source);
 

@@ -1,5 +1,7 @@
 #include "kubelet/yaml_edit.hpp"
 
+#include "base/yaml.hpp"
+
 #include <yaml-cpp/yaml.h>
 
 #include <algorithm>
@@ -161,52 +163,50 @@ int YamlText::child_indent(std::size_t begin, std::size_t end) const {
   return -1;
 }
 
-std::vector<YamlText::KeyLine> YamlText::keys_in(std::size_t begin, std::size_t end, int indent) const {
-  std::vector<KeyLine> out;
-  for (std::size_t i = begin; i < end; ++i) {
-    const std::string& l = lines_[i];
-    if (blank_or_comment(l) || is_document_marker(l) || indent_of(l) != indent || is_sequence_item(l, indent))
-      continue;
-    KeyLine k;
-    k.line = i;
-    k.indent = indent;
-    std::size_t pos = static_cast<std::size_t>(indent);
-    std::size_t colon;
-    if (l[pos] == '"' || l[pos] == '\'') {
-      const std::size_t close = value_end(l, pos);
-      colon = l.find(':', close);
-      k.key = unquote_key(l.substr(pos, close - pos));
-    } else {
-      colon = std::string::npos;
-      for (std::size_t c = pos; c < l.size(); ++c) {
-        if (l[c] == ':' && (c + 1 == l.size() || l[c + 1] == ' ' || l[c + 1] == '\t')) {
-          colon = c;
-          break;
-        }
+std::optional<YamlText::KeyLine> YamlText::key_line(std::size_t i, int indent) const {
+  const std::string& l = lines_[i];
+  if (blank_or_comment(l) || is_document_marker(l) || indent_of(l) != indent || is_sequence_item(l, indent))
+    return std::nullopt;
+  KeyLine k;
+  k.line = i;
+  k.indent = indent;
+  std::size_t pos = static_cast<std::size_t>(indent);
+  std::size_t colon;
+  if (l[pos] == '"' || l[pos] == '\'') {
+    const std::size_t close = value_end(l, pos);
+    colon = l.find(':', close);
+    k.key = unquote_key(l.substr(pos, close - pos));
+  } else {
+    colon = std::string::npos;
+    for (std::size_t c = pos; c < l.size(); ++c) {
+      if (l[c] == ':' && (c + 1 == l.size() || l[c + 1] == ' ' || l[c + 1] == '\t')) {
+        colon = c;
+        break;
       }
-      if (colon == std::string::npos) continue;
-      k.key = l.substr(pos, colon - pos);
-      while (!k.key.empty() && k.key.back() == ' ') k.key.pop_back();
     }
-    if (colon == std::string::npos) continue;
-    std::size_t v = colon + 1;
-    while (v < l.size() && (l[v] == ' ' || l[v] == '\t')) ++v;
-    k.value_begin = v;
-    k.value_end = (v < l.size() && l[v] != '#') ? value_end(l, v) : v;
-    out.push_back(k);
+    if (colon == std::string::npos) return std::nullopt;
+    k.key = l.substr(pos, colon - pos);
+    while (!k.key.empty() && k.key.back() == ' ') k.key.pop_back();
   }
-  return out;
+  if (colon == std::string::npos) return std::nullopt;
+  std::size_t v = colon + 1;
+  while (v < l.size() && (l[v] == ' ' || l[v] == '\t')) ++v;
+  k.value_begin = v;
+  k.value_end = (v < l.size() && l[v] != '#') ? value_end(l, v) : v;
+  return k;
 }
 
 YamlText::Found YamlText::find_in(std::size_t begin, std::size_t end, const std::string& key) const {
   Found f;
   const int ci = child_indent(begin, end);
   if (ci < 0) return f;
-  for (const auto& k : keys_in(begin, end, ci)) {
-    if (k.key == key) {
+  // One pass, stopping at the first match: linear in the block, whatever its size.
+  for (std::size_t i = begin; i < end; ++i) {
+    auto k = key_line(i, ci);
+    if (k && k->key == key) {
       f.found = true;
-      f.key = k;
-      f.block_end = block_end(k.line, k.indent);
+      f.key = std::move(*k);
+      f.block_end = block_end(f.key.line, f.key.indent);
       return f;
     }
   }
@@ -226,12 +226,12 @@ Expected<void> YamlText::set_in_flow(const KeyLine& at, const KeyPath& rest, con
                      "the flow mapping of \"" + at.key +
                          "\" spans several lines; write it in block style to let it be patched"));
   }
-  YAML::Node node;
-  try {
-    node = YAML::Load(flow);
-  } catch (const YAML::Exception& e) {
-    return Unexpected(config_error(Location{{}, static_cast<int>(at.line + 1), 0, {}}, e.what()));
+  auto loaded = load_yaml(flow, "", ErrorKind::Config);
+  if (!loaded) {
+    return Unexpected(
+        config_error(Location{{}, static_cast<int>(at.line + 1), 0, {}}, std::move(loaded.error().message)));
   }
+  YAML::Node node = *loaded;
   YAML::Node cur = node;
   for (std::size_t i = 0; i + 1 < rest.size(); ++i) {
     YAML::Node next = cur[rest[i]];

@@ -4,6 +4,7 @@
 
 #include "base/expected.hpp"
 
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -44,7 +45,7 @@ class YamlText {
     std::size_t block_end = 0;  // one past the last line of the value's block
   };
 
-  std::vector<KeyLine> keys_in(std::size_t begin, std::size_t end, int indent) const;
+  std::optional<KeyLine> key_line(std::size_t line, int indent) const;  // a "key: value" line at indent
   Found find(const KeyPath& path, std::size_t depth, std::size_t* deepest) const;
   Found find_in(std::size_t begin, std::size_t end, const std::string& key) const;
   std::size_t block_end(std::size_t key_line, int indent) const;

@@ -124,12 +124,20 @@ std::vector<std::string> key_usage_names(uint32_t ku) {
 
 }  // namespace
 
-Expected<std::vector<ossl::X509Ptr>> parse_certificates_pem(std::string_view pem, std::string_view source) {
+Expected<std::vector<ossl::X509Ptr>> parse_certificates_pem(std::string_view pem, std::string_view source,
+                                                            std::size_t max_certificates) {
   std::vector<ossl::X509Ptr> out;
   static constexpr std::string_view kBegin = "-----BEGIN CERTIFICATE-----";
   static constexpr std::string_view kEnd = "-----END CERTIFICATE-----";
   std::size_t pos = 0;
   while ((pos = pem.find(kBegin, pos)) != std::string_view::npos) {
+    if (out.size() == max_certificates) {
+      return Unexpected(make_error(
+          ErrorKind::Corrupt,
+          std::string(source) + ": more than " + std::to_string(max_certificates) +
+              " certificates (the limit for " +
+              (max_certificates == kMaxChainCertificates ? "a certificate chain" : "a CA bundle") + ")"));
+    }
     std::size_t end = pem.find(kEnd, pos);
     if (end == std::string_view::npos) {
       return Unexpected(make_error(ErrorKind::Corrupt, std::string(source) + ": certificate " +

@@ -13,9 +13,16 @@ namespace kcd::rotation {
 
 using SysTime = std::chrono::system_clock::time_point;
 
+// The longest certificate chain accepted (leaf + intermediates), issued or read back from disk.
+inline constexpr std::size_t kMaxChainCertificates = 10;
+// The most certificates accepted in a CA bundle (the cluster CA, the kubelet's client CA file).
+inline constexpr std::size_t kMaxBundleCertificates = 1000;
+
 // Every "CERTIFICATE" block in `pem`, in order (other blocks, e.g. keys, are skipped).
-// An error names `source` and what is wrong (no certificate, bad base64, bad DER).
-Expected<std::vector<ossl::X509Ptr>> parse_certificates_pem(std::string_view pem, std::string_view source);
+// An error names `source` and what is wrong (no certificate, bad base64, bad DER, more than
+// `max_certificates`: refused as soon as one more block starts, so a huge chain is never parsed).
+Expected<std::vector<ossl::X509Ptr>> parse_certificates_pem(
+    std::string_view pem, std::string_view source, std::size_t max_certificates = kMaxChainCertificates);
 
 std::string certificate_to_pem(X509* cert);
 

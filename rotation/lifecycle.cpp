@@ -248,16 +248,15 @@ void Lifecycle::gone(SysTime now) {
   start_discarding(now);
 }
 
-void Lifecycle::watch_ended(bool progressed, SysTime now) {
+void Lifecycle::watch_ended(bool progressed, SysTime now, const std::string& why) {
   if (progressed) {
+    backoff_.reset();
     phase_ = Phase::Looking;
     return;
   }
-  // A watch that ends at once, again and again, is backed off like any other failure.
-  failed(make_error(ErrorKind::Network, "watch of csr " +
-                                            (state_.pending ? state_.pending->name : std::string()) +
-                                            " ended without events"),
-         now);
+  // A watch that ends early, again and again, is backed off like any other failure.
+  const std::string csr = state_.pending ? state_.pending->name : std::string();
+  failed(make_error(ErrorKind::Network, why.empty() ? "watch of csr " + csr + " ended early" : why), now);
 }
 
 void Lifecycle::installed(const CertInfo& info, SysTime now) {

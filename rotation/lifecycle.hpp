@@ -119,9 +119,12 @@ class Lifecycle {
   void already_exists();
   void observed(const CsrView& view, SysTime now);
   void gone(SysTime now);
-  // A watch ended without a verdict. `progressed`: it delivered at least one event (a watch
-  // that keeps ending at once is backed off like an error).
-  void watch_ended(bool progressed, SysTime now);
+  // A watch ended without a verdict. `progressed`: it lasted as long as asked (its server
+  // timeout), so the CSR is looked up again at once and the backoff starts over. Any other end
+  // (410 Gone / an ERROR event, a close or silence soon after the start) is backed off like an
+  // error, described by `why`: a server that ends every watch at once sees the backoff policy's
+  // rate, never a tight loop.
+  void watch_ended(bool progressed, SysTime now, const std::string& why = {});
   void installed(const CertInfo& info, SysTime now);
   void rejected(const std::string& why, SysTime now);
   void discarded();

@@ -143,6 +143,10 @@ Unexpected<Error> reject(std::string why) {
 
 Expected<CertInfo> validate_issued(const std::vector<ossl::X509Ptr>& chain, const ValidationPolicy& policy) {
   if (chain.empty() || !chain.front()) return reject(std::string("no certificate in the response"));
+  if (chain.size() > kMaxChainCertificates) {
+    return reject("the chain has " + std::to_string(chain.size()) + " certificates, more than the limit of " +
+                  std::to_string(kMaxChainCertificates));
+  }
   X509* leaf = chain.front().get();
   CertInfo info = inspect_certificate(leaf);
 

@@ -26,8 +26,8 @@ struct ValidationPolicy {
 };
 
 // Checks, in this order, and reports the first failure as one sentence naming the fact:
-// chain present; leaf public key == expected_key; subject exactly expected (one CN, the O
-// list in order, no other fields); EKU contains the usage; not a CA (basicConstraints
+// chain present and at most kMaxChainCertificates long; leaf public key == expected_key; subject exactly
+// expected (one CN, the O list in order, no other fields); EKU contains the usage; not a CA (basicConstraints
 // CA:FALSE or absent); SANs (client: none of any type; serving: exactly the expected DNS
 // names and IPs, in any order, IPs compared in canonical form, nothing else); valid at now
 // (notBefore <= now + clock_skew, notAfter > now); chains to one of trust_anchors through

@@ -58,6 +58,8 @@ std::function<Expected<std::vector<std::string>>(const std::atomic<bool>&)> addr
 }
 
 constexpr std::string_view kCsrPath = "/apis/certificates.k8s.io/v1/certificatesigningrequests";
+// What is kept of a watch's error body (a Status object is well under this).
+constexpr std::size_t kErrorBodyLimit = 64 << 10;
 
 std::string url_escape(std::string_view s) {
   static const char* hex = "0123456789ABCDEF";
@@ -125,7 +127,8 @@ struct Client::Impl {
     SSL_CTX* c = ctx->native_handle();
     SSL_CTX_set_min_proto_version(c, TLS1_2_VERSION);
     ctx->set_verify_mode(ssl::verify_peer);
-    auto anchors = rotation::parse_certificates_pem(endpoint.ca_pem, "cluster CA");
+    auto anchors =
+        rotation::parse_certificates_pem(endpoint.ca_pem, "cluster CA", rotation::kMaxBundleCertificates);
     if (!anchors) return Unexpected(make_error(ErrorKind::Tls, anchors.error().message));
     X509_STORE* store = SSL_CTX_get_cert_store(c);
     for (auto& a : *anchors) X509_STORE_add_cert(store, a.get());
@@ -363,21 +366,42 @@ asio::awaitable<Result<WatchEnd>> Client::watch_csr(const std::string& name,
 
   std::array<char, 16384> chunk{};
   std::string error_body;
-  WatchDecoder decoder;
+  WatchDecoder decoder(im.options.watch_line_limit);
+  // The whole watch ends by this even when bytes keep dripping in (the server was asked to end
+  // it after timeout_seconds); an error body must arrive within one request timeout.
+  using Steady = std::chrono::steady_clock;
+  const auto watch_end =
+      Steady::now() + (status == 200
+                           ? timeout_seconds + read_deadline
+                           : std::chrono::duration_cast<std::chrono::seconds>(im.options.request_timeout));
   while (!parser.is_done()) {
     parser.get().body().data = chunk.data();
     parser.get().body().size = chunk.size();
-    beast::get_lowest_layer(stream).expires_after(status == 200 ? read_deadline : im.options.request_timeout);
+    const auto left = watch_end - Steady::now();
+    if (left <= Steady::duration::zero()) {
+      if (status != 200) co_return Unexpected(im.from_ec(beast::error::timeout, "reading the watch from"));
+      const auto bound = std::chrono::duration_cast<std::chrono::seconds>(timeout_seconds + read_deadline);
+      co_return Unexpected(make_error(ErrorKind::Timeout,
+                                      "the watch from " + im.endpoint.server.text + " did not end within " +
+                                          std::to_string(bound.count()) + "s (asked to end after " +
+                                          std::to_string(timeout_seconds.count()) + "s)"));
+    }
+    const Steady::duration per_read = status == 200 ? Steady::duration(read_deadline) : left;
+    beast::get_lowest_layer(stream).expires_after(std::min(per_read, left));
     co_await http::async_read_some(stream, buffer, parser, asio::redirect_error(asio::use_awaitable, ec));
     if (ec == http::error::need_buffer) ec = {};
     if (ec) {
-      if (ec == beast::error::timeout && status == 200 && !im.cancelled) co_return WatchEnd::Silent;
+      if (ec == beast::error::timeout && status == 200 && !im.cancelled && Steady::now() < watch_end)
+        co_return WatchEnd::Silent;
+      if (ec == beast::error::timeout && !im.cancelled) continue;  // past watch_end: reported above
       if (ec == http::error::end_of_stream && status == 200) co_return WatchEnd::ServerClosed;
       co_return Unexpected(im.from_ec(ec, "reading the watch from"));
     }
     const std::size_t n = chunk.size() - parser.get().body().size;
     if (status != 200) {
-      if (error_body.size() < 65536) error_body.append(chunk.data(), n);
+      // Enough to say what went wrong: the rest of an error body is not read.
+      error_body.append(chunk.data(), std::min(n, kErrorBodyLimit - error_body.size()));
+      if (error_body.size() >= kErrorBodyLimit) break;
       continue;
     }
     for (auto& ev : decoder.feed(std::string_view(chunk.data(), n))) {

@@ -26,6 +26,7 @@ struct Options {
   // called off the loop, bounded by connect_timeout.
   std::function<Expected<std::vector<std::string>>(const std::string& host)> lookup =
       daemon::lookup_addresses;
+  std::size_t watch_line_limit = kMaxWatchLine;  // one watch event
 };
 
 struct Stats {

@@ -229,17 +229,35 @@ Result<WatchEvent> parse_watch_line(std::string_view line) {
 
 std::vector<Result<WatchEvent>> WatchDecoder::feed(std::string_view bytes) {
   std::vector<Result<WatchEvent>> out;
-  pending_.append(bytes);
-  std::size_t start = 0;
-  for (;;) {
-    const std::size_t nl = pending_.find('\n', start);
-    if (nl == std::string::npos) break;
-    std::string_view line(pending_.data() + start, nl - start);
+  if (failed_) return out;
+  auto too_long = [&] {
+    failed_ = true;
+    pending_.clear();
+    out.emplace_back(Unexpected(
+        make_error(ErrorKind::Unexpected, "watch event longer than " + std::to_string(max_line_) +
+                                              " bytes: the server sent something that is not a CSR event")));
+  };
+  while (!bytes.empty()) {
+    const std::size_t nl = bytes.find('\n');
+    const std::string_view piece = bytes.substr(0, nl);
+    if (pending_.size() + piece.size() > max_line_ + 1) {  // +1: a "\r" before the newline
+      too_long();
+      return out;
+    }
+    if (nl == std::string_view::npos) {
+      pending_.append(piece);
+      return out;
+    }
+    std::string_view line = piece;
+    if (!pending_.empty()) {
+      pending_.append(piece);
+      line = pending_;
+    }
     if (!line.empty() && line.back() == '\r') line.remove_suffix(1);
     if (!line.empty()) out.push_back(parse_watch_line(line));
-    start = nl + 1;
+    pending_.clear();
+    bytes.remove_prefix(nl + 1);
   }
-  pending_.erase(0, start);
   return out;
 }
 

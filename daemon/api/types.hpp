@@ -82,15 +82,24 @@ struct WatchEvent {
   std::optional<Error> error;  // ERROR events: the Status (e.g. 410 Expired)
 };
 
+// The longest watch event line accepted: a CSR object with a full chain (kMaxChainCertificates)
+// is a few tens of KiB.
+inline constexpr std::size_t kMaxWatchLine = 1u << 20;
+
 // Splits a watch body into events: one JSON object per line; a line may arrive in pieces
 // and several lines in one piece. A line that does not parse becomes an Unexpected error.
+// Linear: each byte is scanned for the end of its line once. A line longer than `max_line`
+// is an Unexpected error (without waiting for its end); the decoder then yields nothing more.
 class WatchDecoder {
  public:
+  explicit WatchDecoder(std::size_t max_line = kMaxWatchLine) : max_line_(max_line) {}
   // Appends bytes; returns the complete events they finish.
   std::vector<Result<WatchEvent>> feed(std::string_view bytes);
 
  private:
-  std::string pending_;
+  std::size_t max_line_;
+  std::string pending_;  // the unfinished line (never holds a newline: each byte is scanned once)
+  bool failed_ = false;
 };
 
 Result<WatchEvent> parse_watch_line(std::string_view line);

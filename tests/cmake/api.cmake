@@ -4,6 +4,9 @@ set(_u ${CMAKE_CURRENT_LIST_DIR}/../unit)
 kcd_add_test(daemon_api_types_test SOURCES ${_u}/daemon_api_types_test.cpp LIBS kcd_daemon kcd_testsupport)
 kcd_add_test(daemon_api_client_test SOURCES ${CMAKE_CURRENT_LIST_DIR}/../integration/daemon_api_client_test.cpp
              LIBS kcd_daemon kcd_testsupport LABELS integration)
+# The client against a hostile HTTPS server: every answer ends in a clear error, memory bounded.
+kcd_add_test(hostile_server_test SOURCES ${CMAKE_CURRENT_LIST_DIR}/../integration/hostile_server_test.cpp
+             LIBS kcd_daemon kcd_testsupport LABELS integration)
 # The kubelet config change: version rules, checked restart and rollback (fake systemd).
 kcd_add_test(daemon_kubelet_change_test SOURCES ${CMAKE_CURRENT_LIST_DIR}/../unit/daemon_kubelet_change_test.cpp
              LIBS kcd_daemon kcd_testsupport)

@@ -1,5 +1,6 @@
 // kubelet-config.yaml patching by the daemon, the CA file it writes for the kubelet, and
 // `kubelet-certd check` (table, JSON, --fix, flag overrides) on a fake node tree.
+#include "kubelet/kubelet_config.hpp"
 #include "tests/integration/harness.hpp"
 
 #include <nlohmann/json.hpp>
@@ -120,6 +121,61 @@ TEST_F(KubeletConfig, MissingConfigIsCreatedAndMalformedOneIsLeftUntouched) {
   EXPECT_EQ(read_text(kubelet_config()), bad);
   EXPECT_NE(out.err.find("kubelet-config.yaml not patched"), std::string::npos) << out.err;
   EXPECT_NE(out.err.find(kubelet_config().string() + ":4:"), std::string::npos) << out.err;
+}
+
+// A valid kubelet config at the size limit, of the shape that costs yaml-cpp the most per byte
+// (short flow sequences): the longest patch the daemon can be asked to do.
+std::string largest_kubelet_config() {
+  std::string text =
+      "apiVersion: kubelet.config.k8s.io/v1beta1\nkind: KubeletConfiguration\nreadOnlyPort: 10255\n";
+  const std::string seq = ": [1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16, 17, 18, 19, 20]\n";
+  for (int i = 0; text.size() + seq.size() + 16 < kubelet::kMaxKubeletConfigBytes; ++i)
+    text += "k" + std::to_string(i) + seq;
+  return text;
+}
+
+TEST_F(KubeletConfig, SigtermDuringTheLargestPatchStopsWithinTwoSeconds) {
+  // Issue 10, class 3: the patch runs after the signal handlers and the timeout are armed, and
+  // its work is bounded, so a stop never waits long for it.
+  const std::string original = largest_kubelet_config();
+  write(kubelet_config(), original, 0600);
+  auto d = daemon();
+  ASSERT_TRUE(eventually([&] { return d->err().find("starting") != std::string::npos; }, 10s));
+  const auto t0 = std::chrono::steady_clock::now();
+  d->signal(SIGTERM);
+  const auto code = d->wait_for(2s);
+  collect(*d);
+  ASSERT_TRUE(code.has_value()) << "still running 2 s after SIGTERM";
+  EXPECT_LT(std::chrono::steady_clock::now() - t0, 2s);
+  // Whatever the stop interrupted, the file is the old one or the whole new one.
+  const std::string now = read_text(kubelet_config());
+  if (now != original) {
+    EXPECT_NE(now.find("readOnlyPort: 0\n"), std::string::npos);
+  }
+}
+
+TEST_F(KubeletConfig, OnceTimeoutHoldsDuringTheLargestPatch) {
+  devapi::Options opts;
+  opts.auto_approve_client = false;  // nothing gets issued: only --timeout ends the run
+  start_devapi(opts);
+  write_config();
+  write(kubelet_config(), largest_kubelet_config(), 0600);
+  const auto t0 = std::chrono::steady_clock::now();
+  auto out = run("run", {"--once", "--timeout", "1s"});
+  const auto took = std::chrono::steady_clock::now() - t0;
+  EXPECT_NE(out.exit_code, 0);
+  EXPECT_LT(took, 1s + 2s) << out.err;
+}
+
+TEST_F(KubeletConfig, AConfigOverTheSizeLimitIsLeftUntouchedWithAClearError) {
+  std::string big = largest_kubelet_config();
+  while (big.size() <= kubelet::kMaxKubeletConfigBytes) big += "# padding\n";
+  write(kubelet_config(), big, 0600);
+  auto out = run("run", {"--once", "--serving=false"});
+  EXPECT_EQ(out.exit_code, 0) << "certificates still get issued: " << out.err;
+  EXPECT_EQ(read_text(kubelet_config()), big);
+  EXPECT_NE(out.err.find("kubelet-config.yaml not patched"), std::string::npos) << out.err;
+  EXPECT_NE(out.err.find("larger than 262144 bytes"), std::string::npos) << out.err;
 }
 
 TEST_F(KubeletConfig, PatchingCanBeTurnedOff) {

@@ -252,6 +252,21 @@ TEST(KubeletKubeconfig, PathsYamlWouldMisreadAreQuotedAndReadBackTheSame) {
   }
 }
 
+TEST(KubeconfigLimits, AliasBombIsRefusedWithItsPosition) {
+  std::string text = "a0: &a0 [x, x, x, x, x, x, x, x, x]\n";
+  for (int i = 1; i <= 9; ++i) {
+    text += "a" + std::to_string(i) + ": &a" + std::to_string(i) + " [";
+    for (int k = 0; k < 9; ++k) text += (k ? ", *a" : "*a") + std::to_string(i - 1);
+    text += "]\n";
+  }
+  text += "clusters: []\n";
+  auto kc = parse_kubeconfig(text, "/etc/kubernetes/bootstrap-kubelet.conf");
+  ASSERT_FALSE(kc);
+  EXPECT_EQ(kc.error().kind, ErrorKind::Config);
+  EXPECT_THAT(kc.error().format(), ::testing::HasSubstr("/etc/kubernetes/bootstrap-kubelet.conf:"));
+  EXPECT_THAT(kc.error().message, ::testing::HasSubstr("over a limit"));
+}
+
 TEST(Base64, RoundTripsAndRejectsGarbage) {
   for (const std::string& s :
        std::vector<std::string>{"", "a", "ab", "abc", "abcd", std::string("\0\xff\x10", 3)}) {

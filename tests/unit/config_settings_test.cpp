@@ -509,6 +509,16 @@ TEST(HostileNumbers, ErrorsSayWhatIsWrong) {
   EXPECT_THAT(message("metricsAddress", "127.0.0.1:0x50"), HasSubstr("port \"0x50\" is hexadecimal"));
 }
 
+TEST(SettingsLimits, DeeplyNestedOrAliasedDocumentsAreRefusedWithTheirPosition) {
+  std::string deep = "nodeName: n\nx: ";
+  for (int i = 0; i < 70; ++i) deep += "[";
+  for (int i = 0; i < 70; ++i) deep += "]";
+  auto s = parse_settings(deep + "\n", "c.yaml", fake_env());
+  ASSERT_FALSE(s);
+  EXPECT_THAT(s.error().format(), HasSubstr("c.yaml:2:"));
+  EXPECT_THAT(s.error().message, HasSubstr("over a limit: nested more than 64 levels deep"));
+}
+
 TEST(ExactNumbers, AreStoredAsWritten) {
   auto s = parse_settings(
       "nodeName: n\nclientExpirationSeconds: 2147483647\nservingExpirationSeconds: 600\nkeepCertificates: "

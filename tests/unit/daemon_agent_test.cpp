@@ -252,6 +252,27 @@ TEST_F(AgentTest, WatchTooOldLeadsToAGetAndANewWatch) {
   looks_up_after_failing_watches(&FakeFaults::watch_too_old, 2);
 }
 
+TEST_F(AgentTest, WatchAnsweredWith410EveryTimeIsRetriedThroughTheBackoff) {
+  // Issue 10, class 9: an ERROR 410 event on every watch was followed by a GET and a new
+  // watch at once, hundreds a second. Each one now waits the backoff policy (1 s doubling to
+  // 5 min, full jitter): about 35 watches in an hour; a tight loop would never let the
+  // virtual clock move at all.
+  server_.auto_approve_client = false;
+  server_.faults.watch_too_old = true;
+  start();
+  const auto t0 = clock_->now();
+  ASSERT_TRUE(run_until([&] { return clock_->now() - t0 >= 1h; }, 200000))
+      << server_.requests("WATCH csr") << " watches without the clock moving an hour";
+  EXPECT_GE(server_.requests("WATCH csr"), 5);
+  EXPECT_LE(server_.requests("WATCH csr"), 150);
+  EXPECT_LE(server_.requests("GET csr"), 151);
+  EXPECT_EQ(server_.csrs_created(), 1);
+  // Still the same CSR, approved later: installed as soon as the watch works again.
+  server_.faults.watch_too_old = false;
+  server_.approve(server_.csrs().at(0).name, true);
+  ASSERT_TRUE(run_until([&] { return installs() == 1; }));
+}
+
 TEST_F(AgentTest, SilentWatchIsDetectedAndTheCsrLookedUp) {
   looks_up_after_failing_watches(&FakeFaults::silent_watches, 1);
 }

@@ -2,6 +2,7 @@
 #include "daemon/api/types.hpp"
 #include "tests/support/subprocess.hpp"
 
+#include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
 namespace kcd::api {
@@ -9,6 +10,7 @@ namespace {
 
 namespace fs = std::filesystem;
 using nlohmann::json;
+using ::testing::HasSubstr;
 
 const fs::path kApi = fs::path(KCD_FIXTURES_DIR) / "k8s-api";
 
@@ -189,6 +191,30 @@ TEST(ApiWatch, SeveralEventsInOnePieceAndGarbage) {
   ASSERT_EQ(bad.size(), 1u);
   EXPECT_FALSE(bad[0]);
   EXPECT_EQ(bad[0].error().kind, ErrorKind::Unexpected);
+}
+
+TEST(ApiWatch, AnEventLongerThanTheLimitIsAnErrorBeforeItsEnd) {
+  WatchDecoder d(1000);
+  EXPECT_TRUE(d.feed(std::string(600, ' ')).empty());
+  // Past the limit without a newline: the error comes now, not when (if ever) the line ends.
+  auto over = d.feed(std::string(600, ' '));
+  ASSERT_EQ(over.size(), 1u);
+  ASSERT_FALSE(over[0]);
+  EXPECT_EQ(over[0].error().kind, ErrorKind::Unexpected);
+  EXPECT_THAT(over[0].error().message, HasSubstr("watch event longer than 1000 bytes"));
+  // Nothing more is decoded from that stream.
+  EXPECT_TRUE(d.feed("\n" + testing::read_text(kApi / "watch-csr-rv0.jsonl")).empty());
+}
+
+TEST(ApiWatch, AnEventUpToTheLimitArrivingByteByByteIsDecoded) {
+  const std::string line = testing::read_text(kApi / "watch-csr-rv0.jsonl");
+  WatchDecoder d(line.size() - 1);  // the limit is on the line without its newline
+  std::vector<Result<WatchEvent>> all;
+  for (char c : line) {
+    for (auto& e : d.feed(std::string_view(&c, 1))) all.push_back(std::move(e));
+  }
+  ASSERT_EQ(all.size(), 1u);
+  EXPECT_TRUE(all[0]) << all[0].error().format();
 }
 
 }  // namespace

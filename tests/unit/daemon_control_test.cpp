@@ -11,6 +11,8 @@
 #include <boost/asio/post.hpp>
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
+#include <poll.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/un.h>
@@ -126,6 +128,59 @@ TEST(ControlSocket, TypedRequestsGetTypedReplies) {
   EXPECT_EQ(refused.error().format(), "the serving certificate is off");
   ASSERT_EQ(seen.size(), 3u);
   EXPECT_EQ(seen[1], (ControlRequest{ControlCommand::Renew, {CertKind::Client}}));
+}
+
+double cpu_seconds() {
+  rusage ru{};
+  ::getrusage(RUSAGE_SELF, &ru);
+  return static_cast<double>(ru.ru_utime.tv_sec + ru.ru_stime.tv_sec) +
+         static_cast<double>(ru.ru_utime.tv_usec + ru.ru_stime.tv_usec) / 1e6;
+}
+
+TEST(ControlSocket, AnAcceptThatFailsWaitsOutTheBackoffInsteadOfSpinning) {
+  // Issue 10, class 9: out of descriptors, accept fails at once every time; the loop used to
+  // retry at once, burning a core and starving the watchdog's loop.
+  testing::TempDir dir;
+  asio::io_context io;
+  auto server = ControlServer::open(
+      io, dir.path(), [](const ControlRequest&) -> ControlReply { return one_certificate_status(); });
+  ASSERT_TRUE(server) << server.error().format();
+  const int client = ::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  ASSERT_GE(client, 0);
+  // A new descriptor is always the lowest free number: with the limit at that number, none
+  // can be made, and the server's accept fails with EMFILE.
+  const int lowest_free = ::dup(client);
+  ASSERT_GE(lowest_free, 0);
+  ::close(lowest_free);
+  rlimit saved{};
+  ASSERT_EQ(::getrlimit(RLIMIT_NOFILE, &saved), 0);
+  rlimit low = saved;
+  low.rlim_cur = static_cast<rlim_t>(lowest_free);
+  ASSERT_EQ(::setrlimit(RLIMIT_NOFILE, &low), 0);
+  sockaddr_un addr{};
+  addr.sun_family = AF_UNIX;
+  const std::string path = (dir.path() / kControlSocketName).string();
+  std::snprintf(addr.sun_path, sizeof addr.sun_path, "%s", path.c_str());
+  EXPECT_EQ(::connect(client, reinterpret_cast<sockaddr*>(&addr), sizeof addr), 0);
+  const double cpu_before = cpu_seconds();
+  io.run_for(std::chrono::seconds(1));
+  const double cpu_used = cpu_seconds() - cpu_before;
+  ASSERT_EQ(::setrlimit(RLIMIT_NOFILE, &saved), 0);
+  EXPECT_LT(cpu_used, 0.1) << "the accept loop spun for " << cpu_used << " s of CPU in 1 s";
+  ::close(client);  // the listener may have shed it to make room (daemon/listener.hpp)
+  // Descriptors free again: a new connection is accepted and answered.
+  const int again = ::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  ASSERT_GE(again, 0);
+  ASSERT_EQ(::connect(again, reinterpret_cast<sockaddr*>(&addr), sizeof addr), 0);
+  const std::string request = "{\"command\":\"status\"}\n";
+  ASSERT_EQ(::write(again, request.data(), request.size()), static_cast<ssize_t>(request.size()));
+  io.run_for(std::chrono::seconds(3));
+  char buf[256];
+  pollfd p{again, POLLIN, 0};
+  EXPECT_EQ(::poll(&p, 1, 0), 1) << "no answer once descriptors were free";
+  EXPECT_GT(::read(again, buf, sizeof buf), 0);
+  ::close(again);
+  (*server)->close();
 }
 
 TEST(ControlSocket, AMalformedRequestIsAnsweredWithAnErrorAndNeverReachesTheHandler) {

@@ -207,7 +207,7 @@ TEST(CisEvaluate, AnUnreadableOrMalformedConfigFileIsNamedInTheEvidence) {
   rs = evaluate(f);
   EXPECT_EQ(rs.at("4.2.1").status, CisStatus::Fail);
   EXPECT_EQ(rs.at("4.2.12").status, CisStatus::Warn);
-  EXPECT_THAT(rs.at("4.2.1").evidence, HasSubstr("/var/lib/kubelet/config.yaml:4:1 is not valid YAML"));
+  EXPECT_THAT(rs.at("4.2.1").evidence, HasSubstr("/var/lib/kubelet/config.yaml:4:1 is invalid YAML"));
   EXPECT_EQ(rs.at("4.1.9").status, CisStatus::Fail);  // its mode is 644 whatever it says
 }
 

@@ -208,7 +208,7 @@ TEST_F(Cis, MalformedConfigFailsItsChecksNamingLineAndColumn) {
   auto rs = run();
   EXPECT_EQ(rs["4.2.1"].status, CisStatus::Fail);
   EXPECT_EQ(rs["4.2.12"].status, CisStatus::Warn);
-  EXPECT_THAT(rs["4.2.1"].evidence, HasSubstr("/var/lib/kubelet/config.yaml:4:1 is not valid YAML"));
+  EXPECT_THAT(rs["4.2.1"].evidence, HasSubstr("/var/lib/kubelet/config.yaml:4:1 is invalid YAML"));
   EXPECT_EQ(rs["4.1.9"].status, CisStatus::Pass);  // its mode is still right
 }
 

@@ -186,6 +186,43 @@ TEST(KubeletConfigPatch, MalformedYamlNamesLineAndColumnAndReturnsNothing) {
   EXPECT_EQ(r.error().where.line, 5);
 }
 
+std::string kubelet_header() {
+  return "apiVersion: kubelet.config.k8s.io/v1beta1\nkind: KubeletConfiguration\n";
+}
+
+TEST(KubeletConfigPatch, ManyKeysArePatchedAndEveryOtherLineKept) {
+  // 10,000 unknown keys (the bench measures 100,000): the edit and the compare stay linear.
+  std::string text = kubelet_header() + "readOnlyPort: 10255\n";
+  for (int i = 0; i < 10000; ++i) text += "k" + std::to_string(i) + ": " + std::to_string(i) + "\n";
+  const PatchResult r = patch_ok(text, full_patch(), "many.yaml");
+  EXPECT_TRUE(r.changed);
+  EXPECT_THAT(r.text, HasSubstr("\nreadOnlyPort: 0\n"));
+  EXPECT_THAT(r.text, HasSubstr("\nk9999: 9999\n"));
+}
+
+TEST(KubeletConfigPatch, BillionLaughsIsRefusedNamingTheFileAndTheLimit) {
+  std::string text = kubelet_header() + "a0: &a0 [x, x, x, x, x, x, x, x, x]\n";
+  for (int i = 1; i <= 9; ++i) {
+    text += "a" + std::to_string(i) + ": &a" + std::to_string(i) + " [";
+    for (int k = 0; k < 9; ++k) text += (k ? ", *a" : "*a") + std::to_string(i - 1);
+    text += "]\n";
+  }
+  auto r = patch_kubelet_config(text, full_patch(), "/var/lib/kubelet/config.yaml");
+  ASSERT_FALSE(r);
+  EXPECT_THAT(r.error().format(), HasSubstr("/var/lib/kubelet/config.yaml:"));
+  EXPECT_THAT(r.error().message, HasSubstr("over a limit: more than 1000000 YAML nodes"));
+  EXPECT_THAT(r.error().message, HasSubstr("left untouched"));
+}
+
+TEST(KubeletConfigPatch, AFileOverTheSizeLimitIsRefusedBeforeParsing) {
+  std::string text = kubelet_header();
+  while (text.size() <= kMaxKubeletConfigBytes) text += "# " + std::string(78, 'x') + "\n";
+  auto r = patch_kubelet_config(text, full_patch(), "/var/lib/kubelet/config.yaml");
+  ASSERT_FALSE(r);
+  EXPECT_THAT(r.error().format(),
+              HasSubstr("/var/lib/kubelet/config.yaml: over a limit: larger than 262144 bytes"));
+}
+
 TEST(KubeletConfigPatch, AnotherKindIsRefused) {
   auto r = patch_kubelet_config("apiVersion: v1\nkind: ConfigMap\ndata: {}\n", full_patch(), "x.yaml");
   ASSERT_FALSE(r);

@@ -352,6 +352,15 @@ TEST(RotationCertificate, ParsesAChainInOrderSkippingOtherBlocks) {
   EXPECT_EQ(X509_cmp((*chain)[2].get(), w.root.cert()), 0);
 }
 
+TEST(RotationCertificate, ACaBundleMayHoldMoreThanAChain) {
+  std::string pem;
+  for (std::size_t i = 0; i < kMaxChainCertificates + 5; ++i) pem += world().root.cert_pem();
+  auto bundle = parse_certificates_pem(pem, "cluster CA", kMaxBundleCertificates);
+  ASSERT_TRUE(bundle) << bundle.error().format();
+  EXPECT_EQ(bundle->size(), kMaxChainCertificates + 5);
+  EXPECT_FALSE(parse_certificates_pem(pem, "status.certificate"));
+}
+
 TEST(RotationCertificate, PemRoundTripKeepsTheExactDer) {
   const std::string pem = testing::read_text(kIssuedPem);
   auto chain = parse_certificates_pem(pem, "fixture");
@@ -398,7 +407,15 @@ INSTANTIATE_TEST_SUITE_P(
                        const std::string pem = testing::read_text(kIssuedPem);
                        return pem.substr(0, pem.find("-----END"));
                      },
-                     "certificate 1 has no \"-----END CERTIFICATE-----\" line"}),
+                     "certificate 1 has no \"-----END CERTIFICATE-----\" line"},
+        // Thousands of certificates: refused at the eleventh, the rest never parsed.
+        BadChainCase{"TooLong",
+                     [] {
+                       std::string pem;
+                       for (int i = 0; i < 5000; ++i) pem += testing::read_text(kIssuedPem);
+                       return pem;
+                     },
+                     "more than 10 certificates (the limit for a certificate chain)"}),
     [](const auto& i) { return i.param.name; });
 
 }  // namespace

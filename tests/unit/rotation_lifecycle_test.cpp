@@ -286,6 +286,33 @@ TEST(RotationLifecycle, WatchEndedAfterEventsRelooksAtOnceButEmptyWatchesBackOff
   EXPECT_EQ(m.next(s.at).kind, Kind::Lookup);
 }
 
+TEST(RotationLifecycle, EarlyWatchEndsBackOffLongerEachTimeUntilAWatchLastsItsTimeout) {
+  auto m = machine(1.0);  // the top of each backoff range
+  m.inspected(needs("no certificate"), kT0);
+  m.key_ready(pending("node-csr-x"));
+  m.submitted(view(CsrView::Condition::Pending), kT0);
+  SysTime t = kT0;
+  std::vector<std::chrono::milliseconds> waits;
+  for (int i = 0; i < 4; ++i) {
+    m.watch_ended(false, t, "watch of csr node-csr-x expired (410 Gone)");
+    const Step s = m.next(t);
+    ASSERT_EQ(s.kind, Kind::Sleep);
+    waits.push_back(std::chrono::duration_cast<std::chrono::milliseconds>(s.at - t));
+    EXPECT_NE(m.reason().find("watch of csr node-csr-x expired (410 Gone)"), std::string::npos) << m.reason();
+    t = s.at;
+    m.woke(t);
+    ASSERT_EQ(m.next(t).kind, Kind::Lookup);
+    m.observed(view(CsrView::Condition::Pending), t);
+  }
+  EXPECT_EQ(waits, (std::vector<std::chrono::milliseconds>{1s, 2s, 4s, 8s}));
+  // A watch that ran its course: looked up at once, and the backoff starts over.
+  m.watch_ended(true, t);
+  EXPECT_EQ(m.next(t).kind, Kind::Lookup);
+  m.observed(view(CsrView::Condition::Pending), t);
+  m.watch_ended(false, t);
+  EXPECT_EQ(m.next(t).at - t, 1s);
+}
+
 TEST(RotationLifecycle, UnauthorizedAsNodeFallsBackToBootstrap) {
   auto m = machine();
   m.inspected(needs("certificate expired"), kT0);

@@ -221,6 +221,13 @@ INSTANTIATE_TEST_SUITE_P(
     ::testing::Values(
         BadCase{"EmptyChain", [](World&) { return std::vector<ossl::X509Ptr>{}; },
                 "no certificate in the response"},
+        BadCase{"ElevenCertificates",
+                [](World& w) {
+                  auto v = client([](CertSpec&) {});
+                  while (v.size() < kMaxChainCertificates + 1) v.emplace_back(X509_dup(w.ca.cert()));
+                  return v;
+                },
+                "the chain has 11 certificates, more than the limit of 10"},
         BadCase{"WrongPublicKey",
                 [](World& w) { return chain_of(w.ca.issue(w.other_key.get(), w.client_spec())); },
                 "public key (ECDSA P-256) is not the key we generated"},
