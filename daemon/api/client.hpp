@@ -19,7 +19,7 @@ struct Options {
   std::chrono::seconds connect_timeout{10};
   std::chrono::seconds request_timeout{30};
   std::string user_agent = std::string("kubelet-certd/") + KCD_VERSION;
-  std::size_t body_limit = 4u << 20;
+  std::size_t body_limit = kResponseBodyLimit;
 };
 
 struct Stats {
