@@ -11,6 +11,8 @@ secs=${1:-3600}
 jobs=${2:-1}
 bin=${KCD_FUZZ_BUILD:-build-fuzz}/tests/fuzz
 dir=${KCD_FUZZ_DIR:-$HOME/.cache/kubelet-certd-fuzz}
+# The kubelet config editor's strict oracles too (its edit mode; see kubelet_config_fuzz.cpp).
+export KCD_FUZZ_STRICT_EDITOR=${KCD_FUZZ_STRICT_EDITOR:-1}
 [ -x "$bin/settings_fuzz" ] || { echo "build the targets first: cmake --preset fuzz && cmake --build --preset fuzz -j2" >&2; exit 2; }
 
 one() {  # one target for $secs seconds, restarting after each crash

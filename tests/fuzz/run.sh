@@ -21,8 +21,10 @@ for src in tests/fuzz/*_fuzz.cpp; do
     -artifact_prefix="$work/$t/artifacts/" $dict "$work/$t/corpus" "tests/fuzz/corpus/$t" \
     >"$work/$t/log" 2>&1
   rc=$?
-  stats=$(grep -E '^stat::(number_of_executed_units|peak_rss_mb)' "$work/$t/log" | sed 's/^stat:://' | tr '\n' ' ')
-  cov=$(grep -E '^#[0-9]+.*cov:' "$work/$t/log" | tail -1 | sed -n 's/.*\(cov: [0-9]*\) \(ft: [0-9]*\).*/\1 \2/p')
+  execs=$(sed -n 's/^stat::number_of_executed_units: *//p' "$work/$t/log")
+  rss=$(sed -n 's/^stat::peak_rss_mb: *//p' "$work/$t/log")
+  stats="executions ${execs:-?}, peak RSS ${rss:-?} MB"
+  cov=$(grep -E '^#[0-9]+.*cov:' "$work/$t/log" | tail -1 | sed -n 's/.*cov: \([0-9]*\) ft: \([0-9]*\).*/cov \1 ft \2,/p')
   if [ "$rc" -eq 0 ]; then
     pass=$((pass + 1))
     echo "ok   $t: $cov $stats"
