@@ -176,7 +176,7 @@ bool has_key_colon(std::string_view line, std::size_t from) {
 }
 
 std::optional<Unsafe> unsafe_node(const YAML::Node& n, const std::vector<std::string_view>& lines,
-                                  std::set<std::pair<int, int>>& seen) {
+                                  std::set<std::pair<int, int>>& seen, std::set<std::pair<int, int>>& open) {
   const YAML::Mark m = n.Mark();
   if (!seen.insert({m.line, m.column}).second) return std::nullopt;
   if (n.IsScalar() && m.line >= 0 && static_cast<std::size_t>(m.line) < lines.size()) {
@@ -229,11 +229,24 @@ std::optional<Unsafe> unsafe_node(const YAML::Node& n, const std::vector<std::st
       const YAML::Mark v = it->second.Mark();
       if (!flow && it->second.IsScalar() && v.line > k.line && v.column <= k.column)
         return Unsafe{v.line + 1, kContinued};
-      if (auto l = unsafe_node(it->second, lines, seen)) return l;
+      if (open.count({v.line, v.column}) || (v.line == m.line && v.column == m.column))
+        return Unsafe{km.line + 1,
+                      "an alias refers to a mapping or list that contains it (a cycle); remove it"};
+      open.insert({m.line, m.column});
+      auto l = unsafe_node(it->second, lines, seen, open);
+      open.erase({m.line, m.column});
+      if (l) return l;
     }
   } else if (n.IsSequence()) {
     for (const auto& item : n) {
-      if (auto l = unsafe_node(item, lines, seen)) return l;
+      const YAML::Mark im = item.Mark();
+      if (open.count({im.line, im.column}) || (im.line == m.line && im.column == m.column))
+        return Unsafe{m.line + 1,
+                      "an alias refers to a mapping or list that contains it (a cycle); remove it"};
+      open.insert({m.line, m.column});
+      auto l = unsafe_node(item, lines, seen, open);
+      open.erase({m.line, m.column});
+      if (l) return l;
     }
   }
   return std::nullopt;
@@ -357,8 +370,8 @@ Expected<PatchResult> patch_kubelet_config(std::string_view original, const Kube
                                      "; keep one document to let the file be patched (it was left untouched)",
                                  e.mark.line + 1, e.mark.column + 1));
     }
-    std::set<std::pair<int, int>> seen;
-    if (auto bad = unsafe_node(before, lines, seen)) {
+    std::set<std::pair<int, int>> seen, open;
+    if (auto bad = unsafe_node(before, lines, seen, open)) {
       return Unexpected(
           error_at(source, bad->what + " to let the file be patched (it was left untouched)", bad->line));
     }

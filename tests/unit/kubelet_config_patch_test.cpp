@@ -331,6 +331,27 @@ TEST(KubeletConfigPatch, ScalarOnTheNextLineIsRefusedNotThrown) {
   EXPECT_THAT(r.error().message, HasSubstr("authentication.anonymous is not a mapping"));
 }
 
+// Found by the kubelet_config fuzz target: an alias inside the mapping its anchor names makes a
+// cycle; comparing the patched document with the intended one recursed until the stack overflowed.
+TEST(KubeletConfigPatch, AliasCycleIsRefusedNotRecursedForever) {
+  const std::string head = "apiVersion: kubelet.config.k8s.io/v1beta1\nkind: KubeletConfiguration\n";
+  const struct {
+    std::string body;
+    int line;  // the alias's key, or the anchor of the list that contains itself
+  } cases[] = {{"kubeReserved: &limits\n  cpu: 500m\n  again: *limits\n", 5},
+               {"kubeReserved: &l\n- a\n- *l\n", 3}};
+  for (const auto& c : cases) {
+    auto r = patch_kubelet_config(head + c.body, full_patch(), "x.yaml");
+    ASSERT_FALSE(r) << c.body;
+    EXPECT_EQ(r.error().where.line, c.line) << c.body;
+    EXPECT_THAT(r.error().message, HasSubstr("a cycle")) << c.body;
+  }
+  // A shared (acyclic) alias is fine.
+  auto ok = patch_kubelet_config(head + "kubeReserved: &limits\n  cpu: 500m\nsystemReserved: *limits\n",
+                                 full_patch(), "x.yaml");
+  EXPECT_TRUE(ok) << ok.error().format();
+}
+
 TEST(KubeletConfigPatch, WithoutServingCertificateTheTlsFilesAreNotTouched) {
   auto p = full_patch();
   p.tls_cert_file.reset();
