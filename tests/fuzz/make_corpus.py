@@ -142,7 +142,7 @@ for p in sorted(glob.glob(os.path.join(FIX, "k8s-api/*.jsonl"))):
 # state: both files, every field.
 put("state", "state.json", json.dumps({
     "apiVersion": "kubelet-certd.io/v1alpha1", "kind": "State",
-    "client": {"pendingCSR": {"name": "node-csr-abc", "keySHA256": "ab" * 32, "filed": True, "filedAt": "2026-11-22T10:32:28Z"},
+    "client": {"pendingCSR": {"name": "node-csr-abc", "keySha256": "ab" * 32, "filed": True, "filedAt": "2026-11-22T10:32:28Z"},
                "rotationDeadline": "2027-01-01T00:00:00Z", "lastCSRCreated": "2026-11-22T10:32:28Z",
                "nextCSRNotBefore": "2026-11-22T10:37:28Z", "lastSuccess": "2026-11-22T10:32:30Z",
                "lastError": "denied", "lastErrorAt": "2026-11-22T10:32:29Z", "csrsCreated": 3},
@@ -150,7 +150,7 @@ put("state", "state.json", json.dumps({
 put("state", "change-state.json", json.dumps({
     "apiVersion": "kubelet-certd.io/v1alpha1", "kind": "KubeletChangeState",
     "pendingChange": {"config": "/var/lib/kubelet/config.yaml", "backup": "/var/lib/kubelet/config.yaml.bak",
-                      "patchedSHA256": "cd" * 32, "keys": ["readOnlyPort"], "fingerprint": "1.30.0|cis",
+                      "patchedSha256": "cd" * 32, "keys": ["readOnlyPort"], "fingerprint": "1.30.0|cis",
                       "since": "2026-11-22T10:32:28Z"},
     "refused": {"fingerprint": "1.30.0|cis", "keys": {"seccompDefault": "rolled back"}, "at": "2026-11-22T10:32:28Z"},
     "rollbacks": 1, "kubelet": "1.30.0"}, indent=2))
