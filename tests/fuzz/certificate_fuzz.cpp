@@ -8,6 +8,8 @@
 #include "rotation/validate.hpp"
 #include "tests/fuzz/fuzz_util.hpp"
 
+#include <openssl/err.h>
+
 #include <chrono>
 
 extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
@@ -24,8 +26,10 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   }
 
   if (auto key = load_private_key_pem(text, "fuzz.key")) (void)key_algorithm_of(key->get());
+  KCD_FUZZ_CHECK(ERR_peek_error() == 0, "load_private_key_pem left an OpenSSL error queued");
 
   auto chain = parse_certificates_pem(text, "fuzz.pem");
+  KCD_FUZZ_CHECK(ERR_peek_error() == 0, "parse_certificates_pem left an OpenSSL error queued");
   if (!chain) return 0;
   KCD_FUZZ_CHECK(!chain->empty(), "an empty chain parsed");
   for (const auto& c : *chain) {
@@ -34,8 +38,11 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
     (void)kcd::to_rfc3339(info.not_after);
   }
   const CertInfo leaf = inspect_certificate(chain->front().get());
+  KCD_FUZZ_CHECK(ERR_peek_error() == 0,
+                 "inspect_certificate or certificate_to_pem left an OpenSSL error queued");
   ValidationPolicy policy;
   EVP_PKEY* leaf_key = X509_get0_pubkey(chain->front().get());
+  ERR_clear_error();  // ours, not the code under test's
   policy.expected_key = leaf_key;
   policy.expected_subject = Subject{leaf.common_name, leaf.organizations};
   policy.usage = leaf.ext_key_usages.empty() || leaf.ext_key_usages.front() != "server auth"
@@ -46,5 +53,6 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   policy.trust_anchors = {chain->back().get()};
   policy.now = leaf.not_before;  // no arithmetic here: the times are what is under test
   if (leaf_key != nullptr) (void)validate_issued(*chain, policy);
+  KCD_FUZZ_CHECK(ERR_peek_error() == 0, "validate_issued left an OpenSSL error queued");
   return 0;
 }
