@@ -5,10 +5,18 @@
 
 #include "base/yaml.hpp"
 
+#include <yaml-cpp/eventhandler.h>
 #include <yaml-cpp/yaml.h>
 
+#include <algorithm>
+#include <cstdio>
 #include <functional>
 #include <unordered_map>
+#include <optional>
+#include <set>
+#include <sstream>
+#include <string_view>
+#include <utility>
 
 namespace kcd::kubelet {
 
@@ -128,6 +136,119 @@ std::optional<std::string> refused_by(const KubeletConfigPatch& patch, const std
   return it->second;
 }
 
+// What the line-based editor cannot edit safely: the 1-based line and what is wrong. A scalar that
+// continues on the next line (a plain value folded over lines, a quoted value not closed on its
+// line) would be cut; a duplicate or non-scalar key makes "the key" ambiguous. Each node is
+// visited once, however many aliases name it.
+struct Unsafe {
+  int line = 0;
+  std::string what;
+};
+constexpr const char* kContinued =
+    "a value continues on the next line (or a key has no ':'); write it on one line";
+
+// Where each document of a YAML stream starts (the events themselves are not needed).
+struct DocumentStarts : YAML::EventHandler {
+  std::vector<YAML::Mark> marks;
+  void OnDocumentStart(const YAML::Mark& mark) override { marks.push_back(mark); }
+  void OnDocumentEnd() override {}
+  void OnNull(const YAML::Mark&, YAML::anchor_t) override {}
+  void OnAlias(const YAML::Mark&, YAML::anchor_t) override {}
+  void OnScalar(const YAML::Mark&, const std::string&, YAML::anchor_t, const std::string&) override {}
+  void OnSequenceStart(const YAML::Mark&, const std::string&, YAML::anchor_t,
+                       YAML::EmitterStyle::value) override {}
+  void OnSequenceEnd() override {}
+  void OnMapStart(const YAML::Mark&, const std::string&, YAML::anchor_t, YAML::EmitterStyle::value) override {
+  }
+  void OnMapEnd() override {}
+};
+
+// Whether `line` has a mapping colon (':' then a blank or the end) at or after `from`.
+bool has_key_colon(std::string_view line, std::size_t from) {
+  while (!line.empty() && line.back() == '\r') line.remove_suffix(1);
+  for (std::size_t i = line.find(':', from); i != std::string_view::npos; i = line.find(':', i + 1)) {
+    if (i + 1 == line.size() || line[i + 1] == ' ' || line[i + 1] == '\t') return true;
+  }
+  return false;
+}
+
+std::optional<Unsafe> unsafe_node(const YAML::Node& n, const std::vector<std::string_view>& lines,
+                                  std::set<std::pair<int, int>>& seen, std::set<std::pair<int, int>>& open) {
+  const YAML::Mark m = n.Mark();
+  if (!seen.insert({m.line, m.column}).second) return std::nullopt;
+  if (n.IsScalar() && m.line >= 0 && static_cast<std::size_t>(m.line) < lines.size()) {
+    std::string_view rest = lines[static_cast<std::size_t>(m.line)];
+    if (static_cast<std::size_t>(m.column) > rest.size()) return std::nullopt;
+    rest.remove_prefix(static_cast<std::size_t>(m.column));
+    if (!rest.empty() && rest.back() == '\r') rest.remove_suffix(1);
+    if (!rest.empty() && (rest.front() == '"' || rest.front() == '\'')) {
+      // Quoted: closed on this line? ("" and '' inside single quotes, \x inside double quotes)
+      const char q = rest.front();
+      for (std::size_t i = 1; i < rest.size(); ++i) {
+        if (q == '"' && rest[i] == '\\') {
+          ++i;
+        } else if (rest[i] == q) {
+          if (q == '\'' && i + 1 < rest.size() && rest[i + 1] == q) {
+            ++i;
+            continue;
+          }
+          return std::nullopt;
+        }
+      }
+      return Unsafe{m.line + 1, kContinued};
+    }
+    // Plain: the value folds what follows on the next lines into it.
+    if (const auto hash = rest.find(" #"); hash != std::string_view::npos) rest = rest.substr(0, hash);
+    while (!rest.empty() && (rest.back() == ' ' || rest.back() == '\t')) rest.remove_suffix(1);
+    const std::string& v = n.Scalar();
+    if (!rest.empty() && v.size() > rest.size() && v.compare(0, rest.size(), rest) == 0 &&
+        v[rest.size()] == ' ')
+      return Unsafe{m.line + 1, kContinued};
+    return std::nullopt;
+  }
+  if (n.IsMap()) {
+    const bool flow =
+        static_cast<std::size_t>(m.line) < lines.size() &&
+        lines[static_cast<std::size_t>(m.line)].substr(static_cast<std::size_t>(m.column)).starts_with('{');
+    std::set<std::string> keys;
+    for (auto it = n.begin(); it != n.end(); ++it) {
+      const YAML::Mark km = it->first.Mark();
+      if (!it->first.IsScalar())
+        return Unsafe{km.line + 1, "a key that is not a string; write keys as plain strings"};
+      if (!keys.insert(it->first.Scalar()).second)
+        return Unsafe{km.line + 1, "key \"" + it->first.Scalar() + "\" is written twice; keep one"};
+      // yaml-cpp reads a last line without ':' as a key; a key appended after it would not parse.
+      const YAML::Mark k = it->first.Mark();
+      if (!flow && k.line >= 0 && static_cast<std::size_t>(k.line) < lines.size() &&
+          !has_key_colon(lines[static_cast<std::size_t>(k.line)], static_cast<std::size_t>(k.column)))
+        return Unsafe{k.line + 1, kContinued};
+      // A value on a later line no deeper than its key (yaml-cpp accepts it) is not in its block.
+      const YAML::Mark v = it->second.Mark();
+      if (!flow && it->second.IsScalar() && v.line > k.line && v.column <= k.column)
+        return Unsafe{v.line + 1, kContinued};
+      if (open.count({v.line, v.column}) || (v.line == m.line && v.column == m.column))
+        return Unsafe{km.line + 1,
+                      "an alias refers to a mapping or list that contains it (a cycle); remove it"};
+      open.insert({m.line, m.column});
+      auto l = unsafe_node(it->second, lines, seen, open);
+      open.erase({m.line, m.column});
+      if (l) return l;
+    }
+  } else if (n.IsSequence()) {
+    for (const auto& item : n) {
+      const YAML::Mark im = item.Mark();
+      if (open.count({im.line, im.column}) || (im.line == m.line && im.column == m.column))
+        return Unsafe{m.line + 1,
+                      "an alias refers to a mapping or list that contains it (a cycle); remove it"};
+      open.insert({m.line, m.column});
+      auto l = unsafe_node(item, lines, seen, open);
+      open.erase({m.line, m.column});
+      if (l) return l;
+    }
+  }
+  return std::nullopt;
+}
+
 }  // namespace
 
 const std::vector<std::string>& strong_cipher_suites() {
@@ -149,6 +270,65 @@ Expected<PatchResult> patch_kubelet_config(std::string_view original, const Kube
   const bool fresh = text.find_first_not_of(" \t\r\n") == std::string::npos;
   if (fresh) text = "apiVersion: kubelet.config.k8s.io/v1beta1\nkind: KubeletConfiguration\n";
 
+  // A control character (a lone CR is a line break to YAML but not to the line-based editor).
+  for (std::size_t i = 0, line = 1; i < text.size(); ++i) {
+    const auto c = static_cast<unsigned char>(text[i]);
+    if (c == '\n') ++line;
+    if (c == '%' && (i == 0 || text[i - 1] == '\n')) {
+      // A directive (%YAML, %TAG): yaml-cpp also reads a '%' line inside a document as one.
+      return Unexpected(error_at(source,
+                                 "a line starting with '%' (a YAML directive); remove it to let the file be "
+                                 "patched (it was left untouched)",
+                                 static_cast<int>(line)));
+    }
+    const bool crlf = c == '\r' && i + 1 < text.size() && text[i + 1] == '\n';
+    if (c >= 0x80) {
+      // UTF-8, as YAML and the kubelet require: yaml-cpp reads other bytes as some other text.
+      const std::size_t n = c >= 0xc2 && c <= 0xdf   ? 1
+                            : c >= 0xe0 && c <= 0xef ? 2
+                            : c >= 0xf0 && c <= 0xf4 ? 3
+                                                     : 0;
+      bool ok = n > 0 && i + n < text.size();
+      for (std::size_t k = 1; ok && k <= n; ++k)
+        ok = (static_cast<unsigned char>(text[i + k]) & 0xc0) == 0x80;
+      if (ok && n >= 2) {  // no overlong forms, surrogates or code points past U+10FFFF
+        const auto c1 = static_cast<unsigned char>(text[i + 1]);
+        ok = !(c == 0xe0 && c1 < 0xa0) && !(c == 0xed && c1 >= 0xa0) && !(c == 0xf0 && c1 < 0x90) &&
+             !(c == 0xf4 && c1 >= 0x90);
+      }
+      if (!ok) {
+        return Unexpected(error_at(source,
+                                   "not UTF-8; convert the file to UTF-8 to let it be patched (it was left "
+                                   "untouched)",
+                                   static_cast<int>(line)));
+      }
+      i += n;
+      continue;
+    }
+    if ((c < 0x20 && c != '\t' && c != '\n' && !crlf) || c == 0x7f) {
+      char hex[8];
+      std::snprintf(hex, sizeof hex, "0x%02x", c);
+      return Unexpected(error_at(source,
+                                 std::string("control character ") + hex +
+                                     "; remove it to let the file be patched (it was left untouched)",
+                                 static_cast<int>(line)));
+    }
+  }
+
+  // Mixed line ends: the editor writes one kind, which would change lines it does not edit.
+  if (const std::size_t first = text.find('\n'); first != std::string::npos) {
+    const bool crlf = first > 0 && text[first - 1] == '\r';
+    for (std::size_t i = first, line = 1; i != std::string::npos; i = text.find('\n', i + 1), ++line) {
+      if ((i > 0 && text[i - 1] == '\r') != crlf) {
+        return Unexpected(error_at(source,
+                                   std::string("line ends mixed: this line ends in ") +
+                                       (crlf ? "LF" : "CRLF") + ", the first in " + (crlf ? "CRLF" : "LF") +
+                                       "; use one kind to let the file be patched (it was left untouched)",
+                                   static_cast<int>(line)));
+      }
+    }
+  }
+
   auto loaded = load_yaml(text, source.string(), ErrorKind::Config);
   if (!loaded) {
     Error e = std::move(loaded.error());
@@ -158,6 +338,46 @@ Expected<PatchResult> patch_kubelet_config(std::string_view original, const Kube
   YAML::Node before = *loaded;
   if (!before.IsMap())
     return Unexpected(error_at(source, "not a KubeletConfiguration (the document is not a mapping)"));
+  {
+    std::vector<std::string_view> lines;
+    for (std::size_t start = 0; start <= text.size();) {
+      const std::size_t nl = std::min(text.find('\n', start), text.size());
+      lines.emplace_back(text.data() + start, nl - start);
+      start = nl + 1;
+    }
+    // Top-level keys indented: yaml-cpp reads up to the first line indented less and ignores the rest.
+    if (before.Mark().column > 0) {
+      return Unexpected(error_at(source,
+                                 "the top-level keys are indented; start them in the first column to let the "
+                                 "file be patched (it was left untouched)",
+                                 before.Mark().line + 1));
+    }
+    // One document: yaml-cpp's Load reads the first and the editor would edit whichever it finds.
+    // (Not YAML::LoadAll: yaml-cpp 0.7's loops forever on some text after the first document.)
+    try {
+      std::istringstream in(text);
+      YAML::Parser parser(in);
+      DocumentStarts starts;
+      if (parser.HandleNextDocument(starts) && parser.HandleNextDocument(starts) && starts.marks.size() > 1) {
+        return Unexpected(
+            error_at(source,
+                     "more than one YAML document (the kubelet reads one); keep one to let the file be "
+                     "patched (it was left untouched)",
+                     starts.marks[1].line + 1));
+      }
+    } catch (const YAML::Exception& e) {
+      // Load read the first document; what follows it does not parse.
+      return Unexpected(error_at(source,
+                                 "invalid YAML after the first document: " + e.msg +
+                                     "; keep one document to let the file be patched (it was left untouched)",
+                                 e.mark.line + 1, e.mark.column + 1));
+    }
+    std::set<std::pair<int, int>> seen, open;
+    if (auto bad = unsafe_node(before, lines, seen, open)) {
+      return Unexpected(
+          error_at(source, bad->what + " to let the file be patched (it was left untouched)", bad->line));
+    }
+  }
   const std::string kind = scalar_or(before["kind"], "");
   const std::string api = scalar_or(before["apiVersion"], "");
   if (kind != "KubeletConfiguration" || api != "kubelet.config.k8s.io/v1beta1") {
@@ -261,6 +481,24 @@ Expected<PatchResult> patch_kubelet_config(std::string_view original, const Kube
       if (why) {
         result.held_back.push_back(HeldKey{key, rule ? rule->cis : std::string(), *why});
         continue;
+      }
+    }
+    // Every parent on the path is a mapping (or absent, or null) in the parsed document too: the
+    // text editor sees a scalar written on the next line as a nested block.
+    {
+      YAML::Node parent = before;
+      for (std::size_t i = 0; i + 1 < e.path.size() && parent.IsMap(); ++i) {
+        const YAML::Node next = std::as_const(parent)[e.path[i]];
+        if (!next.IsDefined() || next.IsNull()) break;
+        if (!next.IsMap()) {
+          return Unexpected(
+              error_at(source,
+                       dotted(KeyPath(e.path.begin(), e.path.begin() + static_cast<long>(i) + 1)) +
+                           " is not a mapping, but a mapping is needed to set " + dotted(e.path) +
+                           "; the file was left untouched",
+                       next.Mark().line + 1));
+        }
+        parent.reset(next);
       }
     }
     if (e.op == Edit::Op::Remove) {

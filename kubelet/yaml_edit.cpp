@@ -6,6 +6,7 @@
 
 #include <algorithm>
 #include <optional>
+#include <utility>
 
 namespace kcd::kubelet {
 
@@ -22,8 +23,10 @@ bool blank_or_comment(const std::string& line) {
   return first == std::string::npos || line[first] == '#';
 }
 
+// "---" or "..." alone or followed by a blank; "...key: value" is a key.
 bool is_document_marker(const std::string& line) {
-  return line.rfind("---", 0) == 0 || line.rfind("...", 0) == 0;
+  if (line.rfind("---", 0) != 0 && line.rfind("...", 0) != 0) return false;
+  return line.size() == 3 || line[3] == ' ' || line[3] == '\t';
 }
 
 bool is_sequence_item(const std::string& line, int indent) {
@@ -217,7 +220,7 @@ std::string YamlText::value_of(const KeyLine& k) const {
   return lines_[k.line].substr(k.value_begin, k.value_end - k.value_begin);
 }
 
-Expected<void> YamlText::set_in_flow(const KeyLine& at, const KeyPath& rest, const std::string* value,
+Expected<bool> YamlText::set_in_flow(const KeyLine& at, const KeyPath& rest, const std::string* value,
                                      const std::vector<std::string>* items, bool remove) {
   const std::string flow = value_of(at);
   if (flow.empty() || flow.front() != '{' || flow.back() != '}') {
@@ -240,13 +243,14 @@ Expected<void> YamlText::set_in_flow(const KeyLine& at, const KeyPath& rest, con
                                      "\"" + rest[i] + "\" is not a mapping"));
     }
     if (!next.IsDefined() || next.IsNull()) {
-      if (remove) return {};
+      if (remove) return false;
       cur[rest[i]] = YAML::Node(YAML::NodeType::Map);
       next = cur[rest[i]];
     }
     cur.reset(next);
   }
   if (remove) {
+    if (!cur.IsMap() || !std::as_const(cur)[rest.back()].IsDefined()) return false;
     cur.remove(rest.back());
   } else if (value != nullptr) {
     cur[rest.back()] = YAML::Load(*value);
@@ -261,7 +265,7 @@ Expected<void> YamlText::set_in_flow(const KeyLine& at, const KeyPath& rest, con
   emitter << node;
   std::string& line = lines_[at.line];
   line.replace(at.value_begin, at.value_end - at.value_begin, emitter.c_str());
-  return {};
+  return true;
 }
 
 Expected<void> YamlText::set_impl(const KeyPath& path, const std::string* value,
@@ -275,8 +279,10 @@ Expected<void> YamlText::set_impl(const KeyPath& path, const std::string* value,
       if (parent) {
         const std::string pv = value_of(*parent);
         if (!pv.empty() && pv.front() == '{') {
-          return set_in_flow(*parent, KeyPath(path.begin() + static_cast<long>(i), path.end()), value, items,
-                             false);
+          auto r = set_in_flow(*parent, KeyPath(path.begin() + static_cast<long>(i), path.end()), value,
+                               items, false);
+          if (!r) return Unexpected(r.error());
+          return {};
         }
         if (!pv.empty() && pv.front() != '#') {
           return Unexpected(config_error(
@@ -310,7 +316,9 @@ Expected<void> YamlText::set_impl(const KeyPath& path, const std::string* value,
       std::size_t at = end;
       if (!parent) {
         at = lines_.size();
-        while (at > 0 && (lines_[at - 1].empty() || lines_[at - 1].rfind("...", 0) == 0)) --at;
+        while (at > 0 &&
+               (lines_[at - 1].empty() || (is_document_marker(lines_[at - 1]) && lines_[at - 1][0] == '.')))
+          --at;
       }
       lines_.insert(lines_.begin() + static_cast<long>(at), fresh.begin(), fresh.end());
       return {};
@@ -367,8 +375,10 @@ Expected<void> YamlText::set_impl(const KeyPath& path, const std::string* value,
       return {};
     }
     if (!v.empty() && v.front() == '{') {
-      return set_in_flow(f.key, KeyPath(path.begin() + static_cast<long>(i + 1), path.end()), value, items,
-                         false);
+      auto r = set_in_flow(f.key, KeyPath(path.begin() + static_cast<long>(i + 1), path.end()), value, items,
+                           false);
+      if (!r) return Unexpected(r.error());
+      return {};
     }
     if (!v.empty() && v.front() != '&') {
       return Unexpected(config_error(Location{{}, static_cast<int>(f.key.line + 1), 0, {}},
@@ -413,8 +423,7 @@ Expected<bool> YamlText::remove(const KeyPath& path) {
     if (!v.empty() && v.front() == '{') {
       auto r = set_in_flow(f.key, KeyPath(path.begin() + static_cast<long>(i + 1), path.end()), nullptr,
                            nullptr, true);
-      if (!r) return Unexpected(r.error());
-      return true;
+      return r;
     }
     if (!v.empty()) return false;
     parent = f.key;

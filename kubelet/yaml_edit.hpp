@@ -52,7 +52,8 @@ class YamlText {
   int child_indent(std::size_t begin, std::size_t end) const;
   int indent_unit() const;
   std::string value_of(const KeyLine& k) const;
-  Expected<void> set_in_flow(const KeyLine& at, const KeyPath& rest, const std::string* value,
+  // False when `remove` found nothing to remove (the line is left as it was).
+  Expected<bool> set_in_flow(const KeyLine& at, const KeyPath& rest, const std::string* value,
                              const std::vector<std::string>* items, bool remove);
   Expected<void> set_impl(const KeyPath& path, const std::string* value,
                           const std::vector<std::string>* items);

@@ -1,5 +1,6 @@
 #include "rotation/certificate.hpp"
 
+#include "base/rfc3339.hpp"
 #include "rotation/key.hpp"
 
 #include <openssl/objects.h>
@@ -19,7 +20,7 @@ SysTime to_time(const ASN1_TIME* t) {
     ERR_clear_error();
     return SysTime{};
   }
-  return std::chrono::system_clock::from_time_t(timegm(&tm));
+  return sys_time_from_seconds(timegm(&tm));
 }
 
 std::string one_line_name(const X509_NAME* name) {

@@ -294,27 +294,6 @@ struct Client::Impl {
     close(*conn);
     co_return parser.release();
   }
-
-  static Result<Csr> csr_from(const http::response<http::string_body>& res, int expected) {
-    const int status = static_cast<int>(res.result_int());
-    if (status != expected && !(expected == 201 && status == 200)) {
-      return Unexpected(
-          error_from_response(status, res.body(), std::string_view(res[http::field::retry_after])));
-    }
-    auto j = nlohmann::json::parse(res.body(), nullptr, false);
-    if (j.is_discarded()) {
-      Error e = make_error(ErrorKind::Unexpected, "response is not JSON");
-      e.code = status;
-      return Unexpected(e);
-    }
-    auto csr = parse_csr(j);
-    if (!csr) {
-      Error e = make_error(ErrorKind::Unexpected, "unexpected response: " + csr.error().message);
-      e.code = status;
-      return Unexpected(e);
-    }
-    return *csr;
-  }
 };
 
 Client::Client(asio::io_context& io, Endpoint endpoint, Credentials credentials, Options options)
@@ -326,14 +305,16 @@ asio::awaitable<Result<Csr>> Client::create_csr(const CsrCreate& request) {
   auto res = co_await impl_->exchange(
       impl_->make_request(http::verb::post, std::string(kCsrPath), csr_create_body(request)));
   if (!res) co_return Unexpected(res.error());
-  co_return Impl::csr_from(*res, 201);
+  co_return csr_from_response(static_cast<int>(res->result_int()), res->body(),
+                              std::string_view((*res)[http::field::retry_after]), 201);
 }
 
 asio::awaitable<Result<Csr>> Client::get_csr(const std::string& name) {
   auto res = co_await impl_->exchange(
       impl_->make_request(http::verb::get, std::string(kCsrPath) + "/" + url_escape(name), {}));
   if (!res) co_return Unexpected(res.error());
-  co_return Impl::csr_from(*res, 200);
+  co_return csr_from_response(static_cast<int>(res->result_int()), res->body(),
+                              std::string_view((*res)[http::field::retry_after]), 200);
 }
 
 asio::awaitable<Result<WatchEnd>> Client::watch_csr(const std::string& name,

@@ -21,7 +21,7 @@ struct Options {
   std::chrono::seconds connect_timeout{10};
   std::chrono::seconds request_timeout{30};
   std::string user_agent = std::string("kubelet-certd/") + KCD_VERSION;
-  std::size_t body_limit = 4u << 20;
+  std::size_t body_limit = kResponseBodyLimit;
   // The addresses of the API server's host (getaddrinfo; tests pass one that hangs). Blocking:
   // called off the loop, bounded by connect_timeout.
   std::function<Expected<std::vector<std::string>>(const std::string& host)> lookup =

@@ -151,6 +151,25 @@ Expected<Csr> parse_csr(const json& o) {
   return c;
 }
 
+Result<Csr> csr_from_response(int http_status, std::string_view body, std::string_view retry_after_header,
+                              int expected_status) {
+  if (http_status != expected_status && !(expected_status == 201 && http_status == 200))
+    return Unexpected(error_from_response(http_status, body, retry_after_header));
+  auto j = json::parse(body, nullptr, false);
+  if (j.is_discarded()) {
+    Error e = make_error(ErrorKind::Unexpected, "response is not JSON");
+    e.code = http_status;
+    return Unexpected(e);
+  }
+  auto csr = parse_csr(j);
+  if (!csr) {
+    Error e = make_error(ErrorKind::Unexpected, "unexpected response: " + csr.error().message);
+    e.code = http_status;
+    return Unexpected(e);
+  }
+  return *csr;
+}
+
 Error error_from_status_object(const json& status, int fallback_code) {
   Error e;
   int code = fallback_code;

@@ -38,6 +38,9 @@ struct Credentials {
 template <class T>
 using Result = Expected<T>;
 
+// The largest response body the client reads (api::Options::body_limit's default).
+inline constexpr std::size_t kResponseBodyLimit = 4u << 20;
+
 struct CsrCondition {
   std::string type, status, reason, message, last_update_time;
 };
@@ -75,6 +78,10 @@ Expected<Csr> parse_csr(const nlohmann::json& object);
 // An error from an HTTP status, its body (a Status when JSON) and its Retry-After header.
 Error error_from_response(int http_status, std::string_view body, std::string_view retry_after_header);
 Error error_from_status_object(const nlohmann::json& status, int fallback_code);
+// What a create or get response means: its CSR when the status is `expected_status` (a create's
+// 201 also accepts 200), else the error its status, body and Retry-After header say.
+Result<Csr> csr_from_response(int http_status, std::string_view body, std::string_view retry_after_header,
+                              int expected_status);
 
 struct WatchEvent {
   enum class Type { Added, Modified, Deleted, Bookmark, Error } type = Type::Added;

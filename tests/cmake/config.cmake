@@ -5,6 +5,7 @@ kcd_add_test(config_kubeconfig_test SOURCES ${_u}/config_kubeconfig_test.cpp LIB
 kcd_add_test(config_duration_test SOURCES ${_u}/config_duration_test.cpp LIBS kcd_config)
 kcd_add_test(base_number_test SOURCES ${_u}/base_number_test.cpp LIBS kcd_base)
 kcd_add_test(base_yaml_test SOURCES ${_u}/base_yaml_test.cpp LIBS kcd_base ${KCD_YAML_TARGET})
+kcd_add_test(base_rfc3339_test SOURCES ${_u}/base_rfc3339_test.cpp LIBS kcd_base)
 # kubelet-certd(8) as lintian reads it (man --warnings, as its groff-message check does): any
 # warning from groff fails the test.
 add_test(NAME man_page_lint

@@ -8,3 +8,4 @@ kcd_add_test(kubelet_key_rules_test SOURCES ${_u}/kubelet_key_rules_test.cpp LIB
 kcd_add_test(kubelet_detect_test SOURCES ${_u}/kubelet_detect_test.cpp LIBS kcd_kubelet)
 kcd_add_test(kubelet_change_state_test SOURCES ${_u}/kubelet_change_state_test.cpp LIBS kcd_kubelet)
 kcd_add_test(kubelet_diff_test SOURCES ${_u}/kubelet_diff_test.cpp LIBS kcd_kubelet)
+kcd_add_test(kubelet_yaml_edit_test SOURCES ${_u}/kubelet_yaml_edit_test.cpp LIBS kcd_kubelet)

@@ -223,6 +223,124 @@ TEST(KubeletConfigPatch, AFileOverTheSizeLimitIsRefusedBeforeParsing) {
               HasSubstr("/var/lib/kubelet/config.yaml: over a limit: larger than 262144 bytes"));
 }
 
+// Found by the kubelet_config fuzz target: the editor works line by line, so a value folded over
+// several lines was cut (a key appended after it read back as part of it, or the text no longer
+// parsed). Refused, naming the line where the value starts.
+TEST(KubeletConfigPatch, ValueContinuedOnTheNextLineIsRefusedAtItsFirstLine) {
+  const std::string head = "apiVersion: kubelet.config.k8s.io/v1beta1\nkind: KubeletConfiguration\n";
+  const struct {
+    std::string text;
+    int line;
+  } cases[] = {
+      {head + "syncFrequency: 0s\nvolumeStatsAggPerio", 4},  // yaml-cpp reads it as a key
+      {head + "staticPodPath: /etc/kubernetes\n  /manifests\nreadOnlyPort: 0\n", 3},
+      {head + "logging:\n  format: \"text\n    more\"\n", 4},
+      {head + "clusterDNS:\n- 'a\n  b'\n", 4},
+      {head + "authentication:\nnotAKey\n", 4},  // a value no deeper than its key
+  };
+  for (const auto& c : cases) {
+    auto r = patch_kubelet_config(c.text, KubeletConfigPatch{}, "/var/lib/kubelet/config.yaml");
+    ASSERT_FALSE(r.has_value()) << c.text;
+    EXPECT_EQ(r.error().where.line, c.line) << c.text;
+    EXPECT_NE(r.error().message.find("continues on the next line"), std::string::npos) << r.error().message;
+  }
+  // One-line values, quoted ones with escapes and comments included, are patched as before.
+  auto ok = patch_kubelet_config(head + "staticPodPath: \"/etc/k8s \\\" x\" # c\nclusterDNS: ['a''b']\n",
+                                 KubeletConfigPatch{}, "/var/lib/kubelet/config.yaml");
+  EXPECT_TRUE(ok.has_value()) << ok.error().format();
+}
+
+// Found by the kubelet_config fuzz target: a lone CR is a line break to YAML but not to the
+// line-based editor, so a key written after it landed inside another line.
+TEST(KubeletConfigPatch, ControlCharactersAreRefusedAtTheirLine) {
+  const std::string head = "apiVersion: kubelet.config.k8s.io/v1beta1\nkind: KubeletConfiguration\n";
+  for (const std::string& bad :
+       {std::string("\r"), std::string(1, '\0'), std::string("\x1b"), std::string("\x7f")}) {
+    const std::string text = head + "readOnlyPort: 0\nstaticPodPath: /a" + bad + "b\n";
+    auto r = patch_kubelet_config(text, KubeletConfigPatch{}, "/var/lib/kubelet/config.yaml");
+    ASSERT_FALSE(r.has_value());
+    EXPECT_EQ(r.error().where.line, 4);
+    EXPECT_NE(r.error().message.find("control character"), std::string::npos) << r.error().message;
+  }
+  // Bytes that are not UTF-8 (yaml-cpp reads them as other text).
+  for (const std::string& bad :
+       {std::string("\xff"), std::string("\xc3"), std::string("\xe0\x80\x80"), std::string("\xed\xa0\x80")}) {
+    const std::string text = head + "readOnlyPort: 0\nstaticPodPath: /a" + bad + "\n";
+    auto r = patch_kubelet_config(text, KubeletConfigPatch{}, "/var/lib/kubelet/config.yaml");
+    ASSERT_FALSE(r.has_value());
+    EXPECT_EQ(r.error().where.line, 4);
+    EXPECT_NE(r.error().message.find("not UTF-8"), std::string::npos) << r.error().message;
+  }
+  EXPECT_TRUE(patch_kubelet_config(head + "# caf\xc3\xa9 \xe2\x82\xac \xf0\x9f\x98\x80\n",
+                                   KubeletConfigPatch{}, "c.yaml")
+                  .has_value());
+  // CRLF line ends and tabs in comments are not control characters here.
+  auto ok = patch_kubelet_config(
+      "apiVersion: kubelet.config.k8s.io/v1beta1\r\nkind: KubeletConfiguration\r\n# a\tb\r\n",
+      KubeletConfigPatch{}, "/var/lib/kubelet/config.yaml");
+  EXPECT_TRUE(ok.has_value()) << ok.error().format();
+}
+
+// Found by the kubelet_config fuzz target: with CRLF on some lines and LF on others, every line
+// was rewritten with CRLF, lines the patch does not touch included.
+TEST(KubeletConfigPatch, MixedLineEndsAreRefusedAtTheFirstThatDiffers) {
+  const std::string text =
+      "apiVersion: kubelet.config.k8s.io/v1beta1\r\nkind: KubeletConfiguration\r\n# edited "
+      "elsewhere\nreadOnlyPort: 0\r\n";
+  auto r = patch_kubelet_config(text, KubeletConfigPatch{}, "/var/lib/kubelet/config.yaml");
+  ASSERT_FALSE(r.has_value());
+  EXPECT_EQ(r.error().where.line, 3);
+  EXPECT_NE(r.error().message.find("line ends mixed"), std::string::npos) << r.error().message;
+}
+
+// Found by the kubelet_config fuzz target: yaml-cpp reads an indented top-level mapping up to the
+// first line indented less and ignores the rest, so the editor's read-back check saw only part.
+TEST(KubeletConfigPatch, IndentedTopLevelKeysAreRefusedAtTheirFirstLine) {
+  const std::string text =
+      "# comment\n  apiVersion: kubelet.config.k8s.io/v1beta1\n  kind: KubeletConfiguration\nreadOnlyPort: "
+      "10255\n";
+  auto r = patch_kubelet_config(text, KubeletConfigPatch{}, "/var/lib/kubelet/config.yaml");
+  ASSERT_FALSE(r.has_value());
+  EXPECT_EQ(r.error().where.line, 2);
+  EXPECT_NE(r.error().message.find("indented"), std::string::npos) << r.error().message;
+}
+
+// Found by the kubelet_config fuzz target: with a second document after "---", the read-back
+// check compared only the first while the editor edited keys in either.
+TEST(KubeletConfigPatch, MoreThanOneDocumentIsRefusedAtTheSecond) {
+  const std::string doc = "apiVersion: kubelet.config.k8s.io/v1beta1\nkind: KubeletConfiguration\n";
+  auto r = patch_kubelet_config(doc + "---\n" + doc, KubeletConfigPatch{}, "/var/lib/kubelet/config.yaml");
+  ASSERT_FALSE(r.has_value());
+  EXPECT_EQ(r.error().where.line, 3);  // its "---"
+  EXPECT_NE(r.error().message.find("more than one YAML document"), std::string::npos) << r.error().message;
+  EXPECT_TRUE(patch_kubelet_config("---\n" + doc + "...\n", KubeletConfigPatch{}, "c.yaml").has_value());
+}
+
+// Found by the kubelet_config fuzz target: a key written twice (yaml-cpp keeps both, the editor
+// edits the first, the read-back compares the other) and keys that are not strings.
+TEST(KubeletConfigPatch, DuplicateAndNonStringKeysAreRefusedAtTheirLine) {
+  const std::string head = "apiVersion: kubelet.config.k8s.io/v1beta1\nkind: KubeletConfiguration\n";
+  const struct {
+    std::string text;
+    int line;
+    const char* says;
+  } cases[] = {
+      {head + "readOnlyPort: 10255\nkind: KubeletConfiguration\n", 4, "\"kind\" is written twice"},
+      {head + "authentication:\n  anonymous: {enabled: true}\n  anonymous: {enabled: false}\n", 5,
+       "written twice"},
+      {head + "? [a, b]\n: 1\n", 3, "not a string"},
+      {head + "---\n" + head, 3, "more than one YAML document"},
+      {head + "---\nkind: [\n", 5, "invalid YAML after the first document"},
+      {head + "clusterDNS:\n%x y\n- 10.96.0.10\n", 4, "YAML directive"},
+  };
+  for (const auto& c : cases) {
+    auto r = patch_kubelet_config(c.text, KubeletConfigPatch{}, "/var/lib/kubelet/config.yaml");
+    ASSERT_FALSE(r.has_value()) << c.text;
+    EXPECT_EQ(r.error().where.line, c.line) << c.text;
+    EXPECT_NE(r.error().message.find(c.says), std::string::npos) << r.error().message;
+  }
+}
+
 TEST(KubeletConfigPatch, AnotherKindIsRefused) {
   auto r = patch_kubelet_config("apiVersion: v1\nkind: ConfigMap\ndata: {}\n", full_patch(), "x.yaml");
   ASSERT_FALSE(r);
@@ -235,6 +353,40 @@ TEST(KubeletConfigPatch, NonMappingSectionIsRefusedNotOverwritten) {
       full_patch(), "x.yaml");
   ASSERT_FALSE(r);
   EXPECT_THAT(r.error().format(), HasSubstr("authentication"));
+}
+
+// Found by the kubelet_config fuzz target: a scalar written on the line after its key looked like
+// a nested block to the text editor, and building the intended document threw (YAML::BadSubscript
+// escaped the patch).
+TEST(KubeletConfigPatch, ScalarOnTheNextLineIsRefusedNotThrown) {
+  auto r = patch_kubelet_config(
+      "apiVersion: kubelet.config.k8s.io/v1beta1\nkind: KubeletConfiguration\nauthentication:\n  anonymous:\n"
+      "    enabled6 trUe\n",
+      full_patch(), "x.yaml");
+  ASSERT_FALSE(r);
+  EXPECT_EQ(r.error().where.line, 5);
+  EXPECT_THAT(r.error().message, HasSubstr("authentication.anonymous is not a mapping"));
+}
+
+// Found by the kubelet_config fuzz target: an alias inside the mapping its anchor names makes a
+// cycle; comparing the patched document with the intended one recursed until the stack overflowed.
+TEST(KubeletConfigPatch, AliasCycleIsRefusedNotRecursedForever) {
+  const std::string head = "apiVersion: kubelet.config.k8s.io/v1beta1\nkind: KubeletConfiguration\n";
+  const struct {
+    std::string body;
+    int line;  // the alias's key, or the anchor of the list that contains itself
+  } cases[] = {{"kubeReserved: &limits\n  cpu: 500m\n  again: *limits\n", 5},
+               {"kubeReserved: &l\n- a\n- *l\n", 3}};
+  for (const auto& c : cases) {
+    auto r = patch_kubelet_config(head + c.body, full_patch(), "x.yaml");
+    ASSERT_FALSE(r) << c.body;
+    EXPECT_EQ(r.error().where.line, c.line) << c.body;
+    EXPECT_THAT(r.error().message, HasSubstr("a cycle")) << c.body;
+  }
+  // A shared (acyclic) alias is fine.
+  auto ok = patch_kubelet_config(head + "kubeReserved: &limits\n  cpu: 500m\nsystemReserved: *limits\n",
+                                 full_patch(), "x.yaml");
+  EXPECT_TRUE(ok) << ok.error().format();
 }
 
 TEST(KubeletConfigPatch, WithoutServingCertificateTheTlsFilesAreNotTouched) {

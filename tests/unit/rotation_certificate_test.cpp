@@ -301,6 +301,18 @@ INSTANTIATE_TEST_SUITE_P(
                   }}),
     [](const auto& i) { return i.param.name; });
 
+// RFC 5280's "no well-defined expiration" is notAfter 99991231235959Z: such a time is clamped
+// to what a SysTime holds (found by the certificate fuzz target: it overflowed).
+TEST(RotationCertificate, NotAfterPastYear2262IsClampedNotOverflowed) {
+  std::ifstream in(fs::path(KCD_FIXTURES_DIR) / "crypto/notafter-9966.pem");
+  const std::string pem((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  auto chain = parse_certificates_pem(pem, "notafter-9966.pem");
+  ASSERT_TRUE(chain.has_value()) << chain.error().message;
+  const CertInfo info = inspect_certificate(chain->front().get());
+  EXPECT_EQ(info.not_after, sys_time_from_seconds(kMaxSeconds));
+  EXPECT_LT(info.not_before, info.not_after);
+}
+
 TEST(RotationCertificate, IssuerWithSeveralAttributesIsInRfc2253Order) {
   auto& w = world();
   CertSpec ca_spec = base(w);

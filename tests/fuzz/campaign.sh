@@ -1,0 +1,57 @@
+#!/bin/sh
+# A long fuzzing campaign: every target for SECONDS (default 3600), JOBS targets at a time
+# (default 1), each on its grown corpus kept outside the repository in
+# ${KCD_FUZZ_DIR:-$HOME/.cache/kubelet-certd-fuzz}/<target>/ (seeded from tests/fuzz/corpus).
+# A crash does not end a target's time: it is saved under <target>/artifacts/ and the target goes
+# on. Prints one line per target: executions, coverage (cov/ft from libFuzzer's last stats), crashes.
+# Usage: tests/fuzz/campaign.sh [seconds-per-target] [jobs]   (run it under nice on a shared machine)
+set -u
+cd "$(dirname "$0")/../.."
+secs=${1:-3600}
+jobs=${2:-1}
+bin=${KCD_FUZZ_BUILD:-build-fuzz}/tests/fuzz
+dir=${KCD_FUZZ_DIR:-$HOME/.cache/kubelet-certd-fuzz}
+# The kubelet config editor's strict oracles too (its edit mode; see kubelet_config_fuzz.cpp).
+export KCD_FUZZ_STRICT_EDITOR=${KCD_FUZZ_STRICT_EDITOR:-1}
+[ -x "$bin/settings_fuzz" ] || { echo "build the targets first: cmake --preset fuzz && cmake --build --preset fuzz -j2" >&2; exit 2; }
+
+one() {  # one target for $secs seconds, restarting after each crash
+  t=$1
+  mkdir -p "$dir/$t/corpus" "$dir/$t/artifacts"
+  : >"$dir/$t/runs.log"
+  dict=""
+  [ -f "tests/fuzz/$t.dict" ] && dict="-dict=tests/fuzz/$t.dict"
+  start=$(date +%s)
+  while :; do
+    left=$((secs - ($(date +%s) - start)))
+    [ "$left" -gt 0 ] || break
+    # shellcheck disable=SC2086
+    "$bin/${t}_fuzz" -max_total_time="$left" -timeout=10 -rss_limit_mb=2048 -print_final_stats=1 \
+      -artifact_prefix="$dir/$t/artifacts/" $dict "$dir/$t/corpus" "tests/fuzz/corpus/$t" \
+      >"$dir/$t/last.log" 2>&1
+    cat "$dir/$t/last.log" >>"$dir/$t/runs.log"
+  done
+  execs=$(sed -n 's/^stat::number_of_executed_units: *//p' "$dir/$t/runs.log" | awk '{s += $1} END {print s + 0}')
+  cov=$(grep -E '^#[0-9]+.*cov:' "$dir/$t/runs.log" | tail -1 | sed -n 's/.*cov: \([0-9]*\) ft: \([0-9]*\).*/cov \1 ft \2/p')
+  crashes=$(find "$dir/$t/artifacts" -type f | wc -l)
+  echo "$t: executions $execs, $cov, crashes $crashes" | tee "$dir/$t/summary"
+}
+
+targets=$(for f in tests/fuzz/*_fuzz.cpp; do basename "$f" _fuzz.cpp; done)
+if [ "$jobs" -gt 1 ]; then
+  # In batches of $jobs background shells.
+  running=0
+  for t in $targets; do
+    one "$t" &
+    running=$((running + 1))
+    if [ "$running" -ge "$jobs" ]; then
+      wait
+      running=0
+    fi
+  done
+  wait
+else
+  for t in $targets; do one "$t"; done
+fi
+echo "campaign: $secs s per target; corpora and crashes in $dir"
+for t in $targets; do cat "$dir/$t/summary"; done

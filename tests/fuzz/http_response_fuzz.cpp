@@ -1,0 +1,90 @@
+// HTTP response handling as the API client does it: Beast's response parser with the client's
+// limits, fed the bytes in reads of fuzzer-chosen size, then the response's meaning
+// (csr_from_response: the CSR or the typed error from status, Status body and Retry-After). A
+// first byte with the low bit set reads the response as a watch does instead: header first, then
+// the body through a 16 KiB buffer into the WatchDecoder (200) or a capped error body.
+#include "daemon/api/types.hpp"
+#include "tests/fuzz/fuzz_util.hpp"
+
+#include <boost/beast/core/flat_buffer.hpp>
+#include <boost/beast/http.hpp>
+
+#include <array>
+
+namespace {
+
+namespace http = boost::beast::http;
+
+// Offers the parser at most `step` new bytes per read, as a socket might deliver them; returns
+// false on a parse error (the client reports it and drops the connection).
+template <class Parser, class OnBody>
+bool feed(Parser& parser, std::string_view wire, std::size_t step, OnBody on_body) {
+  std::string buffered;
+  std::size_t offered = 0;
+  while (!parser.is_done()) {
+    boost::beast::error_code ec;
+    const std::size_t used = buffered.empty() ? 0 : parser.put(boost::asio::buffer(buffered), ec);
+    buffered.erase(0, used);
+    on_body();
+    if (ec == http::error::need_buffer) continue;  // on_body emptied the body buffer
+    if (ec && ec != http::error::need_more) return false;
+    if (buffered.empty() || used == 0) {
+      if (offered == wire.size()) {
+        parser.put_eof(ec);
+        on_body();
+        return !ec;
+      }
+      const std::size_t n = std::min(step, wire.size() - offered);
+      buffered.append(wire.substr(offered, n));
+      offered += n;
+    }
+  }
+  return true;
+}
+
+}  // namespace
+
+extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
+  if (size < 1) return 0;
+  const unsigned char mode = data[0];
+  const std::string_view wire = kcd::fuzz::as_text(data + 1, size - 1);
+  const std::size_t step = 1 + (mode >> 1) * 37;
+
+  if ((mode & 1) == 0) {
+    http::response_parser<http::string_body> parser;
+    parser.body_limit(kcd::api::kResponseBodyLimit);
+    if (!feed(parser, wire, step, [] {})) return 0;
+    const auto& res = parser.get();
+    KCD_FUZZ_CHECK(res.body().size() <= kcd::api::kResponseBodyLimit, "body past the limit");
+    auto csr = kcd::api::csr_from_response(static_cast<int>(res.result_int()), res.body(),
+                                           std::string_view(res[http::field::retry_after]), 201);
+    if (!csr) (void)csr.error().format();
+    return 0;
+  }
+
+  // The watch: header, then the body in 16 KiB pieces.
+  http::response_parser<http::buffer_body> parser;
+  parser.body_limit(boost::none);
+  std::array<char, 16384> chunk{};
+  parser.get().body().data = chunk.data();
+  parser.get().body().size = chunk.size();
+  kcd::api::WatchDecoder decoder;
+  std::string error_body;
+  const auto on_body = [&] {
+    if (!parser.is_header_done()) return;
+    const std::size_t n = chunk.size() - parser.get().body().size;
+    if (parser.get().result_int() == 200) {
+      for (auto& ev : decoder.feed(std::string_view(chunk.data(), n))) (void)ev;
+    } else if (error_body.size() < 65536) {
+      error_body.append(chunk.data(), n);
+    }
+    parser.get().body().data = chunk.data();
+    parser.get().body().size = chunk.size();
+  };
+  if (!feed(parser, wire, step, on_body)) return 0;
+  if (parser.get().result_int() != 200) {
+    (void)kcd::api::error_from_response(static_cast<int>(parser.get().result_int()), error_body,
+                                        std::string_view(parser.get()[http::field::retry_after]));
+  }
+  return 0;
+}

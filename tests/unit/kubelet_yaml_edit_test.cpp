@@ -1,0 +1,39 @@
+// The text-preserving YAML editor on its own: cases the kubelet_config fuzz target found (each
+// failed before its fix).
+#include "kubelet/yaml_edit.hpp"
+
+#include <gtest/gtest.h>
+
+namespace kcd::kubelet {
+namespace {
+
+TEST(KubeletYamlEdit, RemovingAMissingKeyInsideAFlowMappingChangesNothing) {
+  const std::string text = "kind: KubeletConfiguration\nfeatureGates: {GracefulNodeShutdown: true}\n";
+  YamlText doc(text);
+  auto nested = doc.remove({"featureGates", "authentication", "clientCAFile"});
+  ASSERT_TRUE(nested.has_value());
+  EXPECT_FALSE(*nested);
+  auto direct = doc.remove({"featureGates", "RotateKubeletServerCertificate"});
+  ASSERT_TRUE(direct.has_value());
+  EXPECT_FALSE(*direct);
+  EXPECT_EQ(doc.text(), text);
+}
+
+TEST(KubeletYamlEdit, RemovingAKeyInsideAFlowMappingSaysSo) {
+  YamlText doc("featureGates: {RotateKubeletServerCertificate: false, A: true}\n");
+  auto r = doc.remove({"featureGates", "RotateKubeletServerCertificate"});
+  ASSERT_TRUE(r.has_value());
+  EXPECT_TRUE(*r);
+  EXPECT_EQ(doc.text(), "featureGates: {A: true}\n");
+}
+
+// "...key" and "---key" are keys, not document markers.
+TEST(KubeletYamlEdit, ALineStartingWithThreeDotsIsAKeyNotADocumentEnd) {
+  YamlText doc("...a: 1\nb: 2\n");
+  ASSERT_TRUE(doc.set({"...a"}, "3").has_value());
+  ASSERT_TRUE(doc.set({"c"}, "4").has_value());
+  EXPECT_EQ(doc.text(), "...a: 3\nb: 2\nc: 4\n");
+}
+
+}  // namespace
+}  // namespace kcd::kubelet
