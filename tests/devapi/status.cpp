@@ -72,6 +72,14 @@ Reply csr_not_found(const std::string& name) {
       csr_details(name)));
 }
 
+Reply conflict(const std::string& qualified, const std::string& name, const ojson& details) {
+  return status_reply(status_object(409, "Conflict",
+                                    "Operation cannot be fulfilled on " + qualified + " " + go_quote(name) +
+                                        ": the object has been modified; please apply your changes to the "
+                                        "latest version and try again",
+                                    details));
+}
+
 Reply csr_deleted(const std::string& name) {
   ojson ok = ojson::object();
   ok["kind"] = "Status";
