@@ -64,6 +64,13 @@ Reply already_exists(const std::string& resource, const std::string& group, cons
                                     details(resource, group, name)));
 }
 
+// NodeRestriction: a node may modify only its own Node object.
+Reply node_restriction(const std::string& self, const std::string& name) {
+  return admission_forbidden("nodes " + go_quote(name) + " is forbidden: node " + go_quote(self) +
+                                 " is not allowed to modify node " + go_quote(name),
+                             details("nodes", "", name));
+}
+
 Reply bad_request(const std::string& message) {
   return status_reply(status_object(400, "BadRequest", message));
 }
@@ -207,6 +214,59 @@ ojson merge_list(ojson target, const ojson& patch, const std::string& key) {
   return target;
 }
 
+// The status fields a manager owns after a status update, keyed lists by type.
+ojson status_fields(const ojson& status) {
+  std::map<std::string, ojson> fields;
+  for (auto it = status.begin(); it != status.end(); ++it) {
+    if (it.key() == "daemonEndpoints" || it.key() == "nodeInfo") continue;  // the server's defaults
+    if (it.value().is_array() && (it.key() == "addresses" || it.key() == "conditions")) {
+      std::map<std::string, ojson> items;
+      for (const auto& item : it.value()) {
+        ojson keys = ojson::object();
+        keys["."] = ojson::object();
+        std::map<std::string, ojson> sorted_keys;
+        for (auto jt = item.begin(); jt != item.end(); ++jt) sorted_keys["f:" + jt.key()] = ojson::object();
+        for (auto& [k, v] : sorted_keys) keys[k] = v;
+        items["k:" + ojson{{"type", item.value("type", "")}}.dump()] = keys;
+      }
+      ojson list = ojson::object();
+      list["."] = ojson::object();
+      for (auto& [k, v] : items) list[k] = v;
+      fields["f:" + it.key()] = list;
+    } else {
+      fields["f:" + it.key()] = ojson::object();
+    }
+  }
+  ojson out = ojson::object();
+  for (auto& [k, v] : fields) out[k] = v;
+  return ojson{{"f:status", out}};
+}
+
+// Records `manager`'s Update of the status subresource in managedFields.
+void record_status_update(ojson& node, const std::string& manager) {
+  ojson& entries = node["metadata"]["managedFields"];
+  if (!entries.is_array()) entries = ojson::array();
+  const ojson fields = status_fields(node["status"]);
+  for (auto& e : entries) {
+    if (e.value("manager", "") == manager && e.value("subresource", "") == "status") {
+      if (e["fieldsV1"] != fields) {
+        e["time"] = now_rfc3339();
+        e["fieldsV1"] = fields;
+      }
+      return;
+    }
+  }
+  ojson e = ojson::object();
+  e["manager"] = manager;
+  e["operation"] = "Update";
+  e["apiVersion"] = "v1";
+  e["time"] = now_rfc3339();
+  e["fieldsType"] = "FieldsV1";
+  e["fieldsV1"] = fields;
+  e["subresource"] = "status";
+  entries.push_back(e);
+}
+
 std::string path_segment(std::string& rest) {
   const auto slash = rest.find('/');
   std::string seg = rest.substr(0, slash);
@@ -311,12 +371,9 @@ Reply ClusterApi::nodes(const Request& req, const std::string& rest_in, const Us
   if (sub == "status" && is_patch(req)) {
     if (!is_cluster_admin(user) && self.empty()) return denied(user, "patch", "nodes/status", "", "", name);
     if (!self.empty() && self != name) {
-      return status_reply(status_object(403, "Forbidden",
-                                        "nodes " + go_quote(name) + " is forbidden: node " + go_quote(self) +
-                                            " is not allowed to modify node " + go_quote(name),
-                                        details("nodes", "", name)));
+      return node_restriction(self, name);
     }
-    return patch_node_status(name, std::string(req[http::field::content_type]), req.body());
+    return patch_node_status(name, std::string(req[http::field::content_type]), req.body(), manager(req));
   }
   return method_not_allowed();
 }
@@ -328,10 +385,7 @@ Reply ClusterApi::create_node(const Request& req, const User& user) {
   if (auto bad = decode(req, "Node", body)) return *bad;
   const std::string name = body["metadata"]["name"];
   if (!self.empty() && self != name) {
-    return status_reply(status_object(403, "Forbidden",
-                                      "nodes " + go_quote(name) + " is forbidden: node " + go_quote(self) +
-                                          " is not allowed to modify node " + go_quote(name),
-                                      details("nodes", "", name)));
+    return node_restriction(self, name);
   }
   if (store_.find_object("nodes", "", name) != nullptr) return already_exists("nodes", "", name);
   return object_reply(201, store_node(body, manager(req)));
@@ -344,7 +398,10 @@ bool ClusterApi::create_node_as_admin(const std::string& name) {
   for (const char* k : {"beta.kubernetes.io/os", "kubernetes.io/os"}) labels[k] = "linux";
   labels["kubernetes.io/hostname"] = name;
   ojson body = ojson::object();
-  body["metadata"] = ojson{{"name", name}, {"labels", labels}};
+  body["metadata"] =
+      ojson{{"name", name},
+            {"labels", labels},
+            {"annotations", ojson{{"volumes.kubernetes.io/controller-managed-attach-detach", "true"}}}};
   store_node(body, "kubectl-create");
   return true;
 }
@@ -411,6 +468,12 @@ void ClusterApi::run_node_lifecycle(const std::string& name, int step) {
         rebuilt[it.key()] = it.value();
       }
       rebuilt["annotations"] = sorted(annotations);
+      // The ttl controller's own managedFields entry comes first, as recorded.
+      ojson fields = ojson::object();
+      fields["metadata"] = ojson{{"annotations", ojson{{"node.alpha.kubernetes.io/ttl", "0"}}}};
+      ojson entries = managed_fields("kube-controller-manager", "v1", fields_v1(fields, false));
+      for (const auto& e : rebuilt.value("managedFields", ojson::array())) entries.push_back(e);
+      rebuilt["managedFields"] = entries;
       meta = rebuilt;
       store_.modified_object("nodes", *node);
     }
@@ -418,7 +481,7 @@ void ClusterApi::run_node_lifecycle(const std::string& name, int step) {
 }
 
 Reply ClusterApi::patch_node_status(const std::string& name, const std::string& content_type,
-                                    const std::string& body) {
+                                    const std::string& body, const std::string& manager_name) {
   ojson* node = store_.find_object("nodes", "", name);
   if (node == nullptr) return not_found("nodes", "", name);
   const ojson patch = ojson::parse(body, nullptr, false);
@@ -435,6 +498,7 @@ Reply ClusterApi::patch_node_status(const std::string& name, const std::string& 
   ojson status = normalized_status(changed.value("status", ojson::object()));
   if (status == (*node)["status"]) return object_reply(200, *node);
   (*node)["status"] = status;
+  record_status_update(*node, manager_name);
   store_.modified_object("nodes", *node);
   return object_reply(200, *node);
 }
@@ -507,8 +571,8 @@ Reply ClusterApi::events(const Request& req, const std::string& group, const std
   if (!allowed) return denied(user, verb, "events", group, ns, name);
   if (list) {
     ojson items = ojson::array();
+    // Both groups share one storage: a list shows the events posted through either.
     for (const ojson* o : store_.objects("events", ns)) {
-      if ((*o)["apiVersion"] != (group.empty() ? "v1" : "events.k8s.io/v1")) continue;
       ojson item = *o;
       item.erase("kind");
       item.erase("apiVersion");

@@ -40,8 +40,9 @@ class ClusterApi {
 
   // In-process admin operations (tests). A kubelet-style Node without status; false when it exists.
   bool create_node_as_admin(const std::string& name);
-  // What PATCH .../status as the admin does.
-  Reply patch_node_status(const std::string& name, const std::string& content_type, const std::string& body);
+  // What PATCH .../status as the admin does; `manager` goes into managedFields.
+  Reply patch_node_status(const std::string& name, const std::string& content_type, const std::string& body,
+                          const std::string& manager = "devapi-admin");
 
  private:
   Reply nodes(const Request& req, const std::string& rest, const User& user, const Query& query,

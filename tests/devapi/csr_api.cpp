@@ -244,7 +244,10 @@ Reply CsrApi::list(const User& user, const Query& query) const {
   for (const auto& [name, c] : store_.csrs()) {
     if (!only_name.empty() && name != only_name) continue;
     if (!only_signer.empty() && c.signer != only_signer) continue;
-    items.push_back(c.to_json());
+    ojson item = c.to_json();  // list items carry no kind and apiVersion, as recorded
+    item.erase("kind");
+    item.erase("apiVersion");
+    items.push_back(item);
   }
   ojson l = ojson::object();
   l["kind"] = "CertificateSigningRequestList";
@@ -299,11 +302,10 @@ Reply CsrApi::update_approval(const User& user, const std::string& name, const s
     }
   }
   if (!is_cluster_admin(user) && csr->signer != kServingSigner) {
-    return status_reply(status_object(
-        403, "Forbidden",
-        "certificatesigningrequests.certificates.k8s.io " + go_quote(name) +
-            " is forbidden: user not permitted to approve requests with signerName " + go_quote(csr->signer),
-        csr_details(name)));
+    return admission_forbidden("certificatesigningrequests.certificates.k8s.io " + go_quote(name) +
+                                   " is forbidden: user not permitted to approve requests with signerName " +
+                                   go_quote(csr->signer),
+                               csr_details(name));
   }
   for (const auto& cnd : conditions) {
     const std::string type = cnd.value("type", "");
