@@ -574,6 +574,54 @@ TEST_F(DevapiFixtures, ApproverApprovesAndDeniesServingCsrsOnly) {
   }
 }
 
+TEST_F(DevapiFixtures, ApproverWatchBySignerFromTheListVersionReplaysNothingOlder) {
+  const auto created = check("csr-create-201-kubelet-serving-as-node-n1.json", Auth::N1, false, {"name"});
+  const std::string name = created["metadata"]["name"];
+  // A client CSR the signer selector must leave out.
+  check("csr-create-201.json", Auth::AsRecorded, false);
+  const auto list =
+      check("csr-list-signername-kubelet-serving-200-as-approver.json", Auth::Approver, false, {"name"});
+  const std::string list_version = list["metadata"]["resourceVersion"];
+  ordered_json w = fixture("watch-csr-signername-kubelet-serving-as-approver.json");
+  std::string url = w["request"]["url"];
+  url.replace(url.find("resourceVersion=280"), 19, "resourceVersion=" + list_version);
+  w["request"]["url"] = url;
+  std::unique_ptr<testing::RawHttps> conn;
+  send(w["request"], Auth::Approver, 200ms, &conn);
+  const std::string version = server_->list_csrs().at(0)["metadata"]["name"] == name
+                                  ? server_->list_csrs().at(0)["metadata"]["resourceVersion"]
+                                  : server_->list_csrs().at(1)["metadata"]["resourceVersion"];
+  check("csr-approval-200-as-approver.json", Auth::Approver, false, kManaged,
+        {{"csr-qpn44", name}, {"\"resourceVersion\": \"280\"", "\"resourceVersion\": \"" + version + "\""}});
+  wait_for([&] {
+    for (const auto& c : server_->list_csrs()) {
+      if (c["metadata"]["name"] == name) return c["status"].contains("certificate");
+    }
+    return false;
+  });
+  const auto bad = check("csr-create-201-kubelet-serving-bad-ip-as-node-n1.json", Auth::N1, false, {"name"});
+  server_->approve(bad["metadata"]["name"], false);
+  std::string raw;
+  for (int i = 0; i < 100; ++i) {
+    raw = conn->read_response(50ms);
+    if (testing::parse_http_response(raw).chunks.size() >= 4) break;
+  }
+  const HttpMessage got = testing::parse_http_response(raw);
+  const HttpMessage want = testing::parse_http_response(
+      testing::read_text(kApi / "watch-csr-signername-kubelet-serving-as-approver.http-raw.txt"));
+  EXPECT_EQ(header_names(got.headers), header_names(want.headers));
+  // MODIFIED (Approved), MODIFIED (certificate), ADDED (the bad-IP CSR), MODIFIED (Denied):
+  // neither the listed pending CSR nor the client CSR.
+  ASSERT_EQ(got.chunks.size(), 4u);
+  for (std::size_t i = 0; i < 4; ++i) {
+    const ordered_json g = ordered_json::parse(got.chunks[i]);
+    const ordered_json e = ordered_json::parse(want.chunks[i]);
+    EXPECT_EQ(g["type"], e["type"]) << i;
+    EXPECT_EQ(g["object"]["spec"]["signerName"], "kubernetes.io/kubelet-serving");
+  }
+  EXPECT_FALSE(got.complete);
+}
+
 TEST_F(DevapiFixtures, ApproverIsRefusedOtherSignersInTheRecordedOrder) {
   // node-csr-n4: usages without key encipherment, left pending; node-csr-n3: auto-approved.
   const ordered_json refused = fixture("forbidden-403-approver-approve-kubelet-client-signer.json");
