@@ -4,6 +4,7 @@ set(KCD_DEVAPI_DIR ${CMAKE_CURRENT_LIST_DIR}/../devapi)
 add_library(kcd_devapi STATIC
   ${KCD_DEVAPI_DIR}/auth.cpp
   ${KCD_DEVAPI_DIR}/controllers.cpp
+  ${KCD_DEVAPI_DIR}/cluster_api.cpp
   ${KCD_DEVAPI_DIR}/csr_api.cpp
   ${KCD_DEVAPI_DIR}/faults.cpp
   ${KCD_DEVAPI_DIR}/generated.cpp

@@ -67,4 +67,14 @@ bool is_cluster_admin(const User& user) {
   return user.in("system:masters");
 }
 
+bool is_serving_approver(const User& user) {
+  return user.name == kApproverUser;
+}
+
+std::string node_of(const User& user) {
+  constexpr std::string_view kPrefix = "system:node:";
+  if (!user.in("system:nodes") || user.name.rfind(kPrefix, 0) != 0) return "";
+  return user.name.substr(kPrefix.size());
+}
+
 }  // namespace kcd::devapi

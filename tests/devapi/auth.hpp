@@ -49,4 +49,12 @@ class Authenticator {
 bool can_request_certificates(const User& user);
 bool is_cluster_admin(const User& user);
 
+// The serving-CSR approver's identity (packaging/kubernetes/approver-rbac.yaml, as recorded):
+// CSRs get/list/watch and approval update, approve on the kubernetes.io/kubelet-serving signer
+// only, nodes get/list/watch, leases create/get/update in kube-system, events create/patch.
+inline constexpr std::string_view kApproverUser = "system:kubelet-certd-approver";
+bool is_serving_approver(const User& user);
+// The node a user is (system:node:<n> in group system:nodes); empty for anyone else.
+std::string node_of(const User& user);
+
 }  // namespace kcd::devapi

@@ -133,6 +133,12 @@ Reply invalid(const std::string& display_name, const std::vector<Cause>& causes)
   return status_reply(status_object(422, "Invalid", msg, details));
 }
 
+constexpr std::string_view kServingSigner = "kubernetes.io/kubelet-serving";
+
+bool can_read(const User& user) {
+  return can_request_certificates(user) || is_serving_approver(user);
+}
+
 // What server-side apply records for a generateName create, as recorded.
 ojson generate_name_managed_fields(const Request& req) {
   const std::string user_agent(req[http::field::user_agent]);
@@ -151,6 +157,14 @@ ojson generate_name_managed_fields(const Request& req) {
 std::string name_selector(const Query& query) {
   if (auto f = query.find("fieldSelector"); f != query.end() && f->second.rfind("metadata.name=", 0) == 0) {
     return f->second.substr(14);
+  }
+  return "";
+}
+
+std::string signer_selector(const Query& query) {
+  constexpr std::string_view kKey = "spec.signerName=";
+  if (auto f = query.find("fieldSelector"); f != query.end() && f->second.rfind(kKey, 0) == 0) {
+    return f->second.substr(kKey.size());
   }
   return "";
 }
@@ -223,12 +237,17 @@ Reply CsrApi::create(const Request& req, const User& user) {
 }
 
 Reply CsrApi::list(const User& user, const Query& query) const {
-  if (!can_request_certificates(user)) return forbidden(user.name, "list", "");
+  if (!can_read(user)) return forbidden(user.name, "list", "");
   const std::string only_name = name_selector(query);
+  const std::string only_signer = signer_selector(query);
   ojson items = ojson::array();
   for (const auto& [name, c] : store_.csrs()) {
     if (!only_name.empty() && name != only_name) continue;
-    items.push_back(c.to_json());
+    if (!only_signer.empty() && c.signer != only_signer) continue;
+    ojson item = c.to_json();  // list items carry no kind and apiVersion, as recorded
+    item.erase("kind");
+    item.erase("apiVersion");
+    items.push_back(item);
   }
   ojson l = ojson::object();
   l["kind"] = "CertificateSigningRequestList";
@@ -239,7 +258,7 @@ Reply CsrApi::list(const User& user, const Query& query) const {
 }
 
 Reply CsrApi::get(const User& user, const std::string& name) const {
-  if (!can_request_certificates(user)) return forbidden(user.name, "get", name);
+  if (!can_read(user)) return forbidden(user.name, "get", name);
   const CsrObject* csr = store_.find(name);
   if (csr == nullptr) return csr_not_found(name);
   return object_reply(200, csr->to_json());
@@ -251,25 +270,56 @@ Reply CsrApi::remove(const User& user, const std::string& name) {
   return csr_deleted(name);
 }
 
+// In the order the recorded apiserver checks: RBAC, existence, the resourceVersion
+// precondition (409), validation (422 on a duplicate condition type), then the
+// CertificateApproval admission plugin (403 unless the user may approve for the signer).
 Reply CsrApi::update_approval(const User& user, const std::string& name, const std::string& body) {
-  if (!is_cluster_admin(user)) return forbidden(user.name, "update", name, "approval");
-  if (!store_.contains(name)) return csr_not_found(name);
+  if (!is_cluster_admin(user) && !is_serving_approver(user))
+    return forbidden(user.name, "update", name, "approval");
+  CsrObject* csr = store_.find(name);
+  if (csr == nullptr) return csr_not_found(name);
   ojson update = ojson::parse(body, nullptr, false);
-  if (!update.is_discarded()) {
-    for (const auto& cnd : update["status"].value("conditions", ojson::array())) {
-      const std::string type = cnd.value("type", "");
-      if (type == "Approved" || type == "Denied") {
-        controllers_.decide(name, type == "Approved",
-                            cnd.value("reason", type == "Approved" ? "KubectlApprove" : "KubectlDeny"),
-                            cnd.value("message", ""));
-      }
+  if (update.is_discarded() || !update.is_object()) {
+    return status_reply(
+        status_object(400, "BadRequest",
+                      "the object provided is unrecognized (must be of type "
+                      "CertificateSigningRequest): couldn't get version/kind; json parse error"));
+  }
+  const ojson meta = update.value("metadata", ojson::object());
+  if (auto rv = meta.find("resourceVersion");
+      rv != meta.end() && rv->is_string() && !rv->get<std::string>().empty() &&
+      rv->get<std::string>() != std::to_string(csr->resource_version)) {
+    return conflict("certificatesigningrequests.certificates.k8s.io", name, csr_details(name));
+  }
+  const ojson status = update.value("status", ojson::object());
+  const ojson conditions = status.value("conditions", ojson::array());
+  std::set<std::string> types;
+  for (std::size_t i = 0; i < conditions.size(); ++i) {
+    const std::string type = conditions[i].value("type", "");
+    if (!types.insert(type).second) {
+      return invalid(name, {{"FieldValueDuplicate", "Duplicate value: " + go_quote(type),
+                             "status.conditions[" + std::to_string(i) + "].type"}});
+    }
+  }
+  if (!is_cluster_admin(user) && csr->signer != kServingSigner) {
+    return admission_forbidden("certificatesigningrequests.certificates.k8s.io " + go_quote(name) +
+                                   " is forbidden: user not permitted to approve requests with signerName " +
+                                   go_quote(csr->signer),
+                               csr_details(name));
+  }
+  for (const auto& cnd : conditions) {
+    const std::string type = cnd.value("type", "");
+    if (type == "Approved" || type == "Denied") {
+      controllers_.decide(name, type == "Approved",
+                          cnd.value("reason", type == "Approved" ? "KubectlApprove" : "KubectlDeny"),
+                          cnd.value("message", ""));
     }
   }
   return object_reply(200, store_.find(name)->to_json());
 }
 
 std::optional<Reply> CsrApi::refuse_watch(const User& user) const {
-  if (!can_request_certificates(user)) return forbidden(user.name, "watch", "");
+  if (!can_read(user)) return forbidden(user.name, "watch", "");
   return std::nullopt;
 }
 

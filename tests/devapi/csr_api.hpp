@@ -18,6 +18,8 @@ using Query = std::map<std::string, std::string>;
 
 // The name a "metadata.name=<name>" fieldSelector picks; empty: every CSR.
 std::string name_selector(const Query& query);
+// The signer a "spec.signerName=<signer>" fieldSelector picks; empty: every signer.
+std::string signer_selector(const Query& query);
 
 // Each handler checks RBAC itself, once its verb is known: create only after the body decodes,
 // so a malformed body gets its 400/415 even from a user RBAC would refuse.

@@ -91,7 +91,10 @@ class DevapiFixtures : public ::testing::Test {
     node_cert_ = testing::to_pem(ca_->issue(node_key_.get(), spec).get());
   }
 
-  enum class Auth { AsRecorded, Node, ExpiredNode, UnknownCaNode };
+  // Node: system:node:testnode1 (first capture); N1: system:node:n1, Admin: kubernetes-admin
+  // (system:masters), Approver: devapi's approver identity, NoRbac: an identity without any
+  // binding (second capture, all client certificates).
+  enum class Auth { AsRecorded, Node, ExpiredNode, UnknownCaNode, N1, Admin, Approver, NoRbac };
 
   // Sends the recorded request of `file` and returns the raw response.
   std::string send(const ordered_json& request, Auth auth, std::chrono::milliseconds wait = 5s,
@@ -107,7 +110,15 @@ class DevapiFixtures : public ::testing::Test {
       headers.emplace_back(k, v);
     }
     std::string cert, key;
-    if (auth == Auth::Node) {
+    if (auth == Auth::N1 || auth == Auth::Admin || auth == Auth::Approver || auth == Auth::NoRbac) {
+      const ClientCredential c =
+          auth == Auth::Approver ? server_->approver_credential()
+          : auth == Auth::N1     ? server_->issue_client_credential("system:node:n1", {"system:nodes"})
+          : auth == Auth::Admin  ? server_->issue_client_credential("kubernetes-admin", {"system:masters"})
+                                 : server_->issue_client_credential("system:kubelet-certd-norbac");
+      cert = c.cert_pem;
+      key = c.key_pem;
+    } else if (auth == Auth::Node) {
       cert = node_cert_;
       key = rotation::private_key_to_pem(node_key_.get());
     } else if (auth == Auth::ExpiredNode || auth == Auth::UnknownCaNode) {
@@ -140,23 +151,57 @@ class DevapiFixtures : public ::testing::Test {
     return raw;
   }
 
-  // Replays `file` and compares with its recorded response.
-  void check(const std::string& file, Auth auth, bool exact_body) {
+  // Replays `file` and compares with its recorded response. `replace`: text in the recorded
+  // URL and bodies that is this server's (a generated name, a resourceVersion) instead.
+  // Returns the body devapi answered with.
+  ordered_json check(const std::string& file, Auth auth, bool exact_body,
+                     const std::set<std::string>& also_dynamic = {},
+                     const std::vector<std::pair<std::string, std::string>>& replace = {}) {
     SCOPED_TRACE(file);
-    const ordered_json f = fixture(file);
+    ordered_json f = fixture(file);
+    auto substitute = [&](ordered_json& field) {
+      if (!field.is_string()) return;
+      std::string text = field;
+      for (const auto& [from, to] : replace) {
+        for (auto pos = text.find(from); pos != std::string::npos; pos = text.find(from, pos + to.size()))
+          text.replace(pos, from.size(), to);
+      }
+      field = text;
+    };
+    substitute(f["request"]["url"]);
+    substitute(f["request"]["body_raw"]);
+    substitute(f["response"]["body_raw"]);
+    if (f["response"]["body_raw"].is_string() && f["response"]["body"].is_object())
+      f["response"]["body"] = ordered_json::parse(f["response"]["body_raw"].get<std::string>());
     const HttpMessage got = testing::parse_http_response(send(f["request"], auth));
     const ordered_json& want = f["response"];
-    EXPECT_EQ(got.status, want["status"].get<int>());
+    EXPECT_EQ(got.status, want["status"].get<int>()) << got.body;
     EXPECT_EQ(header_names(got.headers), header_names(want["headers"]));
+    const ordered_json body = ordered_json::parse(got.body, nullptr, false);
     if (exact_body) {
       EXPECT_EQ(got.body, want["body_raw"].get<std::string>());
     } else {
-      expect_same_shape(want["body"], ordered_json::parse(got.body), "body");
+      expect_same_shape(want["body"], body, "body", also_dynamic);
     }
+    return body;
   }
 
   void wait_for(const std::function<bool()>& cond) {
     for (int i = 0; i < 500 && !cond(); ++i) std::this_thread::sleep_for(5ms);
+  }
+
+  // Creates a CSR under `name` with the spec of a recorded one, with the bootstrap token.
+  void create_like(const ordered_json& recorded, const std::string& name) {
+    ordered_json create = ordered_json::object();
+    create["apiVersion"] = "certificates.k8s.io/v1";
+    create["kind"] = "CertificateSigningRequest";
+    create["metadata"] = ordered_json{{"name", name}};
+    create["spec"] = ordered_json{{"request", recorded["spec"]["request"]},
+                                  {"signerName", recorded["spec"]["signerName"]},
+                                  {"usages", recorded["spec"]["usages"]}};
+    ordered_json request = fixture("csr-create-201.json")["request"];
+    request["body_raw"] = create.dump();
+    EXPECT_EQ(testing::parse_http_response(send(request, Auth::AsRecorded)).status, 201);
   }
 
   testing::TempDir tmp_;
@@ -357,6 +402,262 @@ TEST_F(DevapiFixtures, ListWithFieldSelectorMatches) {
   const ordered_json body = ordered_json::parse(got.body);
   EXPECT_EQ(body["kind"], "CertificateSigningRequestList");
   ASSERT_EQ(body["items"].size(), 1u);
+}
+
+// --- second capture: nodes, leases, events, the serving-CSR approver ---
+
+// The approval subresource records a server-side-apply entry devapi does not keep.
+const std::set<std::string> kManaged = {"managedFields"};
+
+TEST_F(DevapiFixtures, NodesMatch) {
+  check("node-get-404-missing-as-node.json", Auth::N1, true);
+  check("node-create-201-as-node.json", Auth::N1, false);
+  ASSERT_TRUE(server_->create_node("n2"));
+  EXPECT_FALSE(server_->create_node("n2"));
+  // node-lifecycle removes the not-ready taint, the ttl controller annotates.
+  wait_for([&] {
+    for (const auto& n : server_->list_objects("nodes")) {
+      if (!n["metadata"].value("annotations", json::object()).contains("node.alpha.kubernetes.io/ttl"))
+        return false;
+    }
+    return true;
+  });
+  check("node-get-own-200-as-node.json", Auth::N1, false);
+  check("node-get-other-200-as-node.json", Auth::N1, false);
+  check("node-list-fieldselector-200-as-node.json", Auth::N1, false);
+  // Merge patch: the list is replaced; strategic merge: merged by type; a no-op keeps the version.
+  auto got = check("node-status-patch-200-merge-as-admin.json", Auth::Admin, false);
+  EXPECT_EQ(got["status"]["addresses"].size(), 2u);
+  got = check("node-status-patch-200-merge-replaces-list-as-admin.json", Auth::Admin, false);
+  EXPECT_EQ(got["status"]["addresses"].size(), 1u);
+  got = check("node-status-patch-200-strategic-as-admin.json", Auth::Admin, false);
+  EXPECT_EQ(got["status"]["addresses"].size(), 2u);
+  const std::string version = got["metadata"]["resourceVersion"];
+  got = check("node-status-patch-200-strategic-noop-as-admin.json", Auth::Admin, false);
+  EXPECT_EQ(got["metadata"]["resourceVersion"], version);
+  check("forbidden-403-node-patch-other-node-status.json", Auth::N1, true);
+  check("node-status-patch-200-own-as-node.json", Auth::N1, false);
+  check("node-list-fieldselector-200-as-approver.json", Auth::Approver, false);
+}
+
+TEST_F(DevapiFixtures, NodeAddressesThroughTheInProcessAdmin) {
+  ASSERT_TRUE(server_->create_node("n1"));
+  EXPECT_EQ(server_->set_node_addresses("n1", {{"InternalIP", "10.0.0.5"}, {"Hostname", "n1"}}), 200);
+  EXPECT_EQ(server_->patch_node_status(
+                "n1", {{"status", {{"addresses", {{{"type", "Hostname"}, {"address", "x"}}}}}}}, true),
+            200);
+  const auto nodes = server_->list_objects("nodes");
+  ASSERT_EQ(nodes.size(), 1u);
+  EXPECT_EQ(nodes[0]["status"]["addresses"],
+            json::parse(R"([{"type":"InternalIP","address":"10.0.0.5"},{"type":"Hostname","address":"x"}])"));
+  EXPECT_EQ(server_->set_node_addresses("n9", {}), 404);
+}
+
+TEST_F(DevapiFixtures, NodeWatchAsApproverSeesRegistrationAndEffectivePatches) {
+  const ordered_json w = fixture("watch-node-fieldselector-as-approver.json");
+  std::unique_ptr<testing::RawHttps> conn;
+  send(w["request"], Auth::Approver, 200ms, &conn);
+  check("node-create-201-as-node.json", Auth::N1, false);
+  wait_for([&] {
+    return server_->list_objects("nodes").at(0)["metadata"].value("annotations", json::object()).size() == 2;
+  });
+  check("node-status-patch-200-merge-as-admin.json", Auth::Admin, false);
+  check("node-status-patch-200-merge-replaces-list-as-admin.json", Auth::Admin, false);
+  check("node-status-patch-200-strategic-as-admin.json", Auth::Admin, false);
+  check("node-status-patch-200-strategic-noop-as-admin.json", Auth::Admin, false);
+  check("node-status-patch-200-own-as-node.json", Auth::N1, false);
+  std::string raw;
+  for (int i = 0; i < 100; ++i) {
+    raw = conn->read_response(50ms);
+    if (testing::parse_http_response(raw).chunks.size() >= 7) break;
+  }
+  const HttpMessage got = testing::parse_http_response(raw);
+  const HttpMessage want = testing::parse_http_response(
+      testing::read_text(kApi / "watch-node-fieldselector-as-approver.http-raw.txt"));
+  EXPECT_EQ(header_names(got.headers), header_names(want.headers));
+  // ADDED, taint removed, ttl annotation, three effective admin patches (not the no-op), Ready.
+  ASSERT_EQ(got.chunks.size(), 7u);
+  for (std::size_t i = 0; i < 7; ++i) {
+    expect_same_shape(ordered_json::parse(want.chunks[i]), ordered_json::parse(got.chunks[i]),
+                      "event " + std::to_string(i), {});
+  }
+}
+
+TEST_F(DevapiFixtures, LeasesMatch) {
+  check("lease-get-404-missing.json", Auth::Approver, true);
+  check("forbidden-403-lease-create-no-rbac.json", Auth::NoRbac, true);
+  const auto created = check("lease-create-201.json", Auth::Approver, false);
+  const std::string created_version = created["metadata"]["resourceVersion"];
+  check("forbidden-403-lease-get-no-rbac.json", Auth::NoRbac, true);
+  check("forbidden-403-lease-get-as-node-kube-system.json", Auth::N1, true);
+  const auto got = check("lease-get-200.json", Auth::Approver, false);
+  EXPECT_EQ(got["spec"]["renewTime"], "2026-12-02T07:28:07.215931Z") << "MicroTime round-trips";
+  // The recorded update carries the recorded create's resourceVersion (278): ours instead.
+  const auto updated =
+      check("lease-update-200.json", Auth::Approver, false, {},
+            {{"\"resourceVersion\": \"278\"", "\"resourceVersion\": \"" + created_version + "\""}});
+  EXPECT_NE(updated["metadata"]["resourceVersion"], created_version);
+  EXPECT_EQ(
+      updated["spec"]["renewTime"],
+      ordered_json::parse(
+          fixture("lease-update-200.json")["request"]["body_raw"].get<std::string>())["spec"]["renewTime"]);
+  check("lease-update-409-conflict.json", Auth::Approver, true, {},
+        {{"\"resourceVersion\": \"278\"", "\"resourceVersion\": \"" + created_version + "\""}});
+  check("lease-create-409-alreadyexists.json", Auth::Approver, true);
+  EXPECT_EQ(server_->list_objects("leases").size(), 1u);
+}
+
+TEST_F(DevapiFixtures, EventsMatchAndStayQueryable) {
+  check("event-create-201-as-node.json", Auth::N1, false);
+  check("event-patch-200-count-as-node.json", Auth::N1, false);
+  check("event-create-403-events-k8s-io-as-node.json", Auth::N1, true);
+  check("event-create-422-kube-system-node-object-as-node.json", Auth::N1, true);
+  check("event-create-201-kube-system-as-node.json", Auth::N1, false);
+  check("event-create-201-about-other-node-as-node.json", Auth::N1, false);
+  check("forbidden-403-node-list-events.json", Auth::N1, true);
+  check("event-create-201-csr-as-approver.json", Auth::Approver, false);
+  check("event-create-201-events-k8s-io-csr-as-approver.json", Auth::Approver, false);
+  const auto events = server_->list_objects("events");
+  ASSERT_EQ(events.size(), 5u);
+  int counted = 0;
+  for (const auto& e : events) {
+    if (e["metadata"]["name"] == "n1.18ed5f455f6d98c1") {
+      EXPECT_EQ(e["count"], 2);
+      ++counted;
+    }
+  }
+  EXPECT_EQ(counted, 1);
+  // The admin reads them through the API too.
+  ordered_json list = fixture("forbidden-403-node-list-events.json")["request"];
+  const HttpMessage got = testing::parse_http_response(send(list, Auth::Admin));
+  EXPECT_EQ(got.status, 200);
+  EXPECT_EQ(ordered_json::parse(got.body)["items"].size(), 4u);  // default's, through either group
+}
+
+TEST_F(DevapiFixtures, ApproverApprovesAndDeniesServingCsrsOnly) {
+  Options o;  // the built-in serving approver is off by default: the approver must decide
+  start(o);
+  const auto created = check("csr-create-201-kubelet-serving-as-node-n1.json", Auth::N1, false, {"name"});
+  const std::string name = created["metadata"]["name"];
+  const std::string version = created["metadata"]["resourceVersion"];
+  std::this_thread::sleep_for(50ms);
+  const std::vector<std::pair<std::string, std::string>> ours = {
+      {"csr-qpn44", name}, {"\"resourceVersion\": \"280\"", "\"resourceVersion\": \"" + version + "\""}};
+  check("csr-list-signername-kubelet-serving-200-as-approver.json", Auth::Approver, false, {"name"});
+  const auto approved = check("csr-approval-200-as-approver.json", Auth::Approver, false, kManaged, ours);
+  EXPECT_EQ(approved["status"]["conditions"][0]["reason"], "KubeletCertdApprove");
+  check("csr-approval-409-conflict-stale-rv.json", Auth::Approver, true, {}, ours);
+  wait_for([&] {
+    for (const auto& c : server_->list_csrs()) {
+      if (c["metadata"]["name"] == name) return c["status"].contains("certificate");
+    }
+    return false;
+  });
+  check("csr-get-approved-issued-kubelet-serving-as-approver.json", Auth::Approver, false, kManaged, ours);
+
+  const auto bad = check("csr-create-201-kubelet-serving-bad-ip-as-node-n1.json", Auth::N1, false, {"name"});
+  const std::string bad_name = bad["metadata"]["name"];
+  const ordered_json deny = fixture("csr-deny-200-as-approver.json");
+  const std::string recorded_bad = deny["request"]["url"].get<std::string>().substr(
+      std::string("/apis/certificates.k8s.io/v1/certificatesigningrequests/").size(), 9);
+  const std::string recorded_bad_rv =
+      ordered_json::parse(deny["request"]["body_raw"].get<std::string>())["metadata"]["resourceVersion"];
+  check("csr-deny-200-as-approver.json", Auth::Approver, false, kManaged,
+        {{recorded_bad, bad_name},
+         {"\"resourceVersion\": \"" + recorded_bad_rv + "\"",
+          "\"resourceVersion\": \"" + bad["metadata"]["resourceVersion"].get<std::string>() + "\""}});
+  std::this_thread::sleep_for(50ms);
+  for (const auto& c : server_->list_csrs()) {
+    if (c["metadata"]["name"] == bad_name) {
+      EXPECT_FALSE(c["status"].contains("certificate"));
+    }
+  }
+}
+
+TEST_F(DevapiFixtures, ApproverWatchBySignerFromTheListVersionReplaysNothingOlder) {
+  const auto created = check("csr-create-201-kubelet-serving-as-node-n1.json", Auth::N1, false, {"name"});
+  const std::string name = created["metadata"]["name"];
+  // A client CSR the signer selector must leave out.
+  check("csr-create-201.json", Auth::AsRecorded, false);
+  const auto list =
+      check("csr-list-signername-kubelet-serving-200-as-approver.json", Auth::Approver, false, {"name"});
+  const std::string list_version = list["metadata"]["resourceVersion"];
+  ordered_json w = fixture("watch-csr-signername-kubelet-serving-as-approver.json");
+  std::string url = w["request"]["url"];
+  url.replace(url.find("resourceVersion=280"), 19, "resourceVersion=" + list_version);
+  w["request"]["url"] = url;
+  std::unique_ptr<testing::RawHttps> conn;
+  send(w["request"], Auth::Approver, 200ms, &conn);
+  const std::string version = server_->list_csrs().at(0)["metadata"]["name"] == name
+                                  ? server_->list_csrs().at(0)["metadata"]["resourceVersion"]
+                                  : server_->list_csrs().at(1)["metadata"]["resourceVersion"];
+  check("csr-approval-200-as-approver.json", Auth::Approver, false, kManaged,
+        {{"csr-qpn44", name}, {"\"resourceVersion\": \"280\"", "\"resourceVersion\": \"" + version + "\""}});
+  wait_for([&] {
+    for (const auto& c : server_->list_csrs()) {
+      if (c["metadata"]["name"] == name) return c["status"].contains("certificate");
+    }
+    return false;
+  });
+  const auto bad = check("csr-create-201-kubelet-serving-bad-ip-as-node-n1.json", Auth::N1, false, {"name"});
+  server_->approve(bad["metadata"]["name"], false);
+  std::string raw;
+  for (int i = 0; i < 100; ++i) {
+    raw = conn->read_response(50ms);
+    if (testing::parse_http_response(raw).chunks.size() >= 4) break;
+  }
+  const HttpMessage got = testing::parse_http_response(raw);
+  const HttpMessage want = testing::parse_http_response(
+      testing::read_text(kApi / "watch-csr-signername-kubelet-serving-as-approver.http-raw.txt"));
+  EXPECT_EQ(header_names(got.headers), header_names(want.headers));
+  // MODIFIED (Approved), MODIFIED (certificate), ADDED (the bad-IP CSR), MODIFIED (Denied):
+  // neither the listed pending CSR nor the client CSR.
+  ASSERT_EQ(got.chunks.size(), 4u);
+  for (std::size_t i = 0; i < 4; ++i) {
+    const ordered_json g = ordered_json::parse(got.chunks[i]);
+    const ordered_json e = ordered_json::parse(want.chunks[i]);
+    EXPECT_EQ(g["type"], e["type"]) << i;
+    EXPECT_EQ(g["object"]["spec"]["signerName"], "kubernetes.io/kubelet-serving");
+  }
+  EXPECT_FALSE(got.complete);
+}
+
+TEST_F(DevapiFixtures, ApproverIsRefusedOtherSignersInTheRecordedOrder) {
+  // node-csr-n4: usages without key encipherment, left pending; node-csr-n3: auto-approved.
+  const ordered_json refused = fixture("forbidden-403-approver-approve-kubelet-client-signer.json");
+  const ordered_json duplicate = fixture("csr-approval-422-duplicate-approved-condition.json");
+  create_like(ordered_json::parse(refused["request"]["body_raw"].get<std::string>()),
+              "node-csr-n4-1796196551");
+  create_like(ordered_json::parse(duplicate["request"]["body_raw"].get<std::string>()),
+              "node-csr-n3-1796196529");
+  std::string n4_rv, n3_rv;
+  wait_for([&] {
+    for (const auto& c : server_->list_csrs()) {
+      if (c["metadata"]["name"] == "node-csr-n3-1796196529" && c["status"].contains("certificate"))
+        return true;
+    }
+    return false;
+  });
+  for (const auto& c : server_->list_csrs()) {
+    (c["metadata"]["name"] == "node-csr-n4-1796196551" ? n4_rv : n3_rv) = c["metadata"]["resourceVersion"];
+  }
+  check("csr-get-pending-kubelet-client-as-approver.json", Auth::Approver, false);
+  const auto rv = [](const std::string& from, const std::string& to) {
+    return std::pair{"\"resourceVersion\": \"" + from + "\"", "\"resourceVersion\": \"" + to + "\""};
+  };
+  check("forbidden-403-approver-approve-kubelet-client-signer.json", Auth::Approver, true, {},
+        {rv("288", n4_rv)});
+  check("forbidden-403-approver-deny-kubelet-client-signer.json", Auth::Approver, true, {},
+        {rv("288", n4_rv)});
+  check("csr-approval-422-duplicate-approved-condition.json", Auth::Approver, true, {}, {rv("287", n3_rv)});
+  // A stale copy gets 409 before the signer's 403 and before validation's 422.
+  check("csr-approval-409-stale-rv-before-signer-403.json", Auth::Approver, true);
+  check("csr-approval-409-stale-rv-before-422-duplicate.json", Auth::Approver, true);
+  for (const auto& c : server_->list_csrs()) {
+    if (c["metadata"]["name"] == "node-csr-n4-1796196551") {
+      EXPECT_FALSE(c["status"].contains("conditions"));
+    }
+  }
 }
 
 }  // namespace

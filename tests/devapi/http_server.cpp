@@ -86,7 +86,7 @@ std::string count_key(const Request& req, const std::string& path, bool csr_path
 }  // namespace
 
 HttpServer::HttpServer(asio::io_context& io, const Options& options, const testing::TestCa& ca,
-                       Faults& faults, const CsrStore& store, CsrApi& csr_api,
+                       Faults& faults, const CsrStore& store, CsrApi& csr_api, ClusterApi& cluster_api,
                        const Authenticator& authenticator)
     : io_(io),
       options_(options),
@@ -94,6 +94,7 @@ HttpServer::HttpServer(asio::io_context& io, const Options& options, const testi
       faults_(faults),
       store_(store),
       csr_api_(csr_api),
+      cluster_api_(cluster_api),
       authenticator_(authenticator),
       tls_(ssl::context::tls_server),
       acceptor_(io),
@@ -201,15 +202,16 @@ asio::awaitable<void> HttpServer::serve_connection(tcp::socket socket) {
     if (faults_.refuse_connections) break;
     const auto who = authenticator_.authenticate(req[http::field::authorization], stream->native_handle());
     Query query;
+    std::string watched = "certificatesigningrequests";
     std::optional<Reply> reply = take_injected_failure(faults_, counts_);
-    if (!reply) reply = route(req, who, query);
+    if (!reply) reply = route(req, who, query, watched);
     if (options_.log_requests) {
       std::fprintf(stderr, "devapi: %s %s %d user=%s\n", std::string(req.method_string()).c_str(),
                    std::string(req.target()).c_str(), reply ? reply->status : 200,
                    who ? who->name.c_str() : "-");
     }
     if (!reply) {
-      co_await watches_.serve(*stream, query);
+      co_await watches_.serve(*stream, watched, query);
       break;
     }
     const bool keep = req.keep_alive();
@@ -218,7 +220,8 @@ asio::awaitable<void> HttpServer::serve_connection(tcp::socket socket) {
   beast::get_lowest_layer(*stream).close();
 }
 
-std::optional<Reply> HttpServer::route(const Request& req, const std::optional<User>& who, Query& query) {
+std::optional<Reply> HttpServer::route(const Request& req, const std::optional<User>& who, Query& query,
+                                       std::string& watched) {
   const std::string target(req.target());
   const auto qpos = target.find('?');
   const std::string path = target.substr(0, qpos);
@@ -254,6 +257,12 @@ std::optional<Reply> HttpServer::route(const Request& req, const std::optional<U
     return r;
   }
   if (!csr_path) {
+    bool watch_nodes = false;
+    if (auto r = cluster_api_.route(req, path, user, query, watch_nodes)) return r;
+    if (watch_nodes) {
+      watched = "nodes";
+      return std::nullopt;
+    }
     return status_reply(
         status_object(404, "NotFound", "the server could not find the requested resource",
                       ojson{{"causes", ojson::array({ojson{{"reason", "UnexpectedServerResponse"},

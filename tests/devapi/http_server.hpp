@@ -1,11 +1,12 @@
 // devapi's HTTPS front: TLS set up as kube-apiserver's, connections and their requests, the
-// per-request faults, and the routes to the CSR API, the watch streams and devapi's own
-// endpoints (/version, health, /devapi/v1/faults and /devapi/v1/stats).
+// per-request faults, and the routes to the CSR API, the nodes/leases/events API, the watch streams and
+// devapi's own endpoints (/version, health, /devapi/v1/faults and /devapi/v1/stats).
 #pragma once
 
 #include "tests/devapi/wire.hpp"
 
 #include "tests/devapi/auth.hpp"
+#include "tests/devapi/cluster_api.hpp"
 #include "tests/devapi/csr_api.hpp"
 #include "tests/devapi/server.hpp"
 #include "tests/devapi/status.hpp"
@@ -32,7 +33,8 @@ namespace kcd::devapi {
 class HttpServer {
  public:
   HttpServer(boost::asio::io_context& io, const Options& options, const testing::TestCa& ca, Faults& faults,
-             const CsrStore& store, CsrApi& csr_api, const Authenticator& authenticator);
+             const CsrStore& store, CsrApi& csr_api, ClusterApi& cluster_api,
+             const Authenticator& authenticator);
 
   // TLS with a fresh server certificate from the CA, then bind and listen; the bound port.
   uint16_t listen();
@@ -50,8 +52,9 @@ class HttpServer {
   void configure_tls();
   boost::asio::awaitable<void> accept_loop();
   boost::asio::awaitable<void> serve_connection(boost::asio::ip::tcp::socket socket);
-  // One request's reply; nullopt for a watch, to be streamed with `query`.
-  std::optional<Reply> route(const Request& req, const std::optional<User>& who, Query& query);
+  // One request's reply; nullopt for a watch of `watched`, to be streamed with `query`.
+  std::optional<Reply> route(const Request& req, const std::optional<User>& who, Query& query,
+                             std::string& watched);
   std::optional<Reply> route_csrs(const Request& req, const std::string& rest, bool is_watch,
                                   const User& user, const Query& query);
 
@@ -61,6 +64,7 @@ class HttpServer {
   Faults& faults_;
   const CsrStore& store_;
   CsrApi& csr_api_;
+  ClusterApi& cluster_api_;
   const Authenticator& authenticator_;
   boost::asio::ssl::context tls_;
   boost::asio::ip::tcp::acceptor acceptor_;

@@ -6,7 +6,9 @@
 
 #include "base/base64.hpp"
 #include "base/files.hpp"
+#include "rotation/key.hpp"
 #include "tests/devapi/auth.hpp"
+#include "tests/devapi/cluster_api.hpp"
 #include "tests/devapi/controllers.hpp"
 #include "tests/devapi/csr_api.hpp"
 #include "tests/devapi/generated.hpp"
@@ -59,7 +61,9 @@ struct Server::ControlPlane {
         controllers(io, options, ca, faults, store),
         authenticator(options, ca, faults),
         csr_api(store, controllers),
-        http(io, options, ca, faults, store, csr_api, authenticator) {
+        cluster_api(io, options, store),
+        http(io, options, ca, faults, store, csr_api, cluster_api, authenticator),
+        approver(issue(ca, std::string(kApproverUser), {})) {
     store.set_event_listener([this] { http.wake_watches(); });
   }
 
@@ -76,7 +80,21 @@ struct Server::ControlPlane {
   Controllers controllers;
   Authenticator authenticator;
   CsrApi csr_api;
+  ClusterApi cluster_api;
   HttpServer http;
+  ClientCredential approver;
+
+  static ClientCredential issue(const testing::TestCa& ca, const std::string& cn,
+                                const std::vector<std::string>& organizations) {
+    auto key = rotation::generate_key(KeyAlgorithm::EcdsaP256);
+    testing::CertSpec spec;
+    spec.subject = {cn, organizations};
+    spec.ext_key_usages = {"client auth"};
+    spec.key_usages = {"digital signature", "key encipherment"};
+    spec.not_before = std::chrono::system_clock::now() - std::chrono::hours(1);
+    spec.not_after = std::chrono::system_clock::now() + std::chrono::hours(24 * 365);
+    return {testing::to_pem(ca.issue(key.get(), spec).get()), rotation::private_key_to_pem(key.get())};
+  }
 
   std::string url() const { return "https://" + options.listen_host + ":" + std::to_string(bound_port); }
 
@@ -87,24 +105,32 @@ struct Server::ControlPlane {
     testing::must(kcd::ensure_directory(dir, 0700));
     testing::must(kcd::write_file_atomic(dir / "ca.crt", ca.cert_pem(), 0644));
     testing::must(kcd::write_file_atomic(dir / "ca.key", ca.key_pem(), 0600));
-    auto kubeconfig = [&](const std::string& user, const std::string& token) {
+    auto kubeconfig = [&](const std::string& user, const std::string& credential) {
       return "apiVersion: v1\nkind: Config\nclusters:\n- cluster:\n    certificate-authority-data: " +
              base64_encode(ca.cert_pem()) + "\n    server: " + url() +
              "\n  name: devapi\ncontexts:\n- context:\n" + "    cluster: devapi\n    user: " + user +
              "\n  name: " + user + "@devapi\ncurrent-context: " + user + "@devapi\nusers:\n- name: " + user +
-             "\n  user:\n    token: " + token + "\n";
+             "\n  user:\n" + credential;
     };
+    auto token = [](const std::string& t) { return "    token: " + t + "\n"; };
     testing::must(kcd::write_file_atomic(
         dir / "bootstrap-kubelet.conf",
-        kubeconfig("tls-bootstrap-token-user", options.bootstrap_tokens.front()), 0600));
+        kubeconfig("tls-bootstrap-token-user", token(options.bootstrap_tokens.front())), 0600));
     testing::must(kcd::write_file_atomic(dir / "admin.conf",
-                                         kubeconfig("kubernetes-admin", options.admin_token), 0600));
+                                         kubeconfig("kubernetes-admin", token(options.admin_token)), 0600));
+    testing::must(kcd::write_file_atomic(
+        dir / "approver.conf",
+        kubeconfig(std::string(kApproverUser),
+                   "    client-certificate-data: " + base64_encode(approver.cert_pem) +
+                       "\n    client-key-data: " + base64_encode(approver.key_pem) + "\n"),
+        0600));
     testing::must(kcd::write_file_atomic(dir / "admin.token", options.admin_token + "\n", 0600));
     json info = {{"url", url()},
                  {"port", bound_port},
                  {"caFile", (dir / "ca.crt").string()},
                  {"bootstrapKubeconfig", (dir / "bootstrap-kubelet.conf").string()},
                  {"adminKubeconfig", (dir / "admin.conf").string()},
+                 {"approverKubeconfig", (dir / "approver.conf").string()},
                  {"adminTokenFile", (dir / "admin.token").string()},
                  {"pid", static_cast<long>(::getpid())}};
     testing::must(kcd::write_file_atomic(dir / "devapi.json", info.dump(2) + "\n", 0644));
@@ -171,6 +197,17 @@ std::filesystem::path Server::bootstrap_kubeconfig_path() const {
   return control_plane_->options.state_dir / "bootstrap-kubelet.conf";
 }
 
+ClientCredential Server::approver_credential() const {
+  return control_plane_->approver;
+}
+std::filesystem::path Server::approver_kubeconfig_path() const {
+  return control_plane_->options.state_dir / "approver.conf";
+}
+ClientCredential Server::issue_client_credential(const std::string& common_name,
+                                                 const std::vector<std::string>& organizations) const {
+  return ControlPlane::issue(control_plane_->ca, common_name, organizations);
+}
+
 Faults Server::faults() const {
   return control_plane_->on_io([this] { return control_plane_->faults; });
 }
@@ -216,6 +253,35 @@ void Server::delete_csr(const std::string& name) {
   control_plane_->on_io([this, name] {
     control_plane_->store.remove(name);
     return 0;
+  });
+}
+
+bool Server::create_node(const std::string& name) {
+  return control_plane_->on_io(
+      [this, name] { return control_plane_->cluster_api.create_node_as_admin(name); });
+}
+
+int Server::patch_node_status(const std::string& name, const nlohmann::json& patch, bool strategic) {
+  return control_plane_->on_io([this, name, body = patch.dump(), strategic] {
+    return control_plane_->cluster_api
+        .patch_node_status(
+            name, strategic ? "application/strategic-merge-patch+json" : "application/merge-patch+json", body)
+        .status;
+  });
+}
+
+int Server::set_node_addresses(const std::string& name,
+                               const std::vector<std::pair<std::string, std::string>>& addresses) {
+  json list = json::array();
+  for (const auto& [type, address] : addresses) list.push_back(json{{"type", type}, {"address", address}});
+  return patch_node_status(name, json{{"status", {{"addresses", list}}}});
+}
+
+std::vector<json> Server::list_objects(const std::string& resource) const {
+  return control_plane_->on_io([this, resource] {
+    std::vector<json> out;
+    for (const ojson* o : control_plane_->store.objects(resource)) out.push_back(json::parse(o->dump()));
+    return out;
   });
 }
 

@@ -40,7 +40,15 @@ struct Faults {
 nlohmann::json to_json(const Faults& f);
 Faults faults_from_json(const nlohmann::json& j);
 
+// Who approves kubernetes.io/kubelet-serving CSRs inside devapi: nobody (the default, as on a
+// stock cluster: a real approver such as `kubelet-certd approve` must), a strict built-in one,
+// or everything.
 enum class ServingApprover { None, Strict, All };
+
+// A client certificate and its key, PEM.
+struct ClientCredential {
+  std::string cert_pem, key_pem;
+};
 
 struct Options {
   std::string listen_host = "127.0.0.1";
@@ -75,6 +83,14 @@ class Server {
   std::string bootstrap_token() const;
   std::string admin_token() const;
   std::filesystem::path bootstrap_kubeconfig_path() const;
+  // The serving-CSR approver's identity (CN=system:kubelet-certd-approver, no O; its RBAC is
+  // packaging/kubernetes/approver-rbac.yaml), also written as approver.conf in the state dir.
+  ClientCredential approver_credential() const;
+  std::filesystem::path approver_kubeconfig_path() const;
+  // A client certificate from devapi's CA for any identity (a node: CN=system:node:<n>,
+  // O=system:nodes; an identity without RBAC: any other CN); valid from an hour ago for a year.
+  ClientCredential issue_client_credential(const std::string& common_name,
+                                           const std::vector<std::string>& organizations = {}) const;
 
   Faults faults() const;
   void set_faults(const Faults& faults);
@@ -84,6 +100,19 @@ class Server {
   std::map<std::string, int> request_counts() const;    // "POST csr", "GET csr", "LIST csr", "WATCH csr", ...
   void approve(const std::string& name, bool approve);  // kubectl certificate approve / deny
   void delete_csr(const std::string& name);             // the CSR cleaner
+
+  // Nodes, leases and events (what the admin could read or do through the API).
+  // Registers Node `name` as the admin (kubelet-style labels, no status); false when it exists.
+  bool create_node(const std::string& name);
+  // PATCH /api/v1/nodes/<name>/status as the admin: `strategic` picks
+  // application/strategic-merge-patch+json (addresses merge by type) over
+  // application/merge-patch+json (the list is replaced). The HTTP status it answered with.
+  int patch_node_status(const std::string& name, const nlohmann::json& patch, bool strategic = false);
+  // Sets status.addresses (a JSON merge patch): {{"InternalIP", "10.0.0.5"}, {"Hostname", "n1"}}.
+  int set_node_addresses(const std::string& name,
+                         const std::vector<std::pair<std::string, std::string>>& addresses);
+  // Every stored object of "nodes", "leases" or "events" (both API groups), in the recorded shape.
+  std::vector<nlohmann::json> list_objects(const std::string& resource) const;
 
  private:
   struct ControlPlane;  // store, controllers, auth and HTTP on one io thread (server.cpp)

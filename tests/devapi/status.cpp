@@ -72,6 +72,20 @@ Reply csr_not_found(const std::string& name) {
       csr_details(name)));
 }
 
+Reply admission_forbidden(const std::string& message, const ojson& details) {
+  Reply r = status_reply(status_object(403, "Forbidden", message, details));
+  r.nosniff = false;
+  return r;
+}
+
+Reply conflict(const std::string& qualified, const std::string& name, const ojson& details) {
+  return status_reply(status_object(409, "Conflict",
+                                    "Operation cannot be fulfilled on " + qualified + " " + go_quote(name) +
+                                        ": the object has been modified; please apply your changes to the "
+                                        "latest version and try again",
+                                    details));
+}
+
 Reply csr_deleted(const std::string& name) {
   ojson ok = ojson::object();
   ok["kind"] = "Status";

@@ -39,6 +39,12 @@ Reply object_reply(int status, const ojson& object);
 Reply forbidden(const std::string& user, const std::string& verb, const std::string& name,
                 const std::string& subresource = "");
 Reply csr_not_found(const std::string& name);
+// An admission plugin's 403 (NodeRestriction, CertificateApproval): unlike an authorization
+// 403 it has no X-Content-Type-Options header, as recorded.
+Reply admission_forbidden(const std::string& message, const ojson& details);
+// 409 Conflict: a write carried a stale metadata.resourceVersion. `qualified` is
+// "<resource>.<group>" ("leases.coordination.k8s.io"), `details` the Status details.
+Reply conflict(const std::string& qualified, const std::string& name, const ojson& details);
 // The Success Status a delete answers with.
 Reply csr_deleted(const std::string& name);
 Reply method_not_allowed();

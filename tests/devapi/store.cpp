@@ -3,6 +3,8 @@
 
 #include "tests/devapi/generated.hpp"
 
+#include <utility>
+
 namespace kcd::devapi {
 
 bool CsrObject::has_condition(std::string_view type) const {
@@ -72,11 +74,54 @@ bool CsrStore::remove(const std::string& name) {
   return true;
 }
 
+const ojson* CsrStore::find_object(const std::string& resource, const std::string& ns,
+                                   const std::string& name) const {
+  auto r = objects_.find(resource);
+  if (r == objects_.end()) return nullptr;
+  auto it = r->second.find(ns + "/" + name);
+  return it == r->second.end() ? nullptr : &it->second;
+}
+
+ojson* CsrStore::find_object(const std::string& resource, const std::string& ns, const std::string& name) {
+  return const_cast<ojson*>(std::as_const(*this).find_object(resource, ns, name));
+}
+
+const ojson& CsrStore::create_object(const std::string& resource, const std::string& ns, ojson object) {
+  ojson& meta = object["metadata"];
+  meta["uid"] = random_uuid();
+  meta["resourceVersion"] = std::to_string(++resource_version_);
+  meta["creationTimestamp"] = now_rfc3339();
+  const std::string name = meta["name"];
+  const ojson& stored = objects_[resource][ns + "/" + name] = std::move(object);
+  if (resource == "nodes") emit(resource, "ADDED", name, resource_version_, stored);
+  return stored;
+}
+
+void CsrStore::modified_object(const std::string& resource, ojson& object) {
+  object["metadata"]["resourceVersion"] = std::to_string(++resource_version_);
+  if (resource == "nodes") emit(resource, "MODIFIED", object["metadata"]["name"], resource_version_, object);
+}
+
+std::vector<const ojson*> CsrStore::objects(const std::string& resource, const std::string& ns) const {
+  std::vector<const ojson*> out;
+  auto r = objects_.find(resource);
+  if (r == objects_.end()) return out;
+  for (const auto& [key, o] : r->second) {
+    if (ns.empty() || key.compare(0, ns.size() + 1, ns + "/") == 0) out.push_back(&o);
+  }
+  return out;
+}
+
 void CsrStore::emit(const std::string& type, const CsrObject& csr) {
+  emit("certificatesigningrequests", type, csr.name, csr.resource_version, csr.to_json(), csr.signer);
+}
+
+void CsrStore::emit(const std::string& resource, const std::string& type, const std::string& name,
+                    long version, const ojson& object, const std::string& signer) {
   ojson ev = ojson::object();
   ev["type"] = type;
-  ev["object"] = csr.to_json();
-  history_.push_back(WatchEvent{csr.resource_version, type, csr.name, ev.dump() + "\n"});
+  ev["object"] = object;
+  history_.push_back(WatchEvent{version, resource, type, name, signer, ev.dump() + "\n"});
   while (static_cast<int>(history_.size()) > history_limit_) history_.pop_front();
   if (listener_) listener_();
 }

@@ -1,5 +1,6 @@
-// The object store: CertificateSigningRequests by name, the resourceVersion counter, and the
-// window of recent events that watches replay (an older resourceVersion gets 410 Expired).
+// The object store: CertificateSigningRequests by name, the other resources (nodes, leases,
+// events) as their JSON objects, the one resourceVersion counter they share (etcd's revision),
+// and the window of recent events that watches replay (an older resourceVersion gets 410 Expired).
 #pragma once
 
 #include <nlohmann/json.hpp>
@@ -36,9 +37,11 @@ struct CsrObject {
 // One event, serialized once when it happens so that every watch sends the same bytes.
 struct WatchEvent {
   long resource_version;
+  std::string resource;  // "certificatesigningrequests", "nodes", "leases", "events"
   std::string type;
   std::string name;
-  std::string line;  // "\n"-terminated
+  std::string signer;  // a CSR's spec.signerName (for fieldSelector=spec.signerName=...)
+  std::string line;    // "\n"-terminated
 };
 
 class CsrStore {
@@ -60,6 +63,18 @@ class CsrStore {
   // DELETED under the next resourceVersion; false when there is no such CSR.
   bool remove(const std::string& name);
 
+  // Other resources, keyed by resource, namespace ("" when cluster-scoped) and name. create
+  // fills metadata.uid, resourceVersion and creationTimestamp (keys already present keep their
+  // place, so the caller decides the order). Only nodes are watched: their changes go into the
+  // watch history (ADDED, MODIFIED); leases and events do not crowd CSR events out of it.
+  const ojson* find_object(const std::string& resource, const std::string& ns, const std::string& name) const;
+  ojson* find_object(const std::string& resource, const std::string& ns, const std::string& name);
+  const ojson& create_object(const std::string& resource, const std::string& ns, ojson object);
+  // A stored object changed: the next resourceVersion.
+  void modified_object(const std::string& resource, ojson& object);
+  // Every object of `resource` in `ns` (every namespace when empty), by namespace and name.
+  std::vector<const ojson*> objects(const std::string& resource, const std::string& ns = "") const;
+
   long resource_version() const { return resource_version_; }
   int created() const { return created_; }
   const std::deque<WatchEvent>& history() const { return history_; }
@@ -72,11 +87,14 @@ class CsrStore {
 
  private:
   void emit(const std::string& type, const CsrObject& csr);
+  void emit(const std::string& resource, const std::string& type, const std::string& name, long version,
+            const ojson& object, const std::string& signer = "");
 
   int history_limit_;
   long resource_version_;
   int created_ = 0;
   std::map<std::string, CsrObject> csrs_;
+  std::map<std::string, std::map<std::string, ojson>> objects_;  // resource -> "ns/name" -> object
   std::deque<WatchEvent> history_;
   std::function<void()> listener_;
 };

@@ -18,8 +18,9 @@ namespace beast = boost::beast;
 namespace http = beast::http;
 using namespace std::chrono_literals;
 
-asio::awaitable<void> WatchStreams::serve(TlsStream& stream, Query query) {
+asio::awaitable<void> WatchStreams::serve(TlsStream& stream, std::string resource, Query query) {
   const std::string only_name = name_selector(query);
+  const std::string only_signer = signer_selector(query);
   std::optional<std::chrono::seconds> timeout;
   if (auto t = query.find("timeoutSeconds"); t != query.end() && !t->second.empty())
     timeout = std::chrono::seconds(std::stol(t->second));
@@ -65,11 +66,21 @@ asio::awaitable<void> WatchStreams::serve(TlsStream& stream, Query query) {
   }
   if (from_now) {
     // Synthetic ADDED events for the current state, then what happens next.
-    for (const auto& [name, c] : store_.csrs()) {
-      if (!only_name.empty() && name != only_name) continue;
+    std::vector<ojson> current;
+    if (resource == "certificatesigningrequests") {
+      for (const auto& [name, c] : store_.csrs()) {
+        if ((only_name.empty() || name == only_name) && (only_signer.empty() || c.signer == only_signer))
+          current.push_back(c.to_json());
+      }
+    } else {
+      for (const ojson* o : store_.objects(resource)) {
+        if (only_name.empty() || (*o)["metadata"]["name"] == only_name) current.push_back(*o);
+      }
+    }
+    for (auto& object : current) {
       ojson ev = ojson::object();
       ev["type"] = "ADDED";
-      ev["object"] = c.to_json();
+      ev["object"] = std::move(object);
       co_await write_chunk(stream, ev.dump() + "\n", ec);
       if (ec) co_return;
     }
@@ -82,7 +93,8 @@ asio::awaitable<void> WatchStreams::serve(TlsStream& stream, Query query) {
   while (serving_) {
     std::vector<std::string> lines;
     for (const auto& ev : history) {
-      if (ev.resource_version > last_seen && (only_name.empty() || ev.name == only_name))
+      if (ev.resource_version > last_seen && ev.resource == resource &&
+          (only_name.empty() || ev.name == only_name) && (only_signer.empty() || ev.signer == only_signer))
         lines.push_back(ev.line);
     }
     if (!history.empty()) last_seen = std::max(last_seen, history.back().resource_version);

@@ -1,4 +1,4 @@
-// Watches of CSRs, streamed as kube-apiserver streams them: one chunk per JSON event, synthetic
+// Watches of CSRs and Nodes, streamed as kube-apiserver streams them: one chunk per JSON event, synthetic
 // ADDED events for a watch without a resourceVersion, 410 Expired for a compacted one, and the
 // watch faults (dropped, silent, too old).
 #pragma once
@@ -28,7 +28,8 @@ class WatchStreams {
   void set_serving(bool serving) { serving_ = serving; }
   // Streams one watch (the caller has checked RBAC) until timeoutSeconds, a fault, the
   // connection or the server ends it.
-  boost::asio::awaitable<void> serve(TlsStream& stream, Query query);
+  // `resource`: "certificatesigningrequests" or "nodes" (cluster-scoped, by name).
+  boost::asio::awaitable<void> serve(TlsStream& stream, std::string resource, Query query);
   void wake_all();
 
  private:
