@@ -193,15 +193,18 @@ Setting text_setting(std::string key, std::string flag, std::string Settings::*f
   return s;
 }
 
-Setting node_name_setting(std::string key, std::string flag, std::string default_doc,
-                          std::string description) {
+// A name with the rules of a node name (RFC 1123 DNS subdomain): the node's, or the approver's
+// Lease holder identity. `what` names it in errors.
+Setting node_name_setting(std::string key, std::string flag, std::string Settings::*field, std::string what,
+                          std::string default_doc, std::string description) {
   Setting s = row(std::move(key), std::move(flag), SettingType::NodeName, std::move(description));
   s.default_doc = std::move(default_doc);
   s.allowed = "a DNS subdomain (RFC 1123): lowercase letters, digits, '-' and '.'";
-  s.parse = [](Settings& out, const Values& v, const ParseContext&) -> Expected<void> {
+  s.parse = [field, what](Settings& out, const Values& v, const ParseContext&) -> Expected<void> {
     if (auto problem = node_name_problem(v.front().text))
-      return Unexpected(at(v.front(), in_quotes(v.front().text) + " is not a valid node name: " + *problem));
-    out.node_name = v.front().text;
+      return Unexpected(
+          at(v.front(), in_quotes(v.front().text) + " is not a valid " + what + ": " + *problem));
+    out.*field = v.front().text;
     return {};
   };
   return s;
@@ -422,21 +425,6 @@ Setting listen_address_setting(std::string key, std::string flag,
   return s;
 }
 
-// A name for this process (the approver's Lease holder): a node name's rules; default at load.
-Setting identity_setting(std::string key, std::string flag, std::string default_doc,
-                         std::string description) {
-  Setting s = row(std::move(key), std::move(flag), SettingType::NodeName, std::move(description));
-  s.default_doc = std::move(default_doc);
-  s.allowed = "a DNS subdomain (RFC 1123): lowercase letters, digits, '-' and '.'";
-  s.parse = [](Settings& out, const Values& v, const ParseContext&) -> Expected<void> {
-    if (auto problem = node_name_problem(v.front().text))
-      return Unexpected(at(v.front(), in_quotes(v.front().text) + " is not a valid name: " + *problem));
-    out.approver_identity = v.front().text;
-    return {};
-  };
-  return s;
-}
-
 // A regular expression (ECMAScript) that must compile; empty: none.
 Setting pattern_setting(std::string key, std::string flag, std::string description) {
   Setting s = row(std::move(key), std::move(flag), SettingType::Pattern, std::move(description));
@@ -484,7 +472,8 @@ std::vector<Setting> make_table() {
   for (std::size_t i = 0; i < kKeyAlgorithmNames.size(); ++i)
     algorithms.push_back(static_cast<KeyAlgorithm>(i));
   std::vector<Setting> t;
-  t.push_back(node_name_setting("nodeName", "--node-name", "host name, lowercased",
+  t.push_back(node_name_setting("nodeName", "--node-name", &Settings::node_name, "node name",
+                                "host name, lowercased",
                                 "The node's name: the certificates are for system:node:<nodeName>"));
   t.push_back(
       path_setting("bootstrapKubeconfig", "--bootstrap-kubeconfig", &Settings::bootstrap_kubeconfig,
@@ -576,8 +565,8 @@ std::vector<Setting> make_table() {
                         "/etc/kubernetes/kubelet-certd-approver.conf",
                         "approve: kubeconfig of the approver's own identity (RBAC: "
                         "/usr/share/kubelet-certd/approver-rbac.yaml)"));
-  approver(identity_setting(
-      "approverIdentity", "--identity", "host name, lowercased",
+  approver(node_name_setting(
+      "approverIdentity", "--identity", &Settings::approver_identity, "name", "host name, lowercased",
       "approve: this replica's name as holder of the Lease kube-system/kubelet-certd-approver"));
   approver(pattern_setting("approverDNSNamePattern", "--dns-name-pattern",
                            "approve: every DNS SAN must also match this regular expression (whole name, "

@@ -4,6 +4,7 @@
 #include "rotation/certificate.hpp"
 #include "rotation/key.hpp"
 #include "tests/support/subprocess.hpp"
+#include "tests/support/run_awaitable.hpp"
 #include "tests/support/test_ca.hpp"
 
 #include <arpa/inet.h>
@@ -27,6 +28,7 @@ namespace kcd::api {
 namespace {
 
 namespace asio = boost::asio;
+using kcd::testing::run;
 namespace fs = std::filesystem;
 using nlohmann::json;
 using namespace std::chrono_literals;
@@ -177,21 +179,6 @@ class ReplayServer {
   std::mutex mu_;
   std::vector<Seen> seen_;
 };
-
-// Runs one client coroutine to completion on a fresh io_context.
-template <class T>
-T run(asio::io_context& io, asio::awaitable<T> op) {
-  std::optional<T> result;
-  auto wrapper = [](asio::awaitable<T> inner, std::optional<T>& out) -> asio::awaitable<void> {
-    out.emplace(co_await std::move(inner));
-  };
-  asio::co_spawn(io, wrapper(std::move(op), result), [](std::exception_ptr e) {
-    if (e) std::rethrow_exception(e);
-  });
-  io.run();
-  io.restart();
-  return std::move(*result);
-}
 
 class ApiClientTest : public ::testing::Test {
  protected:

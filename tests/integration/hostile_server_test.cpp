@@ -7,6 +7,7 @@
 #include "rotation/certificate.hpp"
 #include "rotation/key.hpp"
 #include "tests/support/subprocess.hpp"
+#include "tests/support/run_awaitable.hpp"
 #include "tests/support/test_ca.hpp"
 #include "tests/support/tls_server.hpp"
 
@@ -23,6 +24,7 @@ namespace kcd::api {
 namespace {
 
 namespace asio = boost::asio;
+using kcd::testing::run;
 using namespace std::chrono_literals;
 using ::testing::HasSubstr;
 using testing::TlsPeer;
@@ -50,20 +52,6 @@ const std::string kChunkedOk =
 void endless(TlsPeer& peer, const std::string& piece) {
   const std::string c = chunk(piece);
   while (peer.write(c)) {}
-}
-
-template <class T>
-T run(asio::io_context& io, asio::awaitable<T> op) {
-  std::optional<T> result;
-  auto wrapper = [](asio::awaitable<T> inner, std::optional<T>& out) -> asio::awaitable<void> {
-    out.emplace(co_await std::move(inner));
-  };
-  asio::co_spawn(io, wrapper(std::move(op), result), [](std::exception_ptr e) {
-    if (e) std::rethrow_exception(e);
-  });
-  io.run();
-  io.restart();
-  return std::move(*result);
 }
 
 class HostileServer : public ::testing::Test {
