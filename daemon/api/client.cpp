@@ -317,15 +317,37 @@ asio::awaitable<Result<Csr>> Client::get_csr(const std::string& name) {
                               std::string_view((*res)[http::field::retry_after]), 200);
 }
 
+asio::awaitable<Result<CsrList>> Client::list_csrs(const std::string& field_selector) {
+  std::string target(kCsrPath);
+  if (!field_selector.empty()) target += "?fieldSelector=" + url_escape(field_selector);
+  auto res = co_await impl_->exchange(impl_->make_request(http::verb::get, target, {}));
+  if (!res) co_return Unexpected(res.error());
+  co_return csr_list_from_response(static_cast<int>(res->result_int()), res->body(),
+                                   std::string_view((*res)[http::field::retry_after]));
+}
+
 asio::awaitable<Result<WatchEnd>> Client::watch_csr(const std::string& name,
                                                     const std::string& resource_version,
                                                     std::chrono::seconds timeout_seconds,
                                                     std::chrono::seconds read_deadline,
                                                     std::function<bool(const WatchEvent&)> on_event) {
+  // The selector is built before the co_await: GCC 12 mishandles temporaries inside one.
+  const std::string selector = "metadata.name=" + name;
+  auto end =
+      co_await watch_csrs(selector, resource_version, timeout_seconds, read_deadline, std::move(on_event));
+  co_return end;
+}
+
+asio::awaitable<Result<WatchEnd>> Client::watch_csrs(const std::string& field_selector,
+                                                     const std::string& resource_version,
+                                                     std::chrono::seconds timeout_seconds,
+                                                     std::chrono::seconds read_deadline,
+                                                     std::function<bool(const WatchEvent&)> on_event) {
   Impl& im = *impl_;
-  std::string target = std::string(kCsrPath) + "?fieldSelector=" + url_escape("metadata.name=" + name);
-  if (!resource_version.empty()) target += "&resourceVersion=" + url_escape(resource_version);
-  target += "&timeoutSeconds=" + std::to_string(timeout_seconds.count()) + "&watch=true";
+  std::string target = std::string(kCsrPath) + "?";
+  if (!field_selector.empty()) target += "fieldSelector=" + url_escape(field_selector) + "&";
+  if (!resource_version.empty()) target += "resourceVersion=" + url_escape(resource_version) + "&";
+  target += "timeoutSeconds=" + std::to_string(timeout_seconds.count()) + "&watch=true";
   auto req = im.make_request(http::verb::get, target, {});
 
   auto conn = co_await im.connect();

@@ -46,6 +46,15 @@ class Client final : public CsrApi {
   boost::asio::awaitable<Result<WatchEnd>> watch_csr(
       const std::string& name, const std::string& resource_version, std::chrono::seconds timeout_seconds,
       std::chrono::seconds read_deadline, std::function<bool(const WatchEvent&)> on_event) override;
+  // Every CSR matching `field_selector` ("" for all, "spec.signerName=..."), and the list's
+  // resourceVersion to watch from.
+  boost::asio::awaitable<Result<CsrList>> list_csrs(const std::string& field_selector);
+  // watch_csr for every CSR matching `field_selector`, from `resource_version`.
+  boost::asio::awaitable<Result<WatchEnd>> watch_csrs(const std::string& field_selector,
+                                                      const std::string& resource_version,
+                                                      std::chrono::seconds timeout_seconds,
+                                                      std::chrono::seconds read_deadline,
+                                                      std::function<bool(const WatchEvent&)> on_event);
   // Aborts every operation in flight (their sockets are closed); they return Cancelled.
   void cancel() override;
   Stats stats() const;

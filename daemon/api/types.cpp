@@ -151,6 +151,34 @@ Expected<Csr> parse_csr(const json& o) {
   return c;
 }
 
+Result<CsrList> csr_list_from_response(int http_status, std::string_view body,
+                                       std::string_view retry_after_header) {
+  if (http_status != 200) return Unexpected(error_from_response(http_status, body, retry_after_header));
+  const auto unexpected = [http_status](std::string message) {
+    Error e = make_error(ErrorKind::Unexpected, "unexpected list response: " + std::move(message));
+    e.code = http_status;
+    return Unexpected(e);
+  };
+  auto j = json::parse(body, nullptr, false);
+  if (j.is_discarded() || !j.is_object()) return unexpected("not a JSON object");
+  if (str(j, "kind") != "CertificateSigningRequestList")
+    return unexpected("kind is \"" + outside_text(str(j, "kind"), 64) +
+                      "\", expected CertificateSigningRequestList");
+  CsrList list;
+  list.resource_version = str(j.value("metadata", json::object()), "resourceVersion");
+  const auto items = j.find("items");
+  if (items == j.end() || items->is_null()) return list;
+  if (!items->is_array()) return unexpected("items is not a list");
+  for (const auto& item : *items) {
+    json object = item;
+    if (object.is_object() && !object.contains("kind")) object["kind"] = "CertificateSigningRequest";
+    auto csr = parse_csr(object);
+    if (!csr) return unexpected("an item: " + csr.error().message);
+    list.items.push_back(std::move(*csr));
+  }
+  return list;
+}
+
 Result<Csr> csr_from_response(int http_status, std::string_view body, std::string_view retry_after_header,
                               int expected_status) {
   if (http_status != expected_status && !(expected_status == 201 && http_status == 200))

@@ -83,6 +83,17 @@ Error error_from_status_object(const nlohmann::json& status, int fallback_code);
 Result<Csr> csr_from_response(int http_status, std::string_view body, std::string_view retry_after_header,
                               int expected_status);
 
+// A list of CSRs (GET .../certificatesigningrequests): the items and the list's
+// resourceVersion, from which a watch sees every later change.
+struct CsrList {
+  std::vector<Csr> items;
+  std::string resource_version;
+};
+// What a list response means: its CSRs on 200 (items carry no kind of their own, as recorded),
+// else the error its status, body and Retry-After header say.
+Result<CsrList> csr_list_from_response(int http_status, std::string_view body,
+                                       std::string_view retry_after_header);
+
 struct WatchEvent {
   enum class Type { Added, Modified, Deleted, Bookmark, Error } type = Type::Added;
   Csr object;

@@ -10,3 +10,6 @@ kcd_add_test(hostile_server_test SOURCES ${CMAKE_CURRENT_LIST_DIR}/../integratio
 # The kubelet config change: version rules, checked restart and rollback (fake systemd).
 kcd_add_test(daemon_kubelet_change_test SOURCES ${CMAKE_CURRENT_LIST_DIR}/../unit/daemon_kubelet_change_test.cpp
              LIBS kcd_daemon kcd_testsupport)
+# The approver's calls (list, watch from the list's resourceVersion) against devapi.
+kcd_add_test(approver_api_test SOURCES ${CMAKE_CURRENT_LIST_DIR}/../integration/approver_api_test.cpp
+             LIBS kcd_daemon kcd_devapi kcd_testsupport LABELS integration)

@@ -58,6 +58,26 @@ TEST(ApiCsr, ParsesEveryRecordedCsrObject) {
   EXPECT_EQ(exp->expiration_seconds, 600);
 }
 
+// Issue 11: the approver lists CSRs and watches from the list's resourceVersion.
+TEST(ApiCsrList, ParsesTheRecordedListsAndTheirResourceVersion) {
+  const json r = fixture("csr-list-signername-kubelet-serving-200-as-approver.json")["response"];
+  auto list = csr_list_from_response(r["status"], r["body_raw"].get<std::string>(), "");
+  ASSERT_TRUE(list) << list.error().format();
+  EXPECT_EQ(list->resource_version, "280");
+  ASSERT_EQ(list->items.size(), 1u);
+  EXPECT_EQ(list->items[0].signer_name, "kubernetes.io/kubelet-serving");
+  EXPECT_FALSE(list->items[0].name.empty());
+  const json all = fixture("csr-list-fieldselector-200.json")["response"];
+  EXPECT_TRUE(csr_list_from_response(all["status"], all["body_raw"].get<std::string>(), ""));
+  const json gone = fixture("csr-list-410-continue-expired.json")["response"];
+  auto expired = csr_list_from_response(gone["status"], gone["body_raw"].get<std::string>(), "");
+  ASSERT_FALSE(expired);
+  EXPECT_EQ(expired.error().kind, ErrorKind::Gone);
+  auto wrong = csr_list_from_response(200, R"({"kind":"NodeList","items":[]})", "");
+  ASSERT_FALSE(wrong);
+  EXPECT_NE(wrong.error().message.find("expected CertificateSigningRequestList"), std::string::npos);
+}
+
 TEST(ApiCsr, RejectsObjectsOfAnotherKind) {
   EXPECT_FALSE(parse_csr(json::parse(R"({"kind":"Status"})")));
   EXPECT_FALSE(parse_csr(json::parse(R"([1,2])")));
