@@ -326,6 +326,15 @@ asio::awaitable<Result<CsrList>> Client::list_csrs(const std::string& field_sele
                                    std::string_view((*res)[http::field::retry_after]));
 }
 
+asio::awaitable<Result<Csr>> Client::update_approval(const Csr& csr, const CsrCondition& condition) {
+  const std::string target = std::string(kCsrPath) + "/" + url_escape(csr.name) + "/approval";
+  auto req = impl_->make_request(http::verb::put, target, csr_approval_body(csr, condition));
+  auto res = co_await impl_->exchange(std::move(req));
+  if (!res) co_return Unexpected(res.error());
+  co_return csr_from_response(static_cast<int>(res->result_int()), res->body(),
+                              std::string_view((*res)[http::field::retry_after]), 200);
+}
+
 asio::awaitable<Result<WatchEnd>> Client::watch_csr(const std::string& name,
                                                     const std::string& resource_version,
                                                     std::chrono::seconds timeout_seconds,

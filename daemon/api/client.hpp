@@ -55,6 +55,9 @@ class Client final : public CsrApi {
                                                       std::chrono::seconds timeout_seconds,
                                                       std::chrono::seconds read_deadline,
                                                       std::function<bool(const WatchEvent&)> on_event);
+  // Appends `condition` (Approved or Denied) to `csr` as read: PUT .../approval. 409 when the
+  // CSR changed since (someone else decided), 403 without the signer permission.
+  boost::asio::awaitable<Result<Csr>> update_approval(const Csr& csr, const CsrCondition& condition);
   // Aborts every operation in flight (their sockets are closed); they return Cancelled.
   void cancel() override;
   Stats stats() const;

@@ -92,6 +92,43 @@ std::string csr_create_body(const CsrCreate& r) {
   return body.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
 }
 
+std::string csr_approval_body(const Csr& c, const CsrCondition& added) {
+  ordered_json meta = ordered_json::object();
+  meta["name"] = c.name;
+  if (!c.uid.empty()) meta["uid"] = c.uid;
+  meta["resourceVersion"] = c.resource_version;
+  if (!c.creation_timestamp.empty()) meta["creationTimestamp"] = c.creation_timestamp;
+  ordered_json spec = ordered_json::object();
+  spec["request"] = base64_encode(c.request_pem);
+  spec["signerName"] = c.signer_name;
+  if (c.expiration_seconds) spec["expirationSeconds"] = *c.expiration_seconds;
+  spec["usages"] = c.usages;
+  spec["username"] = c.username;
+  spec["groups"] = c.groups;
+  ordered_json conditions = ordered_json::array();
+  for (const CsrCondition* k : [&] {
+         std::vector<const CsrCondition*> all;
+         for (const auto& x : c.conditions) all.push_back(&x);
+         all.push_back(&added);
+         return all;
+       }()) {
+    ordered_json j = ordered_json::object();
+    j["type"] = k->type;
+    j["status"] = k->status.empty() ? "True" : k->status;
+    if (!k->reason.empty()) j["reason"] = k->reason;
+    if (!k->message.empty()) j["message"] = k->message;
+    if (!k->last_update_time.empty()) j["lastUpdateTime"] = k->last_update_time;
+    conditions.push_back(std::move(j));
+  }
+  ordered_json body = ordered_json::object();
+  body["kind"] = "CertificateSigningRequest";
+  body["apiVersion"] = "certificates.k8s.io/v1";
+  body["metadata"] = meta;
+  body["spec"] = spec;
+  body["status"] = ordered_json{{"conditions", conditions}};
+  return body.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
+}
+
 Expected<Csr> parse_csr(const json& o) {
   if (!o.is_object()) return Unexpected(make_error(ErrorKind::Unexpected, std::string("not a JSON object")));
   if (str(o, "kind") != "CertificateSigningRequest") {

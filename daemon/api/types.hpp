@@ -75,6 +75,11 @@ struct CsrCreate {
 std::string csr_create_body(const CsrCreate& request);
 Expected<Csr> parse_csr(const nlohmann::json& object);
 
+// The PUT body of .../approval: the CSR as read (its resourceVersion makes a stale decision a
+// 409 Conflict) with `added` appended to its conditions, in the recorded shape. `added.type`
+// is Approved or Denied; its status is "True".
+std::string csr_approval_body(const Csr& csr, const CsrCondition& added);
+
 // An error from an HTTP status, its body (a Status when JSON) and its Retry-After header.
 Error error_from_response(int http_status, std::string_view body, std::string_view retry_after_header);
 Error error_from_status_object(const nlohmann::json& status, int fallback_code);

@@ -90,6 +90,29 @@ TEST_F(ApproverApi, ListsBySignerThenWatchesFromTheListsResourceVersion) {
   EXPECT_EQ(std::count(seen.begin(), seen.end(), "serving-before"), 0) << "the list already had it";
 }
 
+// The decision is a PUT to .../approval with the condition appended, as recorded; a stale
+// resourceVersion is 409 (someone else decided first), and the signer permission is checked.
+TEST_F(ApproverApi, ApprovesOnceAndAStaleDecisionIsAConflict) {
+  file_serving_csr("n1", "serving-1");
+  asio::io_context io;
+  Client client(io, endpoint(), approver());
+  auto read = run(io, client.get_csr("serving-1"));
+  ASSERT_TRUE(read) << read.error().format();
+  const CsrCondition approve{"Approved", "True", "KubeletCertdApproved", "kubelet-certd checked: test", ""};
+  auto approved = run(io, client.update_approval(*read, approve));
+  ASSERT_TRUE(approved) << approved.error().format();
+  EXPECT_TRUE(approved->approved());
+  auto again = run(io, client.update_approval(*read, approve));  // the old resourceVersion
+  ASSERT_FALSE(again);
+  EXPECT_EQ(again.error().kind, ErrorKind::Conflict) << again.error().format();
+  auto now = run(io, client.get_csr("serving-1"));
+  ASSERT_TRUE(now);
+  EXPECT_EQ(std::count_if(now->conditions.begin(), now->conditions.end(),
+                          [](const CsrCondition& c) { return c.type == "Approved"; }),
+            1)
+      << "approved exactly once";
+}
+
 TEST_F(ApproverApi, AnIdentityWithoutRbacCannotList) {
   const auto c = server_->issue_client_credential("system:kubelet-certd-norbac");
   Credentials creds;

@@ -78,6 +78,27 @@ TEST(ApiCsrList, ParsesTheRecordedListsAndTheirResourceVersion) {
   EXPECT_NE(wrong.error().message.find("expected CertificateSigningRequestList"), std::string::npos);
 }
 
+// The approval body has the recorded request's shape: the CSR as read plus the condition.
+TEST(ApiCsr, ApprovalBodyHasTheRecordedShape) {
+  const json recorded = fixture("csr-approval-200-as-approver.json")["request"]["body"];
+  json as_read = recorded;
+  as_read["status"]["conditions"] = json::array();
+  auto csr = parse_csr(as_read);
+  ASSERT_TRUE(csr) << csr.error().format();
+  const json& cond = recorded["status"]["conditions"][0];
+  const json body =
+      json::parse(csr_approval_body(*csr, CsrCondition{"Approved", "True", cond["reason"], cond["message"],
+                                                       cond.value("lastUpdateTime", "")}));
+  EXPECT_EQ(body["kind"], recorded["kind"]);
+  EXPECT_EQ(body["apiVersion"], recorded["apiVersion"]);
+  EXPECT_EQ(body["metadata"]["name"], recorded["metadata"]["name"]);
+  EXPECT_EQ(body["metadata"]["resourceVersion"], recorded["metadata"]["resourceVersion"]);
+  EXPECT_EQ(body["spec"], recorded["spec"]);
+  EXPECT_EQ(body["status"]["conditions"][0]["type"], "Approved");
+  EXPECT_EQ(body["status"]["conditions"][0]["status"], "True");
+  EXPECT_EQ(body["status"]["conditions"][0]["reason"], cond["reason"]);
+}
+
 TEST(ApiCsr, RejectsObjectsOfAnotherKind) {
   EXPECT_FALSE(parse_csr(json::parse(R"({"kind":"Status"})")));
   EXPECT_FALSE(parse_csr(json::parse(R"([1,2])")));
