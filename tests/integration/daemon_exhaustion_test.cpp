@@ -3,6 +3,7 @@
 // while it rotates, a low RLIMIT_NOFILE, a `kubelet --version` and a D-Bus system bus that never
 // answer. The loop keeps serving, key and state writes never fail, and SIGTERM holds within 2 s.
 #include "tests/integration/harness.hpp"
+#include "tests/support/sanitizers.hpp"
 #include "tests/support/local_clients.hpp"
 
 #include <sys/socket.h>
@@ -115,6 +116,11 @@ TEST_F(Exhaustion, RotationKeepsWorkingThroughThousandsOfIdleConnectionsToEveryL
 // With 64 descriptors the daemon runs out while accepting: it backs off (no busy loop), and once
 // the flood is gone it answers again and rotates.
 TEST_F(Exhaustion, OutOfDescriptorsTheAcceptLoopBacksOffAndRecovers) {
+  if (kSanitizedBuild) {
+    // UBSan's checks open /proc/self/maps; with every descriptor taken they fail and end the
+    // daemon. The release build runs this test.
+    GTEST_SKIP() << "the sanitizer runtimes need descriptors of their own";
+  }
   write_config("serving: false\n");
   const int port = free_port();
   std::vector<std::string> argv = {"/bin/sh", "-c", "ulimit -n 64 && exec \"$0\" \"$@\""};

@@ -5,6 +5,7 @@
 #include "daemon/control.hpp"
 #include "daemon/endpoints.hpp"
 #include "tests/support/subprocess.hpp"
+#include "tests/support/sanitizers.hpp"
 
 #include <boost/asio/executor_work_guard.hpp>
 #include <boost/asio/io_context.hpp>
@@ -140,6 +141,11 @@ double cpu_seconds() {
 }
 
 TEST(ControlSocket, AnAcceptThatFailsWaitsOutTheBackoffInsteadOfSpinning) {
+  if (kcd::testing::kSanitizedBuild) {
+    // UBSan's checks open /proc/self/maps; with every descriptor taken they report a false
+    // error. The release build runs this test.
+    GTEST_SKIP() << "the sanitizer runtimes need descriptors of their own";
+  }
   // Issue 10, class 9: out of descriptors, accept fails at once every time; the loop used to
   // retry at once, burning a core and starving the watchdog's loop.
   testing::TempDir dir;
