@@ -15,10 +15,26 @@ bool is_token_char(char c) {
 // The length of the valid UTF-8 sequence of a printable character at text[i], or 0.
 std::size_t printable_utf8(std::string_view text, std::size_t i) {
   const auto b = static_cast<unsigned char>(text[i]);
-  if (b >= 0x20 && b < 0x7f) return 1;
+  if (b < 0x80) return b >= 0x20 && b < 0x7f ? 1 : 0;
+  std::uint32_t cp = 0;
+  const std::size_t n = utf8_sequence(text, i, &cp);
+  const bool c1 = cp >= 0x80 && cp < 0xa0;
+  // Bidirectional overrides and isolates can make a terminal show text in another order.
+  const bool bidi = (cp >= 0x202a && cp <= 0x202e) || (cp >= 0x2066 && cp <= 0x2069);
+  return n > 0 && !c1 && !bidi ? n : 0;
+}
+
+}  // namespace
+
+std::size_t utf8_sequence(std::string_view text, std::size_t i, std::uint32_t* code_point) {
+  if (i >= text.size()) return 0;
+  const auto b = static_cast<unsigned char>(text[i]);
   std::size_t n = 0;
   std::uint32_t cp = 0;
-  if (b >= 0xc2 && b <= 0xdf) {
+  if (b < 0x80) {
+    n = 1;
+    cp = b;
+  } else if (b >= 0xc2 && b <= 0xdf) {
     n = 2;
     cp = b & 0x1f;
   } else if (b >= 0xe0 && b <= 0xef) {
@@ -38,14 +54,10 @@ std::size_t printable_utf8(std::string_view text, std::size_t i) {
   }
   const bool overlong = (n == 3 && cp < 0x800) || (n == 4 && cp < 0x10000);
   const bool surrogate = cp >= 0xd800 && cp <= 0xdfff;
-  const bool c1 = cp >= 0x80 && cp < 0xa0;
-  // Bidirectional overrides and isolates can make a terminal show text in another order.
-  const bool bidi = (cp >= 0x202a && cp <= 0x202e) || (cp >= 0x2066 && cp <= 0x2069);
-  if (overlong || surrogate || c1 || bidi || cp > 0x10ffff) return 0;
+  if (overlong || surrogate || cp > 0x10ffff) return 0;
+  if (code_point != nullptr) *code_point = cp;
   return n;
 }
-
-}  // namespace
 
 std::string redact_secrets(std::string_view text) {
   std::string out;

@@ -4,10 +4,15 @@
 #pragma once
 
 #include <cstddef>
+#include <cstdint>
 #include <string>
 #include <string_view>
 
 namespace kcd {
+
+// The length of the well-formed UTF-8 sequence at text[i] (1 for ASCII; no overlong forms,
+// surrogates or code points past U+10FFFF), or 0; its code point in `code_point` when given.
+std::size_t utf8_sequence(std::string_view text, std::size_t i, std::uint32_t* code_point = nullptr);
 
 // Replaces bearer tokens (bootstrap-token shape [a-z0-9]{6}.[a-z0-9]{16}, and anything after
 // "Bearer ") and PEM private-key blocks with placeholders.

@@ -1,5 +1,6 @@
 #include "kubelet/kubelet_config.hpp"
 
+#include "base/outside_text.hpp"
 #include "base/yaml_text.hpp"
 #include "kubelet/yaml_edit.hpp"
 
@@ -284,25 +285,14 @@ Expected<PatchResult> patch_kubelet_config(std::string_view original, const Kube
     const bool crlf = c == '\r' && i + 1 < text.size() && text[i + 1] == '\n';
     if (c >= 0x80) {
       // UTF-8, as YAML and the kubelet require: yaml-cpp reads other bytes as some other text.
-      const std::size_t n = c >= 0xc2 && c <= 0xdf   ? 1
-                            : c >= 0xe0 && c <= 0xef ? 2
-                            : c >= 0xf0 && c <= 0xf4 ? 3
-                                                     : 0;
-      bool ok = n > 0 && i + n < text.size();
-      for (std::size_t k = 1; ok && k <= n; ++k)
-        ok = (static_cast<unsigned char>(text[i + k]) & 0xc0) == 0x80;
-      if (ok && n >= 2) {  // no overlong forms, surrogates or code points past U+10FFFF
-        const auto c1 = static_cast<unsigned char>(text[i + 1]);
-        ok = !(c == 0xe0 && c1 < 0xa0) && !(c == 0xed && c1 >= 0xa0) && !(c == 0xf0 && c1 < 0x90) &&
-             !(c == 0xf4 && c1 >= 0x90);
-      }
-      if (!ok) {
+      const std::size_t n = kcd::utf8_sequence(text, i);
+      if (n == 0) {
         return Unexpected(error_at(source,
                                    "not UTF-8; convert the file to UTF-8 to let it be patched (it was left "
                                    "untouched)",
                                    static_cast<int>(line)));
       }
-      i += n;
+      i += n - 1;
       continue;
     }
     if ((c < 0x20 && c != '\t' && c != '\n' && !crlf) || c == 0x7f) {
