@@ -8,7 +8,7 @@ namespace kcd {
 
 std::string to_rfc3339(SysTime t, bool with_millis) {
   using namespace std::chrono;
-  auto ms = duration_cast<milliseconds>(t.time_since_epoch()).count();
+  auto ms = floor<milliseconds>(t.time_since_epoch()).count();
   auto secs = ms / 1000;
   auto frac = ms % 1000;
   if (frac < 0) {

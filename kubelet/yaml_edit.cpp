@@ -407,6 +407,8 @@ Expected<bool> YamlText::remove(const KeyPath& path) {
     Found f = find_in(begin, end, path[i]);
     if (!f.found) return false;
     if (i + 1 == path.size()) {
+      // The last line had no line end and goes: the line before it keeps its own.
+      if (f.block_end == lines_.size() && f.key.line > 0) final_eol_ = true;
       lines_.erase(lines_.begin() + static_cast<long>(f.key.line),
                    lines_.begin() + static_cast<long>(f.block_end));
       // A mapping left without entries is written "{}": a bare "key:" would read back as null.

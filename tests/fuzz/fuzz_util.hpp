@@ -34,7 +34,9 @@ inline std::vector<std::string_view> split_parts(std::string_view text, std::siz
 
 // An oracle failed: say which and abort, so the input is kept as a crash.
 [[noreturn]] inline void oracle_failed(const char* what, const std::string& detail = {}) {
-  std::fprintf(stderr, "ORACLE FAILED: %s\n%s\n", what, detail.c_str());
+  std::fprintf(stderr, "ORACLE FAILED: %s\n", what);
+  std::fwrite(detail.data(), 1, detail.size(), stderr);
+  std::fputc('\n', stderr);
   std::abort();
 }
 

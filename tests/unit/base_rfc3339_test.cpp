@@ -16,6 +16,14 @@ TEST(BaseRfc3339, ReadsTheFormsKubernetesWrites) {
   EXPECT_EQ(to_rfc3339(*parse_rfc3339("1969-12-31T23:59:59Z")), "1969-12-31T23:59:59Z");
 }
 
+TEST(BaseRfc3339, FractionsBefore1970RoundDownLikeAfter) {
+  // Milliseconds are cut toward the past on both sides of the epoch, so a printed time never
+  // lies after the real one.
+  EXPECT_EQ(to_rfc3339(*parse_rfc3339("1938-11-22T10:32:28.126789+02:00"), true), "1938-11-22T08:32:28.126Z");
+  EXPECT_EQ(to_rfc3339(*parse_rfc3339("1969-12-31T23:59:59.9999Z"), true), "1969-12-31T23:59:59.999Z");
+  EXPECT_EQ(to_rfc3339(*parse_rfc3339("2026-11-22T10:32:28.9999Z"), true), "2026-11-22T10:32:28.999Z");
+}
+
 class BaseRfc3339Refuses : public testing::TestWithParam<const char*> {};
 
 TEST_P(BaseRfc3339Refuses, OutOfRangeFieldsAndShortOffsets) {

@@ -19,6 +19,18 @@ TEST(KubeletYamlEdit, RemovingAMissingKeyInsideAFlowMappingChangesNothing) {
   EXPECT_EQ(doc.text(), text);
 }
 
+TEST(KubeletYamlEdit, RemovingTheLastLineWithoutALineEndKeepsThePreviousLineWhole) {
+  YamlText crlf("kind: KubeletConfiguration\r\nreadOnlyPovt: 1,255\r\nrotateCertificates: ");
+  ASSERT_TRUE(crlf.remove({"rotateCertificates"}).value());
+  EXPECT_EQ(crlf.text(), "kind: KubeletConfiguration\r\nreadOnlyPovt: 1,255\r\n");
+  YamlText lf("a: 1\nb:\n  c: 2");
+  ASSERT_TRUE(lf.remove({"b"}).value());
+  EXPECT_EQ(lf.text(), "a: 1\n");
+  YamlText kept("a: 1\nb: 2");  // a file without a final line end keeps that when its end stays
+  ASSERT_TRUE(kept.remove({"a"}).value());
+  EXPECT_EQ(kept.text(), "b: 2");
+}
+
 TEST(KubeletYamlEdit, RemovingAKeyInsideAFlowMappingSaysSo) {
   YamlText doc("featureGates: {RotateKubeletServerCertificate: false, A: true}\n");
   auto r = doc.remove({"featureGates", "RotateKubeletServerCertificate"});
