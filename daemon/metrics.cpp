@@ -30,13 +30,16 @@ std::string seconds(SysTime t) {
   return buf;
 }
 
-void family(std::string& out, const std::string& name, const std::string& type, const std::string& help) {
+}  // namespace
+
+void metric_family(std::string& out, const std::string& name, const std::string& type,
+                   const std::string& help) {
   out += "# HELP " + name + " " + help + "\n# TYPE " + name + " " + type + "\n";
 }
 
 // A label value in the text exposition format: backslash, double quote and newline escaped, so a
 // value can never end its label or its line.
-std::string label_value(std::string_view v) {
+std::string metric_label_value(std::string_view v) {
   std::string out;
   for (char c : v) {
     if (c == '\\')
@@ -51,8 +54,6 @@ std::string label_value(std::string_view v) {
   return out;
 }
 
-}  // namespace
-
 // Prometheus scrapes one request at a time: 64 covers several scrapers and curl by hand.
 const ListenerLimits kMetricsLimits{64, std::chrono::seconds(10), std::chrono::milliseconds(250)};
 
@@ -60,9 +61,9 @@ std::string render_prometheus(const MetricsSnapshot& s) {
   std::string out;
   auto per_cert = [&](const std::string& name, const std::string& type, const std::string& help,
                       const std::function<std::optional<std::string>(const CertMetrics&)>& value) {
-    family(out, name, type, help);
+    metric_family(out, name, type, help);
     for (const auto& c : s.certs) {
-      if (auto v = value(c)) out += name + "{cert=\"" + label_value(c.cert) + "\"} " + *v + "\n";
+      if (auto v = value(c)) out += name + "{cert=\"" + metric_label_value(c.cert) + "\"} " + *v + "\n";
     }
   };
   per_cert("kubelet_certd_certificate_expiration_timestamp_seconds", "gauge",
@@ -89,39 +90,41 @@ std::string render_prometheus(const MetricsSnapshot& s) {
            "When a certificate was last installed (Unix time).", [](const CertMetrics& c) {
              return c.last_success ? std::optional(seconds(*c.last_success)) : std::nullopt;
            });
-  family(out, "kubelet_certd_rotation_attempts_total", "counter",
-         "How certificate requests ended since start, by result (success, denied, failed, rejected, gone, "
-         "error).");
+  metric_family(
+      out, "kubelet_certd_rotation_attempts_total", "counter",
+      "How certificate requests ended since start, by result (success, denied, failed, rejected, gone, "
+      "error).");
   for (const auto& c : s.certs) {
     for (const char* result : {"success", "denied", "failed", "rejected", "gone", "error"}) {
       const auto it = c.attempts.find(result);
-      out += "kubelet_certd_rotation_attempts_total{cert=\"" + label_value(c.cert) + "\",result=\"" + result +
-             "\"} " + std::to_string(it == c.attempts.end() ? 0 : it->second) + "\n";
+      out += "kubelet_certd_rotation_attempts_total{cert=\"" + metric_label_value(c.cert) + "\",result=\"" +
+             result + "\"} " + std::to_string(it == c.attempts.end() ? 0 : it->second) + "\n";
     }
   }
   if (!s.cis.empty()) {
-    family(out, "kubelet_certd_cis_check", "gauge", "CIS kubelet checks: 1 for the check's current status.");
+    metric_family(out, "kubelet_certd_cis_check", "gauge",
+                  "CIS kubelet checks: 1 for the check's current status.");
     for (const auto& c : s.cis) {
       for (const char* st : {"PASS", "FAIL", "WARN"}) {
-        out += "kubelet_certd_cis_check{id=\"" + label_value(c.id) + "\",status=\"" + st + "\"} " +
+        out += "kubelet_certd_cis_check{id=\"" + metric_label_value(c.id) + "\",status=\"" + st + "\"} " +
                (c.status == st ? "1" : "0") + "\n";
       }
     }
   }
-  family(
+  metric_family(
       out, "kubelet_certd_kubelet_config_rollbacks_total", "counter",
       "Changes to the kubelet's config file rolled back because the kubelet did not come back after them.");
   out += "kubelet_certd_kubelet_config_rollbacks_total " + std::to_string(s.kubelet.rollbacks) + "\n";
-  family(out, "kubelet_certd_kubelet_config_key_held", "gauge",
-         "Keys the patch does not write: reason=version (this kubelet would refuse them) or rollback "
-         "(refused after a rollback).");
+  metric_family(out, "kubelet_certd_kubelet_config_key_held", "gauge",
+                "Keys the patch does not write: reason=version (this kubelet would refuse them) or rollback "
+                "(refused after a rollback).");
   for (const auto& k : s.kubelet.held_keys) {
     const bool refused = std::find(s.kubelet.refused_keys.begin(), s.kubelet.refused_keys.end(), k) !=
                          s.kubelet.refused_keys.end();
-    out += "kubelet_certd_kubelet_config_key_held{key=\"" + label_value(k) + "\",reason=\"" +
+    out += "kubelet_certd_kubelet_config_key_held{key=\"" + metric_label_value(k) + "\",reason=\"" +
            (refused ? "rollback" : "version") + "\"} 1\n";
   }
-  family(out, "kubelet_certd_build_info", "gauge", "Version of kubelet-certd.");
+  metric_family(out, "kubelet_certd_build_info", "gauge", "Version of kubelet-certd.");
   out += std::string("kubelet_certd_build_info{version=\"") + KCD_VERSION + "\"} 1\n";
   return out;
 }

@@ -48,6 +48,12 @@ struct MetricsSnapshot {
 
 // Prometheus text format 0.0.4, every family with HELP and TYPE, names kubelet_certd_*.
 std::string render_prometheus(const MetricsSnapshot& snapshot);
+// Pieces of the text exposition format, shared with the approver's metrics: a family's HELP and
+// TYPE lines, and a label value with backslash, double quote and newline escaped (a value can
+// never end its label or its line).
+void metric_family(std::string& out, const std::string& name, const std::string& type,
+                   const std::string& help);
+std::string metric_label_value(std::string_view v);
 
 struct ListenerLimits;
 // Connections the metrics endpoint holds at once, and how long each may stay (daemon/listener.hpp).

@@ -252,8 +252,8 @@ struct Client::Impl {
     co_return std::move(conn);
   }
 
-  http::request<http::string_body> make_request(http::verb verb, const std::string& target,
-                                                std::string body) const {
+  http::request<http::string_body> make_request(http::verb verb, const std::string& target, std::string body,
+                                                std::string_view content_type = "application/json") const {
     const config::ServerUrl* url = &endpoint.server;
     http::request<http::string_body> req{verb, url->path_prefix + target, 11};
     const bool v6 = url->host.find(':') != std::string::npos;
@@ -262,7 +262,7 @@ struct Client::Impl {
     req.set(http::field::accept, "application/json");
     if (credentials.bearer_token) req.set(http::field::authorization, "Bearer " + *credentials.bearer_token);
     if (!body.empty()) {
-      req.set(http::field::content_type, "application/json");
+      req.set(http::field::content_type, content_type);
       req.body() = std::move(body);
     }
     req.prepare_payload();
@@ -333,6 +333,69 @@ asio::awaitable<Result<Csr>> Client::update_approval(const Csr& csr, const CsrCo
   if (!res) co_return Unexpected(res.error());
   co_return csr_from_response(static_cast<int>(res->result_int()), res->body(),
                               std::string_view((*res)[http::field::retry_after]), 200);
+}
+
+asio::awaitable<Result<Node>> Client::get_node(const std::string& name) {
+  auto res =
+      co_await impl_->exchange(impl_->make_request(http::verb::get, "/api/v1/nodes/" + url_escape(name), {}));
+  if (!res) co_return Unexpected(res.error());
+  co_return node_from_response(static_cast<int>(res->result_int()), res->body(),
+                               std::string_view((*res)[http::field::retry_after]));
+}
+
+namespace {
+std::string lease_path(const std::string& ns, const std::string& name) {
+  std::string p = "/apis/coordination.k8s.io/v1/namespaces/" + url_escape(ns) + "/leases";
+  if (!name.empty()) p += "/" + url_escape(name);
+  return p;
+}
+std::string events_path(const std::string& ns, const std::string& name) {
+  std::string p = "/api/v1/namespaces/" + url_escape(ns) + "/events";
+  if (!name.empty()) p += "/" + url_escape(name);
+  return p;
+}
+}  // namespace
+
+asio::awaitable<Result<Lease>> Client::get_lease(const std::string& ns, const std::string& name) {
+  auto res = co_await impl_->exchange(impl_->make_request(http::verb::get, lease_path(ns, name), {}));
+  if (!res) co_return Unexpected(res.error());
+  co_return lease_from_response(static_cast<int>(res->result_int()), res->body(),
+                                std::string_view((*res)[http::field::retry_after]), 200);
+}
+
+asio::awaitable<Result<Lease>> Client::create_lease(const Lease& lease) {
+  auto req = impl_->make_request(http::verb::post, lease_path(lease.namespace_, ""), lease_body(lease));
+  auto res = co_await impl_->exchange(std::move(req));
+  if (!res) co_return Unexpected(res.error());
+  co_return lease_from_response(static_cast<int>(res->result_int()), res->body(),
+                                std::string_view((*res)[http::field::retry_after]), 201);
+}
+
+asio::awaitable<Result<Lease>> Client::update_lease(const Lease& lease) {
+  auto req =
+      impl_->make_request(http::verb::put, lease_path(lease.namespace_, lease.name), lease_body(lease));
+  auto res = co_await impl_->exchange(std::move(req));
+  if (!res) co_return Unexpected(res.error());
+  co_return lease_from_response(static_cast<int>(res->result_int()), res->body(),
+                                std::string_view((*res)[http::field::retry_after]), 200);
+}
+
+asio::awaitable<Result<void>> Client::create_event(const EventRecord& event) {
+  auto req =
+      impl_->make_request(http::verb::post, events_path(event.namespace_, ""), event_create_body(event));
+  auto res = co_await impl_->exchange(std::move(req));
+  if (!res) co_return Unexpected(res.error());
+  co_return event_from_response(static_cast<int>(res->result_int()), res->body(),
+                                std::string_view((*res)[http::field::retry_after]), 201);
+}
+
+asio::awaitable<Result<void>> Client::patch_event(const EventRecord& event) {
+  auto req = impl_->make_request(http::verb::patch, events_path(event.namespace_, event.name),
+                                 event_patch_body(event), "application/strategic-merge-patch+json");
+  auto res = co_await impl_->exchange(std::move(req));
+  if (!res) co_return Unexpected(res.error());
+  co_return event_from_response(static_cast<int>(res->result_int()), res->body(),
+                                std::string_view((*res)[http::field::retry_after]), 200);
 }
 
 asio::awaitable<Result<WatchEnd>> Client::watch_csr(const std::string& name,

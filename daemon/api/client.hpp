@@ -3,6 +3,7 @@
 // client certificate, a deadline on every operation, Kubernetes errors as typed values.
 #pragma once
 
+#include "daemon/api/cluster_types.hpp"
 #include "daemon/api/csr_api.hpp"
 #include "daemon/api/types.hpp"
 #include "daemon/resolve.hpp"
@@ -58,6 +59,16 @@ class Client final : public CsrApi {
   // Appends `condition` (Approved or Denied) to `csr` as read: PUT .../approval. 409 when the
   // CSR changed since (someone else decided), 403 without the signer permission.
   boost::asio::awaitable<Result<Csr>> update_approval(const Csr& csr, const CsrCondition& condition);
+  // GET a Node (404: NotFound).
+  boost::asio::awaitable<Result<Node>> get_node(const std::string& name);
+  // A Lease: GET (404: NotFound), create (409 AlreadyExists when someone was first), update with
+  // the resourceVersion read (409 Conflict when it is stale).
+  boost::asio::awaitable<Result<Lease>> get_lease(const std::string& ns, const std::string& name);
+  boost::asio::awaitable<Result<Lease>> create_lease(const Lease& lease);
+  boost::asio::awaitable<Result<Lease>> update_lease(const Lease& lease);
+  // A core/v1 Event: create it, or patch a repeat (count, lastTimestamp, message).
+  boost::asio::awaitable<Result<void>> create_event(const EventRecord& event);
+  boost::asio::awaitable<Result<void>> patch_event(const EventRecord& event);
   // Aborts every operation in flight (their sockets are closed); they return Cancelled.
   void cancel() override;
   Stats stats() const;
