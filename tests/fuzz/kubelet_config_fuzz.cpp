@@ -128,8 +128,7 @@ void patch_mode(FuzzedDataProvider& in) {
   const std::string original = in.ConsumeRemainingBytesAsString();
   auto r = kcd::kubelet::patch_kubelet_config(original, patch, "config.yaml");
   if (!r) {
-    KCD_FUZZ_CHECK(!strict() || r.error().message.rfind("internal error: ", 0) != 0,
-                   r.error().format());
+    KCD_FUZZ_CHECK(!strict() || r.error().message.rfind("internal error: ", 0) != 0, r.error().format());
     return;
   }
   auto tree = load(original);
