@@ -51,7 +51,7 @@ DEB=$(cd "$PKGS" && ls kubelet-certd_*.deb)
 RPM=$(cd "$PKGS" && ls kubelet-certd-*.rpm)
 mkdir -p "$WORK/bin"
 cp "$BUILD/tests/kubelet-certd-devapi" "$BUILD/tests/kubelet-certd-fakekubelet" "$WORK/bin/"
-cp -r "$SRC/packaging/ansible" "$WORK/ansible"
+rm -rf "$WORK/ansible" && cp -r "$SRC/packaging/ansible" "$WORK/ansible"  # a fresh copy: cp -r into an existing dir nests
 
 # ---- rootfs -------------------------------------------------------------------------------
 ROOTFS=$WORK/rootfs
