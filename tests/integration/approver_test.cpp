@@ -189,6 +189,39 @@ TEST_F(Approver, ThreeReplicasOneLeaderAndAKilledLeaderIsReplacedWithoutDoubleDe
   EXPECT_EQ(events_about("Node", "n2").size(), 4u);
 }
 
+// A leader that cannot renew (here: paused, as a VM stall or a long GC would) must stop deciding
+// before another replica may take over; resumed, it decides nothing on its stale view.
+TEST_F(Approver, APausedLeaderThatResumesDecidesNothingOnItsStaleView) {
+  node("n1", "10.0.0.1");
+  auto cp1 = approver("cp1");
+  ASSERT_FALSE(leader_after(10s).empty());
+  auto cp2 = approver("cp2");
+  std::this_thread::sleep_for(1500ms);  // cp2 has listed the CSRs and sees cp1 renewing
+  ASSERT_EQ(holder().substr(0, 4), "cp1_");
+
+  cp1->signal(SIGSTOP);
+  const auto paused = Clock::now();
+  file_csr("n1", "while-paused", {"10.0.0.1"});
+  auto d = decided("while-paused", kLease + kRenewDeadline + 5s);
+  ASSERT_TRUE(d) << cp2->err();
+  EXPECT_EQ(holder().substr(0, 4), "cp2_");
+  EXPECT_GE(Clock::now() - paused, kLease - 1s) << "taken over only after the lease ran out";
+
+  cp1->signal(SIGCONT);
+  for (int i = 0; i < 3; ++i) file_csr("n1", "after-resume-" + std::to_string(i), {"10.0.0.1"});
+  for (int i = 0; i < 3; ++i) ASSERT_TRUE(decided("after-resume-" + std::to_string(i), 10s));
+  std::this_thread::sleep_for(2s);
+  for (const char* name : {"while-paused", "after-resume-0", "after-resume-1", "after-resume-2"}) {
+    EXPECT_EQ(decisions(name).size(), 1u) << name;
+  }
+  cp1->signal(SIGTERM);
+  ASSERT_EQ(cp1->wait_for(10s), 0) << cp1->err();
+  // cp1 saw that it no longer led, and approved nothing after the pause.
+  EXPECT_THAT(cp1->err(), HasSubstr("not leading any more"));
+  EXPECT_EQ(cp1->err().find("csr approved"), std::string::npos) << cp1->err();
+  EXPECT_EQ(holder().substr(0, 4), "cp2_") << "a stop of a replica that does not lead releases nothing";
+}
+
 TEST_F(Approver, NodeAAskingForNodeBsAddressIsDeniedNamingTheRule) {
   node("n1", "10.0.0.1");
   node("n2", "10.0.0.2");
