@@ -125,11 +125,18 @@ class Approver : public ::testing::Test {
     }
     return "";
   }
-  std::vector<json> events_about(const std::string& kind, const std::string& name) const {
-    std::vector<json> out;
-    for (auto& e : server_->list_objects("events"))
-      if (e["involvedObject"]["kind"] == kind && e["involvedObject"]["name"] == name) out.push_back(e);
-    return out;
+  // The Events about an object, once there are at least `least` (they are posted after the
+  // decision, on their own), or what there is after 5 s.
+  std::vector<json> events_about(const std::string& kind, const std::string& name,
+                                 std::size_t least = 1) const {
+    const auto until = Clock::now() + 5s;
+    for (;;) {
+      std::vector<json> out;
+      for (auto& e : server_->list_objects("events"))
+        if (e["involvedObject"]["kind"] == kind && e["involvedObject"]["name"] == name) out.push_back(e);
+      if (out.size() >= least || Clock::now() >= until) return out;
+      std::this_thread::sleep_for(50ms);
+    }
   }
 
   testing::TempDir tmp_;
@@ -186,7 +193,7 @@ TEST_F(Approver, ThreeReplicasOneLeaderAndAKilledLeaderIsReplacedWithoutDoubleDe
   EXPECT_EQ(on_csr[0]["type"], "Normal");
   EXPECT_EQ(on_csr[0]["source"]["component"], "kubelet-certd-approver");
   EXPECT_FALSE(events_about("Node", "n1").empty());
-  EXPECT_EQ(events_about("Node", "n2").size(), 4u);
+  EXPECT_EQ(events_about("Node", "n2", 4).size(), 4u);
 }
 
 // A leader that cannot renew (here: paused, as a VM stall or a long GC would) must stop deciding
