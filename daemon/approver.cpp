@@ -341,9 +341,11 @@ struct Approver::Impl {
       if (stopped) break;
       if (!end && end.error().kind == ErrorKind::Gone) gone = true;
       if (gone) {
-        // The resourceVersion is too old (compacted): list again, as client-go's reflector does.
+        // The resourceVersion is too old (compacted): list again, as client-go's reflector
+        // does, after the backoff (a server that answers 410 to every watch gets no hot loop).
         log::info("csr watch expired: listing again", {{"resource_version", from}});
         need_list = true;
+        if (!co_await sleep(backoff.next())) break;
         continue;
       }
       if (Steady::now() >= listed_at + config.resync) need_list = true;

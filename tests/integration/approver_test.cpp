@@ -284,6 +284,34 @@ TEST_F(Approver, ACsrFiledBeforeItsNodeExistsWaitsAndIsApprovedOnceTheNodeAppear
   EXPECT_EQ(holder(), "");
 }
 
+// A server that answers every watch with 410 Gone: the approver lists again each time, through
+// the backoff (no hot loop), and still sees and decides a new CSR.
+TEST_F(Approver, EveryWatchExpiredMeansRelistsThroughTheBackoff) {
+  node("n1", "10.0.0.1");
+  auto faults = server_->faults();
+  faults.watch_too_old = true;
+  server_->set_faults(faults);
+  auto replica = approver("cp1");
+  ASSERT_FALSE(leader_after(10s).empty());
+  const auto before = server_->request_counts();
+  file_csr("n1", "seen-by-a-relist", {"10.0.0.1"});
+  auto d = decided("seen-by-a-relist", 15s);
+  ASSERT_TRUE(d) << replica->err();
+  EXPECT_EQ((*d)["type"], "Approved");
+  std::this_thread::sleep_for(6s);
+  const auto after = server_->request_counts();
+  const auto delta = [&](const std::string& k) {
+    const auto a = after.count(k) ? after.at(k) : 0;
+    const auto b = before.count(k) ? before.at(k) : 0;
+    return a - b;
+  };
+  // Backoff 1 s doubling to 5 min with full jitter: a handful of rounds in these seconds, never
+  // hundreds.
+  EXPECT_LE(delta("LIST csr"), 12) << "lists: " << delta("LIST csr");
+  EXPECT_LE(delta("WATCH csr"), 12) << "watches: " << delta("WATCH csr");
+  EXPECT_GE(delta("LIST csr"), 1);
+}
+
 TEST_F(Approver, AnUnusableKubeconfigIsAClearErrorAtStart) {
   std::ofstream(tmp_ / "broken.conf") << "apiVersion: v1\nkind: Config\nclusters: []\n";
   testing::Subprocess p({KCD_BINARY, "approve", "--config", (tmp_ / "config.yaml").string(), "--kubeconfig",
