@@ -24,6 +24,15 @@ RunResult run(const config::Settings& settings, const RunOptions& options) {
   if (auto trusted = check_private_directory(settings.cert_dir); !trusted)
     return RunResult{kExitError, "certDir: " + trusted.error().format()};
   if (auto held = lock.acquire(); !held) return RunResult{kExitError, held.error().format()};
+  // One writer per file: the files written outside certDir are locked too.
+  std::vector<OutputLocks::Target> targets;
+  for (const Output& o : outputs_of(settings)) {
+    const bool kubelet_file = o.key == "kubeletConfig" || o.key == "clientCAFile";
+    if (!kubelet_file || settings.patch_kubelet_config) targets.push_back({o.key, o.path});
+  }
+  OutputLocks outputs;
+  if (auto held = outputs.acquire(targets, settings.cert_dir); !held)
+    return RunResult{kExitError, held.error().format()};
   Supervisor supervisor(settings, options);
   return supervisor.run();
 }

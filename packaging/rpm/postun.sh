@@ -9,4 +9,6 @@ else
            kubelet-certd-client-pending.key kubelet-certd-serving-pending.key; do
     rm -f "/var/lib/kubelet/pki/$f"
   done
+  rm -f /etc/kubernetes/.kubelet.conf.kubelet-certd-lock /etc/kubernetes/pki/.ca.crt.kubelet-certd-lock \
+        /var/lib/kubelet/.config.yaml.kubelet-certd-lock
 fi
