@@ -9,12 +9,14 @@ namespace kcd::rotation {
 Backoff::Backoff(BackoffPolicy policy, std::function<double()> uniform01)
     : policy_(policy), uniform01_(std::move(uniform01)) {}
 
-std::chrono::milliseconds Backoff::next(std::optional<std::chrono::seconds> retry_after) {
+std::chrono::milliseconds Backoff::next(std::optional<std::chrono::seconds> retry_after,
+                                        std::chrono::milliseconds min_ceiling) {
   using std::chrono::milliseconds;
   // initial * 2^attempts without overflow: stop doubling once past the cap.
   double ceiling = static_cast<double>(policy_.initial.count());
   for (int i = 0; i < attempts_ && ceiling < static_cast<double>(policy_.cap.count()); ++i) ceiling *= 2;
   ceiling = std::min(ceiling, static_cast<double>(policy_.cap.count()));
+  ceiling = std::max(ceiling, static_cast<double>(min_ceiling.count()));
   ++attempts_;
   auto delay = milliseconds(static_cast<milliseconds::rep>(uniform01_() * ceiling));
   delay = std::max(delay, policy_.floor);

@@ -167,6 +167,7 @@ void Lifecycle::woke(SysTime now) {
 }
 
 void Lifecycle::renew_requested(SysTime now) {
+  renewal_requested_ = true;
   if (phase_ == Phase::Idle) {
     force_renew_ = true;
     woke(now);
@@ -263,6 +264,7 @@ void Lifecycle::installed(const CertInfo& info, SysTime now) {
   current_ = info;
   current_must_go_ = false;
   ++installs_;
+  renewal_requested_ = false;
   ++outcomes_["success"];
   state_.pending.reset();
   // Signers backdate notBefore (Kubernetes: 5 minutes). For a short-lived certificate that
@@ -321,7 +323,19 @@ void Lifecycle::failed(const Error& error, SysTime now, bool node_credential) {
   if (node_refused) prefer_bootstrap_ = true;
   fatal_error_ = !(error.retryable || node_refused);
   if (phase_ != Phase::Backoff) resume_phase_ = phase_ == Phase::Awaiting ? Phase::Looking : phase_;
-  retry_at_ = now + backoff_.next(error.retry_after);
+  // Not urgent while the current certificate has time left: a rotation held up because the API
+  // server is unreachable or overloaded retries spread over a share of that time (the fleet's
+  // backlog after an outage then drains slowly). Other failures keep the plain backoff.
+  const bool unavailable = error.kind == ErrorKind::Network || error.kind == ErrorKind::Timeout ||
+                           error.kind == ErrorKind::ServerError || error.kind == ErrorKind::TooManyRequests;
+  std::chrono::milliseconds spread{0};
+  if (unavailable && current_ && !renewal_requested_ && now < current_->not_after) {
+    const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(current_->not_after - now);
+    spread = std::min(policy_.backoff.max_spread,
+                      std::chrono::milliseconds(static_cast<std::chrono::milliseconds::rep>(
+                          static_cast<double>(left.count()) * policy_.backoff.spread_fraction)));
+  }
+  retry_at_ = now + backoff_.next(error.retry_after, spread);
   phase_ = Phase::Backoff;
 }
 

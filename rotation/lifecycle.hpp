@@ -178,6 +178,7 @@ class Lifecycle {
   bool terminal_failure_ = false;
   bool fatal_error_ = false;
   bool force_renew_ = false;
+  bool renewal_requested_ = false;  // an operator asked: urgent until a certificate is installed
   int installs_ = 0;
   std::map<std::string, long> outcomes_;
 };

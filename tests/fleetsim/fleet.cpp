@@ -788,6 +788,9 @@ class Fleet {
             std::accumulate(requests.begin() + static_cast<std::ptrdiff_t>(from - 60),
                             requests.begin() + static_cast<std::ptrdiff_t>(from), 0.0) /
             60;
+        report_.steady_peak_requests_per_minute =
+            *std::max_element(requests.begin() + static_cast<std::ptrdiff_t>(from - 60),
+                              requests.begin() + static_cast<std::ptrdiff_t>(from));
         report_.steady_csrs_per_minute =
             std::accumulate(csrs.begin() + static_cast<std::ptrdiff_t>(from - 60),
                             csrs.begin() + static_cast<std::ptrdiff_t>(from), 0.0) /

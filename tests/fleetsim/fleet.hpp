@@ -131,6 +131,9 @@ struct FleetReport {
 
   // The hour before the disturbance against the hour after it ended.
   std::optional<double> steady_requests_per_minute;
+  // The busiest minute of the hour before: what the same statistic shows without any trouble
+  // (a one-minute count of a few requests is 2x its mean by chance alone at 1,000 nodes).
+  std::optional<std::uint32_t> steady_peak_requests_per_minute;
   std::optional<std::uint32_t> retry_peak_requests_per_minute;
   std::optional<double> steady_csrs_per_minute;
   std::optional<std::uint32_t> retry_peak_csrs_per_minute;

@@ -49,24 +49,42 @@ TEST(FleetPromise, SpreadCheckRejectsClusteredAndOverlyWideRotations) {
   EXPECT_LT(peak_over_promised_rate(simulate(wide)), 0.9);
 }
 
-// Does not hold with the production backoff (full jitter, ceiling 1 s doubling to 5 min): the
-// backlog of a 10-minute outage comes back within ~2 minutes, at 4-5× the steady rate. See
-// tests/fleetsim/README.md; enable once rotation/backoff spreads retries over the outage's length.
-TEST(FleetPromise, DISABLED_RetryPeakAfterTenMinuteOutageAtMostTwiceTheSteadyState) {
+// After a 10-minute outage the retry peak stays at or below 2x the steady state per minute.
+// Held up rotations whose certificate has time left retry over 10 % of that time (at most an
+// hour: rotation/backoff's spread), so the backlog drains over longer than the outage lasted.
+// At 1,000 nodes a one-minute count is 2x its mean by chance alone, so the peak is compared with
+// the same statistic of the hour before (its busiest minute); at 10,000 nodes, where chance
+// matters less, with the mean minute as well. Before the spread: 2.1x and 4.2x (1,000 nodes),
+// 5.3x (10,000 nodes).
+TEST(FleetPromise, RetryPeakAfterTenMinuteOutageAtMostTwiceTheSteadyState) {
   const FleetReport r = simulate(fleet("outage-10m"));
-  ASSERT_TRUE(r.steady_requests_per_minute && r.retry_peak_requests_per_minute);
-  EXPECT_LE(*r.retry_peak_requests_per_minute, 2 * *r.steady_requests_per_minute);
+  ASSERT_TRUE(r.steady_peak_requests_per_minute && r.retry_peak_requests_per_minute);
+  EXPECT_LE(*r.retry_peak_requests_per_minute, 2 * *r.steady_peak_requests_per_minute)
+      << "retry peak " << *r.retry_peak_requests_per_minute << ", steady peak "
+      << *r.steady_peak_requests_per_minute;
+  auto big = scenario("outage-10m", 10 * kNodes, kSeed);
+  ASSERT_TRUE(big);
+  const FleetReport b = simulate(*big);
+  ASSERT_TRUE(b.steady_requests_per_minute && b.retry_peak_requests_per_minute);
+  EXPECT_LE(*b.retry_peak_requests_per_minute, 2 * *b.steady_requests_per_minute)
+      << "retry peak " << *b.retry_peak_requests_per_minute << ", steady " << *b.steady_requests_per_minute;
 }
 
 // What the production backoff does promise: every rotation held up by the outage is installed
-// within the backoff cap (plus a minute for approval, signing and the watch) of its end.
+// within the spread (or the backoff cap) plus a minute for approval, signing and the watch.
 TEST(FleetPromise, RotationsHeldUpByATenMinuteOutageFinishWithinTheBackoffCap) {
   const FleetConfig c = fleet("outage-10m");
   const FleetReport r = simulate(c);
   EXPECT_GT(r.disturbed_certificates, kNodes / 50);
   EXPECT_GT(r.refused, 0);
   ASSERT_TRUE(r.recovery_after_disturbance);
-  EXPECT_LE(*r.recovery_after_disturbance, std::chrono::duration_cast<Seconds>(c.policy.backoff.cap) + 60s);
+  // The spread: at most 10 % of what is left of the certificate (less than 30 % of its lifetime
+  // at its deadline), and never more than max_spread.
+  const auto spread = std::min(std::chrono::duration_cast<Seconds>(c.policy.backoff.max_spread),
+                               Seconds(static_cast<Seconds::rep>(c.policy.backoff.spread_fraction * 0.3 *
+                                                                 static_cast<double>(c.lifetime.count()))));
+  EXPECT_LE(*r.recovery_after_disturbance,
+            std::max(spread, std::chrono::duration_cast<Seconds>(c.policy.backoff.cap)) + 60s);
 }
 
 class FleetScenario : public testing::TestWithParam<std::string_view> {};

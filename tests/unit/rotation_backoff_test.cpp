@@ -33,6 +33,13 @@ TEST(RotationBackoff, FullJitterDrawsFromZeroToTheCeiling) {
   EXPECT_EQ(b.next(), 1000ms);  // ceiling 4 s * 0.25
 }
 
+TEST(RotationBackoff, AMinimumCeilingSpreadsEvenTheFirstRetryBeyondTheCap) {
+  double u = 0.5;
+  Backoff b(policy(), [&u] { return u; });
+  EXPECT_EQ(b.next(std::nullopt, 10min), 5min);  // half of the 10 min spread, past the 16 s cap
+  EXPECT_EQ(b.next(std::nullopt, 0ms), 1000ms);  // without it: the exponential ceiling (2 s) * 0.5
+}
+
 TEST(RotationBackoff, FloorPreventsTightLoops) {
   Backoff b(policy(), [] { return 0.0; });
   for (int i = 0; i < 5; ++i) EXPECT_EQ(b.next(), 200ms);

@@ -250,6 +250,37 @@ TEST(RotationLifecycle, RetryableFailureBacksOffAndReturnsToThePhase) {
   EXPECT_EQ(m.next(kT0 + 1s).at, kT0 + 3s);  // ceiling doubled
 }
 
+// A rotation held up by an unreachable API server while the certificate has time left is not
+// urgent: the retry is drawn over 10 % of the time left (at most an hour), so that a fleet comes
+// back spread out after an outage (tests/fleetsim). A first certificate, a requested renewal and
+// a failure that is not the server's availability keep the plain backoff.
+TEST(RotationLifecycle, RotationHeldUpByAnOutageRetriesSpreadOverTheTimeLeft) {
+  const auto held_up = [](SysTime not_after, const Error& e, bool requested) {
+    auto m = machine(1.0);
+    Inspection ins;
+    ins.current = cert(kT0 - 80h, not_after);
+    if (!requested) ins.renew_reason = "the SANs are no longer as configured";
+    m.inspected(ins, kT0);
+    if (requested) m.renew_requested(kT0);
+    EXPECT_EQ(m.next(kT0).kind, Kind::GenerateKey);
+    m.key_ready(pending("node-csr-r"));
+    EXPECT_EQ(m.next(kT0).kind, Kind::Submit);
+    m.failed(e, kT0);
+    return m.next(kT0).at - kT0;
+  };
+  const Error refused = make_error(ErrorKind::Network, "connection refused");
+  EXPECT_EQ(held_up(kT0 + 5h, refused, false), 30min);  // 10 % of 5 h, u = 1
+  EXPECT_EQ(held_up(kT0 + 500h, refused, false), 1h);   // at most an hour
+  EXPECT_EQ(held_up(kT0 + 5h, make_error(ErrorKind::ServerError, "500"), false), 30min);
+  EXPECT_EQ(held_up(kT0 + 5h, refused, true), 1s) << "a requested renewal is urgent";
+  EXPECT_EQ(held_up(kT0 + 5h, make_error(ErrorKind::Conflict, "conflict"), false), 1s);
+  auto bootstrap = machine(1.0);
+  bootstrap.inspected(needs("no certificate"), kT0);
+  bootstrap.key_ready(pending("node-csr-x"));
+  bootstrap.failed(refused, kT0);
+  EXPECT_EQ(bootstrap.next(kT0).at, kT0 + 1s) << "a first certificate is urgent";
+}
+
 TEST(RotationLifecycle, RetryAfterIsHonoured) {
   auto m = machine(0.0);
   m.inspected(needs("no certificate"), kT0);
