@@ -59,10 +59,12 @@ class FakeCsrApi final : public api::CsrApi {
     co_return server_.get_node(name, credentials_);
   }
   boost::asio::awaitable<api::Result<void>> create_event(const api::EventRecord& event) override {
-    co_return co_await event_request("create", event);
+    std::string verb = "create";  // a local: GCC 12 mishandles temporaries in a co_await expression
+    co_return co_await event_request(std::move(verb), event);
   }
   boost::asio::awaitable<api::Result<void>> patch_event(const api::EventRecord& event) override {
-    co_return co_await event_request("patch", event);
+    std::string verb = "patch";
+    co_return co_await event_request(std::move(verb), event);
   }
   // Requests complete before the agent could cancel them, except a hanging Event request.
   void cancel() override {
