@@ -74,8 +74,9 @@ std::string render_approver_metrics(const ApproverMetrics& m) {
     out += "kubelet_certd_approver_decisions_total{result=\"" + metric_label_value(key.first) + "\",rule=\"" +
            metric_label_value(key.second) + "\"} " + std::to_string(count) + "\n";
   }
-  metric_family(out, "kubelet_certd_approver_pending", "gauge",
-                "kubelet-serving CSRs without an Approved, Denied or Failed condition.");
+  metric_family(
+      out, "kubelet_certd_approver_pending", "gauge",
+      "kubelet-serving CSRs without an Approved, Denied or Failed condition (every replica counts them).");
   out += "kubelet_certd_approver_pending " + std::to_string(m.pending) + "\n";
   metric_family(out, "kubelet_certd_approver_leader", "gauge",
                 "1 while this replica holds the Lease and decides, else 0.");
@@ -130,7 +131,12 @@ struct Approver::Impl {
 
   bool leading() const { return elector.leading(Steady::now()); }
 
+  // The cache changed: the pending count (every replica shows it) and a look by the leader.
   void kick() {
+    long pending = 0;
+    for (const auto& [name, csr] : csrs)
+      pending += !decided(csr) && csr.signer_name == kServingSigner ? 1 : 0;
+    metrics.pending = pending;
     dirty = true;
     wake.cancel();
   }
@@ -319,9 +325,11 @@ struct Approver::Impl {
       if (stopped) break;
       if (!end && end.error().kind == ErrorKind::Gone) gone = true;
       if (gone) {
-        // The resourceVersion is too old (compacted): list again, as client-go's reflector does.
+        // The resourceVersion is too old (compacted): list again, as client-go's reflector
+        // does, after the backoff (a server that answers 410 to every watch gets no hot loop).
         log::info("csr watch expired: listing again", {{"resource_version", from}});
         need_list = true;
+        if (!co_await sleep(backoff.next())) break;
         continue;
       }
       if (Steady::now() >= listed_at + config.resync) need_list = true;
@@ -358,14 +366,10 @@ struct Approver::Impl {
   // Decides every pending CSR that is due; returns when the next waiting one is due.
   asio::awaitable<Steady::time_point> decide_pending() {
     auto next = Steady::now() + config.resync;
-    long pending = 0;
     std::vector<std::string> names;
     for (const auto& [name, csr] : csrs) {
-      if (decided(csr) || csr.signer_name != kServingSigner) continue;
-      ++pending;
-      names.push_back(name);
+      if (!decided(csr) && csr.signer_name == kServingSigner) names.push_back(name);
     }
-    metrics.pending = pending;
     for (const auto& name : names) {
       if (stopped || !leading()) break;
       auto it = csrs.find(name);
@@ -379,9 +383,6 @@ struct Approver::Impl {
       co_await decide(csr);
       if (auto again = waiting.find(name); again != waiting.end()) next = std::min(next, again->second.due);
     }
-    long still = 0;
-    for (const auto& [name, csr] : csrs) still += !decided(csr) && csr.signer_name == kServingSigner ? 1 : 0;
-    metrics.pending = still;
     co_return next;
   }
 
@@ -464,6 +465,7 @@ struct Approver::Impl {
     api_ok("approval");
     csrs[csr.name] = *updated;
     waiting.erase(csr.name);
+    kick();
     ++metrics.decisions[{verdict_word(d.verdict), d.reason}];
     const std::string node_name = rotation::node_of_username(csr.username).value_or("");
     if (approve) {

@@ -202,8 +202,9 @@ std::optional<Unsafe> unsafe_node(const YAML::Node& n, const std::vector<std::st
     if (const auto hash = rest.find(" #"); hash != std::string_view::npos) rest = rest.substr(0, hash);
     while (!rest.empty() && (rest.back() == ' ' || rest.back() == '\t')) rest.remove_suffix(1);
     const std::string& v = n.Scalar();
+    // Folded lines join with a space; a blank line between them joins with a newline.
     if (!rest.empty() && v.size() > rest.size() && v.compare(0, rest.size(), rest) == 0 &&
-        v[rest.size()] == ' ')
+        (v[rest.size()] == ' ' || v[rest.size()] == '\n'))
       return Unsafe{m.line + 1, kContinued};
     return std::nullopt;
   }

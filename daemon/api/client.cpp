@@ -317,13 +317,33 @@ asio::awaitable<Result<Csr>> Client::get_csr(const std::string& name) {
                               std::string_view((*res)[http::field::retry_after]), 200);
 }
 
-asio::awaitable<Result<CsrList>> Client::list_csrs(const std::string& field_selector) {
-  std::string target(kCsrPath);
-  if (!field_selector.empty()) target += "?fieldSelector=" + url_escape(field_selector);
-  auto res = co_await impl_->exchange(impl_->make_request(http::verb::get, target, {}));
-  if (!res) co_return Unexpected(res.error());
-  co_return csr_list_from_response(static_cast<int>(res->result_int()), res->body(),
-                                   std::string_view((*res)[http::field::retry_after]));
+asio::awaitable<Result<CsrList>> Client::list_csrs(const std::string& field_selector, int page_size) {
+  // In pages of kListPageSize, as client-go's pager lists: each response stays small, and the
+  // pages are one consistent snapshot (the first page's resourceVersion). An expired continue
+  // token (410) is returned as it is: the caller lists again from the start.
+  CsrList all;
+  std::string token;
+  for (;;) {
+    std::string target = std::string(kCsrPath) + "?";
+    if (!field_selector.empty()) target += "fieldSelector=" + url_escape(field_selector) + "&";
+    target += "limit=" + std::to_string(std::max(1, page_size));
+    if (!token.empty()) target += "&continue=" + url_escape(token);
+    auto res = co_await impl_->exchange(impl_->make_request(http::verb::get, target, {}));
+    if (!res) co_return Unexpected(res.error());
+    auto page = csr_list_from_response(static_cast<int>(res->result_int()), res->body(),
+                                       std::string_view((*res)[http::field::retry_after]));
+    if (!page) co_return Unexpected(page.error());
+    if (token.empty()) all.resource_version = page->resource_version;
+    for (auto& item : page->items) all.items.push_back(std::move(item));
+    if (all.items.size() > kMaxListItems) {
+      co_return Unexpected(make_error(ErrorKind::Unexpected,
+                                      "the CSR list from " + impl_->endpoint.server.text + " has more than " +
+                                          std::to_string(kMaxListItems) + " items"));
+    }
+    if (page->continue_token.empty() || page->continue_token == token) break;
+    token = page->continue_token;
+  }
+  co_return all;
 }
 
 asio::awaitable<Result<Csr>> Client::update_approval(const Csr& csr, const CsrCondition& condition) {

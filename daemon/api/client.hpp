@@ -49,7 +49,9 @@ class Client final : public CsrApi {
       std::chrono::seconds read_deadline, std::function<bool(const WatchEvent&)> on_event) override;
   // Every CSR matching `field_selector` ("" for all, "spec.signerName=..."), and the list's
   // resourceVersion to watch from.
-  boost::asio::awaitable<Result<CsrList>> list_csrs(const std::string& field_selector);
+  // Read in pages of `page_size` (limit/continue), as client-go's pager does.
+  boost::asio::awaitable<Result<CsrList>> list_csrs(const std::string& field_selector,
+                                                    int page_size = kListPageSize);
   // watch_csr for every CSR matching `field_selector`, from `resource_version`.
   boost::asio::awaitable<Result<WatchEnd>> watch_csrs(const std::string& field_selector,
                                                       const std::string& resource_version,

@@ -202,7 +202,9 @@ Result<CsrList> csr_list_from_response(int http_status, std::string_view body,
     return unexpected("kind is \"" + outside_text(str(j, "kind"), 64) +
                       "\", expected CertificateSigningRequestList");
   CsrList list;
-  list.resource_version = str(j.value("metadata", json::object()), "resourceVersion");
+  const json meta = j.value("metadata", json::object());
+  list.resource_version = str(meta, "resourceVersion");
+  list.continue_token = str(meta, "continue");
   const auto items = j.find("items");
   if (items == j.end() || items->is_null()) return list;
   if (!items->is_array()) return unexpected("items is not a list");

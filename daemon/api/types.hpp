@@ -93,7 +93,13 @@ Result<Csr> csr_from_response(int http_status, std::string_view body, std::strin
 struct CsrList {
   std::vector<Csr> items;
   std::string resource_version;
+  std::string continue_token;  // metadata.continue: more pages follow (a list with limit=)
 };
+// One list page asks for this many items (client-go's pager asks for 500).
+inline constexpr int kListPageSize = 500;
+// A list longer than this is refused (memory stays bounded; a cluster's kubelet-serving CSRs
+// are removed an hour after approval by kube-controller-manager's csrcleaner).
+inline constexpr std::size_t kMaxListItems = 50'000;
 // What a list response means: its CSRs on 200 (items carry no kind of their own, as recorded),
 // else the error its status, body and Retry-After header say.
 Result<CsrList> csr_list_from_response(int http_status, std::string_view body,

@@ -3,7 +3,7 @@
 # or kubeconfig; the settings file stays as .rpmsave if it was edited).
 if [ -d /run/systemd/system ]; then systemctl daemon-reload >/dev/null 2>&1 || :; fi
 if [ "$1" -ge 1 ]; then
-  if [ -d /run/systemd/system ]; then systemctl try-restart kubelet-certd.service >/dev/null 2>&1 || :; fi
+  if [ -d /run/systemd/system ]; then systemctl try-restart kubelet-certd.service kubelet-certd-approver.service >/dev/null 2>&1 || :; fi
 else
   for f in kubelet-certd-state.json kubelet-certd-kubelet.json kubelet-certd.lock kubelet-certd.sock \
            kubelet-certd-client-pending.key kubelet-certd-serving-pending.key; do

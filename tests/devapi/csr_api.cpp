@@ -8,6 +8,8 @@
 #include <boost/beast/http/field.hpp>
 
 #include <algorithm>
+#include <cstdlib>
+#include <optional>
 #include <set>
 #include <vector>
 
@@ -236,14 +238,84 @@ Reply CsrApi::create(const Request& req, const User& user) {
   return object_reply(201, stored.to_json());
 }
 
+namespace {
+
+// The apiserver's continue token: base64url (no padding) of
+// {"v":"meta.k8s.io/v1","rv":<list resourceVersion>,"start":"<next key>"}, as recorded.
+std::string continue_token(long rv, const std::string& start) {
+  ojson t = ojson::object();
+  t["v"] = "meta.k8s.io/v1";
+  t["rv"] = rv;
+  t["start"] = start;
+  return base64url_encode_nopad(t.dump());
+}
+
+struct ContinueFrom {
+  long rv = 0;
+  std::string start;
+};
+std::optional<ContinueFrom> parse_continue(std::string token) {
+  for (char& c : token) c = c == '-' ? '+' : c == '_' ? '/' : c;
+  while (token.size() % 4 != 0) token += '=';
+  auto raw = base64_decode(token);
+  if (!raw) return std::nullopt;
+  ojson t = ojson::parse(*raw, nullptr, false);
+  if (t.is_discarded() || !t.is_object() || t.value("v", "") != "meta.k8s.io/v1") return std::nullopt;
+  auto rv = t.find("rv");
+  auto start = t.find("start");
+  if (rv == t.end() || !rv->is_number_integer() || start == t.end() || !start->is_string())
+    return std::nullopt;
+  return ContinueFrom{rv->get<long>(), start->get<std::string>()};
+}
+
+}  // namespace
+
+// A list, in pages when `limit` is given: metadata.continue and remainingItemCount while more
+// remain; a continue token from before a compaction is 410 Expired (with a fresh token), as
+// the recorded apiserver answers (csr-list-200-paginated-limit2.json,
+// csr-list-410-continue-expired.json). Items come in name order, as etcd keys do.
 Reply CsrApi::list(const User& user, const Query& query) const {
   if (!can_read(user)) return forbidden(user.name, "list", "");
   const std::string only_name = name_selector(query);
   const std::string only_signer = signer_selector(query);
+  long limit = 0;
+  if (auto l = query.find("limit"); l != query.end()) {
+    limit = std::strtol(l->second.c_str(), nullptr, 10);
+  }
+  long list_rv = store_.resource_version();
+  std::string start;
+  if (auto c = query.find("continue"); c != query.end() && !c->second.empty()) {
+    auto from = parse_continue(c->second);
+    if (!from) {
+      return status_reply(
+          status_object(400, "BadRequest", "continue key is not valid: illegal base64 data at input byte 0"));
+    }
+    if (store_.compacted(from->rv)) {
+      ojson st = status_object(
+          410, "Expired",
+          "The provided continue parameter is too old to display a consistent list result. You can start a "
+          "new list without the continue parameter, or use the continue token in this response to retrieve "
+          "the remainder of the results. Continuing with the provided token results in an inconsistent list "
+          "- objects that were created, modified, or deleted between the time the first chunk was returned "
+          "and now may show up in the list.");
+      st["metadata"] = ojson{{"continue", continue_token(-1, from->start)}};
+      return status_reply(st);
+    }
+    if (from->rv > 0) list_rv = from->rv;
+    start = from->start;
+  }
   ojson items = ojson::array();
-  for (const auto& [name, c] : store_.csrs()) {
+  long remaining = 0;
+  std::string next;
+  for (auto it = store_.csrs().lower_bound(start); it != store_.csrs().end(); ++it) {
+    const auto& [name, c] = *it;
     if (!only_name.empty() && name != only_name) continue;
     if (!only_signer.empty() && c.signer != only_signer) continue;
+    if (limit > 0 && static_cast<long>(items.size()) >= limit) {
+      if (next.empty()) next = items.back()["metadata"]["name"].get<std::string>() + std::string(1, '\0');
+      ++remaining;
+      continue;
+    }
     ojson item = c.to_json();  // list items carry no kind and apiVersion, as recorded
     item.erase("kind");
     item.erase("apiVersion");
@@ -252,7 +324,12 @@ Reply CsrApi::list(const User& user, const Query& query) const {
   ojson l = ojson::object();
   l["kind"] = "CertificateSigningRequestList";
   l["apiVersion"] = "certificates.k8s.io/v1";
-  l["metadata"] = ojson{{"resourceVersion", std::to_string(store_.resource_version())}};
+  ojson meta = ojson{{"resourceVersion", std::to_string(list_rv)}};
+  if (!next.empty()) {
+    meta["continue"] = continue_token(list_rv, next);
+    meta["remainingItemCount"] = remaining;
+  }
+  l["metadata"] = meta;
   l["items"] = items;
   return object_reply(200, l);
 }

@@ -404,6 +404,56 @@ TEST_F(DevapiFixtures, ListWithFieldSelectorMatches) {
   ASSERT_EQ(body["items"].size(), 1u);
 }
 
+// Pages: limit=2 of 3 CSRs answers 2 items, a continue token and remainingItemCount 1, in the
+// recorded shape; the token gives the rest at the first page's resourceVersion; a token from
+// before a compaction is 410 Expired with the recorded message and a fresh token.
+TEST_F(DevapiFixtures, ListsInPagesAndAnExpiredContinueIsGone) {
+  Options o;
+  o.watch_cache_events = 2;
+  start(o);
+  const ordered_json pending = fixture("csr-get-pending.json")["response"]["body"];
+  for (const char* name : {"page-a", "page-b", "page-c"}) create_like(pending, name);
+  const ordered_json f = fixture("csr-list-200-paginated-limit2.json");
+  const HttpMessage first = testing::parse_http_response(send(f["request"], Auth::AsRecorded));
+  ASSERT_EQ(first.status, 200) << first.body;
+  const ordered_json page1 = ordered_json::parse(first.body);
+  std::vector<std::string> meta_keys, want_keys;
+  for (auto it = page1["metadata"].begin(); it != page1["metadata"].end(); ++it)
+    meta_keys.push_back(it.key());
+  const ordered_json& recorded_meta = f["response"]["body"]["metadata"];
+  for (auto it = recorded_meta.begin(); it != recorded_meta.end(); ++it) want_keys.push_back(it.key());
+  EXPECT_EQ(meta_keys, want_keys);
+  ASSERT_EQ(page1["items"].size(), 2u);
+  EXPECT_EQ(page1["items"][0]["metadata"]["name"], "page-a");
+  EXPECT_EQ(page1["metadata"]["remainingItemCount"], 1);
+  const std::string token = page1["metadata"]["continue"];
+  // The recorded token's form: base64url, no padding, of
+  // {"v":"meta.k8s.io/v1","rv":N,"start":"page-b\u0000"}.
+  EXPECT_EQ(token.find_first_of("+/="), std::string::npos) << token;
+
+  ordered_json next = f["request"];
+  next["url"] = "/apis/certificates.k8s.io/v1/certificatesigningrequests?limit=2&continue=" + token;
+  const HttpMessage second = testing::parse_http_response(send(next, Auth::AsRecorded));
+  ASSERT_EQ(second.status, 200) << second.body;
+  const ordered_json page2 = ordered_json::parse(second.body);
+  ASSERT_EQ(page2["items"].size(), 1u);
+  EXPECT_EQ(page2["items"][0]["metadata"]["name"], "page-c");
+  EXPECT_FALSE(page2["metadata"].contains("continue"));
+  EXPECT_EQ(page2["metadata"]["resourceVersion"], page1["metadata"]["resourceVersion"]);
+
+  // The approvals and issuances of three CSRs move the window of 2 events well past the token.
+  for (const char* name : {"page-a", "page-b", "page-c"}) server_->approve(name, true);
+  wait_for([&] {
+    for (const auto& c : server_->list_csrs())
+      if (!c["status"].contains("certificate")) return false;
+    return true;
+  });
+  const ordered_json gone = fixture("csr-list-410-continue-expired.json");
+  const HttpMessage expired = testing::parse_http_response(send(next, Auth::AsRecorded));
+  EXPECT_EQ(expired.status, 410);
+  expect_same_shape(gone["response"]["body"], ordered_json::parse(expired.body), "body", {"continue"});
+}
+
 // --- second capture: nodes, leases, events, the serving-CSR approver ---
 
 // The approval subresource records a server-side-apply entry devapi does not keep.

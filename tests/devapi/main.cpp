@@ -56,6 +56,10 @@ int main(int argc, char** argv) {
   app.add_flag("--fault-watch-too-old", f.watch_too_old, "fault: every watch gets ERROR 410");
   app.add_option("--fault-5xx", f.fail_next_with_5xx, "fault: the next N requests get 500");
   app.add_option("--fault-429", f.throttle_next, "fault: the next N requests get 429 + Retry-After");
+  std::vector<std::string> nodes;
+  app.add_option("--node", nodes,
+                 "NAME=IP: register Node NAME with status.addresses InternalIP IP and Hostname NAME, as its "
+                 "kubelet would (repeatable)");
   bool quiet = false;
   app.add_flag("--quiet", quiet, "do not log each request");
   CLI11_PARSE(app, argc, argv);
@@ -84,6 +88,19 @@ int main(int argc, char** argv) {
     return 1;
   }
   server.set_faults(f);
+  for (const auto& n : nodes) {
+    const auto eq = n.find('=');
+    if (eq == std::string::npos || eq == 0 || eq + 1 == n.size()) {
+      std::cerr << "kubelet-certd-devapi: --node " << n << ": expected NAME=IP\n";
+      return 2;
+    }
+    const std::string name = n.substr(0, eq);
+    if (!server.create_node(name) ||
+        server.set_node_addresses(name, {{"InternalIP", n.substr(eq + 1)}, {"Hostname", name}}) != 200) {
+      std::cerr << "kubelet-certd-devapi: --node " << n << ": cannot register the Node\n";
+      return 1;
+    }
+  }
   std::printf("devapi listening url=%s state_dir=%s\n", server.url().c_str(), o.state_dir.c_str());
   std::fflush(stdout);
   while (!g_stop) ::pause();

@@ -51,7 +51,7 @@ DEB=$(cd "$PKGS" && ls kubelet-certd_*.deb)
 RPM=$(cd "$PKGS" && ls kubelet-certd-*.rpm)
 mkdir -p "$WORK/bin"
 cp "$BUILD/tests/kubelet-certd-devapi" "$BUILD/tests/kubelet-certd-fakekubelet" "$WORK/bin/"
-cp -r "$SRC/packaging/ansible" "$WORK/ansible"
+rm -rf "$WORK/ansible" && cp -r "$SRC/packaging/ansible" "$WORK/ansible"  # a fresh copy: cp -r into an existing dir nests
 
 # ---- rootfs -------------------------------------------------------------------------------
 ROOTFS=$WORK/rootfs
@@ -167,9 +167,16 @@ ExecStart=/usr/bin/kubelet $KUBELET_KUBECONFIG_ARGS $KUBELET_CONFIG_ARGS $KUBELE
 D
     printf "apiVersion: kubelet.config.k8s.io/v1beta1\nkind: KubeletConfiguration\n# kept by the patch\nrotateCertificates: true\nreadOnlyPort: 10255\n" >/var/lib/kubelet/config.yaml
     systemctl daemon-reload && systemctl enable --now kubelet.service >/dev/null 2>&1
-    systemd-run --unit=devapi --quiet /e2e-bin/kubelet-certd-devapi --listen 127.0.0.1:6443 --state-dir /var/lib/devapi --serving-approver all'
-  eventually 20 sh_ct 'test -s /var/lib/devapi/bootstrap-kubelet.conf' || return 1
-  sh_ct 'cp /var/lib/devapi/bootstrap-kubelet.conf /etc/kubernetes/bootstrap-kubelet.conf'
+    systemd-run --unit=devapi --quiet /e2e-bin/kubelet-certd-devapi --listen 127.0.0.1:6443 --state-dir /var/lib/devapi --serving-approver none --node e2e-node=127.0.0.1'
+  eventually 20 sh_ct 'test -s /var/lib/devapi/approver.conf' || return 1
+  # The approver's identity (devapi mints it as the README shows for kubeadm's CA).
+  sh_ct 'cp /var/lib/devapi/bootstrap-kubelet.conf /etc/kubernetes/bootstrap-kubelet.conf &&
+    install -m 600 /var/lib/devapi/approver.conf /etc/kubernetes/kubelet-certd-approver.conf'
+}
+# kubelet-certd approve under its own unit: nothing else approves serving CSRs here.
+start_approver() {
+  sh_ct 'timeout 60 systemctl start kubelet-certd-approver' || return 1
+  eventually 20 sh_ct 'journalctl -u kubelet-certd-approver -o cat | grep -q "leading: deciding"'
 }
 write_settings() {  # extra lines appended
   sh_ct "mkdir -p /etc/kubelet-certd && printf 'apiVersion: kubelet-certd.io/v1alpha1\nkind: KubeletCertdConfiguration\nnodeName: e2e-node\nservingIPs: [127.0.0.1]\nservingDNSNames: []\n$1' >/etc/kubelet-certd/config.yaml"
@@ -197,11 +204,20 @@ check "installing enables the unit" [ "$(in_ct systemctl is-enabled kubelet-cert
 check "installing does not start it (configuration management does)" [ "$(prop kubelet-certd ActiveState)" = inactive ]
 check "the default config is a conffile" sh_ct 'dpkg-query -W -f="\${Conffiles}" kubelet-certd | grep -q /etc/kubelet-certd/config.yaml'
 check "the man page is installed" sh_ct 'test -s /usr/share/man/man8/kubelet-certd.8.gz'
+check "the approver's unit is installed disabled" [ "$(in_ct systemctl is-enabled kubelet-certd-approver)" = disabled ]
+check "the approver's RBAC is installed" sh_ct 'grep -q kubernetes.io/kubelet-serving /usr/share/kubelet-certd/approver-rbac.yaml'
+check "systemctl enable --now kubelet-certd-approver: READY=1, leads on the Lease" sh_ct \
+  'timeout 60 systemctl enable --now kubelet-certd-approver && [ "$(systemctl show -P SubState kubelet-certd-approver)" = running ]'
+check "... it leads" eventually 20 sh_ct 'journalctl -u kubelet-certd-approver -o cat | grep -q "leading: deciding"'
 
 write_settings 'kubeletRestart: auto\n'
 check "systemctl start returns (READY=1 within TimeoutStartSec)" in_ct timeout 60 systemctl start kubelet-certd
 check "active (running) after READY=1" ready_after_start
 check "client and serving certificates issued by the API server" eventually 30 certs_issued
+check "the serving CSR was approved by kubelet-certd approve (no manual approval, devapi approves none)" sh_ct \
+  'journalctl -u kubelet-certd-approver -o cat | grep "csr approved" | grep -q "node=e2e-node reason=KubeletCertdApproved"'
+check "the approver's metrics count the approval" in_ct bash -c 'exec 3<>/dev/tcp/127.0.0.1/10272 && printf "GET /metrics HTTP/1.0\r\n\r\n" >&3 && cat <&3 | grep -q "^kubelet_certd_approver_decisions_total{result=\"approve\",rule=\"KubeletCertdApproved\"} 1"'
+check "journal entries of the approver carry CERTD_CSR= and CERTD_NODE=" sh_ct 'journalctl -u kubelet-certd-approver -o verbose | grep -q "CERTD_NODE=e2e-node"'
 check "kubelet-certd status is healthy" eventually 10 in_ct kubelet-certd status
 check "STATUS= tells what it is doing" sh_ct '[ -n "$(systemctl show -P StatusText kubelet-certd)" ]'
 check "kubelet-config.yaml patched (serving certificate, CA, hardening; comments kept)" eventually 30 sh_ct \
@@ -240,6 +256,10 @@ check "SIGSTOP of the main process leads to a watchdog restart" eventually 60 sh
 
 EXPOSURE=$(in_ct systemd-analyze security kubelet-certd.service 2>/dev/null | sed -n 's/.*Overall exposure level for kubelet-certd.service: \([0-9.]*\).*/\1/p')
 check "systemd-analyze security exposure ${EXPOSURE:-?} <= 2.0" awk -v e="${EXPOSURE:-99}" 'BEGIN { exit !(e <= 2.0) }'
+EXPOSURE=$(in_ct systemd-analyze security kubelet-certd-approver.service 2>/dev/null | sed -n 's/.*Overall exposure level for kubelet-certd-approver.service: \([0-9.]*\).*/\1/p')
+check "systemd-analyze security exposure of the approver ${EXPOSURE:-?} <= 2.0" awk -v e="${EXPOSURE:-99}" 'BEGIN { exit !(e <= 2.0) }'
+check "a stop of the approver gives the Lease up" sh_ct 'timeout 60 systemctl stop kubelet-certd-approver && journalctl -u kubelet-certd-approver -o cat | grep -q "lease released"'
+in_ct journalctl -u kubelet-certd-approver --no-pager >"$LOGS/deb-approver-journal.log" 2>&1
 
 CLIENT_BEFORE=$(sh_ct 'readlink -f /var/lib/kubelet/pki/kubelet-client-current.pem')
 check "apt-get purge succeeds" logged "$LOGS/apt-purge.log" in_ct timeout 60 apt-get purge -y -q kubelet-certd
@@ -256,6 +276,7 @@ boot e2e-v124 || die "boot for the v1.24 kubelet"
 prepare_node 1.24.17 || die "devapi and the v1.24 stand-in kubelet"
 in_ct timeout 120 apt-get install -y -q "/pkgs/$DEB" >"$LOGS/apt-install-v124.log" 2>&1 || die "apt-get install on the v1.24 node"
 write_settings 'kubeletRestart: auto\n'
+start_approver || die "the approver on the v1.24 node"
 check "v1.24: the service starts" sh_ct 'timeout 60 systemctl start kubelet-certd'
 check "v1.24: the certificates are issued" eventually 30 certs_issued
 check "v1.24: the config is patched without seccompDefault" eventually 30 sh_ct \
@@ -305,16 +326,19 @@ check "rpm -i --nodeps of the .rpm succeeds" logged "$LOGS/rpm-install.log" in_c
 check "%post enables the unit" [ "$(in_ct systemctl is-enabled kubelet-certd)" = enabled ]
 check "%post does not start it" [ "$(prop kubelet-certd ActiveState)" = inactive ]
 write_settings 'kubeletRestart: never\n'
+check "the rpm ships the approver's unit, disabled" sh_ct '[ "$(systemctl is-enabled kubelet-certd-approver)" = disabled ]'
+check "the rpm's approver starts and leads" start_approver
 check "the rpm's service starts" sh_ct 'timeout 60 systemctl start kubelet-certd && [ "$(systemctl show -P ActiveState kubelet-certd)" = active ]'
 check "... and issues the certificates" eventually 30 certs_issued
 check "rpm -e succeeds" logged "$LOGS/rpm-erase.log" in_ct timeout 60 rpm -e kubelet-certd
-check "%preun stopped and disabled it" sh_ct '[ "$(systemctl show -P ActiveState kubelet-certd)" != active ] && ! systemctl is-enabled kubelet-certd >/dev/null 2>&1'
+check "%preun stopped and disabled it, and the approver" sh_ct '[ "$(systemctl show -P ActiveState kubelet-certd)" != active ] && ! systemctl is-enabled kubelet-certd >/dev/null 2>&1 && [ "$(systemctl show -P ActiveState kubelet-certd-approver)" != active ]'
 check "erasing leaves the kubelet's certificates" sh_ct 'test -L /var/lib/kubelet/pki/kubelet-client-current.pem'
 shutdown
 
 # ==== boot 4: the Ansible role =================================================================
 boot e2e-ansible || die "third boot"
 prepare_node || die "devapi and the dummy kubelet inside the third container"
+sh_ct 'printf "[control_plane]\nlocalhost ansible_connection=local\n" >/tmp/inventory'
 sh_ct "cat >/tmp/play.yml <<P
 - hosts: localhost
   connection: local
@@ -331,12 +355,14 @@ sh_ct "cat >/tmp/play.yml <<P
           servingDNSNames: []
           kubeletRestart: never
 P"
-check "ansible-playbook applies the role" sh_ct 'cd /tmp && timeout 300 ansible-playbook -i localhost, /tmp/play.yml >/tmp/ansible.log 2>&1'
+check "ansible-playbook applies the role" sh_ct 'cd /tmp && timeout 300 ansible-playbook -i /tmp/inventory /tmp/play.yml >/tmp/ansible.log 2>&1'
 check "... and leaves the service running and healthy" sh_ct '[ "$(systemctl show -P ActiveState kubelet-certd)" = active ] && kubelet-certd status >/dev/null'
-check "a second run changes nothing" sh_ct 'cd /tmp && timeout 300 ansible-playbook -i localhost, /tmp/play.yml >/tmp/ansible2.log 2>&1 && grep -q "changed=0" /tmp/ansible2.log'
+check "... and the approver enabled and running on the control_plane host" sh_ct \
+  '[ "$(systemctl is-enabled kubelet-certd-approver)" = enabled ] && [ "$(systemctl show -P ActiveState kubelet-certd-approver)" = active ]'
+check "a second run changes nothing" sh_ct 'cd /tmp && timeout 300 ansible-playbook -i /tmp/inventory /tmp/play.yml >/tmp/ansible2.log 2>&1 && grep -q "changed=0" /tmp/ansible2.log'
 sh_ct "sed -i 's/kubeletRestart: never/kubeletRestart: never\n          logLevel: debug/' /tmp/play.yml"
 check "a changed setting is templated, validated and reloaded" sh_ct \
-  'cd /tmp && timeout 300 ansible-playbook -i localhost, /tmp/play.yml >/tmp/ansible3.log 2>&1 && grep -q "RUNNING HANDLER \[.*kubelet_certd : Reload kubelet-certd\]" /tmp/ansible3.log && grep -q "logLevel: debug" /etc/kubelet-certd/config.yaml'
+  'cd /tmp && timeout 300 ansible-playbook -i /tmp/inventory /tmp/play.yml >/tmp/ansible3.log 2>&1 && grep -q "RUNNING HANDLER \[.*kubelet_certd : Reload kubelet-certd\]" /tmp/ansible3.log && grep -q "logLevel: debug" /etc/kubelet-certd/config.yaml'
 for f in ansible.log ansible2.log ansible3.log; do in_ct cat "/tmp/$f" >"$LOGS/$f" 2>/dev/null; done
 shutdown
 trap - EXIT

@@ -86,7 +86,20 @@ std::vector<std::pair<std::string, std::string>> top_level_blocks(const std::str
     if (first >= line_at.size() || last <= first || (k + 1 < starts.size() && last > line_at.size()))
       return {};
     const std::size_t b = line_at[first];
-    const std::size_t e = last < line_at.size() ? line_at[last] : text.size();
+    std::size_t e = last < line_at.size() ? line_at[last] : text.size();
+    if (k + 1 == starts.size()) {
+      // The editor adds new keys after the last entry but before the document's trailing blank
+      // lines and "..." end: those are not part of the last entry.
+      for (;;) {
+        const std::size_t line_start = text.rfind('\n', e >= 2 ? e - 2 : 0);
+        const std::size_t from = line_start == std::string::npos || e < 2 ? b : line_start + 1;
+        if (from <= b) break;
+        std::string_view l(text.data() + from, e - from);
+        while (!l.empty() && (l.back() == '\n' || l.back() == '\r')) l.remove_suffix(1);
+        if (!(l.empty() || l == "..." || l.starts_with("... ") || l.starts_with("...\t"))) break;
+        e = from;
+      }
+    }
     out.emplace_back(starts[k].first, text.substr(b, e - b));
   }
   return out;
@@ -98,7 +111,8 @@ void check_untouched(const std::string& before, const YAML::Node& tree, const st
   for (const auto& [key, block] : top_level_blocks(before, tree)) {
     if (touched.count(key)) continue;
     if (block.find("\n") == std::string::npos) continue;  // the last line: its end may change
-    KCD_FUZZ_CHECK(after.find(block) != std::string::npos, "untouched entry " + key + " changed:\n" + block);
+    KCD_FUZZ_CHECK(after.find(block) != std::string::npos,
+                   "untouched entry " + key + " changed:\n" + block + "\n--- patched text:\n" + after);
   }
 }
 

@@ -113,6 +113,23 @@ TEST_F(ApproverApi, ApprovesOnceAndAStaleDecisionIsAConflict) {
       << "approved exactly once";
 }
 
+// The list comes in pages (limit/continue, as client-go's pager asks): every CSR once, at the
+// first page's resourceVersion.
+TEST_F(ApproverApi, ListsInPages) {
+  for (int i = 0; i < 5; ++i) file_serving_csr("n1", "paged-" + std::to_string(i));
+  const auto before = server_->request_counts();
+  asio::io_context io;
+  Client client(io, endpoint(), approver());
+  auto list = run(io, client.list_csrs("spec.signerName=kubernetes.io/kubelet-serving", 2));
+  ASSERT_TRUE(list) << list.error().format();
+  ASSERT_EQ(list->items.size(), 5u);
+  for (int i = 0; i < 5; ++i)
+    EXPECT_EQ(list->items[static_cast<std::size_t>(i)].name, "paged-" + std::to_string(i));
+  EXPECT_TRUE(list->continue_token.empty());
+  EXPECT_EQ(server_->request_counts()["LIST csr"] - (before.count("LIST csr") ? before.at("LIST csr") : 0),
+            3);
+}
+
 TEST_F(ApproverApi, AnIdentityWithoutRbacCannotList) {
   const auto c = server_->issue_client_credential("system:kubelet-certd-norbac");
   Credentials creds;

@@ -237,6 +237,8 @@ TEST(KubeletConfigPatch, ValueContinuedOnTheNextLineIsRefusedAtItsFirstLine) {
       {head + "logging:\n  format: \"text\n    more\"\n", 4},
       {head + "clusterDNS:\n- 'a\n  b'\n", 4},
       {head + "authentication:\nnotAKey\n", 4},  // a value no deeper than its key
+      // Folded across a blank line: the value holds a newline there (found by the campaign).
+      {head + "staticPodPath: /etc/kubernetes\n\n  manifests\nreadOnlyPort: 0\n", 3},
   };
   for (const auto& c : cases) {
     auto r = patch_kubelet_config(c.text, KubeletConfigPatch{}, "/var/lib/kubelet/config.yaml");
