@@ -42,9 +42,13 @@ TEST_F(AgentHarness, RotationsLeaveCertificateRotatedEventsAboutTheNodeCountedWi
   // A daemon renewing twice within ten minutes: one new Event (its correlator starts empty),
   // patched to count 2.
   auto d = daemon();
+  // Renewals through the daemon's socket (a renew before it listens would rotate in a process
+  // of its own, with a correlator of its own).
+  ASSERT_TRUE(eventually([&] { return fs::exists(cert_dir() / "kubelet-certd.sock"); }));
   for (int renewal = 1; renewal <= 2; ++renewal) {
     auto out = run("renew", {"client", "--once", "--timeout", "20s"});
     ASSERT_EQ(out.exit_code, 0) << out.err;
+    ASSERT_NE(out.out.find("renewed"), std::string::npos) << "through the daemon: " << out.out;
   }
   EXPECT_TRUE(eventually([&] {
     for (const auto& e : events_with(*server_, "CertificateRotated")) {
