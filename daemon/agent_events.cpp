@@ -65,12 +65,15 @@ void AgentDriver::check_expiring(CertificateRun& s) {
   s.expiry_reported = current->not_after;
   const std::string kind(to_string(s.kind));
   const auto left = std::chrono::duration_cast<std::chrono::minutes>(current->not_after - t);
+  const std::string when = left.count() < 0 ? "expired at " + to_rfc3339(current->not_after)
+                                            : "expires at " + to_rfc3339(current->not_after) + " (in " +
+                                                  std::to_string(left.count() / 60) + " h " +
+                                                  std::to_string(left.count() % 60) + " min)";
   log::warn("certificate expires soon and is not renewed yet",
             {{"cert", kind}, {"not_after", current->not_after}, {"rotation_deadline", *deadline}});
   post_event("Warning", "CertificateExpiringSoon",
-             "kubelet " + kind + " certificate expires at " + to_rfc3339(current->not_after) + " (in " +
-                 std::to_string(left.count() / 60) + " h " + std::to_string(left.count() % 60) +
-                 " min) and its renewal, due since " + to_rfc3339(*deadline) + ", has not succeeded: " +
+             "kubelet " + kind + " certificate " + when + " and its renewal, due since " +
+                 to_rfc3339(*deadline) + ", has not succeeded: " +
                  (s.machine.reason().empty() ? std::string("waiting") : s.machine.reason()),
              kind);
 }
