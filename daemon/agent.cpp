@@ -23,7 +23,7 @@ AgentDriver::AgentDriver(asio::io_context& io_context, config::Settings s, Agent
       effects(std::move(fx)),
       uniform01(rotation::system_uniform01()),
       keygen_calls(io_context, kMaxKeyGenerations),
-      resolve_calls(io_context, kMaxHungLookups) {}
+      node_events(io_context, settings.node_name) {}
 
 CertificateRun& AgentDriver::run_of(CertKind kind) {
   auto& s = runs[static_cast<int>(kind)];
@@ -42,7 +42,10 @@ CertificateRun& AgentDriver::run_of(CertKind kind) {
                                                         nullptr,
                                                         false,
                                                         false,
-                                                        {}});
+                                                        {},
+                                                        {},
+                                                        {},
+                                                        std::nullopt});
   }
   return *s;
 }
@@ -105,11 +108,14 @@ asio::awaitable<void> Agent::run(CertKind kind) {
     co_await driver.step(s, st);
     driver.persist(s);
     driver.report(s);
+    driver.check_expiring(s);
+    driver.node_events.flush(driver.node_api_opener());
   }
 }
 
 void Agent::stop() {
   driver_->stop_requested = true;
+  driver_->node_events.stop();
   for (auto& s : driver_->runs) {
     if (!s) continue;
     if (s->sleeper) s->sleeper->cancel();
@@ -126,6 +132,14 @@ void Agent::renew(CertKind kind) {
   auto& s = driver_->run_of(kind);
   s.renew_requested = true;
   if (s.sleeper) s.sleeper->cancel();
+}
+
+void Agent::kubelet_config_rolled_back(const std::string& detail) {
+  driver_->post_event("Warning", "KubeletConfigRolledBack", detail, "");
+}
+
+EventCounts Agent::event_counts() const {
+  return driver_->node_events.counts();
 }
 
 const rotation::Lifecycle* Agent::lifecycle(CertKind kind) const {

@@ -4,6 +4,7 @@
 
 #include "config/settings.hpp"
 #include "daemon/agent_effects.hpp"
+#include "daemon/node_events.hpp"
 #include "rotation/cert_kind.hpp"
 #include "rotation/lifecycle.hpp"
 #include "rotation/state.hpp"
@@ -59,6 +60,11 @@ class Agent {
   void renew(rotation::CertKind kind);
 
   const rotation::Lifecycle* lifecycle(rotation::CertKind kind) const;
+
+  // A KubeletConfigRolledBack Event about the node (`detail`: what was rolled back and why).
+  void kubelet_config_rolled_back(const std::string& detail);
+  // The Events about the node so far, by outcome.
+  EventCounts event_counts() const;
 
  private:
   std::unique_ptr<AgentDriver> driver_;

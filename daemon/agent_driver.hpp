@@ -6,6 +6,7 @@
 
 #include "daemon/agent.hpp"
 #include "daemon/api/csr_api.hpp"
+#include "daemon/node_events.hpp"
 #include "daemon/off_loop.hpp"
 #include "rotation/node_request.hpp"
 #include "rotation/store/store.hpp"
@@ -20,13 +21,14 @@
 
 namespace kcd::daemon {
 
-// Calls off the loop: one key generation per certificate; name resolutions that never answer
-// keep their thread, and past this many the serving pre-check is skipped (with a warning).
+// Calls off the loop: one key generation per certificate.
 inline constexpr std::size_t kMaxKeyGenerations = 2;
-inline constexpr std::size_t kMaxHungLookups = 4;
-// The serving pre-check's name resolution: past this, the check is skipped (with a warning)
-// and the CSR filed anyway; the approver will judge.
-inline constexpr std::chrono::seconds kResolveDeadline{5};
+// CertificateExpiringSoon: less than this left on the current certificate while its renewal,
+// due since the rotation deadline, has failed (or has been waiting longer than kRenewalOverdue).
+inline constexpr std::chrono::hours kExpiringSoon{7 * 24};
+inline constexpr std::chrono::hours kRenewalOverdue{1};
+// An Event's message is cut here (the kubelet's recorder cuts at 1 KiB too).
+inline constexpr std::size_t kMaxEventMessage = 1024;
 // A key generation that has not finished by then counts as failed (and is retried with backoff).
 inline constexpr std::chrono::minutes kKeyGenerationDeadline{2};
 
@@ -54,6 +56,9 @@ struct CertificateRun {
   bool renew_requested = false;
   bool nudged = false;  // what a backoff waits for has changed: re-check now
   std::string last_status;
+  std::string prechecked;                  // the CSR the serving pre-check judged last
+  std::string verdict_reported;            // the CSR whose Denied/Failed condition was posted
+  std::optional<SysTime> expiry_reported;  // the notAfter CertificateExpiringSoon was posted for
 };
 
 // Performs the steps of every certificate's lifecycle with the effects it was given.
@@ -83,10 +88,23 @@ struct AgentDriver {
   rotation::Inspection inspect(CertificateRun& s);
   boost::asio::awaitable<void> sleep_until(CertificateRun& s, SysTime at);
   void ensure_pending_key(CertificateRun& s);
-  boost::asio::awaitable<void> check_serving_request(CertificateRun& s, const std::string& csr);
+  boost::asio::awaitable<void> check_serving_request(CertificateRun& s, const std::string& csr,
+                                                     const std::string& request_pem);
   void discard_pending_key_logged(CertificateRun& s);
   boost::asio::awaitable<void> await_csr(CertificateRun& s, const rotation::Step& st);
   void install(CertificateRun& s, const rotation::Step& st);
+
+  // ---- Events about the node (agent_events.cpp)
+  // The API as the node (its valid client certificate), or null: Events never use the bootstrap token.
+  std::unique_ptr<api::CsrApi> node_api() const;
+  NodeEvents::Open node_api_opener();
+  void post_event(const std::string& type, const std::string& reason, const std::string& message,
+                  const std::string& key);
+  // A CSR with a Denied or Failed condition: posted once per CSR.
+  void saw_csr(CertificateRun& s, const api::Csr& csr);
+  void certificate_rejected(CertificateRun& s, const std::string& csr, const std::string& why);
+  // After every step: under kExpiringSoon left and no successful renewal.
+  void check_expiring(CertificateRun& s);
 
   boost::asio::io_context& io;
   config::Settings settings;
@@ -96,10 +114,10 @@ struct AgentDriver {
   AgentEffects effects;
   std::function<double()> uniform01;
   bool stop_requested = false;
-  // Key generation (one per certificate at a time) and the serving pre-check's name
-  // resolution: blocking calls, run off the loop that pings the watchdog.
+  // Key generation (one per certificate at a time): a blocking call, run off the loop that
+  // pings the watchdog.
   OffLoop keygen_calls;
-  OffLoop resolve_calls;
+  NodeEvents node_events;
   std::unique_ptr<CertificateRun> runs[2];
   rotation::State state;
   rotation::State saved_state;

@@ -2,7 +2,6 @@
 
 #include "base/files.hpp"
 #include "daemon/api/client.hpp"
-#include "daemon/resolve.hpp"
 
 namespace kcd::daemon {
 
@@ -44,7 +43,6 @@ AgentEffects production_effects(boost::asio::io_context& io, std::chrono::second
   effects.kubeconfigs = std::make_shared<KubeconfigFiles>();
   effects.stores = store_files(cert_dir);
   effects.clock = std::make_shared<SystemClock>();
-  effects.resolve = resolve_host;
   return effects;
 }
 

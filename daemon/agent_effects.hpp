@@ -1,6 +1,7 @@
-// The effects the agent is given instead of building them: the CSR API, the kubeconfig files,
-// the clock and name resolution (client-go's certificate manager Config{ClientsetFn, now} is
-// the model). The supervisor passes the real ones; tests pass fakes and a virtual clock.
+// The effects the agent is given instead of building them: the API (CSRs, its Node, Events),
+// the kubeconfig files, the certificate files, the clock and key generation (client-go's
+// certificate manager Config{ClientsetFn, now} is the model). The supervisor passes the real ones; tests pass
+// fakes and a virtual clock.
 #pragma once
 
 #include "base/expected.hpp"
@@ -57,10 +58,6 @@ class SystemClock final : public Clock {
   std::chrono::steady_clock::duration pass(std::chrono::system_clock::duration span) override;
 };
 
-// The addresses a DNS name resolves to (the serving-CSR approver pre-check). Blocking: the agent
-// calls it off the loop, with a deadline (daemon/off_loop.hpp).
-using Resolver = std::function<std::vector<std::string>(const std::string& name)>;
-
 // A fresh private key; null when `stop` turned true first. Blocking (RSA-4096 takes seconds):
 // the agent calls it off the loop.
 using KeyGenerator = std::function<ossl::PKeyPtr(KeyAlgorithm algorithm, const std::atomic<bool>& stop)>;
@@ -75,15 +72,14 @@ struct AgentEffects {
   std::shared_ptr<KubeconfigSource> kubeconfigs;
   StoreFactory stores;
   std::shared_ptr<Clock> clock;
-  Resolver resolve;
   KeyGenerator generate_key = [](KeyAlgorithm algorithm, const std::atomic<bool>& stop) {
     return rotation::generate_key(algorithm, &stop);
   };
 };
 
 // The real effects: api::Client on `io` (each request bounded by `request_timeout`), the
-// kubeconfig files, the certificate files in `cert_dir`, the system clock, getaddrinfo and
-// OpenSSL's key generation.
+// kubeconfig files, the certificate files in `cert_dir`, the system clock and OpenSSL's key
+// generation.
 AgentEffects production_effects(boost::asio::io_context& io, std::chrono::seconds request_timeout,
                                 const std::filesystem::path& cert_dir);
 

@@ -1,6 +1,7 @@
 #include "daemon/agent_driver.hpp"
 
 #include "base/files.hpp"
+#include "base/rfc3339.hpp"
 #include "rotation/certificate.hpp"
 #include "rotation/validate.hpp"
 #include "systemd/log.hpp"
@@ -31,6 +32,7 @@ void AgentDriver::install(CertificateRun& s, const Step& st) {
   if (!chain) {
     log::error("certificate rejected",
                {{"cert", kind_name}, {"csr", st.csr}, {"reason", chain.error().message}});
+    certificate_rejected(s, st.csr, chain.error().message);
     s.machine.rejected(chain.error().message, t);
     return;
   }
@@ -45,6 +47,7 @@ void AgentDriver::install(CertificateRun& s, const Step& st) {
   if (!verdict) {
     log::error("certificate rejected",
                {{"cert", kind_name}, {"csr", st.csr}, {"reason", verdict.error().message}});
+    certificate_rejected(s, st.csr, verdict.error().message);
     s.machine.rejected(verdict.error().message, t);
     return;
   }
@@ -70,6 +73,11 @@ void AgentDriver::install(CertificateRun& s, const Step& st) {
     log::info("old certificate removed", {{"cert", kind_name}, {"path", removed}});
   }
   s.machine.installed(*verdict, t);
+  // Posted once installed, so a new client certificate already carries it.
+  post_event("Normal", "CertificateRotated",
+             "kubelet " + std::string(kind_name) + " certificate rotated; new certificate valid until " +
+                 to_rfc3339(verdict->not_after),
+             std::string(kind_name));
   if (s.kind == CertKind::Serving && events.serving_installed) events.serving_installed(*file);
   if (s.kind == CertKind::Client) {
     // A serving request waiting for a client certificate can go now.

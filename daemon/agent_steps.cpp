@@ -4,7 +4,7 @@
 #include "rotation/csr.hpp"
 #include "rotation/csr_name.hpp"
 #include "rotation/key.hpp"
-#include "rotation/serving_policy.hpp"
+#include "rotation/serving_approval.hpp"
 #include "systemd/log.hpp"
 
 #include <boost/asio/redirect_error.hpp>
@@ -38,17 +38,8 @@ rotation::CsrView view_of(const api::Csr& csr) {
 
 namespace {
 
-// The calls made off the loop, built outside the coroutines that await them: GCC 12 mishandles
-// lambda temporaries (with captured strings) in a co_await expression.
-std::function<std::vector<std::string>(const std::atomic<bool>&)> serving_check(
-    std::string node_name, rotation::CsrRequest request, std::optional<std::int64_t> expiration,
-    Resolver resolve) {
-  return [node_name = std::move(node_name), request = std::move(request), expiration,
-          resolve = std::move(resolve)](const std::atomic<bool>&) {
-    return rotation::check_serving_request(node_name, request, expiration, resolve);
-  };
-}
-
+// The call made off the loop, built outside the coroutine that awaits it: GCC 12 mishandles
+// lambda temporaries (with captures) in a co_await expression.
 std::function<ossl::PKeyPtr(const std::atomic<bool>&)> key_generation(KeyGenerator generate,
                                                                       KeyAlgorithm algorithm) {
   return [generate = std::move(generate), algorithm](const std::atomic<bool>& stop) {
@@ -58,35 +49,52 @@ std::function<ossl::PKeyPtr(const std::atomic<bool>&)> key_generation(KeyGenerat
 
 }  // namespace
 
-// Said before filing: a strict approver (postfinance/kubelet-csr-approver) would deny these. The
-// DNS lookups run off the loop with a deadline: a DNS outage delays nothing but this warning.
-asio::awaitable<void> AgentDriver::check_serving_request(CertificateRun& s, const std::string& csr) {
+// Said before filing: the serving CSR as the approver will see it, judged by the approver's own
+// rules (rotation::decide_serving_csr) against the Node's addresses. Only said: the CSR is
+// filed whatever the verdict (the approver in the cluster decides; the rules may differ there).
+asio::awaitable<void> AgentDriver::check_serving_request(CertificateRun& s, const std::string& csr,
+                                                         const std::string& request_pem) {
   const auto kind_name = to_string(s.kind);
-  auto work = serving_check(settings.node_name, rotation::request_for(s.kind, node),
-                            settings.serving_expiration_seconds, effects.resolve);
-  auto checked =
-      co_await resolve_calls.call<std::vector<std::string>>(std::move(work), kResolveDeadline, &s.off_loop);
-  switch (checked.end) {
-    case OffLoopEnd::Done:
-      for (const auto& problem : *checked.value) {
-        log::warn("serving request breaks an approver rule",
-                  {{"cert", kind_name}, {"csr", csr}, {"rule", problem}});
-      }
+  auto conn = connection(s);
+  if (!conn) co_return;  // Submit reports it
+  api::Csr request;
+  request.name = csr;
+  request.signer_name = std::string(rotation::signer_name(s.kind));
+  request.username = "system:node:" + settings.node_name;
+  request.groups = {"system:nodes", "system:authenticated"};
+  request.usages = rotation::usages_for(s.kind);
+  request.expiration_seconds = settings.serving_expiration_seconds;
+  request.request_pem = request_pem;
+  auto client = effects.csr_api(conn->endpoint, conn->credentials);
+  s.active_request = client.get();
+  auto own = co_await client->get_node(settings.node_name);
+  s.active_request = nullptr;
+  if (stop_requested) co_return;
+  std::optional<std::vector<rotation::NodeAddress>> addresses;
+  if (own) {
+    addresses = own->addresses;
+  } else if (own.error().kind != ErrorKind::NotFound) {
+    log::warn("serving request approver pre-check skipped",
+              {{"cert", kind_name},
+               {"csr", csr},
+               {"why", "node " + settings.node_name + " not read"},
+               {"error", own.error().format()}});
+    co_return;
+  }
+  const rotation::ServingDecision d = rotation::decide_serving_csr(api::serving_csr_of(request), addresses,
+                                                                   rotation::ServingApprovalPolicy{});
+  switch (d.verdict) {
+    case rotation::Verdict::Approve:
+      log::info("serving request passes the approver rules", {{"cert", kind_name}, {"csr", csr}});
       break;
-    case OffLoopEnd::TimedOut:
-      log::warn("serving request approver pre-check skipped",
-                {{"cert", kind_name},
-                 {"csr", csr},
-                 {"why", "name resolution did not answer within " + std::to_string(kResolveDeadline.count()) +
-                             " s"}});
+    case rotation::Verdict::Deny:
+      log::warn("serving request breaks an approver rule",
+                {{"cert", kind_name}, {"csr", csr}, {"rule", d.reason}, {"message", d.message}});
       break;
-    case OffLoopEnd::Busy:
-      log::warn("serving request approver pre-check skipped",
-                {{"cert", kind_name},
-                 {"csr", csr},
-                 {"why", std::to_string(kMaxHungLookups) + " earlier name resolutions still hang"}});
-      break;
-    case OffLoopEnd::Cancelled:
+    case rotation::Verdict::Wait:
+    case rotation::Verdict::NotOurs:
+      log::info("serving request approver pre-check cannot decide yet",
+                {{"cert", kind_name}, {"csr", csr}, {"reason", d.reason}, {"message", d.message}});
       break;
   }
 }
@@ -174,7 +182,6 @@ asio::awaitable<void> AgentDriver::step(CertificateRun& s, const Step& st) {
                                     {"path", s.store->pending_key_path()},
                                     {"reason", st.reason}});
         s.machine.key_ready(p);
-        if (s.kind == CertKind::Serving) co_await check_serving_request(s, p.name);
       }
       break;
     }
@@ -186,6 +193,11 @@ asio::awaitable<void> AgentDriver::step(CertificateRun& s, const Step& st) {
       if (!request_pem) {
         s.machine.failed(request_pem.error(), now());
         break;
+      }
+      if (s.kind == CertKind::Serving && s.prechecked != st.csr) {
+        s.prechecked = st.csr;
+        co_await check_serving_request(s, st.csr, *request_pem);
+        if (stop_requested) break;
       }
       api::CsrCreate req;
       req.name = st.csr;
@@ -206,6 +218,7 @@ asio::awaitable<void> AgentDriver::step(CertificateRun& s, const Step& st) {
                                 {"signer", req.signer_name},
                                 {"auth", conn->auth_description}});
         if (result->issued()) s.issued = *result;
+        saw_csr(s, *result);
         s.machine.submitted(view_of(*result), now());
       } else if (result.error().kind == ErrorKind::AlreadyExists) {
         log::info("csr exists, resuming", {{"cert", kind_name}, {"csr", st.csr}});
@@ -244,6 +257,7 @@ asio::awaitable<void> AgentDriver::step(CertificateRun& s, const Step& st) {
         break;
       }
       if (result->issued()) s.issued = *result;
+      saw_csr(s, *result);
       s.machine.observed(view_of(*result), now());
       break;
     }

@@ -55,6 +55,7 @@ asio::awaitable<void> AgentDriver::await_csr(CertificateRun& s, const Step& st) 
   const auto t = now();
   if (verdict) {
     if (verdict->issued()) s.issued = *verdict;
+    saw_csr(s, *verdict);
     s.machine.observed(view_of(*verdict), t);
     co_return;
   }

@@ -65,22 +65,6 @@ std::string verdict_word(rotation::Verdict v) {
 
 }  // namespace
 
-rotation::ServingCsr serving_csr_of(const api::Csr& csr) {
-  rotation::ServingCsr s;
-  s.name = csr.name;
-  s.signer_name = csr.signer_name;
-  s.username = csr.username;
-  s.groups = csr.groups;
-  s.usages = csr.usages;
-  s.expiration_seconds = csr.expiration_seconds;
-  if (auto parsed = rotation::parse_csr_pem(csr.request_pem)) {
-    s.request = std::move(*parsed);
-  } else {
-    s.request_problem = parsed.error().message;
-  }
-  return s;
-}
-
 std::string render_approver_metrics(const ApproverMetrics& m) {
   std::string out;
   metric_family(

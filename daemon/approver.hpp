@@ -63,8 +63,8 @@ struct ApproverMetrics {
 };
 std::string render_approver_metrics(const ApproverMetrics& m);
 
-// What the rules need from a CSR object (its request parsed).
-rotation::ServingCsr serving_csr_of(const api::Csr& csr);
+// What the rules need from a CSR object (its request parsed): shared with the agent's pre-check.
+using api::serving_csr_of;
 
 class Approver {
  public:

@@ -94,6 +94,7 @@ MetricsSnapshot Endpoints::snapshot() const {
       std::chrono::steady_clock::now() - k.cis_evaluated > kCisRefreshInterval)
     daemon_.refresh_cis();
   for (const auto& r : k.cis) snap.cis.push_back(CisMetric{r.id, std::string(kubelet::to_string(r.status))});
+  snap.events = daemon_.event_counts();
   snap.kubelet.rollbacks = k.rollbacks;
   snap.kubelet.refused_keys = k.refused_keys;
   for (const auto& h : k.held_back) snap.kubelet.held_keys.push_back(h.key);

@@ -31,6 +31,8 @@ class RunningDaemon {
   virtual Expected<void> renew(const std::vector<rotation::CertKind>& certs) = 0;
   // Re-evaluate the CIS checks off the loop; kubelet_summary() has them once done.
   virtual void refresh_cis() {}
+  // The Events about the node so far (none without an agent).
+  virtual EventCounts event_counts() const { return {}; }
 };
 
 class Endpoints {

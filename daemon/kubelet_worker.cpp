@@ -65,6 +65,16 @@ void log_change(const config::Settings& s, const KubeletChange& c, const std::st
   }
 }
 
+// Tells the owner (an Event about the node) what was rolled back, in one line.
+void report_rollback(const std::function<void(std::string)>& rolled_back, const config::Settings& s,
+                     const KubeletChange& c) {
+  if (!rolled_back) return;
+  rolled_back(std::string(c.result == KubeletChange::Result::RolledBack
+                              ? "kubelet config change rolled back: the kubelet did not come back"
+                              : "kubelet config change rolled back, but the kubelet did not come back") +
+              " (" + s.kubelet_config.string() + ", keys: " + join(c.refused_keys, ", ") + "): " + c.detail);
+}
+
 }  // namespace
 
 HealthPolicy health_policy(const config::Settings& s) {
@@ -73,8 +83,8 @@ HealthPolicy health_policy(const config::Settings& s) {
   return p;
 }
 
-KubeletWorker::KubeletWorker(std::function<void()> changed)
-    : changed_(std::move(changed)), thread_([this] { loop(); }) {}
+KubeletWorker::KubeletWorker(std::function<void()> changed, std::function<void(std::string)> rolled_back)
+    : changed_(std::move(changed)), rolled_back_(std::move(rolled_back)), thread_([this] { loop(); }) {}
 
 KubeletWorker::~KubeletWorker() {
   stop();
@@ -194,6 +204,7 @@ void KubeletWorker::do_recover(const config::Settings& s) {
             {{"change", c.changes.front()}, {"result", std::string(to_string(c.result))}});
   log_change(s, c, "unfinished change from a previous run");
   if (c.result == KubeletChange::Result::RolledBack || c.result == KubeletChange::Result::RollbackFailed) {
+    report_rollback(rolled_back_, s, c);
     do_cis(s);
     changed_();
   }
@@ -265,9 +276,12 @@ bool KubeletWorker::do_configure(const config::Settings& s, const std::string& w
   }
   log_change(s, c, "kubelet-config.yaml changed");
   if (c.result == KubeletChange::Result::RolledBack || c.result == KubeletChange::Result::RollbackFailed) {
-    std::lock_guard lock(mu_);
-    summary_.rollbacks++;
-    summary_.refused_keys = c.refused_keys;
+    {
+      std::lock_guard lock(mu_);
+      summary_.rollbacks++;
+      summary_.refused_keys = c.refused_keys;
+    }
+    report_rollback(rolled_back_, s, c);
   }
   if (!c.changes.empty() || c.ca_written) {
     do_cis(s);

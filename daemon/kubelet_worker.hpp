@@ -36,8 +36,9 @@ struct KubeletSummary {
 class KubeletWorker {
  public:
   // `changed` runs on the worker thread after each task that changed the kubelet's config, or
-  // re-evaluated the CIS checks (the Supervisor posts from there to its loop).
-  explicit KubeletWorker(std::function<void()> changed);
+  // re-evaluated the CIS checks (the Supervisor posts from there to its loop). `rolled_back`
+  // runs there too, after a change was rolled back, with what happened in one line.
+  explicit KubeletWorker(std::function<void()> changed, std::function<void(std::string)> rolled_back = {});
   ~KubeletWorker();
   KubeletWorker(const KubeletWorker&) = delete;
   KubeletWorker& operator=(const KubeletWorker&) = delete;
@@ -69,6 +70,7 @@ class KubeletWorker {
   void do_cis(const config::Settings& settings);
 
   std::function<void()> changed_;
+  std::function<void(std::string)> rolled_back_;
   mutable std::mutex mu_;
   std::condition_variable cv_;
   std::deque<std::function<void()>> tasks_;

@@ -124,6 +124,19 @@ std::string render_prometheus(const MetricsSnapshot& s) {
     out += "kubelet_certd_kubelet_config_key_held{key=\"" + metric_label_value(k) + "\",reason=\"" +
            (refused ? "rollback" : "version") + "\"} 1\n";
   }
+  metric_family(out, "kubelet_certd_events_posted_total", "counter",
+                "Events about the node accepted by the API server: created, or patched (a repeat counted).");
+  out += "kubelet_certd_events_posted_total{verb=\"create\"} " + std::to_string(s.events.created) + "\n";
+  out += "kubelet_certd_events_posted_total{verb=\"patch\"} " + std::to_string(s.events.patched) + "\n";
+  metric_family(
+      out, "kubelet_certd_events_dropped_total", "counter",
+      "Events about the node not posted, by why: rate_limited (the token bucket), queue_full, refused "
+      "(403: posting stopped), failed, stopped (the daemon stopped first).");
+  for (const char* why : {"rate_limited", "queue_full", "refused", "failed", "stopped"}) {
+    const auto it = s.events.dropped.find(why);
+    out += std::string("kubelet_certd_events_dropped_total{reason=\"") + why + "\"} " +
+           std::to_string(it == s.events.dropped.end() ? 0 : it->second) + "\n";
+  }
   metric_family(out, "kubelet_certd_build_info", "gauge", "Version of kubelet-certd.");
   out += std::string("kubelet_certd_build_info{version=\"") + KCD_VERSION + "\"} 1\n";
   return out;

@@ -4,6 +4,7 @@
 
 #include "base/expected.hpp"
 #include "config/settings.hpp"
+#include "daemon/event_correlator.hpp"
 
 #include <boost/asio/io_context.hpp>
 
@@ -43,6 +44,7 @@ struct MetricsSnapshot {
   std::vector<CertMetrics> certs;
   std::vector<CisMetric> cis;
   KubeletMetrics kubelet;
+  EventCounts events;  // the Events about the node
   SysTime now{};
 };
 

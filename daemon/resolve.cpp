@@ -34,9 +34,4 @@ Expected<std::vector<std::string>> lookup_addresses(const std::string& name) {
   return out;
 }
 
-std::vector<std::string> resolve_host(const std::string& name) {
-  auto found = lookup_addresses(name);
-  return found ? std::move(*found) : std::vector<std::string>();
-}
-
 }  // namespace kcd::daemon

@@ -42,8 +42,14 @@ RunResult Supervisor::run() {
   // The kubelet's config file is patched (and the kubelet restarted and checked) on a worker
   // thread: the loop that pings the watchdog never waits for the kubelet. The patch's work is
   // bounded (base/yaml's limits, a linear editor), so a stop waits for it briefly at most.
+  // A rollback is told to the cluster as an Event about the node, from the loop.
   kubelet_ =
-      std::make_unique<KubeletWorker>([this] { asio::post(io_, [this] { endpoints_.kubelet_changed(); }); });
+      std::make_unique<KubeletWorker>([this] { asio::post(io_, [this] { endpoints_.kubelet_changed(); }); },
+                                      [this](std::string detail) {
+                                        asio::post(io_, [this, detail = std::move(detail)] {
+                                          if (agent_) agent_->kubelet_config_rolled_back(detail);
+                                        });
+                                      });
   kubelet_->recover(settings_);
   kubelet_->configure(settings_, "start");
   refresh_cis();  // the metrics show the CIS results from the start (a render only formats them)
@@ -72,6 +78,10 @@ std::vector<const rotation::Lifecycle*> Supervisor::lifecycles() const {
     if (const rotation::Lifecycle* m = agent_->lifecycle(k)) out.push_back(m);
   }
   return out;
+}
+
+EventCounts Supervisor::event_counts() const {
+  return agent_ ? agent_->event_counts() : EventCounts{};
 }
 
 KubeletSummary Supervisor::kubelet_summary() const {

@@ -39,6 +39,7 @@ class Supervisor final : public RunningDaemon {
   KubeletSummary kubelet_summary() const override;
   Expected<void> renew(const std::vector<rotation::CertKind>& certs) override;
   void refresh_cis() override;
+  EventCounts event_counts() const override;
 
  private:
   void start_agent();

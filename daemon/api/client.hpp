@@ -62,15 +62,15 @@ class Client final : public CsrApi {
   // CSR changed since (someone else decided), 403 without the signer permission.
   boost::asio::awaitable<Result<Csr>> update_approval(const Csr& csr, const CsrCondition& condition);
   // GET a Node (404: NotFound).
-  boost::asio::awaitable<Result<Node>> get_node(const std::string& name);
+  boost::asio::awaitable<Result<Node>> get_node(const std::string& name) override;
   // A Lease: GET (404: NotFound), create (409 AlreadyExists when someone was first), update with
   // the resourceVersion read (409 Conflict when it is stale).
   boost::asio::awaitable<Result<Lease>> get_lease(const std::string& ns, const std::string& name);
   boost::asio::awaitable<Result<Lease>> create_lease(const Lease& lease);
   boost::asio::awaitable<Result<Lease>> update_lease(const Lease& lease);
   // A core/v1 Event: create it, or patch a repeat (count, lastTimestamp, message).
-  boost::asio::awaitable<Result<void>> create_event(const EventRecord& event);
-  boost::asio::awaitable<Result<void>> patch_event(const EventRecord& event);
+  boost::asio::awaitable<Result<void>> create_event(const EventRecord& event) override;
+  boost::asio::awaitable<Result<void>> patch_event(const EventRecord& event) override;
   // Aborts every operation in flight (their sockets are closed); they return Cancelled.
   void cancel() override;
   Stats stats() const;

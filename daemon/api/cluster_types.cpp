@@ -42,6 +42,22 @@ std::string dump(const ordered_json& j) {
 
 }  // namespace
 
+rotation::ServingCsr serving_csr_of(const Csr& csr) {
+  rotation::ServingCsr s;
+  s.name = csr.name;
+  s.signer_name = csr.signer_name;
+  s.username = csr.username;
+  s.groups = csr.groups;
+  s.usages = csr.usages;
+  s.expiration_seconds = csr.expiration_seconds;
+  if (auto parsed = rotation::parse_csr_pem(csr.request_pem)) {
+    s.request = std::move(*parsed);
+  } else {
+    s.request_problem = parsed.error().message;
+  }
+  return s;
+}
+
 Result<Node> node_from_response(int http_status, std::string_view body, std::string_view retry_after_header) {
   auto j = object_of(http_status, body, retry_after_header, 200, "Node");
   if (!j) return Unexpected(j.error());

@@ -24,6 +24,10 @@ struct Node {
   std::string name, uid, resource_version;
   std::vector<rotation::NodeAddress> addresses;  // status.addresses, in the server's order
 };
+// What the serving-CSR rules (rotation::decide_serving_csr) need from a CSR object, its request
+// parsed: the approver judges the CSRs it sees, the agent the one it is about to file.
+rotation::ServingCsr serving_csr_of(const Csr& csr);
+
 // GET /api/v1/nodes/<name>: the Node on 200, else the typed error (404: ErrorKind::NotFound).
 Result<Node> node_from_response(int http_status, std::string_view body, std::string_view retry_after_header);
 

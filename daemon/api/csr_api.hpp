@@ -1,7 +1,9 @@
-// The CSR operations the agent needs from the API server (create, get, watch), as an interface:
-// api::Client implements it over HTTPS, tests implement it in process.
+// What the agent needs from the API server, as an interface: its CSRs (create, get, watch), its
+// own Node (the serving pre-check) and Events about that Node. api::Client implements it over
+// HTTPS, tests implement it in process.
 #pragma once
 
+#include "daemon/api/cluster_types.hpp"
 #include "daemon/api/types.hpp"
 
 #include <boost/asio/awaitable.hpp>
@@ -31,6 +33,11 @@ class CsrApi {
   virtual boost::asio::awaitable<Result<WatchEnd>> watch_csr(
       const std::string& name, const std::string& resource_version, std::chrono::seconds timeout_seconds,
       std::chrono::seconds read_deadline, std::function<bool(const WatchEvent&)> on_event) = 0;
+  // GET a Node (404: NotFound).
+  virtual boost::asio::awaitable<Result<Node>> get_node(const std::string& name) = 0;
+  // A core/v1 Event: create it, or patch a repeat (count, lastTimestamp, message).
+  virtual boost::asio::awaitable<Result<void>> create_event(const EventRecord& event) = 0;
+  virtual boost::asio::awaitable<Result<void>> patch_event(const EventRecord& event) = 0;
   // Aborts every operation in flight; they return Cancelled.
   virtual void cancel() = 0;
 };

@@ -8,3 +8,4 @@ kcd_add_test(daemon_control_test SOURCES ${_u}/daemon_control_test.cpp LIBS kcd_
 kcd_add_test(daemon_settings_check_test SOURCES ${_u}/daemon_settings_check_test.cpp LIBS kcd_daemon kcd_testsupport CLI11::CLI11)
 kcd_add_test(daemon_leader_election_test SOURCES ${_u}/daemon_leader_election_test.cpp LIBS kcd_daemon)
 kcd_add_test(daemon_listener_test SOURCES ${_u}/daemon_listener_test.cpp LIBS kcd_daemon kcd_testsupport)
+kcd_add_test(daemon_event_correlator_test SOURCES ${_u}/daemon_event_correlator_test.cpp LIBS kcd_daemon)

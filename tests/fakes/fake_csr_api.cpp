@@ -8,6 +8,8 @@
 #include "rotation/key.hpp"
 
 #include <boost/asio/post.hpp>
+#include <boost/asio/redirect_error.hpp>
+#include <boost/asio/steady_timer.hpp>
 #include <boost/asio/this_coro.hpp>
 #include <boost/asio/use_awaitable.hpp>
 #include <nlohmann/json.hpp>
@@ -52,7 +54,22 @@ class FakeCsrApi final : public api::CsrApi {
     co_await round_trip();
     co_return server_.watch(name, resource_version, timeout_seconds, read_deadline, on_event, credentials_);
   }
-  void cancel() override {}  // every request completes before the agent could cancel it
+  boost::asio::awaitable<api::Result<api::Node>> get_node(const std::string& name) override {
+    co_await round_trip();
+    co_return server_.get_node(name, credentials_);
+  }
+  boost::asio::awaitable<api::Result<void>> create_event(const api::EventRecord& event) override {
+    std::string verb = "create";  // a local: GCC 12 mishandles temporaries in a co_await expression
+    co_return co_await event_request(std::move(verb), event);
+  }
+  boost::asio::awaitable<api::Result<void>> patch_event(const api::EventRecord& event) override {
+    std::string verb = "patch";
+    co_return co_await event_request(std::move(verb), event);
+  }
+  // Requests complete before the agent could cancel them, except a hanging Event request.
+  void cancel() override {
+    if (hanging_ != nullptr) hanging_->cancel();
+  }
 
  private:
   // A request gives the loop back once, as a network request does: the test's checks and the
@@ -61,8 +78,23 @@ class FakeCsrApi final : public api::CsrApi {
     co_await boost::asio::post(co_await boost::asio::this_coro::executor, boost::asio::use_awaitable);
   }
 
+  boost::asio::awaitable<api::Result<void>> event_request(std::string verb, api::EventRecord event) {
+    co_await round_trip();
+    if (server_.faults.hang_events) {
+      boost::asio::steady_timer never(co_await boost::asio::this_coro::executor);
+      never.expires_at(std::chrono::steady_clock::time_point::max());
+      hanging_ = &never;
+      boost::system::error_code ec;
+      co_await never.async_wait(boost::asio::redirect_error(boost::asio::use_awaitable, ec));
+      hanging_ = nullptr;
+      co_return Unexpected(make_error(ErrorKind::Cancelled, "event request cancelled"));
+    }
+    co_return server_.post_event(verb, event, credentials_);
+  }
+
   FakeCsrApiServer& server_;
   api::Credentials credentials_;
+  boost::asio::steady_timer* hanging_ = nullptr;
 };
 
 api::CsrCondition condition(const std::string& type, const std::string& reason, const std::string& message,
@@ -202,6 +234,63 @@ api::Result<api::WatchEnd> FakeCsrApiServer::watch(
   // Nothing more happens: the server ends the stream after timeoutSeconds.
   clock_.advance(timeout_seconds);
   return api::WatchEnd::ServerClosed;
+}
+
+api::Result<api::Node> FakeCsrApiServer::get_node(const std::string& name,
+                                                  const api::Credentials& credentials) {
+  auto user = admit("GET node", credentials);
+  if (!user) return Unexpected(user.error());
+  auto it = nodes.find(name);
+  if (it == nodes.end()) return Unexpected(status_error(404, "NotFound", "nodes \"" + name + "\" not found"));
+  api::Node n;
+  n.name = n.uid = name;
+  n.addresses = it->second;
+  return n;
+}
+
+// The Node authorizer: a node (its client certificate) may create and patch core/v1 Events; a
+// bootstrap token may not.
+api::Result<void> FakeCsrApiServer::post_event(const std::string& verb, const api::EventRecord& event,
+                                               const api::Credentials& credentials) {
+  auto user = admit(verb == "create" ? "POST event" : "PATCH event", credentials);
+  PostedEvent posted{verb, user ? *user : std::string(), 0, event};
+  const auto answer = [&](int status, const std::string& reason, const std::string& message) {
+    posted.status = status;
+    event_requests_.push_back(posted);
+    return status_error(status, reason, message);
+  };
+  if (!user) {
+    posted.status = user.error().code;
+    event_requests_.push_back(posted);
+    return Unexpected(user.error());
+  }
+  if (faults.events_forbidden || user->rfind("system:node:", 0) != 0) {
+    return Unexpected(answer(403, "Forbidden",
+                             "events is forbidden: User \"" + *user + "\" cannot " + verb +
+                                 " resource \"events\" in API group \"\" in the namespace \"" +
+                                 event.namespace_ + "\""));
+  }
+  auto it = events_.find(event.name);
+  if (verb == "create") {
+    if (it != events_.end())
+      return Unexpected(answer(409, "AlreadyExists", "events \"" + event.name + "\" already exists"));
+    events_[event.name] = event;
+  } else {
+    if (it == events_.end())
+      return Unexpected(answer(404, "NotFound", "events \"" + event.name + "\" not found"));
+    it->second.count = event.count;
+    it->second.last = event.last;
+    it->second.message = event.message;
+  }
+  posted.status = verb == "create" ? 201 : 200;
+  event_requests_.push_back(posted);
+  return {};
+}
+
+std::vector<api::EventRecord> FakeCsrApiServer::events() const {
+  std::vector<api::EventRecord> out;
+  for (const auto& [name, e] : events_) out.push_back(e);
+  return out;
 }
 
 void FakeCsrApiServer::approve(const std::string& name, bool approve) {

@@ -1,6 +1,7 @@
 // An in-process CSR API for agent tests: kube-apiserver and kube-controller-manager for CSRs
 // the way devapi plays them (201, 409, watch events, 410 Expired, Denied, Failed, the issued
-// certificate, 401 and 429 with Retry-After), on a virtual clock, with devapi's fault knobs.
+// certificate, 401 and 429 with Retry-After), on a virtual clock, with devapi's fault knobs;
+// Nodes (get) and core/v1 Events (create, patch: what was posted is kept, with who posted it).
 // Nothing here sleeps or opens a socket.
 #pragma once
 
@@ -29,6 +30,16 @@ struct FakeFaults {
   bool wrong_key_certificate = false;    // the signer issues for a different public key
   bool reject_client_certs = false;      // every client certificate gets 401 (an expired node)
   std::set<std::string> revoked_tokens;  // these bearer tokens now get 401
+  bool events_forbidden = false;         // Events get 403 (no Node authorizer for events)
+  bool hang_events = false;              // Event requests never answer (until cancelled)
+};
+
+// One Event request as the server saw it.
+struct PostedEvent {
+  std::string verb;  // "create" or "patch"
+  std::string user;  // who posted it ("system:node:worker-1"); empty when refused before that
+  int status = 0;    // the HTTP status answered
+  api::EventRecord event;
 };
 
 // The cluster's CSRs and controllers. Hands out CsrApi connections (factory()) that share it.
@@ -57,6 +68,12 @@ class FakeCsrApiServer {
   int requests(const std::string& verb) const;
   std::vector<api::Csr> csrs() const;
 
+  // Nodes: status.addresses of each registered Node (a missing Node is 404).
+  std::map<std::string, std::vector<rotation::NodeAddress>> nodes;
+  // Every Event request in order, and the Events as stored (by name) after creates and patches.
+  const std::vector<PostedEvent>& event_requests() const { return event_requests_; }
+  std::vector<api::EventRecord> events() const;
+
   // What one connection's requests do (FakeCsrApi forwards here).
   api::Result<api::Csr> create(const api::CsrCreate& request, const api::Credentials& credentials);
   api::Result<api::Csr> get(const std::string& name, const api::Credentials& credentials);
@@ -64,6 +81,9 @@ class FakeCsrApiServer {
                                    std::chrono::seconds timeout_seconds, std::chrono::seconds read_deadline,
                                    const std::function<bool(const api::WatchEvent&)>& on_event,
                                    const api::Credentials& credentials);
+  api::Result<api::Node> get_node(const std::string& name, const api::Credentials& credentials);
+  api::Result<void> post_event(const std::string& verb, const api::EventRecord& event,
+                               const api::Credentials& credentials);
 
  private:
   struct Event {
@@ -87,6 +107,8 @@ class FakeCsrApiServer {
   std::vector<Event> history_;
   std::vector<daemon::SysTime> created_;
   std::map<std::string, int> requests_;
+  std::vector<PostedEvent> event_requests_;
+  std::map<std::string, api::EventRecord> events_;
 };
 
 }  // namespace kcd::testing

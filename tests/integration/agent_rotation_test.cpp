@@ -163,20 +163,39 @@ TEST_F(AgentHarness, RenewalFallsBackToTheBootstrapKubeconfigWhenTheNodeIsRefuse
   EXPECT_EQ(server_->csrs_created(), 2);
 }
 
-TEST_F(AgentHarness, ServingRequestThatAStrictApproverWouldDenyIsExplainedBeforeFiling) {
+// The pre-check is the approver's own rules (rotation::decide_serving_csr) against the Node the
+// agent reads as itself: a SAN that is not among the Node's addresses is named before filing.
+TEST_F(AgentHarness, ServingRequestThatTheApproverWouldDenyIsExplainedBeforeFiling) {
   devapi::Options opts;
   opts.serving_approver = devapi::ServingApprover::Strict;
   start_devapi(opts);
+  ASSERT_TRUE(server_->create_node("worker-1"));
+  ASSERT_EQ(server_->set_node_addresses("worker-1", {{"InternalIP", "127.0.0.1"}, {"Hostname", "worker-1"}}),
+            200);
   write_config("servingDNSNames: [other-host, worker-1.example]\n");
   auto out = run("run", {"--once", "--timeout", "10s"});
   EXPECT_NE(out.err.find("serving request breaks an approver rule"), std::string::npos) << out.err;
-  EXPECT_NE(out.err.find("more than one DNS name SAN"), std::string::npos);
-  EXPECT_NE(out.err.find("DNS name other-host does not start with the node name worker-1"),
-            std::string::npos);
-  // And the strict approver indeed denies it: exit 4, the client certificate is still installed.
+  EXPECT_NE(out.err.find("rule=SanNotOfNode"), std::string::npos) << out.err;
+  EXPECT_NE(out.err.find("DNS SAN other-host is not among Node worker-1's addresses"), std::string::npos);
+  // Only said: the CSR is filed, and the strict approver denies it: exit 4, the client
+  // certificate is still installed.
   EXPECT_EQ(out.exit_code, 4) << out.err;
   EXPECT_TRUE(current("kubelet-client").has_value());
   EXPECT_FALSE(current("kubelet-server").has_value());
+}
+
+TEST_F(AgentHarness, ServingRequestThatMatchesItsNodePassesThePreCheck) {
+  devapi::Options opts;
+  opts.serving_approver = devapi::ServingApprover::Strict;
+  start_devapi(opts);
+  ASSERT_TRUE(server_->create_node("worker-1"));
+  ASSERT_EQ(server_->set_node_addresses("worker-1", {{"InternalIP", "127.0.0.1"}, {"Hostname", "worker-1"}}),
+            200);
+  write_config("servingDNSNames: [worker-1]\n");
+  auto out = run("run", {"--once", "--timeout", "10s"});
+  EXPECT_EQ(out.exit_code, 0) << out.err;
+  EXPECT_NE(out.err.find("serving request passes the approver rules"), std::string::npos) << out.err;
+  EXPECT_TRUE(current("kubelet-server").has_value());
 }
 
 }  // namespace

@@ -105,7 +105,9 @@ TEST_F(Status, RunningDaemonIsShownAndMetricsAreScraped) {
   std::string res;
   EXPECT_TRUE(eventually([&] {
     res = http_get(port, "/metrics");
-    return res.find("kubelet_certd_cis_check{id=\"4.2.9\",status=\"PASS\"} 1") != std::string::npos;
+    // The Events about the node are sent on their own, right after each install.
+    return res.find("kubelet_certd_cis_check{id=\"4.2.9\",status=\"PASS\"} 1") != std::string::npos &&
+           res.find("kubelet_certd_events_posted_total{verb=\"create\"} 2") != std::string::npos;
   })) << res;
   ASSERT_EQ(res.rfind("HTTP/1.1 200 OK", 0), 0u) << res;
   EXPECT_NE(res.find("Content-Type: text/plain; version=0.0.4"), std::string::npos);
@@ -125,6 +127,11 @@ TEST_F(Status, RunningDaemonIsShownAndMetricsAreScraped) {
         "kubelet_certd_rotation_attempts_total{cert=\"client\",result=\"denied\"} 0",
         "kubelet_certd_last_success_timestamp_seconds{cert=\"client\"} ",
         "kubelet_certd_certificate_valid{cert=\"serving\"} 1",
+        // Two CertificateRotated Events about the node (client, serving), none dropped.
+        "kubelet_certd_events_posted_total{verb=\"create\"} 2",
+        "kubelet_certd_events_posted_total{verb=\"patch\"} 0",
+        "kubelet_certd_events_dropped_total{reason=\"rate_limited\"} 0",
+        "kubelet_certd_events_dropped_total{reason=\"refused\"} 0",
         // The daemon patched the kubelet's config file: the CIS results say so.
         "# TYPE kubelet_certd_cis_check gauge", "kubelet_certd_cis_check{id=\"4.2.1\",status=\"PASS\"} 1",
         "kubelet_certd_cis_check{id=\"4.2.10\",status=\"PASS\"} 1",

@@ -46,11 +46,12 @@ rm -f /tmp/kcd-layers.$$
 # store, and not the CIS fact collection (the CIS engine's only I/O); of daemon/ and systemd/
 # only other pure units.
 PURE="rotation/backoff rotation/certificate rotation/csr rotation/csr_name rotation/deadline rotation/key
-      rotation/lifecycle rotation/node_request rotation/serving_policy rotation/state rotation/validate rotation/cert_kind
+      rotation/lifecycle rotation/node_request rotation/serving_approval rotation/state rotation/validate rotation/cert_kind
       kubelet/version kubelet/key_rules kubelet/kubelet_config kubelet/yaml_edit kubelet/diff kubelet/change_state
       kubelet/cis_definitions kubelet/cis_kube_bench kubelet/cis_facts kubelet/cis_evaluate
       base/expected base/base64 base/rfc3339 base/duration base/number base/suggest base/yaml
-      daemon/exit_verdict daemon/control_protocol daemon/kubelet_restart_policy"
+      daemon/exit_verdict daemon/control_protocol daemon/kubelet_restart_policy daemon/event_correlator
+      daemon/api/cluster_types daemon/api/types"
 IO='<fstream>|<unistd.h>|<fcntl.h>|<netdb.h>|<spawn.h>|<sys/socket.h>|<sys/stat.h>|<poll.h>|<pwd.h>|<grp.h>|<boost/asio|"base/files.hpp"|"rotation/store/|"kubelet/cis_collect.hpp"|"kubelet/cis.hpp"|"daemon/|"systemd/'
 for unit in $PURE; do
   for f in "$unit.hpp" "$unit.cpp"; do

@@ -2,6 +2,7 @@
 // loop handler by handler until what it waits for is true, so nothing sleeps and hours of
 // deadlines, backoffs and watch timeouts pass in milliseconds.
 #include "base/base64.hpp"
+#include "base/rfc3339.hpp"
 #include "daemon/agent.hpp"
 #include "rotation/store/store.hpp"
 #include "systemd/log.hpp"
@@ -10,6 +11,8 @@
 
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/post.hpp>
+#include <spdlog/sinks/ostream_sink.h>
+#include <spdlog/spdlog.h>
 
 #include <gtest/gtest.h>
 
@@ -17,6 +20,7 @@
 #include <condition_variable>
 #include <fstream>
 #include <mutex>
+#include <sstream>
 #include <thread>
 
 namespace kcd::testing {
@@ -42,6 +46,7 @@ class AgentTest : public ::testing::Test {
 
   void TearDown() override {
     if (agent_) stop();
+    log::init(log::Target::Console, "error");  // logs_ goes with the fixture
   }
 
   void write_bootstrap_kubeconfig() {
@@ -61,7 +66,6 @@ class AgentTest : public ::testing::Test {
     effects.kubeconfigs = std::make_shared<daemon::KubeconfigFiles>();
     effects.stores = stores_ ? stores_ : daemon::store_files(settings_.cert_dir);
     effects.clock = clock_;
-    effects.resolve = resolve_;
     if (generate_key_) effects.generate_key = generate_key_;
     agent_ =
         std::make_unique<daemon::Agent>(io_, settings_, timings_, daemon::AgentEvents{}, std::move(effects));
@@ -120,9 +124,44 @@ class AgentTest : public ::testing::Test {
     EXPECT_EQ(server_.csrs_created(), 1);
   }
 
+  // The agent's log lines at `level` and above, in logs_ (instead of the console).
+  void capture_logs(std::string_view level) {
+    log::init(log::Target::Console, level);
+    spdlog::default_logger()->sinks().clear();
+    spdlog::default_logger()->sinks().push_back(std::make_shared<spdlog::sinks::ostream_sink_mt>(logs_));
+  }
+  std::size_t logged(const std::string& text) const {
+    std::size_t n = 0;
+    const std::string all = logs_.str();
+    for (auto at = all.find(text); at != std::string::npos; at = all.find(text, at + 1)) ++n;
+    return n;
+  }
+
+  // The Event requests with `reason`, in order.
+  std::vector<PostedEvent> event_requests(const std::string& reason) const {
+    std::vector<PostedEvent> out;
+    for (const auto& e : server_.event_requests()) {
+      if (e.event.reason == reason) out.push_back(e);
+    }
+    return out;
+  }
+  // The stored Events with `reason`.
+  std::vector<api::EventRecord> events(const std::string& reason) const {
+    std::vector<api::EventRecord> out;
+    for (const auto& e : server_.events()) {
+      if (e.reason == reason) out.push_back(e);
+    }
+    return out;
+  }
+  long dropped(const std::string& why) const {
+    const auto c = agent_->event_counts();
+    auto it = c.dropped.find(why);
+    return it == c.dropped.end() ? 0 : it->second;
+  }
+
+  std::ostringstream logs_;
   TempDir tmp_;
-  daemon::StoreFactory stores_;  // empty: the files in certDir
-  daemon::Resolver resolve_ = [](const std::string&) { return std::vector<std::string>{"10.0.0.5"}; };
+  daemon::StoreFactory stores_;        // empty: the files in certDir
   daemon::KeyGenerator generate_key_;  // empty: OpenSSL's
   std::shared_ptr<VirtualClock> clock_ = std::make_shared<VirtualClock>();
   FakeCsrApiServer server_{*clock_};
@@ -377,6 +416,247 @@ TEST_F(AgentTest, ServingCertificateWaitsForTheClientAndIsRequestedAsTheNode) {
   }
 }
 
+// ---- Events about the node (issue 11, section 2)
+
+constexpr const char* kNodeUser = "system:node:worker-1";
+
+// The shape of client-go's recorder for a Node, as recorded (event-create-201-as-node.json).
+void expect_about_the_node(const PostedEvent& e, const std::string& type) {
+  EXPECT_EQ(e.user, kNodeUser) << "posted as the node, never with the bootstrap token";
+  EXPECT_EQ(e.event.namespace_, "default");
+  EXPECT_EQ(e.event.involved.kind, "Node");
+  EXPECT_EQ(e.event.involved.name, "worker-1");
+  EXPECT_EQ(e.event.involved.uid, "worker-1");
+  EXPECT_EQ(e.event.component, "kubelet-certd");
+  EXPECT_EQ(e.event.host, "worker-1");
+  EXPECT_EQ(e.event.type, type);
+  EXPECT_EQ(e.event.name.rfind("worker-1.", 0), 0u) << e.event.name;
+}
+
+TEST_F(AgentTest, AnInstalledCertificateIsACertificateRotatedEventAboutTheNode) {
+  start();
+  ASSERT_TRUE(run_until([&] { return event_requests("CertificateRotated").size() == 1; }));
+  const PostedEvent e = event_requests("CertificateRotated").at(0);
+  EXPECT_EQ(e.verb, "create");
+  EXPECT_EQ(e.status, 201);
+  expect_about_the_node(e, "Normal");
+  EXPECT_EQ(e.event.count, 1);
+  EXPECT_EQ(e.event.message, "kubelet client certificate rotated; new certificate valid until " +
+                                 to_rfc3339(current()->info.not_after));
+  EXPECT_EQ(agent_->event_counts().created, 1);
+}
+
+TEST_F(AgentTest, ANodeWithoutAClientCertificatePostsNoEvent) {
+  server_.faults.deny_all = true;  // the bootstrap CSR is denied: the node never gets a certificate
+  start();
+  ASSERT_TRUE(run_until([&] { return server_.csrs_created() == 2; }));
+  EXPECT_TRUE(server_.event_requests().empty()) << "no Event goes out with the bootstrap token";
+  // Once it has one, what waited goes out as the node.
+  server_.faults.deny_all = false;
+  ASSERT_TRUE(run_until([&] { return installs() == 1 && event_requests("CertificateRotated").size() == 1; }));
+  for (const auto& e : server_.event_requests()) EXPECT_EQ(e.user, kNodeUser) << e.event.reason;
+}
+
+TEST_F(AgentTest, ADeniedRenewalIsACertificateSigningRequestDeniedWarning) {
+  start();
+  ASSERT_TRUE(run_until([&] { return installs() == 1; }));
+  server_.faults.deny_all = true;
+  agent_->renew(CertKind::Client);
+  ASSERT_TRUE(run_until([&] { return event_requests("CertificateSigningRequestDenied").size() == 1; }));
+  const PostedEvent e = event_requests("CertificateSigningRequestDenied").at(0);
+  expect_about_the_node(e, "Warning");
+  EXPECT_NE(e.event.message.find("kubelet client certificate signing request node-csr-"), std::string::npos)
+      << e.event.message;
+  EXPECT_NE(e.event.message.find(" denied: DevapiDeny: This CSR was denied by the devapi deny_all fault."),
+            std::string::npos)
+      << e.event.message;
+}
+
+TEST_F(AgentTest, AFailedRenewalIsACertificateSigningRequestFailedWarning) {
+  start();
+  ASSERT_TRUE(run_until([&] { return installs() == 1; }));
+  server_.faults.fail_all = true;
+  agent_->renew(CertKind::Client);
+  ASSERT_TRUE(run_until([&] { return event_requests("CertificateSigningRequestFailed").size() == 1; }));
+  const PostedEvent e = event_requests("CertificateSigningRequestFailed").at(0);
+  expect_about_the_node(e, "Warning");
+  EXPECT_NE(e.event.message.find(" failed: SignerValidationFailure: devapi: the fail_all fault is set"),
+            std::string::npos)
+      << e.event.message;
+}
+
+TEST_F(AgentTest, ARejectedCertificateIsACertificateRejectedWarning) {
+  start();
+  ASSERT_TRUE(run_until([&] { return installs() == 1; }));
+  server_.faults.wrong_key_certificate = true;
+  agent_->renew(CertKind::Client);
+  ASSERT_TRUE(run_until([&] { return event_requests("CertificateRejected").size() == 1; }));
+  const PostedEvent e = event_requests("CertificateRejected").at(0);
+  expect_about_the_node(e, "Warning");
+  EXPECT_NE(e.event.message.find("kubelet client certificate issued for node-csr-"), std::string::npos)
+      << e.event.message;
+  EXPECT_NE(e.event.message.find(" rejected: "), std::string::npos) << e.event.message;
+}
+
+TEST_F(AgentTest, ACertificateCloseToExpiryWhoseRenewalFailsIsACertificateExpiringSoonWarning) {
+  server_.signing_duration = 1h;  // always under 7 days left
+  start();
+  ASSERT_TRUE(run_until([&] { return installs() == 1; }));
+  server_.faults.deny_all = true;  // every renewal is denied
+  ASSERT_TRUE(run_until([&] { return event_requests("CertificateExpiringSoon").size() == 1; }));
+  const PostedEvent e = event_requests("CertificateExpiringSoon").at(0);
+  expect_about_the_node(e, "Warning");
+  EXPECT_NE(
+      e.event.message.find("kubelet client certificate expires at " + to_rfc3339(current()->info.not_after)),
+      std::string::npos)
+      << e.event.message;
+  EXPECT_GE(clock_->now(), *machine().persistent().deadline) << "only once the renewal is due";
+  // Once per certificate, however long the renewal keeps failing.
+  const auto t = clock_->now();
+  ASSERT_TRUE(run_until([&] { return clock_->now() - t >= 30min; }, 200000));
+  EXPECT_EQ(event_requests("CertificateExpiringSoon").size(), 1u);
+}
+
+TEST_F(AgentTest, AShortLivedCertificateRenewedInTimeIsNoExpiringSoonWarning) {
+  server_.signing_duration = 1h;
+  start();
+  ASSERT_TRUE(run_until([&] { return installs() == 3; }));
+  EXPECT_TRUE(event_requests("CertificateExpiringSoon").empty());
+}
+
+TEST_F(AgentTest, AKubeletConfigRollbackIsAKubeletConfigRolledBackWarning) {
+  start();
+  ASSERT_TRUE(run_until([&] { return installs() == 1; }));
+  agent_->kubelet_config_rolled_back("kubelet config change rolled back: the kubelet did not come back");
+  ASSERT_TRUE(run_until([&] { return event_requests("KubeletConfigRolledBack").size() == 1; }));
+  const PostedEvent e = event_requests("KubeletConfigRolledBack").at(0);
+  expect_about_the_node(e, "Warning");
+  EXPECT_EQ(e.event.message, "kubelet config change rolled back: the kubelet did not come back");
+}
+
+TEST_F(AgentTest, RepeatsWithinTenMinutesPatchTheFirstEventWithItsCount) {
+  start();
+  ASSERT_TRUE(run_until([&] { return installs() == 1; }));
+  for (int n = 2; n <= 3; ++n) {
+    clock_->advance(2min);
+    agent_->renew(CertKind::Client);
+    ASSERT_TRUE(run_until(
+        [&] { return installs() == n && event_requests("CertificateRotated").size() == std::size_t(n); }));
+  }
+  const auto requests = event_requests("CertificateRotated");
+  EXPECT_EQ(requests[0].verb, "create");
+  EXPECT_EQ(requests[1].verb, "patch");
+  EXPECT_EQ(requests[1].event.count, 2);
+  EXPECT_EQ(requests[2].verb, "patch");
+  EXPECT_EQ(requests[2].event.count, 3);
+  const auto stored = events("CertificateRotated");
+  ASSERT_EQ(stored.size(), 1u) << "one Event, counted";
+  EXPECT_EQ(stored[0].name, requests[0].event.name);
+  EXPECT_EQ(stored[0].count, 3);
+  EXPECT_EQ(stored[0].last, requests[2].event.last);
+  EXPECT_EQ(stored[0].message, "kubelet client certificate rotated; new certificate valid until " +
+                                   to_rfc3339(current()->info.not_after))
+      << "the latest message";
+  // Past ten minutes, a new Event.
+  clock_->advance(11min);
+  agent_->renew(CertKind::Client);
+  ASSERT_TRUE(run_until([&] { return event_requests("CertificateRotated").size() == 4; }));
+  EXPECT_EQ(event_requests("CertificateRotated")[3].verb, "create");
+  EXPECT_EQ(events("CertificateRotated").size(), 2u);
+}
+
+TEST_F(AgentTest, EventsBeyondTheBurstAreDroppedAndCounted) {
+  start();
+  ASSERT_TRUE(run_until([&] { return event_requests("CertificateRotated").size() == 1; }));  // 1 token
+  // The loop does not run in between: the virtual time stands still.
+  for (int i = 0; i < 30; ++i) agent_->kubelet_config_rolled_back("rolled back");
+  EXPECT_EQ(dropped("rate_limited"), 6) << "a burst of 25 in all";
+  // One token every 5 minutes.
+  clock_->advance(5min);
+  agent_->kubelet_config_rolled_back("rolled back");
+  agent_->kubelet_config_rolled_back("rolled back");
+  EXPECT_EQ(dropped("rate_limited"), 7);
+  ASSERT_TRUE(run_until([&] { return server_.event_requests().size() == 26; }));
+  const auto stored = events("KubeletConfigRolledBack");
+  ASSERT_EQ(stored.size(), 1u);
+  EXPECT_EQ(stored[0].count, 25);
+  EXPECT_EQ(agent_->event_counts().created, 2);
+  EXPECT_EQ(agent_->event_counts().patched, 24);
+}
+
+TEST_F(AgentTest, AForbiddenEventIsLoggedOnceAndPostingStops) {
+  capture_logs("warn");
+  server_.faults.events_forbidden = true;
+  start();
+  ASSERT_TRUE(run_until([&] { return server_.event_requests().size() == 1; }));
+  agent_->kubelet_config_rolled_back("rolled back");
+  agent_->renew(CertKind::Client);
+  ASSERT_TRUE(run_until([&] { return installs() == 2; }));
+  agent_->kubelet_config_rolled_back("rolled back again");
+  ASSERT_TRUE(run_until([&] { return dropped("refused") >= 1; }));
+  run_until([] { return false; }, 2000);  // whatever else would be sent by now
+  EXPECT_EQ(server_.event_requests().size(), 1u) << "nothing more after a 403";
+  EXPECT_EQ(server_.event_requests()[0].status, 403);
+  EXPECT_EQ(logged("events refused, no more are posted until the daemon restarts"), 1u) << logs_.str();
+  EXPECT_EQ(logged("NodeRestriction"), 1u);
+}
+
+TEST_F(AgentTest, AnEventWhosePostHangsDoesNotDelayTheRotation) {
+  start();
+  ASSERT_TRUE(run_until([&] { return installs() == 1 && !server_.event_requests().empty(); }));
+  // How long a renewal takes on the virtual clock when Events are answered...
+  auto t = clock_->now();
+  agent_->renew(CertKind::Client);
+  ASSERT_TRUE(run_until([&] { return installs() == 2; }));
+  const auto answered = clock_->now() - t;
+  // ... and when an Event request never is.
+  server_.faults.hang_events = true;
+  agent_->kubelet_config_rolled_back("rolled back");
+  t = clock_->now();
+  agent_->renew(CertKind::Client);
+  ASSERT_TRUE(run_until([&] { return installs() == 3; }));
+  EXPECT_EQ(clock_->now() - t, answered) << "installed after the same virtual time";
+  EXPECT_TRUE(event_requests("KubeletConfigRolledBack").empty()) << "still hanging";
+  stop();  // the runs end although the Event request still hangs
+}
+
+// ---- The serving pre-check: the approver's own rules against the Node
+
+TEST_F(AgentTest, ServingPreCheckPassesWhenTheSansAreTheNodesAddresses) {
+  capture_logs("info");
+  settings_.serving = true;
+  server_.auto_approve_serving = true;
+  server_.nodes["worker-1"] = {{"InternalIP", "10.0.0.5"}, {"Hostname", "worker-1"}};
+  start({CertKind::Client, CertKind::Serving});
+  ASSERT_TRUE(run_until([&] { return installs(CertKind::Serving) == 1; }));
+  EXPECT_EQ(server_.requests("GET node"), 1);
+  EXPECT_EQ(logged("serving request passes the approver rules"), 1u) << logs_.str();
+  EXPECT_EQ(logged("serving request breaks an approver rule"), 0u);
+}
+
+TEST_F(AgentTest, ServingPreCheckWarnsNamingTheRuleAndStillFiles) {
+  capture_logs("info");
+  settings_.serving = true;
+  server_.auto_approve_serving = true;
+  server_.nodes["worker-1"] = {{"InternalIP", "10.0.0.9"}, {"Hostname", "worker-1"}};
+  start({CertKind::Client, CertKind::Serving});
+  ASSERT_TRUE(run_until([&] { return installs(CertKind::Serving) == 1; }));
+  EXPECT_EQ(logged("serving request breaks an approver rule"), 1u) << logs_.str();
+  EXPECT_NE(logs_.str().find("10.0.0.5"), std::string::npos) << "the message names the address";
+  EXPECT_EQ(logs_.str().find("rule=\"\""), std::string::npos);
+}
+
+TEST_F(AgentTest, ServingPreCheckWaitsForAnUnregisteredNodeAtInfo) {
+  capture_logs("info");
+  settings_.serving = true;
+  server_.auto_approve_serving = true;
+  start({CertKind::Client, CertKind::Serving});  // no Node worker-1
+  ASSERT_TRUE(run_until([&] { return installs(CertKind::Serving) == 1; }));
+  EXPECT_EQ(logged("serving request approver pre-check cannot decide yet"), 1u) << logs_.str();
+  EXPECT_NE(logs_.str().find("NodeNotFound"), std::string::npos);
+  EXPECT_EQ(logs_.str().find(" warn "), std::string::npos) << logs_.str();
+}
+
 // Blocks whoever waits on it until it is opened; shared with threads that may outlive a test.
 struct Gate {
   std::mutex mu;
@@ -400,26 +680,6 @@ struct Gate {
 bool within_seconds(const std::atomic<bool>& flag, int seconds) {
   for (int i = 0; i < seconds * 100 && !flag; ++i) std::this_thread::sleep_for(10ms);
   return flag;
-}
-
-// Issue 10, class 12: a resolver that never answers (a DNS outage) holds up neither the loop
-// nor a stop. The serving pre-check's lookups run off the loop.
-TEST_F(AgentTest, AHungNameResolutionNeitherBlocksTheLoopNorAStop) {
-  settings_.serving = true;
-  server_.auto_approve_serving = true;
-  auto dns = std::make_shared<Gate>();
-  resolve_ = [dns](const std::string&) {
-    dns->wait();
-    return std::vector<std::string>{"10.0.0.5"};
-  };
-  start({CertKind::Client, CertKind::Serving});
-  ASSERT_TRUE(run_until([&] { return installs(CertKind::Client) == 1 && dns->entered; }));
-  bool served = false;
-  boost::asio::post(io_, [&served] { served = true; });
-  EXPECT_TRUE(run_until([&] { return served; })) << "the loop kept running while the lookup hangs";
-  EXPECT_EQ(installs(CertKind::Serving), 0);
-  stop();  // expects every run to end: the wait for the lookup is cancelled
-  dns->release();
 }
 
 // RSA-4096 takes seconds: the key is generated off the loop, and a stop abandons it.
