@@ -13,8 +13,7 @@ using nlohmann::ordered_json;
 namespace {
 
 std::string str(const json& j, const char* key) {
-  auto it = j.find(key);
-  return it != j.end() && it->is_string() ? it->get<std::string>() : std::string();
+  return string_field(j, key);
 }
 
 Unexpected<Error> unexpected(int http_status, const std::string& what, std::string message) {

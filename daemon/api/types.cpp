@@ -10,11 +10,15 @@ namespace kcd::api {
 using nlohmann::json;
 using nlohmann::ordered_json;
 
+std::string string_field(const json& j, const char* key) {
+  auto it = j.find(key);
+  return it != j.end() && it->is_string() ? it->get<std::string>() : std::string();
+}
+
 namespace {
 
 std::string str(const json& j, const char* key) {
-  auto it = j.find(key);
-  return it != j.end() && it->is_string() ? it->get<std::string>() : std::string();
+  return string_field(j, key);
 }
 
 bool has_condition(const Csr& c, std::string_view type) {

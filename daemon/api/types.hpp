@@ -71,6 +71,9 @@ struct CsrCreate {
   std::optional<std::int64_t> expiration_seconds;
 };
 
+// The string at `key` of a JSON object, "" when it is absent or not a string.
+std::string string_field(const nlohmann::json& j, const char* key);
+
 // The POST body, in the shape client-go sends.
 std::string csr_create_body(const CsrCreate& request);
 Expected<Csr> parse_csr(const nlohmann::json& object);
