@@ -4,6 +4,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <array>
 #include <cerrno>
 #include <csignal>
 #include <cstdlib>
@@ -89,6 +90,41 @@ Expected<void> write_file_atomic(const fs::path& path, std::string_view content,
   if (::close(fd.release()) != 0) return failed("close", errno);
   if (::rename(tmp.c_str(), path.c_str()) != 0) return failed("rename", errno);
   return fsync_directory(parent_or_dot(path));
+}
+
+Expected<fs::path> write_through_target(const fs::path& path) {
+  fs::path p = path;
+  for (int hops = 0;; ++hops) {
+    struct stat st {};
+    if (::lstat(p.c_str(), &st) != 0) {
+      if (errno == ENOENT) return p;  // not there (yet): created here
+      return fail("inspect", p, errno);
+    }
+    if (!S_ISLNK(st.st_mode)) return p;
+    if (hops == 40) return fail("follow the links of", path, ELOOP);
+    std::array<char, 4096> buf{};
+    const ssize_t n = ::readlink(p.c_str(), buf.data(), buf.size() - 1);
+    if (n < 0) return fail("read the link", p, errno);
+    const fs::path target(std::string(buf.data(), static_cast<std::size_t>(n)));
+    p = (target.is_absolute() ? target : p.parent_path() / target).lexically_normal();
+  }
+}
+
+Expected<void> write_file_through(const fs::path& path, std::string_view content, mode_t mode) {
+  auto target = write_through_target(path);
+  if (!target) return Unexpected(target.error());
+  if (*target != path) {
+    const fs::path dir = parent_or_dot(*target);
+    if (fs::absolute(dir).lexically_normal() != fs::absolute(parent_or_dot(path)).lexically_normal()) {
+      if (auto ours = check_private_directory(dir); !ours) {
+        Error e = ours.error();
+        e.message = path.string() + " is a link to " + target->string() +
+                    ", in a folder that is not ours to write: " + e.message;
+        return Unexpected(std::move(e));
+      }
+    }
+  }
+  return write_file_atomic(*target, content, mode);
 }
 
 Expected<void> replace_symlink_atomic(const fs::path& link, const fs::path& target) {

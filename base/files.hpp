@@ -20,6 +20,18 @@ namespace kcd {
 // directory is fsync'ed. The temp file is removed on any failure.
 Expected<void> write_file_atomic(const std::filesystem::path& path, std::string_view content, mode_t mode);
 
+// The file a write to `path` lands on: `path` itself, or, when `path` is a symbolic link (a
+// chain of at most 40), the file it finally names (a relative link is read against its own
+// folder; a dangling one names the file to create). Links in the folders above are left to the
+// kernel. ErrorKind::Io with ELOOP past 40 links.
+Expected<std::filesystem::path> write_through_target(const std::filesystem::path& path);
+
+// write_file_atomic at write_through_target(path): a link (configuration management's habit)
+// stays a link, and the file it names is replaced atomically in that file's own folder. A link
+// that leads into another folder needs that folder to pass check_private_directory; the error
+// then names the link, the folder and the fix. Nothing is written on any error.
+Expected<void> write_file_through(const std::filesystem::path& path, std::string_view content, mode_t mode);
+
 // Points symlink `link` at `target` in one step: symlink(target, tmp) + rename(tmp, link) +
 // directory fsync; there is never a moment without `link`.
 Expected<void> replace_symlink_atomic(const std::filesystem::path& link, const std::filesystem::path& target);

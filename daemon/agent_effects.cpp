@@ -17,7 +17,7 @@ Expected<std::optional<config::Kubeconfig>> KubeconfigFiles::load(const fs::path
 
 Expected<void> KubeconfigFiles::write(const fs::path& path, const std::string& text) {
   if (auto made = kcd::ensure_directory(path.parent_path(), 0755); !made) return made;
-  return kcd::write_file_atomic(path, text, 0600);
+  return kcd::write_file_through(path, text, 0600);
 }
 
 std::chrono::steady_clock::duration SystemClock::pass(std::chrono::system_clock::duration span) {

@@ -41,7 +41,7 @@ void Endpoints::close() {
 void Endpoints::certificates_changed() {
   const auto& path = daemon_.settings().metrics_textfile;
   if (path.empty()) return;
-  if (auto written = kcd::write_file_atomic(path, render_prometheus(snapshot()), 0644); !written)
+  if (auto written = kcd::write_file_through(path, render_prometheus(snapshot()), 0644); !written)
     log::warn("metrics textfile not written", {{"path", path}, {"error", written.error().format()}});
 }
 

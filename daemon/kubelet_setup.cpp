@@ -145,10 +145,15 @@ Expected<std::optional<std::string>> read_if_exists(const fs::path& p) {
 
 // Puts the previous text back (or removes a file we created).
 Expected<void> restore(const fs::path& config, const std::string& backup) {
-  if (backup.empty()) return kcd::remove_file_durable(config);
+  if (backup.empty()) {
+    // The file we created: where a link led us to create it.
+    auto target = kcd::write_through_target(config);
+    if (!target) return Unexpected(target.error());
+    return kcd::remove_file_durable(*target);
+  }
   auto text = kcd::read_file(backup, kubelet::kMaxKubeletConfigBytes);
   if (!text) return Unexpected(text.error());
-  return kcd::write_file_atomic(config, *text, 0600);
+  return kcd::write_file_through(config, *text, 0600);
 }
 
 std::string join(const std::vector<std::string>& v, const char* sep) {
@@ -305,7 +310,7 @@ Expected<KubeletChange> apply_kubelet_plan(const config::Settings& s, const Kube
     if (!fs::exists(s.client_ca_file, ec)) {
       if (auto made = kcd::ensure_directory(s.client_ca_file.parent_path(), 0755); !made)
         return Unexpected(made.error());
-      if (auto written = kcd::write_file_atomic(s.client_ca_file, plan.ca_pem, 0644); !written)
+      if (auto written = kcd::write_file_through(s.client_ca_file, plan.ca_pem, 0644); !written)
         return Unexpected(written.error());
       out.ca_written = true;
     }
@@ -336,7 +341,7 @@ Expected<KubeletChange> apply_kubelet_plan(const config::Settings& s, const Kube
       kubelet::PendingChange{plan.config.string(), backup,           sha256_hex(plan.patch.text),
                              plan.patch.keys,      plan.fingerprint, std::chrono::system_clock::now()};
   if (auto saved = save_change_state(s.cert_dir, state); !saved) return Unexpected(saved.error());
-  if (auto written = kcd::write_file_atomic(plan.config, plan.patch.text, 0600); !written) {
+  if (auto written = kcd::write_file_through(plan.config, plan.patch.text, 0600); !written) {
     // Nothing changed in the kubelet's file: forget the change recorded a moment ago.
     state.pending.reset();
     (void)save_change_state(s.cert_dir, state);

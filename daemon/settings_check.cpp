@@ -111,6 +111,28 @@ Expected<void> check_written_directories(const config::Settings& s, bool kubelet
       return Unexpected(std::move(e));
     }
   }
+  // A file that is a link is written at its target (write_file_through): that folder too.
+  std::vector<Output> files = {{"kubeconfig", s.kubeconfig}};
+  if (kubelet_files) {
+    files.push_back({"kubeletConfig", s.kubelet_config});
+    files.push_back({"clientCAFile", s.client_ca_file});
+  }
+  if (!s.metrics_textfile.empty()) files.push_back({"metricsTextfile", s.metrics_textfile});
+  for (const Output& f : files) {
+    auto target = kcd::write_through_target(f.path);
+    if (!target) {
+      Error e = target.error();
+      e.message = f.key + ": " + e.message;
+      return Unexpected(std::move(e));
+    }
+    if (*target == f.path) continue;
+    if (auto ok = check_private_directory(target->parent_path()); !ok) {
+      Error e = ok.error();
+      e.message = f.key + ": " + f.path.string() + " is a link to " + target->string() +
+                  ", in a folder that is not ours to write: " + e.message;
+      return Unexpected(std::move(e));
+    }
+  }
   return {};
 }
 

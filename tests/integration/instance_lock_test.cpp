@@ -1,7 +1,7 @@
 // Issue 13, "one writer per file": the instance lock covers every file an instance writes, not
 // only certDir. A second instance whose files overlap the first's (the same kubeconfig, also
 // through a link) exits 1 naming the other instance and the shared path; one with files of its
-// own runs.
+// own runs. And "written through, not replaced": files that are links stay links.
 #include "daemon/instance_lock.hpp"
 #include "tests/integration/harness.hpp"
 
@@ -74,6 +74,38 @@ TEST_F(InstanceLocks, ASecondInstanceSharingAFileIsRefusedNamingTheOtherAndThePa
   // Once the first is gone, its files are free.
   const auto after = second(tmp_ / "pki2", kubeconfig(), tmp_ / "k2.yaml", tmp_ / "ca2" / "ca.crt");
   EXPECT_EQ(after.exit_code, 0) << after.err;
+}
+
+// Configuration management made kubelet.conf and the kubelet config links into its own folder:
+// both stay links, and the files they name hold what kubelet-certd wrote.
+TEST_F(InstanceLocks, FilesThatAreLinksAreWrittenThroughAndStayLinks) {
+  write_config("metricsAddress: \"\"\nserving: false\n");
+  fs::create_directories(tmp_ / "cm");
+  fs::permissions(tmp_ / "cm", static_cast<fs::perms>(0755));
+  std::ofstream(tmp_ / "cm" / "kubelet-config.yaml")
+      << "apiVersion: kubelet.config.k8s.io/v1beta1\nkind: KubeletConfiguration\n# managed by cm\n";
+  fs::create_symlink(tmp_ / "cm" / "kubelet-config.yaml", kubelet_config());
+  fs::create_symlink(tmp_ / "cm" / "kubelet.conf", kubeconfig());  // dangling until written
+  const auto out = run("run", {"--once", "--metrics-address", ""});
+  ASSERT_EQ(out.exit_code, 0) << out.err;
+  EXPECT_TRUE(fs::is_symlink(kubeconfig()));
+  EXPECT_TRUE(fs::is_symlink(kubelet_config()));
+  EXPECT_NE(read_text(tmp_ / "cm" / "kubelet.conf").find("client-certificate"), std::string::npos);
+  const std::string patched = read_text(tmp_ / "cm" / "kubelet-config.yaml");
+  EXPECT_NE(patched.find("readOnlyPort: 0"), std::string::npos) << patched;
+  EXPECT_NE(patched.find("# managed by cm"), std::string::npos);
+}
+
+TEST_F(InstanceLocks, ALinkIntoAFolderOthersCanWriteIsRefusedAtStart) {
+  write_config("metricsAddress: \"\"\nserving: false\n");
+  fs::create_directories(tmp_ / "open");
+  fs::permissions(tmp_ / "open", static_cast<fs::perms>(0777));
+  fs::create_symlink(tmp_ / "open" / "kubelet.conf", kubeconfig());
+  const auto out = run("run", {"--once", "--metrics-address", ""});
+  EXPECT_EQ(out.exit_code, 1) << out.err;
+  EXPECT_THAT(out.err, HasSubstr("kubeconfig: " + kubeconfig().string() + " is a link to " +
+                                 (tmp_ / "open" / "kubelet.conf").string()));
+  EXPECT_FALSE(fs::exists(cert_dir() / "kubelet-client-current.pem")) << "nothing was done";
 }
 
 }  // namespace

@@ -85,6 +85,55 @@ TEST(RotationAtomicFile, SymlinkSwapNeverLeavesAMomentWithoutTheLink) {
   EXPECT_EQ(entries(tmp.path()), 3);
 }
 
+// Issue 13: configuration management often makes kubelet.conf or the kubelet config a link.
+// A write goes through it: the link stays, the file it names is replaced atomically in its own
+// folder; chains, relative and dangling links included; a loop or a target folder that is not
+// ours is an error and nothing is written.
+TEST(RotationAtomicFile, WritesThroughLinksToTheFileTheyName) {
+  testing::TempDir tmp;
+  fs::create_directories(tmp / "cm");
+  ASSERT_EQ(::chmod((tmp / "cm").c_str(), 0755), 0);
+  ASSERT_TRUE(write_file_atomic(tmp / "cm" / "kubelet.conf", "old", 0600));
+  fs::create_symlink("cm/kubelet.conf", tmp / "hop");     // relative, against its own folder
+  fs::create_symlink(tmp / "hop", tmp / "kubelet.conf");  // a chain of two
+  ASSERT_TRUE(write_file_through(tmp / "kubelet.conf", "new", 0600));
+  EXPECT_TRUE(fs::is_symlink(tmp / "kubelet.conf")) << "the link stays a link";
+  EXPECT_TRUE(fs::is_symlink(tmp / "hop"));
+  EXPECT_EQ(testing::read_text(tmp / "cm" / "kubelet.conf"), "new");
+  EXPECT_EQ(entries(tmp / "cm"), 1) << "no temp file left in the target's folder";
+  EXPECT_EQ(write_through_target(tmp / "kubelet.conf").value(), tmp / "cm" / "kubelet.conf");
+
+  fs::create_symlink(tmp / "cm" / "ca.crt", tmp / "dangling");  // names a file not there yet
+  ASSERT_TRUE(write_file_through(tmp / "dangling", "ca", 0644));
+  EXPECT_EQ(testing::read_text(tmp / "cm" / "ca.crt"), "ca");
+  EXPECT_TRUE(fs::is_symlink(tmp / "dangling"));
+
+  ASSERT_TRUE(write_file_through(tmp / "plain", "p", 0600));  // not a link: as write_file_atomic
+  EXPECT_FALSE(fs::is_symlink(tmp / "plain"));
+
+  fs::create_symlink(tmp / "loop-b", tmp / "loop-a");
+  fs::create_symlink(tmp / "loop-a", tmp / "loop-b");
+  auto loop = write_file_through(tmp / "loop-a", "x", 0600);
+  ASSERT_FALSE(loop);
+  EXPECT_NE(loop.error().message.find("loop-a"), std::string::npos) << loop.error().message;
+}
+
+TEST(RotationAtomicFile, ALinkIntoAFolderOthersCanWriteIsRefusedAndNothingWritten) {
+  testing::TempDir tmp;
+  fs::create_directories(tmp / "open");
+  ASSERT_EQ(::chmod((tmp / "open").c_str(), 0777), 0);
+  fs::create_symlink(tmp / "open" / "kubelet.conf", tmp / "kubelet.conf");
+  auto r = write_file_through(tmp / "kubelet.conf", "secret", 0600);
+  ASSERT_FALSE(r);
+  EXPECT_EQ(r.error().kind, ErrorKind::Refused);
+  EXPECT_NE(r.error().message.find("is a link to " + (tmp / "open" / "kubelet.conf").string()),
+            std::string::npos)
+      << r.error().message;
+  EXPECT_NE(r.error().message.find("chmod"), std::string::npos) << "the fix: " << r.error().message;
+  EXPECT_FALSE(fs::exists(tmp / "open" / "kubelet.conf"));
+  EXPECT_EQ(entries(tmp / "open"), 0);
+}
+
 TEST(RotationAtomicFile, RemoveDurableIgnoresMissingFiles) {
   testing::TempDir tmp;
   EXPECT_TRUE(remove_file_durable(tmp / "missing"));
