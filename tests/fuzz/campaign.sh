@@ -27,6 +27,15 @@ one() {  # one target for $secs seconds, restarting after each crash
   t=$1
   mkdir -p "$dir/$t/corpus" "$dir/$t/artifacts"
   touch "$dir/$t/runs.log"
+  # A run cut short (the machine stopped, the campaign killed) left no final statistics: count
+  # what its last status line reached, once.
+  if [ -s "$dir/$t/last.log" ] && ! grep -q '^stat::number_of_executed_units' "$dir/$t/last.log"; then
+    reached=$(grep -E '^#[0-9]+' "$dir/$t/last.log" | tail -n 1 | sed 's/^#\([0-9]*\).*/\1/')
+    if [ -n "$reached" ]; then
+      printf 'interrupted run\nstat::number_of_executed_units: %s\n' "$reached" >>"$dir/$t/last.log"
+      printf 'interrupted run\nstat::number_of_executed_units: %s\n' "$reached" >>"$dir/$t/runs.log"
+    fi
+  fi
   before=$(total_of "$dir/$t/runs.log")
   dict=""
   [ -f "tests/fuzz/$t.dict" ] && dict="-dict=tests/fuzz/$t.dict"
