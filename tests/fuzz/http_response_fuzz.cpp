@@ -1,8 +1,10 @@
 // HTTP response handling as the API client does it: Beast's response parser with the client's
 // limits, fed the bytes in reads of fuzzer-chosen size, then the response's meaning
-// (csr_from_response: the CSR or the typed error from status, Status body and Retry-After). A
+// (csr_from_response: the CSR or the typed error from status, Status body and Retry-After; the
+// same body also as a CSR list page, a Node, a Lease and an Event, as the approver reads them). A
 // first byte with the low bit set reads the response as a watch does instead: header first, then
 // the body through a 16 KiB buffer into the WatchDecoder (200) or a capped error body.
+#include "daemon/api/cluster_types.hpp"
 #include "daemon/api/types.hpp"
 #include "tests/fuzz/fuzz_util.hpp"
 
@@ -59,6 +61,23 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
     auto csr = kcd::api::csr_from_response(static_cast<int>(res.result_int()), res.body(),
                                            std::string_view(res[http::field::retry_after]), 201);
     if (!csr) (void)csr.error().format();
+    const int status = static_cast<int>(res.result_int());
+    const std::string_view retry_after(res[http::field::retry_after]);
+    if (auto list = kcd::api::csr_list_from_response(status, res.body(), retry_after))
+      KCD_FUZZ_CHECK(list->items.size() <= kcd::api::kResponseBodyLimit, "more items than bytes");
+    if (auto node = kcd::api::node_from_response(status, res.body(), retry_after)) {
+      for (const auto& a : node->addresses) KCD_FUZZ_CHECK(a.address.size() <= 1024, "address not bounded");
+    }
+    if (auto lease = kcd::api::lease_from_response(status, res.body(), retry_after, 200)) {
+      // What was read is written back the same (the counts; times to the microsecond).
+      auto again = kcd::api::lease_from_response(200, kcd::api::lease_body(*lease), "", 200);
+      KCD_FUZZ_CHECK(again.has_value(), "a Lease read does not read back once written");
+      KCD_FUZZ_CHECK(again->lease_duration_seconds == lease->lease_duration_seconds &&
+                         again->transitions == lease->transitions &&
+                         again->renew_time.has_value() == lease->renew_time.has_value(),
+                     "a Lease read changes once written");
+    }
+    (void)kcd::api::event_from_response(status, res.body(), retry_after, 201);
     return 0;
   }
 
