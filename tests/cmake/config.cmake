@@ -2,6 +2,7 @@
 set(_u ${CMAKE_CURRENT_LIST_DIR}/../unit)
 kcd_add_test(config_settings_test SOURCES ${_u}/config_settings_test.cpp LIBS kcd_config kcd_testsupport)
 kcd_add_test(config_kubeconfig_test SOURCES ${_u}/config_kubeconfig_test.cpp LIBS kcd_config kcd_testsupport)
+kcd_add_test(config_cluster_info_test SOURCES ${_u}/config_cluster_info_test.cpp LIBS kcd_config nlohmann_json::nlohmann_json)
 kcd_add_test(config_duration_test SOURCES ${_u}/config_duration_test.cpp LIBS kcd_config)
 kcd_add_test(base_number_test SOURCES ${_u}/base_number_test.cpp LIBS kcd_base)
 kcd_add_test(base_yaml_test SOURCES ${_u}/base_yaml_test.cpp LIBS kcd_base ${KCD_YAML_TARGET})
