@@ -100,8 +100,13 @@ std::vector<std::string> all_sans(X509* cert) {
   return out;
 }
 
-// X509_verify_cert over `chain` (leaf first) against `anchors`, at `at`. Empty on success,
-// else OpenSSL's verdict.
+// Why an issued certificate is not installed: the daemon logs it and files a new request.
+Unexpected<Error> reject(std::string why) {
+  return Unexpected(make_error(ErrorKind::Refused, std::move(why)));
+}
+
+}  // namespace
+
 std::string verify_chain(const std::vector<ossl::X509Ptr>& chain, const std::vector<X509*>& anchors,
                          SysTime at) {
   ossl::X509StorePtr store(X509_STORE_new());
@@ -133,13 +138,6 @@ std::string verify_chain(const std::vector<ossl::X509Ptr>& chain, const std::vec
   const char* reason = X509_verify_cert_error_string(verr);
   return reason != nullptr ? reason : "verification failed";
 }
-
-// Why an issued certificate is not installed: the daemon logs it and files a new request.
-Unexpected<Error> reject(std::string why) {
-  return Unexpected(make_error(ErrorKind::Refused, std::move(why)));
-}
-
-}  // namespace
 
 Expected<CertInfo> validate_issued(const std::vector<ossl::X509Ptr>& chain, const ValidationPolicy& policy) {
   if (chain.empty() || !chain.front()) return reject(std::string("no certificate in the response"));

@@ -36,4 +36,10 @@ struct ValidationPolicy {
 // On success, the leaf's CertInfo.
 Expected<CertInfo> validate_issued(const std::vector<ossl::X509Ptr>& chain, const ValidationPolicy& policy);
 
+// X509_verify_cert over `chain` (leaf first, then intermediates) against `anchors` at `at`:
+// any anchor may end the chain (partial chains, as Go's x509.Verify), purpose any. Empty on
+// success, else OpenSSL's verdict.
+std::string verify_chain(const std::vector<ossl::X509Ptr>& chain, const std::vector<X509*>& anchors,
+                         SysTime at);
+
 }  // namespace kcd::rotation
