@@ -1,6 +1,7 @@
 #include "daemon/agent_driver.hpp"
 
 #include "config/kubeconfig.hpp"
+#include "daemon/cluster_ca.hpp"
 #include "base/files.hpp"
 #include "systemd/log.hpp"
 
@@ -16,6 +17,12 @@ std::optional<config::Kubeconfig> AgentDriver::try_kubeconfig(const fs::path& pa
   auto kc = effects.kubeconfigs->load(path);
   if (!kc) {
     if (error) *error = kc.error();
+    return std::nullopt;
+  }
+  if (!*kc) return std::nullopt;
+  // Only real CAs, valid now, are trusted for the API server.
+  if (auto bundle = check_kubeconfig_ca(**kc, now()); !bundle) {
+    if (error) *error = bundle.error();
     return std::nullopt;
   }
   return *kc;

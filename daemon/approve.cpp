@@ -1,5 +1,7 @@
 #include "daemon/approve.hpp"
 
+#include "daemon/cluster_ca.hpp"
+
 #include "daemon/approver.hpp"
 #include "daemon/exit_verdict.hpp"
 #include "daemon/metrics.hpp"
@@ -30,6 +32,9 @@ Expected<std::pair<api::Endpoint, api::Credentials>> approver_connection(
         "\"Serving certificates on a stock cluster\" shows)";
     return Unexpected(e);
   }
+  // Only real CAs, valid now, are trusted for the API server.
+  if (auto bundle = check_kubeconfig_ca(*kc, std::chrono::system_clock::now()); !bundle)
+    return Unexpected(bundle.error());
   api::Endpoint endpoint{kc->server, kc->ca_pem, kc->tls_server_name};
   api::Credentials creds;
   if (kc->token) {

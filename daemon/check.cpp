@@ -83,6 +83,9 @@ Expected<CheckReport> run_check(const config::Settings& settings, const CheckOpt
     const KubeletChange& change = *applied;
     if (change.ca_written)
       report.fixed.push_back(s.client_ca_file.string() + ": written from the kubeconfig's CA");
+    if (change.ca_updated)
+      report.fixed.push_back(s.client_ca_file.string() + ": updated to the kubeconfig's CA bundle");
+    if (!plan->ca_refused.empty()) report.fixed.push_back("not written: " + plan->ca_refused);
     for (const auto& c : change.changes) report.fixed.push_back(conf.string() + ": " + c);
     if (!change.backup.empty())
       report.fixed.push_back(conf.string() + ": previous version kept as " + change.backup.string());
@@ -121,6 +124,10 @@ Expected<CheckReport> run_check(const config::Settings& settings, const CheckOpt
         break;
       case KubeletChange::Result::Interrupted:
         report.fixed.push_back(unit + ": check interrupted");
+        break;
+      case KubeletChange::Result::Unhealthy:
+        report.fixed.push_back(unit + ": did not come back after the client CA change (" + change.detail +
+                               ")");
         break;
     }
     if (change.result == KubeletChange::Result::RolledBack ||

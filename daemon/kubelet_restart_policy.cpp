@@ -10,6 +10,8 @@ std::string_view to_string(RestartCause c) {
       return "serving certificate changed";
     case RestartCause::RollBack:
       return "rollback";
+    case RestartCause::ClusterCaChanged:
+      return "cluster CA changed";
   }
   return "?";
 }

@@ -18,6 +18,7 @@ enum class RestartCause {
   ConfigChanged,              // kubelet-config.yaml was rewritten: the kubelet reads it only at start
   ServingCertificateChanged,  // a new kubelet-server-current.pem was installed
   RollBack,                   // our change was restored after the kubelet did not come back: bring it back
+  ClusterCaChanged,  // the cluster CA in kubelet.conf or the client CA file changed: read only at start
 };
 std::string_view to_string(RestartCause c);
 

@@ -1,6 +1,7 @@
 #include "daemon/kubelet_setup.hpp"
 
 #include "config/kubeconfig.hpp"
+#include "daemon/cluster_ca.hpp"
 #include "kubelet/diff.hpp"
 #include "base/files.hpp"
 #include "base/openssl.hpp"
@@ -22,13 +23,21 @@ fs::path kubelet_config_backup(const fs::path& config) {
 
 namespace {
 
-// The cluster CA from the node's kubeconfig, else from the bootstrap kubeconfig.
-std::string cluster_ca_pem(const config::Settings& s) {
+// The cluster's CA bundle as the node trusts it: the node's kubeconfig's, else the bootstrap
+// kubeconfig's; checked (every block a CA valid now) before anything is written from it.
+struct ClusterCa {
+  std::string pem;      // the checked bundle, re-encoded ("" when there is none or it is refused)
+  std::string refused;  // why the bundle was refused, naming its file
+};
+ClusterCa cluster_ca(const config::Settings& s) {
   for (const auto& p : {s.kubeconfig, s.bootstrap_kubeconfig}) {
     std::error_code ec;
     if (!fs::exists(p, ec)) continue;
     auto k = config::load_kubeconfig(p);
-    if (k && !k->ca_pem.empty()) return k->ca_pem;
+    if (!k || k->ca_pem.empty()) continue;
+    auto bundle = check_kubeconfig_ca(*k, std::chrono::system_clock::now());
+    if (!bundle) return {{}, bundle.error().format()};
+    return {bundle->pem, {}};
   }
   return {};
 }
@@ -215,6 +224,8 @@ std::string_view to_string(KubeletChange::Result r) {
       return "rollback-failed";
     case KubeletChange::Result::Interrupted:
       return "interrupted";
+    case KubeletChange::Result::Unhealthy:
+      return "unhealthy";
   }
   return "?";
 }
@@ -258,7 +269,6 @@ Expected<KubeletPlan> plan_kubelet(const config::Settings& s, const KubeletConte
   KubeletPlan plan;
   plan.config = s.kubelet_config;
   std::error_code ec;
-  if (!fs::exists(s.client_ca_file, ec)) plan.ca_pem = cluster_ca_pem(s);
   plan.command_line = kubelet::read_kubelet_command_line(context.root, context.main_pid);
   plan.conflicts = kubelet_flag_conflicts(s, plan.command_line);
   kubelet::DetectOptions detect;
@@ -273,6 +283,25 @@ Expected<KubeletPlan> plan_kubelet(const config::Settings& s, const KubeletConte
     plan.state = std::move(*loaded);
   } else {
     plan.state_warning = loaded.error().format();
+  }
+  // The client CA file: written when absent; updated when it is the one we wrote (the marker in
+  // the change record says so, by path and contents) and the cluster's bundle changed since.
+  const ClusterCa ca = cluster_ca(s);
+  plan.ca_refused = ca.refused;
+  if (!fs::exists(s.client_ca_file, ec)) {
+    plan.ca_pem = ca.pem;
+  } else if (const auto& mark = plan.state.client_ca; mark && mark->path == s.client_ca_file.string()) {
+    auto now_text = kcd::read_file(s.client_ca_file, 1 << 20);
+    const std::string now_sha = now_text ? sha256_hex(*now_text) : std::string();
+    const bool ours = now_text && (now_sha == mark->sha256 ||
+                                   (!mark->previous_sha256.empty() && now_sha == mark->previous_sha256));
+    if (ours && !ca.pem.empty() && *now_text != ca.pem) {
+      plan.ca_pem = ca.pem;
+      plan.ca_update = true;
+    } else if (!ours) {
+      plan.ca_foreign = s.client_ca_file.string() +
+                        " changed since kubelet-certd wrote it: it is the operator's now and is not updated";
+    }
   }
 
   kubelet::KubeletConfigPatch patch;
@@ -305,21 +334,62 @@ Expected<KubeletPlan> plan_kubelet(const config::Settings& s, const KubeletConte
 Expected<KubeletChange> apply_kubelet_plan(const config::Settings& s, const KubeletPlan& plan,
                                            KubeletEffects* fx, const HealthPolicy& policy) {
   KubeletChange out;
+  kubelet::ChangeState state = plan.state;
   if (!plan.ca_pem.empty()) {
     std::error_code ec;
-    if (!fs::exists(s.client_ca_file, ec)) {
+    const bool exists = fs::exists(s.client_ca_file, ec);
+    if (!exists || plan.ca_update) {
+      // The marker first, naming both contents: a crash before the file is replaced leaves
+      // a file that is still ours to update.
+      std::string previous;
+      if (exists) {
+        if (auto text = kcd::read_file(s.client_ca_file, 1 << 20)) previous = sha256_hex(*text);
+      }
+      state.client_ca = kubelet::WrittenClientCa{s.client_ca_file.string(), sha256_hex(plan.ca_pem), previous,
+                                                 std::chrono::system_clock::now()};
+      if (auto saved = save_change_state(s.cert_dir, state); !saved) return Unexpected(saved.error());
       if (auto made = kcd::ensure_directory(s.client_ca_file.parent_path(), 0755); !made)
         return Unexpected(made.error());
       if (auto written = kcd::write_file_through(s.client_ca_file, plan.ca_pem, 0644); !written)
         return Unexpected(written.error());
-      out.ca_written = true;
+      out.ca_written = !exists;
+      out.ca_updated = exists;
     }
   }
-  if (!plan.patch.changed) return out;
+  if (!plan.patch.changed) {
+    // A changed client CA or cluster CA reaches the kubelet only through a restart. There is
+    // nothing to roll back: the cluster's CA is what it is.
+    if (fx == nullptr || (!out.ca_updated && !plan.cluster_ca_changed)) return out;
+    out.ca_restart = true;
+    const RestartDecision decision = decide_kubelet_restart(RestartCause::ClusterCaChanged, s.kubelet_restart,
+                                                            seen_unit(fx->unit_state()), nullptr);
+    out.result = KubeletChange::Result::Written;
+    if (decision.action == RestartDecision::Action::None) {
+      out.detail = decision.why;
+      return out;
+    }
+    const RestartCheck check =
+        restart_and_check(*fx, health_endpoint(plan.original), policy, decision.action);
+    out.detail = check.detail;
+    switch (check.result) {
+      case RestartCheck::Result::Healthy:
+        out.result = KubeletChange::Result::Healthy;
+        break;
+      case RestartCheck::Result::NotRestarted:
+        out.result = KubeletChange::Result::NotRestarted;
+        break;
+      case RestartCheck::Result::Interrupted:
+        out.result = KubeletChange::Result::Interrupted;
+        break;
+      case RestartCheck::Result::Unhealthy:
+        out.result = KubeletChange::Result::Unhealthy;
+        break;
+    }
+    return out;
+  }
 
   // Before the file changes: the previous version, then the record of the change (so a crash
   // from here on is finished or rolled back at the next start), then the file.
-  kubelet::ChangeState state = plan.state;
   std::string backup;
   if (plan.existed) {
     std::error_code ec;

@@ -37,7 +37,11 @@ struct KubeletPlan {
   bool existed = false;
   std::string original;                // its text now ("" when it does not exist)
   kubelet::PatchResult patch;          // the new text, what changes, what is held back
-  std::string ca_pem;                  // to write to clientCAFile ("" when it exists or is unknown)
+  std::string ca_pem;                  // to write to clientCAFile ("" when nothing is to be written)
+  bool ca_update = false;              // ca_pem replaces the file we wrote earlier (the bundle changed)
+  std::string ca_refused;              // the cluster's bundle was refused: why, naming its file
+  std::string ca_foreign;              // the file we wrote was changed by someone: left alone, why
+  bool cluster_ca_changed = false;     // kubelet.conf's CA changed (set by the caller): restart
   std::vector<std::string> conflicts;  // flags that override the patched settings
   std::string fingerprint;             // the kubelet version and settings the change is for
   kubelet::ChangeState state;          // the record of earlier changes (certDir)
@@ -57,8 +61,11 @@ struct KubeletChange {
     RolledBack,      // the kubelet did not come back: the previous file was restored and it came back with it
     RollbackFailed,  // restored, but the kubelet did not come back even so (`detail`)
     Interrupted,     // a stop came while checking; the next start finishes the check
+    Unhealthy,       // restarted for a CA change, and it did not come back (`detail`); nothing to roll back
   } result = Result::Unchanged;
-  bool ca_written = false;
+  bool ca_written = false;  // the client CA file was created
+  bool ca_updated = false;  // the client CA file we wrote earlier now holds the cluster's new bundle
+  bool ca_restart = false;  // the restart (or its refusal: `result`) was for a cluster CA change
   std::vector<std::string> changes;
   std::filesystem::path backup;
   std::string detail;                     // why it was rolled back / not restarted

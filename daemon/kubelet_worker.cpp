@@ -25,14 +25,22 @@ KubeletContext system_context(const config::Settings& s, const std::atomic<bool>
 
 void log_change(const config::Settings& s, const KubeletChange& c, const std::string& why) {
   const std::string unit = s.kubelet_unit;
+  const bool anything = !c.changes.empty() || c.ca_restart;
+  const std::string cause = c.ca_restart && c.changes.empty() ? std::string("cluster CA changed") : why;
   switch (c.result) {
     case KubeletChange::Result::Unchanged:
     case KubeletChange::Result::Healthy:
-      if (!c.changes.empty())
-        log::info("kubelet restarted and healthy", {{"unit", unit}, {"why", why}, {"state", c.detail}});
+      if (anything)
+        log::info("kubelet restarted and healthy", {{"unit", unit}, {"why", cause}, {"state", c.detail}});
+      break;
+    case KubeletChange::Result::Unhealthy:
+      log::error("kubelet did not come back after a cluster CA change",
+                 {{"unit", unit},
+                  {"error", c.detail},
+                  {"hint", "the new CA stays (it is the cluster's); see journalctl -u " + unit}});
       break;
     case KubeletChange::Result::Written:
-      if (!c.changes.empty()) {
+      if (anything) {
         log::warn("kubelet must be restarted to apply its new configuration",
                   {{"unit", unit}, {"why", c.detail}, {"hint", "systemctl restart " + unit}});
       }
@@ -40,7 +48,7 @@ void log_change(const config::Settings& s, const KubeletChange& c, const std::st
     case KubeletChange::Result::NotRestarted:
       log::error("kubelet restart failed", {{"unit", unit},
                                             {"error", c.detail},
-                                            {"why", why},
+                                            {"why", cause},
                                             {"hint", "restart it by hand: systemctl restart " + unit}});
       break;
     case KubeletChange::Result::RolledBack:
@@ -104,8 +112,10 @@ void KubeletWorker::recover(const config::Settings& s) {
   enqueue([this, s] { do_recover(s); });
 }
 
-void KubeletWorker::configure(const config::Settings& s, std::string why) {
-  enqueue([this, s, why = std::move(why)] { (void)do_configure(s, why); });
+void KubeletWorker::configure(const config::Settings& s, std::string why, bool cluster_ca_changed) {
+  enqueue([this, s, why = std::move(why), cluster_ca_changed] {
+    (void)do_configure(s, why, cluster_ca_changed);
+  });
 }
 
 void KubeletWorker::serving_changed(const config::Settings& s, std::filesystem::path file) {
@@ -210,9 +220,10 @@ void KubeletWorker::do_recover(const config::Settings& s) {
   }
 }
 
-bool KubeletWorker::do_configure(const config::Settings& s, const std::string& why) {
+bool KubeletWorker::do_configure(const config::Settings& s, const std::string& why, bool cluster_ca_changed) {
   const KubeletContext ctx = system_context(s, &stop_);
   auto planned = plan_kubelet(s, ctx);
+  if (planned) planned->cluster_ca_changed = cluster_ca_changed;
   if (!planned) {
     log::error("kubelet-config.yaml not patched",
                {{"path", s.kubelet_config},
@@ -245,7 +256,13 @@ bool KubeletWorker::do_configure(const config::Settings& s, const std::string& w
       for (const auto& [k, v] : plan.state.refused->keys) summary_.refused_keys.push_back(k);
     }
   }
-  if (!plan.patch.changed && plan.ca_pem.empty()) return false;
+  if (!plan.ca_refused.empty()) {
+    log::error("cluster CA refused: the kubelet's client CA file is not written from it",
+               {{"path", s.client_ca_file}, {"error", plan.ca_refused}});
+  }
+  if (!plan.ca_foreign.empty())
+    log::warn("client CA file left alone", {{"path", s.client_ca_file}, {"why", plan.ca_foreign}});
+  if (!plan.patch.changed && plan.ca_pem.empty() && !plan.cluster_ca_changed) return false;
   log::info(
       "kubelet-config.yaml patch",
       {{"path", s.kubelet_config},
@@ -267,6 +284,8 @@ bool KubeletWorker::do_configure(const config::Settings& s, const std::string& w
   }
   const KubeletChange& c = *applied;
   if (c.ca_written) log::info("cluster CA written for the kubelet", {{"path", s.client_ca_file}});
+  if (c.ca_updated)
+    log::info("client CA file updated to the cluster's bundle", {{"path", s.client_ca_file}, {"why", why}});
   if (!c.changes.empty()) {
     log::info("kubelet-config.yaml patched",
               {{"path", s.kubelet_config},
@@ -283,7 +302,7 @@ bool KubeletWorker::do_configure(const config::Settings& s, const std::string& w
     }
     report_rollback(rolled_back_, s, c);
   }
-  if (!c.changes.empty() || c.ca_written) {
+  if (!c.changes.empty() || c.ca_written || c.ca_updated) {
     do_cis(s);
     changed_();
   }

@@ -46,7 +46,9 @@ class KubeletWorker {
   // At start: finish (check, or roll back) a change a previous run could not check.
   void recover(const config::Settings& settings);
   // Write the CA file and patch the kubelet config; restart and check the kubelet if it changed.
-  void configure(const config::Settings& settings, std::string why);
+  // `cluster_ca_changed`: kubelet.conf's cluster CA was just replaced: the kubelet is restarted
+  // (and checked) even when its config file does not change.
+  void configure(const config::Settings& settings, std::string why, bool cluster_ca_changed = false);
   // A new serving certificate: patch (the first one adds tlsCertFile), else restart the
   // kubelet (and check it) if this version does not reload it by itself.
   void serving_changed(const config::Settings& settings, std::filesystem::path file);
@@ -64,7 +66,8 @@ class KubeletWorker {
   void enqueue(std::function<void()> task);
   void loop();
   // True when the config file changed (and the kubelet was restarted for it, if it may be).
-  bool do_configure(const config::Settings& settings, const std::string& why);
+  bool do_configure(const config::Settings& settings, const std::string& why,
+                    bool cluster_ca_changed = false);
   void do_serving(const config::Settings& settings, const std::filesystem::path& file);
   void do_recover(const config::Settings& settings);
   void do_cis(const config::Settings& settings);

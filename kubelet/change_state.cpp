@@ -30,6 +30,12 @@ std::string serialize_change_state(const ChangeState& s) {
                     {"keys", s.refused->keys},
                     {"at", to_rfc3339(s.refused->at, true)}};
   }
+  if (s.client_ca) {
+    j["clientCA"] = {{"path", s.client_ca->path},
+                     {"sha256", s.client_ca->sha256},
+                     {"previousSha256", s.client_ca->previous_sha256},
+                     {"at", to_rfc3339(s.client_ca->at, true)}};
+  }
   return j.dump(2, ' ', false, nlohmann::json::error_handler_t::replace) + "\n";
 }
 
@@ -40,7 +46,8 @@ Expected<ChangeState> parse_change_state(std::string_view text, const std::strin
   const json j = json::parse(text, nullptr, /*allow_exceptions=*/false);
   if (j.is_discarded()) return corrupt("not valid JSON");
   JsonReader r;
-  if (!r.object(j, "", {"apiVersion", "kind", "rollbacks", "kubelet", "pendingChange", "refused"}))
+  if (!r.object(j, "",
+                {"apiVersion", "kind", "rollbacks", "kubelet", "pendingChange", "refused", "clientCA"}))
     return corrupt(*r.problem());
   const std::string api_version = r.string(r.require(j, "apiVersion", ""), "apiVersion");
   const std::string kind = r.string(r.require(j, "kind", ""), "kind");
@@ -88,6 +95,24 @@ Expected<ChangeState> parse_change_state(std::string_view text, const std::strin
     }
     rc.at = r.time(r.require(*rj, "at", "refused."), "refused.at").value_or(SysTime{});
     s.refused = rc;
+  }
+  if (const json* cj = JsonReader::find(j, "clientCA");
+      cj != nullptr && r.object(*cj, "clientCA", {"path", "sha256", "previousSha256", "at"})) {
+    WrittenClientCa ca;
+    ca.path = r.string(r.require(*cj, "path", "clientCA."), "clientCA.path");
+    ca.sha256 = r.string(r.require(*cj, "sha256", "clientCA."), "clientCA.sha256", 64);
+    ca.previous_sha256 =
+        r.string(r.require(*cj, "previousSha256", "clientCA."), "clientCA.previousSha256", 64);
+    ca.at = r.time(r.require(*cj, "at", "clientCA."), "clientCA.at").value_or(SysTime{});
+    if (r.problem()) return corrupt(*r.problem());
+    if (ca.path.empty() || ca.path.front() != '/') return corrupt("clientCA.path: expected an absolute path");
+    if (ca.sha256.size() != 64 || ca.sha256.find_first_not_of("0123456789abcdef") != std::string::npos)
+      return corrupt("clientCA.sha256: expected 64 lowercase hex digits");
+    if (!ca.previous_sha256.empty() &&
+        (ca.previous_sha256.size() != 64 ||
+         ca.previous_sha256.find_first_not_of("0123456789abcdef") != std::string::npos))
+      return corrupt("clientCA.previousSha256: expected \"\" or 64 lowercase hex digits");
+    s.client_ca = ca;
   }
   if (r.problem()) return corrupt(*r.problem());
   return s;

@@ -36,12 +36,25 @@ struct RefusedChange {
   bool operator==(const RefusedChange&) const = default;
 };
 
+// The kubelet's client CA file as kubelet-certd last wrote it: the marker that makes the file
+// ours to update when the cluster's bundle changes. A file without it, at another path, or
+// whose contents hash to neither `sha256` nor `previous_sha256` (a crash between
+// the record and the file) is the operator's and is never touched.
+struct WrittenClientCa {
+  std::string path;             // absolute
+  std::string sha256;           // of the contents written
+  std::string previous_sha256;  // of the contents it replaced ("" when it created the file)
+  SysTime at{};
+  bool operator==(const WrittenClientCa&) const = default;
+};
+
 struct ChangeState {
   std::optional<PendingChange> pending;
   std::optional<RefusedChange> refused;
   long rollbacks = 0;
   // The kubelet the last patch was written for, for `status`.
   std::string kubelet;
+  std::optional<WrittenClientCa> client_ca;
   bool operator==(const ChangeState&) const = default;
 };
 

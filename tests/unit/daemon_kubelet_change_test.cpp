@@ -4,7 +4,10 @@
 // played by a fake at the edge (unit states, restarts, healthz, the journal) in virtual time;
 // everything else (files, state record, version detection) is real.
 #include "daemon/kubelet_setup.hpp"
+#include "base/base64.hpp"
+#include "rotation/key.hpp"
 #include "tests/support/must.hpp"
+#include "tests/support/test_ca.hpp"
 #include "tests/support/subprocess.hpp"
 
 #include <gmock/gmock.h>
@@ -313,6 +316,124 @@ TEST_F(KubeletChangeTest, ACorruptChangeRecordIsSetAsideAndRebuilt) {
   EXPECT_TRUE(fs::exists(settings_.cert_dir / (std::string(kubelet::kChangeStateFileName) + ".corrupt")));
   FakeSystemd fx(settings_.kubelet_config);
   EXPECT_EQ(apply(fx).result, Result::Healthy);
+}
+
+// The client CA file: written from the cluster's bundle when absent, with a marker; updated
+// (the kubelet restarted once) when it is ours and the bundle changed; never when the operator's.
+class ClientCaTest : public KubeletChangeTest {
+ protected:
+  void SetUp() override {
+    KubeletChangeTest::SetUp();
+    if (IsSkipped()) return;
+    kubelet_conf(old_ca_.cert_pem());
+  }
+  // kubelet.conf with `ca_pem` as its certificate-authority-data.
+  void kubelet_conf(const std::string& ca_pem) {
+    write(
+        settings_.kubeconfig,
+        "apiVersion: v1\nkind: Config\nclusters:\n- name: c\n  cluster:\n    server: https://127.0.0.1:6443\n"
+        "    certificate-authority-data: " +
+            base64_encode(ca_pem) +
+            "\ncontexts:\n- name: x\n  context: {cluster: c, user: u}\ncurrent-context: x\nusers:\n- name: "
+            "u\n"
+            "  user: {token: abcdef.0123456789abcdef}\n");
+  }
+  KubeletChange apply_ca_change(FakeSystemd& fx) {
+    plan_ = testing::must(plan_kubelet(settings_, {tmp_.path(), 0}));
+    plan_.cluster_ca_changed = true;
+    return testing::must(apply_kubelet_plan(settings_, plan_, &fx, policy_));
+  }
+  const testing::TestCa old_ca_ = testing::TestCa::create_root("kubernetes", KeyAlgorithm::EcdsaP256);
+  const testing::TestCa new_ca_ = testing::TestCa::create_root("kubernetes", KeyAlgorithm::EcdsaP256);
+};
+
+TEST_F(ClientCaTest, WrittenWhenAbsentAndUpdatedWhenTheBundleChanges) {
+  FakeSystemd fx(settings_.kubelet_config);
+  const KubeletChange first = apply(fx);
+  EXPECT_TRUE(first.ca_written);
+  EXPECT_EQ(read(settings_.client_ca_file), old_ca_.cert_pem());
+  ASSERT_TRUE(state().client_ca);
+  EXPECT_EQ(state().client_ca->path, settings_.client_ca_file.string());
+  EXPECT_EQ(fx.restarts.size(), 1u) << "the config change's restart";
+
+  // The bundle grows (kubelet.conf replaced by the follower): the file follows, one restart.
+  kubelet_conf(old_ca_.cert_pem() + new_ca_.cert_pem());
+  const KubeletChange grown = apply_ca_change(fx);
+  EXPECT_TRUE(grown.ca_updated);
+  EXPECT_TRUE(grown.ca_restart);
+  EXPECT_EQ(grown.result, Result::Healthy) << grown.detail;
+  EXPECT_EQ(read(settings_.client_ca_file), old_ca_.cert_pem() + new_ca_.cert_pem());
+  EXPECT_EQ(fx.restarts.size(), 2u);
+
+  // Nothing changed: nothing written, no restart.
+  const KubeletChange again = apply(fx);
+  EXPECT_FALSE(again.ca_updated);
+  EXPECT_EQ(again.result, Result::Unchanged);
+  EXPECT_EQ(fx.restarts.size(), 2u);
+}
+
+TEST_F(ClientCaTest, TheOperatorsFileIsNeverTouched) {
+  write(settings_.client_ca_file, new_ca_.cert_pem());  // there before us: no marker
+  FakeSystemd fx(settings_.kubelet_config);
+  (void)apply(fx);
+  EXPECT_EQ(read(settings_.client_ca_file), new_ca_.cert_pem());
+  EXPECT_FALSE(state().client_ca);
+  kubelet_conf(old_ca_.cert_pem() + new_ca_.cert_pem());
+  (void)apply_ca_change(fx);
+  EXPECT_EQ(read(settings_.client_ca_file), new_ca_.cert_pem());
+}
+
+TEST_F(ClientCaTest, OursEditedByTheOperatorBecomesTheirs) {
+  FakeSystemd fx(settings_.kubelet_config);
+  (void)apply(fx);
+  write(settings_.client_ca_file, old_ca_.cert_pem() + "\n");  // an edit
+  kubelet_conf(old_ca_.cert_pem() + new_ca_.cert_pem());
+  const KubeletChange c = apply_ca_change(fx);
+  EXPECT_FALSE(c.ca_updated);
+  EXPECT_THAT(plan_.ca_foreign, HasSubstr("changed since kubelet-certd wrote it"));
+  EXPECT_EQ(read(settings_.client_ca_file), old_ca_.cert_pem() + "\n");
+  EXPECT_TRUE(c.ca_restart) << "kubelet.conf's CA changed: the kubelet still restarts for it";
+}
+
+TEST_F(ClientCaTest, ACrashBetweenTheMarkerAndTheFileLeavesItOurs) {
+  FakeSystemd fx(settings_.kubelet_config);
+  (void)apply(fx);
+  // The marker names the next contents, the file still has the previous ones.
+  auto st = state();
+  st.client_ca->previous_sha256 = st.client_ca->sha256;
+  st.client_ca->sha256 = std::string(64, 'e');
+  testing::must(save_change_state(settings_.cert_dir, st));
+  kubelet_conf(old_ca_.cert_pem() + new_ca_.cert_pem());
+  EXPECT_TRUE(apply_ca_change(fx).ca_updated);
+  EXPECT_EQ(read(settings_.client_ca_file), old_ca_.cert_pem() + new_ca_.cert_pem());
+}
+
+TEST_F(ClientCaTest, ABundleThatIsNotARealCaIsRefusedAndNothingIsWritten) {
+  auto key = rotation::generate_key(KeyAlgorithm::EcdsaP256);
+  testing::CertSpec leaf;
+  leaf.subject.common_name = "not-a-ca";
+  leaf.not_before = std::chrono::system_clock::now() - std::chrono::hours(1);
+  leaf.not_after = std::chrono::system_clock::now() + std::chrono::hours(1);
+  kubelet_conf(old_ca_.cert_pem() + testing::to_pem(old_ca_.issue(key.get(), leaf).get()));
+  FakeSystemd fx(settings_.kubelet_config);
+  (void)apply(fx);
+  EXPECT_FALSE(fs::exists(settings_.client_ca_file));
+  EXPECT_THAT(plan_.ca_refused, HasSubstr(settings_.kubeconfig.string() + " (certificate-authority-data)"));
+  EXPECT_THAT(plan_.ca_refused, HasSubstr("is not a CA"));
+  EXPECT_EQ(read(settings_.kubelet_config).find("clientCAFile"), std::string::npos)
+      << "a client CA file that does not exist is never named";
+}
+
+TEST_F(ClientCaTest, KubeletRestartNeverLeavesTheRestartToTheOperator) {
+  settings_.kubelet_restart = config::KubeletRestart::Never;
+  FakeSystemd fx(settings_.kubelet_config);
+  (void)apply(fx);
+  kubelet_conf(old_ca_.cert_pem() + new_ca_.cert_pem());
+  const KubeletChange c = apply_ca_change(fx);
+  EXPECT_TRUE(c.ca_updated);
+  EXPECT_EQ(c.result, Result::Written);
+  EXPECT_EQ(c.detail, "kubeletRestart: never");
+  EXPECT_TRUE(fx.restarts.empty());
 }
 
 TEST(HealthEndpoint, ComesFromTheKubeletsConfigWithItsDefaults) {

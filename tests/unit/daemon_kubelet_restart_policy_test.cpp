@@ -39,8 +39,19 @@ TEST(KubeletRestartPolicy, AConfigChangeTriesARestartOfARunningKubelet) {
   }
 }
 
+TEST(KubeletRestartPolicy, AClusterCaChangeTriesARestartOfARunningKubeletOfAnyVersion) {
+  for (Mode mode : {Mode::Auto, Mode::Always}) {
+    Probe probe{Version{1, 35, 0}};
+    const RestartDecision d = decide_kubelet_restart(RestartCause::ClusterCaChanged, mode, kUp, probe.fn());
+    EXPECT_EQ(d.action, Action::TryRestart) << config::to_string(mode);
+    EXPECT_EQ(d.why, "cluster CA changed");
+    EXPECT_EQ(probe.asked, 0) << "kubelet.conf and the client CA file are read only at start";
+  }
+}
+
 TEST(KubeletRestartPolicy, KubeletRestartNeverRestartsForNoChange) {
-  for (RestartCause cause : {RestartCause::ConfigChanged, RestartCause::ServingCertificateChanged}) {
+  for (RestartCause cause : {RestartCause::ConfigChanged, RestartCause::ServingCertificateChanged,
+                             RestartCause::ClusterCaChanged}) {
     Probe probe{Version{1, 24, 0}};
     const RestartDecision d = decide_kubelet_restart(cause, Mode::Never, kUp, probe.fn());
     EXPECT_EQ(d.action, Action::None) << to_string(cause);
@@ -50,7 +61,8 @@ TEST(KubeletRestartPolicy, KubeletRestartNeverRestartsForNoChange) {
 }
 
 TEST(KubeletRestartPolicy, AKubeletThatIsNotRunningIsNeverStarted) {
-  for (RestartCause cause : {RestartCause::ConfigChanged, RestartCause::ServingCertificateChanged}) {
+  for (RestartCause cause : {RestartCause::ConfigChanged, RestartCause::ServingCertificateChanged,
+                             RestartCause::ClusterCaChanged}) {
     for (Mode mode : {Mode::Auto, Mode::Always}) {
       const RestartDecision d = decide_kubelet_restart(cause, mode, kDown, nullptr);
       EXPECT_EQ(d.action, Action::None) << to_string(cause);

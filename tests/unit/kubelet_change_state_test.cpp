@@ -23,6 +23,8 @@ ChangeState sample() {
   s.refused = RefusedChange{"kubelet v1.24.17; hardening cis",
                             {{"seccompDefault", "the kubelet did not come back"}},
                             *parse_rfc3339("2026-12-02T10:01:00Z")};
+  s.client_ca = WrittenClientCa{"/etc/kubernetes/pki/ca.crt", std::string(64, 'b'), std::string(64, 'c'),
+                                *parse_rfc3339("2026-12-02T10:02:00.5Z")};
   return s;
 }
 
@@ -56,6 +58,11 @@ TEST(ChangeState, EveryFieldIsCheckedAndNamed) {
       {"\"at\": \"2026-12-02T10:01:00.000Z\"", "\"at\": \"yesterday\"", "refused.at: not an RFC 3339 time"},
       {"\"kind\": \"KubeletChangeState\"", "\"kind\": \"State\"", "apiVersion/kind"},
       {"\"rollbacks\": 2", "\"rollbacks\": 2, \"extra\": true", "extra: unknown field"},
+      {"\"path\": \"/etc/kubernetes/pki/ca.crt\"", "\"path\": \"ca.crt\"",
+       "clientCA.path: expected an absolute path"},
+      {"\"path\": \"/etc/kubernetes/pki/ca.crt\"", "\"path\": false", "clientCA.path: expected a string"},
+      {std::string(64, 'b'), std::string(64, 'B'), "clientCA.sha256: expected 64 lowercase hex digits"},
+      {std::string(64, 'c'), "c", "clientCA.previousSha256: expected \"\" or 64 lowercase hex digits"},
   };
   for (const auto& c : cases) {
     std::string text = good;
