@@ -76,7 +76,9 @@ struct Settings {
   double rotation_window_to = 0;
   // After a denial, failure or vanished CSR, the next CSR waits at least this long.
   std::chrono::seconds csr_create_interval{};
-  int keep_certificates = 0;  // timestamped PEM files kept per certificate
+  bool follow_cluster_ca = true;                     // follow kube-public/cluster-info's CA bundle
+  std::chrono::seconds cluster_ca_check_interval{};  // between checks of cluster-info (jittered)
+  int keep_certificates = 0;                         // timestamped PEM files kept per certificate
 
   // The serving certificate (kubernetes.io/kubelet-serving).
   bool serving = false;

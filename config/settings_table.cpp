@@ -532,6 +532,15 @@ std::vector<Setting> make_table() {
                        "90s", seconds(10), minutes(30),
                        "After a kubelet config change and restart: how long the kubelet has to be active "
                        "(running) and answer healthz before the change is rolled back"));
+  t.push_back(bool_setting(
+      "followClusterCA", "--follow-cluster-ca", &Settings::follow_cluster_ca, "true",
+      "Follow the cluster's CA bundle as kube-public/cluster-info publishes it (kubeadm's CA rotation): "
+      "kubelet.conf's CA and the client CA file kubelet-certd wrote are updated, the kubelet restarted"));
+  t.push_back(
+      duration_setting("clusterCACheckInterval", "--cluster-ca-check-interval",
+                       &Settings::cluster_ca_check_interval, "6h", minutes(1), hours(7 * 24),
+                       "How often cluster-info is read (at random within +-20%), besides at start and "
+                       "after every rotation"));
   t.push_back(
       bool_setting("patchKubeletConfig", "--patch-kubelet-config", &Settings::patch_kubelet_config, "true",
                    "Patch kubeletConfig: serving certificate files, client CA, hardening (comments and order "

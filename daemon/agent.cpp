@@ -113,9 +113,15 @@ asio::awaitable<void> Agent::run(CertKind kind) {
   }
 }
 
+asio::awaitable<void> Agent::follow_cluster_ca() {
+  co_await driver_->follow_cluster_ca();
+}
+
 void Agent::stop() {
   driver_->stop_requested = true;
   driver_->node_events.stop();
+  if (driver_->ca_sleeper) driver_->ca_sleeper->cancel();
+  if (driver_->ca_request) driver_->ca_request->cancel();
   for (auto& s : driver_->runs) {
     if (!s) continue;
     if (s->sleeper) s->sleeper->cancel();

@@ -40,6 +40,9 @@ struct AgentEvents {
   std::function<void(rotation::CertKind, rotation::Condition)> condition;     // after every step
   std::function<void(const std::filesystem::path&)>
       serving_installed;  // a new serving certificate is current
+  // kubelet.conf now holds the cluster's new CA bundle: the client CA file follows, and the
+  // kubelet is restarted (the kubelet worker does both).
+  std::function<void()> cluster_ca_changed;
 };
 
 class Agent {
@@ -53,6 +56,8 @@ class Agent {
   // Runs the lifecycle of `kind` until stop() (the owner stops a one-shot run once its verdict is known).
   boost::asio::awaitable<void> run(rotation::CertKind kind);
 
+  // Follows kube-public/cluster-info's CA bundle until stop() (followClusterCA).
+  boost::asio::awaitable<void> follow_cluster_ca();
   // Ends every run() promptly: sleeping timers and requests in flight are cancelled.
   void stop();
   bool stopping() const;

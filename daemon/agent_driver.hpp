@@ -94,6 +94,12 @@ struct AgentDriver {
   boost::asio::awaitable<void> await_csr(CertificateRun& s, const rotation::Step& st);
   void install(CertificateRun& s, const rotation::Step& st);
 
+  // ---- the cluster CA (agent_cluster_ca.cpp)
+  // At start, after every installed certificate (nudge_cluster_ca) and every
+  // clusterCACheckInterval (+-20%): check_cluster_ca.
+  boost::asio::awaitable<void> follow_cluster_ca();
+  boost::asio::awaitable<void> check_cluster_ca();
+  void nudge_cluster_ca();
   // ---- Events about the node (agent_events.cpp)
   // The API as the node (its valid client certificate), or null: Events never use the bootstrap token.
   std::unique_ptr<api::CsrApi> node_api() const;
@@ -119,6 +125,12 @@ struct AgentDriver {
   OffLoop keygen_calls;
   NodeEvents node_events;
   std::unique_ptr<CertificateRun> runs[2];
+  // The cluster CA follower: its timer and request while waiting, and the published bundle a
+  // renewal was last requested for (at most once per bundle: no CSR loop while a drop is held).
+  boost::asio::steady_timer* ca_sleeper = nullptr;
+  api::CsrApi* ca_request = nullptr;
+  bool ca_nudged = false;
+  std::string ca_renewed_for;
   rotation::State state;
   rotation::State saved_state;
   bool state_loaded = false;

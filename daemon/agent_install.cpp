@@ -88,6 +88,7 @@ void AgentDriver::install(CertificateRun& s, const Step& st) {
   }
   log::info("rotation scheduled",
             {{"cert", kind_name}, {"rotation_deadline", *s.machine.persistent().deadline}});
+  nudge_cluster_ca();
 }
 
 }  // namespace kcd::daemon

@@ -112,6 +112,7 @@ void Supervisor::start_agent() {
   ev.serving_installed = [this](const std::filesystem::path& file) {
     kubelet_->serving_changed(settings_, file);
   };
+  ev.cluster_ca_changed = [this] { kubelet_->configure(settings_, "cluster CA changed", true); };
   agent_ =
       std::make_unique<Agent>(io_, settings_, options_.timings, ev,
                               production_effects(io_, options_.timings.request_timeout, settings_.cert_dir));
@@ -119,6 +120,11 @@ void Supervisor::start_agent() {
   for (CertKind k : kinds_) {
     ++running_;
     asio::co_spawn(io_, agent_->run(k), [this](std::exception_ptr e) { on_agent_done(e); });
+  }
+  // A one-shot run ends with its certificates; a daemon follows the cluster CA as well.
+  if (settings_.follow_cluster_ca && !options_.once) {
+    ++running_;
+    asio::co_spawn(io_, agent_->follow_cluster_ca(), [this](std::exception_ptr e) { on_agent_done(e); });
   }
 }
 

@@ -363,6 +363,14 @@ asio::awaitable<Result<Node>> Client::get_node(const std::string& name) {
                                std::string_view((*res)[http::field::retry_after]));
 }
 
+asio::awaitable<Result<ConfigMap>> Client::get_config_map(const std::string& ns, const std::string& name) {
+  const std::string target = "/api/v1/namespaces/" + url_escape(ns) + "/configmaps/" + url_escape(name);
+  auto res = co_await impl_->exchange(impl_->make_request(http::verb::get, target, {}));
+  if (!res) co_return Unexpected(res.error());
+  co_return config_map_from_response(static_cast<int>(res->result_int()), res->body(),
+                                     std::string_view((*res)[http::field::retry_after]));
+}
+
 namespace {
 std::string lease_path(const std::string& ns, const std::string& name) {
   std::string p = "/apis/coordination.k8s.io/v1/namespaces/" + url_escape(ns) + "/leases";

@@ -63,6 +63,8 @@ class Client final : public CsrApi {
   boost::asio::awaitable<Result<Csr>> update_approval(const Csr& csr, const CsrCondition& condition);
   // GET a Node (404: NotFound).
   boost::asio::awaitable<Result<Node>> get_node(const std::string& name) override;
+  boost::asio::awaitable<Result<ConfigMap>> get_config_map(const std::string& ns,
+                                                           const std::string& name) override;
   // A Lease: GET (404: NotFound), create (409 AlreadyExists when someone was first), update with
   // the resourceVersion read (409 Conflict when it is stale).
   boost::asio::awaitable<Result<Lease>> get_lease(const std::string& ns, const std::string& name);

@@ -80,6 +80,31 @@ Result<Node> node_from_response(int http_status, std::string_view body, std::str
   return n;
 }
 
+Result<ConfigMap> config_map_from_response(int http_status, std::string_view body,
+                                           std::string_view retry_after_header) {
+  auto j = object_of(http_status, body, retry_after_header, 200, "ConfigMap");
+  if (!j) return Unexpected(j.error());
+  ConfigMap cm;
+  const json meta = j->value("metadata", json::object());
+  if (!meta.is_object()) return unexpected(http_status, "ConfigMap", "metadata is not an object");
+  cm.namespace_ = outside_text(str(meta, "namespace"), 253);
+  cm.name = outside_text(str(meta, "name"), 253);
+  cm.resource_version = outside_text(str(meta, "resourceVersion"), 64);
+  if (auto d = j->find("data"); d != j->end() && !d->is_null()) {
+    if (!d->is_object()) return unexpected(http_status, "ConfigMap", "data is not an object");
+    if (d->size() > kMaxConfigMapKeys)
+      return unexpected(http_status, "ConfigMap",
+                        "data has more than " + std::to_string(kMaxConfigMapKeys) + " keys");
+    for (auto it = d->begin(); it != d->end(); ++it) {
+      if (!it.value().is_string())
+        return unexpected(http_status, "ConfigMap",
+                          "data." + outside_text(it.key(), 253) + " is not a string");
+      cm.data.emplace(it.key(), it.value().get<std::string>());
+    }
+  }
+  return cm;
+}
+
 std::string micro_time(SysTime t) {
   using namespace std::chrono;
   const auto us = floor<microseconds>(t.time_since_epoch()).count();

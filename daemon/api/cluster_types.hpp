@@ -13,6 +13,7 @@
 #include "base/rfc3339.hpp"
 
 #include <cstdint>
+#include <map>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -30,6 +31,17 @@ rotation::ServingCsr serving_csr_of(const Csr& csr);
 
 // GET /api/v1/nodes/<name>: the Node on 200, else the typed error (404: ErrorKind::NotFound).
 Result<Node> node_from_response(int http_status, std::string_view body, std::string_view retry_after_header);
+
+// A ConfigMap's data (kube-public/cluster-info is the one read). At most kMaxConfigMapKeys keys;
+// every value a string (the body limit bounds their size).
+inline constexpr std::size_t kMaxConfigMapKeys = 1000;
+struct ConfigMap {
+  std::string namespace_, name, resource_version;
+  std::map<std::string, std::string> data;
+};
+// GET /api/v1/namespaces/<ns>/configmaps/<name>: the ConfigMap on 200, else the typed error.
+Result<ConfigMap> config_map_from_response(int http_status, std::string_view body,
+                                           std::string_view retry_after_header);
 
 // A Lease's spec and resourceVersion. Times are MicroTime: RFC 3339 with microseconds.
 struct Lease {

@@ -35,6 +35,9 @@ class CsrApi {
       std::chrono::seconds read_deadline, std::function<bool(const WatchEvent&)> on_event) = 0;
   // GET a Node (404: NotFound).
   virtual boost::asio::awaitable<Result<Node>> get_node(const std::string& name) = 0;
+  // GET a ConfigMap (kube-public/cluster-info, read anonymously: 404 NotFound, 403 Forbidden).
+  virtual boost::asio::awaitable<Result<ConfigMap>> get_config_map(const std::string& ns,
+                                                                   const std::string& name) = 0;
   // A core/v1 Event: create it, or patch a repeat (count, lastTimestamp, message).
   virtual boost::asio::awaitable<Result<void>> create_event(const EventRecord& event) = 0;
   virtual boost::asio::awaitable<Result<void>> patch_event(const EventRecord& event) = 0;

@@ -58,6 +58,11 @@ class FakeCsrApi final : public api::CsrApi {
     co_await round_trip();
     co_return server_.get_node(name, credentials_);
   }
+  boost::asio::awaitable<api::Result<api::ConfigMap>> get_config_map(const std::string& ns,
+                                                                     const std::string& name) override {
+    co_await round_trip();
+    co_return server_.get_config_map(ns, name, credentials_);
+  }
   boost::asio::awaitable<api::Result<void>> create_event(const api::EventRecord& event) override {
     std::string verb = "create";  // a local: GCC 12 mishandles temporaries in a co_await expression
     co_return co_await event_request(std::move(verb), event);
@@ -246,6 +251,26 @@ api::Result<api::Node> FakeCsrApiServer::get_node(const std::string& name,
   n.name = n.uid = name;
   n.addresses = it->second;
   return n;
+}
+
+// kubeadm's RBAC: cluster-info is readable by system:anonymous only.
+api::Result<api::ConfigMap> FakeCsrApiServer::get_config_map(const std::string& ns, const std::string& name,
+                                                             const api::Credentials& credentials) {
+  const bool anonymous =
+      !credentials.bearer_token && !credentials.client_cert_file && !credentials.client_cert_pem;
+  if (anonymous) ++requests_["GET configmap"];
+  if (!anonymous) {
+    auto user = admit("GET configmap", credentials);
+    if (!user) return Unexpected(user.error());
+    return Unexpected(status_error(
+        403, "Forbidden",
+        "configmaps \"" + name + "\" is forbidden: User \"" + *user +
+            "\" cannot get resource \"configmaps\" in API group \"\" in the namespace \"" + ns + "\""));
+  }
+  auto it = config_maps.find(ns + "/" + name);
+  if (it == config_maps.end())
+    return Unexpected(status_error(404, "NotFound", "configmaps \"" + name + "\" not found"));
+  return it->second;
 }
 
 // The Node authorizer: a node (its client certificate) may create and patch core/v1 Events; a

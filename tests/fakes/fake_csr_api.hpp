@@ -68,6 +68,8 @@ class FakeCsrApiServer {
   int requests(const std::string& verb) const;
   std::vector<api::Csr> csrs() const;
 
+  // ConfigMaps by "<namespace>/<name>" (kube-public/cluster-info), readable anonymously only.
+  std::map<std::string, api::ConfigMap> config_maps;
   // Nodes: status.addresses of each registered Node (a missing Node is 404).
   std::map<std::string, std::vector<rotation::NodeAddress>> nodes;
   // Every Event request in order, and the Events as stored (by name) after creates and patches.
@@ -82,6 +84,8 @@ class FakeCsrApiServer {
                                    const std::function<bool(const api::WatchEvent&)>& on_event,
                                    const api::Credentials& credentials);
   api::Result<api::Node> get_node(const std::string& name, const api::Credentials& credentials);
+  api::Result<api::ConfigMap> get_config_map(const std::string& ns, const std::string& name,
+                                             const api::Credentials& credentials);
   api::Result<void> post_event(const std::string& verb, const api::EventRecord& event,
                                const api::Credentials& credentials);
 

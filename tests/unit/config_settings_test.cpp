@@ -354,6 +354,9 @@ const std::vector<Hostile>& hostile_numbers() {
     Hostile interval{"csrCreateInterval", durations};
     interval.values.push_back("721h");
     t.push_back(interval);
+    Hostile ca_check{"clusterCACheckInterval", durations};
+    ca_check.values.insert(ca_check.values.end(), {"59s", "169h"});
+    t.push_back(ca_check);
     Hostile health{"kubeletHealthTimeout", durations};
     health.values.insert(health.values.end(), {"9s", "31m"});
     t.push_back(health);
