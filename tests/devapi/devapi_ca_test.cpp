@@ -407,3 +407,39 @@ TEST_F(DevapiCa, AdminApiRunsTheSteps) {
 
 }  // namespace
 }  // namespace kcd::devapi
+
+namespace kcd::devapi {
+namespace {
+
+// A state directory from before CA rotation (ca.crt + ca.key) keeps its CA; a cas.json that does
+// not parse stops devapi with an error naming it, and nothing is overwritten.
+TEST(DevapiAuthority, LoadsAnOlderStateDirAndRefusesABrokenOne) {
+  testing::TempDir tmp;
+  const auto old = testing::TestCa::create_root("kubernetes");
+  testing::must(kcd::write_file_atomic(tmp / "ca.crt", old.cert_pem(), 0644));
+  testing::must(kcd::write_file_atomic(tmp / "ca.key", old.key_pem(), 0600));
+  const Authority loaded = Authority::load_or_create(tmp.path());
+  EXPECT_EQ(loaded.bundle_pem(), old.cert_pem());
+  EXPECT_EQ(loaded.signer().key_pem(), old.key_pem());
+
+  testing::must(
+      kcd::write_file_atomic(tmp / "cas.json", "{\"cas\": [], \"signer\": 0, \"serving\": 0}", 0600));
+  try {
+    (void)Authority::load_or_create(tmp.path());
+    ADD_FAILURE() << "an empty cas.json was accepted";
+  } catch (const std::runtime_error& e) {
+    EXPECT_NE(std::string(e.what()).find((tmp / "cas.json").string() + ": cas: expected 1 to 10 CAs"),
+              std::string::npos)
+        << e.what();
+  }
+  testing::must(loaded.save(tmp.path()));
+  const std::string saved = testing::read_text(tmp / "cas.json");
+  auto broken = json::parse(saved);
+  broken["signer"] = 1;
+  testing::must(kcd::write_file_atomic(tmp / "cas.json", broken.dump(), 0600));
+  EXPECT_THROW((void)Authority::load_or_create(tmp.path()), std::runtime_error);
+  EXPECT_EQ(testing::read_text(tmp / "ca.crt"), old.cert_pem());
+}
+
+}  // namespace
+}  // namespace kcd::devapi
