@@ -3,6 +3,7 @@
 set(KCD_DEVAPI_DIR ${CMAKE_CURRENT_LIST_DIR}/../devapi)
 add_library(kcd_devapi STATIC
   ${KCD_DEVAPI_DIR}/auth.cpp
+  ${KCD_DEVAPI_DIR}/authority.cpp
   ${KCD_DEVAPI_DIR}/controllers.cpp
   ${KCD_DEVAPI_DIR}/cluster_api.cpp
   ${KCD_DEVAPI_DIR}/csr_api.cpp
@@ -20,4 +21,8 @@ target_link_libraries(kcd_devapi PUBLIC kcd_options kcd_asio kcd_testsupport kcd
 add_executable(kubelet-certd-devapi ${KCD_DEVAPI_DIR}/main.cpp)
 target_link_libraries(kubelet-certd-devapi PRIVATE kcd_devapi CLI11::CLI11)
 kcd_add_test(devapi_fixture_test SOURCES ${KCD_DEVAPI_DIR}/devapi_fixture_test.cpp
+             LIBS kcd_devapi kcd_testsupport LABELS integration)
+
+# cluster-info and the cluster CA rotated at runtime (add, switch signer, switch serving, drop).
+kcd_add_test(devapi_ca_test SOURCES ${KCD_DEVAPI_DIR}/devapi_ca_test.cpp
              LIBS kcd_devapi kcd_testsupport LABELS integration)

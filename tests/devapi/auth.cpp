@@ -3,7 +3,7 @@
 
 #include "rotation/certificate.hpp"
 #include "base/openssl.hpp"
-#include "tests/support/test_ca.hpp"
+#include "tests/devapi/authority.hpp"
 
 #include <openssl/err.h>
 #include <openssl/ssl.h>
@@ -43,9 +43,9 @@ std::optional<User> Authenticator::from_client_certificate(SSL* tls) const {
   X509* peer = SSL_get0_peer_certificate(tls);
   if (peer == nullptr) return User{"system:anonymous", {"system:unauthenticated"}};
   if (faults_.reject_client_certs) return std::nullopt;
-  // Verify like --client-ca-file: chain to our CA, valid now.
+  // Verify like --client-ca-file: chain to a CA of the bundle, valid now.
   ossl::X509StorePtr store(X509_STORE_new());
-  X509_STORE_add_cert(store.get(), ca_.cert());
+  for (const auto& ca : authority_.cas()) X509_STORE_add_cert(store.get(), ca.cert());
   ossl::X509StoreCtxPtr ctx(X509_STORE_CTX_new());
   STACK_OF(X509)* chain = SSL_get_peer_cert_chain(tls);
   X509_STORE_CTX_init(ctx.get(), store.get(), peer, chain);

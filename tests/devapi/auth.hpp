@@ -11,11 +11,9 @@
 #include <string_view>
 #include <vector>
 
-namespace kcd::testing {
-class TestCa;
-}
-
 namespace kcd::devapi {
+
+class Authority;
 
 struct User {
   std::string name;
@@ -25,9 +23,9 @@ struct User {
 
 class Authenticator {
  public:
-  // Keeps references: the tokens, the CA and the faults are read at each request.
-  Authenticator(const Options& options, const testing::TestCa& ca, const Faults& faults)
-      : options_(options), ca_(ca), faults_(faults) {}
+  // Keeps references: the tokens, the CA bundle and the faults are read at each request.
+  Authenticator(const Options& options, const Authority& authority, const Faults& faults)
+      : options_(options), authority_(authority), faults_(faults) {}
 
   // `authorization` is the Authorization header (empty when absent); `tls` the connection the
   // request came on, for its client certificate. nullopt: 401. No credentials at all:
@@ -39,7 +37,7 @@ class Authenticator {
   std::optional<User> from_client_certificate(SSL* tls) const;
 
   const Options& options_;
-  const testing::TestCa& ca_;
+  const Authority& authority_;  // a client certificate must chain to a CA of its bundle
   const Faults& faults_;
 };
 

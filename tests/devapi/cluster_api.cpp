@@ -2,6 +2,8 @@
 // object shapes and the Status bodies, worded as recorded.
 #include "tests/devapi/cluster_api.hpp"
 
+#include "base/base64.hpp"
+#include "config/cluster_info.hpp"
 #include "tests/devapi/generated.hpp"
 
 #include <boost/asio/steady_timer.hpp>
@@ -24,6 +26,8 @@ constexpr std::string_view kLeaseNamespaces = "/apis/coordination.k8s.io/v1/name
 constexpr std::string_view kEventsNamespaces = "/apis/events.k8s.io/v1/namespaces/";
 constexpr const char* kCoordination = "coordination.k8s.io";
 constexpr const char* kEventsGroup = "events.k8s.io";
+constexpr const char* kKubePublic = "kube-public";
+constexpr const char* kClusterInfo = "cluster-info";
 
 // Status details: name (when known), group (not for the core group), kind = the resource.
 ojson details(const std::string& resource, const std::string& group, const std::string& name) {
@@ -321,10 +325,75 @@ std::optional<Reply> ClusterApi::route(const Request& req, const std::string& pa
     const std::string resource = path_segment(rest);
     if (std::string(kind) == "lease" && resource == "leases") return leases(req, ns, rest, user);
     if (std::string(kind) == "core" && resource == "events") return events(req, "", ns, rest, user);
+    if (std::string(kind) == "core" && resource == "configmaps") return configmaps(req, ns, rest, user);
     if (std::string(kind) == "events" && resource == "events")
       return events(req, kEventsGroup, ns, rest, user);
   }
   return std::nullopt;
+}
+
+// --- configmaps: kube-public/cluster-info ---
+
+std::string cluster_info_kubeconfig(const std::string& server, const std::string& bundle_pem) {
+  return "apiVersion: v1\nkind: Config\nclusters:\n- cluster:\n    certificate-authority-data: " +
+         base64_encode(bundle_pem) + "\n    server: " + server +
+         "\n  name: \"\"\ncontexts: null\ncurrent-context: \"\"\npreferences: {}\nusers: null\n";
+}
+
+void ClusterApi::publish_cluster_info(const std::string& server, const std::string& bundle_pem) {
+  const std::string kubeconfig = cluster_info_kubeconfig(server, bundle_pem);
+  ojson* existing = store_.find_object("configmaps", kKubePublic, kClusterInfo);
+  if (existing != nullptr && (*existing)["data"]["kubeconfig"] == kubeconfig) return;
+  // data in Go's map order (sorted keys: every jws-kubeconfig-* sorts before kubeconfig).
+  std::map<std::string, std::string> data{{"kubeconfig", kubeconfig}};
+  ojson signed_fields = ojson::object();
+  for (const auto& t : options_.bootstrap_tokens) {
+    const auto token = config::parse_bootstrap_token(t);
+    if (!token) continue;
+    data["jws-kubeconfig-" + token->id] = config::detached_jws(kubeconfig, *token);
+    signed_fields["f:jws-kubeconfig-" + token->id] = ojson::object();
+  }
+  ojson d = ojson::object();
+  for (const auto& [k, v] : data) d[k] = v;
+  // kubeadm writes data.kubeconfig, then kube-controller-manager's bootstrapsigner the signatures.
+  ojson kubeadm_fields = ojson::object();
+  kubeadm_fields["f:data"] = ojson{{".", ojson::object()}, {"f:kubeconfig", ojson::object()}};
+  ojson managed = managed_fields("kubeadm", "v1", kubeadm_fields);
+  if (!signed_fields.empty()) {
+    managed.push_back(managed_fields("kube-controller-manager", "v1", ojson{{"f:data", signed_fields}})[0]);
+  }
+  if (existing != nullptr) {
+    (*existing)["metadata"]["managedFields"] = managed;
+    (*existing)["data"] = d;
+    store_.modified_object("configmaps", *existing);
+    return;
+  }
+  ojson cm = ojson::object();
+  cm["kind"] = "ConfigMap";
+  cm["apiVersion"] = "v1";
+  cm["metadata"] = new_metadata(ojson{{"name", kClusterInfo}}, kKubePublic);
+  cm["metadata"]["managedFields"] = managed;
+  cm["data"] = d;
+  store_.create_preexisting_object("configmaps", kKubePublic, std::move(cm));
+}
+
+Reply ClusterApi::configmaps(const Request& req, const std::string& ns, const std::string& rest,
+                             const User& user) {
+  const std::string name = rest.substr(0, rest.find('/'));
+  if (req.method() != http::verb::get || name.empty() || name.size() != rest.size())
+    return method_not_allowed();
+  // kubeadm's Role kubeadm:bootstrap-signer-clusterinfo: get on this one ConfigMap, bound to the
+  // user system:anonymous (not to system:unauthenticated, nor to anyone authenticated).
+  const bool cluster_info = ns == kKubePublic && name == kClusterInfo;
+  const bool allowed = is_cluster_admin(user) || (cluster_info && user.name == "system:anonymous");
+  if (!allowed) {
+    const std::string self = node_of(user);
+    return denied(user, "get", "configmaps", "", ns, name,
+                  self.empty() ? "" : "no relationship found between node '" + self + "' and this object");
+  }
+  const ojson* o = store_.find_object("configmaps", ns, name);
+  if (o == nullptr) return not_found("configmaps", "", name);
+  return object_reply(200, *o);
 }
 
 // --- nodes ---

@@ -6,7 +6,7 @@
 #include "rotation/csr.hpp"
 #include "rotation/key.hpp"
 #include "tests/devapi/generated.hpp"
-#include "tests/support/test_ca.hpp"
+#include "tests/devapi/authority.hpp"
 
 #include <boost/asio/steady_timer.hpp>
 
@@ -226,7 +226,7 @@ void Controllers::run_signer(const std::string& name) {
   }
   spec.not_before = now - kBackdate;
   spec.not_after = ttl < kShort ? now + ttl : spec.not_before + ttl;
-  const auto ca_not_after = rotation::inspect_certificate(ca_.cert()).not_after;
+  const auto ca_not_after = rotation::inspect_certificate(authority_.signer().cert()).not_after;
   if (spec.not_after > ca_not_after) spec.not_after = ca_not_after;
   ossl::PKeyPtr other;
   EVP_PKEY* subject_key = parsed->public_key.get();
@@ -234,7 +234,7 @@ void Controllers::run_signer(const std::string& name) {
     other = rotation::generate_key(KeyAlgorithm::EcdsaP256);
     subject_key = other.get();
   }
-  auto cert = ca_.issue(subject_key, spec);
+  auto cert = authority_.signer().issue(subject_key, spec);
   c.certificate_b64 = base64_encode(testing::to_pem(cert.get()));
   store_.modified(c);
 }

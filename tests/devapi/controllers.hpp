@@ -11,19 +11,17 @@
 #include <functional>
 #include <string>
 
-namespace kcd::testing {
-class TestCa;
-}
-
 namespace kcd::devapi {
+
+class Authority;
 
 // Runs on the io thread; each step comes after the delay the options give it, as the real
 // controllers only see a CSR some time after it changed.
 class Controllers {
  public:
-  Controllers(boost::asio::io_context& io, const Options& options, const testing::TestCa& ca,
+  Controllers(boost::asio::io_context& io, const Options& options, const Authority& authority,
               const Faults& faults, CsrStore& store)
-      : io_(io), options_(options), ca_(ca), faults_(faults), store_(store) {}
+      : io_(io), options_(options), authority_(authority), faults_(faults), store_(store) {}
 
   // A CSR was created: the approver looks at it after approve_delay.
   void csr_created(const std::string& name);
@@ -39,7 +37,7 @@ class Controllers {
 
   boost::asio::io_context& io_;
   const Options& options_;
-  const testing::TestCa& ca_;
+  const Authority& authority_;  // its signer() signs
   const Faults& faults_;
   CsrStore& store_;
 };

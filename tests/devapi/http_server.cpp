@@ -3,7 +3,7 @@
 
 #include "rotation/key.hpp"
 #include "tests/devapi/faults.hpp"
-#include "tests/support/test_ca.hpp"
+#include "tests/devapi/authority.hpp"
 
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/detached.hpp>
@@ -32,6 +32,7 @@ using namespace std::chrono_literals;
 namespace {
 
 constexpr std::string_view kCsrPrefix = "/apis/certificates.k8s.io/v1/certificatesigningrequests";
+constexpr std::string_view kCaAdminPath = "/devapi/v1/ca";
 
 // The recorded apiserver's /version, byte for byte (indented, no final newline).
 constexpr const char* kVersionBody = R"({
@@ -85,12 +86,12 @@ std::string count_key(const Request& req, const std::string& path, bool csr_path
 
 }  // namespace
 
-HttpServer::HttpServer(asio::io_context& io, const Options& options, const testing::TestCa& ca,
+HttpServer::HttpServer(asio::io_context& io, const Options& options, const Authority& authority,
                        Faults& faults, const CsrStore& store, CsrApi& csr_api, ClusterApi& cluster_api,
                        const Authenticator& authenticator)
     : io_(io),
       options_(options),
-      ca_(ca),
+      authority_(authority),
       faults_(faults),
       store_(store),
       csr_api_(csr_api),
@@ -134,10 +135,7 @@ void HttpServer::cut_connections() {
 void HttpServer::configure_tls() {
   SSL_CTX* c = tls_.native_handle();
   SSL_CTX_set_min_proto_version(c, TLS1_2_VERSION);
-  auto server_key = rotation::generate_key(KeyAlgorithm::EcdsaP256);
-  auto server_cert = ca_.issue_server(server_key.get());
-  SSL_CTX_use_certificate(c, server_cert.get());
-  SSL_CTX_use_PrivateKey(c, server_key.get());
+  reissue_serving_certificate();
   // Ask for a client certificate but accept any: like kube-apiserver, an unknown or expired
   // one completes the handshake and the request then gets 401.
   tls_.set_verify_mode(ssl::verify_peer);
@@ -156,6 +154,15 @@ void HttpServer::configure_tls() {
         return SSL_TLSEXT_ERR_NOACK;
       },
       nullptr);
+}
+
+void HttpServer::reissue_serving_certificate() {
+  SSL_CTX* c = tls_.native_handle();
+  auto server_key = rotation::generate_key(KeyAlgorithm::EcdsaP256);
+  auto server_cert = authority_.serving().issue_server(server_key.get());
+  // Each connection's SSL copies these when it is made, so open connections keep the old pair.
+  if (SSL_CTX_use_certificate(c, server_cert.get()) != 1 || SSL_CTX_use_PrivateKey(c, server_key.get()) != 1)
+    throw std::runtime_error("devapi: cannot use the new serving certificate: " + ossl::drain_errors());
 }
 
 asio::awaitable<void> HttpServer::accept_loop() {
@@ -256,6 +263,11 @@ std::optional<Reply> HttpServer::route(const Request& req, const std::optional<U
     r.body = json{{"csrsCreated", store_.created()}, {"requests", counts_}}.dump() + "\n";
     return r;
   }
+  if (path == kCaAdminPath || path.rfind(std::string(kCaAdminPath) + "/", 0) == 0) {
+    if (!is_cluster_admin(user))
+      return status_reply(status_object(403, "Forbidden", "devapi control needs the admin token"));
+    return ca_endpoint(req, path);
+  }
   if (!csr_path) {
     bool watch_nodes = false;
     if (auto r = cluster_api_.route(req, path, user, query, watch_nodes)) return r;
@@ -269,6 +281,22 @@ std::optional<Reply> HttpServer::route(const Request& req, const std::optional<U
                                                            {"message", "404 page not found"}}})}}));
   }
   return route_csrs(req, rest, is_watch, user, query);
+}
+
+Reply HttpServer::ca_endpoint(const Request& req, const std::string& path) {
+  const std::string step = path == kCaAdminPath ? "" : path.substr(kCaAdminPath.size() + 1);
+  if (req.method() != (step.empty() ? http::verb::get : http::verb::post)) return method_not_allowed();
+  if (!step.empty() && step != "add" && step != "switch-signer" && step != "switch-serving" &&
+      step != "drop") {
+    return status_reply(status_object(
+        404, "NotFound",
+        "devapi: no CA step " + go_quote(step) + " (POST one of add, switch-signer, switch-serving, drop)"));
+  }
+  auto summary = ca_admin_(step);
+  if (!summary) return status_reply(status_object(409, "Conflict", summary.error().message));
+  Reply r;
+  r.body = summary->dump() + "\n";
+  return r;
 }
 
 std::optional<Reply> HttpServer::route_csrs(const Request& req, const std::string& rest, bool is_watch,

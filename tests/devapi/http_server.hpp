@@ -1,10 +1,11 @@
 // devapi's HTTPS front: TLS set up as kube-apiserver's, connections and their requests, the
 // per-request faults, and the routes to the CSR API, the nodes/leases/events API, the watch streams and
-// devapi's own endpoints (/version, health, /devapi/v1/faults and /devapi/v1/stats).
+// devapi's own endpoints (/version, health, /devapi/v1/faults, /devapi/v1/stats and /devapi/v1/ca).
 #pragma once
 
 #include "tests/devapi/wire.hpp"
 
+#include "base/expected.hpp"
 #include "tests/devapi/auth.hpp"
 #include "tests/devapi/cluster_api.hpp"
 #include "tests/devapi/csr_api.hpp"
@@ -17,27 +18,34 @@
 #include <boost/asio/ip/tcp.hpp>
 
 #include <cstdint>
+#include <functional>
 #include <map>
 #include <memory>
 #include <optional>
 #include <string>
 #include <vector>
 
-namespace kcd::testing {
-class TestCa;
-}
-
 namespace kcd::devapi {
+
+class Authority;
+
+// GET /devapi/v1/ca (step empty) or POST /devapi/v1/ca/<step>: the summary to answer with, or
+// the error that refused the step.
+using CaAdminHandler = std::function<Expected<nlohmann::json>(const std::string& step)>;
 
 // listen() and serve() run before the io thread starts; everything else on it.
 class HttpServer {
  public:
-  HttpServer(boost::asio::io_context& io, const Options& options, const testing::TestCa& ca, Faults& faults,
+  HttpServer(boost::asio::io_context& io, const Options& options, const Authority& authority, Faults& faults,
              const CsrStore& store, CsrApi& csr_api, ClusterApi& cluster_api,
              const Authenticator& authenticator);
 
-  // TLS with a fresh server certificate from the CA, then bind and listen; the bound port.
+  // TLS with a fresh server certificate from the serving CA, then bind and listen; the bound port.
   uint16_t listen();
+  // A new key and serving certificate from the authority's serving CA: new connections get
+  // it, open ones keep theirs.
+  void reissue_serving_certificate();
+  void set_ca_admin_handler(CaAdminHandler handler) { ca_admin_ = std::move(handler); }
   // Accepts connections once the io context runs.
   void serve();
   // Stops accepting, ends the watches and cuts every connection.
@@ -50,6 +58,7 @@ class HttpServer {
 
  private:
   void configure_tls();
+  Reply ca_endpoint(const Request& req, const std::string& path);
   boost::asio::awaitable<void> accept_loop();
   boost::asio::awaitable<void> serve_connection(boost::asio::ip::tcp::socket socket);
   // One request's reply; nullopt for a watch of `watched`, to be streamed with `query`.
@@ -60,7 +69,8 @@ class HttpServer {
 
   boost::asio::io_context& io_;
   const Options& options_;
-  const testing::TestCa& ca_;
+  const Authority& authority_;
+  CaAdminHandler ca_admin_;
   Faults& faults_;
   const CsrStore& store_;
   CsrApi& csr_api_;

@@ -34,8 +34,10 @@ int main(int argc, char** argv) {
   bool no_auto_approve = false;
   int delay_ms = 0;
   app.add_option("--listen", listen, "address:port to listen on (port 0: any free port)");
-  app.add_option("--state-dir", o.state_dir,
-                 "where ca.crt/ca.key, bootstrap-kubelet.conf, admin.conf and devapi.json go")
+  app.add_option(
+         "--state-dir", o.state_dir,
+         "where cas.json, ca.crt (the CA bundle), signer-ca.crt/.key, bootstrap-kubelet.conf, admin.conf, "
+         "approver.conf and devapi.json go")
       ->required();
   app.add_option("--token", o.bootstrap_tokens,
                  "bootstrap token [a-z0-9]{6}.[a-z0-9]{16} (repeatable; one is generated if none)");

@@ -8,6 +8,7 @@
 #include "base/files.hpp"
 #include "rotation/key.hpp"
 #include "tests/devapi/auth.hpp"
+#include "tests/devapi/authority.hpp"
 #include "tests/devapi/cluster_api.hpp"
 #include "tests/devapi/controllers.hpp"
 #include "tests/devapi/csr_api.hpp"
@@ -37,40 +38,28 @@ Options with_generated_tokens(Options o) {
   return o;
 }
 
-bool file_exists(const std::filesystem::path& p) {
-  std::error_code ec;
-  return std::filesystem::exists(p, ec);
-}
-
-// A restarted devapi keeps its CA, so that kubeconfigs and certificates it issued stay valid.
-testing::TestCa load_or_create_ca(const std::filesystem::path& state_dir) {
-  const auto cert = state_dir / "ca.crt";
-  const auto key = state_dir / "ca.key";
-  if (file_exists(cert) && file_exists(key))
-    return testing::TestCa::load(testing::must(kcd::read_file(cert)), testing::must(kcd::read_file(key)));
-  return testing::TestCa::create_root("kubernetes", KeyAlgorithm::Rsa2048);
-}
-
 }  // namespace
 
 struct Server::ControlPlane {
   explicit ControlPlane(Options o)
       : options(with_generated_tokens(std::move(o))),
-        ca(load_or_create_ca(options.state_dir)),
+        // A restarted devapi keeps its CAs, so that kubeconfigs and certificates it issued stay valid.
+        authority(Authority::load_or_create(options.state_dir)),
         store(options.initial_resource_version, options.watch_cache_events),
-        controllers(io, options, ca, faults, store),
-        authenticator(options, ca, faults),
+        controllers(io, options, authority, faults, store),
+        authenticator(options, authority, faults),
         csr_api(store, controllers),
         cluster_api(io, options, store),
-        http(io, options, ca, faults, store, csr_api, cluster_api, authenticator),
-        approver(issue(ca, std::string(kApproverUser), {})) {
+        http(io, options, authority, faults, store, csr_api, cluster_api, authenticator),
+        approver(issue(authority.signer(), std::string(kApproverUser), {})) {
     store.set_event_listener([this] { http.wake_watches(); });
+    http.set_ca_admin_handler([this](const std::string& step) { return ca_step(step); });
   }
 
   Options options;
   asio::io_context io;
   std::thread thread;
-  testing::TestCa ca;
+  Authority authority;
   uint16_t bound_port = 0;
   bool running = false;
 
@@ -98,42 +87,68 @@ struct Server::ControlPlane {
 
   std::string url() const { return "https://" + options.listen_host + ":" + std::to_string(bound_port); }
 
-  // What clients of a devapi process read: the CA, kubeconfigs for the bootstrap token and the
-  // admin, the admin token, and devapi.json naming them all.
-  void write_state_files() const {
+  // What clients of a devapi process read: the CAs (Authority::save), kubeconfigs for the
+  // bootstrap token, the admin and the approver (trusting the bundle), the admin token, and
+  // devapi.json naming them all.
+  Expected<void> write_state_files() const {
     const auto& dir = options.state_dir;
-    testing::must(kcd::ensure_directory(dir, 0700));
-    testing::must(kcd::write_file_atomic(dir / "ca.crt", ca.cert_pem(), 0644));
-    testing::must(kcd::write_file_atomic(dir / "ca.key", ca.key_pem(), 0600));
+    if (auto r = kcd::ensure_directory(dir, 0700); !r) return r;
+    if (auto r = authority.save(dir); !r) return r;
+    const std::string bundle = authority.bundle_pem();
     auto kubeconfig = [&](const std::string& user, const std::string& credential) {
       return "apiVersion: v1\nkind: Config\nclusters:\n- cluster:\n    certificate-authority-data: " +
-             base64_encode(ca.cert_pem()) + "\n    server: " + url() +
-             "\n  name: devapi\ncontexts:\n- context:\n" + "    cluster: devapi\n    user: " + user +
-             "\n  name: " + user + "@devapi\ncurrent-context: " + user + "@devapi\nusers:\n- name: " + user +
-             "\n  user:\n" + credential;
+             base64_encode(bundle) + "\n    server: " + url() + "\n  name: devapi\ncontexts:\n- context:\n" +
+             "    cluster: devapi\n    user: " + user + "\n  name: " + user +
+             "@devapi\ncurrent-context: " + user + "@devapi\nusers:\n- name: " + user + "\n  user:\n" +
+             credential;
     };
     auto token = [](const std::string& t) { return "    token: " + t + "\n"; };
-    testing::must(kcd::write_file_atomic(
-        dir / "bootstrap-kubelet.conf",
-        kubeconfig("tls-bootstrap-token-user", token(options.bootstrap_tokens.front())), 0600));
-    testing::must(kcd::write_file_atomic(dir / "admin.conf",
-                                         kubeconfig("kubernetes-admin", token(options.admin_token)), 0600));
-    testing::must(kcd::write_file_atomic(
-        dir / "approver.conf",
-        kubeconfig(std::string(kApproverUser),
-                   "    client-certificate-data: " + base64_encode(approver.cert_pem) +
-                       "\n    client-key-data: " + base64_encode(approver.key_pem) + "\n"),
-        0600));
-    testing::must(kcd::write_file_atomic(dir / "admin.token", options.admin_token + "\n", 0600));
+    const std::pair<const char*, std::string> files[] = {
+        {"bootstrap-kubelet.conf",
+         kubeconfig("tls-bootstrap-token-user", token(options.bootstrap_tokens.front()))},
+        {"admin.conf", kubeconfig("kubernetes-admin", token(options.admin_token))},
+        {"approver.conf", kubeconfig(std::string(kApproverUser),
+                                     "    client-certificate-data: " + base64_encode(approver.cert_pem) +
+                                         "\n    client-key-data: " + base64_encode(approver.key_pem) + "\n")},
+        {"admin.token", options.admin_token + "\n"}};
+    for (const auto& [name, content] : files) {
+      if (auto r = kcd::write_file_atomic(dir / name, content, 0600); !r) return r;
+    }
     json info = {{"url", url()},
                  {"port", bound_port},
                  {"caFile", (dir / "ca.crt").string()},
+                 {"signerCaFile", (dir / "signer-ca.crt").string()},
                  {"bootstrapKubeconfig", (dir / "bootstrap-kubelet.conf").string()},
                  {"adminKubeconfig", (dir / "admin.conf").string()},
                  {"approverKubeconfig", (dir / "approver.conf").string()},
                  {"adminTokenFile", (dir / "admin.token").string()},
                  {"pid", static_cast<long>(::getpid())}};
-    testing::must(kcd::write_file_atomic(dir / "devapi.json", info.dump(2) + "\n", 0644));
+    return kcd::write_file_atomic(dir / "devapi.json", info.dump(2) + "\n", 0644);
+  }
+
+  // One CA step on the io thread ("" reads the summary): the authority changes, then what hangs
+  // on it (the approver's credential, the serving certificate, cluster-info, the files).
+  Expected<json> ca_step(const std::string& step) {
+    if (!step.empty()) {
+      const Expected<void> r =
+          step == "add"              ? authority.add_ca()
+          : step == "switch-signer"  ? authority.switch_signer()
+          : step == "switch-serving" ? authority.switch_serving()
+          : step == "drop"           ? authority.drop_ca()
+                           : Expected<void>(Unexpected(make_error(ErrorKind::Invalid, "no CA step " + step)));
+      if (!r) return Unexpected(r.error());
+      if (step == "switch-signer") approver = issue(authority.signer(), std::string(kApproverUser), {});
+      if (step == "switch-serving") http.reissue_serving_certificate();
+      cluster_api.publish_cluster_info(url(), authority.bundle_pem());
+      if (!options.state_dir.empty()) {
+        if (auto w = write_state_files(); !w) {
+          Error e = w.error();
+          e.message = "CA step " + step + " applied in memory but not saved: " + e.message;
+          return Unexpected(e);
+        }
+      }
+    }
+    return authority.summary();
   }
 
   // Runs fn on the io thread and waits for its result.
@@ -157,7 +172,8 @@ Server::~Server() {
 void Server::start() {
   ControlPlane& cp = *control_plane_;
   cp.bound_port = cp.http.listen();
-  if (!cp.options.state_dir.empty()) cp.write_state_files();
+  cp.cluster_api.publish_cluster_info(cp.url(), cp.authority.bundle_pem());
+  if (!cp.options.state_dir.empty()) testing::must(cp.write_state_files());
   cp.running = true;
   cp.http.serve();
   cp.thread = std::thread([&cp] { cp.io.run(); });
@@ -182,10 +198,31 @@ std::string Server::url() const {
   return control_plane_->url();
 }
 std::string Server::ca_pem() const {
-  return control_plane_->ca.cert_pem();
+  return control_plane_->on_io([this] { return control_plane_->authority.signer().cert_pem(); });
 }
 std::string Server::ca_key_pem() const {
-  return control_plane_->ca.key_pem();
+  return control_plane_->on_io([this] { return control_plane_->authority.signer().key_pem(); });
+}
+std::string Server::bundle_pem() const {
+  return control_plane_->on_io([this] { return control_plane_->authority.bundle_pem(); });
+}
+std::string Server::serving_ca_pem() const {
+  return control_plane_->on_io([this] { return control_plane_->authority.serving().cert_pem(); });
+}
+json Server::ca_summary() const {
+  return control_plane_->on_io([this] { return control_plane_->authority.summary(); });
+}
+Expected<json> Server::add_ca() {
+  return control_plane_->on_io([this] { return control_plane_->ca_step("add"); });
+}
+Expected<json> Server::switch_signer() {
+  return control_plane_->on_io([this] { return control_plane_->ca_step("switch-signer"); });
+}
+Expected<json> Server::switch_serving() {
+  return control_plane_->on_io([this] { return control_plane_->ca_step("switch-serving"); });
+}
+Expected<json> Server::drop_ca() {
+  return control_plane_->on_io([this] { return control_plane_->ca_step("drop"); });
 }
 std::string Server::bootstrap_token() const {
   return control_plane_->options.bootstrap_tokens.front();
@@ -198,14 +235,16 @@ std::filesystem::path Server::bootstrap_kubeconfig_path() const {
 }
 
 ClientCredential Server::approver_credential() const {
-  return control_plane_->approver;
+  return control_plane_->on_io([this] { return control_plane_->approver; });
 }
 std::filesystem::path Server::approver_kubeconfig_path() const {
   return control_plane_->options.state_dir / "approver.conf";
 }
 ClientCredential Server::issue_client_credential(const std::string& common_name,
                                                  const std::vector<std::string>& organizations) const {
-  return ControlPlane::issue(control_plane_->ca, common_name, organizations);
+  return control_plane_->on_io([this, common_name, organizations] {
+    return ControlPlane::issue(control_plane_->authority.signer(), common_name, organizations);
+  });
 }
 
 Faults Server::faults() const {

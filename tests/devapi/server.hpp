@@ -1,10 +1,13 @@
 // kubelet-certd-devapi: a loopback HTTPS server playing kube-apiserver + kube-controller-manager
 // for certificatesigningrequests (create/get/list/watch/approve/deny/delete, bootstrap-token
 // and client-certificate authentication, the csrapproving auto-approver, the csrsigning
-// signer), answering like the recordings in tests/fixtures/k8s-api, with fault knobs.
-// Its parts, one concern each: store.hpp, controllers.hpp, auth.hpp, faults.hpp, and the HTTP
+// signer), answering like the recordings in tests/fixtures/k8s-api, with fault knobs, and a
+// cluster CA that can be rotated at runtime the way kubeadm's manual procedure does it.
+// Its parts, one concern each: store.hpp, controllers.hpp, auth.hpp, authority.hpp, faults.hpp, and the HTTP
 // layer in http_server.hpp (routes), csr_api.hpp, watch.hpp, status.hpp and wire.hpp.
 #pragma once
+
+#include "base/expected.hpp"
 
 #include <nlohmann/json.hpp>
 
@@ -53,7 +56,7 @@ struct ClientCredential {
 struct Options {
   std::string listen_host = "127.0.0.1";
   uint16_t port = 0;
-  std::filesystem::path state_dir;            // CA, server cert, kubeconfigs, devapi.json
+  std::filesystem::path state_dir;            // CAs, kubeconfigs, devapi.json
   std::vector<std::string> bootstrap_tokens;  // "abcdef.0123456789abcdef"; one is generated if empty
   std::string admin_token;                    // generated if empty
   std::chrono::seconds signing_duration{std::chrono::hours(8760)};  // --cluster-signing-duration
@@ -78,8 +81,24 @@ class Server {
 
   uint16_t port() const;
   std::string url() const;  // https://127.0.0.1:<port>
-  std::string ca_pem() const;
-  std::string ca_key_pem() const;
+  // The CAs (authority.hpp). Until a CA step runs, the bundle, the signer and the serving CA
+  // are one and the same CA.
+  std::string ca_pem() const;          // the signer: it signs CSRs and issue_client_credential
+  std::string ca_key_pem() const;      // the signer's key
+  std::string bundle_pem() const;      // every CA, oldest first: what cluster-info and the kubeconfigs carry
+  std::string serving_ca_pem() const;  // the CA of the serving certificate new connections get
+  nlohmann::json ca_summary() const;   // Authority::summary()
+
+  // kubeadm's manual CA rotation, one step at a time (authority.hpp: what each does, when it is
+  // refused, with nothing changed). A step that applies is persisted in the state directory
+  // (cas.json; ca.crt and the kubeconfigs carry the new bundle), republishes cluster-info when
+  // the bundle changed, and answers ca_summary(). switch_signer also re-issues the approver's
+  // credential from the new signer; switch_serving gives new connections a new certificate.
+  Expected<nlohmann::json> add_ca();
+  Expected<nlohmann::json> switch_signer();
+  Expected<nlohmann::json> switch_serving();
+  Expected<nlohmann::json> drop_ca();
+
   std::string bootstrap_token() const;
   std::string admin_token() const;
   std::filesystem::path bootstrap_kubeconfig_path() const;
@@ -87,7 +106,7 @@ class Server {
   // packaging/kubernetes/approver-rbac.yaml), also written as approver.conf in the state dir.
   ClientCredential approver_credential() const;
   std::filesystem::path approver_kubeconfig_path() const;
-  // A client certificate from devapi's CA for any identity (a node: CN=system:node:<n>,
+  // A client certificate from devapi's signer CA for any identity (a node: CN=system:node:<n>,
   // O=system:nodes; an identity without RBAC: any other CN); valid from an hour ago for a year.
   ClientCredential issue_client_credential(const std::string& common_name,
                                            const std::vector<std::string>& organizations = {}) const;

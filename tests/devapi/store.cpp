@@ -97,6 +97,16 @@ const ojson& CsrStore::create_object(const std::string& resource, const std::str
   return stored;
 }
 
+const ojson& CsrStore::create_preexisting_object(const std::string& resource, const std::string& ns,
+                                                 ojson object) {
+  ojson& meta = object["metadata"];
+  meta["uid"] = random_uuid();
+  meta["resourceVersion"] = std::to_string(resource_version_);
+  meta["creationTimestamp"] = now_rfc3339();
+  const std::string name = meta["name"];
+  return objects_[resource][ns + "/" + name] = std::move(object);
+}
+
 void CsrStore::modified_object(const std::string& resource, ojson& object) {
   object["metadata"]["resourceVersion"] = std::to_string(++resource_version_);
   if (resource == "nodes") emit(resource, "MODIFIED", object["metadata"]["name"], resource_version_, object);

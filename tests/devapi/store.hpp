@@ -70,6 +70,10 @@ class CsrStore {
   const ojson* find_object(const std::string& resource, const std::string& ns, const std::string& name) const;
   ojson* find_object(const std::string& resource, const std::string& ns, const std::string& name);
   const ojson& create_object(const std::string& resource, const std::string& ns, ojson object);
+  // Like create_object for an object that existed before devapi started (kubeadm init made it):
+  // stored under the current resourceVersion, so the first object devapi creates still gets
+  // initial_resource_version + 1. Not watched.
+  const ojson& create_preexisting_object(const std::string& resource, const std::string& ns, ojson object);
   // A stored object changed: the next resourceVersion.
   void modified_object(const std::string& resource, ojson& object);
   // Every object of `resource` in `ns` (every namespace when empty), by namespace and name.
