@@ -53,7 +53,7 @@ asio::awaitable<void> AgentDriver::follow_cluster_ca() {
   ca_sleeper = nullptr;
 }
 
-asio::awaitable<void> AgentDriver::check_cluster_ca() {
+asio::awaitable<void> AgentDriver::check_cluster_ca(std::optional<CertKind> rotating) {
   CertificateRun* client = runs[static_cast<int>(CertKind::Client)].get();
   if (client == nullptr) co_return;
   // Only once the node has its kubeconfig: before, the bootstrap kubeconfig is the operator's.
@@ -104,6 +104,7 @@ asio::awaitable<void> AgentDriver::check_cluster_ca() {
     ca_renewed_for = d.bundle_pem;
     log::info("renewing for the cluster CA change", {{"certs", kinds_text(d.renew)}});
     for (CertKind k : d.renew) {
+      if (k == rotating) continue;  // its rotation, starting now, is the re-issue
       auto& r = run_of(k);
       r.renew_requested = true;
       if (r.sleeper) r.sleeper->cancel();

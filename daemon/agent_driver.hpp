@@ -95,10 +95,11 @@ struct AgentDriver {
   void install(CertificateRun& s, const rotation::Step& st);
 
   // ---- the cluster CA (agent_cluster_ca.cpp)
-  // At start, after every installed certificate (nudge_cluster_ca) and every
-  // clusterCACheckInterval (+-20%): check_cluster_ca.
+  // At start, at the start of every rotation, after every installed certificate
+  // (nudge_cluster_ca) and every clusterCACheckInterval (+-20%): check_cluster_ca.
   boost::asio::awaitable<void> follow_cluster_ca();
-  boost::asio::awaitable<void> check_cluster_ca();
+  // `rotating`: the certificate whose rotation is starting (not asked to renew once more).
+  boost::asio::awaitable<void> check_cluster_ca(std::optional<rotation::CertKind> rotating = std::nullopt);
   void nudge_cluster_ca();
   // ---- Events about the node (agent_events.cpp)
   // The API as the node (its valid client certificate), or null: Events never use the bootstrap token.

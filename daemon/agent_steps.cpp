@@ -141,6 +141,12 @@ asio::awaitable<void> AgentDriver::step(CertificateRun& s, const Step& st) {
       break;
     }
     case Step::Kind::GenerateKey: {
+      // At every rotation, before the request: a certificate from a new signer is installed only
+      // once the node trusts the bundle that has its CA.
+      if (settings.follow_cluster_ca) {
+        co_await check_cluster_ca(s.kind);
+        if (stop_requested) break;
+      }
       if (s.kind == CertKind::Serving && settings.serving_ips.empty()) {
         s.machine.failed(
             config_error(Location{{}, 0, 0, "servingIPs"},

@@ -1,7 +1,7 @@
 # Integration tests of the kubelet-certd binary against devapi over real TLS on 127.0.0.1.
 foreach(t agent_bootstrap_test agent_rotation_test agent_faults_test agent_events_test crash_test agent_status_test
         kubelet_config_test instance_lock_test
-        daemon_exhaustion_test)
+        daemon_exhaustion_test cluster_ca_test)
   kcd_add_test(${t} SOURCES ${CMAKE_CURRENT_LIST_DIR}/../integration/${t}.cpp
                LIBS kcd_devapi kcd_testsupport kcd_config kcd_rotation kcd_rotation_store kcd_daemon LABELS integration)
   target_compile_definitions(${t} PRIVATE KCD_BINARY="$<TARGET_FILE:kubelet-certd>")
