@@ -3,6 +3,7 @@
 set(_u ${CMAKE_CURRENT_LIST_DIR}/../unit)
 kcd_add_test(daemon_api_types_test SOURCES ${_u}/daemon_api_types_test.cpp LIBS kcd_daemon kcd_testsupport)
 kcd_add_test(daemon_cluster_types_test SOURCES ${_u}/daemon_cluster_types_test.cpp LIBS kcd_daemon kcd_testsupport)
+kcd_add_test(daemon_cluster_ca_test SOURCES ${_u}/daemon_cluster_ca_test.cpp LIBS kcd_daemon kcd_testsupport)
 kcd_add_test(daemon_api_client_test SOURCES ${CMAKE_CURRENT_LIST_DIR}/../integration/daemon_api_client_test.cpp
              LIBS kcd_daemon kcd_testsupport LABELS integration)
 # The client against a hostile HTTPS server: every answer ends in a clear error, memory bounded.
