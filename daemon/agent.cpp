@@ -144,6 +144,10 @@ void Agent::kubelet_config_rolled_back(const std::string& detail) {
   driver_->post_event("Warning", "KubeletConfigRolledBack", detail, "");
 }
 
+ClusterCaCounts Agent::cluster_ca_counts() const {
+  return driver_->ca_counts;
+}
+
 EventCounts Agent::event_counts() const {
   return driver_->node_events.counts();
 }

@@ -4,6 +4,7 @@
 
 #include "config/settings.hpp"
 #include "daemon/agent_effects.hpp"
+#include "daemon/metrics.hpp"
 #include "daemon/node_events.hpp"
 #include "rotation/cert_kind.hpp"
 #include "rotation/lifecycle.hpp"
@@ -70,6 +71,7 @@ class Agent {
   void kubelet_config_rolled_back(const std::string& detail);
   // The Events about the node so far, by outcome.
   EventCounts event_counts() const;
+  ClusterCaCounts cluster_ca_counts() const;
 
  private:
   std::unique_ptr<AgentDriver> driver_;

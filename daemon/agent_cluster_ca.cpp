@@ -83,6 +83,7 @@ asio::awaitable<void> AgentDriver::check_cluster_ca(std::optional<CertKind> rota
           "cluster CA not followed: kube-public/cluster-info is not readable anonymously",
           {{"error", e.format()}, {"hint", "kubeadm publishes it; elsewhere set followClusterCA: false"}});
     } else {
+      ++ca_counts.checks["failed"];
       log::warn("cluster CA not checked", {{"error", e.format()}, {"next", "at the next check"}});
     }
     co_return;
@@ -112,13 +113,16 @@ asio::awaitable<void> AgentDriver::check_cluster_ca(std::optional<CertKind> rota
   };
   switch (d.action) {
     case CaFollowDecision::Action::None:
+      ++ca_counts.checks["unchanged"];
       log::debug("cluster CA bundle unchanged", {{"path", settings.kubeconfig}});
       break;
     case CaFollowDecision::Action::Refuse:
+      ++ca_counts.checks["refused"];
       log::error("cluster CA bundle not followed; nothing was written",
                  {{"error", d.message}, {"path", settings.kubeconfig}});
       break;
     case CaFollowDecision::Action::Hold:
+      ++ca_counts.checks["held"];
       log::warn("cluster CA drop held", {{"why", d.message}});
       renew_once();
       break;
@@ -129,6 +133,8 @@ asio::awaitable<void> AgentDriver::check_cluster_ca(std::optional<CertKind> rota
                    {{"path", settings.kubeconfig}, {"error", written.error().format()}});
         break;
       }
+      ++ca_counts.checks["followed"];
+      ca_counts.last_followed = now();
       log::info("cluster CA bundle followed", {{"path", settings.kubeconfig}, {"change", d.message}});
       post_event("Normal", "ClusterCABundleChanged", d.message, "cluster-ca");
       if (events.cluster_ca_changed) events.cluster_ca_changed();

@@ -132,6 +132,7 @@ struct AgentDriver {
   api::CsrApi* ca_request = nullptr;
   bool ca_nudged = false;
   std::string ca_renewed_for;
+  ClusterCaCounts ca_counts;
   rotation::State state;
   rotation::State saved_state;
   bool state_loaded = false;

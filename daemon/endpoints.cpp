@@ -95,6 +95,7 @@ MetricsSnapshot Endpoints::snapshot() const {
     daemon_.refresh_cis();
   for (const auto& r : k.cis) snap.cis.push_back(CisMetric{r.id, std::string(kubelet::to_string(r.status))});
   snap.events = daemon_.event_counts();
+  snap.cluster_ca = daemon_.cluster_ca_counts();
   snap.kubelet.rollbacks = k.rollbacks;
   snap.kubelet.refused_keys = k.refused_keys;
   for (const auto& h : k.held_back) snap.kubelet.held_keys.push_back(h.key);

@@ -33,6 +33,7 @@ class RunningDaemon {
   virtual void refresh_cis() {}
   // The Events about the node so far (none without an agent).
   virtual EventCounts event_counts() const { return {}; }
+  virtual ClusterCaCounts cluster_ca_counts() const { return {}; }
 };
 
 class Endpoints {

@@ -137,6 +137,25 @@ std::string render_prometheus(const MetricsSnapshot& s) {
     out += std::string("kubelet_certd_events_dropped_total{reason=\"") + why + "\"} " +
            std::to_string(it == s.events.dropped.end() ? 0 : it->second) + "\n";
   }
+  metric_family(
+      out, "kubelet_certd_cluster_ca_checks_total", "counter",
+      "Checks of the cluster's CA bundle in kube-public/cluster-info, by result: unchanged, followed "
+      "(kubelet.conf and the client CA file updated), held (a drop waits for re-issued "
+      "certificates), refused (not a real CA, a bad signature, a wholesale swap), unreadable, failed.");
+  for (const char* result : {"unchanged", "followed", "held", "refused", "unreadable", "failed"}) {
+    const auto it = s.cluster_ca.checks.find(result);
+    out += std::string("kubelet_certd_cluster_ca_checks_total{result=\"") + result + "\"} " +
+           std::to_string(it == s.cluster_ca.checks.end() ? 0 : it->second) + "\n";
+  }
+  if (s.cluster_ca.last_followed) {
+    metric_family(out, "kubelet_certd_cluster_ca_last_followed_timestamp_seconds", "gauge",
+                  "When the node last followed a change of the cluster's CA bundle (Unix time).");
+    out += "kubelet_certd_cluster_ca_last_followed_timestamp_seconds " +
+           std::to_string(std::chrono::duration_cast<std::chrono::seconds>(
+                              s.cluster_ca.last_followed->time_since_epoch())
+                              .count()) +
+           "\n";
+  }
   metric_family(out, "kubelet_certd_build_info", "gauge", "Version of kubelet-certd.");
   out += std::string("kubelet_certd_build_info{version=\"") + KCD_VERSION + "\"} 1\n";
   return out;

@@ -40,11 +40,19 @@ struct KubeletMetrics {
   std::vector<std::string> held_keys;     // keys held back (this kubelet would refuse them, or refused)
 };
 
+// The cluster CA follower's checks of kube-public/cluster-info, by result: unchanged, followed,
+// held, refused, unreadable (404/403/401: not published for anonymous readers), failed.
+struct ClusterCaCounts {
+  std::map<std::string, long> checks;
+  std::optional<SysTime> last_followed;
+};
+
 struct MetricsSnapshot {
   std::vector<CertMetrics> certs;
   std::vector<CisMetric> cis;
   KubeletMetrics kubelet;
   EventCounts events;  // the Events about the node
+  ClusterCaCounts cluster_ca;
   SysTime now{};
 };
 

@@ -80,6 +80,10 @@ std::vector<const rotation::Lifecycle*> Supervisor::lifecycles() const {
   return out;
 }
 
+ClusterCaCounts Supervisor::cluster_ca_counts() const {
+  return agent_ ? agent_->cluster_ca_counts() : ClusterCaCounts{};
+}
+
 EventCounts Supervisor::event_counts() const {
   return agent_ ? agent_->event_counts() : EventCounts{};
 }

@@ -40,6 +40,7 @@ class Supervisor final : public RunningDaemon {
   Expected<void> renew(const std::vector<rotation::CertKind>& certs) override;
   void refresh_cis() override;
   EventCounts event_counts() const override;
+  ClusterCaCounts cluster_ca_counts() const override;
 
  private:
   void start_agent();

@@ -6,6 +6,7 @@
 #include "config/kubeconfig.hpp"
 #include "rotation/ca_bundle.hpp"
 #include "tests/integration/harness.hpp"
+#include "tests/support/local_clients.hpp"
 
 #include <atomic>
 #include <sstream>
@@ -56,7 +57,8 @@ class ClusterCaRotation : public AgentHarness {
 
 TEST_F(ClusterCaRotation, TheNodeFollowsTheDocumentedRotation) {
   write_config("kubeletRestart: auto\n");
-  auto d = daemon();
+  const int port = free_port();
+  auto d = daemon({"--metrics-address", "127.0.0.1:" + std::to_string(port)});
   ASSERT_TRUE(eventually([&] {
     return current("kubelet-client") && current("kubelet-server") && fs::exists(client_ca()) &&
            fs::exists(kubeconfig());
@@ -117,6 +119,12 @@ TEST_F(ClusterCaRotation, TheNodeFollowsTheDocumentedRotation) {
   EXPECT_TRUE(issued_from("kubelet-client", new_only));
   EXPECT_TRUE(issued_from("kubelet-server", new_only));
   EXPECT_TRUE(eventually([&] { return ca_restarts(d->err()) == 2; })) << d->err();
+
+  const std::string metrics = http_get(port, "/metrics");
+  EXPECT_NE(metrics.find("kubelet_certd_cluster_ca_checks_total{result=\"followed\"} 2"), std::string::npos)
+      << metrics;
+  EXPECT_NE(metrics.find("kubelet_certd_cluster_ca_checks_total{result=\"refused\"} 0"), std::string::npos);
+  EXPECT_NE(metrics.find("kubelet_certd_cluster_ca_last_followed_timestamp_seconds "), std::string::npos);
 
   done = true;
   watcher.join();
