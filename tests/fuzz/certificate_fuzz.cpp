@@ -1,8 +1,9 @@
 // PEM, certificates and chains: parse_certificates_pem, inspect_certificate of every certificate,
 // validate_issued of the chain against its own last certificate as the anchor (so the checks run
-// past "wrong key" and "wrong subject"), private keys (load_private_key_pem) and RFC 3339 times
+// past "wrong key" and "wrong subject"), the text as a CA bundle (check_ca_bundle), private keys (load_private_key_pem) and RFC 3339 times
 // (a certificate's validity ends up in status and the state file through them).
 #include "base/rfc3339.hpp"
+#include "rotation/ca_bundle.hpp"
 #include "rotation/certificate.hpp"
 #include "rotation/key.hpp"
 #include "rotation/validate.hpp"
@@ -27,6 +28,16 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
 
   if (auto key = load_private_key_pem(text, "fuzz.key")) (void)key_algorithm_of(key->get());
   KCD_FUZZ_CHECK(ERR_peek_error() == 0, "load_private_key_pem left an OpenSSL error queued");
+
+  // The same text as a CA bundle: refused or accepted, never an OpenSSL error left behind, and an
+  // accepted bundle holds only CAs and re-reads as itself.
+  if (auto bundle = check_ca_bundle(text, "fuzz bundle", std::chrono::system_clock::now())) {
+    for (const auto& i : bundle->info) KCD_FUZZ_CHECK(i.is_ca, "a bundle accepted a certificate that is not a CA");
+    auto again = check_ca_bundle(bundle->pem, "fuzz bundle", std::chrono::system_clock::now());
+    KCD_FUZZ_CHECK(again && again->info.size() == bundle->info.size(), "an accepted bundle does not re-read");
+    (void)assess_bundle_change(*bundle, *again);
+  }
+  KCD_FUZZ_CHECK(ERR_peek_error() == 0, "check_ca_bundle left an OpenSSL error queued");
 
   auto chain = parse_certificates_pem(text, "fuzz.pem");
   KCD_FUZZ_CHECK(ERR_peek_error() == 0, "parse_certificates_pem left an OpenSSL error queued");

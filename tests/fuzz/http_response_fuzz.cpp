@@ -1,12 +1,17 @@
 // HTTP response handling as the API client does it: Beast's response parser with the client's
 // limits, fed the bytes in reads of fuzzer-chosen size, then the response's meaning
 // (csr_from_response: the CSR or the typed error from status, Status body and Retry-After; the
-// same body also as a CSR list page, a Node, a Lease and an Event, as the approver reads them). A
+// same body also as a CSR list page, a Node, a Lease and an Event, as the approver reads them, and
+// as a ConfigMap read as the cluster CA follower reads cluster-info). A
 // first byte with the low bit set reads the response as a watch does instead: header first, then
 // the body through a 16 KiB buffer into the WatchDecoder (200) or a capped error body.
+#include "config/cluster_info.hpp"
 #include "daemon/api/cluster_types.hpp"
 #include "daemon/api/types.hpp"
+#include "rotation/ca_bundle.hpp"
 #include "tests/fuzz/fuzz_util.hpp"
+
+#include <openssl/err.h>
 
 #include <boost/beast/core/flat_buffer.hpp>
 #include <boost/beast/http.hpp>
@@ -78,6 +83,19 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
                      "a Lease read changes once written");
     }
     (void)kcd::api::event_from_response(status, res.body(), retry_after, 201);
+    if (auto cm = kcd::api::config_map_from_response(status, res.body(), retry_after)) {
+      KCD_FUZZ_CHECK(cm->data.size() <= kcd::api::kMaxConfigMapKeys, "ConfigMap keys not bounded");
+      // cluster-info as the follower reads it: the kubeconfig parsed, a signature checked.
+      if (auto info = kcd::config::parse_cluster_info(cm->data, "cluster-info")) {
+        KCD_FUZZ_CHECK(info->signatures.size() <= kcd::config::kMaxClusterInfoSignatures, "signatures not bounded");
+        const kcd::config::BootstrapToken token{"abcdef", "0123456789abcdef"};
+        auto signed_ok = kcd::config::verify_cluster_info(*info, token, "cluster-info");
+        if (!signed_ok)
+          KCD_FUZZ_CHECK(signed_ok.error().format().find(token.secret) == std::string::npos, "secret in an error");
+        (void)kcd::rotation::check_ca_bundle(info->ca_pem, "cluster-info", std::chrono::system_clock::now());
+        KCD_FUZZ_CHECK(ERR_peek_error() == 0, "check_ca_bundle left an OpenSSL error queued");
+      }
+    }
     return 0;
   }
 
