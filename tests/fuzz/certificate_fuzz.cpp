@@ -1,7 +1,8 @@
 // PEM, certificates and chains: parse_certificates_pem, inspect_certificate of every certificate,
 // validate_issued of the chain against its own last certificate as the anchor (so the checks run
-// past "wrong key" and "wrong subject"), the text as a CA bundle (check_ca_bundle), private keys (load_private_key_pem) and RFC 3339 times
-// (a certificate's validity ends up in status and the state file through them).
+// past "wrong key" and "wrong subject"), the text as a CA bundle (check_ca_bundle), private keys
+// (load_private_key_pem) and RFC 3339 times (a certificate's validity ends up in status and the state file
+// through them).
 #include "base/rfc3339.hpp"
 #include "rotation/ca_bundle.hpp"
 #include "rotation/certificate.hpp"
@@ -32,7 +33,8 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   // The same text as a CA bundle: refused or accepted, never an OpenSSL error left behind, and an
   // accepted bundle holds only CAs and re-reads as itself.
   if (auto bundle = check_ca_bundle(text, "fuzz bundle", std::chrono::system_clock::now())) {
-    for (const auto& i : bundle->info) KCD_FUZZ_CHECK(i.is_ca, "a bundle accepted a certificate that is not a CA");
+    for (const auto& i : bundle->info)
+      KCD_FUZZ_CHECK(i.is_ca, "a bundle accepted a certificate that is not a CA");
     auto again = check_ca_bundle(bundle->pem, "fuzz bundle", std::chrono::system_clock::now());
     KCD_FUZZ_CHECK(again && again->info.size() == bundle->info.size(), "an accepted bundle does not re-read");
     (void)assess_bundle_change(*bundle, *again);

@@ -87,11 +87,13 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
       KCD_FUZZ_CHECK(cm->data.size() <= kcd::api::kMaxConfigMapKeys, "ConfigMap keys not bounded");
       // cluster-info as the follower reads it: the kubeconfig parsed, a signature checked.
       if (auto info = kcd::config::parse_cluster_info(cm->data, "cluster-info")) {
-        KCD_FUZZ_CHECK(info->signatures.size() <= kcd::config::kMaxClusterInfoSignatures, "signatures not bounded");
+        KCD_FUZZ_CHECK(info->signatures.size() <= kcd::config::kMaxClusterInfoSignatures,
+                       "signatures not bounded");
         const kcd::config::BootstrapToken token{"abcdef", "0123456789abcdef"};
         auto signed_ok = kcd::config::verify_cluster_info(*info, token, "cluster-info");
         if (!signed_ok)
-          KCD_FUZZ_CHECK(signed_ok.error().format().find(token.secret) == std::string::npos, "secret in an error");
+          KCD_FUZZ_CHECK(signed_ok.error().format().find(token.secret) == std::string::npos,
+                         "secret in an error");
         (void)kcd::rotation::check_ca_bundle(info->ca_pem, "cluster-info", std::chrono::system_clock::now());
         KCD_FUZZ_CHECK(ERR_peek_error() == 0, "check_ca_bundle left an OpenSSL error queued");
       }
