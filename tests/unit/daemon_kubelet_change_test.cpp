@@ -424,6 +424,18 @@ TEST_F(ClientCaTest, ABundleThatIsNotARealCaIsRefusedAndNothingIsWritten) {
       << "a client CA file that does not exist is never named";
 }
 
+TEST_F(ClientCaTest, AnExpiredCaIsRefusedAndNothingIsWritten) {
+  // Valid from an hour ago for no time at all: expired an hour ago.
+  const auto expired =
+      testing::TestCa::create_root("kubernetes", KeyAlgorithm::EcdsaP256, std::chrono::hours(0));
+  kubelet_conf(expired.cert_pem());
+  FakeSystemd fx(settings_.kubelet_config);
+  (void)apply(fx);
+  EXPECT_FALSE(fs::exists(settings_.client_ca_file));
+  EXPECT_THAT(plan_.ca_refused, HasSubstr("expired on"));
+  EXPECT_FALSE(state().client_ca);
+}
+
 TEST_F(ClientCaTest, KubeletRestartNeverLeavesTheRestartToTheOperator) {
   settings_.kubelet_restart = config::KubeletRestart::Never;
   FakeSystemd fx(settings_.kubelet_config);
