@@ -69,6 +69,17 @@ HttpMessage parse_http_response(const std::string& raw) {
 
 RawHttps::RawHttps(uint16_t port, const std::string& ca_pem, const std::string& client_cert_pem,
                    const std::string& client_key_pem) {
+  try {
+    open(port, ca_pem, client_cert_pem, client_key_pem);
+  } catch (...) {
+    // A constructor that throws runs no destructor: what was made so far is released here.
+    release();
+    throw;
+  }
+}
+
+void RawHttps::open(uint16_t port, const std::string& ca_pem, const std::string& client_cert_pem,
+                    const std::string& client_key_pem) {
   fd_ = ::socket(AF_INET, SOCK_STREAM, 0);
   sockaddr_in addr{};
   addr.sin_family = AF_INET;
@@ -96,9 +107,16 @@ RawHttps::RawHttps(uint16_t port, const std::string& ca_pem, const std::string& 
 }
 
 RawHttps::~RawHttps() {
+  release();
+}
+
+void RawHttps::release() {
   if (ssl_ != nullptr) SSL_free(ssl_);
   if (ctx_ != nullptr) SSL_CTX_free(ctx_);
   if (fd_ >= 0) ::close(fd_);
+  ssl_ = nullptr;
+  ctx_ = nullptr;
+  fd_ = -1;
 }
 
 void RawHttps::send(const std::string& bytes) {

@@ -44,6 +44,9 @@ class RawHttps {
   const std::string& received() const { return received_; }
 
  private:
+  void open(uint16_t port, const std::string& ca_pem, const std::string& client_cert_pem,
+            const std::string& client_key_pem);
+  void release();
   int fd_ = -1;
   SSL_CTX* ctx_ = nullptr;
   SSL* ssl_ = nullptr;
