@@ -52,12 +52,14 @@ void AgentDriver::install(CertificateRun& s, const Step& st) {
     return;
   }
   kcd::crash_point("cert-received");
+  trace_phase(s.kind, "install-start");
   auto failed = [&](const Error& e) {
     log::error("install failed", {{"cert", kind_name}, {"csr", st.csr}, {"error", e.format()}});
     s.machine.failed(e, t);
   };
   auto file = s.store->install(*chain, s.pending_key.get(), t);
   if (!file) return failed(file.error());
+  trace_phase(s.kind, "install-end");
   log::info("certificate installed", {{"cert", kind_name},
                                       {"csr", st.csr},
                                       {"path", *file},
@@ -65,6 +67,7 @@ void AgentDriver::install(CertificateRun& s, const Step& st) {
                                       {"not_after", verdict->not_after}});
   if (s.kind == CertKind::Client) {
     if (auto written = write_kubeconfig(s, *conn); !written) return failed(written.error());
+    trace_phase(s.kind, "kubeconfig-end");
   }
   if (auto removed = s.store->discard_pending_key(); !removed) return failed(removed.error());
   s.pending_key.reset();
@@ -73,6 +76,7 @@ void AgentDriver::install(CertificateRun& s, const Step& st) {
     log::info("old certificate removed", {{"cert", kind_name}, {"path", removed}});
   }
   s.machine.installed(*verdict, t);
+  trace_phase(s.kind, "installed");
   // Posted once installed, so a new client certificate already carries it.
   post_event("Normal", "CertificateRotated",
              "kubelet " + std::string(kind_name) + " certificate rotated; new certificate valid until " +

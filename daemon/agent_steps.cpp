@@ -151,6 +151,7 @@ asio::awaitable<void> AgentDriver::step(CertificateRun& s, const Step& st) {
       }
       {
         // RSA-4096 takes seconds: generated off the loop, abandoned on stop().
+        trace_phase(s.kind, "key-start");
         auto work = key_generation(effects.generate_key, settings.key_algorithm);
         auto generated =
             co_await keygen_calls.call<ossl::PKeyPtr>(std::move(work), kKeyGenerationDeadline, &s.off_loop);
@@ -172,6 +173,7 @@ asio::awaitable<void> AgentDriver::step(CertificateRun& s, const Step& st) {
           break;
         }
         kcd::crash_point("key-written");
+        trace_phase(s.kind, "key-saved");
         rotation::PendingCsr p;
         p.name =
             rotation::csr_name(key.get(), rotation::request_for(s.kind, node), rotation::usages_for(s.kind));
@@ -208,7 +210,9 @@ asio::awaitable<void> AgentDriver::step(CertificateRun& s, const Step& st) {
                                                           : settings.serving_expiration_seconds;
       auto client = effects.csr_api(conn->endpoint, conn->credentials);
       s.active_request = client.get();
+      trace_phase(s.kind, "post-start");
       auto result = co_await client->create_csr(req);
+      trace_phase(s.kind, "post-end");
       s.active_request = nullptr;
       if (stop_requested) break;
       if (result) {

@@ -1,5 +1,6 @@
 #include "daemon/supervisor.hpp"
 
+#include "base/trace.hpp"
 #include "daemon/settings_check.hpp"
 #include "daemon/off_loop.hpp"
 #include "rotation/store/store.hpp"
@@ -54,6 +55,7 @@ RunResult Supervisor::run() {
   kubelet_->configure(settings_, "start");
   refresh_cis();  // the metrics show the CIS results from the start (a render only formats them)
   start_agent();
+  trace::mark("agent");
   for (CertKind k : options_.renew) agent_->renew(k);
   // READY=1 as soon as the loop runs: the kubelet's start must never wait for the API server
   // (on a control-plane node the kubelet itself runs the API server as a static pod).
@@ -183,6 +185,7 @@ void Supervisor::evaluate_once() {
 
 void Supervisor::finish(Verdict verdict) {
   if (!finished_) {
+    trace::mark("verdict");
     finished_ = true;
     result_.exit_code = verdict.code;
     result_.message = std::move(verdict.message);
