@@ -116,6 +116,7 @@ asio::awaitable<void> Agent::run(CertKind kind) {
 void Agent::stop() {
   driver_->stop_requested = true;
   driver_->node_events.stop();
+  if (driver_->effects.close_connections) driver_->effects.close_connections();
   for (auto& s : driver_->runs) {
     if (!s) continue;
     if (s->sleeper) s->sleeper->cancel();
