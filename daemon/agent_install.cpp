@@ -69,7 +69,9 @@ void AgentDriver::install(CertificateRun& s, const Step& st) {
     if (auto written = write_kubeconfig(s, *conn); !written) return failed(written.error());
     trace_phase(s.kind, "kubeconfig-end");
   }
-  if (auto removed = s.store->discard_pending_key(); !removed) return failed(removed.error());
+  // Not fsync'ed: a pending key a power loss brings back is the installed certificate's key,
+  // which the next start's inspection recognises and removes.
+  if (auto removed = s.store->discard_pending_key(Sync::None); !removed) return failed(removed.error());
   s.pending_key.reset();
   s.issued.reset();
   for (const auto& removed : s.store->prune(settings.keep_certificates)) {

@@ -272,7 +272,8 @@ asio::awaitable<void> AgentDriver::step(CertificateRun& s, const Step& st) {
       install(s, st);
       break;
     case Step::Kind::DiscardPending: {
-      if (auto removed = s.store->discard_pending_key(); !removed) {
+      // Durable: a denied or vanished CSR's key must not come back and be filed again.
+      if (auto removed = s.store->discard_pending_key(Sync::Durable); !removed) {
         s.machine.failed(removed.error(), now());
         break;
       }
@@ -379,7 +380,7 @@ asio::awaitable<void> AgentDriver::sleep_until(CertificateRun& s, SysTime at) {
 
 void AgentDriver::discard_pending_key_logged(CertificateRun& s) {
   // Not fatal here: a key that stays is found and judged again at the next inspection.
-  if (auto removed = s.store->discard_pending_key(); !removed)
+  if (auto removed = s.store->discard_pending_key(Sync::Durable); !removed)
     log::warn("pending key not removed", {{"cert", to_string(s.kind)}, {"error", removed.error().format()}});
 }
 
