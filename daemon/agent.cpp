@@ -135,6 +135,12 @@ void Agent::renew(CertKind kind) {
   if (s.sleeper) s.sleeper->cancel();
 }
 
+void Agent::clock_changed() {
+  for (auto& s : driver_->runs) {
+    if (s && s->sleeper) s->sleeper->cancel();
+  }
+}
+
 void Agent::kubelet_config_rolled_back(const std::string& detail) {
   driver_->post_event("Warning", "KubeletConfigRolledBack", detail, "");
 }
