@@ -68,7 +68,7 @@ Expected<void> fsync_directory(const fs::path& dir) {
   return {};
 }
 
-Expected<void> write_file_atomic(const fs::path& path, std::string_view content, mode_t mode) {
+Expected<void> write_file_atomic(const fs::path& path, std::string_view content, mode_t mode, Sync sync) {
   const fs::path tmp = temp_name(path);
   Fd fd(::open(tmp.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, mode));
   if (fd.get() < 0) return fail("create temporary file for", path, errno);
@@ -86,9 +86,10 @@ Expected<void> write_file_atomic(const fs::path& path, std::string_view content,
     }
     off += static_cast<std::size_t>(n);
   }
-  if (::fsync(fd.get()) != 0) return failed("fsync", errno);
+  if (sync != Sync::None && ::fsync(fd.get()) != 0) return failed("fsync", errno);
   if (::close(fd.release()) != 0) return failed("close", errno);
   if (::rename(tmp.c_str(), path.c_str()) != 0) return failed("rename", errno);
+  if (sync != Sync::Durable) return {};
   return fsync_directory(parent_or_dot(path));
 }
 
@@ -138,11 +139,12 @@ Expected<void> replace_symlink_atomic(const fs::path& link, const fs::path& targ
   return fsync_directory(parent_or_dot(link));
 }
 
-Expected<void> remove_file_durable(const fs::path& path) {
+Expected<void> remove_file(const fs::path& path, Sync sync) {
   if (::unlink(path.c_str()) != 0) {
     if (errno == ENOENT) return {};
     return fail("remove", path, errno);
   }
+  if (sync == Sync::None) return {};
   return fsync_directory(parent_or_dot(path));
 }
 

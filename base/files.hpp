@@ -15,10 +15,24 @@ namespace kcd {
 // Every operation returns an ErrorKind::Io error on failure: message "<operation> <path>:
 // <strerror>", code = errno (ENOENT tells a missing file from a broken one).
 
+// How much of a write has reached the disk when it returns. Every level is atomic (the rename):
+// a reader, or a restart after a crash of the process, sees the old file or the new one, whole.
+// The levels differ after a power loss, and each caller names the invariant it needs.
+enum class Sync {
+  Durable,   // file and directory fsync'ed: the new file survives a power loss
+  FileOnly,  // the file's data fsync'ed before the rename, the directory not: the next fsync of the
+             // same directory (or the kernel's writeback) commits the rename; a journaling
+             // filesystem (ext4, XFS) commits renames in order, so a later rename in that
+             // directory that is durable implies this one is
+  None,      // no fsync: after a power loss the old file, the new one, or (where a filesystem
+             // does not order a replacing rename after the data, unlike ext4) an empty file
+};
+
 // Replaces `path` with `content` atomically: a temp file in the same directory is created
 // with `mode` (fchmod, independent of umask), written, fsync'ed, renamed over `path`, and the
-// directory is fsync'ed. The temp file is removed on any failure.
-Expected<void> write_file_atomic(const std::filesystem::path& path, std::string_view content, mode_t mode);
+// directory is fsync'ed (as far as `sync` says). The temp file is removed on any failure.
+Expected<void> write_file_atomic(const std::filesystem::path& path, std::string_view content, mode_t mode,
+                                 Sync sync = Sync::Durable);
 
 // The file a write to `path` lands on: `path` itself, or, when `path` is a symbolic link (a
 // chain of at most 40), the file it finally names (a relative link is read against its own
@@ -39,8 +53,12 @@ Expected<void> replace_symlink_atomic(const std::filesystem::path& link, const s
 // fsync of a directory, so renames and unlinks in it survive a power loss.
 Expected<void> fsync_directory(const std::filesystem::path& dir);
 
-// Removes `path` if it exists and fsyncs its directory (a missing file is success).
-Expected<void> remove_file_durable(const std::filesystem::path& path);
+// Removes `path` if it exists (a missing file is success); Sync::Durable (or FileOnly, the same
+// here) also fsyncs its directory.
+Expected<void> remove_file(const std::filesystem::path& path, Sync sync);
+inline Expected<void> remove_file_durable(const std::filesystem::path& path) {
+  return remove_file(path, Sync::Durable);
+}
 
 // The one reader of files that come from outside: opened with O_NONBLOCK (a FIFO never
 // blocks the daemon), refused unless fstat says regular file (no devices, FIFOs, sockets,

@@ -122,6 +122,7 @@ void Agent::stop() {
   driver_->node_events.stop();
   if (driver_->ca_sleeper) driver_->ca_sleeper->cancel();
   if (driver_->ca_request) driver_->ca_request->cancel();
+  if (driver_->effects.close_connections) driver_->effects.close_connections();
   for (auto& s : driver_->runs) {
     if (!s) continue;
     if (s->sleeper) s->sleeper->cancel();
@@ -138,6 +139,12 @@ void Agent::renew(CertKind kind) {
   auto& s = driver_->run_of(kind);
   s.renew_requested = true;
   if (s.sleeper) s.sleeper->cancel();
+}
+
+void Agent::clock_changed() {
+  for (auto& s : driver_->runs) {
+    if (s && s->sleeper) s->sleeper->cancel();
+  }
 }
 
 void Agent::kubelet_config_rolled_back(const std::string& detail) {

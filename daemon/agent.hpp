@@ -64,6 +64,8 @@ class Agent {
   bool stopping() const;
   // Rotate now (renew command); wakes a sleeping run().
   void renew(rotation::CertKind kind);
+  // The wall clock jumped: every sleeping run() re-checks its deadline now.
+  void clock_changed();
 
   const rotation::Lifecycle* lifecycle(rotation::CertKind kind) const;
 

@@ -4,6 +4,7 @@
 // sleep, key, submit, lookup, discard), agent_watch (awaiting a verdict), agent_install.
 #pragma once
 
+#include "base/trace.hpp"
 #include "daemon/agent.hpp"
 #include "daemon/api/csr_api.hpp"
 #include "daemon/node_events.hpp"
@@ -39,6 +40,11 @@ struct Connection {
   std::string auth_description;  // "bootstrap token", "client certificate <path>"
   bool as_node = false;          // authenticated with the node's own certificate
 };
+
+// A bench phase mark (base/trace) named "<cert>-<phase>": "client-post-start".
+inline void trace_phase(rotation::CertKind kind, std::string_view phase) {
+  if (trace::enabled()) trace::mark(std::string(rotation::to_string(kind)) + "-" + std::string(phase));
+}
 
 // A CSR's condition as the lifecycle sees it.
 rotation::CsrView view_of(const api::Csr& csr);

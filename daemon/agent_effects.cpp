@@ -34,12 +34,16 @@ StoreFactory store_files(const fs::path& cert_dir) {
 AgentEffects production_effects(boost::asio::io_context& io, std::chrono::seconds request_timeout,
                                 const fs::path& cert_dir) {
   AgentEffects effects;
-  effects.csr_api = [&io, request_timeout](const api::Endpoint& endpoint,
-                                           const api::Credentials& credentials) {
+  // One cache for every client the agent makes: the POST's connection carries the WATCH.
+  auto cache = api::make_connection_cache(io);
+  effects.csr_api = [&io, request_timeout, cache](const api::Endpoint& endpoint,
+                                                  const api::Credentials& credentials) {
     api::Options options;
     options.request_timeout = request_timeout;
+    options.connections = cache;
     return std::unique_ptr<api::CsrApi>(std::make_unique<api::Client>(io, endpoint, credentials, options));
   };
+  effects.close_connections = [cache] { api::close_connection_cache(*cache); };
   effects.kubeconfigs = std::make_shared<KubeconfigFiles>();
   effects.stores = store_files(cert_dir);
   effects.clock = std::make_shared<SystemClock>();

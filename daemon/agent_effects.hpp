@@ -75,6 +75,9 @@ struct AgentEffects {
   KeyGenerator generate_key = [](KeyAlgorithm algorithm, const std::atomic<bool>& stop) {
     return rotation::generate_key(algorithm, &stop);
   };
+  // Called when the agent stops: kept-alive connections are closed and none kept after (a
+  // one-shot run's loop must not wait for their idle timer). Empty: nothing kept.
+  std::function<void()> close_connections;
 };
 
 // The real effects: api::Client on `io` (each request bounded by `request_timeout`), the

@@ -52,12 +52,14 @@ void AgentDriver::install(CertificateRun& s, const Step& st) {
     return;
   }
   kcd::crash_point("cert-received");
+  trace_phase(s.kind, "install-start");
   auto failed = [&](const Error& e) {
     log::error("install failed", {{"cert", kind_name}, {"csr", st.csr}, {"error", e.format()}});
     s.machine.failed(e, t);
   };
   auto file = s.store->install(*chain, s.pending_key.get(), t);
   if (!file) return failed(file.error());
+  trace_phase(s.kind, "install-end");
   log::info("certificate installed", {{"cert", kind_name},
                                       {"csr", st.csr},
                                       {"path", *file},
@@ -65,14 +67,18 @@ void AgentDriver::install(CertificateRun& s, const Step& st) {
                                       {"not_after", verdict->not_after}});
   if (s.kind == CertKind::Client) {
     if (auto written = write_kubeconfig(s, *conn); !written) return failed(written.error());
+    trace_phase(s.kind, "kubeconfig-end");
   }
-  if (auto removed = s.store->discard_pending_key(); !removed) return failed(removed.error());
+  // Not fsync'ed: a pending key a power loss brings back is the installed certificate's key,
+  // which the next start's inspection recognises and removes.
+  if (auto removed = s.store->discard_pending_key(Sync::None); !removed) return failed(removed.error());
   s.pending_key.reset();
   s.issued.reset();
   for (const auto& removed : s.store->prune(settings.keep_certificates)) {
     log::info("old certificate removed", {{"cert", kind_name}, {"path", removed}});
   }
   s.machine.installed(*verdict, t);
+  trace_phase(s.kind, "installed");
   // Posted once installed, so a new client certificate already carries it.
   post_event("Normal", "CertificateRotated",
              "kubelet " + std::string(kind_name) + " certificate rotated; new certificate valid until " +

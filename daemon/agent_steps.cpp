@@ -157,6 +157,7 @@ asio::awaitable<void> AgentDriver::step(CertificateRun& s, const Step& st) {
       }
       {
         // RSA-4096 takes seconds: generated off the loop, abandoned on stop().
+        trace_phase(s.kind, "key-start");
         auto work = key_generation(effects.generate_key, settings.key_algorithm);
         auto generated =
             co_await keygen_calls.call<ossl::PKeyPtr>(std::move(work), kKeyGenerationDeadline, &s.off_loop);
@@ -178,6 +179,7 @@ asio::awaitable<void> AgentDriver::step(CertificateRun& s, const Step& st) {
           break;
         }
         kcd::crash_point("key-written");
+        trace_phase(s.kind, "key-saved");
         rotation::PendingCsr p;
         p.name =
             rotation::csr_name(key.get(), rotation::request_for(s.kind, node), rotation::usages_for(s.kind));
@@ -214,7 +216,9 @@ asio::awaitable<void> AgentDriver::step(CertificateRun& s, const Step& st) {
                                                           : settings.serving_expiration_seconds;
       auto client = effects.csr_api(conn->endpoint, conn->credentials);
       s.active_request = client.get();
+      trace_phase(s.kind, "post-start");
       auto result = co_await client->create_csr(req);
+      trace_phase(s.kind, "post-end");
       s.active_request = nullptr;
       if (stop_requested) break;
       if (result) {
@@ -274,7 +278,8 @@ asio::awaitable<void> AgentDriver::step(CertificateRun& s, const Step& st) {
       install(s, st);
       break;
     case Step::Kind::DiscardPending: {
-      if (auto removed = s.store->discard_pending_key(); !removed) {
+      // Durable: a denied or vanished CSR's key must not come back and be filed again.
+      if (auto removed = s.store->discard_pending_key(Sync::Durable); !removed) {
         s.machine.failed(removed.error(), now());
         break;
       }
@@ -381,7 +386,7 @@ asio::awaitable<void> AgentDriver::sleep_until(CertificateRun& s, SysTime at) {
 
 void AgentDriver::discard_pending_key_logged(CertificateRun& s) {
   // Not fatal here: a key that stays is found and judged again at the next inspection.
-  if (auto removed = s.store->discard_pending_key(); !removed)
+  if (auto removed = s.store->discard_pending_key(Sync::Durable); !removed)
     log::warn("pending key not removed", {{"cert", to_string(s.kind)}, {"error", removed.error().format()}});
 }
 

@@ -47,6 +47,7 @@ asio::awaitable<void> AgentDriver::await_csr(CertificateRun& s, const Step& st) 
     return true;
   };
   s.active_request = client.get();
+  trace_phase(s.kind, "watch-start");
   const auto started = now();
   auto result = co_await client->watch_csr(st.csr, st.resource_version, timings.watch_timeout,
                                            timings.watch_timeout + timings.watch_grace, handler);
@@ -54,6 +55,7 @@ asio::awaitable<void> AgentDriver::await_csr(CertificateRun& s, const Step& st) 
   if (stop_requested) co_return;
   const auto t = now();
   if (verdict) {
+    trace_phase(s.kind, "issued");
     if (verdict->issued()) s.issued = *verdict;
     saw_csr(s, *verdict);
     s.machine.observed(view_of(*verdict), t);

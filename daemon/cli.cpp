@@ -1,6 +1,7 @@
 #include "daemon/cli.hpp"
 
 #include "base/duration.hpp"
+#include "base/trace.hpp"
 #include "config/settings.hpp"
 #include "config/kubeconfig.hpp"
 #include "daemon/approve.hpp"
@@ -334,6 +335,7 @@ int cli_main(int argc, char** argv) {
     auto settings = load_checked_settings(run_flags, env);
     if (!settings) return report_config_error(settings.error());
     log::init(log::Target::Auto, config::to_string(settings->log_level));
+    trace::mark("settings");
     RunOptions options;
     options.once = once;
     options.timeout = timeout.parsed;

@@ -44,9 +44,13 @@ OutputLocks::~OutputLocks() {
 }
 
 std::filesystem::path OutputLocks::lock_path(const std::filesystem::path& path) {
+  // Through links first, dangling ones too: a link to a file another instance has not written
+  // yet names that file's lock (weakly_canonical alone stops at a dangling link).
+  const auto target = kcd::write_through_target(path);
+  const std::filesystem::path through = target ? *target : path;
   std::error_code ec;
-  std::filesystem::path real = std::filesystem::weakly_canonical(path, ec);
-  if (ec) real = path.lexically_normal();
+  std::filesystem::path real = std::filesystem::weakly_canonical(through, ec);
+  if (ec) real = through.lexically_normal();
   return real.parent_path() / ("." + real.filename().string() + ".kubelet-certd-lock");
 }
 

@@ -5,6 +5,8 @@
 #include "base/files.hpp"
 #include "systemd/log.hpp"
 
+#include <malloc.h>
+
 namespace kcd::daemon {
 
 namespace {
@@ -193,10 +195,15 @@ void KubeletWorker::loop() {
     } catch (const std::exception& e) {
       log::error("kubelet task failed", {{"error", e.what()}});
     }
+    bool idle = false;
     {
       std::lock_guard lock(mu_);
       busy_ = false;
+      idle = tasks_.empty();
     }
+    // The patch and the CIS checks parse whole files: give what they freed back to the system
+    // before the thread sleeps (this thread's malloc arena stays mapped otherwise, ~0.5 MiB).
+    if (idle) ::malloc_trim(0);
     cv_.notify_all();
   }
 }

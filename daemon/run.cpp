@@ -1,6 +1,7 @@
 #include "daemon/run.hpp"
 
 #include "base/files.hpp"
+#include "base/trace.hpp"
 #include "daemon/instance_lock.hpp"
 #include "daemon/settings_check.hpp"
 #include "daemon/supervisor.hpp"
@@ -33,6 +34,7 @@ RunResult run(const config::Settings& settings, const RunOptions& options) {
   OutputLocks outputs;
   if (auto held = outputs.acquire(targets, settings.cert_dir); !held)
     return RunResult{kExitError, held.error().format()};
+  trace::mark("locked");
   Supervisor supervisor(settings, options);
   return supervisor.run();
 }

@@ -1,5 +1,6 @@
 #include "daemon/supervisor.hpp"
 
+#include "base/trace.hpp"
 #include "daemon/settings_check.hpp"
 #include "daemon/off_loop.hpp"
 #include "rotation/store/store.hpp"
@@ -7,6 +8,8 @@
 
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/post.hpp>
+
+#include <malloc.h>
 
 #include <algorithm>
 #include <csignal>
@@ -17,12 +20,20 @@ namespace asio = boost::asio;
 using rotation::CertKind;
 using rotation::Condition;
 
+// The kubelet work (the config patch, an unfinished change's check, the CIS checks) starts once
+// the client certificate is settled, or this long after the start, whichever comes first.
+constexpr std::chrono::seconds kKubeletWorkDelay{1};
+// With the clock watch, a sleep wakes at its deadline or at a clock jump; this is only a safety
+// net (without it the agent wakes every AgentTimings::max_sleep_chunk, a minute, to look).
+constexpr std::chrono::hours kSleepChunkWithClockWatch{1};
+
 Supervisor::Supervisor(config::Settings settings, RunOptions options)
     : settings_(std::move(settings)),
       options_(std::move(options)),
       signals_(io_, SIGINT, SIGTERM, SIGHUP),
       watchdog_(io_),
       deadline_(io_),
+      kubelet_delay_(io_),
       endpoints_(io_, *this) {}
 
 Supervisor::~Supervisor() = default;
@@ -50,10 +61,18 @@ RunResult Supervisor::run() {
                                           if (agent_) agent_->kubelet_config_rolled_back(detail);
                                         });
                                       });
-  kubelet_->recover(settings_);
-  kubelet_->configure(settings_, "start");
-  refresh_cis();  // the metrics show the CIS results from the start (a render only formats them)
+  // Its D-Bus calls, `kubelet --version` and fsyncs would compete with the bootstrap's (the same
+  // disk journal, two cores): the work waits for the client certificate to be settled (valid,
+  // installed, denied or backing off), or kKubeletWorkDelay while a CSR awaits a slow approver.
+  clock_ = std::make_unique<ClockWatch>(io_, [this] {
+    if (agent_) agent_->clock_changed();
+  });
+  kubelet_delay_.expires_after(kKubeletWorkDelay);
+  kubelet_delay_.async_wait([this](boost::system::error_code ec) {
+    if (!ec) start_kubelet_work();
+  });
   start_agent();
+  trace::mark("agent");
   for (CertKind k : options_.renew) agent_->renew(k);
   // READY=1 as soon as the loop runs: the kubelet's start must never wait for the API server
   // (on a control-plane node the kubelet itself runs the API server as a static pod).
@@ -109,16 +128,41 @@ void Supervisor::refresh_cis() {
   kubelet_->refresh_cis(settings_);
 }
 
+void Supervisor::start_kubelet_work() {
+  if (kubelet_started_ || !kubelet_) return;
+  kubelet_started_ = true;
+  kubelet_delay_.cancel();
+  kubelet_->recover(settings_);
+  kubelet_->configure(settings_, "start");
+  refresh_cis();  // the metrics show the CIS results from the start (a render only formats them)
+}
+
 void Supervisor::start_agent() {
   AgentEvents ev;
   ev.status = [this](CertKind, const std::string&) { publish_status(); };
-  ev.condition = [this](CertKind, Condition) { evaluate_once(); };
+  ev.condition = [this](CertKind kind, Condition c) {
+    if (kind == CertKind::Client &&
+        (c == Condition::Valid || c == Condition::Denied || c == Condition::Error))
+      start_kubelet_work();
+    // A certificate just found or made valid: its run sleeps now, for months. What the bootstrap
+    // or rotation freed (TLS, JSON, PEM buffers) goes back to the system.
+    if (c == Condition::Valid) asio::post(io_, [] { ::malloc_trim(0); });
+    evaluate_once();
+  };
   ev.serving_installed = [this](const std::filesystem::path& file) {
+    start_kubelet_work();
     kubelet_->serving_changed(settings_, file);
   };
-  ev.cluster_ca_changed = [this] { kubelet_->configure(settings_, "cluster CA changed", true); };
+  ev.cluster_ca_changed = [this] {
+    start_kubelet_work();
+    kubelet_->configure(settings_, "cluster CA changed", true);
+  };
+  AgentTimings timings = options_.timings;
+  if (clock_ && clock_->active())
+    timings.max_sleep_chunk =
+        std::max<std::chrono::seconds>(timings.max_sleep_chunk, kSleepChunkWithClockWatch);
   agent_ =
-      std::make_unique<Agent>(io_, settings_, options_.timings, ev,
+      std::make_unique<Agent>(io_, settings_, timings, ev,
                               production_effects(io_, options_.timings.request_timeout, settings_.cert_dir));
   kinds_ = managed_kinds(settings_);
   for (CertKind k : kinds_) {
@@ -193,12 +237,17 @@ void Supervisor::evaluate_once() {
 
 void Supervisor::finish(Verdict verdict) {
   if (!finished_) {
+    trace::mark("verdict");
     finished_ = true;
     result_.exit_code = verdict.code;
     result_.message = std::move(verdict.message);
   }
+  // A one-shot run ends after the kubelet's work (drained after the loop): it is queued now if
+  // it has not started yet (a stop has stopped the worker already, which then ignores it).
+  start_kubelet_work();
   if (agent_) agent_->stop();
   signals_.cancel();
+  if (clock_) clock_->close();
   watchdog_.cancel();
   deadline_.cancel();
   endpoints_.close();
@@ -264,6 +313,7 @@ void Supervisor::reload() {
   }
   settings_ = *fresh;
   log::info("configuration reloaded", {{"path", settings_.config_file}});
+  start_kubelet_work();
   kubelet_->configure(settings_, "configuration reloaded");
   refresh_cis();
   restart_pending_ = true;

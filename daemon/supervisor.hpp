@@ -3,6 +3,7 @@
 #pragma once
 
 #include "daemon/agent.hpp"
+#include "daemon/clock_watch.hpp"
 #include "daemon/endpoints.hpp"
 #include "daemon/exit_verdict.hpp"
 #include "daemon/kubelet_worker.hpp"
@@ -44,6 +45,7 @@ class Supervisor final : public RunningDaemon {
 
  private:
   void start_agent();
+  void start_kubelet_work();
   void on_agent_done(std::exception_ptr e);
   void publish_status();
   std::vector<CertificateProgress> progress() const;
@@ -60,14 +62,17 @@ class Supervisor final : public RunningDaemon {
   boost::asio::signal_set signals_;
   boost::asio::steady_timer watchdog_;
   boost::asio::steady_timer deadline_;
+  boost::asio::steady_timer kubelet_delay_;  // the kubelet work's latest start (kKubeletWorkDelay)
   systemd::Notifier notifier_;
   Endpoints endpoints_;
   std::unique_ptr<Agent> agent_;
   std::unique_ptr<KubeletWorker> kubelet_;
+  std::unique_ptr<ClockWatch> clock_;
   std::vector<rotation::CertKind> kinds_;
   int running_ = 0;  // agent runs (one per certificate) not yet ended
   bool finished_ = false;
   bool restart_pending_ = false;  // a reload stopped the agent: start it again with the new settings
+  bool kubelet_started_ = false;  // the kubelet worker got its first tasks
   RunResult result_;
 };
 

@@ -15,6 +15,8 @@
 #include "rotation/key.hpp"
 
 #include <arpa/inet.h>
+#include <openssl/evp.h>
+#include <sys/socket.h>
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/redirect_error.hpp>
 #include <boost/asio/ssl.hpp>
@@ -24,6 +26,7 @@
 #include <boost/beast/http.hpp>
 #include <boost/beast/ssl.hpp>
 
+#include <cerrno>
 #include <list>
 
 namespace kcd::api {
@@ -76,17 +79,130 @@ std::string url_escape(std::string_view s) {
   return out;
 }
 
+using Stream = beast::ssl_stream<beast::tcp_stream>;
+
+// One TLS connection and the context it was made with (the context must outlive it).
+struct Conn {
+  std::shared_ptr<ssl::context> ctx;
+  std::unique_ptr<Stream> stream;
+  bool reused = false;  // taken from the cache: the server may have closed it meanwhile
+};
+
+void close_conn(Conn& conn) {
+  beast::error_code ignored;
+  beast::get_lowest_layer(*conn.stream).socket().shutdown(tcp::socket::shutdown_both, ignored);
+  beast::get_lowest_layer(*conn.stream).close();
+}
+
+// Whether an idle connection still looks usable: nothing to read (a FIN, a TLS alert or stray
+// bytes all mean the server is done with it).
+bool idle_and_open(Conn& conn) {
+  const int fd = beast::get_lowest_layer(*conn.stream).socket().native_handle();
+  char byte = 0;
+  const ssize_t n = ::recv(fd, &byte, 1, MSG_PEEK | MSG_DONTWAIT);
+  return n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK);
+}
+
+// SHA-256 over what a connection is bound to: server, CA, and the credentials presented.
+std::string connection_identity(std::initializer_list<std::string_view> parts) {
+  std::unique_ptr<EVP_MD_CTX, decltype(&EVP_MD_CTX_free)> md(EVP_MD_CTX_new(), &EVP_MD_CTX_free);
+  if (!md || EVP_DigestInit_ex(md.get(), EVP_sha256(), nullptr) != 1) return {};
+  for (std::string_view p : parts) {
+    const std::uint64_t len = p.size();
+    // Length-prefixed, so ("ab", "c") and ("a", "bc") differ.
+    EVP_DigestUpdate(md.get(), &len, sizeof len);
+    EVP_DigestUpdate(md.get(), p.data(), p.size());
+  }
+  unsigned char out[EVP_MAX_MD_SIZE];
+  unsigned int out_len = 0;
+  if (EVP_DigestFinal_ex(md.get(), out, &out_len) != 1) return {};
+  return std::string(reinterpret_cast<const char*>(out), out_len);
+}
+
 }  // namespace
 
-struct Client::Impl {
-  using Stream = beast::ssl_stream<beast::tcp_stream>;
+class ConnectionCache : public std::enable_shared_from_this<ConnectionCache> {
+ public:
+  explicit ConnectionCache(asio::io_context& io) : io_(io) {}
+  ~ConnectionCache() {
+    for (auto& e : idle_) close_conn(e.conn);
+  }
+  ConnectionCache(const ConnectionCache&) = delete;
+  ConnectionCache& operator=(const ConnectionCache&) = delete;
 
-  // One TLS connection and the context it was made with (the context must outlive it).
-  struct Conn {
-    std::shared_ptr<ssl::context> ctx;
-    std::unique_ptr<Stream> stream;
+  // An idle connection made for `identity` that still looks open, or nullopt.
+  std::optional<Conn> take(const std::string& identity) {
+    for (auto it = idle_.begin(); it != idle_.end();) {
+      if (it->identity != identity) {
+        ++it;
+        continue;
+      }
+      Conn conn = std::move(it->conn);
+      it = idle_.erase(it);
+      if (idle_and_open(conn)) {
+        conn.reused = true;
+        return conn;
+      }
+      close_conn(conn);
+    }
+    return std::nullopt;
+  }
+
+  // Keeps `conn` for kIdleConnectionTimeout (the oldest goes when kMaxIdleConnections are kept).
+  void put(std::string identity, Conn conn) {
+    if (identity.empty() || closed_) return close_conn(conn);
+    if (idle_.size() >= kMaxIdleConnections) {
+      close_conn(idle_.front().conn);
+      idle_.pop_front();
+    }
+    const std::uint64_t id = ++next_id_;
+    auto timer = std::make_unique<asio::steady_timer>(io_, kIdleConnectionTimeout);
+    timer->async_wait([weak = weak_from_this(), id](boost::system::error_code ec) {
+      auto self = weak.lock();
+      if (ec || !self) return;
+      self->expire(id);
+    });
+    idle_.push_back(Entry{std::move(identity), std::move(conn), std::move(timer), id});
+  }
+
+  void close() {
+    closed_ = true;
+    for (auto& e : idle_) close_conn(e.conn);
+    idle_.clear();  // the timers go with them: their waits end as cancelled
+  }
+
+ private:
+  struct Entry {
+    std::string identity;
+    Conn conn;
+    std::unique_ptr<asio::steady_timer> timer;
+    std::uint64_t id;
   };
 
+  void expire(std::uint64_t id) {
+    for (auto it = idle_.begin(); it != idle_.end(); ++it) {
+      if (it->id != id) continue;
+      close_conn(it->conn);
+      idle_.erase(it);
+      return;
+    }
+  }
+
+  asio::io_context& io_;
+  std::list<Entry> idle_;
+  std::uint64_t next_id_ = 0;
+  bool closed_ = false;
+};
+
+std::shared_ptr<ConnectionCache> make_connection_cache(asio::io_context& io) {
+  return std::make_shared<ConnectionCache>(io);
+}
+
+void close_connection_cache(ConnectionCache& cache) {
+  cache.close();
+}
+
+struct Client::Impl {
   // Keeps a way to abort an operation registered while it is in flight.
   class CancelGuard {
    public:
@@ -112,6 +228,7 @@ struct Client::Impl {
   Stats stats;
   bool cancelled = false;
   std::list<std::function<void()>> cancellers;
+  std::string conn_identity;  // of the last connect(), for the connection cache
 
   Error from_ec(const boost::system::error_code& ec, std::string_view during) const {
     if (cancelled) return make_error(ErrorKind::Cancelled, "cancelled");
@@ -122,7 +239,43 @@ struct Client::Impl {
                       std::string(during) + " " + endpoint.server.text + ": " + ec.message());
   }
 
-  Expected<std::shared_ptr<ssl::context>> make_context() const {
+  // The client certificate and key as PEM (read from their files, or given inline), empty with a
+  // bearer token.
+  struct Material {
+    std::string cert_pem, key_pem;
+    std::string cert_src = "client-certificate-data", key_src = "client-key-data";
+  };
+
+  Expected<Material> material() const {
+    Material m;
+    if (!credentials.client_cert_file && !credentials.client_cert_pem) return m;
+    if (credentials.client_cert_file) {
+      m.cert_src = credentials.client_cert_file->string();
+      auto read = kcd::read_file(*credentials.client_cert_file, 1 << 20);
+      if (!read) return Unexpected(make_error(ErrorKind::Tls, "client certificate: " + read.error().message));
+      m.cert_pem = std::move(*read);
+    } else {
+      m.cert_pem = *credentials.client_cert_pem;
+    }
+    if (credentials.client_key_file) {
+      m.key_src = credentials.client_key_file->string();
+      auto read = kcd::read_file(*credentials.client_key_file, 1 << 20);
+      if (!read) return Unexpected(make_error(ErrorKind::Tls, "client certificate: " + read.error().message));
+      m.key_pem = std::move(*read);
+    } else if (credentials.client_key_pem) {
+      m.key_pem = *credentials.client_key_pem;
+    }
+    return m;
+  }
+
+  // What a kept-alive connection must match to be reused: the same server, CA and credentials
+  // (a rotated client certificate at the same path is a different identity).
+  std::string identity(const Material& m) const {
+    return connection_identity({endpoint.server.text, endpoint.tls_server_name.value_or(""), endpoint.ca_pem,
+                                credentials.bearer_token.value_or(""), m.cert_pem, m.key_pem});
+  }
+
+  Expected<std::shared_ptr<ssl::context>> make_context(const Material& m) const {
     auto ctx = std::make_shared<ssl::context>(ssl::context::tls_client);
     SSL_CTX* c = ctx->native_handle();
     SSL_CTX_set_min_proto_version(c, TLS1_2_VERSION);
@@ -135,28 +288,11 @@ struct Client::Impl {
     ERR_clear_error();
 
     if (credentials.client_cert_file || credentials.client_cert_pem) {
-      std::string cert_pem, key_pem, cert_src = "client-certificate-data", key_src = "client-key-data";
-      if (credentials.client_cert_file) {
-        cert_src = credentials.client_cert_file->string();
-        auto read = kcd::read_file(*credentials.client_cert_file, 1 << 20);
-        if (!read)
-          return Unexpected(make_error(ErrorKind::Tls, "client certificate: " + read.error().message));
-        cert_pem = std::move(*read);
-      } else {
-        cert_pem = *credentials.client_cert_pem;
-      }
-      if (credentials.client_key_file) {
-        key_src = credentials.client_key_file->string();
-        auto read = kcd::read_file(*credentials.client_key_file, 1 << 20);
-        if (!read)
-          return Unexpected(make_error(ErrorKind::Tls, "client certificate: " + read.error().message));
-        key_pem = std::move(*read);
-      } else if (credentials.client_key_pem) {
-        key_pem = *credentials.client_key_pem;
-      }
-      auto chain = rotation::parse_certificates_pem(cert_pem, cert_src);
+      const std::string& cert_src = m.cert_src;
+      const std::string& key_src = m.key_src;
+      auto chain = rotation::parse_certificates_pem(m.cert_pem, cert_src);
       if (!chain) return Unexpected(make_error(ErrorKind::Tls, chain.error().message));
-      auto loaded = rotation::load_private_key_pem(key_pem, key_src);
+      auto loaded = rotation::load_private_key_pem(m.key_pem, key_src);
       if (!loaded) return Unexpected(make_error(ErrorKind::Tls, "client key: " + loaded.error().message));
       ossl::PKeyPtr key = std::move(*loaded);
       if (SSL_CTX_use_certificate(c, chain->front().get()) != 1 ||
@@ -170,10 +306,21 @@ struct Client::Impl {
     return ctx;
   }
 
-  asio::awaitable<Result<Conn>> connect() {
+  // A kept-alive connection for the same server and credentials when `reuse` and there is one,
+  // else a new one.
+  asio::awaitable<Result<Conn>> connect(bool reuse) {
     if (cancelled) co_return Unexpected(make_error(ErrorKind::Cancelled, "cancelled"));
     const config::ServerUrl* url = &endpoint.server;
-    auto ctx = make_context();
+    auto m = material();
+    if (!m) co_return Unexpected(m.error());
+    conn_identity = options.connections ? identity(*m) : std::string();
+    if (reuse && options.connections) {
+      if (auto kept = options.connections->take(conn_identity)) {
+        ++stats.reused;
+        co_return std::move(*kept);
+      }
+    }
+    auto ctx = make_context(*m);
     if (!ctx) co_return Unexpected(ctx.error());
 
     boost::system::error_code ec;
@@ -269,30 +416,51 @@ struct Client::Impl {
     return req;
   }
 
-  static void close(Conn& conn) {
-    beast::error_code ignored;
-    beast::get_lowest_layer(*conn.stream).socket().shutdown(tcp::socket::shutdown_both, ignored);
-    beast::get_lowest_layer(*conn.stream).close();
+  static void close(Conn& conn) { close_conn(conn); }
+
+  // After a complete exchange: kept for the next request when the server keeps it alive and
+  // nothing beyond the response arrived, else closed.
+  void release(Conn conn, bool keep_alive) {
+    if (keep_alive && options.connections && !cancelled) {
+      options.connections->put(conn_identity, std::move(conn));
+    } else {
+      close(conn);
+    }
   }
 
-  // One request/response exchange on a fresh connection.
+  // One request/response exchange, on a kept-alive connection when there is one. A kept-alive
+  // connection the server closed meanwhile fails before any byte of a response: the request is
+  // then sent once more on a new connection (a CSR create sent twice gets 409 AlreadyExists,
+  // which the agent resumes from: CSR names derive from the key).
   asio::awaitable<Result<http::response<http::string_body>>> exchange(http::request<http::string_body> req) {
-    auto conn = co_await connect();
-    if (!conn) co_return Unexpected(conn.error());
-    Stream& stream = *conn->stream;
-    CancelGuard guard(*this, [&stream] { beast::get_lowest_layer(stream).close(); });
-    boost::system::error_code ec;
-    ++stats.requests;
-    beast::get_lowest_layer(stream).expires_after(options.request_timeout);
-    co_await http::async_write(stream, req, asio::redirect_error(asio::use_awaitable, ec));
-    if (ec) co_return Unexpected(from_ec(ec, "sending the request to"));
-    beast::flat_buffer buffer;
-    http::response_parser<http::string_body> parser;
-    parser.body_limit(options.body_limit);
-    co_await http::async_read(stream, buffer, parser, asio::redirect_error(asio::use_awaitable, ec));
-    if (ec) co_return Unexpected(from_ec(ec, "reading the response from"));
-    close(*conn);
-    co_return parser.release();
+    for (int attempt = 0;; ++attempt) {
+      auto conn = co_await connect(attempt == 0);
+      if (!conn) co_return Unexpected(conn.error());
+      Stream& stream = *conn->stream;
+      CancelGuard guard(*this, [&stream] { beast::get_lowest_layer(stream).close(); });
+      const bool retry_on_failure = conn->reused;
+      boost::system::error_code ec;
+      ++stats.requests;
+      beast::get_lowest_layer(stream).expires_after(options.request_timeout);
+      co_await http::async_write(stream, req, asio::redirect_error(asio::use_awaitable, ec));
+      if (ec) {
+        close(*conn);
+        if (retry_on_failure && !cancelled) continue;
+        co_return Unexpected(from_ec(ec, "sending the request to"));
+      }
+      beast::flat_buffer buffer;
+      http::response_parser<http::string_body> parser;
+      parser.body_limit(options.body_limit);
+      co_await http::async_read(stream, buffer, parser, asio::redirect_error(asio::use_awaitable, ec));
+      if (ec) {
+        close(*conn);
+        if (retry_on_failure && !cancelled && !parser.got_some()) continue;
+        co_return Unexpected(from_ec(ec, "reading the response from"));
+      }
+      auto res = parser.release();
+      release(std::move(*conn), res.keep_alive() && buffer.size() == 0);
+      co_return res;
+    }
   }
 };
 
@@ -450,22 +618,40 @@ asio::awaitable<Result<WatchEnd>> Client::watch_csrs(const std::string& field_se
   target += "timeoutSeconds=" + std::to_string(timeout_seconds.count()) + "&watch=true";
   auto req = im.make_request(http::verb::get, target, {});
 
-  auto conn = co_await im.connect();
-  if (!conn) co_return Unexpected(conn.error());
-  Impl::Stream& stream = *conn->stream;
-  Impl::CancelGuard guard(im, [&stream] { beast::get_lowest_layer(stream).close(); });
-  boost::system::error_code ec;
-  ++im.stats.requests;
-  beast::get_lowest_layer(stream).expires_after(im.options.request_timeout);
-  co_await http::async_write(stream, req, asio::redirect_error(asio::use_awaitable, ec));
-  if (ec) co_return Unexpected(im.from_ec(ec, "sending the watch to"));
-
+  // On a kept-alive connection when there is one; one the server closed meanwhile fails before
+  // any byte of a response, and the watch is sent once more on a new connection.
+  std::optional<Conn> conn;
+  std::unique_ptr<http::response_parser<http::buffer_body>> parser;
   beast::flat_buffer buffer;
-  http::response_parser<http::buffer_body> parser;
-  parser.body_limit(boost::none);
-  co_await http::async_read_header(stream, buffer, parser, asio::redirect_error(asio::use_awaitable, ec));
-  if (ec) co_return Unexpected(im.from_ec(ec, "reading the watch response from"));
-  const int status = static_cast<int>(parser.get().result_int());
+  boost::system::error_code ec;
+  for (int attempt = 0;; ++attempt) {
+    auto made = co_await im.connect(attempt == 0);
+    if (!made) co_return Unexpected(made.error());
+    conn = std::move(*made);
+    Stream& s = *conn->stream;
+    Impl::CancelGuard attempt_guard(im, [&s] { beast::get_lowest_layer(s).close(); });
+    ++im.stats.requests;
+    beast::get_lowest_layer(s).expires_after(im.options.request_timeout);
+    co_await http::async_write(s, req, asio::redirect_error(asio::use_awaitable, ec));
+    if (ec) {
+      Impl::close(*conn);
+      if (conn->reused && !im.cancelled) continue;
+      co_return Unexpected(im.from_ec(ec, "sending the watch to"));
+    }
+    buffer.clear();
+    parser = std::make_unique<http::response_parser<http::buffer_body>>();
+    parser->body_limit(boost::none);
+    co_await http::async_read_header(s, buffer, *parser, asio::redirect_error(asio::use_awaitable, ec));
+    if (ec) {
+      Impl::close(*conn);
+      if (conn->reused && !im.cancelled && !parser->got_some()) continue;
+      co_return Unexpected(im.from_ec(ec, "reading the watch response from"));
+    }
+    break;
+  }
+  Stream& stream = *conn->stream;
+  Impl::CancelGuard guard(im, [&stream] { beast::get_lowest_layer(stream).close(); });
+  const int status = static_cast<int>(parser->get().result_int());
 
   std::array<char, 16384> chunk{};
   std::string error_body;
@@ -477,9 +663,9 @@ asio::awaitable<Result<WatchEnd>> Client::watch_csrs(const std::string& field_se
       Steady::now() + (status == 200
                            ? timeout_seconds + read_deadline
                            : std::chrono::duration_cast<std::chrono::seconds>(im.options.request_timeout));
-  while (!parser.is_done()) {
-    parser.get().body().data = chunk.data();
-    parser.get().body().size = chunk.size();
+  while (!parser->is_done()) {
+    parser->get().body().data = chunk.data();
+    parser->get().body().size = chunk.size();
     const auto left = watch_end - Steady::now();
     if (left <= Steady::duration::zero()) {
       if (status != 200) co_return Unexpected(im.from_ec(beast::error::timeout, "reading the watch from"));
@@ -491,7 +677,7 @@ asio::awaitable<Result<WatchEnd>> Client::watch_csrs(const std::string& field_se
     }
     const Steady::duration per_read = status == 200 ? Steady::duration(read_deadline) : left;
     beast::get_lowest_layer(stream).expires_after(std::min(per_read, left));
-    co_await http::async_read_some(stream, buffer, parser, asio::redirect_error(asio::use_awaitable, ec));
+    co_await http::async_read_some(stream, buffer, *parser, asio::redirect_error(asio::use_awaitable, ec));
     if (ec == http::error::need_buffer) ec = {};
     if (ec) {
       if (ec == beast::error::timeout && status == 200 && !im.cancelled && Steady::now() < watch_end)
@@ -500,7 +686,7 @@ asio::awaitable<Result<WatchEnd>> Client::watch_csrs(const std::string& field_se
       if (ec == http::error::end_of_stream && status == 200) co_return WatchEnd::ServerClosed;
       co_return Unexpected(im.from_ec(ec, "reading the watch from"));
     }
-    const std::size_t n = chunk.size() - parser.get().body().size;
+    const std::size_t n = chunk.size() - parser->get().body().size;
     if (status != 200) {
       // Enough to say what went wrong: the rest of an error body is not read.
       error_body.append(chunk.data(), std::min(n, kErrorBodyLimit - error_body.size()));
@@ -517,7 +703,7 @@ asio::awaitable<Result<WatchEnd>> Client::watch_csrs(const std::string& field_se
   }
   if (status != 200) {
     co_return Unexpected(
-        error_from_response(status, error_body, std::string_view(parser.get()[http::field::retry_after])));
+        error_from_response(status, error_body, std::string_view(parser->get()[http::field::retry_after])));
   }
   Impl::close(*conn);
   co_return WatchEnd::ServerClosed;

@@ -18,6 +18,19 @@
 
 namespace kcd::api {
 
+// Idle connections kept for the next request to the same server with the same CA and
+// credentials (HTTP/1.1 keep-alive): a bootstrap's POST and WATCH share one TLS handshake. Owned
+// by whoever makes the clients (one per process); it lives on, and must be destroyed before, the
+// io_context its clients use. Idle connections are closed after kIdleConnectionTimeout.
+class ConnectionCache;
+std::shared_ptr<ConnectionCache> make_connection_cache(boost::asio::io_context& io);
+// Closes the idle connections and keeps none from now on (a stopping agent: the loop must not
+// wait for an idle timer).
+void close_connection_cache(ConnectionCache& cache);
+inline constexpr std::chrono::seconds kIdleConnectionTimeout{5};
+// At most this many idle connections are kept (one per certificate's request in flight).
+inline constexpr std::size_t kMaxIdleConnections = 2;
+
 struct Options {
   std::chrono::seconds connect_timeout{10};
   std::chrono::seconds request_timeout{30};
@@ -28,11 +41,14 @@ struct Options {
   std::function<Expected<std::vector<std::string>>(const std::string& host)> lookup =
       daemon::lookup_addresses;
   std::size_t watch_line_limit = kMaxWatchLine;  // one watch event
+  // Null: a fresh connection for every request, closed after it.
+  std::shared_ptr<ConnectionCache> connections;
 };
 
 struct Stats {
   int requests = 0;
-  int connections = 0;
+  int connections = 0;  // new TCP connections (a reused one is not counted again)
+  int reused = 0;       // requests sent on a kept-alive connection
 };
 
 class Client final : public CsrApi {

@@ -83,8 +83,8 @@ Expected<void> Store::save_pending_key(EVP_PKEY* key) const {
   return write_file_atomic(pending_key_path(), private_key_to_pem(key), 0600);
 }
 
-Expected<void> Store::discard_pending_key() const {
-  return remove_file_durable(pending_key_path());
+Expected<void> Store::discard_pending_key(Sync sync) const {
+  return remove_file(pending_key_path(), sync);
 }
 
 Expected<fs::path> Store::install(const std::vector<ossl::X509Ptr>& chain, EVP_PKEY* key,
@@ -107,7 +107,10 @@ Expected<fs::path> Store::install(const std::vector<ossl::X509Ptr>& chain, EVP_P
   std::string content;
   for (const auto& cert : chain) content += certificate_to_pem(cert.get());
   content += private_key_to_pem(key);
-  if (auto written = write_file_atomic(dir_ / name, content, 0600); !written)
+  // The data fsync'ed (the symlink must never name a file a power loss could leave empty), the
+  // directory not: the symlink swap below fsyncs the same directory, which commits this rename
+  // with it (one fsync fewer per install).
+  if (auto written = write_file_atomic(dir_ / name, content, 0600, Sync::FileOnly); !written)
     return Unexpected(written.error());
   crash_point("file-written");
   if (auto swapped = replace_symlink_atomic(current_path(), name); !swapped)

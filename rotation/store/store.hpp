@@ -3,6 +3,7 @@
 #pragma once
 
 #include "base/expected.hpp"
+#include "base/files.hpp"
 #include "rotation/cert_kind.hpp"
 #include "rotation/certificate.hpp"
 #include "base/openssl.hpp"
@@ -34,7 +35,8 @@ class CertStore {
   virtual Expected<std::optional<InstalledPair>> load_current() const = 0;
   virtual Expected<std::optional<ossl::PKeyPtr>> load_pending_key() const = 0;
   virtual Expected<void> save_pending_key(EVP_PKEY* key) const = 0;
-  virtual Expected<void> discard_pending_key() const = 0;
+  // Sync::Durable: the removal survives a power loss once returned; Sync::None: a plain unlink.
+  virtual Expected<void> discard_pending_key(Sync sync) const = 0;
   virtual Expected<std::filesystem::path> install(const std::vector<ossl::X509Ptr>& chain, EVP_PKEY* key,
                                                   std::chrono::system_clock::time_point now) const = 0;
   virtual std::vector<std::filesystem::path> prune(int keep) const = 0;
@@ -60,7 +62,7 @@ class Store final : public CertStore {
   Expected<std::optional<ossl::PKeyPtr>> load_pending_key() const override;
   // Written 0600 and fsync'ed BEFORE the CSR is filed, so a restart resumes with the same key.
   Expected<void> save_pending_key(EVP_PKEY* key) const override;
-  Expected<void> discard_pending_key() const override;
+  Expected<void> discard_pending_key(Sync sync) const override;
 
   // Writes <prefix>-YYYY-MM-DD-HH-MM-SS.pem (chain, then key; 0600; fsync) named after `now`
   // in local time as kubelet does (the next free second if that name is taken), swaps `-current.pem` to it in

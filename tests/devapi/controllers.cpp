@@ -236,6 +236,7 @@ void Controllers::run_signer(const std::string& name) {
   }
   auto cert = authority_.signer().issue(subject_key, spec);
   c.certificate_b64 = base64_encode(testing::to_pem(cert.get()));
+  c.issued_at = std::chrono::steady_clock::now();
   store_.modified(c);
 }
 

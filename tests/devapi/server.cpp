@@ -275,6 +275,16 @@ int Server::csrs_created() const {
   return control_plane_->on_io([this] { return control_plane_->store.created(); });
 }
 
+std::map<std::string, std::chrono::nanoseconds> Server::issue_times() const {
+  return control_plane_->on_io([this] {
+    std::map<std::string, std::chrono::nanoseconds> out;
+    for (const auto& [name, c] : control_plane_->store.csrs()) {
+      if (!c.certificate_b64.empty()) out[name] = c.issued_at - c.created_at;
+    }
+    return out;
+  });
+}
+
 std::map<std::string, int> Server::request_counts() const {
   return control_plane_->on_io([this] { return control_plane_->http.request_counts(); });
 }

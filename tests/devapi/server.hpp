@@ -116,6 +116,9 @@ class Server {
 
   std::vector<nlohmann::json> list_csrs() const;
   int csrs_created() const;
+  // Per issued CSR: from its POST being stored to its certificate being signed (the server's own
+  // approve + sign time, approve_delay + sign_delay plus the timers' lateness and the signing).
+  std::map<std::string, std::chrono::nanoseconds> issue_times() const;
   std::map<std::string, int> request_counts() const;    // "POST csr", "GET csr", "LIST csr", "WATCH csr", ...
   void approve(const std::string& name, bool approve);  // kubectl certificate approve / deny
   void delete_csr(const std::string& name);             // the CSR cleaner

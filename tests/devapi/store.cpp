@@ -52,6 +52,7 @@ CsrObject* CsrStore::find(const std::string& name) {
 const CsrObject& CsrStore::create(CsrObject csr) {
   csr.uid = random_uuid();
   csr.created = now_rfc3339();
+  csr.created_at = std::chrono::steady_clock::now();
   csr.resource_version = ++resource_version_;
   const CsrObject& stored = csrs_.emplace(csr.name, std::move(csr)).first->second;
   ++created_;

@@ -5,6 +5,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include <chrono>
 #include <deque>
 #include <functional>
 #include <map>
@@ -29,6 +30,9 @@ struct CsrObject {
   std::vector<std::string> groups;
   ojson conditions = ojson::array();
   std::string certificate_b64;
+  // When the POST stored it and when the signer put the certificate in (steady clock): the
+  // server's own approve + sign time, which the bench subtracts from the client's total.
+  std::chrono::steady_clock::time_point created_at, issued_at;
 
   bool has_condition(std::string_view type) const;
   ojson to_json() const;

@@ -68,6 +68,9 @@ class ReplayServer {
     bool require_client_cert = false;
     std::vector<std::string> server_dns = {};  // empty: 127.0.0.1 + localhost
     bool hold_open_after_reply = false;        // keep the connection (silent stream)
+    // HTTP/1.1 keep-alive: the next reply answers the next request on the same connection (one
+    // that stays silent for 300 ms is closed and the next connection accepted).
+    bool keep_alive = false;
   };
 
   ReplayServer(const testing::TestCa& ca, std::vector<std::string> replies)
@@ -120,15 +123,28 @@ class ReplayServer {
     std::lock_guard<std::mutex> lock(mu_);
     return seen_;
   }
+  int connections() const { return connections_; }
 
  private:
   void serve() {
-    for (const std::string& reply : replies_) {
+    std::size_t next = 0;
+    while (next < replies_.size()) {
       int c = ::accept(fd_, nullptr, nullptr);
       if (c < 0) return;
+      ++connections_;
+      if (opts_.keep_alive) {
+        timeval tv{0, 300000};
+        ::setsockopt(c, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
+      }
       SSL* ssl = SSL_new(ctx_);
       SSL_set_fd(ssl, c);
-      if (SSL_accept(ssl) == 1) {
+      if (SSL_accept(ssl) != 1) {
+        SSL_free(ssl);
+        ::close(c);
+        continue;
+      }
+      do {
+        const std::string& reply = replies_[next];
         Seen s;
         if (X509* peer = SSL_get0_peer_certificate(ssl))
           s.peer_cn = rotation::inspect_certificate(peer).common_name;
@@ -157,11 +173,14 @@ class ReplayServer {
             seen_.push_back(s);
           }
           SSL_write(ssl, reply.data(), static_cast<int>(reply.size()));
+          ++next;
           if (opts_.hold_open_after_reply) {
             while (!stop_) std::this_thread::sleep_for(10ms);
           }
+        } else {
+          break;
         }
-      }
+      } while (opts_.keep_alive && next < replies_.size());
       SSL_free(ssl);
       ::close(c);
     }
@@ -176,6 +195,7 @@ class ReplayServer {
   uint16_t port_ = 0;
   std::thread thread_;
   std::atomic<bool> stop_{false};
+  std::atomic<int> connections_{0};
   std::mutex mu_;
   std::vector<Seen> seen_;
 };
@@ -218,6 +238,64 @@ TEST_F(ApiClientTest, CreateSendsWhatClientGoSendsAndParsesThe201) {
   EXPECT_NE(seen[0].head.find("Host: 127.0.0.1:" + std::to_string(server.port())), std::string::npos);
   EXPECT_EQ(json::parse(seen[0].body), recorded);
   EXPECT_EQ(client.stats().requests, 1);
+}
+
+TEST_F(ApiClientTest, AKeptAliveConnectionCarriesTheNextRequestOfAnotherClient) {
+  ReplayServer::Options opts;
+  opts.keep_alive = true;
+  ReplayServer server(
+      ca_,
+      {recorded_response("csr-get-approved-issued.json"), recorded_response("csr-get-approved-issued.json")},
+      opts);
+  Options options;
+  options.connections = make_connection_cache(io_);
+  Client first(io_, endpoint(server.url()), token(), options);
+  ASSERT_TRUE(run(io_, first.get_csr("x")));
+  Client second(io_, endpoint(server.url()), token(), options);
+  auto result = run(io_, second.get_csr("x"));
+  ASSERT_TRUE(result) << result.error().format();
+  EXPECT_EQ(server.seen().size(), 2u);
+  EXPECT_EQ(server.connections(), 1);
+  EXPECT_EQ(first.stats().connections, 1);
+  EXPECT_EQ(second.stats().connections, 0);
+  EXPECT_EQ(second.stats().reused, 1);
+}
+
+TEST_F(ApiClientTest, OtherCredentialsNeverShareAKeptAliveConnection) {
+  ReplayServer::Options opts;
+  opts.keep_alive = true;
+  ReplayServer server(
+      ca_,
+      {recorded_response("csr-get-approved-issued.json"), recorded_response("csr-get-approved-issued.json")},
+      opts);
+  Options options;
+  options.connections = make_connection_cache(io_);
+  Client first(io_, endpoint(server.url()), token(), options);
+  ASSERT_TRUE(run(io_, first.get_csr("x")));
+  Credentials other;
+  other.bearer_token = "zyxwvu.0123456789abcdef";
+  Client second(io_, endpoint(server.url()), other, options);
+  auto result = run(io_, second.get_csr("x"));
+  ASSERT_TRUE(result) << result.error().format();
+  EXPECT_EQ(second.stats().connections, 1);
+  EXPECT_EQ(second.stats().reused, 0);
+  ASSERT_EQ(server.seen().size(), 2u);
+  EXPECT_NE(server.seen()[1].head.find("Authorization: Bearer zyxwvu.0123456789abcdef"), std::string::npos);
+}
+
+TEST_F(ApiClientTest, AKeptAliveConnectionTheServerClosedIsReplacedByANewOne) {
+  // This server closes every connection after its reply, whatever the reply said.
+  ReplayServer server(ca_, {recorded_response("csr-get-approved-issued.json"),
+                            recorded_response("csr-get-approved-issued.json")});
+  Options options;
+  options.connections = make_connection_cache(io_);
+  Client first(io_, endpoint(server.url()), token(), options);
+  ASSERT_TRUE(run(io_, first.get_csr("x")));
+  Client second(io_, endpoint(server.url()), token(), options);
+  auto result = run(io_, second.get_csr("x"));
+  ASSERT_TRUE(result) << result.error().format();
+  EXPECT_EQ(server.connections(), 2);
+  EXPECT_EQ(server.seen().size(), 2u);
 }
 
 TEST_F(ApiClientTest, RecordedErrorsBecomeTypedResults) {

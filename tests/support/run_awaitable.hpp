@@ -1,5 +1,6 @@
 // Runs one coroutine to completion on an io_context and returns its result (tests that drive
-// the API client directly). An exception from the coroutine is rethrown here.
+// the API client directly). An exception from the coroutine is rethrown here. Work still pending
+// when it ends (a timer) stays queued for the next run.
 #pragma once
 
 #include <boost/asio/awaitable.hpp>
@@ -18,7 +19,10 @@ T run(boost::asio::io_context& io, boost::asio::awaitable<T> op) {
   auto wrapper = [](boost::asio::awaitable<T> inner, std::optional<T>& out) -> boost::asio::awaitable<void> {
     out.emplace(co_await std::move(inner));
   };
-  boost::asio::co_spawn(io, wrapper(std::move(op), result), [](std::exception_ptr e) {
+  // Stops at the coroutine's end, not when the loop runs out of work: a kept-alive connection's
+  // idle timer would hold it for seconds.
+  boost::asio::co_spawn(io, wrapper(std::move(op), result), [&io](std::exception_ptr e) {
+    io.stop();
     if (e) std::rethrow_exception(e);
   });
   io.run();

@@ -201,7 +201,7 @@ class FullDiskStore final : public rotation::CertStore {
     return disk_.load_pending_key();
   }
   Expected<void> save_pending_key(EVP_PKEY* key) const override { return disk_.save_pending_key(key); }
-  Expected<void> discard_pending_key() const override { return disk_.discard_pending_key(); }
+  Expected<void> discard_pending_key(Sync sync) const override { return disk_.discard_pending_key(sync); }
   Expected<fs::path> install(const std::vector<ossl::X509Ptr>& chain, EVP_PKEY* key,
                              std::chrono::system_clock::time_point now) const override {
     if (*failures_ > 0) {

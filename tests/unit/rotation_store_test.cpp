@@ -116,7 +116,7 @@ TEST_F(StoreTest, PendingKeyRoundTripsWith0600) {
   auto loaded = store_.load_pending_key();
   ASSERT_TRUE(loaded && loaded->has_value());
   EXPECT_TRUE(same_public_key(loaded->value().get(), key.get()));
-  ASSERT_TRUE(store_.discard_pending_key());
+  ASSERT_TRUE(store_.discard_pending_key(Sync::Durable));
   EXPECT_FALSE(fs::exists(store_.pending_key_path()));
 }
 
