@@ -164,11 +164,29 @@ struct DocumentStarts : YAML::EventHandler {
   void OnMapEnd() override {}
 };
 
-// Whether `line` has a mapping colon (':' then a blank or the end) at or after `from`.
+// Whether `line` has a mapping colon (':' then a blank or the end) at or after `from`, the
+// key's start, before any comment: a key quoted at `from` is skipped whole, and a '#' after a
+// blank ends the line ("w #i: :" is the key "w" with no ':').
 bool has_key_colon(std::string_view line, std::size_t from) {
   while (!line.empty() && line.back() == '\r') line.remove_suffix(1);
-  for (std::size_t i = line.find(':', from); i != std::string_view::npos; i = line.find(':', i + 1)) {
-    if (i + 1 == line.size() || line[i + 1] == ' ' || line[i + 1] == '\t') return true;
+  std::size_t i = from;
+  if (i < line.size() && (line[i] == '"' || line[i] == '\'')) {
+    const char q = line[i];
+    for (++i; i < line.size(); ++i) {
+      if (q == '"' && line[i] == '\\') {
+        ++i;
+      } else if (line[i] == q) {
+        if (q == '\'' && i + 1 < line.size() && line[i + 1] == q) {
+          ++i;
+          continue;
+        }
+        break;
+      }
+    }
+  }
+  for (; i < line.size(); ++i) {
+    if (line[i] == '#' && i > from && (line[i - 1] == ' ' || line[i - 1] == '\t')) return false;
+    if (line[i] == ':' && (i + 1 == line.size() || line[i + 1] == ' ' || line[i + 1] == '\t')) return true;
   }
   return false;
 }

@@ -239,6 +239,9 @@ TEST(KubeletConfigPatch, ValueContinuedOnTheNextLineIsRefusedAtItsFirstLine) {
       {head + "authentication:\nnotAKey\n", 4},  // a value no deeper than its key
       // Folded across a blank line: the value holds a newline there (found by the campaign).
       {head + "staticPodPath: /etc/kubernetes\n\n  manifests\nreadOnlyPort: 0\n", 3},
+      // A last key whose only ':' is in its comment (found by the strict campaign: the patch
+      // got as far as its own read-back refusal, "internal error").
+      {head + "w #i: :", 3},
   };
   for (const auto& c : cases) {
     auto r = patch_kubelet_config(c.text, KubeletConfigPatch{}, "/var/lib/kubelet/config.yaml");
@@ -247,7 +250,8 @@ TEST(KubeletConfigPatch, ValueContinuedOnTheNextLineIsRefusedAtItsFirstLine) {
     EXPECT_NE(r.error().message.find("continues on the next line"), std::string::npos) << r.error().message;
   }
   // One-line values, quoted ones with escapes and comments included, are patched as before.
-  auto ok = patch_kubelet_config(head + "staticPodPath: \"/etc/k8s \\\" x\" # c\nclusterDNS: ['a''b']\n",
+  auto ok = patch_kubelet_config(head + "staticPodPath: \"/etc/k8s \\\" x\" # c\nclusterDNS: ['a''b']\n" +
+                                     "\"key #x\": 1 # a: b\na#b: 2\n'it''s: #': 3\n",
                                  KubeletConfigPatch{}, "/var/lib/kubelet/config.yaml");
   EXPECT_TRUE(ok.has_value()) << ok.error().format();
 }
