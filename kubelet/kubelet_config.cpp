@@ -165,8 +165,8 @@ struct DocumentStarts : YAML::EventHandler {
 };
 
 // Whether `line` has a mapping colon (':' then a blank or the end) at or after `from`, the
-// key's start, before any comment: a key quoted at `from` is skipped whole, and a '#' after a
-// blank ends the line ("w #i: :" is the key "w" with no ':').
+// key's start, before any comment: a key quoted at `from` must be followed by it, and a '#'
+// after a blank ends the line ("w #i: :" is the key "w" with no ':').
 bool has_key_colon(std::string_view line, std::size_t from) {
   while (!line.empty() && line.back() == '\r') line.remove_suffix(1);
   std::size_t i = from;
@@ -183,6 +183,10 @@ bool has_key_colon(std::string_view line, std::size_t from) {
         break;
       }
     }
+    // A quoted key is followed by its ':' (blanks between at most), or it has none.
+    for (++i; i < line.size() && (line[i] == ' ' || line[i] == '\t');) ++i;
+    return i < line.size() && line[i] == ':' &&
+           (i + 1 == line.size() || line[i + 1] == ' ' || line[i + 1] == '\t');
   }
   for (; i < line.size(); ++i) {
     if (line[i] == '#' && i > from && (line[i - 1] == ' ' || line[i - 1] == '\t')) return false;

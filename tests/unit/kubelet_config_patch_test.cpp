@@ -242,6 +242,7 @@ TEST(KubeletConfigPatch, ValueContinuedOnTheNextLineIsRefusedAtItsFirstLine) {
       // A last key whose only ':' is in its comment (found by the strict campaign: the patch
       // got as far as its own read-back refusal, "internal error").
       {head + "w #i: :", 3},
+      {head + "'&'''#: }", 3},  // a quoted key with no ':' after it
   };
   for (const auto& c : cases) {
     auto r = patch_kubelet_config(c.text, KubeletConfigPatch{}, "/var/lib/kubelet/config.yaml");
