@@ -195,10 +195,20 @@ bool has_key_colon(std::string_view line, std::size_t from) {
   return false;
 }
 
+// A tag written in the file ("!!str", "!foo"): yaml-cpp reads tagged lines leniently (a tag
+// holding ':' on a last line), and no kubelet config needs one. Untagged nodes say "?" (plain)
+// or "!" (quoted).
+constexpr const char* kTagged = "a YAML tag (!...) is not used in a kubelet config; remove it";
+bool has_explicit_tag(const YAML::Node& n) {
+  const std::string& t = n.Tag();
+  return !t.empty() && t != "?" && t != "!";
+}
+
 std::optional<Unsafe> unsafe_node(const YAML::Node& n, const std::vector<std::string_view>& lines,
                                   std::set<std::pair<int, int>>& seen, std::set<std::pair<int, int>>& open) {
   const YAML::Mark m = n.Mark();
   if (!seen.insert({m.line, m.column}).second) return std::nullopt;
+  if (has_explicit_tag(n)) return Unsafe{m.line + 1, kTagged};
   if (n.IsScalar() && m.line >= 0 && static_cast<std::size_t>(m.line) < lines.size()) {
     std::string_view rest = lines[static_cast<std::size_t>(m.line)];
     if (static_cast<std::size_t>(m.column) > rest.size()) return std::nullopt;
@@ -239,6 +249,7 @@ std::optional<Unsafe> unsafe_node(const YAML::Node& n, const std::vector<std::st
       const YAML::Mark km = it->first.Mark();
       if (!it->first.IsScalar())
         return Unsafe{km.line + 1, "a key that is not a string; write keys as plain strings"};
+      if (has_explicit_tag(it->first)) return Unsafe{km.line + 1, kTagged};
       if (!keys.insert(it->first.Scalar()).second)
         return Unsafe{km.line + 1, "key \"" + it->first.Scalar() + "\" is written twice; keep one"};
       // yaml-cpp reads a last line without ':' as a key; a key appended after it would not parse.

@@ -250,6 +250,16 @@ TEST(KubeletConfigPatch, ValueContinuedOnTheNextLineIsRefusedAtItsFirstLine) {
     EXPECT_EQ(r.error().where.line, c.line) << c.text;
     EXPECT_NE(r.error().message.find("continues on the next line"), std::string::npos) << r.error().message;
   }
+  // Tags (third strict-campaign class: a tag holding ':' on a last line read leniently).
+  for (const std::string& tagged :
+       {head + "# c\n!u:x", head + "readOnlyPort: !!int 0\n", head + "!!str key: 1\n"}) {
+    auto r = patch_kubelet_config(tagged, KubeletConfigPatch{}, "/var/lib/kubelet/config.yaml");
+    ASSERT_FALSE(r.has_value()) << tagged;
+    EXPECT_EQ(r.error().message.find("internal error"), std::string::npos) << r.error().message;
+    if (tagged.find("!!") != std::string::npos) {
+      EXPECT_THAT(r.error().message, HasSubstr("a YAML tag"));
+    }
+  }
   // One-line values, quoted ones with escapes and comments included, are patched as before.
   auto ok = patch_kubelet_config(head + "staticPodPath: \"/etc/k8s \\\" x\" # c\nclusterDNS: ['a''b']\n" +
                                      "\"key #x\": 1 # a: b\na#b: 2\n'it''s: #': 3\n",
