@@ -312,10 +312,14 @@ Expected<void> YamlText::set_impl(const KeyPath& path, const std::string* value,
           for (const auto& it : *items) fresh.push_back(pad + "- " + it);
         }
       }
-      // Root-level keys go at the end of the document (before a closing "..." if any).
+      // Root-level keys go at the end of the document: before a closing "..." if any (with
+      // only blank lines and comments after it), else after the last line that is not blank.
       std::size_t at = end;
       if (!parent) {
         at = lines_.size();
+        std::size_t k = at;
+        while (k > 0 && blank_or_comment(lines_[k - 1])) --k;
+        if (k > 0 && is_document_marker(lines_[k - 1]) && lines_[k - 1][0] == '.') at = k;
         while (at > 0 &&
                (lines_[at - 1].empty() || (is_document_marker(lines_[at - 1]) && lines_[at - 1][0] == '.')))
           --at;

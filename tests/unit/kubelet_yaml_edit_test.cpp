@@ -47,5 +47,17 @@ TEST(KubeletYamlEdit, ALineStartingWithThreeDotsIsAKeyNotADocumentEnd) {
   EXPECT_EQ(doc.text(), "...a: 3\nb: 2\nc: 4\n");
 }
 
+// A closing "..." with a comment on it, or comment lines after it, still ends the document: new
+// root-level keys go before it (found by the strict kubelet_config campaign: they landed in a
+// second document).
+TEST(KubeletYamlEdit, NewKeysGoBeforeAClosingDocumentEndFollowedByComments) {
+  YamlText doc("a: 1\n... # end\n#[[[[\n");
+  ASSERT_TRUE(doc.set({"b"}, "2").has_value());
+  EXPECT_EQ(doc.text(), "a: 1\nb: 2\n... # end\n#[[[[\n");
+  YamlText plain("a: 1\n# last words\n\n");
+  ASSERT_TRUE(plain.set({"b"}, "2").has_value());
+  EXPECT_EQ(plain.text(), "a: 1\n# last words\nb: 2\n\n") << "without a '...', as before";
+}
+
 }  // namespace
 }  // namespace kcd::kubelet
