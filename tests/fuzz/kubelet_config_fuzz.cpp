@@ -89,7 +89,29 @@ std::vector<std::pair<std::string, std::string>> top_level_blocks(const std::str
     std::size_t e = last < line_at.size() ? line_at[last] : text.size();
     if (k + 1 == starts.size()) {
       // The editor adds new keys after the last entry but before the document's trailing blank
-      // lines and "..." end: those are not part of the last entry.
+      // lines and "..." end (with only blank lines and comments after it): those are not part of
+      // the last entry.
+      auto line_before = [&](std::size_t end, std::size_t& from) {
+        const std::size_t line_start = text.rfind('\n', end >= 2 ? end - 2 : 0);
+        from = line_start == std::string::npos || end < 2 ? b : line_start + 1;
+        std::string_view l(text.data() + from, end - from);
+        while (!l.empty() && (l.back() == '\n' || l.back() == '\r')) l.remove_suffix(1);
+        return l;
+      };
+      auto is_end_marker = [](std::string_view l) {
+        return l == "..." || l.starts_with("... ") || l.starts_with("...\t");
+      };
+      for (std::size_t scan = e, from = 0;;) {
+        const std::string_view l = line_before(scan, from);
+        if (from <= b) break;
+        const auto text_at = l.find_first_not_of(" \t");
+        if (text_at == std::string_view::npos || l[text_at] == '#') {
+          scan = from;
+          continue;
+        }
+        if (is_end_marker(l)) e = from;
+        break;
+      }
       for (;;) {
         const std::size_t line_start = text.rfind('\n', e >= 2 ? e - 2 : 0);
         const std::size_t from = line_start == std::string::npos || e < 2 ? b : line_start + 1;
