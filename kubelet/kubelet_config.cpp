@@ -214,6 +214,14 @@ std::optional<Unsafe> unsafe_node(const YAML::Node& n, const std::vector<std::st
     if (static_cast<std::size_t>(m.column) > rest.size()) return std::nullopt;
     rest.remove_prefix(static_cast<std::size_t>(m.column));
     if (!rest.empty() && rest.back() == '\r') rest.remove_suffix(1);
+    // An anchor before the value ("&a value"): the value is what follows it, on this line, or
+    // on a later one (found by the strict campaign: "&a" then '"x' on the next line).
+    if (!rest.empty() && rest.front() == '&') {
+      const auto blank = rest.find_first_of(" \t");
+      rest = blank == std::string_view::npos ? std::string_view() : rest.substr(blank);
+      while (!rest.empty() && (rest.front() == ' ' || rest.front() == '\t')) rest.remove_prefix(1);
+      if ((rest.empty() || rest.front() == '#') && !n.Scalar().empty()) return Unsafe{m.line + 1, kContinued};
+    }
     if (!rest.empty() && (rest.front() == '"' || rest.front() == '\'')) {
       // Quoted: closed on this line? ("" and '' inside single quotes, \x inside double quotes)
       const char q = rest.front();

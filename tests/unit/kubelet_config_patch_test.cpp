@@ -243,6 +243,9 @@ TEST(KubeletConfigPatch, ValueContinuedOnTheNextLineIsRefusedAtItsFirstLine) {
       // got as far as its own read-back refusal, "internal error").
       {head + "w #i: :", 3},
       {head + "'&'''#: }", 3},  // a quoted key with no ':' after it
+      // An anchored value that starts on the next line.
+      {head + "tlsCertFile: &taa\n \"/x\"\n", 3},
+      {head + "tlsCertFile: &taa # c\n  /x\n", 3},
   };
   for (const auto& c : cases) {
     auto r = patch_kubelet_config(c.text, KubeletConfigPatch{}, "/var/lib/kubelet/config.yaml");
