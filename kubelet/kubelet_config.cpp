@@ -265,9 +265,12 @@ std::optional<Unsafe> unsafe_node(const YAML::Node& n, const std::vector<std::st
       if (!flow && k.line >= 0 && static_cast<std::size_t>(k.line) < lines.size() &&
           !has_key_colon(lines[static_cast<std::size_t>(k.line)], static_cast<std::size_t>(k.column)))
         return Unsafe{k.line + 1, kContinued};
-      // A value on a later line no deeper than its key (yaml-cpp accepts it) is not in its block.
+      // A value on a later line no deeper than its key (yaml-cpp accepts it) is not in its block;
+      // a deeper one is not on its key's line, where the editor writes a new value (found by the
+      // strict campaign: "key:" then "  value" below).
       const YAML::Mark v = it->second.Mark();
-      if (!flow && it->second.IsScalar() && v.line > k.line && v.column <= k.column)
+      if (!flow && it->second.IsScalar() && v.line > k.line &&
+          (v.column <= k.column || !it->second.Scalar().empty()))
         return Unsafe{v.line + 1, kContinued};
       if (open.count({v.line, v.column}) || (v.line == m.line && v.column == m.column))
         return Unsafe{km.line + 1,

@@ -246,6 +246,8 @@ TEST(KubeletConfigPatch, ValueContinuedOnTheNextLineIsRefusedAtItsFirstLine) {
       // An anchored value that starts on the next line.
       {head + "tlsCertFile: &taa\n \"/x\"\n", 3},
       {head + "tlsCertFile: &taa # c\n  /x\n", 3},
+      // A value on the line below its key, deeper.
+      {head + "readOnlyPort:\n  10255\n", 4},
   };
   for (const auto& c : cases) {
     auto r = patch_kubelet_config(c.text, KubeletConfigPatch{}, "/var/lib/kubelet/config.yaml");
@@ -385,7 +387,8 @@ TEST(KubeletConfigPatch, ScalarOnTheNextLineIsRefusedNotThrown) {
       full_patch(), "x.yaml");
   ASSERT_FALSE(r);
   EXPECT_EQ(r.error().where.line, 5);
-  EXPECT_THAT(r.error().message, HasSubstr("authentication.anonymous is not a mapping"));
+  // A scalar below its key, where a mapping was meant: the missing ':' is named.
+  EXPECT_THAT(r.error().message, HasSubstr("(or a key has no ':')"));
 }
 
 // Found by the kubelet_config fuzz target: an alias inside the mapping its anchor names makes a
