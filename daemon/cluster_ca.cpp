@@ -1,5 +1,7 @@
 #include "daemon/cluster_ca.hpp"
 
+#include <algorithm>
+
 namespace kcd::daemon {
 
 Expected<rotation::CaBundle> check_kubeconfig_ca(const config::Kubeconfig& kc,
@@ -18,11 +20,12 @@ std::string join(const std::vector<std::string>& v) {
   return out;
 }
 
-std::vector<X509*> anchors_of(const rotation::CaBundle& b, const std::vector<std::string>& only) {
+// The certificates of `b` whose SHA-256 is among `sha256`.
+std::vector<X509*> anchors_of(const rotation::CaBundle& b, const std::vector<std::string>& sha256) {
   std::vector<X509*> out;
   for (std::size_t i = 0; i < b.certs.size(); ++i)
-    for (const auto& d : only)
-      if (rotation::describe_ca(b.info[i]) == d) out.push_back(b.certs[i].get());
+    if (std::find(sha256.begin(), sha256.end(), b.info[i].sha256_fingerprint) != sha256.end())
+      out.push_back(b.certs[i].get());
   return out;
 }
 
@@ -61,7 +64,7 @@ CaFollowDecision decide_ca_follow(const rotation::CaBundle& trusted,
   d.bundle_pem = published->pem;
   const auto keeps = published->anchors();
   if (!d.change.dropped.empty()) {
-    const auto dropped = anchors_of(trusted, d.change.dropped);
+    const auto dropped = anchors_of(trusted, d.change.dropped_sha256);
     for (const auto& c : node) {
       if (!rotation::issued_by(c.chain, keeps) && rotation::issued_by(c.chain, dropped))
         d.renew.push_back(c.kind);
@@ -80,7 +83,7 @@ CaFollowDecision decide_ca_follow(const rotation::CaBundle& trusted,
   d.action = CaFollowDecision::Action::Apply;
   if (!d.change.added.empty()) {
     // Re-issued by the cluster's signer now: before the old CA can be dropped.
-    const auto added = anchors_of(*published, d.change.added);
+    const auto added = anchors_of(*published, d.change.added_sha256);
     for (const auto& c : node) {
       if (rotation::issued_by(c.chain, trusted.anchors()) && !rotation::issued_by(c.chain, added))
         d.renew.push_back(c.kind);

@@ -1,5 +1,6 @@
 #include "rotation/ca_bundle.hpp"
 
+#include "base/outside_text.hpp"
 #include "base/rfc3339.hpp"
 
 #include <openssl/x509.h>
@@ -25,7 +26,8 @@ std::vector<std::string> block_labels(std::string_view pem, std::size_t max_bloc
   while ((at = pem.find(kBegin, at)) != std::string_view::npos) {
     at += kBegin.size();
     const auto end = pem.find("-----", at);
-    labels.emplace_back(pem.substr(at, std::min(end, pem.size()) - at).substr(0, 40));
+    // From outside: escaped, so a label can never put a control character into an error.
+    labels.push_back(outside_text(pem.substr(at, std::min(end, pem.size()) - at), 40));
     if (labels.size() > max_blocks) break;
   }
   return labels;
@@ -59,7 +61,8 @@ std::vector<X509*> CaBundle::anchors() const {
 }
 
 std::string describe_ca(const CertInfo& ca) {
-  std::string subject = ca.common_name.empty() ? std::string("(no CN)") : "CN=" + ca.common_name;
+  std::string subject =
+      ca.common_name.empty() ? std::string("(no CN)") : "CN=" + outside_text(ca.common_name, 64);
   return subject + " (sha256 " + ca.sha256_fingerprint.substr(0, 8) + ")";
 }
 
@@ -104,8 +107,11 @@ Expected<CaBundle> check_ca_bundle(std::string_view pem, std::string_view source
 
 BundleChange assess_bundle_change(const CaBundle& trusted, const CaBundle& published) {
   BundleChange change;
-  for (const auto& ca : published.info)
-    if (!trusted.contains(ca)) change.added.push_back(describe_ca(ca));
+  for (const auto& ca : published.info) {
+    if (trusted.contains(ca)) continue;
+    change.added.push_back(describe_ca(ca));
+    change.added_sha256.push_back(ca.sha256_fingerprint);
+  }
   bool continuity = false;  // some CA the node trusts today stays (or is renewed) in `published`
   for (std::size_t i = 0; i < trusted.info.size(); ++i) {
     if (published.contains(trusted.info[i])) {
@@ -119,6 +125,7 @@ BundleChange assess_bundle_change(const CaBundle& trusted, const CaBundle& publi
       continuity = true;
     } else {
       change.dropped.push_back(describe_ca(trusted.info[i]));
+      change.dropped_sha256.push_back(trusted.info[i].sha256_fingerprint);
     }
   }
   if (change.added.empty() && change.dropped.empty() && trusted.info.size() == published.info.size()) {

@@ -28,7 +28,8 @@ struct CaBundle {
 // prefix) and why; nothing may be written from a bundle that fails.
 Expected<CaBundle> check_ca_bundle(std::string_view pem, std::string_view source, SysTime now);
 
-// "CN=kubernetes (sha256 1a2b3c4d)": how a CA is named in logs and errors.
+// "CN=kubernetes (sha256 1a2b3c4d)": how a CA is named in logs, errors and Events (the CN
+// escaped: it comes from outside). Only a name: CAs are told apart by their full SHA-256.
 std::string describe_ca(const CertInfo& ca);
 
 // What a node does when the cluster publishes `published` while it trusts `trusted`.
@@ -41,6 +42,7 @@ struct BundleChange {
   } verdict = Verdict::Same;
   std::vector<std::string> added;    // describe_ca of each CA new in `published`
   std::vector<std::string> dropped;  // each trusted CA absent from it (renewed ones excluded)
+  std::vector<std::string> added_sha256, dropped_sha256;  // the same CAs by full SHA-256
   std::string why;
 };
 BundleChange assess_bundle_change(const CaBundle& trusted, const CaBundle& published);

@@ -71,6 +71,10 @@ TEST(CaBundle, RefusesWhatIsNotARealCaValidNow) {
             std::string::npos)
       << key;
   EXPECT_EQ(key.find("MII"), std::string::npos) << "key material in the error";
+  // A label from outside is escaped in the error: no control character reaches a terminal.
+  auto odd = refusal(a.cert_pem() + "-----BEGIN X\x1b[31m\nY-----\nAA==\n-----END X-----\n");
+  EXPECT_EQ(odd.find('\x1b'), std::string::npos) << odd;
+  EXPECT_EQ(odd.find('\n'), std::string::npos) << odd;
   // A block that does not parse.
   EXPECT_NE(refusal(a.cert_pem() + "-----BEGIN CERTIFICATE-----\nAAAA\n-----END CERTIFICATE-----\n")
                 .find("does not parse"),
@@ -97,11 +101,21 @@ TEST(CaBundle, FollowsTheDocumentedRotation) {
   EXPECT_EQ(drop.verdict, BundleChange::Verdict::Follow);
   EXPECT_TRUE(drop.added.empty());
   ASSERT_EQ(drop.dropped.size(), 1u);
+  EXPECT_EQ(drop.dropped_sha256, std::vector<std::string>{old_only.info[0].sha256_fingerprint});
+  EXPECT_EQ(grow.added_sha256, std::vector<std::string>{new_only.info[0].sha256_fingerprint});
   EXPECT_NE(drop.dropped[0].find("CN=kubernetes (sha256 "), std::string::npos);
 
   const auto swap = assess_bundle_change(old_only, new_only);
   EXPECT_EQ(swap.verdict, BundleChange::Verdict::Refuse);
   EXPECT_NE(swap.why.find("shares no CA"), std::string::npos);
+}
+
+TEST(CaBundle, ACaNameFromOutsideIsEscaped) {
+  const TestCa ca = TestCa::create_root("evil\ninjected\x1b[2J", KeyAlgorithm::EcdsaP256);
+  const std::string name = describe_ca(must(ca.cert_pem()).info[0]);
+  EXPECT_EQ(name.find('\n'), std::string::npos) << name;
+  EXPECT_EQ(name.find('\x1b'), std::string::npos) << name;
+  EXPECT_EQ(name.rfind("CN=evil", 0), 0u) << name;
 }
 
 TEST(CaBundle, ARenewedCaReplacesTheOldOne) {
