@@ -10,6 +10,8 @@
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/use_awaitable.hpp>
 
+#include <openssl/crypto.h>
+
 #include <atomic>
 #include <chrono>
 #include <condition_variable>
@@ -146,10 +148,17 @@ class OffLoop {
               });
             }
           }
+          // Everything the thread holds is released before it counts itself out: the process
+          // may exit as soon as the count is 0 (wait_for_off_loop_calls), and what is freed later
+          // would be a leak at exit (an abandoned key, OpenSSL's per-thread random generator).
+          state.reset();
+          fn = nullptr;
+          OPENSSL_thread_stop();
           {
             std::lock_guard lock(count->mu);
             --count->running;
           }
+          count.reset();
           auto& all = detail::all_off_loop_threads();
           std::lock_guard lock(all.mu);
           --all.running;

@@ -10,3 +10,4 @@ kcd_add_test(daemon_leader_election_test SOURCES ${_u}/daemon_leader_election_te
 kcd_add_test(daemon_listener_test SOURCES ${_u}/daemon_listener_test.cpp LIBS kcd_daemon kcd_testsupport)
 kcd_add_test(daemon_event_correlator_test SOURCES ${_u}/daemon_event_correlator_test.cpp LIBS kcd_daemon)
 kcd_add_test(daemon_clock_watch_test SOURCES ${_u}/daemon_clock_watch_test.cpp LIBS kcd_daemon)
+kcd_add_test(daemon_off_loop_test SOURCES ${_u}/daemon_off_loop_test.cpp LIBS kcd_daemon)
