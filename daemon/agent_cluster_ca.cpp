@@ -3,6 +3,7 @@
 // writes kubelet.conf; the kubelet worker then updates the client CA file and restarts the kubelet.
 #include "daemon/agent_driver.hpp"
 #include "daemon/cluster_ca.hpp"
+#include "daemon/restart_owed.hpp"
 #include "systemd/log.hpp"
 
 #include <boost/asio/redirect_error.hpp>
@@ -128,6 +129,16 @@ asio::awaitable<void> AgentDriver::check_cluster_ca(std::optional<CertKind> rota
       break;
     case CaFollowDecision::Action::Apply: {
       conn.endpoint.ca_pem = d.bundle_pem;
+      // The kubelet reads kubelet.conf's CA data when it starts: its restart is owed before the
+      // file changes, so a crash before the kubelet worker restarts it still has it done.
+      if (auto owed = owe_kubelet_restart(
+              settings.cert_dir, "cluster CA bundle in " + settings.kubeconfig.string() + " changed", now());
+          !owed) {
+        ++ca_counts.checks["failed"];
+        log::error("cluster CA bundle not written: the kubelet restart it needs cannot be recorded",
+                   {{"path", settings.kubeconfig}, {"error", owed.error().format()}});
+        break;
+      }
       if (auto written = write_kubeconfig(*client, conn); !written) {
         log::error("cluster CA bundle not written",
                    {{"path", settings.kubeconfig}, {"error", written.error().format()}});

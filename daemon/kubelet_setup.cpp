@@ -2,6 +2,7 @@
 
 #include "config/kubeconfig.hpp"
 #include "daemon/cluster_ca.hpp"
+#include "daemon/restart_owed.hpp"
 #include "kubelet/diff.hpp"
 #include "base/files.hpp"
 #include "base/openssl.hpp"
@@ -206,6 +207,25 @@ Expected<void> roll_back(const config::Settings& s, kubelet::ChangeState& state,
   return {};
 }
 
+// Whether the kubelet was restarted (whatever came of it): an owed restart is then settled.
+bool restarted(RestartCheck::Result r) {
+  return r == RestartCheck::Result::Healthy || r == RestartCheck::Result::Unhealthy;
+}
+
+KubeletChange::Result ca_restart_result(RestartCheck::Result r) {
+  switch (r) {
+    case RestartCheck::Result::Healthy:
+      return KubeletChange::Result::Healthy;
+    case RestartCheck::Result::NotRestarted:
+      return KubeletChange::Result::NotRestarted;
+    case RestartCheck::Result::Interrupted:
+      return KubeletChange::Result::Interrupted;
+    case RestartCheck::Result::Unhealthy:
+      return KubeletChange::Result::Unhealthy;
+  }
+  return KubeletChange::Result::Written;
+}
+
 }  // namespace
 
 std::string_view to_string(KubeletChange::Result r) {
@@ -284,6 +304,7 @@ Expected<KubeletPlan> plan_kubelet(const config::Settings& s, const KubeletConte
   } else {
     plan.state_warning = loaded.error().format();
   }
+  plan.restart_owed = owed_kubelet_restart(s.cert_dir);
   // The client CA file: written when absent; updated when it is the one we wrote (the marker in
   // the change record says so, by path and contents) and the cluster's bundle changed since.
   const ClusterCa ca = cluster_ca(s);
@@ -335,15 +356,22 @@ Expected<KubeletChange> apply_kubelet_plan(const config::Settings& s, const Kube
                                            KubeletEffects* fx, const HealthPolicy& policy) {
   KubeletChange out;
   kubelet::ChangeState state = plan.state;
+  std::string owed = plan.restart_owed;
   if (!plan.ca_pem.empty()) {
     std::error_code ec;
     const bool exists = fs::exists(s.client_ca_file, ec);
     if (!exists || plan.ca_update) {
-      // The marker first, naming both contents: a crash before the file is replaced leaves
-      // a file that is still ours to update.
+      // The restart an update needs is owed before anything changes, then the marker, naming
+      // both contents: a crash before the file is replaced leaves a file that is still ours to
+      // update, a crash after it a restart still owed.
       std::string previous;
       if (exists) {
         if (auto text = kcd::read_file(s.client_ca_file, 1 << 20)) previous = sha256_hex(*text);
+        auto recorded =
+            owe_kubelet_restart(s.cert_dir, "client CA file " + s.client_ca_file.string() + " updated",
+                                std::chrono::system_clock::now());
+        if (!recorded) return Unexpected(recorded.error());
+        owed = *recorded;
       }
       state.client_ca = kubelet::WrittenClientCa{s.client_ca_file.string(), sha256_hex(plan.ca_pem), previous,
                                                  std::chrono::system_clock::now()};
@@ -359,32 +387,22 @@ Expected<KubeletChange> apply_kubelet_plan(const config::Settings& s, const Kube
   if (!plan.patch.changed) {
     // A changed client CA or cluster CA reaches the kubelet only through a restart. There is
     // nothing to roll back: the cluster's CA is what it is.
-    if (fx == nullptr || (!out.ca_updated && !plan.cluster_ca_changed)) return out;
+    // An owed restart (recorded before a crash, a stop or a failed D-Bus call) is done here too.
+    if (fx == nullptr || (!out.ca_updated && !plan.cluster_ca_changed && owed.empty())) return out;
     out.ca_restart = true;
     const RestartDecision decision = decide_kubelet_restart(RestartCause::ClusterCaChanged, s.kubelet_restart,
                                                             seen_unit(fx->unit_state()), nullptr);
     out.result = KubeletChange::Result::Written;
     if (decision.action == RestartDecision::Action::None) {
       out.detail = decision.why;
+      settle_kubelet_restart(s.cert_dir, owed);  // declined by policy: the operator's to do
       return out;
     }
     const RestartCheck check =
         restart_and_check(*fx, health_endpoint(plan.original), policy, decision.action);
     out.detail = check.detail;
-    switch (check.result) {
-      case RestartCheck::Result::Healthy:
-        out.result = KubeletChange::Result::Healthy;
-        break;
-      case RestartCheck::Result::NotRestarted:
-        out.result = KubeletChange::Result::NotRestarted;
-        break;
-      case RestartCheck::Result::Interrupted:
-        out.result = KubeletChange::Result::Interrupted;
-        break;
-      case RestartCheck::Result::Unhealthy:
-        out.result = KubeletChange::Result::Unhealthy;
-        break;
-    }
+    out.result = ca_restart_result(check.result);
+    if (restarted(check.result)) settle_kubelet_restart(s.cert_dir, owed);
     return out;
   }
 
@@ -431,10 +449,13 @@ Expected<KubeletChange> apply_kubelet_plan(const config::Settings& s, const Kube
                                                           seen_unit(fx->unit_state()), nullptr);
   if (decision.action == RestartDecision::Action::None) {
     out.detail = decision.why;
+    settle_kubelet_restart(s.cert_dir, owed);
     return settle(KubeletChange::Result::Written);
   }
   const RestartCheck check =
       restart_and_check(*fx, health_endpoint(plan.patch.text), policy, decision.action);
+  // The config change's restart also pays a CA change's: the kubelet read both when it started.
+  if (restarted(check.result)) settle_kubelet_restart(s.cert_dir, owed);
   switch (check.result) {
     case RestartCheck::Result::Healthy:
       out.detail = check.detail;

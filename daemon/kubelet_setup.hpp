@@ -42,6 +42,7 @@ struct KubeletPlan {
   std::string ca_refused;              // the cluster's bundle was refused: why, naming its file
   std::string ca_foreign;              // the file we wrote was changed by someone: left alone, why
   bool cluster_ca_changed = false;     // kubelet.conf's CA changed (set by the caller): restart
+  std::string restart_owed;            // a CA change's restart not done yet (daemon/restart_owed)
   std::vector<std::string> conflicts;  // flags that override the patched settings
   std::string fingerprint;             // the kubelet version and settings the change is for
   kubelet::ChangeState state;          // the record of earlier changes (certDir)

@@ -1,4 +1,5 @@
 #include "daemon/kubelet_worker.hpp"
+#include "daemon/restart_owed.hpp"
 
 #include "daemon/kubelet_setup.hpp"
 #include "kubelet/detect.hpp"
@@ -269,7 +270,14 @@ bool KubeletWorker::do_configure(const config::Settings& s, const std::string& w
   }
   if (!plan.ca_foreign.empty())
     log::warn("client CA file left alone", {{"path", s.client_ca_file}, {"why", plan.ca_foreign}});
-  if (!plan.patch.changed && plan.ca_pem.empty() && !plan.cluster_ca_changed) return false;
+  if (!plan.restart_owed.empty() && !plan.cluster_ca_changed) {
+    // Recorded before a crash, a stop or a failed restart: done now.
+    log::info("kubelet restart owed for a CA change",
+              {{"record", s.cert_dir / std::string(kRestartOwedFileName)},
+               {"for", plan.restart_owed.substr(0, plan.restart_owed.find('\n'))}});
+  }
+  if (!plan.patch.changed && plan.ca_pem.empty() && !plan.cluster_ca_changed && plan.restart_owed.empty())
+    return false;
   log::info(
       "kubelet-config.yaml patch",
       {{"path", s.kubelet_config},
@@ -337,8 +345,12 @@ void KubeletWorker::do_serving(const config::Settings& s, const std::filesystem:
   // Unreadable: the default health endpoint.
   auto read = kcd::read_file(s.kubelet_config, kubelet::kMaxKubeletConfigBytes);
   const std::string text = read ? *read : std::string();
+  const std::string owed = owed_kubelet_restart(s.cert_dir);
   const RestartCheck check = restart_and_check(fx, health_endpoint(text), health_policy(s), decision.action);
   const std::string why = "serving certificate " + file.string() + " changed";
+  // A restart owed for a CA change is paid by this one: the kubelet read every file as it started.
+  if (check.result == RestartCheck::Result::Healthy || check.result == RestartCheck::Result::Unhealthy)
+    settle_kubelet_restart(s.cert_dir, owed);
   switch (check.result) {
     case RestartCheck::Result::Healthy:
       log::info("kubelet restarted and healthy", {{"unit", s.kubelet_unit}, {"why", why}});

@@ -1,5 +1,5 @@
 // The documented cluster CA rotation walked end to end against devapi, with the real daemon:
-// the bundle grows (kubelet.conf and the client CA file follow, the kubelet is restarted once),
+// the bundle grows (kubelet.conf and the client CA file follow, the kubelet's restart is asked for),
 // the node's certificates are re-issued by the new CA before the old one is dropped, and after
 // the drop every file verifies against the new CA alone. A watcher checks all along that
 // kubelet.conf can verify the certificate the API server presents.
@@ -101,7 +101,10 @@ TEST_F(ClusterCaRotation, TheNodeFollowsTheDocumentedRotation) {
   // Re-issued by the new CA, the serving certificate without being asked.
   EXPECT_TRUE(eventually([&] { return issued_from("kubelet-server", new_ca); })) << d->err();
   EXPECT_TRUE(issued_from("kubelet-client", new_ca));
-  EXPECT_TRUE(eventually([&] { return ca_restarts(d->err()) == 1; })) << d->err();
+  // No system bus here: the restart fails, stays owed (daemon/restart_owed) and is tried again
+  // by the next pass; with a bus it is done once (ClientCaTest in daemon_kubelet_change_test).
+  EXPECT_TRUE(eventually([&] { return ca_restarts(d->err()) >= 1; })) << d->err();
+  const std::size_t first_restarts = ca_restarts(d->err());
   EXPECT_NE(d->err().find("cluster CA bundle followed"), std::string::npos);
 
   // 2. The API server presents a certificate from the new CA, and the old CA is dropped.
@@ -118,7 +121,7 @@ TEST_F(ClusterCaRotation, TheNodeFollowsTheDocumentedRotation) {
   // Every file verifies against the new CA alone.
   EXPECT_TRUE(issued_from("kubelet-client", new_only));
   EXPECT_TRUE(issued_from("kubelet-server", new_only));
-  EXPECT_TRUE(eventually([&] { return ca_restarts(d->err()) == 2; })) << d->err();
+  EXPECT_TRUE(eventually([&] { return ca_restarts(d->err()) > first_restarts; })) << d->err();
 
   const std::string metrics = http_get(port, "/metrics");
   EXPECT_NE(metrics.find("kubelet_certd_cluster_ca_checks_total{result=\"followed\"} 2"), std::string::npos)

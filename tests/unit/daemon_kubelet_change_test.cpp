@@ -4,6 +4,7 @@
 // played by a fake at the edge (unit states, restarts, healthz, the journal) in virtual time;
 // everything else (files, state record, version detection) is real.
 #include "daemon/kubelet_setup.hpp"
+#include "daemon/restart_owed.hpp"
 #include "base/base64.hpp"
 #include "rotation/key.hpp"
 #include "tests/support/must.hpp"
@@ -446,6 +447,63 @@ TEST_F(ClientCaTest, KubeletRestartNeverLeavesTheRestartToTheOperator) {
   EXPECT_EQ(c.result, Result::Written);
   EXPECT_EQ(c.detail, "kubeletRestart: never");
   EXPECT_TRUE(fx.restarts.empty());
+  EXPECT_EQ(owed_kubelet_restart(settings_.cert_dir), "") << "declined: nothing stays owed";
+}
+
+// The restart a CA change needs is owed before the change and settled once done: a crash, a stop
+// or a failed D-Bus call in between leaves it owed, and the next pass does it (once).
+TEST_F(ClientCaTest, ARestartThatCouldNotBeDoneStaysOwedAndIsDoneByTheNextPass) {
+  FakeSystemd fx(settings_.kubelet_config);
+  (void)apply(fx);
+  ASSERT_EQ(fx.restarts.size(), 1u);
+  kubelet_conf(old_ca_.cert_pem() + new_ca_.cert_pem());
+  fx.bus = false;  // the system bus is gone: the restart cannot be requested
+  const KubeletChange failed = apply_ca_change(fx);
+  EXPECT_TRUE(failed.ca_updated);
+  EXPECT_EQ(failed.result, Result::NotRestarted) << failed.detail;
+  EXPECT_EQ(read(settings_.client_ca_file), old_ca_.cert_pem() + new_ca_.cert_pem());
+  EXPECT_THAT(owed_kubelet_restart(settings_.cert_dir), HasSubstr("client CA file"));
+
+  // The next pass (a start, say) has nothing new to write, and still restarts: it was owed.
+  fx.bus = true;
+  const KubeletChange next = apply(fx);
+  EXPECT_FALSE(next.ca_updated);
+  EXPECT_TRUE(next.ca_restart);
+  EXPECT_EQ(next.result, Result::Healthy) << next.detail;
+  EXPECT_EQ(fx.restarts.size(), 2u);
+  EXPECT_EQ(owed_kubelet_restart(settings_.cert_dir), "");
+
+  // Settled: the pass after restarts nothing.
+  EXPECT_EQ(apply(fx).result, Result::Unchanged);
+  EXPECT_EQ(fx.restarts.size(), 2u);
+}
+
+// The cluster CA follower records the debt before it writes kubelet.conf; a crash before the
+// kubelet worker's restart leaves it, and the next start's pass restarts the kubelet.
+TEST_F(ClientCaTest, ARestartOwedByTheFollowerBeforeACrashIsDoneAtTheNextStart) {
+  FakeSystemd fx(settings_.kubelet_config);
+  (void)apply(fx);
+  ASSERT_EQ(fx.restarts.size(), 1u);
+  ASSERT_TRUE(owe_kubelet_restart(settings_.cert_dir, "cluster CA bundle changed", SysTime{}));
+  // Nothing new to write (the client CA file matches already): the restart is still owed.
+  const KubeletChange next = apply(fx);
+  EXPECT_TRUE(next.ca_restart);
+  EXPECT_EQ(next.result, Result::Healthy) << next.detail;
+  EXPECT_EQ(fx.restarts.size(), 2u);
+  EXPECT_EQ(owed_kubelet_restart(settings_.cert_dir), "");
+}
+
+// A debt recorded while a restart was under way is a newer one: settling the older leaves it.
+TEST(RestartOwed, SettlingAnOlderRecordLeavesANewerOne) {
+  testing::TempDir dir;
+  const auto first = owe_kubelet_restart(dir.path(), "one", SysTime{});
+  ASSERT_TRUE(first);
+  const auto second = owe_kubelet_restart(dir.path(), "two", SysTime{} + std::chrono::seconds(1));
+  ASSERT_TRUE(second);
+  settle_kubelet_restart(dir.path(), *first);
+  EXPECT_EQ(owed_kubelet_restart(dir.path()), *second);
+  settle_kubelet_restart(dir.path(), *second);
+  EXPECT_EQ(owed_kubelet_restart(dir.path()), "");
 }
 
 TEST(HealthEndpoint, ComesFromTheKubeletsConfigWithItsDefaults) {
