@@ -210,6 +210,32 @@ class ApiClientTest : public ::testing::Test {
     c.bearer_token = kToken;
     return c;
   }
+  // Two GETs through one connection cache, each by a Client of its own, the second with
+  // `second_credentials`; the server keeps its connections alive when `keep_alive`.
+  struct TwoClients {
+    std::unique_ptr<ReplayServer> server;
+    Stats first, second;
+  };
+  TwoClients two_gets(bool keep_alive, const Credentials& second_credentials) {
+    ReplayServer::Options opts;
+    opts.keep_alive = keep_alive;
+    TwoClients out;
+    out.server = std::make_unique<ReplayServer>(
+        ca_,
+        std::vector<std::string>{recorded_response("csr-get-approved-issued.json"),
+                                 recorded_response("csr-get-approved-issued.json")},
+        opts);
+    Options options;
+    options.connections = make_connection_cache(io_);
+    Client first(io_, endpoint(out.server->url()), token(), options);
+    EXPECT_TRUE(run(io_, first.get_csr("x")));
+    Client second(io_, endpoint(out.server->url()), second_credentials, options);
+    auto result = run(io_, second.get_csr("x"));
+    EXPECT_TRUE(result) << result.error().format();
+    out.first = first.stats();
+    out.second = second.stats();
+    return out;
+  }
   testing::TestCa ca_ = testing::TestCa::create_root("kubernetes");
   asio::io_context io_;
 };
@@ -241,61 +267,30 @@ TEST_F(ApiClientTest, CreateSendsWhatClientGoSendsAndParsesThe201) {
 }
 
 TEST_F(ApiClientTest, AKeptAliveConnectionCarriesTheNextRequestOfAnotherClient) {
-  ReplayServer::Options opts;
-  opts.keep_alive = true;
-  ReplayServer server(
-      ca_,
-      {recorded_response("csr-get-approved-issued.json"), recorded_response("csr-get-approved-issued.json")},
-      opts);
-  Options options;
-  options.connections = make_connection_cache(io_);
-  Client first(io_, endpoint(server.url()), token(), options);
-  ASSERT_TRUE(run(io_, first.get_csr("x")));
-  Client second(io_, endpoint(server.url()), token(), options);
-  auto result = run(io_, second.get_csr("x"));
-  ASSERT_TRUE(result) << result.error().format();
-  EXPECT_EQ(server.seen().size(), 2u);
-  EXPECT_EQ(server.connections(), 1);
-  EXPECT_EQ(first.stats().connections, 1);
-  EXPECT_EQ(second.stats().connections, 0);
-  EXPECT_EQ(second.stats().reused, 1);
+  const auto r = two_gets(true, token());
+  EXPECT_EQ(r.server->seen().size(), 2u);
+  EXPECT_EQ(r.server->connections(), 1);
+  EXPECT_EQ(r.first.connections, 1);
+  EXPECT_EQ(r.second.connections, 0);
+  EXPECT_EQ(r.second.reused, 1);
 }
 
 TEST_F(ApiClientTest, OtherCredentialsNeverShareAKeptAliveConnection) {
-  ReplayServer::Options opts;
-  opts.keep_alive = true;
-  ReplayServer server(
-      ca_,
-      {recorded_response("csr-get-approved-issued.json"), recorded_response("csr-get-approved-issued.json")},
-      opts);
-  Options options;
-  options.connections = make_connection_cache(io_);
-  Client first(io_, endpoint(server.url()), token(), options);
-  ASSERT_TRUE(run(io_, first.get_csr("x")));
   Credentials other;
   other.bearer_token = "zyxwvu.0123456789abcdef";
-  Client second(io_, endpoint(server.url()), other, options);
-  auto result = run(io_, second.get_csr("x"));
-  ASSERT_TRUE(result) << result.error().format();
-  EXPECT_EQ(second.stats().connections, 1);
-  EXPECT_EQ(second.stats().reused, 0);
-  ASSERT_EQ(server.seen().size(), 2u);
-  EXPECT_NE(server.seen()[1].head.find("Authorization: Bearer zyxwvu.0123456789abcdef"), std::string::npos);
+  const auto r = two_gets(true, other);
+  EXPECT_EQ(r.second.connections, 1);
+  EXPECT_EQ(r.second.reused, 0);
+  ASSERT_EQ(r.server->seen().size(), 2u);
+  EXPECT_NE(r.server->seen()[1].head.find("Authorization: Bearer zyxwvu.0123456789abcdef"),
+            std::string::npos);
 }
 
 TEST_F(ApiClientTest, AKeptAliveConnectionTheServerClosedIsReplacedByANewOne) {
   // This server closes every connection after its reply, whatever the reply said.
-  ReplayServer server(ca_, {recorded_response("csr-get-approved-issued.json"),
-                            recorded_response("csr-get-approved-issued.json")});
-  Options options;
-  options.connections = make_connection_cache(io_);
-  Client first(io_, endpoint(server.url()), token(), options);
-  ASSERT_TRUE(run(io_, first.get_csr("x")));
-  Client second(io_, endpoint(server.url()), token(), options);
-  auto result = run(io_, second.get_csr("x"));
-  ASSERT_TRUE(result) << result.error().format();
-  EXPECT_EQ(server.connections(), 2);
-  EXPECT_EQ(server.seen().size(), 2u);
+  const auto r = two_gets(false, token());
+  EXPECT_EQ(r.server->connections(), 2);
+  EXPECT_EQ(r.server->seen().size(), 2u);
 }
 
 TEST_F(ApiClientTest, RecordedErrorsBecomeTypedResults) {
