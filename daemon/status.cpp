@@ -1,4 +1,5 @@
 #include "daemon/status.hpp"
+#include "daemon/restart_owed.hpp"
 
 #include "config/kubeconfig.hpp"
 #include "base/outside_text.hpp"
@@ -266,6 +267,8 @@ KubeletStatus collect_kubelet_status(const config::Settings& settings,
       k.problem = parsed.error().format();
     }
   }
+  k.restart_owed = owed_kubelet_restart(settings.cert_dir);
+  if (const auto end = k.restart_owed.find('\n'); end != std::string::npos) k.restart_owed.resize(end);
   if (daemon) {
     if (!daemon->kubelet.kubelet.empty()) k.kubelet = daemon->kubelet.kubelet;
     for (const HeldBackReport& h : daemon->kubelet.held_back) k.held_back.emplace_back(h.key, h.reason);
@@ -281,6 +284,7 @@ std::string render_kubelet_status(const KubeletStatus& k) {
   for (const auto& [key, why] : k.refused) out << "  refused       " << key << ": " << why << "\n";
   out << "  rollbacks     " << k.rollbacks << "\n";
   if (!k.pending.empty()) out << "  unconfirmed   " << k.pending << "\n";
+  if (!k.restart_owed.empty()) out << "  restart owed  " << k.restart_owed << "\n";
   if (!k.problem.empty()) out << "  problem       " << k.problem << "\n";
   return out.str();
 }
@@ -295,6 +299,7 @@ nlohmann::json kubelet_status_json(const KubeletStatus& k) {
                       {"rollbacks", k.rollbacks}};
   j["refusedAt"] = k.refused_at ? nlohmann::json(to_rfc3339(*k.refused_at)) : nlohmann::json(nullptr);
   j["unconfirmedChange"] = k.pending.empty() ? nlohmann::json(nullptr) : nlohmann::json(k.pending);
+  j["restartOwed"] = k.restart_owed.empty() ? nlohmann::json(nullptr) : nlohmann::json(k.restart_owed);
   if (!k.problem.empty()) j["problem"] = k.problem;
   return j;
 }

@@ -57,8 +57,9 @@ struct KubeletStatus {
   std::vector<std::pair<std::string, std::string>> held_back;  // key, why
   std::map<std::string, std::string> refused;                  // key, why (after a rollback)
   std::optional<SysTime> refused_at;
-  std::string pending;  // a change not yet confirmed ("" when none)
-  std::string problem;  // the record could not be read
+  std::string pending;       // a change not yet confirmed ("" when none)
+  std::string restart_owed;  // a CA change's kubelet restart not done yet (daemon/restart_owed)
+  std::string problem;       // the record could not be read
 };
 KubeletStatus collect_kubelet_status(const config::Settings& settings,
                                      const std::optional<StatusReply>& daemon);

@@ -4,6 +4,7 @@
 #include "tests/support/local_clients.hpp"
 
 #include <csignal>
+#include <fstream>
 #include <nlohmann/json.hpp>
 
 namespace kcd::testing {
@@ -55,6 +56,27 @@ TEST_F(Status, JsonDescribesEveryCertificate) {
   EXPECT_EQ(serving["commonName"], "system:node:worker-1");
   EXPECT_EQ(ca["commonName"], "kubernetes");
   EXPECT_EQ(j["daemon"]["running"], false);
+}
+
+// A CA change's kubelet restart not done yet (a crash or a failed D-Bus call came between) is
+// shown until the daemon has done it.
+TEST_F(Status, AnOwedKubeletRestartIsShown) {
+  ASSERT_EQ(run("run", {"--once"}).exit_code, 0);
+  auto before = run("status", {"-o", "json"});
+  ASSERT_EQ(before.exit_code, 0) << before.out << before.err;
+  EXPECT_TRUE(json::parse(before.out)["kubeletConfig"]["restartOwed"].is_null()) << before.out;
+
+  std::ofstream(cert_dir() / "kubelet-restart-owed")
+      << "cluster CA bundle in /etc/kubernetes/kubelet.conf changed at 2026-12-03T10:00:00.000Z\n";
+  auto text = run("status", {});
+  EXPECT_NE(text.out.find("  restart owed  cluster CA bundle in /etc/kubernetes/kubelet.conf changed at "
+                          "2026-12-03T10:00:00.000Z\n"),
+            std::string::npos)
+      << text.out;
+  auto j = run("status", {"-o", "json"});
+  EXPECT_EQ(json::parse(j.out)["kubeletConfig"]["restartOwed"],
+            "cluster CA bundle in /etc/kubernetes/kubelet.conf changed at 2026-12-03T10:00:00.000Z")
+      << j.out;
 }
 
 TEST_F(Status, PendingServingCsrShowsItsNameAndAge) {
