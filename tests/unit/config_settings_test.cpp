@@ -490,6 +490,46 @@ TEST(ApproverSettings, DefaultsFileFlagsAndErrors) {
   EXPECT_THROW(load({"--identity", "x"}), CLI::ParseError) << "not a flag of the agent's commands";
 }
 
+// Found by the settings fuzz target: libstdc++'s regex compiler reads repetition counts and
+// back-reference numbers into a `long` without an overflow check (UBSan), and nested counts build
+// automata as large as memory. Such patterns are refused, with what and where, before std::regex
+// sees them; every DNS-name pattern an operator needs still compiles.
+TEST(Settings, ARegularExpressionIsBoundedBeforeItIsCompiled) {
+  struct Case {
+    std::string pattern;
+    std::string message;
+  } cases[] = {
+      {"*tc{6666066666666666666666,6}", "has a repetition count of more than 3 digits (at most 255)"},
+      {"a{256}", "has a repetition count over 255"},
+      {"x\\999999999999999999999999999", "has a back-reference (\\9)"},
+      {"(a)\\1", "has a back-reference (\\1)"},
+      {"[\\1]", "has a back-reference (\\1)"},
+      {"((a{200}){200}){200}", "would build more than 10000 automaton states"},
+      {std::string(40, '(') + "a" + std::string(40, ')'), "nests groups more than 32 deep"},
+      {"\\xff", ""},  // four printable characters: backslash, x, f, f
+  };
+  for (const auto& c : cases) {
+    auto r = parse_settings("approverDNSNamePattern: '" + c.pattern + "'\n", "c.yaml", fake_env());
+    if (c.message.empty()) {
+      EXPECT_TRUE(r) << c.pattern << ": " << r.error().format();
+      continue;
+    }
+    ASSERT_FALSE(r) << c.pattern;
+    EXPECT_THAT(r.error().format(), HasSubstr("c.yaml:1:25: approverDNSNamePattern: regular expression"))
+        << c.pattern;
+    EXPECT_THAT(r.error().format(), HasSubstr(c.message)) << c.pattern;
+  }
+  // A byte outside printable ASCII: refused, and the pattern is not echoed.
+  auto binary = parse_settings("approverDNSNamePattern: \"a\\xffb\"\n", "c.yaml", fake_env());
+  ASSERT_FALSE(binary);
+  EXPECT_THAT(binary.error().format(), HasSubstr("has a byte that is not printable ASCII"));
+  // What operators write still compiles.
+  for (const std::string ok : {"^[a-z0-9-]+\\.nodes\\.example$", "(?:node|worker)-[0-9]{1,3}\\.example\\.com",
+                               "[a-z]{2,63}(\\.[a-z0-9-]{1,63}){0,4}", "ip-[0-9-]+\\.ec2\\.internal"}) {
+    auto r = parse_settings("approverDNSNamePattern: '" + ok + "'\n", "c.yaml", fake_env());
+    EXPECT_TRUE(r) << ok << ": " << (r ? std::string() : r.error().format());
+  }
+}
 TEST(HostileNumbers, ErrorsSayWhatIsWrong) {
   const auto message = [](const std::string& key, const std::string& value) {
     auto s = parse_settings(key + ": \"" + value + "\"\n", "c.yaml", fake_env());
