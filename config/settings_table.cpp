@@ -438,7 +438,12 @@ class PatternBounds {
     for (const unsigned char c : p_) {
       if (c < 0x20 || c > 0x7e) return "has a byte that is not printable ASCII (DNS names are ASCII)";
     }
-    const double states = disjunction();
+    double states = disjunction();
+    // An unmatched ')' ends the top level early: the rest is checked all the same.
+    while (error_.empty() && !at_end()) {
+      ++i_;
+      states += disjunction();
+    }
     if (!error_.empty()) return error_;
     if (states > kMaxStates) return "would build more than 10000 automaton states (nested repetition counts)";
     return {};

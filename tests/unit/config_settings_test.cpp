@@ -501,6 +501,7 @@ TEST(Settings, ARegularExpressionIsBoundedBeforeItIsCompiled) {
   } cases[] = {
       {"*tc{6666066666666666666666,6}", "has a repetition count of more than 3 digits (at most 255)"},
       {"a{256}", "has a repetition count over 255"},
+      {"a)b{99999}", "has a repetition count of more than 3 digits"},  // after an unmatched ')'
       {"x\\999999999999999999999999999", "has a back-reference (\\9)"},
       {"(a)\\1", "has a back-reference (\\1)"},
       {"[\\1]", "has a back-reference (\\1)"},
