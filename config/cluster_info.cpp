@@ -25,8 +25,18 @@ Error corrupt(const std::string& source, std::string key, std::string message) {
   return make_error(ErrorKind::Corrupt, std::move(message), Location{source, 0, 0, std::move(key)});
 }
 
-std::optional<std::string> scalar(const YAML::Node& map, const char* key) {
+// `map[key]` when `map` is a mapping, else an undefined node: yaml-cpp's operator[] throws
+// BadSubscript on a scalar, and cluster-info's kubeconfig is the API server's text.
+// yaml-cpp's Type() (so IsMap()) throws InvalidNode on the node a const lookup of an absent key
+// returns, hence the `!map` first and a valid undefined node back.
+YAML::Node child(const YAML::Node& map, const char* key) {
+  if (!map || !map.IsMap()) return YAML::Node(YAML::NodeType::Undefined);
   const YAML::Node n = map[key];
+  return n ? n : YAML::Node(YAML::NodeType::Undefined);
+}
+
+std::optional<std::string> scalar(const YAML::Node& map, const char* key) {
+  const YAML::Node n = child(map, key);
   if (!n || !n.IsScalar()) return std::nullopt;
   return n.Scalar();
 }
@@ -77,19 +87,19 @@ Expected<ClusterInfo> parse_cluster_info(const std::map<std::string, std::string
 
   auto root = load_yaml(info.kubeconfig, source + " data.kubeconfig", ErrorKind::Corrupt);
   if (!root) return Unexpected(root.error());
-  const YAML::Node clusters = (*root)["clusters"];
-  if (!root->IsMap() || !clusters || !clusters.IsSequence() || clusters.size() == 0)
+  const YAML::Node clusters = child(*root, "clusters");
+  if (!clusters || !clusters.IsSequence() || clusters.size() == 0)
     return Unexpected(corrupt(source, "data.kubeconfig", "names no cluster"));
   // As kubeadm reads it: the current context's cluster, else the first one.
-  YAML::Node cluster = clusters[0]["cluster"];
+  YAML::Node cluster = child(clusters[0], "cluster");
   if (auto ctx = scalar(*root, "current-context"); ctx && !ctx->empty()) {
-    const YAML::Node contexts = (*root)["contexts"];
+    const YAML::Node contexts = child(*root, "contexts");
     if (contexts && contexts.IsSequence()) {
       for (const auto& c : contexts) {
-        if (!c.IsMap() || scalar(c, "name") != ctx || !c["context"].IsMap()) continue;
-        const auto name = scalar(c["context"], "cluster");
+        if (scalar(c, "name") != ctx) continue;
+        const auto name = scalar(child(c, "context"), "cluster");
         for (const auto& entry : clusters)
-          if (entry.IsMap() && name && scalar(entry, "name") == name) cluster = entry["cluster"];
+          if (name && scalar(entry, "name") == name) cluster = child(entry, "cluster");
       }
     }
   }

@@ -80,6 +80,52 @@ TEST(ClusterInfo, RefusesWhatIsNotKubeadmsDocument) {
   EXPECT_FALSE(parse_cluster_info({{"kubeconfig", "[unclosed\n"}}, "cm"));
 }
 
+// Found by the http_response fuzz target: yaml-cpp's operator[] throws on a scalar (and Type()
+// on the node an absent key yields), so a kubeconfig of the wrong shape escaped as an exception.
+// Every place a mapping is expected gets a scalar, a list or nothing: none throws. Without a usable
+// cluster it is an error naming the ConfigMap; a context of the wrong shape is passed over, and the
+// first cluster is taken as when there is no current context.
+TEST(ClusterInfo, AKubeconfigOfTheWrongShapeIsAnErrorNotAnException) {
+  const std::string ok =
+      "- name: a\n  cluster:\n    server: https://a\n    certificate-authority-data: QQ==\n";
+  const std::vector<std::string> refused = {
+      "just a scalar\n",
+      "- a\n- list\n",
+      "clusters: scalar\n",
+      "clusters:\n- scalar\n",  // the fuzzer's reproducer, reduced
+      "clusters:\n- [a, b]\n",
+      "clusters:\n- cluster: scalar\n",
+      "clusters:\n- cluster:\n  - a\n",
+      "clusters:\n- cluster:\n    server: [https://a]\n    certificate-authority-data: QQ==\n",
+      "clusters:\n- cluster:\n    server: https://a\n    certificate-authority-data: {a: b}\n",
+      "clusters:\n" + ok +
+          "- name: b\n  cluster: scalar\ncurrent-context: c\n"
+          "contexts:\n- name: c\n  context: {cluster: b}\n",
+  };
+  for (const auto& kc : refused) {
+    Expected<ClusterInfo> info = Unexpected(make_error(ErrorKind::Corrupt, "not run"));
+    ASSERT_NO_THROW(info = parse_cluster_info({{"kubeconfig", kc}}, "kube-public/cluster-info")) << kc;
+    ASSERT_FALSE(info) << kc;
+    EXPECT_NE(info.error().format().find("kube-public/cluster-info"), std::string::npos) << kc;
+  }
+  const std::vector<std::string> first_cluster = {
+      "clusters:\n" + ok + "current-context: c\ncontexts: scalar\n",
+      "clusters:\n" + ok + "current-context: c\ncontexts:\n- scalar\n",
+      "clusters:\n" + ok + "current-context: c\ncontexts:\n- name: c\n",
+      "clusters:\n" + ok + "current-context: c\ncontexts:\n- name: c\n  context: x\n",
+      "clusters:\n" + ok + "current-context: c\ncontexts:\n- name: c\n  context: {cluster: [a]}\n",
+      "clusters:\n" + ok + "- scalar\ncurrent-context: c\ncontexts:\n- name: c\n  context: {cluster: b}\n",
+      "clusters:\n" + ok + "current-context: [c]\n",
+      "clusters:\n" + ok + "current-context: c\ncontexts:\n- name: c\n  context: {cluster: zz}\n",
+  };
+  for (const auto& kc : first_cluster) {
+    Expected<ClusterInfo> info = Unexpected(make_error(ErrorKind::Corrupt, "not run"));
+    ASSERT_NO_THROW(info = parse_cluster_info({{"kubeconfig", kc}}, "kube-public/cluster-info")) << kc;
+    ASSERT_TRUE(info) << kc << info.error().format();
+    EXPECT_EQ(info->server, "https://a") << kc;
+  }
+}
+
 TEST(ClusterInfo, TakesTheCurrentContextsClusterWhenThereIsOne) {
   const std::string kc =
       "clusters:\n- name: a\n  cluster:\n    server: https://a\n    certificate-authority-data: QQ==\n"
