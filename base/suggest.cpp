@@ -38,6 +38,10 @@ std::optional<std::string> closest(std::string_view word, const std::vector<std:
   std::optional<std::string> best;
   std::size_t best_d = limit + 1;
   for (const auto& c : candidates) {
+    // The distance is at least the difference in length: a word far longer or shorter than
+    // every candidate (a 1,000-character key) costs no table.
+    const std::size_t gap = lw.size() > c.size() ? lw.size() - c.size() : c.size() - lw.size();
+    if (gap > limit) continue;
     const std::size_t dist = edit_distance(lw, lower(c));
     if (dist < best_d) {
       best_d = dist;

@@ -272,6 +272,11 @@ TEST(Suggest, FindsCloseWords) {
   EXPECT_EQ(closest("nodename", {"nodeName", "certDir"}), "nodeName");
   EXPECT_EQ(closest("certDri", {"nodeName", "certDir"}), "certDir");
   EXPECT_EQ(closest("zzzz", {"nodeName", "certDir"}), std::nullopt);
+  // A length gap up to the limit is still near; past it nothing is, however long the word.
+  EXPECT_EQ(closest("certDirXY", {"nodeName", "certDir"}), "certDir");
+  EXPECT_EQ(closest("certDirXYZ", {"nodeName", "certDir"}), std::nullopt);
+  EXPECT_EQ(closest("ceDir", {"certDir"}), "certDir");
+  EXPECT_EQ(closest(std::string(1000, 'x'), {"nodeName", "certDir"}), std::nullopt);
   EXPECT_EQ(edit_distance("abc", "acb"), 1u);
   EXPECT_EQ(edit_distance("kitten", "sitting"), 3u);
 }
