@@ -1,5 +1,6 @@
 #include "kubelet/cis_definitions.hpp"
 
+#include "base/regex_bounds.hpp"
 #include "base/yaml.hpp"
 
 #include <yaml-cpp/yaml.h>
@@ -92,6 +93,10 @@ class DefinitionsParser {
       }
       item.compare = CisCompare{*op, scalar(c["value"])};
       if (*op == CisCompareOp::Regex) {
+        // Bounded before std::regex sees it (base/regex_bounds.hpp).
+        if (const std::string bad = regex_bounds_problem(item.compare->value); !bad.empty()) {
+          return Unexpected(at(c["value"], "check " + check + " compare.value", "regular expression " + bad));
+        }
         try {
           (void)std::regex(item.compare->value);
         } catch (const std::regex_error& e) {

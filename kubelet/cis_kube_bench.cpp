@@ -1,5 +1,6 @@
 #include "kubelet/cis_kube_bench.hpp"
 
+#include "base/regex_bounds.hpp"
 #include "base/yaml.hpp"
 #include "kubelet/kubelet_config.hpp"
 
@@ -165,6 +166,7 @@ bool cis_compare(CisCompareOp op, const std::string& value, const std::string& w
     case CisCompareOp::NotHave:
       return value.find(want) == std::string::npos;
     case CisCompareOp::Regex:
+      if (!regex_bounds_problem(want).empty()) return false;  // refused when the definitions are parsed
       try {
         return std::regex_search(value, std::regex(want));
       } catch (const std::regex_error&) {
@@ -244,14 +246,26 @@ std::optional<std::string> cis_jsonpath(const std::string& document, std::string
 
 CisItemOutcome cis_flag_item(const CisTestItem& t, const std::string& output) {
   if (output.empty() || t.flag.empty()) return evaluate(t, false, "");
-  if (output.find(t.flag) == std::string::npos) return evaluate(t, false, "");
-  static const std::regex special(R"([.^$|()\[\]{}*+?\\])");
-  const std::regex re("(" + std::regex_replace(t.flag, special, "\\$&") + ")(=|: *)*([^\\s]*) *");
-  std::smatch m;
-  std::string value;
-  if (std::regex_search(output, m, re)) {
-    value = m[3].length() ? m[3].str() : (t.flag.rfind("--", 0) == 0 ? std::string("true") : m[1].str());
+  // kube-bench matches QuoteMeta(flag) + `(=|: *)*([^\s]*) *` leftmost-first. That is, without
+  // compiling a pattern per check: the first occurrence of the flag, then as many "=" or ":"
+  // followed by spaces as there are, then the value, up to the next white space (RE2's \s).
+  const std::size_t at = output.find(t.flag);
+  if (at == std::string::npos) return evaluate(t, false, "");
+  std::size_t i = at + t.flag.size();
+  for (;;) {
+    if (i < output.size() && output[i] == '=') {
+      ++i;
+    } else if (i < output.size() && output[i] == ':') {
+      for (++i; i < output.size() && output[i] == ' ';) ++i;
+    } else {
+      break;
+    }
   }
+  const auto is_space = [](char c) { return c == ' ' || c == '\t' || c == '\n' || c == '\f' || c == '\r'; };
+  const std::size_t from = i;
+  while (i < output.size() && !is_space(output[i])) ++i;
+  std::string value = output.substr(from, i - from);
+  if (value.empty()) value = t.flag.rfind("--", 0) == 0 ? std::string("true") : t.flag;
   return evaluate(t, true, value);
 }
 

@@ -12,6 +12,8 @@
 
 #include <cerrno>
 #include <map>
+#include <optional>
+#include <regex>
 #include <stdexcept>
 #include <string>
 #include <vector>
@@ -285,6 +287,98 @@ TEST(CisKubeBench, ItemsBinOpsAndVerdicts) {
   EXPECT_EQ(cis_verdict(true, true), CisStatus::Pass);
   EXPECT_EQ(cis_verdict(false, true), CisStatus::Fail);
   EXPECT_EQ(cis_verdict(false, false), CisStatus::Warn);
+}
+
+// cis_flag_item scans where kube-bench compiles `(flag)(=|: *)*([^\s]*) *` (Go's RE2: leftmost
+// first, \s is [\t\n\f\r ]). The oracle here is that pattern through std::regex, with \s spelt
+// as RE2 has it, over flags and outputs that exercise every branch.
+TEST(CisKubeBench, FlagItemFindsWhatKubeBenchsPatternFinds) {
+  static const std::regex special(R"([.^$|()\[\]{}*+?\\])");
+  const auto oracle = [](const std::string& flag, const std::string& output) -> std::optional<std::string> {
+    if (output.empty() || flag.empty() || output.find(flag) == std::string::npos) return std::nullopt;
+    const std::regex re("(" + std::regex_replace(flag, special, "\\$&") + ")(=|: *)*([^\\t\\n\\f\\r ]*) *");
+    std::smatch m;
+    if (!std::regex_search(output, m, re)) return std::nullopt;
+    return m[3].length() ? m[3].str() : (flag.rfind("--", 0) == 0 ? std::string("true") : m[1].str());
+  };
+  const std::vector<std::string> flags = {"--read-only-port", "readOnlyPort", "--a.b", "x",
+                                          "--tls-cipher-suites"};
+  const std::vector<std::string> tails = {"",
+                                          "=0",
+                                          "=",
+                                          "==1",
+                                          "=:  7",
+                                          ": 7",
+                                          ":7",
+                                          ":   ",
+                                          "::  x y",
+                                          "= 5",
+                                          "=a\tb",
+                                          "=a\nb",
+                                          "=a\vb",
+                                          "=a\fb",
+                                          "=a\rb",
+                                          " 9",
+                                          "=TLS_A,TLS_B --next",
+                                          ": [a, b]",
+                                          "=\"q r\"",
+                                          "=:=:x"};
+  int compared = 0;
+  for (const auto& f : flags) {
+    CisTestItem item;
+    item.flag = f;
+    for (const auto& tail : tails) {
+      for (const std::string& before :
+           {std::string("kubelet "), std::string("kubelet --other=1 "), std::string()}) {
+        // The flag twice: the first occurrence counts.
+        for (const std::string& after : {std::string(), " " + f + "=second"}) {
+          const std::string output = before + f + tail + after;
+          const auto want = oracle(f, output);
+          const auto got = cis_flag_item(item, output);
+          ASSERT_TRUE(want) << output;
+          EXPECT_TRUE(got.found) << output;
+          EXPECT_EQ(got.value, *want) << "flag " << f << " in \"" << output << "\"";
+          ++compared;
+        }
+      }
+    }
+    EXPECT_FALSE(cis_flag_item(item, "kubelet --unrelated=1").found);
+    EXPECT_FALSE(cis_flag_item(item, "").found);
+  }
+  EXPECT_EQ(compared, 5 * 20 * 3 * 2);
+  // A flag that is the prefix of another is found inside it, as kube-bench finds it: the rest
+  // of that word is its value.
+  CisTestItem prefix;
+  prefix.flag = "--port";
+  EXPECT_EQ(cis_flag_item(prefix, "kubelet --port-range=1").value, "-range=1");
+  EXPECT_EQ(oracle("--port", "kubelet --port-range=1"), "-range=1");
+}
+
+// Found in the settings (approverDNSNamePattern) by its fuzz target; the same class in kube-bench
+// definitions: a regex compare value is bounded before std::regex compiles it.
+TEST(CisDefinitions, ARegexCompareValueIsBoundedBeforeItIsCompiled) {
+  const auto defs = [](const std::string& value) {
+    return parse_cis_definitions(
+        "groups:\n- checks:\n  - id: 4.2.1\n    tests:\n      test_items:\n"
+        "      - flag: --x\n        compare:\n          op: regex\n          value: '" +
+            value + "'\n",
+        "node.yaml");
+  };
+  for (const auto& [value, message] : std::vector<std::pair<std::string, std::string>>{
+           {"a{6666066666666666666666,6}", "has a repetition count of more than 3 digits"},
+           {"(a)\\99999999999999999999", "has a back-reference (\\9)"},
+           {"((a{200}){200}){200}", "would build more than 10000 automaton states"},
+           {std::string(40, '(') + "a" + std::string(40, ')'), "nests groups more than 32 deep"}}) {
+    auto r = defs(value);
+    ASSERT_FALSE(r) << value;
+    EXPECT_THAT(r.error().format(), HasSubstr("node.yaml:9:18")) << r.error().format();
+    EXPECT_THAT(r.error().format(), HasSubstr("regular expression " + message)) << r.error().format();
+  }
+  auto ok = defs("^(TLS_ECDHE_ECDSA_WITH_AES_128_GCM_SHA256|TLS_AES_128_GCM_SHA256)(,|$)");
+  ASSERT_TRUE(ok) << ok.error().format();
+  // And at evaluation, whatever built the item: an unbounded pattern never reaches std::regex.
+  EXPECT_FALSE(cis_compare(CisCompareOp::Regex, "aaaa", "a{6666066666666666666666,6}"));
+  EXPECT_TRUE(cis_compare(CisCompareOp::Regex, "TLS_A,TLS_B", "^TLS_[AB](,|$)"));
 }
 
 TEST(CisDefinitions, BuiltInDefinitionsAreTyped) {
