@@ -295,6 +295,43 @@ std::optional<Unsafe> unsafe_node(const YAML::Node& n, const std::vector<std::st
   return std::nullopt;
 }
 
+// An anchor, an alias or an explicit key ("? ") where a key belongs: "&a key: v", "*a : v", an
+// anchored mapping on a line of its own ("&a" then its keys), "? key". The line editor finds keys
+// by their text and yaml-cpp reads these otherwise (the strict campaign: a key appended after
+// "&a" read as part of that mapping, an anchor name ending in ':'). None is needed in a kubelet
+// config. The lines of a block scalar (after "key: |" or "key: >") are text and are skipped.
+std::optional<Unsafe> property_where_a_key_belongs(const std::vector<std::string_view>& lines) {
+  std::size_t block_indent = std::string_view::npos;  // of the line that opened a block scalar
+  for (std::size_t i = 0; i < lines.size(); ++i) {
+    std::string_view l = lines[i];
+    if (!l.empty() && l.back() == '\r') l.remove_suffix(1);
+    const std::size_t first = l.find_first_not_of(' ');
+    if (first == std::string_view::npos) continue;
+    if (block_indent != std::string_view::npos && first > block_indent) continue;
+    block_indent = std::string_view::npos;
+    const char c = l[first];
+    if (c == '#') continue;
+    const bool spaced = first + 1 == l.size() || l[first + 1] == ' ' || l[first + 1] == '\t';
+    if (c == '&' || c == '*' || (c == '?' && spaced)) {
+      return Unsafe{static_cast<int>(i + 1),
+                    c == '?' ? "an explicit key (\"? \"); write the key plainly, as \"key: value\""
+                             : std::string("an ") + (c == '&' ? "anchor" : "alias") +
+                                   " where a key belongs; remove it and write the key plainly"};
+    }
+    // "key: |", "key: >-", "- |2": the lines below, deeper than this one, are the scalar's text.
+    std::string_view rest = l.substr(0, std::min(l.size(), l.find(" #")));
+    while (!rest.empty() && (rest.back() == ' ' || rest.back() == '\t')) rest.remove_suffix(1);
+    while (!rest.empty() &&
+           (rest.back() == '-' || rest.back() == '+' || (rest.back() >= '0' && rest.back() <= '9')))
+      rest.remove_suffix(1);
+    if (!rest.empty() && (rest.back() == '|' || rest.back() == '>') &&
+        (rest.size() == first + 1 || rest.ends_with(" |") || rest.ends_with(" >") || rest.ends_with("\t|") ||
+         rest.ends_with("\t>")))
+      block_indent = first;
+  }
+  return std::nullopt;
+}
+
 }  // namespace
 
 const std::vector<std::string>& strong_cipher_suites() {
@@ -408,6 +445,10 @@ Expected<PatchResult> patch_kubelet_config(std::string_view original, const Kube
                                  e.mark.line + 1, e.mark.column + 1));
     }
     std::set<std::pair<int, int>> seen, open;
+    if (auto bad = property_where_a_key_belongs(lines)) {
+      return Unexpected(
+          error_at(source, bad->what + " to let the file be patched (it was left untouched)", bad->line));
+    }
     if (auto bad = unsafe_node(before, lines, seen, open)) {
       return Unexpected(
           error_at(source, bad->what + " to let the file be patched (it was left untouched)", bad->line));

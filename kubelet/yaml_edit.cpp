@@ -312,17 +312,18 @@ Expected<void> YamlText::set_impl(const KeyPath& path, const std::string* value,
           for (const auto& it : *items) fresh.push_back(pad + "- " + it);
         }
       }
-      // Root-level keys go at the end of the document: before a closing "..." if any (with
-      // only blank lines and comments after it), else after the last line that is not blank.
+      // Root-level keys go at the end of the document: before the first "..." that closes it
+      // (with only blank lines, comments and more "..." after it: the strict campaign found a key
+      // put between two of them, in a second document), else after the last line that is not blank.
       std::size_t at = end;
       if (!parent) {
+        const auto is_end = [](const std::string& l) { return is_document_marker(l) && l[0] == '.'; };
         at = lines_.size();
-        std::size_t k = at;
-        while (k > 0 && blank_or_comment(lines_[k - 1])) --k;
-        if (k > 0 && is_document_marker(lines_[k - 1]) && lines_[k - 1][0] == '.') at = k;
-        while (at > 0 &&
-               (lines_[at - 1].empty() || (is_document_marker(lines_[at - 1]) && lines_[at - 1][0] == '.')))
-          --at;
+        for (std::size_t k = lines_.size();
+             k > 0 && (blank_or_comment(lines_[k - 1]) || is_end(lines_[k - 1])); --k) {
+          if (is_end(lines_[k - 1])) at = k - 1;
+        }
+        while (at > 0 && (lines_[at - 1].empty() || is_end(lines_[at - 1]))) --at;
       }
       lines_.insert(lines_.begin() + static_cast<long>(at), fresh.begin(), fresh.end());
       return {};
@@ -415,6 +416,13 @@ Expected<bool> YamlText::remove(const KeyPath& path) {
       if (f.block_end == lines_.size() && f.key.line > 0) final_eol_ = true;
       lines_.erase(lines_.begin() + static_cast<long>(f.key.line),
                    lines_.begin() + static_cast<long>(f.block_end));
+      // A document left without entries is "{}" too: an empty one reads back as null, not as an
+      // empty mapping (found by the strict campaign).
+      if (!parent && std::all_of(lines_.begin(), lines_.end(), [](const std::string& l) {
+            return blank_or_comment(l) || is_document_marker(l);
+          })) {
+        lines_.insert(lines_.begin() + static_cast<long>(f.key.line), "{}");
+      }
       // A mapping left without entries is written "{}": a bare "key:" would read back as null.
       if (parent && block_end(parent->line, parent->indent) == parent->line + 1) {
         std::string& pl = lines_[parent->line];

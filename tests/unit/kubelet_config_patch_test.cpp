@@ -350,7 +350,8 @@ TEST(KubeletConfigPatch, DuplicateAndNonStringKeysAreRefusedAtTheirLine) {
       {head + "readOnlyPort: 10255\nkind: KubeletConfiguration\n", 4, "\"kind\" is written twice"},
       {head + "authentication:\n  anonymous: {enabled: true}\n  anonymous: {enabled: false}\n", 5,
        "written twice"},
-      {head + "? [a, b]\n: 1\n", 3, "not a string"},
+      {head + "? [a, b]\n: 1\n", 3, "an explicit key"},
+      {head + "{a: 1}: 1\n", 3, "not a string"},
       {head + "---\n" + head, 3, "more than one YAML document"},
       {head + "---\nkind: [\n", 5, "invalid YAML after the first document"},
       {head + "clusterDNS:\n%x y\n- 10.96.0.10\n", 4, "YAML directive"},
@@ -360,6 +361,41 @@ TEST(KubeletConfigPatch, DuplicateAndNonStringKeysAreRefusedAtTheirLine) {
     ASSERT_FALSE(r.has_value()) << c.text;
     EXPECT_EQ(r.error().where.line, c.line) << c.text;
     EXPECT_NE(r.error().message.find(c.says), std::string::npos) << r.error().message;
+  }
+}
+
+// Found by the strict campaign: the line editor finds keys by their text, yaml-cpp reads an
+// anchor, alias or explicit key where a key belongs otherwise (a key appended after "&a" on a line
+// of its own became part of that anchored mapping; an anchor name may end in ':'). Each is
+// refused at its line, the file untouched; the same characters inside a block scalar are text.
+TEST(KubeletConfigPatch, AnAnchorAliasOrExplicitKeyWhereAKeyBelongsIsRefusedAtItsLine) {
+  const std::string head = "apiVersion: kubelet.config.k8s.io/v1beta1\nkind: KubeletConfiguration\n";
+  const struct {
+    std::string text;
+    int line;
+    const char* says;
+  } cases[] = {
+      {"&e\n apiVersion: kubelet.config.k8s.io/v1beta1\n kind: KubeletConfiguration\n", 1, "an anchor"},
+      {head + "&fo~: '&'#&3':", 3, "an anchor where a key belongs"},  // no final line end: it parses
+      {head + "&a readOnlyPort: 0\n", 3, "an anchor where a key belongs"},
+      {head + "x: &k y\n*k : 1\n", 4, "an alias where a key belongs"},
+      {head + "? readOnlyPort\n: 0\n", 3, "an explicit key"},
+      {head + "authentication:\n  ? anonymous\n  : {enabled: true}\n", 4, "an explicit key"},
+      {head + "authentication:\n  &x\n  anonymous: {enabled: true}\n", 4, "an anchor"},
+  };
+  for (const auto& c : cases) {
+    auto r = patch_kubelet_config(c.text, full_patch(), "/var/lib/kubelet/config.yaml");
+    ASSERT_FALSE(r.has_value()) << c.text;
+    EXPECT_EQ(r.error().where.line, c.line) << c.text;
+    EXPECT_NE(r.error().message.find(c.says), std::string::npos) << r.error().message;
+    EXPECT_NE(r.error().message.find("it was left untouched"), std::string::npos) << r.error().message;
+  }
+  // Anchors after a key, and the same characters in a block scalar, are patched as before.
+  for (const std::string& ok :
+       {head + "x: &k y\nz: *k\n", head + "note: |\n  &not an anchor\n  ? nor a key\n",
+        head + "note: >-  # folded\n  *text\nevictionHard: {a: b}\n", head + "list:\n- &i a\n- *i\n"}) {
+    auto r = patch_kubelet_config(ok, full_patch(), "/var/lib/kubelet/config.yaml");
+    EXPECT_TRUE(r.has_value()) << ok << (r ? "" : r.error().format());
   }
 }
 

@@ -59,5 +59,28 @@ TEST(KubeletYamlEdit, NewKeysGoBeforeAClosingDocumentEndFollowedByComments) {
   EXPECT_EQ(plain.text(), "a: 1\n# last words\nb: 2\n\n") << "without a '...', as before";
 }
 
+// Several closing "..." with comments between them: the first ends the document, and new keys
+// go before it (the strict campaign: a key put before the last one landed in a second document).
+TEST(KubeletYamlEdit, NewKeysGoBeforeTheFirstOfSeveralDocumentEnds) {
+  YamlText doc("a: 1\r\n...\r\n... # w\r\n#c\r\n... # x\r\n#d\r\n");
+  ASSERT_TRUE(doc.set_list({"x509", "x509"}, {"/a/b", "x"}).has_value());
+  EXPECT_EQ(doc.text(),
+            "a: 1\r\nx509:\r\n  x509:\r\n  - /a/b\r\n  - x\r\n...\r\n... # w\r\n#c\r\n... # x\r\n#d\r\n");
+}
+
+// Removing the document's only key leaves "{}": an empty document reads back as null, not as an
+// empty mapping (the strict campaign). Comments stay.
+TEST(KubeletYamlEdit, RemovingTheOnlyKeyLeavesAnEmptyMapping) {
+  YamlText doc("# head\na: 1\n# tail\n");
+  ASSERT_TRUE(doc.remove({"a"}).value());
+  EXPECT_EQ(doc.text(), "# head\n{}\n# tail\n");
+  YamlText nested("a:\n  b: 1\n");
+  ASSERT_TRUE(nested.remove({"a"}).value());
+  EXPECT_EQ(nested.text(), "{}\n");
+  YamlText two("a: 1\nb: 2\n");  // a key left: as before
+  ASSERT_TRUE(two.remove({"a"}).value());
+  EXPECT_EQ(two.text(), "b: 2\n");
+}
+
 }  // namespace
 }  // namespace kcd::kubelet
