@@ -295,9 +295,9 @@ std::optional<Unsafe> unsafe_node(const YAML::Node& n, const std::vector<std::st
   return std::nullopt;
 }
 
-// An anchor, an alias or an explicit key ("? ") where a key belongs: "&a key: v", "*a : v", an
-// anchored mapping on a line of its own ("&a" then its keys), "? key". The line editor finds keys
-// by their text and yaml-cpp reads these otherwise (the strict campaign: a key appended after
+// An anchor, an alias, a tag or an explicit key ("? ") where a key belongs: "&a key: v", "*a : v",
+// an anchored or tagged mapping on a line of its own ("&a" or "!" then its keys), "? key". The line editor
+// finds keys by their text and yaml-cpp reads these otherwise (the strict campaign: a key appended after
 // "&a" read as part of that mapping, an anchor name ending in ':'). None is needed in a kubelet
 // config. The lines of a block scalar (after "key: |" or "key: >") are text and are skipped.
 std::optional<Unsafe> property_where_a_key_belongs(const std::vector<std::string_view>& lines) {
@@ -312,6 +312,7 @@ std::optional<Unsafe> property_where_a_key_belongs(const std::vector<std::string
     const char c = l[first];
     if (c == '#') continue;
     const bool spaced = first + 1 == l.size() || l[first + 1] == ' ' || l[first + 1] == '\t';
+    if (c == '!') return Unsafe{static_cast<int>(i + 1), kTagged};  // "!" alone too: the document's own tag
     if (c == '&' || c == '*' || (c == '?' && spaced)) {
       return Unsafe{static_cast<int>(i + 1),
                     c == '?' ? "an explicit key (\"? \"); write the key plainly, as \"key: value\""

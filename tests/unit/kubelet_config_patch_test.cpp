@@ -382,6 +382,9 @@ TEST(KubeletConfigPatch, AnAnchorAliasOrExplicitKeyWhereAKeyBelongsIsRefusedAtIt
       {head + "? readOnlyPort\n: 0\n", 3, "an explicit key"},
       {head + "authentication:\n  ? anonymous\n  : {enabled: true}\n", 4, "an explicit key"},
       {head + "authentication:\n  &x\n  anonymous: {enabled: true}\n", 4, "an anchor"},
+      {"!\n" + head, 1,
+       "a YAML tag"},  // the non-specific tag on the document (removing its last key read as null)
+      {head + "!k readOnlyPort: 0\n", 3, "a YAML tag"},
   };
   for (const auto& c : cases) {
     auto r = patch_kubelet_config(c.text, full_patch(), "/var/lib/kubelet/config.yaml");
