@@ -198,6 +198,7 @@ bool has_key_colon(std::string_view line, std::size_t from) {
 // A tag written in the file ("!!str", "!foo"): yaml-cpp reads tagged lines leniently (a tag
 // holding ':' on a last line), and no kubelet config needs one. Untagged nodes say "?" (plain)
 // or "!" (quoted).
+constexpr const char* kTabbed = "a tab in the indentation or before a key's ':'; use spaces";
 constexpr const char* kTagged = "a YAML tag (!...) is not used in a kubelet config; remove it";
 bool has_explicit_tag(const YAML::Node& n) {
   const std::string& t = n.Tag();
@@ -209,6 +210,16 @@ std::optional<Unsafe> unsafe_node(const YAML::Node& n, const std::vector<std::st
   const YAML::Mark m = n.Mark();
   if (!seen.insert({m.line, m.column}).second) return std::nullopt;
   if (has_explicit_tag(n)) return Unsafe{m.line + 1, kTagged};
+  // "!" alone is the tag yaml-cpp also gives every quoted scalar: written, it is a tag.
+  if (n.Tag() == "!" && m.line >= 0 && static_cast<std::size_t>(m.line) < lines.size()) {
+    std::string_view at = lines[static_cast<std::size_t>(m.line)];
+    at.remove_prefix(std::min(at.size(), static_cast<std::size_t>(m.column)));
+    if (at.starts_with('&')) {  // an anchor first: "&a ! x"
+      at.remove_prefix(std::min(at.size(), at.find_first_of(" \t")));
+      at.remove_prefix(std::min(at.size(), at.find_first_not_of(" \t")));
+    }
+    if (at.starts_with('!')) return Unsafe{m.line + 1, kTagged};
+  }
   if (n.IsScalar() && m.line >= 0 && static_cast<std::size_t>(m.line) < lines.size()) {
     std::string_view rest = lines[static_cast<std::size_t>(m.line)];
     if (static_cast<std::size_t>(m.column) > rest.size()) return std::nullopt;
@@ -295,22 +306,33 @@ std::optional<Unsafe> unsafe_node(const YAML::Node& n, const std::vector<std::st
   return std::nullopt;
 }
 
-// An anchor, an alias, a tag or an explicit key ("? ") where a key belongs: "&a key: v", "*a : v",
-// an anchored or tagged mapping on a line of its own ("&a" or "!" then its keys), "? key". The line editor
-// finds keys by their text and yaml-cpp reads these otherwise (the strict campaign: a key appended after
-// "&a" read as part of that mapping, an anchor name ending in ':'). None is needed in a kubelet
-// config. The lines of a block scalar (after "key: |" or "key: >") are text and are skipped.
-std::optional<Unsafe> property_where_a_key_belongs(const std::vector<std::string_view>& lines) {
+// Lines the line editor would read otherwise than yaml-cpp does (each found by the strict
+// campaign). An anchor, an alias, a tag or an explicit key ("? ") where a key belongs: "&a key: v",
+// "*a : v", an anchored or tagged mapping on a line of its own ("&a" or "!" then its keys),
+// "? key": a key appended after "&a" read as part of that mapping, an anchor name may end in ':'.
+// A tab in the indentation (also on a line of blanks) or before a key's ':'. None is needed in a
+// kubelet config. The lines of a block scalar (after "key: |" or "key: >") are text and skipped.
+std::optional<Unsafe> unsafe_line(const std::vector<std::string_view>& lines) {
   std::size_t block_indent = std::string_view::npos;  // of the line that opened a block scalar
   for (std::size_t i = 0; i < lines.size(); ++i) {
     std::string_view l = lines[i];
     if (!l.empty() && l.back() == '\r') l.remove_suffix(1);
     const std::size_t first = l.find_first_not_of(' ');
     if (first == std::string_view::npos) continue;
-    if (block_indent != std::string_view::npos && first > block_indent) continue;
+    if (block_indent != std::string_view::npos && (first > block_indent || l[first] == '\t')) continue;
     block_indent = std::string_view::npos;
     const char c = l[first];
+    // YAML forbids tabs in indentation, and yaml-cpp reads a line of blanks with a tab in it as
+    // such once a key follows it (the strict campaign: "illegal tab when looking for indentation"
+    // after an edit); a tab between a key and its ':' hides the key from the line editor.
+    if (c == '\t') return Unsafe{static_cast<int>(i + 1), kTabbed};
     if (c == '#') continue;
+    if (c != '-' && c != '"' && c != '\'') {
+      const std::size_t colon = l.find(':', first);
+      if (colon != std::string_view::npos &&
+          l.substr(first, colon - first).find('\t') != std::string_view::npos)
+        return Unsafe{static_cast<int>(i + 1), kTabbed};
+    }
     const bool spaced = first + 1 == l.size() || l[first + 1] == ' ' || l[first + 1] == '\t';
     if (c == '!') return Unsafe{static_cast<int>(i + 1), kTagged};  // "!" alone too: the document's own tag
     if (c == '&' || c == '*' || (c == '?' && spaced)) {
@@ -446,7 +468,7 @@ Expected<PatchResult> patch_kubelet_config(std::string_view original, const Kube
                                  e.mark.line + 1, e.mark.column + 1));
     }
     std::set<std::pair<int, int>> seen, open;
-    if (auto bad = property_where_a_key_belongs(lines)) {
+    if (auto bad = unsafe_line(lines)) {
       return Unexpected(
           error_at(source, bad->what + " to let the file be patched (it was left untouched)", bad->line));
     }

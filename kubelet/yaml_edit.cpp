@@ -31,7 +31,8 @@ bool is_document_marker(const std::string& line) {
 
 bool is_sequence_item(const std::string& line, int indent) {
   const std::size_t i = static_cast<std::size_t>(indent);
-  return i < line.size() && line[i] == '-' && (i + 1 == line.size() || line[i + 1] == ' ');
+  return i < line.size() && line[i] == '-' &&
+         (i + 1 == line.size() || line[i + 1] == ' ' || line[i + 1] == '\t');
 }
 
 // End of a scalar or flow value starting at `pos`: before a comment or trailing spaces.
@@ -138,11 +139,18 @@ int YamlText::indent_unit() const {
 
 std::size_t YamlText::block_end(std::size_t key_line, int indent) const {
   std::size_t last = key_line;
+  // Nothing after the ':' but a comment, or an anchor alone ("key: &a" then "- item" below: the
+  // strict campaign found the items left behind when the value was set).
   const bool empty_value = [&] {
     const std::string& l = lines_[key_line];
     const auto colon = l.find(':', static_cast<std::size_t>(indent));
-    return colon == std::string::npos || l.find_first_not_of(" \t", colon + 1) == std::string::npos ||
-           l[l.find_first_not_of(" \t", colon + 1)] == '#';
+    if (colon == std::string::npos) return true;
+    std::size_t v = l.find_first_not_of(" \t", colon + 1);
+    if (v != std::string::npos && l[v] == '&') {
+      v = l.find_first_of(" \t", v);  // the anchor's name runs to the next blank
+      if (v != std::string::npos) v = l.find_first_not_of(" \t", v);
+    }
+    return v == std::string::npos || l[v] == '#';
   }();
   for (std::size_t i = key_line + 1; i < lines_.size(); ++i) {
     const std::string& l = lines_[i];
@@ -331,21 +339,28 @@ Expected<void> YamlText::set_impl(const KeyPath& path, const std::string* value,
     const std::string v = value_of(f.key);
     if (i + 1 == path.size()) {
       std::string& line = lines_[f.key.line];
+      // An anchor on the value ("key: &a value", "key: &a" then its block) stays on it.
       std::string anchor;
-      if (!v.empty() && v.front() == '&') anchor = v.substr(0, v.find(' ') + 1);
+      std::string own = v;  // the value after its anchor
+      if (!v.empty() && v.front() == '&') {
+        const std::size_t blank = v.find_first_of(" \t");
+        anchor = v.substr(0, blank) + " ";
+        own = blank == std::string::npos ? std::string() : v.substr(v.find_first_not_of(" \t", blank));
+      }
       if (value != nullptr) {
-        if (!v.empty() && v.front() != '&' && (v.front() == '|' || v.front() == '>')) {
+        if (!own.empty() && (own.front() == '|' || own.front() == '>')) {
           return Unexpected(
               config_error(Location{{}, static_cast<int>(f.key.line + 1), 0, {}},
                            join(path, path.size()) +
                                " is a block scalar; write it as a plain value to let it be patched"));
         }
-        if (f.key.value_begin == f.key.value_end) {
-          // "key:" (null or a nested block): the new value goes on the key line.
+        if (own.empty()) {
+          // "key:" or "key: &a" (null or a nested block): the new value goes on the key line.
           std::string head = line.substr(0, f.key.value_begin);
-          const std::string tail = line.substr(f.key.value_begin);  // "" or a comment
+          std::string tail = line.substr(f.key.value_end);  // "" or a comment
           while (!head.empty() && head.back() == ' ') head.pop_back();
-          line = head + " " + *value + (tail.empty() ? "" : " " + tail);
+          while (!tail.empty() && (tail.front() == ' ' || tail.front() == '\t')) tail.erase(0, 1);
+          line = head + " " + anchor + *value + (tail.empty() ? "" : " " + tail);
           lines_.erase(lines_.begin() + static_cast<long>(f.key.line + 1),
                        lines_.begin() + static_cast<long>(f.block_end));
         } else {
@@ -354,7 +369,7 @@ Expected<void> YamlText::set_impl(const KeyPath& path, const std::string* value,
         return {};
       }
       // A list: keep the block style the document already uses for it.
-      if (!v.empty() && v.front() == '[') {
+      if (!own.empty() && own.front() == '[') {
         std::string flow = "[";
         for (std::size_t k = 0; k < items->size(); ++k) flow += (k ? ", " : "") + (*items)[k];
         flow += "]";
@@ -368,8 +383,11 @@ Expected<void> YamlText::set_impl(const KeyPath& path, const std::string* value,
           break;
         }
       }
-      if (f.key.value_begin != f.key.value_end)
-        line = line.substr(0, f.key.value_begin) + line.substr(f.key.value_end);
+      if (f.key.value_begin != f.key.value_end) {
+        std::string kept = anchor;  // "key: &a" stays anchored
+        while (!kept.empty() && kept.back() == ' ') kept.pop_back();
+        line = line.substr(0, f.key.value_begin) + kept + line.substr(f.key.value_end);
+      }
       while (!line.empty() && line.back() == ' ') line.pop_back();
       lines_.erase(lines_.begin() + static_cast<long>(f.key.line + 1),
                    lines_.begin() + static_cast<long>(f.block_end));

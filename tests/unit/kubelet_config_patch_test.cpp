@@ -385,6 +385,10 @@ TEST(KubeletConfigPatch, AnAnchorAliasOrExplicitKeyWhereAKeyBelongsIsRefusedAtIt
       {"!\n" + head, 1,
        "a YAML tag"},  // the non-specific tag on the document (removing its last key read as null)
       {head + "!k readOnlyPort: 0\n", 3, "a YAML tag"},
+      {head + "aN: !\"6d#\"\n", 3, "a YAML tag"},  // "!" alone on a value
+      {head + "aN: &x ! v\n", 3, "a YAML tag"},
+      {head + "a\t:\t N!r\n", 3, "a tab in the indentation or before a key's ':'"},
+      {head + "a:\n \t\nb: 1\n", 4, "a tab in the indentation"},  // a line of blanks
   };
   for (const auto& c : cases) {
     auto r = patch_kubelet_config(c.text, full_patch(), "/var/lib/kubelet/config.yaml");
@@ -396,7 +400,8 @@ TEST(KubeletConfigPatch, AnAnchorAliasOrExplicitKeyWhereAKeyBelongsIsRefusedAtIt
   // Anchors after a key, and the same characters in a block scalar, are patched as before.
   for (const std::string& ok :
        {head + "x: &k y\nz: *k\n", head + "note: |\n  &not an anchor\n  ? nor a key\n",
-        head + "note: >-  # folded\n  *text\nevictionHard: {a: b}\n", head + "list:\n- &i a\n- *i\n"}) {
+        head + "note: >-  # folded\n  *text\nevictionHard: {a: b}\n", head + "list:\n- &i a\n- *i\n",
+        head + "list:\n-\ta\n", head + "a: \"x\ty\"\nb: c\td\nnote: |\n  \tindented text\n"}) {
     auto r = patch_kubelet_config(ok, full_patch(), "/var/lib/kubelet/config.yaml");
     EXPECT_TRUE(r.has_value()) << ok << (r ? "" : r.error().format());
   }

@@ -82,5 +82,23 @@ TEST(KubeletYamlEdit, RemovingTheOnlyKeyLeavesAnEmptyMapping) {
   EXPECT_EQ(two.text(), "b: 2\n");
 }
 
+// A value that is only an anchor, with the sequence below it at the key's indentation, and a
+// sequence item written "-<tab>": the items are the key's block (the strict campaign found them
+// left behind when the value was set or the key removed).
+TEST(KubeletYamlEdit, AnAnchoredOrTabbedSequenceBelowItsKeyIsItsBlock) {
+  YamlText anchored("a: &x\n- 1\n- 2\nb: 3\n");
+  ASSERT_TRUE(anchored.set({"a"}, "Webhook").has_value());
+  EXPECT_EQ(anchored.text(), "a: &x Webhook\nb: 3\n");
+  YamlText listed("a: &x # c\n- 1\nb: 3\n");
+  ASSERT_TRUE(listed.set_list({"a"}, {"0", "x"}).has_value());
+  EXPECT_EQ(listed.text(), "a: &x # c\n- 0\n- x\nb: 3\n");
+  YamlText flow("a: &x [1]\n");
+  ASSERT_TRUE(flow.set_list({"a"}, {"0", "x"}).has_value());
+  EXPECT_EQ(flow.text(), "a: &x [0, x]\n");
+  YamlText tabbed("a:\n-\teventRecordQPS\nb: 3\n");
+  ASSERT_TRUE(tabbed.remove({"a"}).value());
+  EXPECT_EQ(tabbed.text(), "b: 3\n");
+}
+
 }  // namespace
 }  // namespace kcd::kubelet
