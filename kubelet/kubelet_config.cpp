@@ -327,6 +327,8 @@ std::optional<Unsafe> unsafe_line(const std::vector<std::string_view>& lines) {
     // after an edit); a tab between a key and its ':' hides the key from the line editor.
     if (c == '\t') return Unsafe{static_cast<int>(i + 1), kTabbed};
     if (c == '#') continue;
+    // A block scalar's indicator on a line of its own: a value below its key ("a: &x" then "|").
+    if (c == '|' || c == '>') return Unsafe{static_cast<int>(i + 1), kContinued};
     if (c != '-' && c != '"' && c != '\'') {
       const std::size_t colon = l.find(':', first);
       if (colon != std::string_view::npos &&

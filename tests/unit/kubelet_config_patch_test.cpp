@@ -387,6 +387,7 @@ TEST(KubeletConfigPatch, AnAnchorAliasOrExplicitKeyWhereAKeyBelongsIsRefusedAtIt
       {head + "!k readOnlyPort: 0\n", 3, "a YAML tag"},
       {head + "aN: !\"6d#\"\n", 3, "a YAML tag"},  // "!" alone on a value
       {head + "aN: &x ! v\n", 3, "a YAML tag"},
+      {head + "a: &#x\n\n|\n", 5, "a value continues on the next line"},
       {head + "a\t:\t N!r\n", 3, "a tab in the indentation or before a key's ':'"},
       {head + "a:\n \t\nb: 1\n", 4, "a tab in the indentation"},  // a line of blanks
   };
