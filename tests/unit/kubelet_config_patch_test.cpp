@@ -367,7 +367,7 @@ TEST(KubeletConfigPatch, DuplicateAndNonStringKeysAreRefusedAtTheirLine) {
 // Found by the strict campaign: the line editor finds keys by their text, yaml-cpp reads an
 // anchor, alias or explicit key where a key belongs otherwise (a key appended after "&a" on a line
 // of its own became part of that anchored mapping; an anchor name may end in ':'). Each is
-// refused at its line, the file untouched; the same characters inside a block scalar are text.
+// refused at its line, the file untouched.
 TEST(KubeletConfigPatch, AnAnchorAliasOrExplicitKeyWhereAKeyBelongsIsRefusedAtItsLine) {
   const std::string head = "apiVersion: kubelet.config.k8s.io/v1beta1\nkind: KubeletConfiguration\n";
   const struct {
@@ -398,13 +398,22 @@ TEST(KubeletConfigPatch, AnAnchorAliasOrExplicitKeyWhereAKeyBelongsIsRefusedAtIt
     EXPECT_NE(r.error().message.find(c.says), std::string::npos) << r.error().message;
     EXPECT_NE(r.error().message.find("it was left untouched"), std::string::npos) << r.error().message;
   }
-  // Anchors after a key, and the same characters in a block scalar, are patched as before.
-  for (const std::string& ok :
-       {head + "x: &k y\nz: *k\n", head + "note: |\n  &not an anchor\n  ? nor a key\n",
-        head + "note: >-  # folded\n  *text\nevictionHard: {a: b}\n", head + "list:\n- &i a\n- *i\n",
-        head + "list:\n-\ta\n", head + "a: \"x\ty\"\nb: c\td\nnote: |\n  \tindented text\n"}) {
+  // Anchors after a key, and a tab inside a value, are patched as before.
+  for (const std::string& ok : {head + "x: &k y\nz: *k\n", head + "list:\n- &i a\n- *i\n",
+                                head + "list:\n-\ta\n", head + "a: \"x\ty\"\nb: c\td\n"}) {
     auto r = patch_kubelet_config(ok, full_patch(), "/var/lib/kubelet/config.yaml");
     EXPECT_TRUE(r.has_value()) << ok << (r ? "" : r.error().format());
+  }
+  // A block scalar is refused at its key (its text depends on what follows it, so a key added
+  // after it would change it: the strict campaign); the same characters in its text are not
+  // taken for an anchor, alias, explicit key or tab.
+  for (const std::string& block : {head + "note: |\n  &not an anchor\n  ? nor a key\n",
+                                   head + "note: >-  # folded\n  *text\nevictionHard: {a: b}\n",
+                                   head + "note: |\n  \tindented text\n", head + "note: &a |\n  x\n"}) {
+    auto r = patch_kubelet_config(block, full_patch(), "/var/lib/kubelet/config.yaml");
+    ASSERT_FALSE(r.has_value()) << block;
+    EXPECT_EQ(r.error().where.line, 3) << block;
+    EXPECT_NE(r.error().message.find("a block scalar (| or >)"), std::string::npos) << r.error().message;
   }
 }
 
