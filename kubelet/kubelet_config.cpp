@@ -233,7 +233,8 @@ std::optional<Unsafe> unsafe_node(const YAML::Node& n, const std::vector<std::st
       const auto blank = rest.find_first_of(" \t");
       rest = blank == std::string_view::npos ? std::string_view() : rest.substr(blank);
       while (!rest.empty() && (rest.front() == ' ' || rest.front() == '\t')) rest.remove_prefix(1);
-      if ((rest.empty() || rest.front() == '#') && !n.Scalar().empty()) return Unsafe{m.line + 1, kContinued};
+      // (An anchored empty value is null, not a scalar: a scalar here is below, even "".)
+      if (rest.empty() || rest.front() == '#') return Unsafe{m.line + 1, kContinued};
     }
     // A block scalar: what its text is depends on the lines that follow it (trailing blank
     // lines, the last line end), so a key added after it changes it (the strict campaign: 8
@@ -290,6 +291,20 @@ std::optional<Unsafe> unsafe_node(const YAML::Node& n, const std::vector<std::st
       if (!flow && it->second.IsScalar() && v.line > k.line &&
           (v.column <= k.column || !it->second.Scalar().empty()))
         return Unsafe{v.line + 1, kContinued};
+      // A null written out ("~", "null") below its key, too (the strict campaign): an empty
+      // value's mark is also on a later line, at whatever comes next, so the text tells.
+      if (!flow && it->second.IsNull() && v.line > k.line &&
+          static_cast<std::size_t>(v.line) < lines.size()) {
+        std::string_view at = lines[static_cast<std::size_t>(v.line)];
+        at.remove_prefix(std::min(at.size(), static_cast<std::size_t>(v.column)));
+        if (!at.empty() && at.back() == '\r') at.remove_suffix(1);
+        const std::size_t end = std::min(at.size(), at.find_first_of(" \t"));
+        const std::string_view token = at.substr(0, end), after = at.substr(end);
+        const std::size_t more = after.find_first_not_of(" \t");
+        if ((token == "~" || token == "null" || token == "Null" || token == "NULL") &&
+            (more == std::string_view::npos || after[more] == '#'))
+          return Unsafe{v.line + 1, kContinued};
+      }
       if (open.count({v.line, v.column}) || (v.line == m.line && v.column == m.column))
         return Unsafe{km.line + 1,
                       "an alias refers to a mapping or list that contains it (a cycle); remove it"};

@@ -388,6 +388,10 @@ TEST(KubeletConfigPatch, AnAnchorAliasOrExplicitKeyWhereAKeyBelongsIsRefusedAtIt
       {head + "aN: !\"6d#\"\n", 3, "a YAML tag"},  // "!" alone on a value
       {head + "aN: &x ! v\n", 3, "a YAML tag"},
       {head + "a: &#x\n\n|\n", 5, "a value continues on the next line"},
+      {head + "a:\n ~\n", 4, "a value continues on the next line"},
+      {head + "ka:\t&Pids\n\n      \"  \n\n", 3,
+       "a value continues on the next line"},  // unclosed, read as ""
+      {head + "a:\n\n# c\nnull\n", 6, "a value continues on the next line"},
       {head + "a\t:\t N!r\n", 3, "a tab in the indentation or before a key's ':'"},
       {head + "a:\n \t\nb: 1\n", 4, "a tab in the indentation"},  // a line of blanks
   };
@@ -399,7 +403,9 @@ TEST(KubeletConfigPatch, AnAnchorAliasOrExplicitKeyWhereAKeyBelongsIsRefusedAtIt
     EXPECT_NE(r.error().message.find("it was left untouched"), std::string::npos) << r.error().message;
   }
   // Anchors after a key, and a tab inside a value, are patched as before.
-  for (const std::string& ok : {head + "x: &k y\nz: *k\n", head + "list:\n- &i a\n- *i\n",
+  for (const std::string& ok : {head + "empty:\n\nnullish: nothing\nafter: ~\nalso:\nnull_x: 1\nlast:\n~x: "
+                                       "2\nanchored: &n\nq: &e \"\"\n",
+                                head + "x: &k y\nz: *k\n", head + "list:\n- &i a\n- *i\n",
                                 head + "list:\n-\ta\n", head + "a: \"x\ty\"\nb: c\td\n"}) {
     auto r = patch_kubelet_config(ok, full_patch(), "/var/lib/kubelet/config.yaml");
     EXPECT_TRUE(r.has_value()) << ok << (r ? "" : r.error().format());
