@@ -445,7 +445,7 @@ Setting pattern_setting(std::string key, std::string flag, std::string descripti
           at(v.front(), "regular expression " + (printable ? in_quotes(text) + " " : "") + bad));
     }
     try {
-      const std::regex compiled(text, std::regex::ECMAScript);
+      const std::regex compiled(text, kBoundedRegexFlags);
     } catch (const std::regex_error& e) {
       return Unexpected(at(v.front(), in_quotes(text) + " is not a regular expression (" + e.what() + ")"));
     }

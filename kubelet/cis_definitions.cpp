@@ -98,7 +98,7 @@ class DefinitionsParser {
           return Unexpected(at(c["value"], "check " + check + " compare.value", "regular expression " + bad));
         }
         try {
-          (void)std::regex(item.compare->value);
+          (void)std::regex(item.compare->value, kBoundedRegexFlags);
         } catch (const std::regex_error& e) {
           return Unexpected(at(c["value"], "check " + check + " compare.value",
                                "invalid regex \"" + item.compare->value + "\" (" + e.what() + ")"));

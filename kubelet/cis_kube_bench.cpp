@@ -168,7 +168,7 @@ bool cis_compare(CisCompareOp op, const std::string& value, const std::string& w
     case CisCompareOp::Regex:
       if (!regex_bounds_problem(want).empty()) return false;  // refused when the definitions are parsed
       try {
-        return std::regex_search(value, std::regex(want));
+        return std::regex_search(value, std::regex(want, kBoundedRegexFlags));
       } catch (const std::regex_error&) {
         return false;  // refused when the definitions are parsed; kube-bench would panic
       }

@@ -1,6 +1,7 @@
 #include "rotation/serving_approval.hpp"
 
 #include "base/cidr.hpp"
+#include "base/regex_bounds.hpp"
 #include "rotation/cert_kind.hpp"
 
 #include <algorithm>
@@ -114,7 +115,7 @@ ServingDecision decide_serving_csr(const ServingCsr& csr, const std::optional<st
   if (!policy.dns_pattern.empty()) {
     std::regex pattern;
     try {
-      pattern = std::regex(policy.dns_pattern, std::regex::ECMAScript);
+      pattern = std::regex(policy.dns_pattern, kBoundedRegexFlags);
     } catch (const std::regex_error&) {
       // Our own configuration is wrong: never a reason to deny the node.
       return ServingDecision{Verdict::Wait, "PolicyInvalid", "the DNS name pattern does not compile"};

@@ -379,6 +379,9 @@ TEST(CisDefinitions, ARegexCompareValueIsBoundedBeforeItIsCompiled) {
   // And at evaluation, whatever built the item: an unbounded pattern never reaches std::regex.
   EXPECT_FALSE(cis_compare(CisCompareOp::Regex, "aaaa", "a{6666066666666666666666,6}"));
   EXPECT_TRUE(cis_compare(CisCompareOp::Regex, "TLS_A,TLS_B", "^TLS_[AB](,|$)"));
+  // Matched in linear time (base/regex_bounds.hpp): a backtracking match of this pattern against
+  // 60 characters would not end within the test's timeout.
+  EXPECT_FALSE(cis_compare(CisCompareOp::Regex, std::string(60, 'a'), R"(^([a-z0-9]+-?)*\.x$)"));
 }
 
 TEST(CisDefinitions, BuiltInDefinitionsAreTyped) {
