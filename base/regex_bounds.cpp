@@ -54,36 +54,39 @@ class PatternBounds {
     return size;
   }
 
+  // An atom and every quantifier after it: libstdc++ applies stacked quantifiers one after the
+  // other ("a{7}+++{6}" clones a{7} again for each), so each multiplies (the settings fuzz target
+  // found patterns of stacked quantifiers estimated as a handful of states).
   double term() {
-    const double atom_size = atom();
-    if (!error_.empty() || at_end()) return atom_size;
-    double factor = 1;
-    switch (peek()) {
-      case '*':
-      case '?':
-        ++i_;
-        factor = 2;
-        break;
-      case '+':
-        ++i_;
-        factor = 2;
-        break;
-      case '{': {
-        ++i_;
-        const int low = count();
-        int high = low;
-        if (error_.empty() && !at_end() && peek() == ',') {
+    double size = atom();
+    while (error_.empty() && !at_end()) {
+      double factor = 1;
+      switch (peek()) {
+        case '*':
+        case '?':
+        case '+':
           ++i_;
-          high = (!at_end() && peek() != '}') ? count() : low + 1;
+          factor = 2;
+          break;
+        case '{': {
+          ++i_;
+          const int low = count();
+          int high = low;
+          if (error_.empty() && !at_end() && peek() == ',') {
+            ++i_;
+            high = (!at_end() && peek() != '}') ? count() : low + 1;
+          }
+          if (!at_end() && peek() == '}') ++i_;
+          factor = std::max(1, std::max(low, high));
+          break;
         }
-        factor = std::max(1, std::max(low, high));
-        break;
+        default:
+          return size;
       }
-      default:
-        return atom_size;
+      if (!at_end() && peek() == '?') ++i_;  // lazy
+      size = std::min(size * factor, 1e12);
     }
-    if (!at_end() && peek() == '?') ++i_;  // lazy
-    return std::min(atom_size * factor, 1e12);
+    return size;
   }
 
   // A repetition count: at most 3 digits, at most kMaxCount.

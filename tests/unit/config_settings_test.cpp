@@ -511,6 +511,9 @@ TEST(Settings, ARegularExpressionIsBoundedBeforeItIsCompiled) {
       {"(a)\\1", "has a back-reference (\\1)"},
       {"[\\1]", "has a back-reference (\\1)"},
       {"((a{200}){200}){200}", "would build more than 10000 automaton states"},
+      // Stacked quantifiers multiply too (the settings fuzz target: "...{07}+++...{07}...").
+      {"a{20}{20}{30}", "would build more than 10000 automaton states"},
+      {"WZ+/+++*++++++++++++++++++++++{07}+++++++++{07}++++++++++{06}", "would build more than 10000"},
       {std::string(40, '(') + "a" + std::string(40, ')'), "nests groups more than 32 deep"},
       {"\\xff", ""},  // four printable characters: backslash, x, f, f
   };
