@@ -338,30 +338,39 @@ TEST(KubeletConfigPatch, MoreThanOneDocumentIsRefusedAtTheSecond) {
   EXPECT_TRUE(patch_kubelet_config("---\n" + doc + "...\n", KubeletConfigPatch{}, "c.yaml").has_value());
 }
 
+// A document the patch refuses as a whole: at `line`, saying `says`, the file left untouched.
+struct RefusedAt {
+  std::string text;
+  int line;
+  const char* says;
+};
+
+void expect_refused(const std::vector<RefusedAt>& cases, const KubeletConfigPatch& patch) {
+  for (const auto& c : cases) {
+    auto r = patch_kubelet_config(c.text, patch, "/var/lib/kubelet/config.yaml");
+    ASSERT_FALSE(r.has_value()) << c.text;
+    EXPECT_EQ(r.error().where.line, c.line) << c.text;
+    EXPECT_NE(r.error().message.find(c.says), std::string::npos) << r.error().message;
+    EXPECT_NE(r.error().message.find("it was left untouched"), std::string::npos) << r.error().message;
+  }
+}
+
 // Found by the kubelet_config fuzz target: a key written twice (yaml-cpp keeps both, the editor
 // edits the first, the read-back compares the other) and keys that are not strings.
 TEST(KubeletConfigPatch, DuplicateAndNonStringKeysAreRefusedAtTheirLine) {
   const std::string head = "apiVersion: kubelet.config.k8s.io/v1beta1\nkind: KubeletConfiguration\n";
-  const struct {
-    std::string text;
-    int line;
-    const char* says;
-  } cases[] = {
-      {head + "readOnlyPort: 10255\nkind: KubeletConfiguration\n", 4, "\"kind\" is written twice"},
-      {head + "authentication:\n  anonymous: {enabled: true}\n  anonymous: {enabled: false}\n", 5,
-       "written twice"},
-      {head + "? [a, b]\n: 1\n", 3, "an explicit key"},
-      {head + "{a: 1}: 1\n", 3, "not a string"},
-      {head + "---\n" + head, 3, "more than one YAML document"},
-      {head + "---\nkind: [\n", 5, "invalid YAML after the first document"},
-      {head + "clusterDNS:\n%x y\n- 10.96.0.10\n", 4, "YAML directive"},
-  };
-  for (const auto& c : cases) {
-    auto r = patch_kubelet_config(c.text, KubeletConfigPatch{}, "/var/lib/kubelet/config.yaml");
-    ASSERT_FALSE(r.has_value()) << c.text;
-    EXPECT_EQ(r.error().where.line, c.line) << c.text;
-    EXPECT_NE(r.error().message.find(c.says), std::string::npos) << r.error().message;
-  }
+  expect_refused(
+      {
+          {head + "readOnlyPort: 10255\nkind: KubeletConfiguration\n", 4, "\"kind\" is written twice"},
+          {head + "authentication:\n  anonymous: {enabled: true}\n  anonymous: {enabled: false}\n", 5,
+           "written twice"},
+          {head + "? [a, b]\n: 1\n", 3, "an explicit key"},
+          {head + "{a: 1}: 1\n", 3, "not a string"},
+          {head + "---\n" + head, 3, "more than one YAML document"},
+          {head + "---\nkind: [\n", 5, "invalid YAML after the first document"},
+          {head + "clusterDNS:\n%x y\n- 10.96.0.10\n", 4, "YAML directive"},
+      },
+      KubeletConfigPatch{});
 }
 
 // Found by the strict campaign: the line editor finds keys by their text, yaml-cpp reads an
@@ -370,38 +379,29 @@ TEST(KubeletConfigPatch, DuplicateAndNonStringKeysAreRefusedAtTheirLine) {
 // refused at its line, the file untouched.
 TEST(KubeletConfigPatch, AnAnchorAliasOrExplicitKeyWhereAKeyBelongsIsRefusedAtItsLine) {
   const std::string head = "apiVersion: kubelet.config.k8s.io/v1beta1\nkind: KubeletConfiguration\n";
-  const struct {
-    std::string text;
-    int line;
-    const char* says;
-  } cases[] = {
-      {"&e\n apiVersion: kubelet.config.k8s.io/v1beta1\n kind: KubeletConfiguration\n", 1, "an anchor"},
-      {head + "&fo~: '&'#&3':", 3, "an anchor where a key belongs"},  // no final line end: it parses
-      {head + "&a readOnlyPort: 0\n", 3, "an anchor where a key belongs"},
-      {head + "x: &k y\n*k : 1\n", 4, "an alias where a key belongs"},
-      {head + "? readOnlyPort\n: 0\n", 3, "an explicit key"},
-      {head + "authentication:\n  ? anonymous\n  : {enabled: true}\n", 4, "an explicit key"},
-      {head + "authentication:\n  &x\n  anonymous: {enabled: true}\n", 4, "an anchor"},
-      {"!\n" + head, 1,
-       "a YAML tag"},  // the non-specific tag on the document (removing its last key read as null)
-      {head + "!k readOnlyPort: 0\n", 3, "a YAML tag"},
-      {head + "aN: !\"6d#\"\n", 3, "a YAML tag"},  // "!" alone on a value
-      {head + "aN: &x ! v\n", 3, "a YAML tag"},
-      {head + "a: &#x\n\n|\n", 5, "a value continues on the next line"},
-      {head + "a:\n ~\n", 4, "a value continues on the next line"},
-      {head + "ka:\t&Pids\n\n      \"  \n\n", 3,
-       "a value continues on the next line"},  // unclosed, read as ""
-      {head + "a:\n\n# c\nnull\n", 6, "a value continues on the next line"},
-      {head + "a\t:\t N!r\n", 3, "a tab in the indentation or before a key's ':'"},
-      {head + "a:\n \t\nb: 1\n", 4, "a tab in the indentation"},  // a line of blanks
-  };
-  for (const auto& c : cases) {
-    auto r = patch_kubelet_config(c.text, full_patch(), "/var/lib/kubelet/config.yaml");
-    ASSERT_FALSE(r.has_value()) << c.text;
-    EXPECT_EQ(r.error().where.line, c.line) << c.text;
-    EXPECT_NE(r.error().message.find(c.says), std::string::npos) << r.error().message;
-    EXPECT_NE(r.error().message.find("it was left untouched"), std::string::npos) << r.error().message;
-  }
+  expect_refused(
+      {
+          {"&e\n apiVersion: kubelet.config.k8s.io/v1beta1\n kind: KubeletConfiguration\n", 1, "an anchor"},
+          {head + "&fo~: '&'#&3':", 3, "an anchor where a key belongs"},  // no final line end: it parses
+          {head + "&a readOnlyPort: 0\n", 3, "an anchor where a key belongs"},
+          {head + "x: &k y\n*k : 1\n", 4, "an alias where a key belongs"},
+          {head + "? readOnlyPort\n: 0\n", 3, "an explicit key"},
+          {head + "authentication:\n  ? anonymous\n  : {enabled: true}\n", 4, "an explicit key"},
+          {head + "authentication:\n  &x\n  anonymous: {enabled: true}\n", 4, "an anchor"},
+          {"!\n" + head, 1,
+           "a YAML tag"},  // the non-specific tag on the document (removing its last key read as null)
+          {head + "!k readOnlyPort: 0\n", 3, "a YAML tag"},
+          {head + "aN: !\"6d#\"\n", 3, "a YAML tag"},  // "!" alone on a value
+          {head + "aN: &x ! v\n", 3, "a YAML tag"},
+          {head + "a: &#x\n\n|\n", 5, "a value continues on the next line"},
+          {head + "a:\n ~\n", 4, "a value continues on the next line"},
+          {head + "ka:\t&Pids\n\n      \"  \n\n", 3,
+           "a value continues on the next line"},  // unclosed, read as ""
+          {head + "a:\n\n# c\nnull\n", 6, "a value continues on the next line"},
+          {head + "a\t:\t N!r\n", 3, "a tab in the indentation or before a key's ':'"},
+          {head + "a:\n \t\nb: 1\n", 4, "a tab in the indentation"},  // a line of blanks
+      },
+      full_patch());
   // Anchors after a key, and a tab inside a value, are patched as before.
   for (const std::string& ok : {head + "empty:\n\nnullish: nothing\nafter: ~\nalso:\nnull_x: 1\nlast:\n~x: "
                                        "2\nanchored: &n\nq: &e \"\"\n",
