@@ -345,7 +345,8 @@ Expected<void> YamlText::set_impl(const KeyPath& path, const std::string* value,
       if (!v.empty() && v.front() == '&') {
         const std::size_t blank = v.find_first_of(" \t");
         anchor = v.substr(0, blank) + " ";
-        own = blank == std::string::npos ? std::string() : v.substr(v.find_first_not_of(" \t", blank));
+        const std::size_t rest = blank == std::string::npos ? blank : v.find_first_not_of(" \t", blank);
+        own = rest == std::string::npos ? std::string() : v.substr(rest);  // value_of trims, but never throw
       }
       if (value != nullptr) {
         if (!own.empty() && (own.front() == '|' || own.front() == '>')) {
