@@ -14,6 +14,7 @@
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <csignal>
 #include <fstream>
 #include <thread>
@@ -111,6 +112,22 @@ class Approver : public ::testing::Test {
       std::this_thread::sleep_for(50ms);
     }
     return std::nullopt;
+  }
+  // The approver's /metrics once it shows every one of `needles` (it counts a decision after
+  // the API call that records it returns), or as it was at the deadline.
+  static std::string metrics_showing(int port, const std::vector<std::string>& needles,
+                                     std::chrono::milliseconds within) {
+    const auto until = Clock::now() + within;
+    std::string text = testing::http_get(port, "/metrics");
+    auto shows_all = [&] {
+      return std::all_of(needles.begin(), needles.end(),
+                         [&](const std::string& n) { return text.find(n) != std::string::npos; });
+    };
+    while (!shows_all() && Clock::now() < until) {
+      std::this_thread::sleep_for(50ms);
+      text = testing::http_get(port, "/metrics");
+    }
+    return text;
   }
   std::string holder() const {
     for (auto& l : server_->list_objects("leases"))
@@ -257,9 +274,11 @@ TEST_F(Approver, ACsrFiledBeforeItsNodeExistsWaitsAndIsApprovedOnceTheNodeAppear
   file_csr("n7", "early", {"10.0.0.7"});
   std::this_thread::sleep_for(3s);
   EXPECT_TRUE(decisions("early").empty()) << "a missing Node is a reason to wait, never to deny";
-  const std::string waiting = testing::http_get(port, "/metrics");
-  EXPECT_THAT(waiting,
-              HasSubstr("kubelet_certd_approver_decisions_total{result=\"wait\",rule=\"NodeNotFound\"} 1"));
+  const std::string waited =
+      "kubelet_certd_approver_decisions_total{result=\"wait\",rule=\"NodeNotFound\"} 1";
+  const std::string waiting = metrics_showing(
+      port, {waited, "kubelet_certd_approver_pending 1", "kubelet_certd_approver_leader 1"}, 5s);
+  EXPECT_THAT(waiting, HasSubstr(waited));
   EXPECT_THAT(waiting, HasSubstr("kubelet_certd_approver_pending 1"));
   EXPECT_THAT(waiting, HasSubstr("kubelet_certd_approver_leader 1"));
 
@@ -271,11 +290,10 @@ TEST_F(Approver, ACsrFiledBeforeItsNodeExistsWaitsAndIsApprovedOnceTheNodeAppear
   ASSERT_TRUE(d);
   EXPECT_EQ((*d)["type"], "Approved");
 
-  const std::string after = testing::http_get(port, "/metrics");
-  EXPECT_THAT(
-      after,
-      HasSubstr(
-          "kubelet_certd_approver_decisions_total{result=\"approve\",rule=\"KubeletCertdApproved\"} 1"));
+  const std::string approved =
+      "kubelet_certd_approver_decisions_total{result=\"approve\",rule=\"KubeletCertdApproved\"} 1";
+  const std::string after = metrics_showing(port, {approved, "kubelet_certd_approver_pending 0"}, 5s);
+  EXPECT_THAT(after, HasSubstr(approved));
   EXPECT_THAT(after, HasSubstr("kubelet_certd_approver_pending 0"));
 
   // A stop while leading gives the Lease up at once.
