@@ -130,18 +130,25 @@ asio::awaitable<void> AgentDriver::check_cluster_ca(std::optional<CertKind> rota
     case CaFollowDecision::Action::Apply: {
       conn.endpoint.ca_pem = d.bundle_pem;
       // The kubelet reads kubelet.conf's CA data when it starts: its restart is owed before the
-      // file changes, so a crash before the kubelet worker restarts it still has it done.
-      if (auto owed = owe_kubelet_restart(
-              settings.cert_dir, "cluster CA bundle in " + settings.kubeconfig.string() + " changed", now());
-          !owed) {
+      // file changes, so a crash before the kubelet worker restarts it still has it done. The
+      // file is written under the record's lock: a restart the worker starts after it reads the
+      // record has the new bundle to read.
+      bool recorded = false;
+      auto owed = owe_kubelet_restart(settings.cert_dir,
+                                      "cluster CA bundle in " + settings.kubeconfig.string() + " changed",
+                                      now(), [&]() -> Expected<void> {
+                                        recorded = true;
+                                        return write_kubeconfig(*client, conn);
+                                      });
+      if (!owed && !recorded) {
         ++ca_counts.checks["failed"];
         log::error("cluster CA bundle not written: the kubelet restart it needs cannot be recorded",
                    {{"path", settings.kubeconfig}, {"error", owed.error().format()}});
         break;
       }
-      if (auto written = write_kubeconfig(*client, conn); !written) {
+      if (!owed) {
         log::error("cluster CA bundle not written",
-                   {{"path", settings.kubeconfig}, {"error", written.error().format()}});
+                   {{"path", settings.kubeconfig}, {"error", owed.error().format()}});
         break;
       }
       ++ca_counts.checks["followed"];

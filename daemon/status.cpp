@@ -268,7 +268,13 @@ KubeletStatus collect_kubelet_status(const config::Settings& settings,
     }
   }
   k.restart_owed = owed_kubelet_restart(settings.cert_dir);
-  if (const auto end = k.restart_owed.find('\n'); end != std::string::npos) k.restart_owed.resize(end);
+  // One debt per line: the first, and how many more (one restart pays them all).
+  if (const auto end = k.restart_owed.find('\n'); end != std::string::npos) {
+    const auto more =
+        std::count(k.restart_owed.begin() + static_cast<std::ptrdiff_t>(end) + 1, k.restart_owed.end(), '\n');
+    k.restart_owed.resize(end);
+    if (more > 0) k.restart_owed += " (and " + std::to_string(more) + " more)";
+  }
   if (daemon) {
     if (!daemon->kubelet.kubelet.empty()) k.kubelet = daemon->kubelet.kubelet;
     for (const HeldBackReport& h : daemon->kubelet.held_back) k.held_back.emplace_back(h.key, h.reason);

@@ -77,6 +77,13 @@ TEST_F(Status, AnOwedKubeletRestartIsShown) {
   EXPECT_EQ(json::parse(j.out)["kubeletConfig"]["restartOwed"],
             "cluster CA bundle in /etc/kubernetes/kubelet.conf changed at 2026-12-03T10:00:00.000Z")
       << j.out;
+
+  // Two debts (one restart pays both): the first, and how many more.
+  std::ofstream(cert_dir() / "kubelet-restart-owed", std::ios::app)
+      << "client CA file /etc/kubernetes/pki/ca.crt updated at 2026-12-03T10:00:01.000Z\n";
+  EXPECT_EQ(
+      json::parse(run("status", {"-o", "json"}).out)["kubeletConfig"]["restartOwed"],
+      "cluster CA bundle in /etc/kubernetes/kubelet.conf changed at 2026-12-03T10:00:00.000Z (and 1 more)");
 }
 
 TEST_F(Status, PendingServingCsrShowsItsNameAndAge) {

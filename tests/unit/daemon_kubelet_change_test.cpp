@@ -16,6 +16,7 @@
 #include <unistd.h>
 
 #include <fstream>
+#include <future>
 
 namespace kcd::daemon {
 namespace {
@@ -501,8 +502,73 @@ TEST(RestartOwed, SettlingAnOlderRecordLeavesANewerOne) {
   const auto second = owe_kubelet_restart(dir.path(), "two", SysTime{} + std::chrono::seconds(1));
   ASSERT_TRUE(second);
   settle_kubelet_restart(dir.path(), *first);
-  EXPECT_EQ(owed_kubelet_restart(dir.path()), *second);
+  EXPECT_EQ(owed_kubelet_restart(dir.path()), "two at 1970-01-01T00:00:01.000Z\n");
   settle_kubelet_restart(dir.path(), *second);
+  EXPECT_EQ(owed_kubelet_restart(dir.path()), "");
+}
+
+// The follower owes a restart for kubelet.conf, then the kubelet worker one for the client CA
+// file: the second is added to the first, never written over it. Had it replaced the first, a
+// restart that settled the worker's debt alone would have left the follower's change unpaid.
+TEST(RestartOwed, ASecondDebtIsAddedToTheFirstNotWrittenOverIt) {
+  testing::TempDir dir;
+  ASSERT_TRUE(owe_kubelet_restart(dir.path(), "cluster CA bundle changed", SysTime{}));
+  const auto both = owe_kubelet_restart(dir.path(), "client CA file updated", SysTime{});
+  ASSERT_TRUE(both);
+  EXPECT_EQ(*both,
+            "cluster CA bundle changed at 1970-01-01T00:00:00.000Z\n"
+            "client CA file updated at 1970-01-01T00:00:00.000Z\n");
+  EXPECT_EQ(owed_kubelet_restart(dir.path()), *both);
+  // A restart that read only the worker's debt pays only that one.
+  settle_kubelet_restart(dir.path(), "client CA file updated at 1970-01-01T00:00:00.000Z\n");
+  EXPECT_EQ(owed_kubelet_restart(dir.path()), "cluster CA bundle changed at 1970-01-01T00:00:00.000Z\n");
+}
+
+// The follower's kubelet.conf write happens under the record's lock: a reader (the worker, about
+// to restart the kubelet) cannot see the debt before the change it is owed for is made.
+TEST(RestartOwed, ADebtIsNotSeenBeforeItsChangeIsMade) {
+  testing::TempDir dir;
+  std::future<std::string> reader;
+  bool reader_waited = false;
+  const auto owed =
+      owe_kubelet_restart(dir.path(), "cluster CA bundle changed", SysTime{}, [&]() -> Expected<void> {
+        reader = std::async(std::launch::async, [&] { return owed_kubelet_restart(dir.path()); });
+        reader_waited = reader.wait_for(std::chrono::milliseconds(200)) == std::future_status::timeout;
+        return {};
+      });
+  ASSERT_TRUE(owed);
+  EXPECT_TRUE(reader_waited) << "the record was read while the change was being made";
+  EXPECT_EQ(reader.get(), *owed);
+}
+
+// The change failing leaves the debt recorded (one restart too many is the safe side).
+TEST(RestartOwed, AFailedChangeLeavesTheDebtRecorded) {
+  testing::TempDir dir;
+  const auto owed = owe_kubelet_restart(
+      dir.path(), "cluster CA bundle changed", SysTime{},
+      []() -> Expected<void> { return Unexpected(make_error(ErrorKind::Io, "disk full")); });
+  ASSERT_FALSE(owed);
+  EXPECT_EQ(owed.error().message, "disk full");
+  EXPECT_EQ(owed_kubelet_restart(dir.path()), "cluster CA bundle changed at 1970-01-01T00:00:00.000Z\n");
+}
+
+// Debts piling up while every restart fails stay within the record's limit, folded into one line
+// that one restart settles.
+TEST(RestartOwed, ManyDebtsAreFoldedWithinTheLimitAndNoneIsLost) {
+  testing::TempDir dir;
+  std::string last;
+  for (int i = 0; i < 300; ++i) {
+    auto owed = owe_kubelet_restart(dir.path(), "client CA file updated (" + std::to_string(i) + ")",
+                                    SysTime{} + std::chrono::seconds(i));
+    ASSERT_TRUE(owed) << i;
+    last = *owed;
+  }
+  const std::string record = owed_kubelet_restart(dir.path());
+  EXPECT_EQ(record, last);
+  EXPECT_LE(record.size(), kMaxRestartOwedBytes);
+  EXPECT_THAT(record, HasSubstr("several CA changes"));
+  EXPECT_THAT(record, HasSubstr("(299)")) << "the newest debt is named";
+  settle_kubelet_restart(dir.path(), last);
   EXPECT_EQ(owed_kubelet_restart(dir.path()), "");
 }
 
