@@ -80,6 +80,7 @@ asio::awaitable<void> AgentDriver::check_cluster_ca(std::optional<CertKind> rota
     const Error& e = got.error();
     if (e.kind == ErrorKind::NotFound || e.kind == ErrorKind::Forbidden ||
         e.kind == ErrorKind::Unauthorized) {
+      ++ca_counts.checks["unreadable"];
       log::info(
           "cluster CA not followed: kube-public/cluster-info is not readable anonymously",
           {{"error", e.format()}, {"hint", "kubeadm publishes it; elsewhere set followClusterCA: false"}});
@@ -147,6 +148,7 @@ asio::awaitable<void> AgentDriver::check_cluster_ca(std::optional<CertKind> rota
         break;
       }
       if (!owed) {
+        ++ca_counts.checks["failed"];
         log::error("cluster CA bundle not written",
                    {{"path", settings.kubeconfig}, {"error", owed.error().format()}});
         break;

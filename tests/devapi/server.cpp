@@ -139,7 +139,7 @@ struct Server::ControlPlane {
       if (!r) return Unexpected(r.error());
       if (step == "switch-signer") approver = issue(authority.signer(), std::string(kApproverUser), {});
       if (step == "switch-serving") http.reissue_serving_certificate();
-      cluster_api.publish_cluster_info(url(), authority.bundle_pem());
+      if (options.cluster_info) cluster_api.publish_cluster_info(url(), authority.bundle_pem());
       if (!options.state_dir.empty()) {
         if (auto w = write_state_files(); !w) {
           Error e = w.error();
@@ -172,7 +172,7 @@ Server::~Server() {
 void Server::start() {
   ControlPlane& cp = *control_plane_;
   cp.bound_port = cp.http.listen();
-  cp.cluster_api.publish_cluster_info(cp.url(), cp.authority.bundle_pem());
+  if (cp.options.cluster_info) cp.cluster_api.publish_cluster_info(cp.url(), cp.authority.bundle_pem());
   if (!cp.options.state_dir.empty()) testing::must(cp.write_state_files());
   cp.running = true;
   cp.http.serve();

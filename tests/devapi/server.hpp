@@ -67,6 +67,7 @@ struct Options {
   int watch_cache_events = 1000;               // history window; older resourceVersions get 410
   long initial_resource_version = 200;         // the first object gets this + 1
   bool log_requests = false;                   // one line per request on stderr
+  bool cluster_info = true;  // kube-public/cluster-info published (kubeadm does; other installers may not)
 };
 
 class Server {

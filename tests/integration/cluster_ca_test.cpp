@@ -9,6 +9,7 @@
 #include "tests/support/local_clients.hpp"
 
 #include <atomic>
+#include <cstdlib>
 #include <sstream>
 
 namespace kcd::testing {
@@ -165,6 +166,39 @@ TEST_F(ClusterCaRotation, ABundleNotSignedWithTheNodesTokenIsNotFollowed) {
   again->signal(SIGTERM);
   EXPECT_EQ(again->wait_for(5s), std::optional<int>(0));
   collect(*again);
+}
+
+// A cluster without kube-public/cluster-info (not every installer publishes it): nothing is
+// followed, nothing written, and the check is counted as unreadable.
+TEST_F(ClusterCaRotation, AClusterInfoNotPublishedIsCountedUnreadable) {
+  server_->stop();
+  devapi::Options o;
+  o.serving_approver = devapi::ServingApprover::Strict;
+  o.cluster_info = false;
+  start_devapi(o);
+  write_config("serving: false\n");
+  const int port = free_port();
+  auto d = daemon({"--metrics-address", "127.0.0.1:" + std::to_string(port)});
+  ASSERT_TRUE(eventually([&] { return current("kubelet-client") && fs::exists(kubeconfig()); })) << d->err();
+  // The check at start (and after each installed certificate) is counted.
+  const auto unreadable = [&] {
+    const std::string m = http_get(port, "/metrics");
+    const std::string name = "kubelet_certd_cluster_ca_checks_total{result=\"unreadable\"} ";
+    const auto at = m.find(name);
+    return at == std::string::npos ? -1 : std::atoi(m.c_str() + at + name.size());
+  };
+  EXPECT_TRUE(eventually([&] { return unreadable() >= 1; })) << d->err();
+  EXPECT_NE(d->err().find("kube-public/cluster-info is not readable anonymously"), std::string::npos)
+      << d->err();
+  const std::string metrics = http_get(port, "/metrics");
+  EXPECT_NE(metrics.find("kubelet_certd_cluster_ca_checks_total{result=\"followed\"} 0"), std::string::npos)
+      << metrics;
+  EXPECT_NE(metrics.find("kubelet_certd_cluster_ca_checks_total{result=\"failed\"} 0"), std::string::npos)
+      << metrics;
+  EXPECT_EQ(fingerprints(kubeconfig_ca()), fingerprints(server_->bundle_pem()));
+  d->signal(SIGTERM);
+  EXPECT_EQ(d->wait_for(5s), std::optional<int>(0));
+  collect(*d);
 }
 
 }  // namespace
