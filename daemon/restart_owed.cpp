@@ -51,7 +51,7 @@ Expected<std::string> owe_kubelet_restart(const fs::path& cert_dir, std::string_
   std::string record = read_record(cert_dir) + debt;
   if (record.size() > kMaxRestartOwedBytes) {
     // Every debt is paid by the same restart: folded into one line, none is lost.
-    record = "several CA changes (" + std::to_string(debts_of(record).size()) + "), the last: " + debt;
+    record = "several CA changes, the last: " + debt;
     if (record.size() > kMaxRestartOwedBytes) record = "several CA changes at " + to_rfc3339(at, true) + "\n";
   }
   if (auto written = write_file_atomic(cert_dir / kRestartOwedFileName, record, 0600); !written)
