@@ -71,6 +71,7 @@ void settle_kubelet_restart(const fs::path& cert_dir, const std::string& seen) {
   if (seen.empty()) return;
   std::lock_guard lock(record_lock());
   std::vector<std::string> left = debts_of(read_record(cert_dir));
+  const std::size_t before = left.size();
   for (const std::string& paid : debts_of(seen)) {
     for (auto it = left.begin(); it != left.end(); ++it) {
       if (*it == paid) {
@@ -79,6 +80,8 @@ void settle_kubelet_restart(const fs::path& cert_dir, const std::string& seen) {
       }
     }
   }
+  // Nothing this restart paid is in the record (it changed, or could not be read): left as it is.
+  if (left.size() == before) return;
   const fs::path path = cert_dir / kRestartOwedFileName;
   if (left.empty()) {
     std::error_code ec;
