@@ -1,4 +1,5 @@
 #include "daemon/kubelet_restart.hpp"
+#include "base/number.hpp"
 #include "base/yaml.hpp"
 
 #include "systemd/journal.hpp"
@@ -117,8 +118,8 @@ HealthEndpoint health_endpoint(const std::string& text) {
     if (const YAML::Node a = doc["healthzBindAddress"]; a.IsDefined() && a.IsScalar() && !a.Scalar().empty())
       h.host = a.Scalar();
     if (const YAML::Node p = doc["healthzPort"]; p.IsDefined() && p.IsScalar()) {
-      const int port = std::stoi(p.Scalar());
-      if (port >= 0 && port <= 65535) h.port = port;
+      // Exactly a port or nothing: "10248x" is not 10248 (the kubelet refuses it too).
+      if (const auto port = parse_whole_number(p.Scalar(), 0, 65535)) h.port = static_cast<int>(*port);
     }
   } catch (const std::exception&) {
     // A file we cannot read is answered with the kubelet's defaults.

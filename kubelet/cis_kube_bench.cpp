@@ -9,6 +9,9 @@
 #include <algorithm>
 #include <cctype>
 #include <charconv>
+#include <clocale>
+#include <cmath>
+#include <cstdlib>
 #include <cstdio>
 #include <map>
 #include <regex>
@@ -53,10 +56,22 @@ std::optional<long long> yaml11_int(std::string s) {
     base = 2, i += 2;
   else if (s.size() - i > 1 && s[i] == '0')
     base = 8, i += 1;
+  // Go's ParseInt takes one sign, before the prefix; from_chars would take another after it
+  // ("--5", "0x-5"), and negating its LLONG_MIN would overflow.
+  if (i >= s.size() || s[i] == '-' || s[i] == '+') return std::nullopt;
   long long v = 0;
   const auto [p, ec] = std::from_chars(s.data() + i, s.data() + s.size(), v, base);
   if (ec != std::errc() || p != s.data() + s.size()) return std::nullopt;
   return neg ? -v : v;
+}
+
+// A text the float pattern accepted, as float64; nullopt when it overflows. strtod in the C
+// locale: the process locale must not change what a '.' means.
+std::optional<double> yaml11_float(const std::string& s) {
+  static const locale_t c_locale = newlocale(LC_ALL_MASK, "C", locale_t{});
+  const double d = strtod_l(s.c_str(), nullptr, c_locale);
+  if (std::isinf(d)) return std::nullopt;
+  return d;
 }
 
 std::string print_value(const YAML::Node& n) {
@@ -70,9 +85,13 @@ std::string print_value(const YAML::Node& n) {
     if (auto i = yaml11_int(s)) return std::to_string(*i);
     static const std::regex float_re(R"(^[-+]?(\.[0-9]+|[0-9]+(\.[0-9]*)?)([eE][-+]?[0-9]+)?$)");
     if (std::regex_match(s, float_re)) {
-      char buf[64];
-      const auto r = std::to_chars(buf, buf + sizeof buf, std::stod(s));
-      return std::string(buf, r.ptr);
+      // yaml.v2 keeps a float that overflows float64 ("4e999") as the string it was; one that
+      // underflows is 0 or a subnormal, as Go's ParseFloat gives it.
+      if (auto d = yaml11_float(s)) {
+        char buf[64];
+        const auto r = std::to_chars(buf, buf + sizeof buf, *d);
+        return std::string(buf, r.ptr);
+      }
     }
     return s;
   }

@@ -1,5 +1,6 @@
 #include "kubelet/kubelet_config.hpp"
 
+#include "base/number.hpp"
 #include "base/outside_text.hpp"
 #include "base/yaml_text.hpp"
 #include "kubelet/yaml_edit.hpp"
@@ -10,6 +11,7 @@
 #include <yaml-cpp/yaml.h>
 
 #include <algorithm>
+#include <cstdint>
 #include <cstdio>
 #include <functional>
 #include <unordered_map>
@@ -548,11 +550,9 @@ Expected<PatchResult> patch_kubelet_config(std::string_view original, const Kube
         [](const YAML::Node& n) { return n.IsDefined() && !(n.IsScalar() && n.Scalar() == "true"); });
     set({"eventRecordQPS"}, "50", [](const YAML::Node& n) {
       if (!n.IsDefined() || !n.IsScalar()) return false;
-      try {
-        return std::stod(n.Scalar()) < 0;
-      } catch (...) {
-        return true;
-      }
+      // An int32 for the kubelet; anything that is not a whole number it can read fails too.
+      const auto qps = parse_whole_number(n.Scalar(), INT32_MIN, INT32_MAX);
+      return !qps || *qps < 0;
     });
     set({"streamingConnectionIdleTimeout"}, "4h0m0s",
         [](const YAML::Node& n) { return n.IsDefined() && n.IsScalar() && n.Scalar() == "0"; });

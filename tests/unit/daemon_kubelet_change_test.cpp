@@ -580,6 +580,10 @@ TEST(HealthEndpoint, ComesFromTheKubeletsConfigWithItsDefaults) {
   EXPECT_EQ(h.port, 0);
   EXPECT_EQ(health_endpoint("healthzBindAddress: \"::\"\nhealthzPort: 10999\n").host, "::1");
   EXPECT_EQ(health_endpoint("healthzPort: [broken").port, 10248);
+  // Exactly a port or the default: no partial parse, no out-of-range number.
+  EXPECT_EQ(health_endpoint("healthzPort: 10999x\n").port, 10248);
+  EXPECT_EQ(health_endpoint("healthzPort: 99999999999999999999\n").port, 10248);
+  EXPECT_EQ(health_endpoint("healthzPort: 65536\n").port, 10248);
 }
 
 }  // namespace

@@ -213,6 +213,24 @@ TEST(CisEvaluate, AnUnreadableOrMalformedConfigFileIsNamedInTheEvidence) {
   EXPECT_EQ(rs.at("4.1.9").status, CisStatus::Fail);  // its mode is 644 whatever it says
 }
 
+// Fuzzing (cis target) found numbers past float64's range thrown out of the evaluation as
+// std::out_of_range: `kubelet-certd check` and a metrics render ended on them. yaml.v2 keeps
+// such a value as its text, and so do we; the check fails on it as kube-bench's does.
+TEST(CisEvaluate, ANumberPastFloat64IsItsTextNotAnException) {
+  CisFacts f = kubeadm_node();
+  for (const char* suites :
+       {"tlsCipherSuites:\r\n- TLS_ECDHE_ECDSAmit: 40e1111111396\r\n",
+        "tlsCipherSuites:\r\n-  55555554e555555555555\n", "tlsCipherSuites: [1e400, -1e400]\n"}) {
+    f.kubelet_config_text = "kind: KubeletConfiguration\n" + std::string(suites);
+    const auto rs = evaluate(f);
+    ASSERT_TRUE(rs.count("4.2.12")) << suites;
+    EXPECT_EQ(rs.at("4.2.12").status, CisStatus::Warn) << suites;
+  }
+  f.kubelet_config_text =
+      std::string("kind: KubeletConfiguration\ntlsCipherSuites: [TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256]\n");
+  EXPECT_EQ(evaluate(f).at("4.2.12").status, CisStatus::Pass);  // the same check passes a strong list
+}
+
 TEST(CisEvaluate, FileModesOwnersAndStatErrors) {
   CisFacts f = kubeadm_node();
   f.kubelet_config = file("/var/lib/kubelet/config.yaml", 0600);

@@ -252,6 +252,16 @@ TEST(CisJsonPath, PrintsValuesAsGoYamlAndJsonpathDo) {
   EXPECT_EQ(cis_jsonpath(doc, "{.a.n}"), "16");
   EXPECT_EQ(cis_jsonpath(doc, "{.a.o}"), "8");
   EXPECT_EQ(cis_jsonpath(doc, "{.a.f}"), "5.5");
+  // Past float64: yaml.v2 keeps the text; below it: 0, as Go's ParseFloat gives it.
+  EXPECT_EQ(cis_jsonpath("a: 40e1111111396\n", "{.a}"), "40e1111111396");
+  EXPECT_EQ(cis_jsonpath("a: -1e400\n", "{.a}"), "-1e400");
+  EXPECT_EQ(cis_jsonpath("a: 1e-400\n", "{.a}"), "0");
+  EXPECT_EQ(cis_jsonpath("a: 1.5e3\n", "{.a}"), "1500");
+  // One sign, before the base prefix, as Go's ParseInt takes it; others are text.
+  EXPECT_EQ(cis_jsonpath("a: -0x10\n", "{.a}"), "-16");
+  EXPECT_EQ(cis_jsonpath("a: 0x-5\n", "{.a}"), "0x-5");
+  EXPECT_EQ(cis_jsonpath("a: --5\n", "{.a}"), "--5");
+  EXPECT_EQ(cis_jsonpath("a: +-9223372036854775808\n", "{.a}"), "+-9223372036854775808");
   EXPECT_EQ(cis_jsonpath(doc, "{.a.z}"), "");
   EXPECT_EQ(cis_jsonpath(doc, "{.a.e}"), "");
   EXPECT_EQ(cis_jsonpath(doc, "{.a.missing.deeper}"), "");
