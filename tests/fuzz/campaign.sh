@@ -43,6 +43,11 @@ one() {  # one target for $secs seconds, restarting after each crash
   dict=""
   [ -f "tests/fuzz/$t.dict" ] && dict="-dict=tests/fuzz/$t.dict"
   start=$(date +%s)
+  # Stopped by a signal (pkill campaign.sh): the run under way still counts. The shell acts on
+  # the signal once the fuzzer has ended (it prints its final statistics on SIGTERM too), then
+  # appends that run, unless the loop already did.
+  counted=1
+  trap '[ "$counted" = 1 ] || cat "$dir/$t/last.log" >>"$dir/$t/runs.log"; exit 143' TERM INT HUP
   while :; do
     left=$((secs - ($(date +%s) - start)))
     [ "$left" -gt 0 ] || break
@@ -51,6 +56,7 @@ one() {  # one target for $secs seconds, restarting after each crash
       runs=$((KCD_FUZZ_UNTIL - $(total_of "$dir/$t/runs.log")))
       [ "$runs" -gt 0 ] || break
     fi
+    counted=0
     # shellcheck disable=SC2086
     # -detect_leaks=0: no LeakSanitizer scan per input (OpenSSL's caches set one off for most
     # inputs: the certificate target ran 319 executions/s with it, 11,500 without); a leak is
@@ -60,7 +66,9 @@ one() {  # one target for $secs seconds, restarting after each crash
       -artifact_prefix="$dir/$t/artifacts/" $dict "$dir/$t/corpus" "tests/fuzz/corpus/$t" \
       >"$dir/$t/last.log" 2>&1
     cat "$dir/$t/last.log" >>"$dir/$t/runs.log"
+    counted=1
   done
+  trap - TERM INT HUP
   all=$(total_of "$dir/$t/runs.log")
   cov=$(grep -E '^#[0-9]+.*cov:' "$dir/$t/runs.log" | tail -1 | sed -n 's/.*cov: \([0-9]*\) ft: \([0-9]*\).*/cov \1 ft \2/p')
   crashes=$(find "$dir/$t/artifacts" -type f | wc -l)
