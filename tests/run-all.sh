@@ -34,16 +34,18 @@ stage_done "release build"
 # average, waiting on timers, sockets and the container). Their output goes to a log, printed
 # when they are waited for.
 logs=$(mktemp -d "${TMPDIR:-/tmp}/kcd-ci.XXXXXX")
+idle="chrt --idle 0"
+$idle true 2>/dev/null || idle="nice -n 19"  # a sandbox that refuses SCHED_IDLE
 (
   rc=0
   if cmake --preset fuzz -DKCD_LINKER=lld >"$logs/fuzz-build.log" 2>&1 &&
-    chrt --idle 0 cmake --build --preset fuzz -j"$jobs" >>"$logs/fuzz-build.log" 2>&1; then
+    $idle cmake --build --preset fuzz -j"$jobs" >>"$logs/fuzz-build.log" 2>&1; then
     echo 0 >"$logs/fuzz-build.rc"
   else
     echo 1 >"$logs/fuzz-build.rc"
   fi
   cmake --preset asan -DCMAKE_CXX_FLAGS_DEBUG=-g1 -DKCD_LINKER=lld >"$logs/asan-build.log" 2>&1 &&
-    chrt --idle 0 cmake --build --preset asan -j"$jobs" >>"$logs/asan-build.log" 2>&1 || rc=$?
+    $idle cmake --build --preset asan -j"$jobs" >>"$logs/asan-build.log" 2>&1 || rc=$?
   echo "$rc" >"$logs/asan-build.rc"
 ) &
 builds=$!
