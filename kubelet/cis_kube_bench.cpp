@@ -69,6 +69,7 @@ std::optional<long long> yaml11_int(std::string s) {
 // locale: the process locale must not change what a '.' means.
 std::optional<double> yaml11_float(const std::string& s) {
   static const locale_t c_locale = newlocale(LC_ALL_MASK, "C", locale_t{});
+  if (c_locale == locale_t{}) return std::nullopt;  // no locale object: the text as written
   const double d = strtod_l(s.c_str(), nullptr, c_locale);
   if (std::isinf(d)) return std::nullopt;
   return d;
