@@ -1,6 +1,5 @@
 #include "kubelet/kubelet_config.hpp"
 
-#include "base/number.hpp"
 #include "base/outside_text.hpp"
 #include "base/yaml_text.hpp"
 #include "kubelet/yaml_edit.hpp"
@@ -11,7 +10,10 @@
 #include <yaml-cpp/yaml.h>
 
 #include <algorithm>
+#include <clocale>
+#include <cmath>
 #include <cstdint>
+#include <cstdlib>
 #include <cstdio>
 #include <functional>
 #include <unordered_map>
@@ -550,9 +552,16 @@ Expected<PatchResult> patch_kubelet_config(std::string_view original, const Kube
         [](const YAML::Node& n) { return n.IsDefined() && !(n.IsScalar() && n.Scalar() == "true"); });
     set({"eventRecordQPS"}, "50", [](const YAML::Node& n) {
       if (!n.IsDefined() || !n.IsScalar()) return false;
-      // An int32 for the kubelet; anything that is not a whole number it can read fails too.
-      const auto qps = parse_whole_number(n.Scalar(), INT32_MIN, INT32_MAX);
-      return !qps || *qps < 0;
+      // Read as the kubelet's YAML reader reads a number: '_' dropped, hex, a sign, an exponent
+      // all valid (an operator's 0x10 or 1_000 stays). Replaced: negative, past int32, or not a
+      // number at all, to the last character ("5x" is not 5).
+      std::string qps_text = n.Scalar();
+      qps_text.erase(std::remove(qps_text.begin(), qps_text.end(), '_'), qps_text.end());
+      static const locale_t c_locale = newlocale(LC_ALL_MASK, "C", locale_t{});
+      if (qps_text.empty() || c_locale == locale_t{}) return true;
+      char* end = nullptr;
+      const double qps = strtod_l(qps_text.c_str(), &end, c_locale);
+      return end != qps_text.c_str() + qps_text.size() || !std::isfinite(qps) || qps < 0 || qps > INT32_MAX;
     });
     set({"streamingConnectionIdleTimeout"}, "4h0m0s",
         [](const YAML::Node& n) { return n.IsDefined() && n.IsScalar() && n.Scalar() == "0"; });

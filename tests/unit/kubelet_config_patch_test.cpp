@@ -524,16 +524,21 @@ TEST(KubeletConfigPatch, OperatorsOwnStrongerSettingsAreKept) {
   EXPECT_EQ(y["seccompDefault"].as<std::string>(), "false");
 }
 
-// eventRecordQPS is an int32 for the kubelet: a value read exactly. "5x" was read as 5 and kept
-// (the kubelet refuses the file); now what is not a whole non-negative int32 gets CIS's 50.
+// eventRecordQPS is an int32 for the kubelet, whose YAML reader takes 0x10, +5, 1_000 and 1e3:
+// those stay. "5x" was read as 5 and kept (the kubelet refuses the file); what is negative, past
+// int32 or not a number to its last character now gets CIS's 50.
 TEST(KubeletConfigPatch, EventRecordQpsIsReadExactly) {
   const std::string head = "apiVersion: kubelet.config.k8s.io/v1beta1\nkind: KubeletConfiguration\n";
   for (const auto& [value, want] :
        std::vector<std::pair<std::string, std::string>>{{"5", "5"},
                                                         {"0", "0"},
+                                                        {"0x10", "0x10"},
+                                                        {"+5", "+5"},
+                                                        {"1_000", "1_000"},
+                                                        {"1e3", "1e3"},
                                                         {"-1", "50"},
                                                         {"5x", "50"},
-                                                        {"1e3", "50"},
+                                                        {"inf", "50"},
                                                         {"99999999999999999999", "50"}}) {
     const auto y = YAML::Load(patch_ok(head + "eventRecordQPS: " + value + "\n", full_patch(), value).text);
     EXPECT_EQ(y["eventRecordQPS"].as<std::string>(), want) << value;
