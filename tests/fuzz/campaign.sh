@@ -8,11 +8,14 @@
 # once its total reaches N executions.
 # Prints one line per target: executions (this campaign and in all), coverage (cov/ft from
 # libFuzzer's last stats), crashes kept.
+# KCD_FUZZ_WORKERS=N runs N fuzzers per target at once on the one corpus (libFuzzer reloads the
+# corpus other processes grow), each with its own log: last.log, last-w2.log, ...
 # Usage: tests/fuzz/campaign.sh [seconds-per-target] [jobs]   (run it under nice on a shared machine)
 set -u
-cd "$(dirname "$0")/../.."
+cd "$(dirname "$0")/../.." || exit 2
 secs=${1:-3600}
 jobs=${2:-1}
+workers=${KCD_FUZZ_WORKERS:-1}
 bin=${KCD_FUZZ_BUILD:-build-fuzz}/tests/fuzz
 dir=${KCD_FUZZ_DIR:-$HOME/.cache/kubelet-certd-fuzz}
 # The kubelet config editor's strict oracles too (its edit mode; see kubelet_config_fuzz.cpp).
@@ -26,20 +29,40 @@ total_of() {  # executions recorded in a runs log
   sed -n 's/^stat::number_of_executed_units: *//p' "$1" 2>/dev/null | awk '{s += $1} END {print s + 0}'
 }
 
-one() {  # one target for $secs seconds, restarting after each crash
+log_of() {  # the last log of worker $2 of target $1
+  if [ "$2" = 1 ]; then echo "$dir/$1/last.log"; else echo "$dir/$1/last-w$2.log"; fi
+}
+
+append_run() {  # appends a finished run's log $2 to target $1's runs.log, one writer at a time
+  flock "$dir/$1/runs.log" sh -c 'cat "$1" >>"$2"' append "$2" "$dir/$1/runs.log"
+}
+
+close_log() {  # a run's log $1 without final statistics (its fuzzer was killed): count what its
+  # last status line reached, once. True when the log has its statistics now.
+  grep -q '^stat::number_of_executed_units' "$1" && return 0
+  reached=$(grep -E '^#[0-9]+' "$1" | tail -n 1 | sed 's/^#\([0-9]*\).*/\1/')
+  [ -n "$reached" ] || return 1
+  printf 'interrupted run\nstat::number_of_executed_units: %s\n' "$reached" >>"$1"
+}
+
+count_interrupted() {  # target $1: count runs cut short (the machine stopped, the campaign killed)
+  for log in "$dir/$1"/last.log "$dir/$1"/last-w*.log; do
+    [ -s "$log" ] || continue
+    # A worker still running holds its log's lock (another campaign on this target).
+    flock -n "$log.lock" true 2>/dev/null || continue
+    grep -q '^stat::number_of_executed_units' "$log" && continue
+    close_log "$log" || continue
+    grep -A1 '^interrupted run$' "$log" | tail -n 2 >"$log.tail"
+    append_run "$1" "$log.tail"
+    rm -f "$log.tail"
+  done
+}
+
+worker() {  # worker $2 of target $1 for $secs seconds, restarting after each crash
   t=$1
-  mkdir -p "$dir/$t/corpus" "$dir/$t/artifacts"
-  touch "$dir/$t/runs.log"
-  # A run cut short (the machine stopped, the campaign killed) left no final statistics: count
-  # what its last status line reached, once.
-  if [ -s "$dir/$t/last.log" ] && ! grep -q '^stat::number_of_executed_units' "$dir/$t/last.log"; then
-    reached=$(grep -E '^#[0-9]+' "$dir/$t/last.log" | tail -n 1 | sed 's/^#\([0-9]*\).*/\1/')
-    if [ -n "$reached" ]; then
-      printf 'interrupted run\nstat::number_of_executed_units: %s\n' "$reached" >>"$dir/$t/last.log"
-      printf 'interrupted run\nstat::number_of_executed_units: %s\n' "$reached" >>"$dir/$t/runs.log"
-    fi
-  fi
-  before=$(total_of "$dir/$t/runs.log")
+  log=$(log_of "$t" "$2")
+  exec 9>"$log.lock"
+  flock -n 9 || { echo "$t: worker $2 is already running ($log.lock)" >&2; return 1; }
   dict=""
   [ -f "tests/fuzz/$t.dict" ] && dict="-dict=tests/fuzz/$t.dict"
   start=$(date +%s)
@@ -47,13 +70,14 @@ one() {  # one target for $secs seconds, restarting after each crash
   # the signal once the fuzzer has ended (it prints its final statistics on SIGTERM too), then
   # appends that run, unless the loop already did.
   counted=1
-  trap '[ "$counted" = 1 ] || cat "$dir/$t/last.log" >>"$dir/$t/runs.log"; exit 143' TERM INT HUP
+  trap '[ "$counted" = 1 ] || { close_log "$log"; append_run "$t" "$log"; }; exit 143' TERM INT HUP
   while :; do
     left=$((secs - ($(date +%s) - start)))
     [ "$left" -gt 0 ] || break
     runs=-1
     if [ -n "${KCD_FUZZ_UNTIL:-}" ]; then
-      runs=$((KCD_FUZZ_UNTIL - $(total_of "$dir/$t/runs.log")))
+      # The executions still missing, shared among the workers (rounded up).
+      runs=$(((KCD_FUZZ_UNTIL - $(total_of "$dir/$t/runs.log") + workers - 1) / workers))
       [ "$runs" -gt 0 ] || break
     fi
     counted=0
@@ -64,11 +88,27 @@ one() {  # one target for $secs seconds, restarting after each crash
     "$bin/${t}_fuzz" -max_total_time="$left" -runs="$runs" -timeout=10 -rss_limit_mb=2048 -print_final_stats=1 \
       -detect_leaks="${KCD_FUZZ_DETECT_LEAKS:-0}" \
       -artifact_prefix="$dir/$t/artifacts/" $dict "$dir/$t/corpus" "tests/fuzz/corpus/$t" \
-      >"$dir/$t/last.log" 2>&1
-    cat "$dir/$t/last.log" >>"$dir/$t/runs.log"
+      >"$log" 2>&1
+    close_log "$log"
+    append_run "$t" "$log"
     counted=1
   done
   trap - TERM INT HUP
+}
+
+one() {  # one target: its workers, then its summary line
+  t=$1
+  mkdir -p "$dir/$t/corpus" "$dir/$t/artifacts"
+  touch "$dir/$t/runs.log"
+  count_interrupted "$t"
+  before=$(total_of "$dir/$t/runs.log")
+  # Each worker in its own shell; a signal to the campaign reaches them all (same process group).
+  w=1
+  while [ "$w" -le "$workers" ]; do
+    (worker "$t" "$w") &
+    w=$((w + 1))
+  done
+  wait
   all=$(total_of "$dir/$t/runs.log")
   cov=$(grep -E '^#[0-9]+.*cov:' "$dir/$t/runs.log" | tail -1 | sed -n 's/.*cov: \([0-9]*\) ft: \([0-9]*\).*/cov \1 ft \2/p')
   crashes=$(find "$dir/$t/artifacts" -type f | wc -l)
