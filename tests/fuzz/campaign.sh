@@ -7,7 +7,7 @@
 # count every run on that directory. KCD_FUZZ_UNTIL=N skips a target, or ends its time early,
 # once its total reaches N executions.
 # Prints one line per target: executions (this campaign and in all), coverage (cov/ft from
-# libFuzzer's last stats), crashes kept.
+# libFuzzer's last stats), crashes and slow inputs kept.
 # KCD_FUZZ_WORKERS=N runs N fuzzers per target at once on the one corpus (libFuzzer reloads the
 # corpus other processes grow), each with its own log: last.log, last-w2.log, ...
 # Usage: tests/fuzz/campaign.sh [seconds-per-target] [jobs]   (run it under nice on a shared machine)
@@ -45,6 +45,14 @@ close_log() {  # a run's log $1 without final statistics (its fuzzer was killed)
   printf 'interrupted run\nstat::number_of_executed_units: %s\n' "$reached" >>"$1"
 }
 
+append_own() {  # a worker appends its run's log $1 and drops its share, runs.log locked on its fd 8
+  # (taken again at once if the worker already holds it: the same open file)
+  flock 8
+  cat "$1" >>"$dir/$t/runs.log"
+  rm -f "$1.runs"
+  flock -u 8
+}
+
 count_interrupted() {  # target $1: count runs cut short (the machine stopped, the campaign killed)
   for log in "$dir/$1"/last.log "$dir/$1"/last-w*.log; do
     [ -s "$log" ] || continue
@@ -58,11 +66,34 @@ count_interrupted() {  # target $1: count runs cut short (the machine stopped, t
   done
 }
 
+share() {  # worker $2 of target $1, with runs.log locked on fd 8: its part of the executions still
+  # missing to KCD_FUZZ_UNTIL. Runs other workers are doing now count as done (each wrote its
+  # number to <log>.runs and holds its lock); the rest is shared among the workers not running one
+  # (rounded up). Without that, a worker that finished first started a second share of what the
+  # others were still doing (cis: 1.7 million executions past the goal).
+  pending=0
+  idle=1
+  w=1
+  while [ "$w" -le "$workers" ]; do
+    other=$(log_of "$1" "$w")
+    if [ "$w" != "$2" ] && [ -s "$other.runs" ] && ! flock -n "$other.lock" true 2>/dev/null; then
+      pending=$((pending + $(cat "$other.runs")))
+    elif [ "$w" != "$2" ]; then
+      idle=$((idle + 1))
+    fi
+    w=$((w + 1))
+  done
+  echo $(((KCD_FUZZ_UNTIL - $(total_of "$dir/$1/runs.log") - pending + idle - 1) / idle))
+}
+
 worker() {  # worker $2 of target $1 for $secs seconds, restarting after each crash
   t=$1
   log=$(log_of "$t" "$2")
   exec 9>"$log.lock"
   flock -n 9 || { echo "$t: worker $2 is already running ($log.lock)" >&2; return 1; }
+  # runs.log's lock on a descriptor of our own: taken while this worker's share is decided and while
+  # its run is appended (and its share dropped), so no other worker counts it twice or not at all.
+  exec 8>>"$dir/$t/runs.log"
   dict=""
   [ -f "tests/fuzz/$t.dict" ] && dict="-dict=tests/fuzz/$t.dict"
   start=$(date +%s)
@@ -70,14 +101,16 @@ worker() {  # worker $2 of target $1 for $secs seconds, restarting after each cr
   # the signal once the fuzzer has ended (it prints its final statistics on SIGTERM too), then
   # appends that run, unless the loop already did.
   counted=1
-  trap '[ "$counted" = 1 ] || { close_log "$log"; append_run "$t" "$log"; }; exit 143' TERM INT HUP
+  trap '[ "$counted" = 1 ] || { close_log "$log"; append_own "$log"; }; exit 143' TERM INT HUP
   while :; do
     left=$((secs - ($(date +%s) - start)))
     [ "$left" -gt 0 ] || break
     runs=-1
     if [ -n "${KCD_FUZZ_UNTIL:-}" ]; then
-      # The executions still missing, shared among the workers (rounded up).
-      runs=$(((KCD_FUZZ_UNTIL - $(total_of "$dir/$t/runs.log") + workers - 1) / workers))
+      flock 8
+      runs=$(share "$t" "$2")
+      [ "$runs" -gt 0 ] && echo "$runs" >"$log.runs"
+      flock -u 8
       [ "$runs" -gt 0 ] || break
     fi
     counted=0
@@ -90,7 +123,7 @@ worker() {  # worker $2 of target $1 for $secs seconds, restarting after each cr
       -artifact_prefix="$dir/$t/artifacts/" $dict "$dir/$t/corpus" "tests/fuzz/corpus/$t" \
       >"$log" 2>&1
     close_log "$log"
-    append_run "$t" "$log"
+    append_own "$log"
     counted=1
   done
   trap - TERM INT HUP
@@ -111,8 +144,11 @@ one() {  # one target: its workers, then its summary line
   wait
   all=$(total_of "$dir/$t/runs.log")
   cov=$(grep -E '^#[0-9]+.*cov:' "$dir/$t/runs.log" | tail -1 | sed -n 's/.*cov: \([0-9]*\) ft: \([0-9]*\).*/cov \1 ft \2/p')
-  crashes=$(find "$dir/$t/artifacts" -type f | wc -l)
-  echo "$t: executions $((all - before)) now, $all in all, $cov, crashes $crashes" | tee "$dir/$t/summary"
+  # libFuzzer's slow-unit-* files are inputs that took over 10 s (wall-clock: replay them before
+  # calling one a finding); crash-, leak-, timeout- and oom- files are failures.
+  crashes=$(find "$dir/$t/artifacts" -type f ! -name 'slow-unit-*' | wc -l)
+  slow=$(find "$dir/$t/artifacts" -type f -name 'slow-unit-*' | wc -l)
+  echo "$t: executions $((all - before)) now, $all in all, $cov, crashes $crashes, slow inputs $slow" | tee "$dir/$t/summary"
 }
 
 # KCD_FUZZ_TARGETS="state csr": these targets, in this order (default: all).
