@@ -33,8 +33,13 @@ log_of() {  # the last log of worker $2 of target $1
   if [ "$2" = 1 ]; then echo "$dir/$1/last.log"; else echo "$dir/$1/last-w$2.log"; fi
 }
 
-append_run() {  # appends a finished run's log $2 to target $1's runs.log, one writer at a time
-  flock "$dir/$1/runs.log" sh -c 'cat "$1" >>"$2"' append "$2" "$dir/$1/runs.log"
+append_run() {  # appends a run's log $2 to target $1's runs.log and drops that run's share file $3,
+  # one writer at a time: under runs.log's lock, held on fd 8, which the caller opened on it (taken
+  # again at once if the caller holds it already: the same open file, as in a worker's trap)
+  flock 8
+  cat "$2" >>"$dir/$1/runs.log"
+  rm -f "$3"
+  flock -u 8
 }
 
 close_log() {  # a run's log $1 without final statistics (its fuzzer was killed): count what its
@@ -45,15 +50,8 @@ close_log() {  # a run's log $1 without final statistics (its fuzzer was killed)
   printf 'interrupted run\nstat::number_of_executed_units: %s\n' "$reached" >>"$1"
 }
 
-append_own() {  # a worker appends its run's log $1 and drops its share, runs.log locked on its fd 8
-  # (taken again at once if the worker already holds it: the same open file)
-  flock 8
-  cat "$1" >>"$dir/$t/runs.log"
-  rm -f "$1.runs"
-  flock -u 8
-}
-
 count_interrupted() {  # target $1: count runs cut short (the machine stopped, the campaign killed)
+  exec 8>>"$dir/$1/runs.log"
   for log in "$dir/$1"/last.log "$dir/$1"/last-w*.log; do
     [ -s "$log" ] || continue
     # A worker still running holds its log's lock (another campaign on this target).
@@ -61,7 +59,7 @@ count_interrupted() {  # target $1: count runs cut short (the machine stopped, t
     grep -q '^stat::number_of_executed_units' "$log" && continue
     close_log "$log" || continue
     grep -A1 '^interrupted run$' "$log" | tail -n 2 >"$log.tail"
-    append_run "$1" "$log.tail"
+    append_run "$1" "$log.tail" "$log.runs"
     rm -f "$log.tail"
   done
 }
@@ -101,7 +99,7 @@ worker() {  # worker $2 of target $1 for $secs seconds, restarting after each cr
   # the signal once the fuzzer has ended (it prints its final statistics on SIGTERM too), then
   # appends that run, unless the loop already did.
   counted=1
-  trap '[ "$counted" = 1 ] || { close_log "$log"; append_own "$log"; }; exit 143' TERM INT HUP
+  trap '[ "$counted" = 1 ] || { close_log "$log"; append_run "$t" "$log" "$log.runs"; }; exit 143' TERM INT HUP
   while :; do
     left=$((secs - ($(date +%s) - start)))
     [ "$left" -gt 0 ] || break
@@ -123,7 +121,7 @@ worker() {  # worker $2 of target $1 for $secs seconds, restarting after each cr
       -artifact_prefix="$dir/$t/artifacts/" $dict "$dir/$t/corpus" "tests/fuzz/corpus/$t" \
       >"$log" 2>&1
     close_log "$log"
-    append_own "$log"
+    append_run "$t" "$log" "$log.runs"
     counted=1
   done
   trap - TERM INT HUP
